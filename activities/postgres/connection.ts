@@ -1,0 +1,63 @@
+// Connections to PostgreSQL. Connection strings come from the environment and never leave the
+// worker: tools get them through libpq variables, not command lines, so `ps` shows no password.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { parse } from 'pg-connection-string';
+
+export const { escapeIdentifier } = pg;
+
+export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url, application_name: 'lifeboat' });
+  try {
+    await client.connect();
+  } catch (err) {
+    throw new Error(`cannot connect to ${describeUrl(url)}: ${(err as Error).message}`);
+  }
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** host:port/database of a connection string, without user or password, for messages. */
+export function describeUrl(url: string): string {
+  const c = parse(url);
+  return `postgres at ${c.host ?? 'localhost'}:${c.port ?? 5432}/${c.database ?? ''}`;
+}
+
+/** The same server with another database. */
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${encodeURIComponent(database)}`;
+  return u.toString();
+}
+
+export function databaseName(url: string): string {
+  return parse(url).database ?? '';
+}
+
+/** libpq environment for pg_dump / pg_restore / psql, so the password is not on the command line. */
+export function libpqEnv(url: string): NodeJS.ProcessEnv {
+  const c = parse(url);
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  const set = (name: string, value: string | null | undefined) => {
+    if (value) env[name] = value;
+  };
+  set('PGHOST', c.host);
+  set('PGPORT', c.port);
+  set('PGUSER', c.user);
+  set('PGPASSWORD', c.password);
+  set('PGDATABASE', c.database);
+  if (typeof c.ssl === 'object' || c.ssl === true) set('PGSSLMODE', 'require');
+  return env;
+}
+
+/** Where the PostgreSQL client tools are: $PG_BIN, Debian's PostgreSQL 15 folder, or the PATH. */
+export function pgTool(name: 'pg_dump' | 'pg_restore' | 'psql'): string {
+  for (const dir of [process.env.PG_BIN, '/usr/lib/postgresql/15/bin']) {
+    if (dir && existsSync(join(dir, name))) return join(dir, name);
+  }
+  return name;
+}

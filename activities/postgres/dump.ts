@@ -1,0 +1,88 @@
+// Streams `pg_dump -Fc` through a SHA-256 hash into a store: no temporary copy on disk, and
+// memory bounded by the store's upload buffers. Row counts are taken in the very snapshot the
+// dump reads, so the manifest's counts describe exactly what the dump holds.
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { Transform } from 'node:stream';
+import { promisify } from 'node:util';
+import type { BackupStore } from '../storage/store.js';
+import { libpqEnv, pgTool, withClient } from './connection.js';
+import { rowCounts, userTables } from './inspect.js';
+
+export interface DumpOptions {
+  compression: number;
+  onBytes?: (bytes: number) => void;
+  signal?: AbortSignal;
+}
+
+export interface DumpResult {
+  sizeBytes: number;
+  sha256: string;
+  tables: Record<string, number>;
+  serverVersion: string;
+  pgDumpVersion: string;
+}
+
+export async function pgDumpVersion(): Promise<string> {
+  const { stdout } = await promisify(execFile)(pgTool('pg_dump'), ['--version']);
+  return stdout.trim();
+}
+
+export async function dumpToStore(url: string, store: BackupStore, key: string, options: DumpOptions): Promise<DumpResult> {
+  const toolVersion = await pgDumpVersion();
+  return withClient(url, async (client) => {
+    const serverVersion = (await client.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    try {
+      const snapshot = (await client.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
+      const dump = spawn(
+        pgTool('pg_dump'),
+        ['--format=custom', `--compress=${options.compression}`, `--snapshot=${snapshot}`, '--no-password'],
+        { env: libpqEnv(url), stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stderr = '';
+      dump.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+      const exited = new Promise<number>((resolve, reject) => {
+        dump.on('error', reject);
+        dump.on('close', (code) => resolve(code ?? 1));
+      });
+      const stop = () => dump.kill('SIGTERM');
+      options.signal?.addEventListener('abort', stop, { once: true });
+
+      const hash = createHash('sha256');
+      let size = 0;
+      // The stream only ends cleanly once pg_dump has exited with 0: a failed dump fails the
+      // upload, which then leaves nothing behind.
+      const hashing = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          hash.update(chunk);
+          size += chunk.length;
+          options.onBytes?.(size);
+          done(null, chunk);
+        },
+        flush(done) {
+          exited.then(
+            (code) => done(code === 0 ? null : new Error(`pg_dump exited with ${code}: ${stderr.trim()}`)),
+            (err: Error) => done(err),
+          );
+        },
+      });
+      dump.stdout.pipe(hashing);
+      const counting = userTables(client).then((tables) => rowCounts(client, tables));
+      try {
+        const [tables] = await Promise.all([counting, store.upload(key, hashing, { signal: options.signal })]);
+        const code = await exited;
+        if (code !== 0) throw new Error(`pg_dump exited with ${code}: ${stderr.trim()}`);
+        return { sizeBytes: size, sha256: hash.digest('hex'), tables, serverVersion, pgDumpVersion: toolVersion };
+      } catch (err) {
+        stop();
+        await counting.catch(() => undefined);
+        throw err;
+      } finally {
+        options.signal?.removeEventListener('abort', stop);
+      }
+    } finally {
+      await client.query('ROLLBACK').catch(() => undefined);
+    }
+  });
+}

@@ -1,0 +1,43 @@
+// Scratch databases and pg_restore from a stream.
+import { spawn } from 'node:child_process';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { escapeIdentifier, libpqEnv, pgTool, withClient, withDatabase } from './connection.js';
+
+/** Creates an empty database, replacing one left by an earlier attempt (so retries are safe). */
+export async function recreateDatabase(serverUrl: string, name: string): Promise<void> {
+  await withClient(serverUrl, async (client) => {
+    await client.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(name)} WITH (FORCE)`);
+    await client.query(`CREATE DATABASE ${escapeIdentifier(name)}`);
+  });
+}
+
+export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
+  await withClient(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(name)} WITH (FORCE)`));
+}
+
+/** Restores a custom-format dump read from `body` into database `name` on the server. */
+export async function restoreFromStream(serverUrl: string, name: string, body: Readable, signal?: AbortSignal): Promise<void> {
+  const restore = spawn(
+    pgTool('pg_restore'),
+    ['--no-owner', '--no-acl', '--exit-on-error', '--no-password', `--dbname=${name}`],
+    { env: libpqEnv(withDatabase(serverUrl, name)), stdio: ['pipe', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  restore.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  const exited = new Promise<number>((resolve, reject) => {
+    restore.on('error', reject);
+    restore.on('close', (code) => resolve(code ?? 1));
+  });
+  try {
+    await pipeline(body, restore.stdin, { signal });
+  } catch (err) {
+    restore.kill('SIGTERM');
+    const code = await exited;
+    // pg_restore stopping early closes its input: its own message is the real cause.
+    if (code !== 0 && stderr) throw new Error(`pg_restore failed: ${stderr.trim()}`);
+    throw err;
+  }
+  const code = await exited;
+  if (code !== 0) throw new Error(`pg_restore exited with ${code}: ${stderr.trim()}`);
+}

@@ -1,0 +1,231 @@
+// The `lifeboat` command. Exit codes: 0 done, 1 the operation failed (a failed verification
+// included), 2 the request was refused before anything ran (bad input or configuration).
+import { NativeConnection } from '@temporalio/worker';
+import { Command, CommanderError, Option } from 'commander';
+import { Catalog } from '../activities/storage/catalog.js';
+import { openStore } from '../activities/storage/store.js';
+import { ConfigError, type LifeboatConfig, loadConfig, targetConfig } from '../worker/config.js';
+import { createWorker } from '../worker/worker.js';
+import {
+  type BackupManifest,
+  BackupIdError,
+  type FreshnessResult,
+  type RetentionResult,
+  type VerificationRecord,
+  parseBackupId,
+} from '../workflows/messages.js';
+import { CliError, connectClient, follow } from './follow.js';
+import { bytes, seconds, table } from './format.js';
+import { applySchedules, listSchedules } from './schedules.js';
+
+const program = new Command('lifeboat')
+  .description('Disaster-recovery runbooks for PostgreSQL, run durably on Temporal')
+  .option('-c, --config <file>', 'configuration file (default: $LIFEBOAT_CONFIG or config/lifeboat.example.yaml)')
+  .showHelpAfterError()
+  .exitOverride();
+
+function config(): LifeboatConfig {
+  return loadConfig(program.opts<{ config?: string }>().config);
+}
+
+/** The --target given, or the only configured one. */
+function chooseTarget(cfg: LifeboatConfig, given: string | undefined): string {
+  if (given) return (targetConfig(cfg, given), given);
+  const names = Object.keys(cfg.targets);
+  if (names.length === 1) return names[0]!;
+  throw new ConfigError(`several targets are configured (${names.join(', ')}): pass --target`);
+}
+
+const stamp = () => new Date().toISOString().replace(/[-:.]/g, '');
+const targetOption = () => new Option('-t, --target <name>', 'target database, by its configured name');
+
+program
+  .command('backup')
+  .description('take a backup of a target now (pg_dump, streamed with a SHA-256 into its store)')
+  .addOption(targetOption())
+  .option('--tag <tag...>', 'tags that keep the backup until deleted by name (e.g. pre-deploy)')
+  .option('--reason <text>', 'why this backup is taken', 'manual backup')
+  .action(async (opts: { target?: string; tag?: string[]; reason: string }) => {
+    const cfg = config();
+    const target = chooseTarget(cfg, opts.target);
+    for (const tag of opts.tag ?? []) {
+      if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(tag)) throw new ConfigError(`tag "${tag}" is not allowed: use lower-case letters, digits, ".", "-" or "_"`);
+    }
+    const client = await connectClient(cfg);
+    const handle = await client.workflow.start('backupWorkflow', {
+      taskQueue: cfg.temporal.taskQueue,
+      workflowId: `backup-${target}-${stamp()}`,
+      args: [{ target, tags: opts.tag ?? [], reason: opts.reason }],
+    });
+    const m = await follow<BackupManifest>(handle, `backup of ${target}`);
+    const rows = Object.values(m.tables).reduce((a, b) => a + b, 0);
+    console.log(`✔ backup ${m.id}: ${bytes(m.sizeBytes)}, ${Object.keys(m.tables).length} tables, ${rows} rows, sha256 ${m.sha256.slice(0, 16)}…, in ${seconds(m.durationMs)} → store "${m.store}"`);
+  });
+
+program
+  .command('backups')
+  .description('list the backups of a target (only complete ones: a backup without a manifest does not exist)')
+  .addOption(targetOption())
+  .option('--json', 'print JSON')
+  .action(async (opts: { target?: string; json?: boolean }) => {
+    const cfg = config();
+    const target = chooseTarget(cfg, opts.target);
+    const storeName = cfg.targets[target]!.store;
+    const list = await new Catalog(openStore(storeName, cfg.stores[storeName]!)).list(target);
+    if (opts.json) return console.log(JSON.stringify(list, null, 2));
+    if (!list.length) return console.log(`no backups of ${target} yet (run "lifeboat backup --target ${target}")`);
+    console.log(
+      table(
+        ['id', 'time (UTC)', 'size', 'verified', 'tags'],
+        list.map(({ manifest: m, verification: v }) => [
+          m.id,
+          m.startedAt.replace('T', ' ').slice(0, 19),
+          bytes(m.sizeBytes),
+          v ? `${v.result === 'passed' ? 'yes' : 'FAILED'} ${v.verifiedAt.slice(0, 10)}` : 'no',
+          m.tags.join(',') || '-',
+        ]),
+      ),
+    );
+  });
+
+program
+  .command('verify')
+  .description('verify a backup: checksum, test restore into a scratch database, row counts, table checksums, integrity checks')
+  .argument('<backup>', 'backup id, or "latest"')
+  .addOption(targetOption())
+  .action(async (backup: string, opts: { target?: string }) => {
+    const cfg = config();
+    const target = backup === 'latest' ? chooseTarget(cfg, opts.target) : parseBackupId(backup).target;
+    targetConfig(cfg, target);
+    const client = await connectClient(cfg);
+    const handle = await client.workflow.start('verifyWorkflow', {
+      taskQueue: cfg.temporal.taskQueue,
+      workflowId: `verify-${backup === 'latest' ? target : backup}-${stamp()}`,
+      args: [{ backupId: backup, target }],
+    });
+    const record = await follow<VerificationRecord>(handle, `verification of ${backup}`);
+    if (record.result === 'passed') {
+      const rows = Object.values(record.tables).reduce((a, t) => a + t.rows, 0);
+      console.log(`✔ backup ${record.backupId} verified: checksum ok, restored ${Object.keys(record.tables).length} tables (${rows} rows) matching the manifest, integrity checks clean, in ${seconds(record.durationMs)}`);
+    } else {
+      for (const f of record.findings) console.error(`  ✖ ${f.check}: ${f.detail}`);
+      throw new CliError(`backup ${record.backupId} FAILED verification (${record.findings.length} finding(s)); it is not marked verified`, 1);
+    }
+  });
+
+program
+  .command('retention')
+  .description('apply the retention policy (daily, weekly, monthly generations; tagged backups are kept)')
+  .addOption(targetOption())
+  .option('--dry-run', 'only list what would be deleted')
+  .action(async (opts: { target?: string; dryRun?: boolean }) => {
+    const cfg = config();
+    const target = chooseTarget(cfg, opts.target);
+    const client = await connectClient(cfg);
+    const handle = await client.workflow.start('retentionWorkflow', {
+      taskQueue: cfg.temporal.taskQueue,
+      workflowId: `retention-${target}-${stamp()}`,
+      args: [{ target, dryRun: Boolean(opts.dryRun) }],
+    });
+    const result = await follow<RetentionResult>(handle, `retention of ${target}`);
+    console.log(table(['id', 'decision', 'why'], result.decisions.map((d) => [d.id, d.keep ? 'keep' : result.dryRun ? 'would delete' : 'deleted', d.reasons.join('; ')])));
+    const gone = result.decisions.filter((d) => !d.keep).length;
+    console.log(result.dryRun ? `dry run: ${gone} backup(s) would be deleted` : `✔ ${gone} backup(s) deleted`);
+  });
+
+program
+  .command('freshness')
+  .description('check that the newest verified backup is younger than the configured limit; alert if not')
+  .addOption(targetOption())
+  .action(async (opts: { target?: string }) => {
+    const cfg = config();
+    const target = chooseTarget(cfg, opts.target);
+    const client = await connectClient(cfg);
+    const handle = await client.workflow.start('freshnessWorkflow', {
+      taskQueue: cfg.temporal.taskQueue,
+      workflowId: `freshness-${target}-${stamp()}`,
+      args: [{ target }],
+    });
+    const r = await follow<FreshnessResult>(handle, `freshness of ${target}`);
+    if (!r.fresh) throw new CliError(`✖ ${target}: no verified backup younger than ${seconds(r.maxAgeMs)}${r.newestVerifiedId ? ` (newest: ${r.newestVerifiedId}, ${seconds(r.ageMs!)} old)` : ''}`, 1);
+    console.log(`✔ ${target}: newest verified backup ${r.newestVerifiedId} is ${seconds(r.ageMs!)} old (limit ${seconds(r.maxAgeMs)})`);
+  });
+
+const schedule = program.command('schedule').description('Temporal Schedules for backups, verification, retention and freshness');
+schedule
+  .command('apply')
+  .description('create or update the schedules from the configuration (running it twice changes nothing)')
+  .action(async () => {
+    const cfg = config();
+    const changes = await applySchedules(await connectClient(cfg), cfg);
+    console.log(table(['schedule', 'cron', 'change'], changes.map((c) => [c.id, c.cron, c.change])));
+  });
+schedule
+  .command('list')
+  .description('list the schedules Lifeboat manages')
+  .action(async () => {
+    const cfg = config();
+    const list = await listSchedules(await connectClient(cfg));
+    if (!list.length) return console.log('no Lifeboat schedules yet (run "lifeboat schedule apply")');
+    console.log(table(['schedule', 'workflow', 'cron', 'timezone', 'next run (UTC)', 'paused'], list.map((s) => [s.id, s.workflowType, s.cron, s.timezone, s.nextRun?.toISOString().slice(0, 16).replace('T', ' ') ?? '-', s.paused ? 'yes' : 'no'])));
+  });
+
+program
+  .command('worker')
+  .description('run a worker: executes the workflows and activities for the configured targets')
+  .action(async () => {
+    const cfg = config();
+    const connection = await NativeConnection.connect({ address: cfg.temporal.address }).catch((err: Error) => {
+      throw new CliError(`cannot reach Temporal at ${cfg.temporal.address}: ${err.message}`, 1);
+    });
+    const worker = await createWorker({ config: cfg, connection });
+    console.log(`worker polling task queue "${cfg.temporal.taskQueue}" on ${cfg.temporal.address} (Ctrl-C to stop)`);
+    await worker.run();
+    await connection.close();
+  });
+
+program
+  .command('dev')
+  .description('start the embedded stack (Temporal with its Web UI, PostgreSQL with the demo CRM, S3 store) and a worker, until Ctrl-C')
+  .option('--leads <n>', 'size of the demo CRM', '10000')
+  .action(async (opts: { leads: string }) => {
+    const { runDev } = await import('./dev.js');
+    await runDev({ leads: Number(opts.leads) });
+  });
+
+program
+  .command('seed')
+  .description("build the demo CRM in a target's database (activities ≈ 3×leads, other tables ≈ leads)")
+  .addOption(targetOption())
+  .requiredOption('--leads <n>', 'number of leads')
+  .option('--reset', 'drop and rebuild the CRM tables if they exist')
+  .action(async (opts: { target?: string; leads: string; reset?: boolean }) => {
+    const cfg = config();
+    const t = cfg.targets[chooseTarget(cfg, opts.target)]!;
+    const url = process.env[t.urlEnv];
+    if (!url) throw new ConfigError(`set ${t.urlEnv} to the database's connection string`);
+    const leads = Number(opts.leads);
+    if (!Number.isSafeInteger(leads) || leads < 1) throw new ConfigError(`--leads must be a positive whole number, not "${opts.leads}"`);
+    const { seedCrm } = await import('../activities/postgres/seed.js');
+    const started = Date.now();
+    const counts = await seedCrm(url, { leads, reset: Boolean(opts.reset), onProgress: (phase) => console.error(`  ${phase}`) });
+    console.log(table(['table', 'rows'], Object.entries(counts).map(([k, v]) => [k, String(v)])));
+    console.log(`✔ seeded in ${seconds(Date.now() - started)}`);
+  });
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof ConfigError || err instanceof BackupIdError) {
+      console.error(`✖ ${err.message}`);
+      return 2;
+    }
+    console.error(`✖ ${(err as Error).message}`);
+    return err instanceof CliError ? err.exitCode : 1;
+  }
+}
+
+process.exitCode = await main(process.argv);

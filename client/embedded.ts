@@ -1,0 +1,60 @@
+// The embedded defaults: the local stack, the demo CRM seeded in it, the example configuration
+// pointed at it, and a worker — what `lifeboat dev` and the demo run on.
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { withClient } from '../activities/postgres/connection.js';
+import { seedCrm } from '../activities/postgres/seed.js';
+import { DEFAULT_CONFIG_PATH, type LifeboatConfig, loadConfig } from '../worker/config.js';
+import { createWorker } from '../worker/worker.js';
+import { type Stack, startStack } from './stack/index.js';
+import { REPO_ROOT } from './stack/processes.js';
+
+export interface Embedded {
+  stack: Stack;
+  config: LifeboatConfig;
+  client: Client;
+  /** Where the stack's environment is written for other shells (mode 600: it holds the demo keys). */
+  envFile: string;
+  stop(): Promise<void>;
+}
+
+export async function startEmbedded(options: { leads: number; ui: boolean; log: (line: string) => void }): Promise<Embedded> {
+  const home = join(REPO_ROOT, '.lifeboat');
+  const logDir = join(home, 'logs', new Date().toISOString().replace(/[:.]/g, '-'));
+  options.log(`starting Temporal, PostgreSQL and SeaweedFS on free loopback ports (logs in ${logDir})`);
+  const stack = await startStack({ logDir, ui: options.ui });
+  const cleanup: Array<() => Promise<unknown>> = [() => stack.stop()];
+  const stop = async () => {
+    for (const step of cleanup.reverse()) await step().catch(() => undefined);
+  };
+  try {
+    await withClient(stack.postgres.adminUrl, (c) => c.query('CREATE DATABASE crm'));
+    const env: Record<string, string> = { ...stack.env('crm'), LIFEBOAT_LOCAL_STORE: join(home, 'store') };
+    Object.assign(process.env, env);
+    mkdirSync(home, { recursive: true });
+    const envFile = join(home, 'dev.env');
+    writeFileSync(envFile, Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
+    chmodSync(envFile, 0o600);
+
+    options.log(`seeding the demo CRM with ${options.leads} leads`);
+    await seedCrm(env.CRM_DATABASE_URL!, { leads: options.leads, reset: true });
+
+    const config = loadConfig(DEFAULT_CONFIG_PATH);
+    const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
+    const worker: Worker = await createWorker({ config, connection: nativeConnection });
+    const running = worker.run();
+    cleanup.push(async () => {
+      worker.shutdown();
+      await running;
+      await nativeConnection.close();
+    });
+    const connection = await Connection.connect({ address: config.temporal.address });
+    cleanup.push(() => connection.close());
+    return { stack, config, client: new Client({ connection }), envFile, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,66 @@
+// Starting a workflow from the CLI and following it: the phase and bytes its running activity
+// reports in heartbeats, then the result or the cause of failure.
+import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { LifeboatConfig } from '../worker/config.js';
+import type { Progress } from '../workflows/messages.js';
+import { bytes, seconds } from './format.js';
+
+export class CliError extends Error {
+  constructor(message: string, readonly exitCode = 1) {
+    super(message);
+  }
+}
+
+export async function connectClient(config: LifeboatConfig): Promise<Client> {
+  try {
+    const connection = await Connection.connect({ address: config.temporal.address, connectTimeout: '5s' });
+    return new Client({ connection, namespace: config.temporal.namespace });
+  } catch (err) {
+    throw new CliError(`cannot reach Temporal at ${config.temporal.address}: ${(err as Error).message} (start it with "lifeboat dev", or set TEMPORAL_ADDRESS)`, 1);
+  }
+}
+
+/** The innermost cause's message: what actually went wrong. */
+export function rootCause(err: unknown): string {
+  let e = err as { cause?: unknown; message?: string } | undefined;
+  while (e?.cause) e = e.cause as typeof e;
+  return e?.message ?? String(err);
+}
+
+async function currentProgress(handle: WorkflowHandle): Promise<string | undefined> {
+  const { raw } = await handle.describe();
+  const activity = raw.pendingActivities?.[0];
+  if (!activity) return undefined;
+  const payload = activity.heartbeatDetails?.payloads?.[0];
+  const progress = payload ? (defaultPayloadConverter.fromPayload(payload) as Progress) : undefined;
+  const name = activity.activityType?.name ?? 'working';
+  const attempt = (activity.attempt ?? 1) > 1 ? ` (attempt ${activity.attempt})` : '';
+  return progress ? `${progress.phase}${progress.bytes !== undefined ? ` ${bytes(progress.bytes)}` : ''}${attempt}` : `${name}${attempt}`;
+}
+
+/** Waits for the workflow's result, printing progress to stderr while it runs. */
+export async function follow<T>(handle: WorkflowHandle, label: string, out: NodeJS.WriteStream = process.stderr): Promise<T> {
+  const started = Date.now();
+  let last = '';
+  const tty = out.isTTY;
+  const timer = setInterval(() => {
+    currentProgress(handle)
+      .then((p) => {
+        const line = `${label}: ${p ?? 'starting'} · ${seconds(Date.now() - started)}`;
+        if (tty) out.write(`\r\x1b[K${line}`);
+        else if (p && p !== last) out.write(`${line}\n`);
+        last = p ?? last;
+      })
+      .catch(() => undefined);
+  }, 1000);
+  try {
+    return (await handle.result()) as T;
+  } catch (err) {
+    if (err instanceof WorkflowFailedError) throw new CliError(`${label} failed: ${rootCause(err)}`, 1);
+    throw err;
+  } finally {
+    clearInterval(timer);
+    if (tty) out.write('\r\x1b[K');
+  }
+}

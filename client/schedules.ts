@@ -1,0 +1,95 @@
+// The Temporal Schedules for each target: daily backup, weekly verification, retention and the
+// freshness alarm. Applying is idempotent: a schedule whose definition has not changed is left alone.
+import { type Client, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleOptions } from '@temporalio/client';
+import { createHash } from 'node:crypto';
+import type { LifeboatConfig } from '../worker/config.js';
+
+type Kind = 'backup' | 'verify' | 'retention' | 'freshness';
+
+const workflows: Record<Kind, { type: string; args: (target: string) => unknown[] }> = {
+  backup: { type: 'backupWorkflow', args: (target) => [{ target, reason: 'scheduled daily backup' }] },
+  verify: { type: 'verifyWorkflow', args: (target) => [{ backupId: 'latest', target }] },
+  retention: { type: 'retentionWorkflow', args: (target) => [{ target, dryRun: false }] },
+  freshness: { type: 'freshnessWorkflow', args: (target) => [{ target }] },
+};
+
+export interface ScheduleChange {
+  id: string;
+  change: 'created' | 'updated' | 'unchanged';
+  cron: string;
+}
+
+export function desiredSchedules(config: LifeboatConfig): ScheduleOptions[] {
+  const { schedules, temporal } = config;
+  return Object.keys(config.targets).flatMap((target) =>
+    (Object.keys(workflows) as Kind[]).map((kind): ScheduleOptions => {
+      const id = `lifeboat-${kind}-${target}`;
+      const definition = {
+        spec: { cronExpressions: [schedules[kind]], timezone: schedules.timezone },
+        action: { type: 'startWorkflow' as const, workflowType: workflows[kind].type, args: workflows[kind].args(target), taskQueue: temporal.taskQueue, workflowId: id },
+      };
+      const hash = createHash('sha256').update(JSON.stringify(definition)).digest('hex').slice(0, 16);
+      return {
+        scheduleId: id,
+        ...definition,
+        policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1h' },
+        // The server keeps cron strings as calendar specs; the memo keeps them readable for `schedule list`.
+        memo: { cron: schedules[kind], timezone: schedules.timezone },
+        // The note carries a hash of the definition, so an unchanged schedule is not rewritten.
+        state: { note: `managed by lifeboat schedule apply (${hash})` },
+      };
+    }),
+  );
+}
+
+export async function applySchedules(client: Client, config: LifeboatConfig): Promise<ScheduleChange[]> {
+  const changes: ScheduleChange[] = [];
+  for (const desired of desiredSchedules(config)) {
+    const cron = desired.spec.cronExpressions![0]!;
+    const handle = client.schedule.getHandle(desired.scheduleId);
+    let current;
+    try {
+      current = await handle.describe();
+    } catch (err) {
+      if (!(err instanceof ScheduleNotFoundError)) throw err;
+      await client.schedule.create(desired);
+      changes.push({ id: desired.scheduleId, change: 'created', cron });
+      continue;
+    }
+    if (current.state.note === desired.state!.note) {
+      changes.push({ id: desired.scheduleId, change: 'unchanged', cron });
+      continue;
+    }
+    // Recreated rather than updated, so the memo (which an update cannot change) follows too.
+    await handle.delete();
+    await client.schedule.create(desired);
+    changes.push({ id: desired.scheduleId, change: 'updated', cron });
+  }
+  return changes;
+}
+
+export interface ScheduleListing {
+  id: string;
+  workflowType: string;
+  cron: string;
+  timezone: string;
+  nextRun?: Date;
+  paused: boolean;
+}
+
+export async function listSchedules(client: Client): Promise<ScheduleListing[]> {
+  const found: ScheduleListing[] = [];
+  for await (const summary of client.schedule.list()) {
+    if (!summary.scheduleId.startsWith('lifeboat-')) continue;
+    const d = await client.schedule.getHandle(summary.scheduleId).describe();
+    found.push({
+      id: d.scheduleId,
+      workflowType: d.action.type === 'startWorkflow' ? d.action.workflowType : d.action.type,
+      cron: String(d.memo?.cron ?? '(not set by lifeboat)'),
+      timezone: d.spec.timezone ?? 'UTC',
+      nextRun: d.info.nextActionTimes[0],
+      paused: d.state.paused,
+    });
+  }
+  return found.sort((a, b) => a.id.localeCompare(b.id));
+}

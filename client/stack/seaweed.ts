@@ -1,0 +1,64 @@
+// SeaweedFS as the S3-compatible backup store, every port on loopback and chosen free.
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Daemon, freePorts, startDaemon, venvTool, waitForPort } from './processes.js';
+
+export interface S3Server {
+  endpoint: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  createBucket(name: string): Promise<void>;
+  stop(): Promise<void>;
+  /** Ends the server at once, as a crash would (for fault tests); its data stays. */
+  kill(): Promise<void>;
+  /** Starts a killed server again on the same folder and ports. */
+  restart(): Promise<void>;
+}
+
+export async function startSeaweed(logFile: string, credentials = { accessKeyId: 'lifeboat', secretAccessKey: 'lifeboat-secret' }): Promise<S3Server> {
+  const dir = mkdtempSync(join(tmpdir(), 'lifeboat-s3-'));
+  const [master, volume, filer, s3, masterGrpc, volumeGrpc, filerGrpc, s3Grpc] = await freePorts(8);
+  const config = join(dir, 's3.json');
+  writeFileSync(config, JSON.stringify({
+    identities: [{ name: 'lifeboat', credentials: [{ accessKey: credentials.accessKeyId, secretKey: credentials.secretAccessKey }], actions: ['Admin', 'Read', 'Write', 'List', 'Tagging'] }],
+  }));
+  const args = [
+    'server', '-ip=127.0.0.1', '-ip.bind=127.0.0.1', `-dir=${dir}`,
+    `-master.port=${master}`, `-master.port.grpc=${masterGrpc}`, '-master.volumeSizeLimitMB=1024',
+    `-volume.port=${volume}`, `-volume.port.grpc=${volumeGrpc}`, '-volume.max=0',
+    '-filer', `-filer.port=${filer}`, `-filer.port.grpc=${filerGrpc}`,
+    '-s3', `-s3.port=${s3}`, `-s3.port.grpc=${s3Grpc}`, `-s3.config=${config}`, '-s3.port.iceberg=0', '-s3.port.lance=0',
+  ];
+  const endpoint = `http://127.0.0.1:${s3}`;
+  let daemon: Daemon;
+  const launch = async () => {
+    daemon = startDaemon(venvTool('weed'), args, logFile);
+    await waitForPort(s3!, 'SeaweedFS S3', 60_000, () => daemon.process.exitCode === null);
+  };
+  await launch();
+  const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  return {
+    endpoint,
+    ...credentials,
+    async createBucket(name) {
+      // The S3 port opens before the filer behind it is ready: retry briefly.
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await client.send(new CreateBucketCommand({ Bucket: name }));
+          return;
+        } catch (err) {
+          const code = (err as { name?: string }).name;
+          if (code === 'BucketAlreadyExists' || code === 'BucketAlreadyOwnedByYou') return;
+          if (attempt >= 50) throw err;
+          await new Promise((ok) => setTimeout(ok, 200));
+        }
+      }
+    },
+    stop: async () => (await daemon.stop(), cleanup()),
+    kill: () => daemon.kill(),
+    restart: launch,
+  };
+}

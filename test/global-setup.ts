@@ -1,0 +1,40 @@
+// Starts one real stack for the whole suite (PostgreSQL 15, SeaweedFS S3, Temporal dev server on
+// free loopback ports) and bundles the workflow code once. Everything stops, and the servers'
+// folders are removed, even when tests fail; their logs stay in .test-logs/ to be read.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { startStack } from '../client/stack/index.js';
+import { REPO_ROOT } from '../client/stack/processes.js';
+import { bundleWorkflows } from '../worker/worker.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    pgAdminUrl: string;
+    s3Endpoint: string;
+    s3AccessKeyId: string;
+    s3SecretAccessKey: string;
+    s3Bucket: string;
+    temporalAddress: string;
+    workflowBundlePath: string;
+    logDir: string;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  const logDir = join(REPO_ROOT, '.test-logs', new Date().toISOString().replace(/[:.]/g, '-'));
+  const [stack, bundle] = await Promise.all([startStack({ logDir, ui: false }), bundleWorkflows()]);
+  const bundlePath = join(logDir, 'workflow-bundle.js');
+  writeFileSync(bundlePath, (bundle as { code: string }).code);
+  project.provide('pgAdminUrl', stack.postgres.adminUrl);
+  project.provide('s3Endpoint', stack.s3.endpoint);
+  project.provide('s3AccessKeyId', stack.s3.accessKeyId);
+  project.provide('s3SecretAccessKey', stack.s3.secretAccessKey);
+  project.provide('s3Bucket', 'lifeboat-backups');
+  project.provide('temporalAddress', stack.temporal.address);
+  project.provide('workflowBundlePath', bundlePath);
+  project.provide('logDir', logDir);
+  return async () => {
+    await stack.stop();
+  };
+}

@@ -1,0 +1,97 @@
+// Shared pieces of the integration tests: a CRM database of their own on the suite's PostgreSQL,
+// a configuration pointing at the suite's servers, and a worker on a task queue of their own.
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
+import { ConsoleNotifier, type Notice } from '../activities/notify/notifier.js';
+import { withClient, withDatabase } from '../activities/postgres/connection.js';
+import { seedCrm } from '../activities/postgres/seed.js';
+import { createActivities } from '../activities/index.js';
+import { type LifeboatConfig, parseConfig } from '../worker/config.js';
+
+export const uniqueName = (prefix: string) => `${prefix}_${randomBytes(4).toString('hex')}`;
+
+export interface TestDatabase {
+  name: string;
+  url: string;
+  drop(): Promise<void>;
+}
+
+export async function createCrmDatabase(leads: number): Promise<TestDatabase> {
+  const admin = inject('pgAdminUrl');
+  const name = uniqueName('crm');
+  await withClient(admin, (c) => c.query(`CREATE DATABASE ${name}`));
+  const url = withDatabase(admin, name);
+  await seedCrm(url, { leads, reset: true });
+  return { name, url, drop: () => withClient(admin, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined) };
+}
+
+/** A configuration for one test file: its own key prefix in the suite's bucket. */
+export function testConfig(options: { prefix: string; s3Endpoint?: string; extra?: string }): LifeboatConfig {
+  return parseConfig(
+    `
+targets:
+  crm:
+    urlEnv: CRM_DATABASE_URL
+    store: main
+    tables: [crm_agents, crm_leads, crm_activities, crm_reminders, crm_lead_notes, crm_notifications]
+    integrityChecks:
+      - name: activities of a missing lead
+        sql: SELECT count(*) FROM crm_activities x WHERE NOT EXISTS (SELECT 1 FROM crm_leads l WHERE l.id = x.lead_id)
+stores:
+  main:
+    type: s3
+    endpoint: ${options.s3Endpoint ?? inject('s3Endpoint')}
+    bucket: ${inject('s3Bucket')}
+    prefix: ${options.prefix}
+    partSizeMiB: 5
+temporal:
+  address: ${inject('temporalAddress')}
+${options.extra ?? ''}`,
+    'test configuration',
+    {},
+  );
+}
+
+export function testEnv(database: TestDatabase): NodeJS.ProcessEnv {
+  return {
+    CRM_DATABASE_URL: database.url,
+    AWS_ACCESS_KEY_ID: inject('s3AccessKeyId'),
+    AWS_SECRET_ACCESS_KEY: inject('s3SecretAccessKey'),
+  };
+}
+
+export interface TestWorker {
+  client: Client;
+  taskQueue: string;
+  notices: Notice[];
+  stop(): Promise<void>;
+}
+
+/** A worker on a task queue of its own, running the suite's workflow bundle. */
+export async function startTestWorker(config: LifeboatConfig, env: NodeJS.ProcessEnv): Promise<TestWorker> {
+  const taskQueue = uniqueName('tq');
+  const notices: Notice[] = [];
+  const console = new ConsoleNotifier(() => undefined);
+  const notifier = { notify: async (n: Notice) => (notices.push(n), console.notify(n)) };
+  const nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
+  const worker = await Worker.create({
+    connection: nativeConnection,
+    taskQueue,
+    workflowBundle: { codePath: inject('workflowBundlePath') },
+    activities: createActivities({ config, env, notifier }),
+  });
+  const running = worker.run();
+  const connection = await Connection.connect({ address: inject('temporalAddress') });
+  return {
+    client: new Client({ connection }),
+    taskQueue,
+    notices,
+    async stop() {
+      worker.shutdown();
+      await running;
+      await Promise.all([nativeConnection.close(), connection.close()]);
+    },
+  };
+}

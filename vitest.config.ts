@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config';
+
+// One real stack (PostgreSQL, SeaweedFS, Temporal) for the whole suite, started by the global setup.
+// The forks pool is required: the threads pool crashes Temporal's native bridge.
+export default defineConfig({
+  test: {
+    pool: 'forks',
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    globalSetup: ['test/global-setup.ts'],
+    include: ['test/**/*.test.ts'],
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
+    reporters: ['default'],
+  },
+});

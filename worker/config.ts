@@ -1,0 +1,169 @@
+// Loads and validates the one Lifeboat configuration file. Invalid files are refused with the
+// field path and what was expected, so an operator can fix them without reading code.
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+
+const duration = z
+  .string()
+  .regex(/^\d+(s|m|h|d)$/, 'expected a duration such as "90m", "25h" or "7d"');
+
+const name = z
+  .string()
+  .regex(/^[a-z][a-z0-9_-]{0,39}$/, 'expected a lower-case name of letters, digits, "-" or "_" (at most 40)');
+
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected the name of an environment variable');
+
+const sqlIdentifier = z
+  .string()
+  .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL table name');
+
+const integrityCheck = z.strictObject({
+  name: z.string().min(1),
+  // Counts offending rows: any value above zero is a finding.
+  sql: z.string().min(1),
+});
+
+const target = z.strictObject({
+  urlEnv: envName,
+  store: name,
+  tables: z.array(sqlIdentifier).min(1),
+  integrityChecks: z.array(integrityCheck).default([]),
+  // Where verification restores into; defaults to the target's own server.
+  scratchUrlEnv: envName.optional(),
+});
+
+const s3Store = z.strictObject({
+  type: z.literal('s3'),
+  endpoint: z.url().optional(),
+  bucket: z.string().min(3),
+  prefix: z.string().default('backups'),
+  region: z.string().default('us-east-1'),
+  accessKeyIdEnv: envName.default('AWS_ACCESS_KEY_ID'),
+  secretAccessKeyEnv: envName.default('AWS_SECRET_ACCESS_KEY'),
+  partSizeMiB: z.number().int().min(5).max(512).default(16),
+});
+
+const localStore = z.strictObject({
+  type: z.literal('local'),
+  path: z.string().min(1),
+  prefix: z.string().default('backups'),
+});
+
+const level = z.strictObject({ rto: duration, rtoTarget: duration.optional(), rpo: duration });
+
+const schema = z.strictObject({
+  temporal: z
+    .strictObject({
+      address: z.string().default('127.0.0.1:7233'),
+      namespace: z.string().default('default'),
+      taskQueue: z.string().default('lifeboat'),
+      uiUrl: z.string().default('http://127.0.0.1:8233'),
+    })
+    .prefault({}),
+  targets: z.record(name, target).refine((t) => Object.keys(t).length > 0, 'at least one target is needed'),
+  stores: z.record(name, z.discriminatedUnion('type', [s3Store, localStore])),
+  levels: z
+    .strictObject({ L1: level, L2: level, L3: level, L4: level })
+    .prefault({
+      L1: { rto: '1h', rpo: '24h' },
+      L2: { rto: '4h', rpo: '24h' },
+      L3: { rto: '24h', rpo: '24h' },
+      L4: { rto: '72h', rtoTarget: '48h', rpo: '24h' },
+    }),
+  backup: z.strictObject({ compression: z.number().int().min(0).max(9).default(1) }).prefault({}),
+  retention: z
+    .strictObject({
+      daily: z.number().int().min(1).default(7),
+      weekly: z.number().int().min(0).default(4),
+      monthly: z.number().int().min(0).default(6),
+    })
+    .prefault({}),
+  freshness: z.strictObject({ maxAge: duration.default('25h') }).prefault({}),
+  schedules: z
+    .strictObject({
+      timezone: z.string().default('UTC'),
+      backup: z.string().default('0 2 * * *'),
+      verify: z.string().default('0 4 * * 0'),
+      retention: z.string().default('30 3 * * *'),
+      freshness: z.string().default('0 * * * *'),
+    })
+    .prefault({}),
+});
+
+export type LifeboatConfig = z.infer<typeof schema>;
+export type TargetConfig = LifeboatConfig['targets'][string];
+export type StoreConfig = LifeboatConfig['stores'][string];
+export type S3StoreConfig = Extract<StoreConfig, { type: 's3' }>;
+export type LocalStoreConfig = Extract<StoreConfig, { type: 'local' }>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Replaces ${VAR} and ${VAR:-default} with values from the environment. */
+export function interpolateEnv(text: string, env: NodeJS.ProcessEnv, source: string): string {
+  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}/g, (_, variable: string, hasDefault, fallback) => {
+    const value = env[variable];
+    if (value !== undefined && value !== '') return value;
+    if (hasDefault !== undefined) return fallback as string;
+    throw new ConfigError(`${source}: environment variable ${variable} is not set (write \${${variable}:-default} to give a default)`);
+  });
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const path = issue.path.length ? issue.path.join('.') : '(top level)';
+  if (issue.code === 'unrecognized_keys') return `${path}: unknown field(s) ${issue.keys.join(', ')}`;
+  return `${path}: ${issue.message}`;
+}
+
+export function parseConfig(text: string, source = 'configuration', env = process.env): LifeboatConfig {
+  let raw: unknown;
+  try {
+    raw = parseYaml(interpolateEnv(text, env, source));
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`${source}: not valid YAML: ${(err as Error).message}`);
+  }
+  const result = schema.safeParse(raw ?? {});
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  - ${describeIssue(i)}`);
+    throw new ConfigError(`${source} is invalid:\n${lines.join('\n')}`);
+  }
+  const config = result.data;
+  for (const [targetName, t] of Object.entries(config.targets)) {
+    if (!config.stores[t.store]) {
+      throw new ConfigError(
+        `${source} is invalid:\n  - targets.${targetName}.store: no store named "${t.store}" (known: ${Object.keys(config.stores).join(', ') || 'none'})`,
+      );
+    }
+  }
+  return config;
+}
+
+export const DEFAULT_CONFIG_PATH = 'config/lifeboat.example.yaml';
+
+export function loadConfig(path = process.env.LIFEBOAT_CONFIG ?? DEFAULT_CONFIG_PATH, env = process.env): LifeboatConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read configuration file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (set LIFEBOAT_CONFIG or pass --config)`);
+  }
+  return parseConfig(text, path, env);
+}
+
+/** Looks a target up by name, refusing unknown names with the list of known ones. */
+export function targetConfig(config: LifeboatConfig, target: string): TargetConfig {
+  const t = config.targets[target];
+  if (!t) throw new ConfigError(`unknown target "${target}" (configured targets: ${Object.keys(config.targets).join(', ')})`);
+  return t;
+}
+
+const unitMs = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+export function durationMs(value: string): number {
+  const match = /^(\d+)(s|m|h|d)$/.exec(value);
+  if (!match) throw new ConfigError(`not a duration: ${value}`);
+  return Number(match[1]) * unitMs[match[2] as keyof typeof unitMs];
+}

@@ -1,0 +1,123 @@
+// The backup plans of the DR document as workflows: take a backup, verify it by a test restore,
+// keep the right generations, and alarm when the newest verified backup is too old.
+import { ActivityFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import {
+  type BackupInput,
+  type BackupManifest,
+  type Finding,
+  type FreshnessInput,
+  type FreshnessResult,
+  type RetentionInput,
+  type RetentionResult,
+  type VerificationRecord,
+  type VerifyInput,
+  backupIdFor,
+} from './messages.js';
+import { planRetention } from './retention.js';
+
+const retry = { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes: ['ConfigError', 'BackupIdError', 'BackupNotFound', 'BadInput'] };
+
+// Dumps and restores run as long as the database needs; heartbeats tell a dead worker apart.
+const long = proxyActivities<Activities>({ startToCloseTimeout: '12h', heartbeatTimeout: '1m', retry });
+const short = proxyActivities<Activities>({ startToCloseTimeout: '5m', retry });
+
+export async function backupWorkflow(input: BackupInput): Promise<BackupManifest> {
+  const id = backupIdFor(input.target, workflowInfo().runStartTime);
+  return long.createBackup({ id, target: input.target, tags: input.tags ?? [], reason: input.reason ?? 'scheduled' });
+}
+
+/** A scratch database name that is the same on every attempt, so retries replace it. */
+function scratchDatabaseFor(backupId: string): string {
+  return `lifeboat_verify_${backupId.replace(/[^a-z0-9]/g, '_')}`.slice(0, 63);
+}
+
+function failureMessage(err: unknown): string {
+  return err instanceof ActivityFailure && err.cause ? err.cause.message : (err as Error).message;
+}
+
+export async function verifyWorkflow(input: VerifyInput): Promise<VerificationRecord> {
+  const started = Date.now();
+  const { manifest } = await short.getBackup({ backupId: input.backupId, target: input.target });
+  const database = scratchDatabaseFor(manifest.id);
+  const findings: Finding[] = await long.checkBackupIntegrity({ manifest });
+  let tables: VerificationRecord['tables'] = {};
+
+  // A backup that fails its checksum is never restored.
+  if (findings.length === 0) {
+    try {
+      await long.restoreToScratch({ manifest, database });
+      const inspected = await long.inspectDatabase({ target: manifest.target, database });
+      tables = inspected.tables;
+      findings.push(...inspected.findings, ...compareCounts(manifest, tables));
+    } catch (err) {
+      findings.push({ check: 'restore', detail: failureMessage(err) });
+    } finally {
+      await short.dropScratchDatabase({ target: manifest.target, database });
+    }
+  }
+
+  const record: VerificationRecord = {
+    backupId: manifest.id,
+    verifiedAt: new Date().toISOString(),
+    result: findings.length === 0 ? 'passed' : 'failed',
+    durationMs: Date.now() - started,
+    tables,
+    findings,
+  };
+  await short.recordVerification({ target: manifest.target, record });
+  if (record.result === 'failed') {
+    await short.notify({
+      severity: 'critical',
+      title: `Backup ${manifest.id} failed verification`,
+      text: findings.map((f) => `${f.check}: ${f.detail}`).join('; '),
+    });
+  }
+  return record;
+}
+
+function compareCounts(manifest: BackupManifest, tables: VerificationRecord['tables']): Finding[] {
+  const findings: Finding[] = [];
+  for (const [table, expected] of Object.entries(manifest.tables)) {
+    const restored = tables[table]?.rows;
+    if (restored !== expected) {
+      findings.push({ check: `row count ${table}`, detail: `manifest says ${expected}, restore holds ${restored ?? 'no such table'}` });
+    }
+  }
+  return findings;
+}
+
+export async function retentionWorkflow(input: RetentionInput): Promise<RetentionResult> {
+  const [{ retention }, backups] = await Promise.all([
+    short.targetPolicy({ target: input.target }),
+    short.listBackups({ target: input.target }),
+  ]);
+  const decisions = planRetention(
+    backups.map(({ manifest }) => ({ id: manifest.id, startedAt: manifest.startedAt, tags: manifest.tags })),
+    retention,
+  );
+  const doomed = decisions.filter((d) => !d.keep).map((d) => d.id);
+  if (!input.dryRun && doomed.length) await short.deleteBackups({ target: input.target, ids: doomed });
+  return { target: input.target, dryRun: input.dryRun, decisions, deleted: input.dryRun ? [] : doomed };
+}
+
+export async function freshnessWorkflow(input: FreshnessInput): Promise<FreshnessResult> {
+  const [{ freshnessMaxAgeMs }, backups] = await Promise.all([
+    short.targetPolicy({ target: input.target }),
+    short.listBackups({ target: input.target }),
+  ]);
+  const newest = backups.find((b) => b.verification?.result === 'passed');
+  const ageMs = newest ? Date.now() - Date.parse(newest.manifest.startedAt) : undefined;
+  const fresh = ageMs !== undefined && ageMs <= freshnessMaxAgeMs;
+  if (!fresh) {
+    const hours = (ms: number) => `${(ms / 3_600_000).toFixed(1)} h`;
+    await short.notify({
+      severity: 'critical',
+      title: `No fresh verified backup of ${input.target}`,
+      text: newest
+        ? `the newest verified backup, ${newest.manifest.id}, is ${hours(ageMs!)} old (limit ${hours(freshnessMaxAgeMs)}): run "lifeboat backup --target ${input.target}" then "lifeboat verify latest --target ${input.target}"`
+        : `no backup of ${input.target} has passed verification (limit ${hours(freshnessMaxAgeMs)}): run "lifeboat backup --target ${input.target}" then "lifeboat verify latest --target ${input.target}"`,
+    });
+  }
+  return { target: input.target, newestVerifiedId: newest?.manifest.id, ageMs, maxAgeMs: freshnessMaxAgeMs, fresh };
+}
