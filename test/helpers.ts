@@ -1,7 +1,7 @@
 // Shared pieces of the integration tests: a CRM database of their own on the suite's PostgreSQL,
 // a configuration pointing at the suite's servers, and a worker on a task queue of their own.
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { randomBytes } from 'node:crypto';
 import { inject } from 'vitest';
 import { ConsoleNotifier, type Notice } from '../activities/notify/notifier.js';
@@ -9,6 +9,9 @@ import { withClient, withDatabase } from '../activities/postgres/connection.js';
 import { seedCrm } from '../activities/postgres/seed.js';
 import { createActivities } from '../activities/index.js';
 import { type LifeboatConfig, parseConfig } from '../worker/config.js';
+
+// Worker state changes at INFO drown the test output; warnings and errors still show.
+Runtime.install({ logger: new DefaultLogger('WARN') });
 
 export const uniqueName = (prefix: string) => `${prefix}_${randomBytes(4).toString('hex')}`;
 
