@@ -30,7 +30,7 @@ export async function createCrmDatabase(leads: number): Promise<TestDatabase> {
   return { name, url, drop: () => withClient(admin, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined) };
 }
 
-/** A configuration for one test file: its own key prefix in the suite's bucket. */
+/** A configuration for one test file: its own key prefix in the suite's bucket and its own task queue. */
 export function testConfig(options: { prefix: string; s3Endpoint?: string; extra?: string }): LifeboatConfig {
   return parseConfig(
     `
@@ -51,6 +51,7 @@ stores:
     partSizeMiB: 5
 temporal:
   address: ${inject('temporalAddress')}
+  taskQueue: ${uniqueName('tq')}
 ${options.extra ?? ''}`,
     'test configuration',
     {},
@@ -72,9 +73,9 @@ export interface TestWorker {
   stop(): Promise<void>;
 }
 
-/** A worker on a task queue of its own, running the suite's workflow bundle. */
+/** A worker on the configuration's task queue (one per test configuration), running the suite's workflow bundle. */
 export async function startTestWorker(config: LifeboatConfig, env: NodeJS.ProcessEnv): Promise<TestWorker> {
-  const taskQueue = uniqueName('tq');
+  const { taskQueue } = config.temporal;
   const notices: Notice[] = [];
   const console = new ConsoleNotifier(() => undefined);
   const notifier = { notify: async (n: Notice) => (notices.push(n), console.notify(n)) };
