@@ -17,6 +17,7 @@ import {
 import { CliError, connectClient, follow } from './follow.js';
 import { bytes, seconds, table } from './format.js';
 import { applySchedules, listSchedules } from './schedules.js';
+import { backupVerdict, verificationVerdict } from './verdicts.js';
 
 const program = new Command('lifeboat')
   .description('Disaster-recovery runbooks for PostgreSQL, run durably on Temporal')
@@ -57,9 +58,7 @@ program
       workflowId: `backup-${target}-${stamp()}`,
       args: [{ target, tags: opts.tag ?? [], reason: opts.reason }],
     });
-    const m = await follow<BackupManifest>(handle, `backup of ${target}`);
-    const rows = Object.values(m.tables).reduce((a, b) => a + b, 0);
-    console.log(`✔ backup ${m.id}: ${bytes(m.sizeBytes)}, ${Object.keys(m.tables).length} tables, ${rows} rows, sha256 ${m.sha256.slice(0, 16)}…, in ${seconds(m.durationMs)} → store "${m.store}"`);
+    console.log(backupVerdict(await follow<BackupManifest>(handle, `backup of ${target}`)));
   });
 
 program
@@ -104,13 +103,9 @@ program
       args: [{ backupId: backup, target }],
     });
     const record = await follow<VerificationRecord>(handle, `verification of ${backup}`);
-    if (record.result === 'passed') {
-      const rows = Object.values(record.tables).reduce((a, t) => a + t.rows, 0);
-      console.log(`✔ backup ${record.backupId} verified: checksum ok, restored ${Object.keys(record.tables).length} tables (${rows} rows) matching the manifest, integrity checks clean, in ${seconds(record.durationMs)}`);
-    } else {
-      for (const f of record.findings) console.error(`  ✖ ${f.check}: ${f.detail}`);
-      throw new CliError(`backup ${record.backupId} FAILED verification (${record.findings.length} finding(s)); it is not marked verified`, 1);
-    }
+    for (const f of record.findings) console.error(`  ✖ ${f.check}: ${f.detail}`);
+    if (record.result === 'failed') throw new CliError(verificationVerdict(record).replace(/^✖ /, ''), 1);
+    console.log(verificationVerdict(record));
   });
 
 program

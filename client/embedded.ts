@@ -1,7 +1,7 @@
 // The embedded defaults: the local stack, the demo CRM seeded in it, the example configuration
 // pointed at it, and a worker — what `lifeboat dev` and the demo run on.
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { withClient } from '../activities/postgres/connection.js';
@@ -21,6 +21,8 @@ export interface Embedded {
 }
 
 export async function startEmbedded(options: { leads: number; ui: boolean; log: (line: string) => void }): Promise<Embedded> {
+  // The worker's state changes are noise next to the demo's own lines; warnings still show.
+  Runtime.install({ logger: new DefaultLogger('WARN') });
   const home = join(REPO_ROOT, '.lifeboat');
   const logDir = join(home, 'logs', new Date().toISOString().replace(/[:.]/g, '-'));
   options.log(`starting Temporal, PostgreSQL and SeaweedFS on free loopback ports (logs in ${logDir})`);

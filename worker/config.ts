@@ -101,14 +101,19 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-/** Replaces ${VAR} and ${VAR:-default} with values from the environment. */
+/** Replaces ${VAR} and ${VAR:-default} with values from the environment; comment lines are left alone. */
 export function interpolateEnv(text: string, env: NodeJS.ProcessEnv, source: string): string {
-  return text.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}/g, (_, variable: string, hasDefault, fallback) => {
-    const value = env[variable];
-    if (value !== undefined && value !== '') return value;
-    if (hasDefault !== undefined) return fallback as string;
-    throw new ConfigError(`${source}: environment variable ${variable} is not set (write \${${variable}:-default} to give a default)`);
-  });
+  const interpolate = (line: string) =>
+    line.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}/g, (_, variable: string, hasDefault, fallback) => {
+      const value = env[variable];
+      if (value !== undefined && value !== '') return value;
+      if (hasDefault !== undefined) return fallback as string;
+      throw new ConfigError(`${source}: environment variable ${variable} is not set (write \${${variable}:-default} to give a default)`);
+    });
+  return text
+    .split('\n')
+    .map((line) => (/^\s*#/.test(line) ? line : interpolate(line)))
+    .join('\n');
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {

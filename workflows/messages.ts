@@ -131,7 +131,9 @@ export function parseBackupId(id: string): ParsedBackupId {
   }
   const [, target, y, mo, d, h, mi, s] = m as unknown as [string, string, string, string, string, string, string, string];
   const startedAt = new Date(Date.UTC(+y, +mo - 1, +d, +h, +mi, +s));
-  if (Number.isNaN(startedAt.getTime()) || startedAt.getUTCDate() !== +d || startedAt.getUTCMonth() !== +mo - 1) {
+  // Date.UTC rolls invalid fields over (month 13, minute 60) and maps years 0-99 to 19xx: a real
+  // time gives back exactly this id.
+  if (Number.isNaN(startedAt.getTime()) || backupIdFor(target, startedAt) !== id) {
     throw new BackupIdError(`"${id}" is not a backup id: its date is not a real date`);
   }
   return { id, target, startedAt, day: `${y}-${mo}-${d}` };
