@@ -6,7 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { type LifeboatConfig, durationMs, targetConfig } from '../worker/config.js';
+import { type LifeboatConfig, durationMs } from '../worker/config.js';
 import { parseBackupId } from '../workflows/messages.js';
 import type {
   BackupManifest,
@@ -22,8 +22,8 @@ import { describeUrl, withClient, withDatabase } from './postgres/connection.js'
 import { dumpToStore } from './postgres/dump.js';
 import { fingerprints, integrityFindings, userTables } from './postgres/inspect.js';
 import { dropDatabase, recreateDatabase, restoreFromStream } from './postgres/restore.js';
-import { Catalog, dumpKey } from './storage/catalog.js';
-import { type BackupStore, openStore } from './storage/store.js';
+import { dumpKey } from './storage/catalog.js';
+import { createResolver } from './resolve.js';
 
 export interface ActivityContext {
   config: LifeboatConfig;
@@ -60,39 +60,9 @@ function hashingCounter(onBytes: (bytes: number) => void) {
 
 export function createActivities(context: ActivityContext) {
   const { config } = context;
-  const env = context.env ?? process.env;
   const notifier = context.notifier ?? new ConsoleNotifier();
   const version = context.lifeboatVersion ?? '0.1.0';
-
-  /** A configured target; an unknown name is a mistake no retry can mend. */
-  function known(target: string) {
-    try {
-      return targetConfig(config, target);
-    } catch (err) {
-      throw ApplicationFailure.nonRetryable((err as Error).message, 'ConfigError');
-    }
-  }
-
-  function databaseUrl(target: string): string {
-    const t = known(target);
-    const url = env[t.urlEnv];
-    if (!url) throw ApplicationFailure.nonRetryable(`target "${target}": environment variable ${t.urlEnv} (its connection string) is not set on the worker`);
-    return url;
-  }
-
-  function scratchServerUrl(target: string): string {
-    const t = known(target);
-    return t.scratchUrlEnv ? (env[t.scratchUrlEnv] ?? databaseUrl(target)) : databaseUrl(target);
-  }
-
-  function storeOf(target: string): BackupStore {
-    const name = known(target).store;
-    return openStore(name, config.stores[name]!, env);
-  }
-
-  function catalogOf(target: string): Catalog {
-    return new Catalog(storeOf(target));
-  }
+  const { target: known, databaseUrl, scratchServerUrl, storeOf, catalogOf } = createResolver(config, context.env ?? process.env);
 
   return {
     /** Dumps the target into its store; the manifest is written last. */

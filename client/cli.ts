@@ -8,7 +8,7 @@ import { ConfigError, type LifeboatConfig, loadConfig, targetConfig } from '../w
 import { createWorker } from '../worker/worker.js';
 import {
   type BackupManifest,
-  BackupIdError,
+  InputError,
   type FreshnessResult,
   type RetentionResult,
   type VerificationRecord,
@@ -214,7 +214,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    if (err instanceof ConfigError || err instanceof BackupIdError) {
+    if (err instanceof ConfigError || err instanceof InputError) {
       console.error(`✖ ${err.message}`);
       return 2;
     }

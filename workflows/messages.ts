@@ -1,5 +1,7 @@
 // Types and messages shared by workflows, activities and clients. Imports nothing with side
 // effects, so the workflow bundle and the CLI can both use it.
+import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
 
 export const TASK_QUEUE_DEFAULT = 'lifeboat';
 
@@ -117,7 +119,12 @@ export interface ParsedBackupId {
   day: string;
 }
 
-export class BackupIdError extends Error {
+/** Input refused before anything runs; the CLI exits 2 on it. */
+export class InputError extends Error {
+  override name = 'InputError';
+}
+
+export class BackupIdError extends InputError {
   override name = 'BackupIdError';
 }
 
@@ -137,4 +144,151 @@ export function parseBackupId(id: string): ParsedBackupId {
     throw new BackupIdError(`"${id}" is not a backup id: its date is not a real date`);
   }
   return { id, target, startedAt, day: `${y}-${mo}-${d}` };
+}
+
+// ───────────────────────────── Incidents and recovery plans ─────────────────────────────
+
+export type Level = 'L1' | 'L2' | 'L3' | 'L4';
+export const LEVELS: readonly Level[] = ['L1', 'L2', 'L3', 'L4'];
+
+/** The DR document's immediate answers, from which a level is triaged. */
+export interface TriageAnswers {
+  recordsAffected?: number;
+  featureUnavailable?: boolean;
+  systemDown?: boolean;
+  dataLost?: boolean;
+}
+
+/** Who may approve what, taken from the configuration when the incident is declared. */
+export interface ApprovalPolicy {
+  /** Approvers of every gate of this level. */
+  approvers: string[];
+  /** Gate-specific lists, replacing `approvers` for that gate. */
+  gates: Record<string, string[]>;
+  /** Whether the person who declared the incident may approve its gates. */
+  selfApproval: boolean;
+}
+
+export interface RunContext {
+  incidentId: string;
+  level: Level;
+  target: string;
+  summary: string;
+  declaredBy: string;
+  /** ISO time the incident was declared: the RTO clock starts here, maybe before the run. */
+  declaredAt: string;
+  rtoMs: number;
+  approvals: ApprovalPolicy;
+}
+
+export type StepKind = 'automated' | 'human' | 'approval' | 'notification';
+export type StepStatus = 'running' | 'waiting' | 'done' | 'failed' | 'rejected' | 'skipped' | 'aborted';
+
+export interface StepRecord {
+  name: string;
+  kind: StepKind;
+  status: StepStatus;
+  startedAt: string;
+  finishedAt?: string;
+  actor?: string;
+  detail?: string;
+}
+
+/** What an approver is shown: exactly what will change, and what protects it. */
+export interface ApprovalRequest {
+  title: string;
+  database: string;
+  tables: string[];
+  /** Rows that will be written, by table, and any further effect in words. */
+  changes: string[];
+  backup?: { id: string; startedAt: string; ageMs: number };
+  /** Data written after this backup and before the incident is lost: incident time − backup time. */
+  dataLossWindowMs?: number;
+  snapshot?: string;
+}
+
+export interface Vote {
+  gate: string;
+  by: string;
+  reason?: string;
+}
+
+export interface Completion {
+  task: string;
+  by: string;
+  note?: string;
+}
+
+export interface AbortRequest {
+  by: string;
+  reason: string;
+}
+
+export interface WaitingItem {
+  kind: 'approval' | 'human';
+  name: string;
+  prompt: string;
+  since: string;
+  /** For approvals: who may vote, how many distinct approvals are needed, who approved so far. */
+  approvers?: string[];
+  required?: number;
+  approvedBy?: string[];
+  request?: ApprovalRequest;
+  deadline?: string;
+}
+
+export type RtoStatus = 'on-track' | 'warning' | 'critical' | 'breached' | 'met' | 'missed';
+
+export interface RtoResult {
+  targetMs: number;
+  deadline: string;
+  actualMs: number;
+  marginMs: number;
+  verdict: 'met' | 'missed';
+  /** Incident time minus the time of the backup used, when a backup was used. */
+  rpoAchievedMs?: number;
+}
+
+export type Outcome = 'recovered' | 'rejected' | 'aborted' | 'failed';
+
+export interface RunStatus {
+  context: RunContext;
+  workflowId: string;
+  timeline: StepRecord[];
+  waiting: WaitingItem[];
+  rtoStatus: RtoStatus;
+  /** The plan running as a child of the incident, to which its approvals are sent. */
+  childWorkflowId?: string;
+  outcome?: Outcome;
+  rto?: RtoResult;
+  backupUsed?: { id: string; startedAt: string };
+}
+
+/** What a finished plan (or incident) leaves: its outcome and everything needed for the report. */
+export interface RunResult {
+  outcome: Outcome;
+  detail: string;
+  timeline: StepRecord[];
+  backupUsed?: { id: string; startedAt: string };
+  rto?: RtoResult;
+  reportKeys?: string[];
+}
+
+export const approveUpdate = defineUpdate<WaitingItem | null, [Vote]>('approve');
+export const rejectUpdate = defineUpdate<void, [Vote]>('reject');
+export const completeUpdate = defineUpdate<void, [Completion]>('complete');
+export const abortUpdate = defineUpdate<void, [AbortRequest]>('abort');
+export const statusQuery = defineQuery<RunStatus>('status');
+
+export const incidentIdSA = defineSearchAttributeKey('LifeboatIncidentId', SearchAttributeType.KEYWORD);
+export const levelSA = defineSearchAttributeKey('LifeboatLevel', SearchAttributeType.KEYWORD);
+export const currentStepSA = defineSearchAttributeKey('LifeboatCurrentStep', SearchAttributeType.KEYWORD);
+export const rtoStatusSA = defineSearchAttributeKey('LifeboatRtoStatus', SearchAttributeType.KEYWORD);
+/** The search attributes the server must know; `lifeboat dev` and the test harness register them. */
+export const SEARCH_ATTRIBUTES = [incidentIdSA, levelSA, currentStepSA, rtoStatusSA];
+
+const INCIDENT_ID = /^inc-\d{8}-\d{6}-[a-z0-9]{4}$/;
+
+export function assertIncidentId(id: string): void {
+  if (!INCIDENT_ID.test(id)) throw new InputError(`"${id}" is not an incident id: expected inc-YYYYMMDD-HHMMSS-xxxx (run "lifeboat list")`);
 }
