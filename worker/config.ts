@@ -24,11 +24,22 @@ const integrityCheck = z.strictObject({
   sql: z.string().min(1),
 });
 
+const criticalCheck = z.strictObject({
+  name: z.string().min(1),
+  // Runs inside a transaction that is always rolled back: it may write, nothing stays.
+  sql: z.string().min(1),
+});
+
 const target = z.strictObject({
   urlEnv: envName,
   store: name,
   tables: z.array(sqlIdentifier).min(1),
   integrityChecks: z.array(integrityCheck).default([]),
+  criticalChecks: z.array(criticalCheck).default([]),
+  /** Hooks by role: freezeWrites / unfreezeWrites (incident), rollback (L2 code rollback), cutover (L3). */
+  hooks: z
+    .strictObject({ freezeWrites: name.optional(), unfreezeWrites: name.optional(), rollback: name.optional(), cutover: name.optional() })
+    .default({}),
   // Where verification restores into; defaults to the target's own server.
   scratchUrlEnv: envName.optional(),
 });
@@ -51,6 +62,26 @@ const localStore = z.strictObject({
 });
 
 const level = z.strictObject({ rto: duration, rtoTarget: duration.optional(), rpo: duration });
+
+const commandHook = z.strictObject({
+  type: z.literal('command'),
+  /** argv, run without a shell; the incident's id, target and action arrive as LIFEBOAT_* variables. */
+  command: z.array(z.string().min(1)).min(1),
+  timeout: duration.default('5m'),
+});
+
+const webhookHook = z.strictObject({
+  type: z.literal('webhook'),
+  url: z.url(),
+  /** An environment variable holding a bearer token, if the endpoint needs one. */
+  tokenEnv: envName.optional(),
+  timeout: duration.default('1m'),
+});
+
+const approvals = z.strictObject({
+  approvers: z.array(z.string().min(1)).default([]),
+  gates: z.record(z.string(), z.array(z.string().min(1))).default({}),
+});
 
 const schema = z.strictObject({
   temporal: z
@@ -80,6 +111,18 @@ const schema = z.strictObject({
     })
     .prefault({}),
   freshness: z.strictObject({ maxAge: duration.default('25h') }).prefault({}),
+  hooks: z.record(name, z.discriminatedUnion('type', [commandHook, webhookHook])).default({}),
+  /** Who may approve each level's gates; a gate-specific list replaces the level's. */
+  approvals: z
+    .strictObject({
+      selfApproval: z.boolean().default(false),
+      L1: approvals.prefault({}),
+      L2: approvals.prefault({}),
+      L3: approvals.prefault({}),
+      L4: approvals.prefault({}),
+    })
+    .prefault({}),
+  notify: z.strictObject({ responseTeam: z.array(z.string()).default([]) }).prefault({}),
   schedules: z
     .strictObject({
       timezone: z.string().default('UTC'),
@@ -96,6 +139,7 @@ export type TargetConfig = LifeboatConfig['targets'][string];
 export type StoreConfig = LifeboatConfig['stores'][string];
 export type S3StoreConfig = Extract<StoreConfig, { type: 's3' }>;
 export type LocalStoreConfig = Extract<StoreConfig, { type: 'local' }>;
+export type HookConfig = LifeboatConfig['hooks'][string];
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
@@ -137,6 +181,11 @@ export function parseConfig(text: string, source = 'configuration', env = proces
   }
   const config = result.data;
   for (const [targetName, t] of Object.entries(config.targets)) {
+    for (const [role, hook] of Object.entries(t.hooks)) {
+      if (hook && !config.hooks[hook]) {
+        throw new ConfigError(`${source} is invalid:\n  - targets.${targetName}.hooks.${role}: no hook named "${hook}" (known: ${Object.keys(config.hooks).join(', ') || 'none'})`);
+      }
+    }
     if (!config.stores[t.store]) {
       throw new ConfigError(
         `${source} is invalid:\n  - targets.${targetName}.store: no store named "${t.store}" (known: ${Object.keys(config.stores).join(', ') || 'none'})`,
