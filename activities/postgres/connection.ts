@@ -7,8 +7,12 @@ import { parse } from 'pg-connection-string';
 
 export const { escapeIdentifier } = pg;
 
+// An incident may freeze the database (default_transaction_read_only); Lifeboat's own sessions
+// must still be able to restore into it.
+const WRITABLE = '-c default_transaction_read_only=off';
+
 export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url, application_name: 'lifeboat' });
+  const client = new pg.Client({ connectionString: url, application_name: 'lifeboat', options: WRITABLE });
   try {
     await client.connect();
   } catch (err) {
@@ -50,6 +54,7 @@ export function libpqEnv(url: string): NodeJS.ProcessEnv {
   set('PGUSER', c.user);
   set('PGPASSWORD', c.password);
   set('PGDATABASE', c.database);
+  set('PGOPTIONS', WRITABLE);
   if (typeof c.ssl === 'object' || c.ssl === true) set('PGSSLMODE', 'require');
   return env;
 }

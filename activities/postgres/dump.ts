@@ -11,6 +11,8 @@ import { rowCounts, userTables } from './inspect.js';
 
 export interface DumpOptions {
   compression: number;
+  /** Only these tables (a safety snapshot before a table restore); every table when absent. */
+  tables?: string[];
   onBytes?: (bytes: number) => void;
   signal?: AbortSignal;
 }
@@ -37,7 +39,7 @@ export async function dumpToStore(url: string, store: BackupStore, key: string, 
       const snapshot = (await client.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
       const dump = spawn(
         pgTool('pg_dump'),
-        ['--format=custom', `--compress=${options.compression}`, `--snapshot=${snapshot}`, '--no-password'],
+        ['--format=custom', `--compress=${options.compression}`, `--snapshot=${snapshot}`, '--no-password', ...(options.tables ?? []).map((t) => `--table=${t}`)],
         { env: libpqEnv(url), stdio: ['ignore', 'pipe', 'pipe'] },
       );
       let stderr = '';
@@ -68,7 +70,7 @@ export async function dumpToStore(url: string, store: BackupStore, key: string, 
         },
       });
       dump.stdout.pipe(hashing);
-      const counting = userTables(client).then((tables) => rowCounts(client, tables));
+      const counting = (options.tables ? Promise.resolve(options.tables) : userTables(client)).then((tables) => rowCounts(client, tables));
       try {
         const [tables] = await Promise.all([counting, store.upload(key, hashing, { signal: options.signal })]);
         const code = await exited;
