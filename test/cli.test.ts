@@ -11,7 +11,7 @@ import { Catalog } from '../activities/storage/catalog.js';
 import { type BackupStore, openStore } from '../activities/storage/store.js';
 import { parseConfig } from '../worker/config.js';
 import type { BackupSummary } from '../workflows/messages.js';
-import { type TestDatabase, type TestWorker, createCrmDatabase, startTestWorker, testEnv, uniqueName } from './helpers.js';
+import { type TestDatabase, type TestWorker, createCrmDatabase, startTestWorker, testConfigText, testEnv, uniqueName } from './helpers.js';
 
 const LIFEBOAT = fileURLToPath(new URL('../bin/lifeboat', import.meta.url));
 const CLOSED_PORT = 1; // nothing listens on 127.0.0.1:1
@@ -20,34 +20,6 @@ interface Run {
   code: number | null;
   stdout: string;
   stderr: string;
-}
-
-/** A configuration file as an operator writes one; the Temporal address comes from the environment. */
-function configText(options: { prefix: string; taskQueue: string; bucket?: string; endpoint?: string }): string {
-  return `# written by test/cli.test.ts
-temporal:
-  address: \${TEMPORAL_ADDRESS}
-  taskQueue: ${options.taskQueue}
-targets:
-  crm:
-    urlEnv: CRM_DATABASE_URL
-    store: main
-    tables: [crm_agents, crm_leads, crm_activities, crm_reminders, crm_lead_notes, crm_notifications]
-    integrityChecks:
-      - name: activities of a missing lead
-        sql: SELECT count(*) FROM crm_activities x WHERE NOT EXISTS (SELECT 1 FROM crm_leads l WHERE l.id = x.lead_id)
-  billing:
-    urlEnv: BILLING_DATABASE_URL
-    store: main
-    tables: [invoices]
-stores:
-  main:
-    type: s3
-    endpoint: ${options.endpoint ?? inject('s3Endpoint')}
-    bucket: ${options.bucket ?? inject('s3Bucket')}
-    prefix: ${options.prefix}
-    partSizeMiB: 5
-`;
 }
 
 describe('lifeboat CLI', () => {
@@ -60,7 +32,13 @@ describe('lifeboat CLI', () => {
 
   /** Writes a configuration file and starts a worker that runs it with the given worker environment. */
   async function configured(name: string, options: { bucket?: string; workerEnv?: NodeJS.ProcessEnv } = {}) {
-    const text = configText({ prefix: uniqueName(`cli-test-${name}`), taskQueue: uniqueName(`cli-${name}`), bucket: options.bucket });
+    const text = testConfigText({
+      prefix: uniqueName(`cli-test-${name}`),
+      taskQueue: uniqueName(`cli-${name}`),
+      bucket: options.bucket,
+      temporalAddress: '${TEMPORAL_ADDRESS}',
+      moreTargets: '  billing:\n    urlEnv: BILLING_DATABASE_URL\n    store: main\n    tables: [invoices]',
+    });
     const file = join(dir, `${name}.yaml`);
     writeFileSync(file, text);
     const config = parseConfig(text, file, env);
@@ -104,9 +82,9 @@ describe('lifeboat CLI', () => {
     missingBucket = (await configured('nobucket', { bucket: 'no-such-bucket-xyz' })).file;
 
     storeDown = join(dir, 'store-down.yaml');
-    writeFileSync(storeDown, configText({ prefix: 'x', taskQueue: 'unused', endpoint: `http://127.0.0.1:${CLOSED_PORT}` }));
+    writeFileSync(storeDown, testConfigText({ prefix: 'x', taskQueue: 'unused', s3Endpoint: `http://127.0.0.1:${CLOSED_PORT}` }));
     invalid = join(dir, 'invalid.yaml');
-    writeFileSync(invalid, `${configText({ prefix: 'x', taskQueue: 'unused' })}backup:\n  compression: fast\n`);
+    writeFileSync(invalid, testConfigText({ prefix: 'x', taskQueue: 'unused', extra: 'backup:\n  compression: fast' }));
   });
 
   afterAll(async () => {

@@ -30,10 +30,24 @@ export async function createCrmDatabase(leads: number): Promise<TestDatabase> {
   return { name, url, drop: () => withClient(admin, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined) };
 }
 
-/** A configuration for one test file: its own key prefix in the suite's bucket and its own task queue. */
-export function testConfig(options: { prefix: string; s3Endpoint?: string; extra?: string }): LifeboatConfig {
-  return parseConfig(
-    `
+export interface TestConfigOptions {
+  prefix: string;
+  taskQueue?: string;
+  bucket?: string;
+  s3Endpoint?: string;
+  /** Defaults to the suite's server; "${TEMPORAL_ADDRESS}" leaves it to the environment. */
+  temporalAddress?: string;
+  /** More targets, as YAML lines indented under `targets:`. */
+  moreTargets?: string;
+  /** More top-level YAML. */
+  extra?: string;
+}
+
+/** A configuration file as an operator writes one, for one test: its own key prefix and task queue. */
+export function testConfigText(options: TestConfigOptions): string {
+  return `temporal:
+  address: ${options.temporalAddress ?? inject('temporalAddress')}
+  taskQueue: ${options.taskQueue ?? uniqueName('tq')}
 targets:
   crm:
     urlEnv: CRM_DATABASE_URL
@@ -42,20 +56,20 @@ targets:
     integrityChecks:
       - name: activities of a missing lead
         sql: SELECT count(*) FROM crm_activities x WHERE NOT EXISTS (SELECT 1 FROM crm_leads l WHERE l.id = x.lead_id)
+${options.moreTargets ?? ''}
 stores:
   main:
     type: s3
     endpoint: ${options.s3Endpoint ?? inject('s3Endpoint')}
-    bucket: ${inject('s3Bucket')}
+    bucket: ${options.bucket ?? inject('s3Bucket')}
     prefix: ${options.prefix}
     partSizeMiB: 5
-temporal:
-  address: ${inject('temporalAddress')}
-  taskQueue: ${uniqueName('tq')}
-${options.extra ?? ''}`,
-    'test configuration',
-    {},
-  );
+${options.extra ?? ''}
+`;
+}
+
+export function testConfig(options: TestConfigOptions): LifeboatConfig {
+  return parseConfig(testConfigText(options), 'test configuration', {});
 }
 
 export function testEnv(database: TestDatabase): NodeJS.ProcessEnv {

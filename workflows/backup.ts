@@ -1,7 +1,6 @@
 // The backup plans of the DR document as workflows: take a backup, verify it by a test restore,
 // keep the right generations, and alarm when the newest verified backup is too old.
-import { ActivityFailure, proxyActivities, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import { ActivityFailure, workflowInfo } from '@temporalio/workflow';
 import {
   type BackupInput,
   type BackupManifest,
@@ -14,17 +13,14 @@ import {
   type VerifyInput,
   backupIdFor,
 } from './messages.js';
+import { heavy, quick } from './proxies.js';
 import { planRetention } from './retention.js';
 
-const retry = { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes: ['ConfigError', 'BackupIdError', 'BackupNotFound', 'BadInput'] };
 
-// Dumps and restores run as long as the database needs; heartbeats tell a dead worker apart.
-const long = proxyActivities<Activities>({ startToCloseTimeout: '12h', heartbeatTimeout: '1m', retry });
-const short = proxyActivities<Activities>({ startToCloseTimeout: '5m', retry });
 
 export async function backupWorkflow(input: BackupInput): Promise<BackupManifest> {
   const id = backupIdFor(input.target, workflowInfo().runStartTime);
-  return long.createBackup({ id, target: input.target, tags: input.tags ?? [], reason: input.reason ?? 'scheduled' });
+  return heavy.createBackup({ id, target: input.target, tags: input.tags ?? [], reason: input.reason ?? 'scheduled' });
 }
 
 /** A scratch database name that is the same on every attempt, so retries replace it. */
@@ -38,22 +34,22 @@ function failureMessage(err: unknown): string {
 
 export async function verifyWorkflow(input: VerifyInput): Promise<VerificationRecord> {
   const started = Date.now();
-  const { manifest } = await short.getBackup({ backupId: input.backupId, target: input.target });
+  const { manifest } = await quick.getBackup({ backupId: input.backupId, target: input.target });
   const database = scratchDatabaseFor(manifest.id);
-  const findings: Finding[] = await long.checkBackupIntegrity({ manifest });
+  const findings: Finding[] = await heavy.checkBackupIntegrity({ manifest });
   let tables: VerificationRecord['tables'] = {};
 
   // A backup that fails its checksum is never restored.
   if (findings.length === 0) {
     try {
-      await long.restoreToScratch({ manifest, database });
-      const inspected = await long.inspectDatabase({ target: manifest.target, database });
+      await heavy.restoreToScratch({ manifest, database });
+      const inspected = await heavy.inspectDatabase({ target: manifest.target, database });
       tables = inspected.tables;
       findings.push(...inspected.findings, ...compareCounts(manifest, tables));
     } catch (err) {
       findings.push({ check: 'restore', detail: failureMessage(err) });
     } finally {
-      await short.dropScratchDatabase({ target: manifest.target, database });
+      await quick.dropScratchDatabase({ target: manifest.target, database });
     }
   }
 
@@ -65,9 +61,9 @@ export async function verifyWorkflow(input: VerifyInput): Promise<VerificationRe
     tables,
     findings,
   };
-  await short.recordVerification({ target: manifest.target, record });
+  await quick.recordVerification({ target: manifest.target, record });
   if (record.result === 'failed') {
-    await short.notify({
+    await quick.notify({
       severity: 'critical',
       title: `Backup ${manifest.id} failed verification`,
       text: findings.map((f) => `${f.check}: ${f.detail}`).join('; '),
@@ -89,29 +85,29 @@ function compareCounts(manifest: BackupManifest, tables: VerificationRecord['tab
 
 export async function retentionWorkflow(input: RetentionInput): Promise<RetentionResult> {
   const [{ retention }, backups] = await Promise.all([
-    short.targetPolicy({ target: input.target }),
-    short.listBackups({ target: input.target }),
+    quick.targetPolicy({ target: input.target }),
+    quick.listBackups({ target: input.target }),
   ]);
   const decisions = planRetention(
     backups.map(({ manifest }) => ({ id: manifest.id, startedAt: manifest.startedAt, tags: manifest.tags })),
     retention,
   );
   const doomed = decisions.filter((d) => !d.keep).map((d) => d.id);
-  if (!input.dryRun && doomed.length) await short.deleteBackups({ target: input.target, ids: doomed });
+  if (!input.dryRun && doomed.length) await quick.deleteBackups({ target: input.target, ids: doomed });
   return { target: input.target, dryRun: input.dryRun, decisions, deleted: input.dryRun ? [] : doomed };
 }
 
 export async function freshnessWorkflow(input: FreshnessInput): Promise<FreshnessResult> {
   const [{ freshnessMaxAgeMs }, backups] = await Promise.all([
-    short.targetPolicy({ target: input.target }),
-    short.listBackups({ target: input.target }),
+    quick.targetPolicy({ target: input.target }),
+    quick.listBackups({ target: input.target }),
   ]);
   const newest = backups.find((b) => b.verification?.result === 'passed');
   const ageMs = newest ? Date.now() - Date.parse(newest.manifest.startedAt) : undefined;
   const fresh = ageMs !== undefined && ageMs <= freshnessMaxAgeMs;
   if (!fresh) {
     const hours = (ms: number) => `${(ms / 3_600_000).toFixed(1)} h`;
-    await short.notify({
+    await quick.notify({
       severity: 'critical',
       title: `No fresh verified backup of ${input.target}`,
       text: newest

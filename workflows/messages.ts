@@ -217,6 +217,8 @@ export interface Completion {
   task: string;
   by: string;
   note?: string;
+  /** Options the task offers (e.g. "rollback", "restore" when confirming an L2's cause). */
+  choices?: string[];
 }
 
 export interface AbortRequest {
@@ -292,3 +294,47 @@ const INCIDENT_ID = /^inc-\d{8}-\d{6}-[a-z0-9]{4}$/;
 export function assertIncidentId(id: string): void {
   if (!INCIDENT_ID.test(id)) throw new InputError(`"${id}" is not an incident id: expected inc-YYYYMMDD-HHMMSS-xxxx (run "lifeboat list")`);
 }
+
+/** L1: which records to bring back, and from before when. */
+export interface RecordSelection {
+  table: string;
+  /** Primary-key values of the rows to bring back, or `filter` expressions such as "status=lost". */
+  keys?: string[];
+  filter?: string[];
+  /** Also bring back rows of tables referencing these (a lead's activities, notes, reminders). */
+  includeChildren?: boolean;
+  /** ISO time before which the data was good: the backup used is the newest verified one before it. */
+  goodBefore: string;
+  /** More than 10 records is an L2; with this an approver may still allow an L1. */
+  overrideRecordLimit?: boolean;
+}
+
+export interface PlanOptions {
+  record?: RecordSelection;
+  /** L2: the table that may need restoring. */
+  table?: string;
+  /** L3: restore into the production database itself instead of a new one. */
+  inPlace?: boolean;
+}
+
+export interface PlanInput {
+  context: RunContext;
+  options: PlanOptions;
+}
+
+export interface IncidentInput {
+  incidentId: string;
+  target: string;
+  summary: string;
+  declaredBy: string;
+  declaredAt: string;
+  level?: Level;
+  triage?: TriageAnswers;
+  /** From the configuration at declaration: RTO and approvers of every level. */
+  rtoMs: Record<Level, number>;
+  approvals: Record<Level, ApprovalPolicy>;
+  freezeWrites?: boolean;
+  options: PlanOptions;
+}
+
+export const L1_RECORD_LIMIT = 10;

@@ -16,11 +16,15 @@ export async function dropDatabase(serverUrl: string, name: string): Promise<voi
   await withClient(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(name)} WITH (FORCE)`));
 }
 
-/** Restores a custom-format dump read from `body` into database `name` on the server. */
-export async function restoreFromStream(serverUrl: string, name: string, body: Readable, signal?: AbortSignal): Promise<void> {
+/**
+ * Restores a custom-format dump read from `body` into database `name` on the server. In place,
+ * existing objects are dropped and recreated in one transaction: all of it, or nothing.
+ */
+export async function restoreFromStream(serverUrl: string, name: string, body: Readable, signal?: AbortSignal, options: { inPlace?: boolean } = {}): Promise<void> {
+  const inPlace = options.inPlace ? ['--clean', '--if-exists', '--single-transaction'] : [];
   const restore = spawn(
     pgTool('pg_restore'),
-    ['--no-owner', '--no-acl', '--exit-on-error', '--no-password', `--dbname=${name}`],
+    ['--no-owner', '--no-acl', '--exit-on-error', '--no-password', ...inPlace, `--dbname=${name}`],
     { env: libpqEnv(withDatabase(serverUrl, name)), stdio: ['pipe', 'ignore', 'pipe'] },
   );
   let stderr = '';

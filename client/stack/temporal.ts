@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SEARCH_ATTRIBUTES } from '../../workflows/messages.js';
 import { freePorts, startDaemon, venvTool, waitForPort } from './processes.js';
 
 export interface TemporalServer {
@@ -17,6 +18,8 @@ export async function startTemporal(logFile: string, options: { ui: boolean }): 
   const args = [
     'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--http-port', String(httpPort),
     '--metrics-port', String(metricsPort), '--db-filename', join(dir, 'temporal.db'), '--log-level', 'warn',
+    // Incidents are found in the Web UI by these.
+    ...SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
   ];
   args.push(...(options.ui ? ['--ui-port', String(uiPort)] : ['--headless']));
   const daemon = startDaemon(venvTool('temporal'), args, logFile);

@@ -1,0 +1,24 @@
+// Heartbeats for long activities: at most twice a second, carrying progress the CLI shows.
+import { Context } from '@temporalio/activity';
+import type { Progress } from '../workflows/messages.js';
+
+export function heartbeater(): (progress: Progress) => void {
+  let last = 0;
+  return (progress) => {
+    const now = Date.now();
+    if (now - last < 500) return;
+    last = now;
+    Context.current().heartbeat(progress);
+  };
+}
+
+/** Heartbeats every few seconds while `work` runs: for long single statements that report no progress. */
+export async function heartbeatWhile<T>(detail: Progress, work: () => Promise<T>): Promise<T> {
+  const context = Context.current();
+  const timer = setInterval(() => context.heartbeat(detail), 5_000);
+  try {
+    return await work();
+  } finally {
+    clearInterval(timer);
+  }
+}

@@ -1,0 +1,235 @@
+// The incident commander's side: declare, follow, approve, complete, abort, list, report.
+import { type Client, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { randomBytes } from 'node:crypto';
+import { userInfo } from 'node:os';
+import { type LifeboatConfig, durationMs } from '../worker/config.js';
+import {
+  type ApprovalPolicy,
+  type IncidentInput,
+  type Level,
+  LEVELS,
+  type PlanOptions,
+  type RunStatus,
+  type StepRecord,
+  type TriageAnswers,
+  type WaitingItem,
+  InputError,
+  abortUpdate,
+  approveUpdate,
+  assertIncidentId,
+  completeUpdate,
+  currentStepSA,
+  incidentIdSA,
+  levelSA,
+  rejectUpdate,
+  rtoStatusSA,
+  statusQuery,
+} from '../workflows/messages.js';
+import { CliError } from './follow.js';
+import { table } from './format.js';
+
+export function whoAmI(given?: string): string {
+  return given ?? process.env.LIFEBOAT_USER ?? userInfo().username;
+}
+
+export function newIncidentId(at = new Date()): string {
+  const stamp = at.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `inc-${stamp}-${randomBytes(2).toString('hex')}`;
+}
+
+export interface DeclareRequest {
+  target: string;
+  summary: string;
+  declaredBy: string;
+  declaredAt?: string;
+  level?: Level;
+  triage?: TriageAnswers;
+  freezeWrites?: boolean;
+  options: PlanOptions;
+}
+
+/** The incident's input, with RTOs and approvers taken from the configuration now. */
+export function incidentInput(config: LifeboatConfig, request: DeclareRequest, incidentId = newIncidentId()): IncidentInput {
+  if (!request.summary.trim()) throw new InputError('an incident needs a summary (--summary "what happened")');
+  const declaredAt = request.declaredAt ?? new Date().toISOString();
+  if (Number.isNaN(Date.parse(declaredAt)) || Date.parse(declaredAt) > Date.now() + 60_000) {
+    throw new InputError(`--declared-at "${request.declaredAt}" is not a past ISO time such as 2026-11-22T09:15:00Z`);
+  }
+  if (!request.level && !Object.values(request.triage ?? {}).some((v) => v !== undefined && v !== false)) {
+    throw new InputError('give the level (--level L1..L4) or the triage answers (--records N, --feature-down, --system-down, --data-lost)');
+  }
+  const policy = (level: Level): ApprovalPolicy => ({
+    approvers: config.approvals[level].approvers,
+    gates: config.approvals[level].gates,
+    selfApproval: config.approvals.selfApproval,
+  });
+  return {
+    incidentId,
+    target: request.target,
+    summary: request.summary,
+    declaredBy: request.declaredBy,
+    declaredAt: new Date(declaredAt).toISOString(),
+    level: request.level,
+    triage: request.triage,
+    rtoMs: Object.fromEntries(LEVELS.map((l) => [l, durationMs(config.levels[l].rto)])) as Record<Level, number>,
+    approvals: Object.fromEntries(LEVELS.map((l) => [l, policy(l)])) as Record<Level, ApprovalPolicy>,
+    freezeWrites: request.freezeWrites,
+    options: request.options,
+  };
+}
+
+export async function declare(client: Client, config: LifeboatConfig, input: IncidentInput): Promise<void> {
+  await client.workflow.start('incidentWorkflow', {
+    taskQueue: config.temporal.taskQueue,
+    workflowId: input.incidentId,
+    args: [input],
+    typedSearchAttributes: [
+      { key: incidentIdSA, value: input.incidentId },
+      { key: levelSA, value: input.level ?? 'triage' },
+    ],
+  });
+}
+
+/** The incident's status and, while or after it ran, its plan's. */
+export async function incidentStatus(client: Client, incidentId: string): Promise<{ incident: RunStatus; plan?: RunStatus }> {
+  assertIncidentId(incidentId);
+  let incident: RunStatus;
+  try {
+    incident = await client.workflow.getHandle(incidentId).query(statusQuery);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new CliError(`no incident ${incidentId} (run "lifeboat list")`, 2);
+    throw err;
+  }
+  if (!incident.childWorkflowId) return { incident };
+  const plan = await client.workflow
+    .getHandle(incident.childWorkflowId)
+    .query(statusQuery)
+    .catch(() => undefined);
+  return { incident, plan };
+}
+
+/** The run (plan or incident) where a named gate or task is waiting, or the only one waiting. */
+function findWaiting(runs: RunStatus[], kind: WaitingItem['kind'], name: string | undefined): { run: RunStatus; item: WaitingItem } {
+  const candidates = runs.flatMap((run) => run.waiting.filter((w) => w.kind === kind).map((item) => ({ run, item })));
+  const what = kind === 'approval' ? 'gate' : 'task';
+  if (name) {
+    const found = candidates.find((c) => c.item.name === name);
+    if (found) return found;
+  } else if (candidates.length === 1) return candidates[0]!;
+  const open = candidates.map((c) => c.item.name).join(', ') || 'none';
+  throw new CliError(name ? `no ${what} "${name}" is waiting (waiting ${what}s: ${open})` : `name the ${what} (--${what} …): waiting ${what}s: ${open}`, 1);
+}
+
+async function sendUpdate<A>(run: () => Promise<A>): Promise<A> {
+  try {
+    return await run();
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError) throw new CliError(`refused: ${err.cause?.message ?? err.message}`, 1);
+    throw err;
+  }
+}
+
+export async function vote(client: Client, incidentId: string, decision: 'approve' | 'reject', vote: { gate?: string; by: string; reason?: string }): Promise<string> {
+  const { incident, plan } = await incidentStatus(client, incidentId);
+  const { run, item } = findWaiting([plan, incident].filter((r): r is RunStatus => !!r), 'approval', vote.gate);
+  const handle = client.workflow.getHandle(run.workflowId);
+  const args = [{ gate: item.name, by: vote.by, reason: vote.reason }] as [typeof vote & { gate: string }];
+  if (decision === 'reject') {
+    await sendUpdate(() => handle.executeUpdate(rejectUpdate, { args }));
+    return `✔ ${vote.by} rejected "${item.name}": nothing is changed; the plan stops`;
+  }
+  const remaining = await sendUpdate(() => handle.executeUpdate(approveUpdate, { args }));
+  return remaining
+    ? `✔ ${vote.by} approved "${item.name}" (${remaining.approvedBy!.length} of ${remaining.required}); still needs ${remaining.required! - remaining.approvedBy!.length} more from: ${remaining.approvers!.filter((a) => !remaining.approvedBy!.includes(a)).join(', ')}`
+    : `✔ ${vote.by} approved "${item.name}": the plan goes on`;
+}
+
+export async function complete(client: Client, incidentId: string, completion: { task?: string; by: string; note?: string; choices?: string[] }): Promise<string> {
+  const { incident, plan } = await incidentStatus(client, incidentId);
+  const { run, item } = findWaiting([plan, incident].filter((r): r is RunStatus => !!r), 'human', completion.task);
+  await sendUpdate(() =>
+    client.workflow.getHandle(run.workflowId).executeUpdate(completeUpdate, { args: [{ ...completion, task: item.name }] }),
+  );
+  return `✔ task "${item.name}" done by ${completion.by}`;
+}
+
+/** Asks the plan and the incident to stop at their next safe point. */
+export async function abort(client: Client, incidentId: string, request: { by: string; reason: string }): Promise<string> {
+  const { incident, plan } = await incidentStatus(client, incidentId);
+  if (incident.outcome) throw new CliError(`incident ${incidentId} has already ended (${incident.outcome})`, 1);
+  for (const run of [plan, incident]) {
+    if (!run || run.outcome) continue;
+    await sendUpdate(() => client.workflow.getHandle(run.workflowId).executeUpdate(abortUpdate, { args: [request] }));
+  }
+  return `✔ abort requested by ${request.by}: the run stops at its next safe point and removes what it staged`;
+}
+
+const clock = (ms: number) => {
+  const abs = Math.abs(ms);
+  const h = Math.floor(abs / 3_600_000);
+  const m = Math.floor((abs % 3_600_000) / 60_000);
+  const s = Math.floor((abs % 60_000) / 1000);
+  return `${ms < 0 ? '-' : ''}${h}:${String(m).padStart(2, '0')}:${String(s).padStart(2, '0')}`;
+};
+
+function stepRows(steps: StepRecord[], indent: string): string[][] {
+  return steps.map((s) => [
+    `${indent}${s.name}`,
+    s.kind,
+    s.status,
+    s.startedAt.slice(11, 19),
+    s.finishedAt ? clock(Date.parse(s.finishedAt) - Date.parse(s.startedAt)) : '…',
+    s.actor ?? '',
+    (s.detail ?? '').replace(/\s+/g, ' ').slice(0, 90),
+  ]);
+}
+
+/** The screen `lifeboat status` shows: who declared what, the RTO clock, the timeline, who is awaited. */
+export function renderStatus({ incident, plan }: { incident: RunStatus; plan?: RunStatus }, now = Date.now()): string {
+  const c = incident.context;
+  const declared = Date.parse(c.declaredAt);
+  const deadline = declared + c.rtoMs;
+  const elapsed = (incident.rto ? declared + incident.rto.actualMs : now) - declared;
+  const lines = [
+    `${c.incidentId}  ${c.level}  target ${c.target}  — ${c.summary}`,
+    `declared by ${c.declaredBy} at ${c.declaredAt}`,
+    incident.rto
+      ? `RTO ${clock(c.rtoMs)}: ${incident.rto.verdict.toUpperCase()} — recovered in ${clock(incident.rto.actualMs)}, margin ${clock(incident.rto.marginMs)}${incident.rto.rpoAchievedMs !== undefined ? `, RPO achieved ${clock(incident.rto.rpoAchievedMs)}` : ''}`
+      : `RTO clock: ${clock(elapsed)} of ${clock(c.rtoMs)} used, ${clock(deadline - now)} left (deadline ${new Date(deadline).toISOString()}) — ${incident.rtoStatus}`,
+    '',
+    table(['step', 'kind', 'status', 'started', 'took', 'by', 'detail'], [...stepRows(incident.timeline, ''), ...(plan ? stepRows(plan.timeline, '  ') : [])]),
+  ];
+  const waiting = [...(plan?.waiting ?? []), ...incident.waiting];
+  for (const w of waiting) {
+    lines.push('');
+    if (w.kind === 'approval') {
+      lines.push(`⏸ waiting for approval of "${w.name}": ${w.prompt}`);
+      lines.push(`  needs ${w.required} of: ${w.approvers!.join(', ')}${w.approvedBy!.length ? ` (approved so far: ${w.approvedBy!.join(', ')})` : ''}`);
+      for (const change of w.request?.changes ?? []) lines.push(`  • ${change}`);
+      lines.push(`  → lifeboat approve ${c.incidentId} --gate ${w.name} --as <you>   (or reject … --reason "…")`);
+    } else {
+      lines.push(`⏸ waiting for task "${w.name}": ${w.prompt}${w.deadline ? ` (due ${w.deadline})` : ''}`);
+      lines.push(`  → lifeboat complete ${c.incidentId} --task ${w.name} --as <you> --note "…"`);
+    }
+  }
+  if (incident.outcome) lines.push('', `outcome: ${incident.outcome}`);
+  return lines.join('\n');
+}
+
+export async function listIncidents(client: Client, all: boolean): Promise<string> {
+  const rows: string[][] = [];
+  const query = `WorkflowType = 'incidentWorkflow'${all ? '' : " AND ExecutionStatus = 'Running'"}`;
+  for await (const wf of client.workflow.list({ query })) {
+    const sa = wf.typedSearchAttributes;
+    rows.push([
+      wf.workflowId,
+      String(sa.get(levelSA) ?? '?'),
+      wf.status.name.toLowerCase(),
+      String(sa.get(rtoStatusSA) ?? '-'),
+      String(sa.get(currentStepSA) ?? '-'),
+      wf.startTime.toISOString().slice(0, 19).replace('T', ' '),
+    ]);
+  }
+  if (!rows.length) return all ? 'no incidents yet' : 'no open incidents (--all lists ended ones too)';
+  return table(['incident', 'level', 'state', 'RTO', 'current step', 'started (UTC)'], rows);
+}

@@ -1,0 +1,76 @@
+// An incident, as the DR document's immediate actions go: stop (freeze writes), document and
+// contact (declare and notify), assess (the level), recover (the level's plan), verify, review.
+// The RTO clock runs here, from the declared time, across the whole plan.
+import { ParentClosePolicy, executeChild, workflowInfo } from '@temporalio/workflow';
+import type { IncidentInput, Level, RunContext, RunResult } from './messages.js';
+import { level1Workflow } from './level1.js';
+import { level2Workflow } from './level2.js';
+import { level3Workflow } from './level3.js';
+import { level4Workflow } from './level4.js';
+import { quick } from './proxies.js';
+import { Runbook, formatDuration, outcomeOf } from './runbook.js';
+import { triage } from './triage.js';
+
+
+const plans = { L1: level1Workflow, L2: level2Workflow, L3: level3Workflow, L4: level4Workflow } as const;
+
+/** The child plan's workflow id: derived, so the CLI can find where approvals go. */
+export function planWorkflowId(incidentId: string, level: Level): string {
+  return `${incidentId}-${level}`;
+}
+
+export async function incidentWorkflow(input: IncidentInput): Promise<RunResult> {
+  const assessed = input.level ? { level: input.level, why: 'given at declaration' } : triage(input.triage ?? {});
+  const context: RunContext = {
+    incidentId: input.incidentId,
+    level: assessed.level,
+    target: input.target,
+    summary: input.summary,
+    declaredBy: input.declaredBy,
+    declaredAt: input.declaredAt,
+    rtoMs: input.rtoMs[assessed.level],
+    approvals: input.approvals[assessed.level],
+  };
+  const run = new Runbook(context, { clock: true });
+  const { incidentId, target } = context;
+  let result: RunResult;
+  let frozen = false;
+  try {
+    await run.announce('document and contact: incident declared', 'critical', `${assessed.level} incident declared by ${input.declaredBy}`, `${input.summary}\nTarget: ${target}. RTO ${formatDuration(context.rtoMs)}, deadline ${new Date(Date.parse(input.declaredAt) + context.rtoMs).toISOString()}.`);
+    if (input.freezeWrites) {
+      frozen = true;
+      await run.step('stop: freeze writes', () => quick.runTargetHook({ incidentId, target, role: 'freezeWrites' }), (r) => `${r.hook}: ${r.ok ? 'ok' : `FAILED: ${r.output.slice(-200)}`}`);
+    }
+    run.skip(`assess: level ${assessed.level}`, assessed.why);
+
+    run.childWorkflowId = planWorkflowId(incidentId, assessed.level);
+    const plan = await run.step(
+      `recover: run the ${assessed.level} plan`,
+      () =>
+        executeChild(plans[assessed.level], {
+          workflowId: run.childWorkflowId!,
+          args: [{ context, options: input.options }],
+          parentClosePolicy: ParentClosePolicy.TERMINATE,
+        }),
+      (r) => `${r.outcome}: ${r.detail}`,
+    );
+    run.backupUsed = plan.backupUsed;
+    result = plan;
+  } catch (err) {
+    result = { ...outcomeOf(err), timeline: [] };
+  }
+  if (frozen) await run.cleanup('resume writes', () => quick.runTargetHook({ incidentId, target, role: 'unfreezeWrites' }));
+  if (result.outcome === 'recovered' && (assessed.level === 'L1' || assessed.level === 'L4')) {
+    // L2 and L3 hold their own review; the others end with the DR document's "review".
+    await run.task('review', 'Review the incident: cause, timeline, what to change. Note the conclusions.').catch(() => undefined);
+  }
+  const rto = await run.finish(result.outcome);
+  const final: RunResult = { ...result, rto, timeline: [...run.timeline, ...result.timeline] };
+  final.reportKeys = await quick.writeIncidentReport({ context, result: final, workflowId: workflowInfo().workflowId }).catch(() => undefined);
+  await run.notify(
+    result.outcome === 'recovered' ? 'info' : 'critical',
+    `Incident ${result.outcome}`,
+    `${result.detail}\nRTO ${formatDuration(rto.targetMs)}: ${rto.verdict} (actual ${formatDuration(rto.actualMs)}, margin ${formatDuration(rto.marginMs)})${rto.rpoAchievedMs !== undefined ? `; RPO achieved ${formatDuration(rto.rpoAchievedMs)}` : ''}${final.reportKeys ? `\nReport: ${final.reportKeys.join(', ')}` : ''}`,
+  );
+  return final;
+}

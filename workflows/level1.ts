@@ -1,0 +1,82 @@
+// L1 — minor data issue (fewer than 10 records), RTO 1 h. The DR document's plan:
+// identify affected records → restore from the most recent backup → verify fix → document.
+import { L1_RECORD_LIMIT, type PlanInput, type RunResult } from './messages.js';
+import { quick, heavy } from './proxies.js';
+import { Runbook, formatDuration, outcomeOf } from './runbook.js';
+
+
+export async function level1Workflow({ context, options }: PlanInput): Promise<RunResult> {
+  const run = new Runbook(context, { clock: false });
+  const selection = options.record;
+  const { incidentId, target } = context;
+  let staged = false;
+  try {
+    if (!selection) throw new Error('an L1 needs the records to restore: a table and primary keys or a filter');
+    if ((selection.keys?.length ?? 0) > L1_RECORD_LIMIT && !selection.overrideRecordLimit) throw tooMany(selection.keys!.length, selection.table);
+
+    // 1. Identify affected records: validated before anything runs.
+    const backup = await run.step(
+      'identify: choose the newest verified backup before the data went bad',
+      () => quick.chooseBackup({ target, before: selection.goodBefore }),
+      (b) => `${b.id}, taken ${b.startedAt}`,
+    );
+    run.backupUsed = backup;
+    staged = true; // from here on the staging area may exist, even if staging fails half-way
+    const stage = await run.step(
+      'identify: stage the affected records from the backup',
+      () => heavy.stageRecords({ incidentId, target, backupId: backup.id, selection }),
+      (s) => s.map((t) => `${t.rows} ${t.table}`).join(', '),
+    );
+    const primary = stage[0]!;
+    if (primary.rows > L1_RECORD_LIMIT) {
+      if (!selection.overrideRecordLimit) throw tooMany(primary.rows, primary.table);
+      await run.gate('record-limit-override', {
+        title: `Allow an L1 restore of ${primary.rows} records (more than ${L1_RECORD_LIMIT})`,
+        database: await quick.describeTarget({ target }),
+        tables: stage.map((t) => t.table),
+        changes: [`${primary.rows} ${primary.table} rows: the DR document treats this as an L2`],
+      });
+    }
+    const diff = await run.step(
+      'identify: compare the backup with production',
+      () => quick.diffRecords({ incidentId, target, staged: stage }),
+      (d) => d.map((t) => `${t.table}: ${t.missing.length} missing, ${t.changed.length} changed`).join('; '),
+    );
+    const snapshot = await run.step('identify: snapshot the rows that will be overwritten', () => quick.snapshotRecords({ incidentId, target, staged: stage }));
+
+    // 2. Restore from the most recent backup, once approved.
+    const now = Date.now();
+    await run.gate('apply-restore', {
+      title: `Restore ${diff.reduce((n, t) => n + t.missing.length + t.changed.length, 0)} rows of ${target} from backup ${backup.id}`,
+      database: await quick.describeTarget({ target }),
+      tables: diff.map((t) => t.table),
+      changes: diff.map(
+        (t) =>
+          `${t.table}: insert ${t.missing.length} missing row(s)${t.missing.length ? ` (${t.primaryKey} ${t.missing.slice(0, 10).join(', ')}${t.missing.length > 10 ? ', …' : ''})` : ''}, revert ${t.changed.length} changed row(s)${t.changed.length ? ` (${t.changed.slice(0, 5).map((c) => `${c.key}: ${c.columns.join('/')}`).join('; ')})` : ''}`,
+      ),
+      backup: { ...backup, ageMs: now - Date.parse(backup.startedAt) },
+      dataLossWindowMs: Date.parse(selection.goodBefore) - Date.parse(backup.startedAt),
+      snapshot,
+    });
+    const applied = await run.step(
+      'restore: apply the staged rows in one transaction',
+      () => heavy.applyRecords({ incidentId, target, staged: stage }),
+      (a) => Object.entries(a).map(([t, c]) => `${t}: +${c.inserted} ~${c.updated}`).join(', '),
+    );
+
+    // 3. Verify the fix.
+    await run.step('verify: the rows equal the backup and integrity checks pass', () => quick.checkRecords({ incidentId, target, staged: stage }), () => 'all restored rows match; no integrity findings');
+
+    // 4. Document the incident: the incident workflow writes the report from this result.
+    const rows = Object.values(applied).reduce((n, c) => n + c.inserted + c.updated, 0);
+    return { outcome: 'recovered', detail: `${rows} rows restored from ${backup.id} (${formatDuration(Date.parse(context.declaredAt) - Date.parse(backup.startedAt))} before the declaration)`, timeline: run.timeline, backupUsed: backup };
+  } catch (err) {
+    return { ...outcomeOf(err), timeline: run.timeline, backupUsed: run.backupUsed };
+  } finally {
+    if (staged) await run.cleanup('clean up the staging area', () => quick.dropStaging({ incidentId, target }));
+  }
+}
+
+function tooMany(count: number, table: string): Error {
+  return new Error(`${count} ${table} rows are affected: more than ${L1_RECORD_LIMIT} records is not an L1 — declare an L2 (table restore), or ask an approver to allow it with --override-record-limit`);
+}

@@ -1,0 +1,49 @@
+// L4 — catastrophic data loss, RTO 48–72 h. The DR document's plan:
+// emergency activation → all-hands communication → vendor escalation → use latest available
+// backup → accept potential data loss (two approvers) → restore → manual data reconstruction → full audit.
+import type { PlanInput, RunResult } from './messages.js';
+import { quick, heavy } from './proxies.js';
+import { Runbook, formatDuration, outcomeOf } from './runbook.js';
+import { fullRestore } from './restore-steps.js';
+
+
+export async function level4Workflow({ context, options }: PlanInput): Promise<RunResult> {
+  const run = new Runbook(context, { clock: false });
+  const { target } = context;
+  try {
+    await run.announce('emergency activation', 'critical', `CATASTROPHIC data loss: ${context.summary}`, 'All hands: join the incident thread now.');
+    await run.announce('all-hands communication', 'critical', 'Service down, data loss possible', 'Leadership and all staff informed; customer communication follows.');
+    await run.task('vendor-escalation', 'Escalate to the vendor at the highest severity; record the ticket id as the note.', { deadlineMs: 15 * 60_000 });
+
+    const usable = await run.step(
+      'use latest available backup: newest whose checksum verifies',
+      () => heavy.findUsableBackup({ target }),
+      (u) => `${u.backup.id}${u.skipped.length ? `; skipped ${u.skipped.map((s) => `${s.id} (${s.reason})`).join(', ')}` : ''}`,
+    );
+    run.backupUsed = usable.backup;
+    const lossWindow = Date.parse(context.declaredAt) - Date.parse(usable.backup.startedAt);
+    await run.gate(
+      'accept-data-loss',
+      {
+        title: `Accept losing up to ${formatDuration(lossWindow)} of data and restore ${target} from ${usable.backup.id}`,
+        database: await quick.describeTarget({ target }),
+        tables: Object.keys(usable.tables),
+        changes: [
+          `restore every table from ${usable.backup.id} (${Object.values(usable.tables).reduce((a, b) => a + b, 0)} rows)`,
+          ...usable.skipped.map((s) => `newer backup ${s.id} skipped: ${s.reason}`),
+        ],
+        backup: { ...usable.backup, ageMs: Date.now() - Date.parse(usable.backup.startedAt) },
+        dataLossWindowMs: lossWindow,
+      },
+      { required: 2 },
+    );
+    const restored = await fullRestore(run, usable.backup, { inPlace: options.inPlace === true, gate: 'restore-in-place' });
+    if (!options.inPlace) await run.task('cut-over', `Point the application at database "${restored.database}", then mark this done.`);
+    await run.task('manual-reconstruction', `Rebuild what was lost in the ${formatDuration(lossWindow)} before the incident (emails, exports, partner systems); note what was recovered.`);
+    await run.step('full audit: counts, checksums and integrity of every table', () => quick.auditDatabase({ target, database: restored.database, backupId: usable.backup.id }), (a) => a);
+    await run.task('audit-signoff', 'Review the audit and sign off.');
+    return { outcome: 'recovered', detail: `restored ${usable.backup.id}; data-loss window ${formatDuration(lossWindow)}`, timeline: run.timeline, backupUsed: usable.backup };
+  } catch (err) {
+    return { ...outcomeOf(err), timeline: run.timeline, backupUsed: run.backupUsed };
+  }
+}

@@ -1,0 +1,15 @@
+// The activity stubs every workflow uses, with their time-outs and retry policies.
+import { proxyActivities } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+
+// Mistakes no retry can mend: bad input, bad configuration, a backup that is not there.
+const nonRetryableErrorTypes = ['InputError', 'ConfigError', 'BackupIdError'];
+
+/** Queries, checks and small writes. */
+export const quick = proxyActivities<Activities>({ startToCloseTimeout: '10m', retry: { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes } });
+
+/** Dumps, restores, staging and applies: as long as the database needs; heartbeats tell a dead worker apart. */
+export const heavy = proxyActivities<Activities>({ startToCloseTimeout: '12h', heartbeatTimeout: '30s', retry: { maximumAttempts: 5, initialInterval: '2s', nonRetryableErrorTypes } });
+
+/** Notifications must never hold a recovery up: few attempts, then the failure goes on the timeline. */
+export const notifications = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 3, initialInterval: '1s' } });
