@@ -74,7 +74,7 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
     /** The newest backup that passed verification and was taken before `before`. */
     async chooseBackup(input: { target: string; before: string }): Promise<{ id: string; startedAt: string }> {
       const backups = await catalogOf(input.target).list(input.target);
-      const chosen = backups.find((b) => b.verification?.result === 'passed' && b.manifest.startedAt < input.before);
+      const chosen = backups.find((b) => b.verification?.result === 'passed' && !b.manifest.onlyTables && b.manifest.startedAt < input.before);
       if (!chosen) {
         throw fail(`no verified backup of ${input.target} was taken before ${input.before} (${backups.length} backup(s) in the store; run "lifeboat verify")`, 'NoUsableBackup');
       }
@@ -85,6 +85,10 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
     async findUsableBackup(input: { target: string }) {
       const skipped: { id: string; reason: string }[] = [];
       for (const { manifest } of await catalogOf(input.target).list(input.target)) {
+        if (manifest.onlyTables) {
+          skipped.push({ id: manifest.id, reason: `partial: only ${manifest.onlyTables.join(', ')}` });
+          continue;
+        }
         try {
           await assertIntact(manifest);
           return { backup: { id: manifest.id, startedAt: manifest.startedAt }, tables: manifest.tables, skipped };

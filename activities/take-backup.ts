@@ -45,6 +45,7 @@ export async function takeBackup(resolve: Resolver, request: BackupRequest, life
     sizeBytes: result.sizeBytes,
     sha256: result.sha256,
     tables: result.tables,
+    ...(request.tables ? { onlyTables: request.tables } : {}),
     tags: request.tags,
     reason: request.reason,
     lifeboatVersion,

@@ -10,7 +10,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
@@ -108,6 +108,8 @@ async function startWorker(env: Record<string, string>, logDir: string): Promise
 }
 
 interface Run {
+  /** 1-minute load average when the run started: the machine may be shared, and this shows it. */
+  load: number;
   rawMs: number;
   rawBytes: number;
   oursMs: number;
@@ -130,12 +132,17 @@ async function bench(leads: number): Promise<Outcome> {
   const scratch = mkdtempSync(join(tmpdir(), 'lifeboat-bench-'));
   let worker: WorkerProcess | undefined;
   let connection: Connection | undefined;
-  const cleanup = async () => {
-    await worker?.stop().catch((err: Error) => log(`stopping the worker failed: ${err.message}`));
-    await connection?.close().catch(() => undefined);
-    await stack.stop();
-    rmSync(scratch, { recursive: true, force: true });
-  };
+  // Once only: a signal and the finally block below may both ask for it.
+  let stopping: Promise<void> | undefined;
+  const cleanup = () =>
+    (stopping ??= (async () => {
+      await worker?.stop().catch((err: Error) => log(`stopping the worker failed: ${err.message}`));
+      await stack.stop();
+      rmSync(scratch, { recursive: true, force: true });
+      // Last: a workflow still awaited (after Ctrl-C) retries on this connection, and a retry on a
+      // closed one throws outside any promise, which would cut the stack's shutdown short.
+      await connection?.close().catch(() => undefined);
+    })());
   // Ctrl-C must not leave the servers and the worker behind: clean up, then die of the signal.
   const onSignal = (signal: NodeJS.Signals) => {
     log(`${signal}: stopping`);
@@ -144,9 +151,7 @@ async function bench(leads: number): Promise<Outcome> {
   process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
   try {
     await withClient(stack.postgres.adminUrl, (c) => c.query('CREATE DATABASE crm'));
-    // CONFIG_WORKAROUND: interpolateEnv also expands ${...} inside YAML comments, and the header
-    // comment of config/lifeboat.example.yaml names ${VAR}; without VAR set, loading the file fails.
-    const env: Record<string, string> = { ...stack.env('crm'), VAR: 'unused' };
+    const env: Record<string, string> = stack.env('crm');
     const url = env.CRM_DATABASE_URL!;
 
     log(`seeding the CRM with ${leads} leads`);
@@ -171,6 +176,7 @@ async function bench(leads: number): Promise<Outcome> {
     let lastBackupStart = 0;
     for (let i = 1; i <= RUNS; i++) {
       const file = join(scratch, 'crm.dump');
+      const load = loadavg()[0]!;
       let t = performance.now();
       await run(pgTool('pg_dump'), ['--format=custom', `--compress=${compression}`, '--no-password', `--file=${file}`], libpqEnv(url));
       const rawMs = performance.now() - t;
@@ -194,7 +200,7 @@ async function bench(leads: number): Promise<Outcome> {
       ids.add(ours.id);
       lastBackupStart = parseBackupId(ours.id).startedAt.getTime();
       log(`run ${i}: lifeboat backup ${secs(oursMs)} s, ${bytes(ours.sizeBytes)} (${ours.id})`);
-      runs.push({ rawMs, rawBytes, oursMs, ours });
+      runs.push({ load, rawMs, rawBytes, oursMs, ours });
     }
     const peak = worker.memory.current();
     return { leads, seedMs, databaseBytes, runs, idle, peak };
@@ -210,14 +216,14 @@ function report(o: Outcome): void {
   const ours = median(o.runs.map((r) => r.oursMs)) / 1000;
   const m = o.runs[0]!.ours;
   console.log('');
-  console.log(`Backup benchmark: ${o.leads} leads, database ${bytes(o.databaseBytes)}, seeded in ${secs(o.seedMs)} s`);
+  console.log(`Backup benchmark: ${o.leads} leads, database ${bytes(o.databaseBytes)}, seeded in ${secs(o.seedMs)} s, ${availableParallelism()} CPUs`);
   console.log('');
   console.log(
     table(
-      ['run', 'raw pg_dump (s)', 'raw size', 'lifeboat (s)', 'lifeboat size', 'ours/raw', 'backup id'],
+      ['run', 'raw pg_dump (s)', 'raw size', 'lifeboat (s)', 'lifeboat size', 'ours/raw', 'load avg', 'backup id'],
       [
-        ...o.runs.map((r, i) => [String(i + 1), secs(r.rawMs), bytes(r.rawBytes), secs(r.oursMs), bytes(r.ours.sizeBytes), (r.oursMs / r.rawMs).toFixed(3), r.ours.id]),
-        ['median', raw.toFixed(3), '', ours.toFixed(3), '', (ours / raw).toFixed(3), ''],
+        ...o.runs.map((r, i) => [String(i + 1), secs(r.rawMs), bytes(r.rawBytes), secs(r.oursMs), bytes(r.ours.sizeBytes), (r.oursMs / r.rawMs).toFixed(3), r.load.toFixed(2), r.ours.id]),
+        ['median', raw.toFixed(3), '', ours.toFixed(3), '', (ours / raw).toFixed(3), '', ''],
       ],
     ),
   );

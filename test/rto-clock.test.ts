@@ -9,7 +9,7 @@ import type { Notice } from '../activities/notify/notifier.js';
 import { incidentInput } from '../client/incidents.js';
 import { venvTool } from '../client/stack/processes.js';
 import type { LifeboatConfig } from '../worker/config.js';
-import { type Level, type RunResult, type RunStatus, abortUpdate, statusQuery } from '../workflows/messages.js';
+import { type Level, type RunResult, type RunStatus, SEARCH_ATTRIBUTES, abortUpdate, statusQuery } from '../workflows/messages.js';
 import { type TestDatabase, type TestWorker, createCrmDatabase, startTestWorker, testConfig, testEnv, uniqueName } from './helpers.js';
 
 const HOUR = 3_600_000;
@@ -34,6 +34,8 @@ describe('RTO clock (time skipping)', () => {
     await start('verifyWorkflow', [{ backupId: manifest.id }]);
 
     env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: venvTool('temporal-test-server') } } });
+    // The time-skipping server knows no custom search attributes until told (2 = KEYWORD).
+    await env.connection.operatorService.addSearchAttributes({ namespace: 'default', searchAttributes: Object.fromEntries(SEARCH_ATTRIBUTES.map((k) => [k.name, 2])) });
     worker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue: config.temporal.taskQueue,

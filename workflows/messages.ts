@@ -21,6 +21,8 @@ export interface BackupManifest {
   sha256: string;
   /** Row counts of every user table, taken in the same snapshot as the dump. */
   tables: Record<string, number>;
+  /** Set when only these tables were dumped (a safety snapshot before a table restore). */
+  onlyTables?: string[];
   tags: string[];
   reason: string;
   lifeboatVersion: string;

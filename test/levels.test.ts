@@ -1,0 +1,129 @@
+// L2, L3 and L4 end to end on the real stack, with the people played by the test.
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { withClient, withDatabase } from '../activities/postgres/connection.js';
+import { fingerprints, userTables } from '../activities/postgres/inspect.js';
+import { Catalog, dumpKey } from '../activities/storage/catalog.js';
+import { openStore } from '../activities/storage/store.js';
+import { incidentInput } from '../client/incidents.js';
+import type { LifeboatConfig } from '../worker/config.js';
+import { type BackupManifest, type Level, type PlanOptions, type RunResult, approveUpdate, statusQuery } from '../workflows/messages.js';
+import { type TestDatabase, type TestWorker, createCrmDatabase, driveIncident, startTestWorker, testConfig, testEnv, uniqueName } from './helpers.js';
+
+describe('recovery plans L2, L3, L4', () => {
+  let db: TestDatabase;
+  let config: LifeboatConfig;
+  let worker: TestWorker;
+  let pristine: Record<string, { rows: number; checksum: string }>;
+  let verified: BackupManifest;
+  const prefix = uniqueName('levels');
+
+  const sums = (url = db.url) => withClient(url, async (c) => fingerprints(c, (await userTables(c)).filter((t) => !t.includes('.'))));
+  const catalog = () => new Catalog(openStore('main', config.stores.main!, testEnv(db)));
+
+  beforeAll(async () => {
+    db = await createCrmDatabase(300);
+    config = testConfig({
+      prefix,
+      extra: `approvals:
+  L2: { approvers: [alice, bob] }
+  L3: { approvers: [alice, bob] }
+  L4: { approvers: [alice, bob, dana], gates: { accept-data-loss: [bob, dana, erin] } }`,
+    });
+    worker = await startTestWorker(config, testEnv(db));
+    const run = (type: string, args: unknown[]) => worker.client.workflow.execute(type, { taskQueue: worker.taskQueue, workflowId: uniqueName(type), args });
+    verified = (await run('backupWorkflow', [{ target: 'crm' }])) as BackupManifest;
+    await run('verifyWorkflow', [{ backupId: verified.id }]);
+    pristine = await sums();
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await db?.drop();
+  });
+
+  async function declare(level: Level, options: PlanOptions = {}): Promise<string> {
+    const input = incidentInput(config, { target: 'crm', summary: `${level} test`, declaredBy: 'carol', level, options });
+    await worker.client.workflow.start('incidentWorkflow', { taskQueue: worker.taskQueue, workflowId: input.incidentId, args: [input] });
+    return input.incidentId;
+  }
+
+  it('L2 restores a truncated table from the backup after a safety snapshot and an approval', async () => {
+    await withClient(db.url, (c) => c.query('TRUNCATE crm_reminders'));
+    const id = await declare('L2', { table: 'crm_reminders' });
+    const result = await driveIncident(worker.client, id, {
+      'confirm-cause': { complete: { by: 'carol', note: 'a migration truncated reminders', choices: ['restore'] } },
+      'table-restore': { approve: ['alice'] },
+      'resume-operations': { complete: { by: 'carol' } },
+      'post-incident-review': { complete: { by: 'carol', note: 'add a migration review' } },
+    });
+    expect(result.outcome).toBe('recovered');
+    expect(await sums()).toEqual(pristine);
+    const steps = result.timeline.map((s) => [s.name, s.status]);
+    expect(steps).toContainEqual(['roll back code', 'skipped']);
+    expect(steps).toContainEqual(['table-restore', 'done']);
+    const safety = (await catalog().list('crm')).find((b) => b.manifest.tags.includes(id));
+    expect(safety?.manifest.tables).toEqual({ crm_reminders: 0 }); // what was overwritten: the empty table
+    expect(safety?.manifest.tags).toContain('safety');
+  });
+
+  it('L3 restores into a new database that equals the backup table by table, leaving production alone', async () => {
+    const before = await sums();
+    const id = await declare('L3');
+    const result = await driveIncident(worker.client, id, {
+      'vendor-support': { complete: { by: 'carol', note: 'ticket VEND-1234' } },
+      'cut-over': { complete: { by: 'carol' } },
+      'resume-read-only': { complete: { by: 'carol' } },
+      'resume-internal-users': { complete: { by: 'carol' } },
+      'resume-all-users': { complete: { by: 'carol' } },
+      'post-mortem': { complete: { by: 'carol', note: 'wiki/pm-42' } },
+    });
+    expect(result.outcome).toBe('recovered');
+    const restoredDb = /into (\S+)$/.exec(result.detail)![1]!;
+    const restoredUrl = withDatabase(db.url, restoredDb);
+    expect(await sums(restoredUrl)).toEqual(pristine);
+    expect(await sums()).toEqual(before);
+    expect(result.timeline.find((s) => s.name === 'vendor-support')?.detail).toBe('ticket VEND-1234');
+    await withClient(inject('pgAdminUrl'), (c) => c.query(`DROP DATABASE ${restoredDb} WITH (FORCE)`));
+  });
+
+  it('L4 skips a corrupt newer backup, needs two distinct approvers to accept the data loss, and restores', async () => {
+    // A newer backup whose stored bytes were damaged: L4 must record why it skipped it.
+    const run = (type: string, args: unknown[]) => worker.client.workflow.execute(type, { taskQueue: worker.taskQueue, workflowId: uniqueName(type), args });
+    const newer = (await run('backupWorkflow', [{ target: 'crm' }])) as BackupManifest;
+    const s3 = new S3Client({ endpoint: inject('s3Endpoint'), region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: inject('s3AccessKeyId'), secretAccessKey: inject('s3SecretAccessKey') } });
+    const key = `${prefix}/${dumpKey(newer.id)}`;
+    const bytes = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: inject('s3Bucket'), Key: key }))).Body!.transformToByteArray());
+    bytes[100]! ^= 0xff;
+    await s3.send(new PutObjectCommand({ Bucket: inject('s3Bucket'), Key: key, Body: bytes }));
+
+    const id = await declare('L4');
+    const result = await driveIncident(worker.client, id, {
+      'vendor-escalation': { complete: { by: 'carol', note: 'SEV1-77' } },
+      'accept-data-loss': {
+        act: async (plan) => {
+          const status = await plan.query(statusQuery);
+          const gate = status.waiting.find((w) => w.name === 'accept-data-loss')!;
+          expect(gate.request!.backup!.id).toBe(verified.id);
+          expect(gate.request!.dataLossWindowMs).toBe(Date.parse(status.context.declaredAt) - Date.parse(verified.startedAt));
+          expect(gate.request!.changes).toContainEqual(expect.stringContaining(`newer backup ${newer.id} skipped: SHA-256 mismatch`));
+          const vote = (by: string) => plan.executeUpdate(approveUpdate, { args: [{ gate: 'accept-data-loss', by }] });
+          await expect(vote('alice')).rejects.toMatchObject({ cause: { message: expect.stringMatching(/alice may not decide gate "accept-data-loss".*allowed: bob, dana, erin/) } });
+          expect(await vote('bob')).toMatchObject({ approvedBy: ['bob'], required: 2 });
+          await expect(vote('bob')).rejects.toMatchObject({ cause: { message: expect.stringMatching(/bob already approved "accept-data-loss": it needs 2 distinct approvers/) } });
+          expect(await vote('dana')).toBeNull();
+        },
+      },
+      'cut-over': { complete: { by: 'carol' } },
+      'manual-reconstruction': { complete: { by: 'carol', note: 'nothing to rebuild' } },
+      'audit-signoff': { complete: { by: 'dana' } },
+      review: { complete: { by: 'carol' } },
+    });
+    expect(result.outcome).toBe('recovered');
+    expect(result.backupUsed?.id).toBe(verified.id);
+    expect(result.timeline.find((s) => s.name === 'accept-data-loss')).toMatchObject({ status: 'done', actor: 'bob, dana' });
+    const restoredDb = /^(\S+):/.exec(result.timeline.find((s) => s.name === 'restore into a new database')!.detail!)![1]!;
+    expect(await sums(withDatabase(db.url, restoredDb))).toEqual(pristine);
+    await withClient(inject('pgAdminUrl'), (c) => c.query(`DROP DATABASE ${restoredDb} WITH (FORCE)`));
+  });
+});
