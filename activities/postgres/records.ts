@@ -1009,7 +1009,10 @@ async function forEachChunk(input: ByteReader, intSize: number, feed: ((slice: B
     const length = input.available >= 1 + intSize ? input.intNow(intSize) : await input.int(intSize);
     if (length === 0) return;
     if (length < 0) throw new Error('corrupt archive: negative block length');
-    if (!feed) await input.skip(length);
+    if (input.available >= length) {
+      // The common case, without promises: the chunk is already buffered.
+      if (feed ? feed(input.takeNow(length)) : (input.skipNow(length), false)) await wait?.();
+    } else if (!feed) await input.skip(length);
     else if (await input.slices(length, feed)) await wait?.();
   }
 }
@@ -1181,6 +1184,12 @@ class ByteReader {
 
   skipNow(n: number): void {
     this.pos += n;
+  }
+
+  takeNow(n: number): Buffer {
+    const slice = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return slice;
   }
 
   byteNow(): number {
