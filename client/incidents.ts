@@ -49,10 +49,10 @@ export interface DeclareRequest {
 }
 
 /** The incident's input, with RTOs and approvers taken from the configuration now. */
-export function incidentInput(config: LifeboatConfig, request: DeclareRequest, incidentId = newIncidentId()): IncidentInput {
+export function incidentInput(config: LifeboatConfig, request: DeclareRequest, now = Date.now()): IncidentInput {
   if (!request.summary.trim()) throw new InputError('an incident needs a summary (--summary "what happened")');
-  const declaredAt = request.declaredAt ?? new Date().toISOString();
-  if (Number.isNaN(Date.parse(declaredAt)) || Date.parse(declaredAt) > Date.now() + 60_000) {
+  const declaredAt = request.declaredAt ?? new Date(now).toISOString();
+  if (Number.isNaN(Date.parse(declaredAt)) || Date.parse(declaredAt) > now + 60_000) {
     throw new InputError(`--declared-at "${request.declaredAt}" is not a past ISO time such as 2026-11-22T09:15:00Z`);
   }
   if (!request.level && !Object.values(request.triage ?? {}).some((v) => v !== undefined && v !== false)) {
@@ -64,7 +64,7 @@ export function incidentInput(config: LifeboatConfig, request: DeclareRequest, i
     selfApproval: config.approvals.selfApproval,
   });
   return {
-    incidentId,
+    incidentId: newIncidentId(new Date(now)),
     target: request.target,
     summary: request.summary,
     declaredBy: request.declaredBy,
@@ -153,14 +153,15 @@ export async function complete(client: Client, incidentId: string, completion: {
   return `✔ task "${item.name}" done by ${completion.by}`;
 }
 
-/** Asks the plan and the incident to stop at their next safe point. */
+/**
+ * Asks the run to stop at its next safe point: the plan while one runs (the incident then ends
+ * as aborted on its own), otherwise the incident itself.
+ */
 export async function abort(client: Client, incidentId: string, request: { by: string; reason: string }): Promise<string> {
   const { incident, plan } = await incidentStatus(client, incidentId);
   if (incident.outcome) throw new CliError(`incident ${incidentId} has already ended (${incident.outcome})`, 1);
-  for (const run of [plan, incident]) {
-    if (!run || run.outcome) continue;
-    await sendUpdate(() => client.workflow.getHandle(run.workflowId).executeUpdate(abortUpdate, { args: [request] }));
-  }
+  const run = plan && !plan.outcome ? plan : incident;
+  await sendUpdate(() => client.workflow.getHandle(run.workflowId).executeUpdate(abortUpdate, { args: [request] }));
   return `✔ abort requested by ${request.by}: the run stops at its next safe point and removes what it staged`;
 }
 

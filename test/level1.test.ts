@@ -17,7 +17,7 @@ import { abort, incidentInput } from '../client/incidents.js';
 import { REPO_ROOT } from '../client/stack/processes.js';
 import { parseConfig } from '../worker/config.js';
 import type { LifeboatConfig } from '../worker/config.js';
-import { type RunResult, type RunStatus, abortUpdate, approveUpdate, completeUpdate, rejectUpdate, statusQuery } from '../workflows/messages.js';
+import { type RunResult, type RunStatus, approveUpdate, completeUpdate, rejectUpdate, statusQuery } from '../workflows/messages.js';
 import { type TestDatabase, type TestWorker, createCrmDatabase, startTestWorker, testConfigText, testEnv, uniqueName } from './helpers.js';
 
 describe('L1 record-level restore', () => {
@@ -145,9 +145,7 @@ describe('L1 record-level restore', () => {
     const damaged = await tableSums();
     const { id, handle, plan } = await declareL1();
     await waitingFor(plan, 'apply-restore');
-    for (const workflowId of [`${id}-L1`, id]) {
-      await client.workflow.getHandle(workflowId).executeUpdate(abortUpdate, { args: [{ by: 'carol', reason: 'wrong incident' }] });
-    }
+    await abort(client, id, { by: 'carol', reason: 'wrong incident' });
     const result = (await handle.result()) as RunResult;
     expect(result.outcome).toBe('aborted');
     expect(await tableSums()).toEqual(damaged);

@@ -1021,7 +1021,7 @@ async function forEachChunk(input: ByteReader, intSize: number, feed: ((slice: B
 class TableInflater {
   readonly done: Promise<void>;
   private readonly stream: zlib.Inflate | PassThrough;
-  private batch: Buffer[] = [];
+  private batch: Buffer | undefined;
   private batchBytes = 0;
 
   constructor(
@@ -1074,34 +1074,33 @@ class TableInflater {
     return this.stream.destroyed ? 0 : this.stream.writableLength;
   }
 
-  /** Returns true when a batch went to zlib (time to check the queue). */
+  /**
+   * Copies compressed bytes into a buffer of the pool, written to zlib once full and returned to
+   * the pool once zlib has consumed it. Copying at once (rather than keeping slices) lets the
+   * stream's chunks die young: the archive's gigabytes are neither retained nor re-allocated.
+   * Returns true when a buffer went to zlib (time to check the queue).
+   */
   feed(slice: Buffer): boolean {
-    if (this.batchBytes + slice.length > FEED_BATCH_BYTES) {
-      this.flush();
-      if (slice.length > FEED_BATCH_BYTES) {
-        this.stream.write(slice);
-        return true;
+    let wrote = false;
+    let from = 0;
+    while (from < slice.length) {
+      this.batch ??= this.pool.pop() ?? Buffer.allocUnsafe(FEED_BATCH_BYTES);
+      const n = slice.copy(this.batch, this.batchBytes, from);
+      this.batchBytes += n;
+      from += n;
+      if (this.batchBytes === this.batch.length) {
+        this.flush();
+        wrote = true;
       }
-      this.batch.push(slice);
-      this.batchBytes = slice.length;
-      return true;
     }
-    this.batch.push(slice);
-    this.batchBytes += slice.length;
-    return false;
+    return wrote;
   }
 
-  /**
-   * Writes the batch to zlib in a buffer of the pool, returned to the pool once zlib has consumed
-   * it: the archive's gigabytes are not re-allocated (and garbage-collected) megabyte by megabyte.
-   */
   private flush(): void {
-    if (!this.batchBytes) return;
-    const buffer = this.pool.pop() ?? Buffer.allocUnsafe(FEED_BATCH_BYTES);
-    let n = 0;
-    for (const slice of this.batch) n += slice.copy(buffer, n);
-    this.stream.write(buffer.subarray(0, n), () => this.pool.push(buffer));
-    this.batch = [];
+    const buffer = this.batch;
+    if (!buffer || !this.batchBytes) return;
+    this.stream.write(buffer.subarray(0, this.batchBytes), () => this.pool.push(buffer));
+    this.batch = undefined;
     this.batchBytes = 0;
   }
 
