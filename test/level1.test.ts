@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withClient } from '../activities/postgres/connection.js';
@@ -27,6 +28,8 @@ describe('L1 record-level restore', () => {
   let worker: TestWorker;
   let connection: Connection;
   let client: Client;
+  /** Workflows that ran to their end, replayed at the end of the file. */
+  const finished: string[] = [];
   let pristine: Record<string, { rows: number; checksum: string }>;
   let deleted: string[];
   let changed: string[];
@@ -94,6 +97,7 @@ describe('L1 record-level restore', () => {
     expect(damaged.crm_activities!.rows).toBeLessThan(pristine.crm_activities!.rows);
 
     const { id, handle, plan } = await declareL1();
+    finished.push(id, `${id}-L1`);
     const status = await waitingFor(plan, 'apply-restore');
     const request = status.waiting[0]!.request!;
     expect(request.changes.find((c) => c.startsWith('crm_leads:'))).toContain('insert 5 missing row(s)');
@@ -128,6 +132,7 @@ describe('L1 record-level restore', () => {
     await damage();
     const damaged = await tableSums();
     const { id, handle, plan } = await declareL1();
+    finished.push(id, `${id}-L1`);
     await waitingFor(plan, 'apply-restore');
     await plan.executeUpdate(rejectUpdate, { args: [{ gate: 'apply-restore', by: 'bob', reason: 'wrong backup' }] });
     const result = (await handle.result()) as RunResult;
@@ -155,10 +160,10 @@ describe('L1 record-level restore', () => {
   });
 
   it('refuses bad selections before anything runs', async () => {
-    const refused = async (keys: string[], table = 'crm_leads') => {
+    const refused = async (keys: string[] | undefined, table = 'crm_leads', filter?: string[]) => {
       const input = incidentInput(config, {
         target: 'crm', summary: 'bad input', declaredBy: 'carol', level: 'L1',
-        options: { record: { table, keys, goodBefore: new Date().toISOString() } },
+        options: { record: { table, keys, filter, goodBefore: new Date().toISOString() } },
       });
       const result = (await client.workflow.execute('incidentWorkflow', { taskQueue: config.temporal.taskQueue, workflowId: input.incidentId, args: [input] })) as RunResult;
       expect(result.outcome).toBe('failed');
@@ -169,6 +174,8 @@ describe('L1 record-level restore', () => {
     expect(await refused(['1; DROP TABLE crm_leads'])).toMatch(/not a valid/i);
     expect(await refused(['1 OR 1=1'])).toMatch(/not a valid/i);
     expect(await refused(['1'], 'crm_nope')).toMatch(/crm_nope/);
+    expect(await refused(undefined, 'crm_leads', ['hello'])).toMatch(/filter/i);
+    expect(await refused(undefined, 'crm_leads', ['no_such_column=1'])).toMatch(/no_such_column/);
     expect(await refused(Array.from({ length: 11 }, (_, i) => String(i + 1)))).toContain('declare an L2');
     expect(await tableSums()).toEqual(before);
   });
@@ -206,6 +213,14 @@ describe('L1 record-level restore', () => {
       expect(await tableSums()).toEqual(pristine);
     } finally {
       if (dying) process.kill(-dying.pid!, 'SIGKILL');
+    }
+  });
+
+  it('replays its recorded histories without non-determinism', async () => {
+    expect(finished.length).toBeGreaterThan(0);
+    for (const workflowId of finished) {
+      const history = await client.workflow.getHandle(workflowId).fetchHistory();
+      await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, history, workflowId);
     }
   });
 
