@@ -1,12 +1,11 @@
 // Starts one real stack for the whole suite (PostgreSQL 15, SeaweedFS S3, Temporal dev server on
 // free loopback ports) and bundles the workflow code once. Everything stops, and the servers'
 // folders are removed, even when tests fail; their logs stay in .test-logs/ to be read.
-import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startStack } from '../client/stack/index.js';
 import { REPO_ROOT } from '../client/stack/processes.js';
-import { bundleWorkflows } from '../worker/worker.js';
+import { workflowBundle } from '../worker/bundle.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -23,9 +22,8 @@ declare module 'vitest' {
 
 export default async function setup(project: TestProject) {
   const logDir = join(REPO_ROOT, '.test-logs', new Date().toISOString().replace(/[:.]/g, '-'));
-  const [stack, bundle] = await Promise.all([startStack({ logDir, ui: false }), bundleWorkflows()]);
-  const bundlePath = join(logDir, 'workflow-bundle.js');
-  writeFileSync(bundlePath, (bundle as { code: string }).code);
+  const [stack, bundle] = await Promise.all([startStack({ logDir, ui: false }), workflowBundle()]);
+  const bundlePath = (bundle as { codePath: string }).codePath;
   project.provide('pgAdminUrl', stack.postgres.adminUrl);
   project.provide('s3Endpoint', stack.s3.endpoint);
   project.provide('s3AccessKeyId', stack.s3.accessKeyId);

@@ -2,12 +2,15 @@
 // memory bounded by the store's upload buffers. Row counts are taken in the very snapshot the
 // dump reads, so the manifest's counts describe exactly what the dump holds.
 import { execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
 import { promisify } from 'node:util';
 import type { BackupStore } from '../storage/store.js';
 import { libpqEnv, pgTool, withClient } from './connection.js';
 import { rowCounts, userTables } from './inspect.js';
+
+const STDBUF = '/usr/bin/stdbuf';
 
 export interface DumpOptions {
   compression: number;
@@ -37,11 +40,11 @@ export async function dumpToStore(url: string, store: BackupStore, key: string, 
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {
       const snapshot = (await client.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
-      const dump = spawn(
-        pgTool('pg_dump'),
-        ['--format=custom', `--compress=${options.compression}`, `--snapshot=${snapshot}`, '--no-password', ...(options.tables ?? []).map((t) => `--table=${t}`)],
-        { env: libpqEnv(url), stdio: ['ignore', 'pipe', 'pipe'] },
-      );
+      const args = ['--format=custom', `--compress=${options.compression}`, `--snapshot=${snapshot}`, '--no-password', ...(options.tables ?? []).map((t) => `--table=${t}`)];
+      // pg_dump writes its archive in 4 KiB pieces; a 1 MiB stdio buffer makes the pipe to us
+      // as cheap as writing a file (same bytes, fewer and larger writes).
+      const [command, argv] = existsSync(STDBUF) ? [STDBUF, ['-o1M', pgTool('pg_dump'), ...args]] : [pgTool('pg_dump'), args];
+      const dump = spawn(command, argv, { env: libpqEnv(url), stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
       dump.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
       const exited = new Promise<number>((resolve, reject) => {

@@ -1,0 +1,48 @@
+// The workflow bundle, built once per version of the workflow sources and cached on disk. It is
+// built in a separate process, so webpack's memory never counts against the worker's.
+import { bundleWorkflowCode, type WorkflowBundleOption } from '@temporalio/worker';
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const WORKFLOWS_DIR = join(ROOT, 'workflows');
+const WORKFLOWS_PATH = join(WORKFLOWS_DIR, 'index.ts');
+
+// The sources import './x.js' as Node's ESM resolution asks; webpack must find the .ts behind it.
+type WebpackConfig = Parameters<NonNullable<Parameters<typeof bundleWorkflowCode>[0]['webpackConfigHook']>>[0];
+const resolveTypeScript = (config: WebpackConfig) => {
+  config.resolve = { ...config.resolve, extensionAlias: { '.js': ['.ts', '.js'] } };
+  return config;
+};
+
+const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error };
+
+/** Where the bundle of the current sources lives: keyed by the workflow sources and the locked SDK. */
+function bundlePath(): string {
+  const hash = createHash('sha256');
+  for (const file of readdirSync(WORKFLOWS_DIR).sort()) hash.update(file).update(readFileSync(join(WORKFLOWS_DIR, file)));
+  hash.update(readFileSync(join(ROOT, 'package-lock.json')));
+  return join(ROOT, '.lifeboat', 'bundles', `workflows-${hash.digest('hex').slice(0, 16)}.js`);
+}
+
+/** Builds the bundle into `path` (run in its own process by `workflowBundle`). */
+export async function buildBundle(path: string): Promise<void> {
+  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, webpackConfigHook: resolveTypeScript, logger: quiet });
+  mkdirSync(dirname(path), { recursive: true });
+  writeFileSync(`${path}.partial`, code);
+  renameSync(`${path}.partial`, path);
+  // Bundles of earlier sources are of no further use.
+  for (const old of readdirSync(dirname(path))) if (join(dirname(path), old) !== path) rmSync(join(dirname(path), old), { force: true });
+}
+
+export async function workflowBundle(): Promise<WorkflowBundleOption> {
+  const path = bundlePath();
+  if (!existsSync(path)) {
+    await promisify(execFile)(process.execPath, ['--import', 'tsx', join(ROOT, 'worker/build-bundle.ts'), path], { cwd: ROOT });
+  }
+  return { codePath: path };
+}
