@@ -7,105 +7,21 @@
 // measured alone. Raw dumps and Lifeboat backups alternate, so drifts of the machine (page cache,
 // other load) hit both sides alike; the medians are compared. The last line is machine-readable:
 //   RESULT backup ratio=<ours/raw> ours_s=<median> raw_s=<median> leads=<N>
-import { Client, Connection } from '@temporalio/client';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import type { Client } from '@temporalio/client';
+import { rmSync, statSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { createInterface } from 'node:readline';
-import { parseArgs } from 'node:util';
 import { libpqEnv, pgTool, withClient } from '../activities/postgres/connection.js';
 import { seedCrm } from '../activities/postgres/seed.js';
 import { bytes, table } from '../client/format.js';
-import { startStack } from '../client/stack/index.js';
-import { REPO_ROOT } from '../client/stack/processes.js';
 import { DEFAULT_CONFIG_PATH, loadConfig } from '../worker/config.js';
 import { type BackupManifest, parseBackupId } from '../workflows/messages.js';
-import { type TreeMemory, sampleTreeMemory } from './proc-memory.js';
+import { benchMain, log, mb, median, parseLeads, run, secs, sleep, withHarness } from './common.js';
+import type { TreeMemory } from './proc-memory.js';
 
 const RUNS = 3;
 const USAGE = 'usage: npm run bench:backup -- [--leads N]   (N: positive integer, default 100000)';
-
-class UsageError extends Error {}
-
-function parseLeads(argv: string[]): number {
-  let leads: string;
-  try {
-    ({ values: { leads } } = parseArgs({ args: argv, options: { leads: { type: 'string', default: '100000' } }, strict: true }));
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const n = Number(leads);
-  if (!/^\d+$/.test(leads) || !Number.isSafeInteger(n) || n < 1) throw new UsageError(`--leads must be a positive integer, got "${leads}"`);
-  return n;
-}
-
-const log = (line: string) => console.log(`[bench] ${line}`);
-const secs = (ms: number) => (ms / 1000).toFixed(3);
-const mb = (kib: number) => (kib / 1024).toFixed(1);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
-
-/** Runs a command to its end; fails with its stderr when it exits non-zero. */
-function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
-  return new Promise((ok, fail) => {
-    const child = spawn(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', fail);
-    child.on('close', (code) => (code === 0 ? ok() : fail(new Error(`${command} exited with ${code}: ${stderr.trim()}`))));
-  });
-}
-
-interface WorkerProcess {
-  memory: ReturnType<typeof sampleTreeMemory>;
-  stop(): Promise<void>;
-}
-
-/** `bin/lifeboat worker` in its own process group, output to worker.log; resolves once it polls. */
-async function startWorker(env: Record<string, string>, logDir: string): Promise<WorkerProcess> {
-  const logFile = join(logDir, 'worker.log');
-  const out = createWriteStream(logFile);
-  // detached: its own process group, so the tsx launcher and its node child can be killed together.
-  const child: ChildProcess = spawn(join(REPO_ROOT, 'bin/lifeboat'), ['--config', DEFAULT_CONFIG_PATH, 'worker'], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: true,
-  });
-  const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
-  const alive = () => child.exitCode === null && child.signalCode === null;
-  child.stderr!.pipe(out, { end: false });
-  const polling = new Promise<void>((ok, fail) => {
-    const lines = createInterface({ input: child.stdout! });
-    lines.on('line', (line) => {
-      out.write(line + '\n');
-      if (line.startsWith('worker polling')) ok();
-    });
-    child.once('exit', (code) => fail(new Error(`the worker exited with ${code} before polling (see ${logFile})`)));
-    setTimeout(() => fail(new Error(`the worker was not polling after 60 s (see ${logFile})`)), 60_000).unref();
-  });
-  const memory = sampleTreeMemory(child.pid!);
-  const stop = async () => {
-    memory.stop();
-    if (alive()) {
-      // SIGTERM lets the Temporal worker shut down cleanly; SIGKILL the group if it lingers.
-      process.kill(-child.pid!, 'SIGTERM');
-      const timer = setTimeout(() => alive() && process.kill(-child.pid!, 'SIGKILL'), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }
-    out.end();
-  };
-  try {
-    await polling;
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { memory, stop };
-}
 
 interface Run {
   /** 1-minute load average when the run started: the machine may be shared, and this shows it. */
@@ -126,30 +42,7 @@ interface Outcome {
 }
 
 async function bench(leads: number): Promise<Outcome> {
-  const logDir = join(REPO_ROOT, '.lifeboat', 'bench-logs', new Date().toISOString().replace(/[:.]/g, '-'));
-  log(`starting PostgreSQL, SeaweedFS and Temporal (logs in ${logDir})`);
-  const stack = await startStack({ logDir, ui: false });
-  const scratch = mkdtempSync(join(tmpdir(), 'lifeboat-bench-'));
-  let worker: WorkerProcess | undefined;
-  let connection: Connection | undefined;
-  // Once only: a signal and the finally block below may both ask for it.
-  let stopping: Promise<void> | undefined;
-  const cleanup = () =>
-    (stopping ??= (async () => {
-      await worker?.stop().catch((err: Error) => log(`stopping the worker failed: ${err.message}`));
-      await stack.stop();
-      rmSync(scratch, { recursive: true, force: true });
-      // Last: a workflow still awaited (after Ctrl-C) retries on this connection, and a retry on a
-      // closed one throws outside any promise, which would cut the stack's shutdown short.
-      await connection?.close().catch(() => undefined);
-    })());
-  // Ctrl-C must not leave the servers and the worker behind: clean up, then die of the signal.
-  const onSignal = (signal: NodeJS.Signals) => {
-    log(`${signal}: stopping`);
-    void cleanup().finally(() => process.kill(process.pid, signal));
-  };
-  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
-  try {
+  return withHarness(async ({ stack, scratch, startWorker, connect }) => {
     await withClient(stack.postgres.adminUrl, (c) => c.query('CREATE DATABASE crm'));
     const env: Record<string, string> = stack.env('crm');
     const url = env.CRM_DATABASE_URL!;
@@ -165,12 +58,11 @@ async function bench(leads: number): Promise<Outcome> {
     const compression = loadConfig(DEFAULT_CONFIG_PATH, { ...process.env, ...env }).backup.compression;
 
     log('starting the worker (bin/lifeboat worker)');
-    worker = await startWorker(env, logDir);
+    const worker = await startWorker(env);
     const idle = worker.memory.current();
     log(`worker polling; its node process (pid ${idle.mainPid}) holds ${mb(idle.mainPeakRssKiB)} MB`);
 
-    connection = await Connection.connect({ address: env.TEMPORAL_ADDRESS! });
-    const client = new Client({ connection });
+    const client: Client = await connect(env.TEMPORAL_ADDRESS!);
     const runs: Run[] = [];
     const ids = new Set<string>();
     let lastBackupStart = 0;
@@ -204,11 +96,7 @@ async function bench(leads: number): Promise<Outcome> {
     }
     const peak = worker.memory.current();
     return { leads, seedMs, databaseBytes, runs, idle, peak };
-  } finally {
-    log('stopping the worker and the stack');
-    await cleanup();
-    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
-  }
+  });
 }
 
 function report(o: Outcome): void {
@@ -238,13 +126,4 @@ function report(o: Outcome): void {
   console.log(`RESULT backup ratio=${(ours / raw).toFixed(3)} ours_s=${ours.toFixed(3)} raw_s=${raw.toFixed(3)} leads=${o.leads}`);
 }
 
-try {
-  report(await bench(parseLeads(process.argv.slice(2))));
-} catch (err) {
-  if (err instanceof UsageError) {
-    console.error(`error: ${err.message}\n${USAGE}`);
-    process.exit(2);
-  }
-  console.error(`bench failed: ${(err as Error).stack ?? String(err)}`);
-  process.exit(1);
-}
+await benchMain(USAGE, async (argv) => report(await bench(parseLeads(argv))));

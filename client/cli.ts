@@ -20,6 +20,7 @@ import { CliError, connectClient, follow } from './follow.js';
 import { bytes, seconds, table } from './format.js';
 import { abort, complete, declare, incidentInput, incidentStatus, listIncidents, renderStatus, vote, whoAmI } from './incidents.js';
 import { applySchedules, listSchedules } from './schedules.js';
+import { triage } from '../workflows/triage.js';
 import { readReport, renderMarkdown } from '../activities/reports/report.js';
 import { backupVerdict, verificationVerdict } from './verdicts.js';
 
@@ -169,7 +170,8 @@ schedule
     console.log(table(['schedule', 'workflow', 'cron', 'timezone', 'next run (UTC)', 'paused'], list.map((s) => [s.id, s.workflowType, s.cron, s.timezone, s.nextRun?.toISOString().slice(0, 16).replace('T', ' ') ?? '-', s.paused ? 'yes' : 'no'])));
   });
 
-const incidentArg = () => ['<incident>', 'incident id (inc-YYYYMMDD-HHMMSS-xxxx)'] as const;
+// Checked as the command line is parsed, before Temporal is reached: a mistyped id is bad input (exit 2).
+const incidentArg = () => ['<incident>', 'incident id (inc-YYYYMMDD-HHMMSS-xxxx)', (id: string) => (assertIncidentId(id), id)] as const;
 const asOption = () => new Option('--as <name>', 'who you are (default: $LIFEBOAT_USER or your login)');
 const commaList = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
 const repeatable = (value: string, previous: string[] = []) => [...previous, value];
@@ -219,7 +221,9 @@ program
           : undefined,
       },
     });
-    if (input.level === 'L1' && !input.options.record) throw new InputError('an L1 needs --table and --keys or --where (the records to bring back)');
+    // A triaged level is known here too: an L1 by triage needs its records as much as a declared one.
+    const level = input.level ?? triage(input.triage ?? {}).level;
+    if (level === 'L1' && !input.options.record) throw new InputError('an L1 needs --table and --keys or --where (the records to bring back)');
     await declare(await connectClient(cfg), cfg, input);
     console.log(`✔ incident ${input.incidentId} declared (${input.level ?? 'level by triage'}, target ${target})`);
     console.log(`  follow it: lifeboat status ${input.incidentId} --watch`);

@@ -108,10 +108,17 @@ export async function incidentStatus(client: Client, incidentId: string): Promis
   return { incident, plan };
 }
 
-/** The run (plan or incident) where a named gate or task is waiting, or the only one waiting. */
+/** The run (plan or incident) where a named gate or task is waiting, or the only one waiting; `runs` ends with the incident. */
 function findWaiting(runs: RunStatus[], kind: WaitingItem['kind'], name: string | undefined): { run: RunStatus; item: WaitingItem } {
   const candidates = runs.flatMap((run) => run.waiting.filter((w) => w.kind === kind).map((item) => ({ run, item })));
   const what = kind === 'approval' ? 'gate' : 'task';
+  if (!candidates.length) {
+    // Nothing of this kind waits: say what the incident is doing instead.
+    const incident = runs[runs.length - 1]!;
+    if (incident.outcome) throw new CliError(`incident ${incident.context.incidentId} has already ended (${incident.outcome}): no ${what} is waiting`, 1);
+    const others = runs.flatMap((r) => r.waiting).map((w) => `${w.kind === 'approval' ? 'gate' : 'task'} "${w.name}"`);
+    throw new CliError(`no ${what}${name ? ` "${name}"` : ''} is waiting: the incident is waiting for ${others.join(', ') || 'nothing (a step is running: see lifeboat status)'}`, 1);
+  }
   if (name) {
     const found = candidates.find((c) => c.item.name === name);
     if (found) return found;
@@ -195,7 +202,7 @@ export function renderStatus({ incident, plan }: { incident: RunStatus; plan?: R
     `${c.incidentId}  ${c.level}  target ${c.target}  — ${c.summary}`,
     `declared by ${c.declaredBy} at ${c.declaredAt}`,
     incident.rto
-      ? `RTO ${clock(c.rtoMs)}: ${incident.rto.verdict.toUpperCase()} — recovered in ${clock(incident.rto.actualMs)}, margin ${clock(incident.rto.marginMs)}${incident.rto.rpoAchievedMs !== undefined ? `, RPO achieved ${clock(incident.rto.rpoAchievedMs)}` : ''}`
+      ? `RTO ${clock(c.rtoMs)}: ${incident.rto.verdict.toUpperCase()} — ${incident.outcome === 'recovered' ? 'recovered in' : `${incident.outcome ?? 'ended'} after`} ${clock(incident.rto.actualMs)}, margin ${clock(incident.rto.marginMs)}${incident.rto.rpoAchievedMs !== undefined ? `, RPO achieved ${clock(incident.rto.rpoAchievedMs)}` : ''}`
       : `RTO clock: ${clock(elapsed)} of ${clock(c.rtoMs)} used, ${clock(deadline - now)} left (deadline ${new Date(deadline).toISOString()}) — ${incident.rtoStatus}`,
     '',
     table(['step', 'kind', 'status', 'started', 'took', 'by', 'detail'], [...stepRows(incident.timeline, ''), ...(plan ? stepRows(plan.timeline, '  ') : [])]),

@@ -33,10 +33,13 @@ function bundlePath(): string {
 export async function buildBundle(path: string): Promise<void> {
   const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, webpackConfigHook: resolveTypeScript, logger: quiet });
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(`${path}.partial`, code);
-  renameSync(`${path}.partial`, path);
+  const partial = `${path}.${process.pid}.partial`; // two builders at once must not mix their bytes
+  writeFileSync(partial, code);
+  renameSync(partial, path);
   // Bundles of earlier sources are of no further use.
-  for (const old of readdirSync(dirname(path))) if (join(dirname(path), old) !== path) rmSync(join(dirname(path), old), { force: true });
+  for (const old of readdirSync(dirname(path))) {
+    if (old.endsWith('.js') && join(dirname(path), old) !== path) rmSync(join(dirname(path), old), { force: true });
+  }
 }
 
 export async function workflowBundle(): Promise<WorkflowBundleOption> {

@@ -416,7 +416,8 @@ export async function stageFromBackup(
       }
       if (keys) {
         const { rows } = await client.query<{ k: string }>(
-          `SELECT k FROM unnest($1::text[]) AS k WHERE NOT EXISTS (SELECT 1 FROM ${staging(schema, shape.table)} s WHERE s.${quote(shape.primaryKey)}::text = k) ORDER BY 1 LIMIT ${KEY_LIST_LIMIT}`,
+          `SELECT w.key AS k FROM unnest($1::text[]) AS w(key)
+            WHERE NOT EXISTS (SELECT 1 FROM ${staging(schema, shape.table)} s WHERE s.${quote(shape.primaryKey)}::text = w.key) ORDER BY 1 LIMIT ${KEY_LIST_LIMIT}`,
           [keys],
         );
         if (rows.length) staged[0]!.notInBackup = rows.map((r) => r.k);
@@ -468,7 +469,7 @@ function copyEscape(value: string): string {
 }
 
 /** Keys as they appear in COPY data: small non-negative integers as numbers, anything else as the field's bytes (in a latin1 string). */
-export class KeyMatcher {
+class KeyMatcher {
   readonly numbers = new Set<number>();
   readonly texts = new Set<string>();
   constructor(
@@ -487,7 +488,7 @@ export class KeyMatcher {
  * `out`; stops at the end-of-data line (`\.`). Complete lines are never copied: kept lines are
  * slices of the chunks; only a line split between two chunks is joined.
  */
-export class RowFilter {
+class RowFilter {
   out: Buffer[] = [];
   ended = false;
   private carry: Buffer | null = null;
@@ -667,7 +668,9 @@ export function parseCopyStatement(statement: string): { schema: string; table: 
       } else return undefined;
     }
   }
-  return s.slice(i) === ' FROM stdin;' ? { schema, table, columns } : undefined;
+  // A table without columns has an empty column list: "COPY public.t  FROM stdin;".
+  const rest = s.slice(i);
+  return rest === ' FROM stdin;' || (rest === '  FROM stdin;' && !columns.length) ? { schema, table, columns } : undefined;
 }
 
 // ───────────────────────────────────── Loading: psql COPY ─────────────────────────────────────
@@ -722,8 +725,11 @@ class TableSink {
     return proc;
   }
 
-  get failed(): boolean {
-    return this.proc !== undefined && this.proc.exitCode !== null && this.proc.exitCode !== 0;
+  /** The loader's error when it already stopped with one. */
+  failure(): Error | undefined {
+    const code = this.proc?.exitCode;
+    if (code === null || code === undefined || code === 0) return undefined;
+    return new Error(`loading the staging table ${this.target} failed: ${this.stderr.trim() || `psql exited with ${code}`}`);
   }
 
   async end(): Promise<void> {
@@ -801,6 +807,7 @@ async function pgRestorePass(input: ByteReader, wants: Want[], sinkFor: SinkFact
     }
     restore.stdin.end();
   })();
+  feeding.catch(() => undefined); // awaited below; a failed download must not be an unhandled rejection meanwhile
 
   const done: Promise<void>[] = [];
   let encoding: string | undefined;
@@ -1028,7 +1035,7 @@ class TableInflater {
     private readonly filter: RowFilter,
     private readonly sink: TableSink,
     compressed: boolean,
-    progress: Signal,
+    private readonly progress: Signal,
     private readonly pool: Buffer[],
   ) {
     this.stream = compressed ? zlib.createInflate({ chunkSize: 1 << 20 }) : new PassThrough();
@@ -1052,6 +1059,11 @@ class TableInflater {
           return;
         }
         const data = filter.take();
+        const failure = sink.failure();
+        if (failure) {
+          failWith(failure);
+          return;
+        }
         if (data && !sink.write(data)) {
           stream.pause();
           void sink.drained().then(() => stream.resume());
@@ -1099,7 +1111,10 @@ class TableInflater {
   private flush(): void {
     const buffer = this.batch;
     if (!buffer || !this.batchBytes) return;
-    this.stream.write(buffer.subarray(0, this.batchBytes), () => this.pool.push(buffer));
+    this.stream.write(buffer.subarray(0, this.batchBytes), () => {
+      this.pool.push(buffer);
+      this.progress.notify(); // consumed: the queue is shorter
+    });
     this.batch = undefined;
     this.batchBytes = 0;
   }
