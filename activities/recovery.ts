@@ -21,7 +21,7 @@ import {
   stageFromBackup,
   validateKeys,
 } from './postgres/records.js';
-import { recreateDatabase, restoreFromStream } from './postgres/restore.js';
+import { dropDatabase, recreateDatabase, restoreFromStream } from './postgres/restore.js';
 import { writeReport } from './reports/report.js';
 import type { Resolver } from './resolve.js';
 import { heartbeatWhile, heartbeater } from './heartbeat.js';
@@ -158,6 +158,13 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
     async safetyBackup(input: { incidentId: string; target: string; tables?: string[]; reason: string }): Promise<BackupManifest> {
       const request = { id: backupIdFor(input.target, new Date()), target: input.target, tables: input.tables, tags: ['safety', input.incidentId], reason: `safety snapshot ${input.reason} (${input.incidentId})` };
       return takeBackup(resolve, request, version);
+    },
+
+    /** Drops a database a plan restored into; never the production database itself. */
+    async dropRestoredDatabase(input: { target: string; database: string }): Promise<void> {
+      const url = databaseUrl(input.target);
+      if (input.database === parse(url).database) throw fail(`refusing to drop ${input.database}: it is the production database of ${input.target}`, 'InputError');
+      await dropDatabase(url, input.database);
     },
 
     async newDatabaseName(input: { target: string; incidentId: string }): Promise<string> {

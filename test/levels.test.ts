@@ -5,7 +5,7 @@ import { withClient, withDatabase } from '../activities/postgres/connection.js';
 import { fingerprints, userTables } from '../activities/postgres/inspect.js';
 import { Catalog, dumpKey } from '../activities/storage/catalog.js';
 import { openStore } from '../activities/storage/store.js';
-import { incidentInput } from '../client/incidents.js';
+import { abort, incidentInput } from '../client/incidents.js';
 import type { LifeboatConfig } from '../worker/config.js';
 import { type BackupManifest, type Level, type PlanOptions, type RunResult, approveUpdate, statusQuery } from '../workflows/messages.js';
 import { type TestDatabase, type TestWorker, createCrmDatabase, driveIncident, startTestWorker, testConfig, testEnv, uniqueName } from './helpers.js';
@@ -85,6 +85,19 @@ describe('recovery plans L2, L3, L4', () => {
     expect(await sums()).toEqual(before);
     expect(result.timeline.find((s) => s.name === 'vendor-support')?.detail).toBe('ticket VEND-1234');
     await withClient(inject('pgAdminUrl'), (c) => c.query(`DROP DATABASE ${restoredDb} WITH (FORCE)`));
+  });
+
+  it('L3 aborted at cut-over drops the database it restored into', async () => {
+    const id = await declare('L3');
+    const result = await driveIncident(worker.client, id, {
+      'vendor-support': { complete: { by: 'carol', note: 'ticket VEND-1235' } },
+      'cut-over': { act: async () => void (await abort(worker.client, id, { by: 'carol', reason: 'restoring elsewhere' })) },
+    });
+    expect(result.outcome).toBe('aborted');
+    const restoredDb = /^(\S+):/.exec(result.timeline.find((s) => s.name === 'restore into a new database')!.detail!)![1]!;
+    expect(result.timeline.find((s) => s.name === `drop the unused database ${restoredDb}`)?.status).toBe('done');
+    const left = await withClient(inject('pgAdminUrl'), async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [restoredDb])).rowCount);
+    expect(left).toBe(0);
   });
 
   it('L4 skips a corrupt newer backup, needs two distinct approvers to accept the data loss, and restores', async () => {

@@ -4,7 +4,7 @@
 import type { PlanInput, RunResult } from './messages.js';
 import { quick } from './proxies.js';
 import { Runbook, outcomeOf } from './runbook.js';
-import { fullRestore } from './restore-steps.js';
+import { dropUnusedDatabase, fullRestore } from './restore-steps.js';
 
 
 export async function level3Workflow({ context, options }: PlanInput): Promise<RunResult> {
@@ -27,6 +27,7 @@ export async function level3Workflow({ context, options }: PlanInput): Promise<R
     await run.task('post-mortem', 'Write the post-mortem and note where it is.');
     return { outcome: 'recovered', detail: `restored ${backup.id} into ${restored.database}`, timeline: run.timeline, backupUsed: backup };
   } catch (err) {
+    await dropUnusedDatabase(run);
     return { ...outcomeOf(err), timeline: run.timeline, backupUsed: run.backupUsed };
   }
 }

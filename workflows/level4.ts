@@ -4,7 +4,7 @@
 import type { PlanInput, RunResult } from './messages.js';
 import { quick, heavy } from './proxies.js';
 import { Runbook, formatDuration, outcomeOf } from './runbook.js';
-import { fullRestore } from './restore-steps.js';
+import { dropUnusedDatabase, fullRestore } from './restore-steps.js';
 
 
 export async function level4Workflow({ context, options }: PlanInput): Promise<RunResult> {
@@ -44,6 +44,7 @@ export async function level4Workflow({ context, options }: PlanInput): Promise<R
     await run.task('audit-signoff', 'Review the audit and sign off.');
     return { outcome: 'recovered', detail: `restored ${usable.backup.id}; data-loss window ${formatDuration(lossWindow)}`, timeline: run.timeline, backupUsed: usable.backup };
   } catch (err) {
+    await dropUnusedDatabase(run);
     return { ...outcomeOf(err), timeline: run.timeline, backupUsed: run.backupUsed };
   }
 }

@@ -20,6 +20,7 @@ export async function fullRestore(run: Runbook, backup: { id: string; startedAt:
     });
   } else {
     database = await quick.newDatabaseName({ target, incidentId });
+    run.newDatabase = database; // dropped again if the plan does not end recovered
   }
   const restored = await run.step(
     options.inPlace ? 'restore in place (one transaction)' : `restore into a new database`,
@@ -32,4 +33,10 @@ export async function fullRestore(run: Runbook, backup: { id: string; startedAt:
     (c) => c,
   );
   return restored;
+}
+
+/** A plan that ends without recovering drops the new database it restored into: nothing half-used stays. */
+export async function dropUnusedDatabase(run: Runbook): Promise<void> {
+  const database = run.newDatabase;
+  if (database) await run.cleanup(`drop the unused database ${database}`, () => quick.dropRestoredDatabase({ target: run.context.target, database }));
 }

@@ -68,6 +68,8 @@ export class Runbook {
   private rtoStatus: RtoStatus = 'on-track';
   private clock?: { scope: CancellationScope; done: Promise<void> };
   childWorkflowId?: string;
+  /** A database a full restore created (L3/L4), until the plan ends. */
+  newDatabase?: string;
   backupUsed?: { id: string; startedAt: string };
   outcome?: Outcome;
   rto?: RtoResult;
