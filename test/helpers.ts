@@ -38,6 +38,8 @@ export interface TestConfigOptions {
   s3Endpoint?: string;
   /** Defaults to the suite's server; "${TEMPORAL_ADDRESS}" leaves it to the environment. */
   temporalAddress?: string;
+  /** More fields of the crm target, as YAML lines indented under it. */
+  crmExtra?: string;
   /** More targets, as YAML lines indented under `targets:`. */
   moreTargets?: string;
   /** More top-level YAML. */
@@ -57,6 +59,7 @@ targets:
     integrityChecks:
       - name: activities of a missing lead
         sql: SELECT count(*) FROM crm_activities x WHERE NOT EXISTS (SELECT 1 FROM crm_leads l WHERE l.id = x.lead_id)
+${options.crmExtra ?? ''}
 ${options.moreTargets ?? ''}
 stores:
   main:

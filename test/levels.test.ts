@@ -1,5 +1,6 @@
 // L2, L3 and L4 end to end on the real stack, with the people played by the test.
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withClient, withDatabase } from '../activities/postgres/connection.js';
 import { fingerprints, userTables } from '../activities/postgres/inspect.js';
@@ -23,9 +24,15 @@ describe('recovery plans L2, L3, L4', () => {
 
   beforeAll(async () => {
     db = await createCrmDatabase(300);
+    const psql = '/usr/lib/postgresql/15/bin/psql';
+    const readOnly = (on: string) => `[${psql}, --no-psqlrc, --quiet, --command, "DO $$BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_read_only = ${on}', current_database()); END$$"]`;
     config = testConfig({
       prefix,
-      extra: `approvals:
+      crmExtra: '    hooks: { freezeWrites: read-only, unfreezeWrites: read-write }',
+      extra: `hooks:
+  read-only: { type: command, command: ${readOnly('on')}, timeout: 30s }
+  read-write: { type: command, command: ${readOnly('off')}, timeout: 30s }
+approvals:
   L2: { approvers: [alice, bob] }
   L3: { approvers: [alice, bob] }
   L4: { approvers: [alice, bob, dana], gates: { accept-data-loss: [bob, dana, erin] } }`,
@@ -85,6 +92,34 @@ describe('recovery plans L2, L3, L4', () => {
     expect(await sums()).toEqual(before);
     expect(result.timeline.find((s) => s.name === 'vendor-support')?.detail).toBe('ticket VEND-1234');
     await withClient(inject('pgAdminUrl'), (c) => c.query(`DROP DATABASE ${restoredDb} WITH (FORCE)`));
+  });
+
+  it('freezes writes through the hook while the incident runs, and lets them through again at its end', async () => {
+    const input = incidentInput(config, { target: 'crm', summary: 'frozen', declaredBy: 'carol', level: 'L3', freezeWrites: true, options: {} });
+    await worker.client.workflow.start('incidentWorkflow', { taskQueue: worker.taskQueue, workflowId: input.incidentId, args: [input] });
+    // As the application connects: a plain session, without Lifeboat's own writable override.
+    const readOnly = async () => {
+      const app = new pg.Client({ connectionString: db.url });
+      await app.connect();
+      try {
+        return (await app.query<{ default_transaction_read_only: string }>('SHOW default_transaction_read_only')).rows[0]!.default_transaction_read_only;
+      } finally {
+        await app.end();
+      }
+    };
+    let frozen = '';
+    const result = await driveIncident(worker.client, input.incidentId, {
+      'vendor-support': {
+        act: async () => {
+          frozen = await readOnly();
+          await abort(worker.client, input.incidentId, { by: 'carol', reason: 'freeze test over' });
+        },
+      },
+    });
+    expect(frozen).toBe('on');
+    expect(result.outcome).toBe('aborted');
+    expect(result.timeline.find((s) => s.name === 'resume writes')).toMatchObject({ status: 'done' });
+    expect(await readOnly()).toBe('off');
   });
 
   it('L3 aborted at cut-over drops the database it restored into', async () => {

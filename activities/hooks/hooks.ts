@@ -35,8 +35,6 @@ export const OUTPUT_LIMIT = 64 * 1024;
 export const KILL_GRACE_MS = 5_000;
 export const REDACTED = '[redacted]';
 
-const LIBPQ_VARS = ['PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE', 'PGSSLMODE'] as const;
-
 export async function runHook(name: string, hook: HookConfig, call: HookCall, env: NodeJS.ProcessEnv = process.env, signal?: AbortSignal): Promise<HookResult> {
   signal?.throwIfAborted();
   return hook.type === 'command' ? runCommand(name, hook, call, env, signal) : runWebhook(name, hook, call, env, signal);
@@ -136,10 +134,7 @@ function boundedHead(bytes: Buffer, more: boolean, secrets: string[]): string {
 
 /** The libpq variables of a connection string, and nothing else of the worker's environment. */
 function libpqVars(url: string): NodeJS.ProcessEnv {
-  const all = libpqEnv(url);
-  const vars: NodeJS.ProcessEnv = {};
-  for (const name of LIBPQ_VARS) if (all[name] !== undefined) vars[name] = all[name];
-  return vars;
+  return libpqEnv(url, {});
 }
 
 /**

@@ -42,10 +42,13 @@ export function databaseName(url: string): string {
   return parse(url).database ?? '';
 }
 
-/** libpq environment for pg_dump / pg_restore / psql, so the password is not on the command line. */
-export function libpqEnv(url: string): NodeJS.ProcessEnv {
+/**
+ * libpq environment for pg_dump / pg_restore / psql, so the password is not on the command line:
+ * the connection's variables on top of `base` (pass {} for those variables alone).
+ */
+export function libpqEnv(url: string, base: NodeJS.ProcessEnv = process.env): NodeJS.ProcessEnv {
   const c = parse(url);
-  const env: NodeJS.ProcessEnv = { ...process.env };
+  const env: NodeJS.ProcessEnv = { ...base };
   const set = (name: string, value: string | null | undefined) => {
     if (value) env[name] = value;
   };
