@@ -1,0 +1,209 @@
+// What the benchmarks share: argument parsing, small formatting helpers, running a command, the
+// worker as its own process, and the embedded stack with a clean-up that also runs on Ctrl-C.
+import { Client, Connection } from '@temporalio/client';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+import { type Stack, startStack } from '../client/stack/index.js';
+import { REPO_ROOT } from '../client/stack/processes.js';
+import { DEFAULT_CONFIG_PATH } from '../worker/config.js';
+import { sampleTreeMemory } from './proc-memory.js';
+
+/** Bad command-line arguments: the benchmark prints its usage and exits with 2. */
+export class UsageError extends Error {}
+
+export interface IntegerOption {
+  default: number;
+  min: number;
+  max?: number;
+}
+
+/**
+ * Parses `--name N` options, each an integer in [min, max]; unknown options, positional
+ * arguments and anything that is not a plain decimal integer are refused with a UsageError.
+ */
+export function parseIntegerOptions<K extends string>(argv: string[], spec: Record<K, IntegerOption>): Record<K, number> {
+  const names = Object.keys(spec) as K[];
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: Object.fromEntries(names.map((n) => [n, { type: 'string', default: String(spec[n].default) }])),
+      strict: true,
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const out = {} as Record<K, number>;
+  for (const name of names) {
+    const text = String(values[name]);
+    const n = Number(text);
+    const { min, max } = spec[name];
+    const range = max === undefined ? (min === 1 ? 'a positive integer' : `an integer ≥ ${min}`) : `an integer from ${min} to ${max}`;
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < min || (max !== undefined && n > max)) {
+      throw new UsageError(`--${name} must be ${range}, got "${text}"`);
+    }
+    out[name] = n;
+  }
+  return out;
+}
+
+/** `--leads N` alone: a positive integer, default 100000. */
+export function parseLeads(argv: string[]): number {
+  return parseIntegerOptions(argv, { leads: { default: 100_000, min: 1 } }).leads;
+}
+
+export const log = (line: string) => console.log(`[bench] ${line}`);
+export const secs = (ms: number) => (ms / 1000).toFixed(3);
+export const mb = (kib: number) => (kib / 1024).toFixed(1);
+/** The middle value; the mean of the two middle values for an even count. */
+export const median = (xs: number[]): number => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+};
+export const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
+
+/** Runs a command to its end; fails with its stderr when it exits non-zero. */
+export function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
+  return new Promise((ok, fail) => {
+    const child = spawn(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    child.on('error', fail);
+    child.on('close', (code) => (code === 0 ? ok() : fail(new Error(`${command} exited with ${code}: ${stderr.trim()}`))));
+  });
+}
+
+export interface WorkerProcess {
+  memory: ReturnType<typeof sampleTreeMemory>;
+  stop(): Promise<void>;
+}
+
+/** `bin/lifeboat worker` in its own process group, output to worker.log; resolves once it polls. */
+export async function startWorker(env: Record<string, string>, logDir: string): Promise<WorkerProcess> {
+  const logFile = join(logDir, 'worker.log');
+  const out = createWriteStream(logFile);
+  // detached: its own process group, so the tsx launcher and its node child can be killed together.
+  const child: ChildProcess = spawn(join(REPO_ROOT, 'bin/lifeboat'), ['--config', DEFAULT_CONFIG_PATH, 'worker'], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
+  const alive = () => child.exitCode === null && child.signalCode === null;
+  child.stderr!.pipe(out, { end: false });
+  const polling = new Promise<void>((ok, fail) => {
+    const lines = createInterface({ input: child.stdout! });
+    lines.on('line', (line) => {
+      out.write(line + '\n');
+      if (line.startsWith('worker polling')) ok();
+    });
+    child.once('exit', (code) => fail(new Error(`the worker exited with ${code} before polling (see ${logFile})`)));
+    setTimeout(() => fail(new Error(`the worker was not polling after 60 s (see ${logFile})`)), 60_000).unref();
+  });
+  const memory = sampleTreeMemory(child.pid!);
+  const stop = async () => {
+    memory.stop();
+    if (alive()) {
+      // SIGTERM lets the Temporal worker shut down cleanly; SIGKILL the group if it lingers.
+      process.kill(-child.pid!, 'SIGTERM');
+      const timer = setTimeout(() => alive() && process.kill(-child.pid!, 'SIGKILL'), 10_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    out.end();
+  };
+  try {
+    await polling;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { memory, stop };
+}
+
+/** The embedded stack of one benchmark run, and what the benchmark started on it. */
+export interface Harness {
+  stack: Stack;
+  /** .lifeboat/bench-logs/<time>/: the servers' logs and worker.log. */
+  logDir: string;
+  /** A temporary folder, removed at the end. */
+  scratch: string;
+  /** Starts `bin/lifeboat worker` (one per harness); stopped at the end, before the stack. */
+  startWorker(env: Record<string, string>): Promise<WorkerProcess>;
+  /** A Temporal client; its connection is closed last. */
+  connect(address: string): Promise<Client>;
+}
+
+/**
+ * Starts the stack, runs `body`, then always stops the worker and the stack, removes the scratch
+ * folder and closes the client connection. Ctrl-C (SIGINT) or SIGTERM cleans up the same way, then
+ * dies of the signal.
+ */
+export async function withHarness<T>(body: (h: Harness) => Promise<T>): Promise<T> {
+  const logDir = join(REPO_ROOT, '.lifeboat', 'bench-logs', new Date().toISOString().replace(/[:.]/g, '-'));
+  log(`starting PostgreSQL, SeaweedFS and Temporal (logs in ${logDir})`);
+  const stack = await startStack({ logDir, ui: false });
+  const scratch = mkdtempSync(join(tmpdir(), 'lifeboat-bench-'));
+  let worker: WorkerProcess | undefined;
+  let connection: Connection | undefined;
+  // Once only: a signal and the finally block below may both ask for it.
+  let stopping: Promise<void> | undefined;
+  const cleanup = () =>
+    (stopping ??= (async () => {
+      await worker?.stop().catch((err: Error) => log(`stopping the worker failed: ${err.message}`));
+      await stack.stop();
+      rmSync(scratch, { recursive: true, force: true });
+      // Last: a workflow still awaited (after Ctrl-C) retries on this connection, and a retry on a
+      // closed one throws outside any promise, which would cut the stack's shutdown short.
+      await connection?.close().catch(() => undefined);
+    })());
+  // Ctrl-C must not leave the servers and the worker behind: clean up, then die of the signal.
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`${signal}: stopping`);
+    void cleanup().finally(() => process.kill(process.pid, signal));
+  };
+  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+  try {
+    return await body({
+      stack,
+      logDir,
+      scratch,
+      async startWorker(env) {
+        if (worker) throw new Error('the benchmark already started a worker');
+        worker = await startWorker(env, logDir);
+        return worker;
+      },
+      async connect(address) {
+        connection ??= await Connection.connect({ address });
+        return new Client({ connection });
+      },
+    });
+  } finally {
+    log('stopping the worker and the stack');
+    await cleanup();
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+  }
+}
+
+/**
+ * Runs a benchmark's main: a UsageError prints the message and the usage and exits with 2, any
+ * other failure prints it and exits with 1.
+ */
+export async function benchMain(usage: string, main: (argv: string[]) => Promise<void>): Promise<void> {
+  try {
+    await main(process.argv.slice(2));
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`error: ${err.message}\n${usage}`);
+      process.exit(2);
+    }
+    console.error(`bench failed: ${(err as Error).stack ?? String(err)}`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,412 @@
+// Benchmark: a Lifeboat L1 incident (10 deleted leads brought back, with their activities, notes,
+// reminders and notifications, from a verified backup) against the DR document's own method, a
+// full `pg_restore -j2` of the same backup into a fresh database, on the CRM of N leads.
+//
+//   npm run bench:level1 -- --leads 1000000 [--runs 3]
+//
+// OURS is timed from the incident's start to its result: declare, the L1 plan (choose the backup,
+// stage the records from it, compare, snapshot, approval, apply, check, clean up), the review task
+// and the report. The people are played by a driver that answers at once: alice approves
+// "apply-restore", carol (who declared) completes "review". Every run must end "recovered" with
+// every table's fingerprint equal to the one taken right before the deletion, or the benchmark
+// fails: a time of a wrong result is worthless. RAW is `createdb` + `pg_restore -j2` of the
+// backup's dump, downloaded beforehand to a local file (pg_restore -j needs a seekable file).
+// The two alternate, and medians are compared. The last line is machine-readable:
+//   RESULT level1 ratio=<ours/raw> ours_s=<median> raw_s=<median> leads=<N>
+import type { Client } from '@temporalio/client';
+import { createHash } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { escapeIdentifier, libpqEnv, pgTool, withClient } from '../activities/postgres/connection.js';
+import { fingerprint, rowCounts, userTables } from '../activities/postgres/inspect.js';
+import { seedCrm } from '../activities/postgres/seed.js';
+import { dumpKey } from '../activities/storage/catalog.js';
+import { openStore } from '../activities/storage/store.js';
+import { declare, incidentInput } from '../client/incidents.js';
+import { bytes, table } from '../client/format.js';
+import { DEFAULT_CONFIG_PATH, type LifeboatConfig, loadConfig } from '../worker/config.js';
+import {
+  type BackupManifest,
+  type RunResult,
+  type RunStatus,
+  type StepRecord,
+  type TableFingerprint,
+  type VerificationRecord,
+  type WaitingItem,
+  approveUpdate,
+  completeUpdate,
+  statusQuery,
+} from '../workflows/messages.js';
+import { UsageError, benchMain, log, mb, median, parseIntegerOptions, run, secs, withHarness } from './common.js';
+import type { TreeMemory } from './proc-memory.js';
+
+const USAGE = 'usage: npm run bench:level1 -- [--leads N] [--runs R]   (N: positive integer, default 100000; R: 1 to 10, default 3)';
+/** Leads deleted before each OURS run: the most an L1 takes (L1_RECORD_LIMIT). */
+const DELETED_PER_RUN = 10;
+/** How often the driver looks for a waiting gate or task: half of it, on average, is added to OURS per wait. */
+const POLL_MS = 50;
+/** An incident still running after this long is stuck: the benchmark fails rather than wait for ever. */
+const INCIDENT_TIMEOUT_MS = 30 * 60_000;
+
+// ───────────────────────────────────── The people: a driver ─────────────────────────────────────
+
+type Answer = (handle: ReturnType<Client['workflow']['getHandle']>, item: WaitingItem) => Promise<unknown>;
+
+/**
+ * Plays the people of an incident, like driveIncident in test/helpers.ts: whenever the incident or
+ * its plan waits on a gate or task named in `answers`, answers it at once; returns the incident's
+ * result. Anything else waiting fails the benchmark.
+ */
+async function driveIncident(client: Client, incidentId: string, answers: Record<string, Answer>): Promise<RunResult> {
+  const incident = client.workflow.getHandle(incidentId);
+  const answered = new Set<string>();
+  let result: RunResult | undefined;
+  let failure: { error: unknown } | undefined;
+  const done = incident.result().then(
+    (r: RunResult) => (result = r),
+    (error: unknown) => (failure = { error }),
+  );
+  const deadline = Date.now() + INCIDENT_TIMEOUT_MS;
+  let queryFailedSince: number | undefined;
+  while (!result && !failure) {
+    if (Date.now() > deadline) throw new Error(`incident ${incidentId} did not end within ${INCIDENT_TIMEOUT_MS / 60_000} min`);
+    let status: RunStatus | undefined;
+    try {
+      status = await incident.query(statusQuery);
+      queryFailedSince = undefined;
+    } catch (err) {
+      // Before its first workflow task the incident cannot answer queries yet.
+      queryFailedSince ??= Date.now();
+      if (Date.now() - queryFailedSince > 30_000) throw new Error(`incident ${incidentId} does not answer its status query: ${(err as Error).message}`);
+    }
+    const plan = status?.childWorkflowId ? await client.workflow.getHandle(status.childWorkflowId).query(statusQuery).catch(() => undefined) : undefined;
+    for (const runStatus of [plan, status]) {
+      for (const item of runStatus?.waiting ?? []) {
+        const key = `${runStatus!.workflowId}/${item.name}`;
+        if (answered.has(key)) continue;
+        const answer = answers[item.name];
+        if (!answer) throw new Error(`incident ${incidentId} waits for ${item.kind} "${item.name}", which this benchmark does not answer`);
+        answered.add(key);
+        await answer(client.workflow.getHandle(runStatus!.workflowId), item);
+      }
+    }
+    await Promise.race([done, new Promise((ok) => setTimeout(ok, POLL_MS))]);
+  }
+  if (failure) throw failure.error;
+  return result!;
+}
+
+const L1_ANSWERS: Record<string, Answer> = {
+  'apply-restore': (h, item) => h.executeUpdate(approveUpdate, { args: [{ gate: item.name, by: 'alice', reason: 'bench' }] }),
+  review: (h, item) => h.executeUpdate(completeUpdate, { args: [{ task: item.name, by: 'carol', note: 'bench: nothing to review' }] }),
+};
+
+// ─────────────────────────────────────────── Database ───────────────────────────────────────────
+
+type Sums = Record<string, TableFingerprint>;
+
+/** Fingerprints of every table of the public schema, on two connections (two cores). */
+async function tableSums(url: string): Promise<Sums> {
+  const tables = await withClient(url, async (c) => (await userTables(c)).filter((t) => !t.includes('.')));
+  const queue = [...tables];
+  const out: Sums = {};
+  await Promise.all(
+    [0, 1].map(() =>
+      withClient(url, async (c) => {
+        await c.query('SET statement_timeout = 0');
+        for (let t = queue.shift(); t !== undefined; t = queue.shift()) out[t] = await fingerprint(c, t);
+      }),
+    ),
+  );
+  return Object.fromEntries(tables.map((t) => [t, out[t]!]));
+}
+
+/** The tables whose fingerprint differs, in words; empty when both sides are equal. */
+function sumDifferences(expected: Sums, actual: Sums): string[] {
+  const names = [...new Set([...Object.keys(expected), ...Object.keys(actual)])].sort();
+  return names
+    .filter((t) => expected[t]?.checksum !== actual[t]?.checksum)
+    .map((t) => `${t}: expected ${expected[t] ? `${expected[t].rows} rows (${expected[t].checksum})` : 'no table'}, got ${actual[t] ? `${actual[t].rows} rows (${actual[t].checksum})` : 'no table'}`);
+}
+
+/** Deletes `n` random leads not deleted before (their activities, notes and reminders cascade; notifications lose the lead). */
+async function deleteRandomLeads(url: string, n: number, used: Set<string>): Promise<string[]> {
+  return withClient(url, async (c) => {
+    const { rows } = await c.query<{ id: string }>('SELECT id::text AS id FROM crm_leads WHERE NOT (id = ANY($1::bigint[])) ORDER BY random() LIMIT $2', [[...used], n]);
+    const ids = rows.map((r) => r.id);
+    if (ids.length !== n) throw new Error(`only ${ids.length} leads are left to delete, ${n} needed: use more --leads or fewer --runs`);
+    const { rowCount } = await c.query('DELETE FROM crm_leads WHERE id = ANY($1::bigint[])', [ids]);
+    if (rowCount !== n) throw new Error(`deleted ${rowCount} leads, expected ${n}`);
+    for (const id of ids) used.add(id);
+    return ids.sort((a, b) => Number(a) - Number(b));
+  });
+}
+
+const stagingSchemas = (url: string) =>
+  withClient(url, async (c) => (await c.query<{ n: string }>("SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE 'lifeboat_staging_%'")).rows.map((r) => r.n));
+
+/** Flushes dirty pages before a timed section, so neither side pays for the other's writes. */
+const checkpoint = (url: string) => withClient(url, (c) => c.query('CHECKPOINT'));
+
+/** A client tool beside psql (createdb is not one of pgTool's). */
+function clientTool(name: string): string {
+  const psql = pgTool('psql');
+  return psql.includes('/') ? join(dirname(psql), name) : name;
+}
+
+// ─────────────────────────────────────────── The runs ───────────────────────────────────────────
+
+interface OursRun {
+  incidentId: string;
+  ms: number;
+  /** Wall-clock (epoch ms) start and end, to place the timeline's steps. */
+  startedAt: number;
+  endedAt: number;
+  deleted: string[];
+  result: RunResult;
+  /** How many of the timeline's first steps are the incident's own; the rest are the plan's. */
+  incidentSteps: number;
+}
+
+interface Round {
+  load: number;
+  ours: OursRun;
+  rawMs: number;
+}
+
+interface Outcome {
+  leads: number;
+  seedMs: number;
+  databaseBytes: number;
+  manifest: BackupManifest;
+  backupMs: number;
+  verifyMs: number;
+  rounds: Round[];
+  idle: TreeMemory;
+  peak: TreeMemory;
+}
+
+async function oursRun(client: Client, config: LifeboatConfig, url: string, round: number, used: Set<string>): Promise<OursRun> {
+  const before = await tableSums(url);
+  const deleted = await deleteRandomLeads(url, DELETED_PER_RUN, used);
+  log(`run ${round}: deleted leads ${deleted.join(', ')}`);
+  await checkpoint(url);
+
+  const startedAt = Date.now();
+  const t = performance.now();
+  const input = incidentInput(config, {
+    target: 'crm',
+    summary: `bench: a bad script deleted ${deleted.length} leads`,
+    declaredBy: 'carol',
+    level: 'L1',
+    options: { record: { table: 'crm_leads', keys: deleted, includeChildren: true, goodBefore: new Date().toISOString() } },
+  });
+  await declare(client, config, input);
+  const result = await driveIncident(client, input.incidentId, L1_ANSWERS);
+  const ms = performance.now() - t;
+  const endedAt = Date.now();
+
+  if (result.outcome !== 'recovered') throw new Error(`run ${round}: incident ${input.incidentId} ended ${result.outcome}, not recovered: ${result.detail}`);
+  const after = await tableSums(url);
+  const differences = sumDifferences(before, after);
+  if (differences.length) throw new Error(`run ${round}: incident ${input.incidentId} says recovered, but the database differs from before the deletion: ${differences.join('; ')}`);
+  const left = await stagingSchemas(url);
+  if (left.length) throw new Error(`run ${round}: incident ${input.incidentId} left staging schemas behind: ${left.join(', ')}`);
+  // The incident's own steps come first in result.timeline, then the plan's.
+  const own = await client.workflow
+    .getHandle(input.incidentId)
+    .query(statusQuery)
+    .then((s) => s.timeline.length, () => result.timeline.length);
+  log(`run ${round}: lifeboat L1 ${secs(ms)} s (${input.incidentId}): ${result.detail}; all ${Object.keys(after).length} tables equal their fingerprints before the deletion`);
+  return { incidentId: input.incidentId, ms, startedAt, endedAt, deleted, result, incidentSteps: own };
+}
+
+async function rawRun(adminUrl: string, file: string, manifest: BackupManifest, round: number): Promise<number> {
+  const database = `crm_raw_${round}`;
+  const env = libpqEnv(adminUrl);
+  await checkpoint(adminUrl);
+  const t = performance.now();
+  try {
+    await run(clientTool('createdb'), ['--no-password', database], env);
+    await run(pgTool('pg_restore'), ['-j2', '--no-owner', '--no-acl', '--no-password', '-d', database, file], env);
+    const ms = performance.now() - t;
+    // Not timed: the restore holds the backup's rows, so RAW timed a real restore.
+    const counts = await withClient(adminUrl.replace(/\/postgres$/, `/${database}`), (c) => rowCounts(c, Object.keys(manifest.tables)));
+    const wrong = Object.entries(manifest.tables).filter(([t, n]) => counts[t] !== n);
+    if (wrong.length) throw new Error(`run ${round}: the raw restore holds ${wrong.map(([t, n]) => `${t} ${counts[t]} rows (backup ${n})`).join(', ')}`);
+    log(`run ${round}: raw createdb + pg_restore -j2 ${secs(ms)} s`);
+    return ms;
+  } finally {
+    await withClient(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(database)} WITH (FORCE)`));
+  }
+}
+
+/** The backup's dump from the store into a local file, checked against the manifest's size and SHA-256. */
+async function download(config: LifeboatConfig, env: NodeJS.ProcessEnv, manifest: BackupManifest, file: string): Promise<void> {
+  const store = openStore(manifest.store, config.stores[manifest.store]!, env);
+  const hash = createHash('sha256');
+  let size = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      size += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  await pipeline(await store.download(dumpKey(manifest.id)), tap, createWriteStream(file));
+  const sha256 = hash.digest('hex');
+  if (size !== manifest.sizeBytes || sha256 !== manifest.sha256) {
+    throw new Error(`the downloaded dump of ${manifest.id} is ${size} bytes with SHA-256 ${sha256}; the manifest says ${manifest.sizeBytes} bytes, ${manifest.sha256}`);
+  }
+}
+
+async function bench(leads: number, runs: number): Promise<Outcome> {
+  if (leads < DELETED_PER_RUN * runs) throw new UsageError(`--leads ${leads} is too few to delete ${DELETED_PER_RUN} different leads in each of ${runs} runs`);
+  return withHarness(async ({ stack, scratch, startWorker, connect }) => {
+    const adminUrl = stack.postgres.adminUrl;
+    await withClient(adminUrl, (c) => c.query('CREATE DATABASE crm'));
+    const env: Record<string, string> = stack.env('crm');
+    const url = env.CRM_DATABASE_URL!;
+    const fullEnv = { ...process.env, ...env };
+    const config = loadConfig(DEFAULT_CONFIG_PATH, fullEnv);
+
+    log(`seeding the CRM with ${leads} leads`);
+    const seedStart = performance.now();
+    const counts = await seedCrm(url, { leads, reset: true, onProgress: (p) => log(`  ${p} (${secs(performance.now() - seedStart)} s)`) });
+    const seedMs = performance.now() - seedStart;
+    const databaseBytes = await withClient(url, async (c) => Number((await c.query<{ n: string }>('SELECT pg_database_size(current_database()) AS n')).rows[0]!.n));
+    log(`seeded in ${secs(seedMs)} s: ${Object.entries(counts).map(([t, n]) => `${t} ${n}`).join(', ')}; database ${bytes(databaseBytes)}`);
+
+    log('starting the worker (bin/lifeboat worker)');
+    const worker = await startWorker(env);
+    const idle = worker.memory.current();
+    log(`worker polling; its node process (pid ${idle.mainPid}) holds ${mb(idle.mainPeakRssKiB)} MB`);
+    const client = await connect(env.TEMPORAL_ADDRESS!);
+    const { taskQueue } = config.temporal;
+
+    // L1 only uses verified backups: take one and verify it.
+    let t = performance.now();
+    const manifest = (await client.workflow.execute('backupWorkflow', { taskQueue, workflowId: `bench-level1-backup-${Date.now()}`, args: [{ target: 'crm', reason: 'bench level1' }] })) as BackupManifest;
+    const backupMs = performance.now() - t;
+    log(`backup ${manifest.id}: ${bytes(manifest.sizeBytes)} in ${secs(backupMs)} s`);
+    t = performance.now();
+    const verification = (await client.workflow.execute('verifyWorkflow', { taskQueue, workflowId: `bench-level1-verify-${Date.now()}`, args: [{ backupId: manifest.id, target: 'crm' }] })) as VerificationRecord;
+    const verifyMs = performance.now() - t;
+    if (verification.result !== 'passed') throw new Error(`backup ${manifest.id} failed verification: ${verification.findings.map((f) => `${f.check}: ${f.detail}`).join('; ')}`);
+    log(`verified in ${secs(verifyMs)} s`);
+
+    const file = join(scratch, 'crm.dump');
+    t = performance.now();
+    await download(config, fullEnv, manifest, file);
+    log(`downloaded the dump to ${file} in ${secs(performance.now() - t)} s (not timed; size and SHA-256 match the manifest)`);
+
+    const rounds: Round[] = [];
+    const used = new Set<string>();
+    for (let i = 1; i <= runs; i++) {
+      const load = loadavg()[0]!;
+      const ours = await oursRun(client, config, url, i, used);
+      const rawMs = await rawRun(adminUrl, file, manifest, i);
+      rounds.push({ load, ours, rawMs });
+    }
+    return { leads, seedMs, databaseBytes, manifest, backupMs, verifyMs, rounds, idle, peak: worker.memory.current() };
+  });
+}
+
+// ─────────────────────────────────────────── The report ───────────────────────────────────────────
+
+const took = (s: StepRecord) => (s.finishedAt ? Date.parse(s.finishedAt) - Date.parse(s.startedAt) : NaN);
+
+/**
+ * Every step of every OURS run, by name, with its duration per run; plan steps indented under
+ * the incident's "recover" step; and what lies between the steps (workflow and activity
+ * dispatch, the report and the final notice, which are not steps).
+ */
+function stepTable(runs: OursRun[]): string {
+  interface Row {
+    label: string;
+    kind: string;
+    ms: number[];
+  }
+  const rows: Row[] = [];
+  const index = new Map<string, Row>();
+  const add = (key: string, label: string, kind: string, r: number, ms: number) => {
+    let row = index.get(key);
+    if (!row) {
+      row = { label, kind, ms: runs.map(() => NaN) };
+      index.set(key, row);
+      rows.push(row);
+    }
+    row.ms[r] = ms;
+  };
+  runs.forEach((o, r) => {
+    const own = o.result.timeline.slice(0, o.incidentSteps);
+    const plan = o.result.timeline.slice(o.incidentSteps);
+    const seen = new Map<string, number>();
+    const keyOf = (prefix: string, name: string) => {
+      const k = `${prefix}${name}`;
+      const n = (seen.get(k) ?? 0) + 1;
+      seen.set(k, n);
+      return `${k}#${n}`;
+    };
+    const first = Math.min(...own.map((s) => Date.parse(s.startedAt)));
+    const last = Math.max(...own.map((s) => Date.parse(s.finishedAt ?? s.startedAt)));
+    add('start', '(start: declare → first step)', '', r, first - o.startedAt);
+    let stepsMs = 0;
+    for (const s of own) {
+      add(keyOf('', s.name), s.name, s.kind, r, took(s));
+      stepsMs += took(s) || 0;
+      if (s.name.startsWith('recover:') && plan.length) {
+        let planMs = 0;
+        for (const p of plan) {
+          add(keyOf('  ', p.name), `  ${p.name}`, p.kind, r, took(p));
+          planMs += took(p) || 0;
+        }
+        add('plan-gaps', '  (plan: between its steps, start and end)', '', r, took(s) - planMs);
+      }
+    }
+    add('gaps', '(between the incident\'s steps)', '', r, last - first - stepsMs);
+    add('end', '(end: last step → result: report, final notice)', '', r, o.endedAt - last);
+    add('total', 'total (incident start → result)', '', r, o.ms);
+  });
+  const cell = (ms: number) => (Number.isNaN(ms) ? '' : secs(ms));
+  return table(['step', 'kind', ...runs.map((_, i) => `run ${i + 1} (s)`)], rows.map((row) => [row.label.slice(0, 90), row.kind, ...row.ms.map(cell)]));
+}
+
+function report(o: Outcome): void {
+  const ours = median(o.rounds.map((r) => r.ours.ms)) / 1000;
+  const raw = median(o.rounds.map((r) => r.rawMs)) / 1000;
+  console.log('');
+  console.log(
+    `L1 benchmark: ${o.leads} leads, database ${bytes(o.databaseBytes)}, seeded in ${secs(o.seedMs)} s, backup ${o.manifest.id} ` +
+      `(${bytes(o.manifest.sizeBytes)}, taken in ${secs(o.backupMs)} s, verified in ${secs(o.verifyMs)} s), ${availableParallelism()} CPUs`,
+  );
+  console.log('');
+  console.log(
+    table(
+      ['run', 'lifeboat L1 (s)', 'raw pg_restore -j2 (s)', 'ours/raw', 'load avg', 'incident', 'deleted leads'],
+      [
+        ...o.rounds.map((r, i) => [String(i + 1), secs(r.ours.ms), secs(r.rawMs), (r.ours.ms / r.rawMs).toFixed(4), r.load.toFixed(2), r.ours.incidentId, r.ours.deleted.join(' ')]),
+        ['median', ours.toFixed(3), raw.toFixed(3), (ours / raw).toFixed(4), '', '', ''],
+      ],
+    ),
+  );
+  console.log('');
+  console.log('Where the L1 time goes (the incident\'s timeline; workflow clock, ms resolution):');
+  console.log('');
+  console.log(stepTable(o.rounds.map((r) => r.ours)));
+  console.log('');
+  console.log(
+    `worker memory (node process pid ${o.peak.mainPid}): idle ${mb(o.idle.mainPeakRssKiB)} MB, peak ${mb(Math.max(o.peak.mainPeakRssKiB, o.peak.mainHwmKiB))} MB; ` +
+      `whole tree incl. tsx launcher and psql: peak ${mb(o.peak.treePeakRssKiB)} MB`,
+  );
+  console.log(`RESULT level1 ratio=${(ours / raw).toFixed(4)} ours_s=${ours.toFixed(3)} raw_s=${raw.toFixed(3)} leads=${o.leads}`);
+}
+
+await benchMain(USAGE, async (argv) => {
+  const { leads, runs } = parseIntegerOptions(argv, { leads: { default: 100_000, min: 1 }, runs: { default: 3, min: 1, max: 10 } });
+  report(await bench(leads, runs));
+});
