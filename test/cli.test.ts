@@ -1,26 +1,19 @@
 // The `lifeboat` command as an operator runs it: bin/lifeboat in a process of its own, with a
 // configuration file and an environment, against the suite's PostgreSQL, S3 store and Temporal.
 // Workers on the configurations' task queues execute what the CLI starts.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Catalog } from '../activities/storage/catalog.js';
 import { type BackupStore, openStore } from '../activities/storage/store.js';
 import { parseConfig } from '../worker/config.js';
 import type { BackupSummary } from '../workflows/messages.js';
-import { type TestDatabase, type TestWorker, createCrmDatabase, startTestWorker, testConfigText, testEnv, uniqueName } from './helpers.js';
+import { type TestDatabase, type TestWorker, type CliRun, createCrmDatabase, runLifeboat, startTestWorker, testConfigText, testEnv, uniqueName } from './helpers.js';
 
-const LIFEBOAT = fileURLToPath(new URL('../bin/lifeboat', import.meta.url));
 const CLOSED_PORT = 1; // nothing listens on 127.0.0.1:1
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 describe('lifeboat CLI', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-cli-'));
@@ -47,20 +40,10 @@ describe('lifeboat CLI', () => {
     return { file, config };
   }
 
-  function lifeboat(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(LIFEBOAT, args, { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on('error', reject);
-      child.on('close', (code, signal) => {
-        const run = { code: signal ? null : code, stdout, stderr };
-        outputs.push(run);
-        resolve(run);
-      });
-    });
+  async function lifeboat(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
+    const run = await runLifeboat(args, { ...env, ...extraEnv });
+    outputs.push(run);
+    return run;
   }
 
   let main: string;

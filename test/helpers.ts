@@ -2,7 +2,9 @@
 // a configuration pointing at the suite's servers, and a worker on a task queue of their own.
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
 import { ConsoleNotifier, type Notice } from '../activities/notify/notifier.js';
 import { withClient, withDatabase } from '../activities/postgres/connection.js';
@@ -154,4 +156,25 @@ export async function driveIncident(client: Client, incidentId: string, answers:
     await Promise.race([done, new Promise((ok) => setTimeout(ok, 200))]);
   }
   return result;
+}
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const LIFEBOAT = fileURLToPath(new URL('../bin/lifeboat', import.meta.url));
+
+/** Runs `bin/lifeboat` as a person would, with a generous time-out; `code` is null when it was killed. */
+export function runLifeboat(args: string[], env: NodeJS.ProcessEnv): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(LIFEBOAT, args, { env, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code: signal ? null : code, stdout, stderr }));
+  });
 }

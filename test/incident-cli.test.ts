@@ -3,28 +3,21 @@
 // Temporal, while a worker on the configuration's task queue runs what the CLI starts. An L1 is
 // declared, followed, approved (after refusals), reviewed and reported; a triaged L1 is rejected;
 // a triaged L3 is aborted; bad input is refused with exit 2 before anything starts.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withClient } from '../activities/postgres/connection.js';
 import { fingerprints, userTables } from '../activities/postgres/inspect.js';
 import type { RunReport } from '../activities/reports/report.js';
 import { type LifeboatConfig, parseConfig } from '../worker/config.js';
 import type { RunResult } from '../workflows/messages.js';
-import { type TestDatabase, type TestWorker, createCrmDatabase, startTestWorker, testConfigText, testEnv, uniqueName } from './helpers.js';
+import { type CliRun, type TestDatabase, type TestWorker, createCrmDatabase, runLifeboat, startTestWorker, testConfigText, testEnv, uniqueName } from './helpers.js';
 
-const LIFEBOAT = fileURLToPath(new URL('../bin/lifeboat', import.meta.url));
 const INCIDENT_ID = /inc-\d{8}-\d{6}-[a-z0-9]{4}/;
 const CHILD_TABLES = ['crm_activities', 'crm_lead_notes', 'crm_reminders'] as const;
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+type Run = CliRun;
 
 describe('incident commander CLI', () => {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-incident-cli-'));
@@ -54,15 +47,7 @@ describe('incident commander CLI', () => {
   const lifeboat = (...args: string[]) => lifeboatWith({}, ...args);
 
   function lifeboatWith(extraEnv: NodeJS.ProcessEnv, ...args: string[]): Promise<Run> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(LIFEBOAT, ['--config', configFile, ...args], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on('error', reject);
-      child.on('close', (code, signal) => resolve({ code: signal ? null : code, stdout, stderr }));
-    });
+    return runLifeboat(['--config', configFile, ...args], { ...env, ...extraEnv });
   }
 
   /** Runs `lifeboat status <id>` until its screen matches (bounded); returns that run. */

@@ -8,7 +8,7 @@ import { Catalog, dumpKey } from '../activities/storage/catalog.js';
 import { openStore } from '../activities/storage/store.js';
 import { abort, incidentInput } from '../client/incidents.js';
 import type { LifeboatConfig } from '../worker/config.js';
-import { type BackupManifest, type Level, type PlanOptions, type RunResult, approveUpdate, statusQuery } from '../workflows/messages.js';
+import { type BackupManifest, type Level, type PlanOptions, approveUpdate, statusQuery } from '../workflows/messages.js';
 import { type TestDatabase, type TestWorker, createCrmDatabase, driveIncident, startTestWorker, testConfig, testEnv, uniqueName } from './helpers.js';
 
 describe('recovery plans L2, L3, L4', () => {

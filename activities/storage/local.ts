@@ -7,7 +7,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { LocalStoreConfig } from '../../worker/config.js';
-import { type BackupStore, type StoredObject, type UploadOptions, StoreError, joinKey } from './store.js';
+import { type BackupStore, type StoredObject, type UploadOptions, StoreError } from './store.js';
 
 const PARTIAL = '.partial';
 
