@@ -121,7 +121,8 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
       const manifest = await manifestOf(input.target, input.backupId);
       await assertIntact(manifest);
       const beat = heartbeater();
-      return stageFromBackup(url, await storeOf(input.target).download(dumpKey(manifest.id)), plan, (p) => beat(p));
+      // An opener, not a stream: a filter with children reads the archive twice rather than staging whole child tables.
+      return stageFromBackup(url, () => storeOf(input.target).download(dumpKey(manifest.id)), plan, (p) => beat(p));
     },
 
     async diffRecords(input: { incidentId: string; target: string; staged: StagedTable[]; wholeTable?: boolean }) {

@@ -82,7 +82,7 @@ export class LocalStore implements BackupStore {
     } catch {
       throw new StoreError(`store "${this.name}" has no object ${key}`);
     }
-    return createReadStream(path);
+    return createReadStream(path, { highWaterMark: 1 << 20 }); // large reads: restores and staging stream it whole
   }
 
   async list(prefix: string): Promise<StoredObject[]> {
