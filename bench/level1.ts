@@ -32,15 +32,12 @@ import { DEFAULT_CONFIG_PATH, type LifeboatConfig, loadConfig } from '../worker/
 import {
   type BackupManifest,
   type RunResult,
-  type RunStatus,
   type StepRecord,
   type TableFingerprint,
   type VerificationRecord,
-  type WaitingItem,
-  approveUpdate,
-  completeUpdate,
   statusQuery,
 } from '../workflows/messages.js';
+import { type Answer, driveIncident } from '../client/drive.js';
 import { UsageError, benchMain, log, mb, median, parseIntegerOptions, run, secs, withHarness } from './common.js';
 import type { TreeMemory } from './proc-memory.js';
 
@@ -54,55 +51,9 @@ const INCIDENT_TIMEOUT_MS = 30 * 60_000;
 
 // ───────────────────────────────────── The people: a driver ─────────────────────────────────────
 
-type Answer = (handle: ReturnType<Client['workflow']['getHandle']>, item: WaitingItem) => Promise<unknown>;
-
-/**
- * Plays the people of an incident, like driveIncident in test/helpers.ts: whenever the incident or
- * its plan waits on a gate or task named in `answers`, answers it at once; returns the incident's
- * result. Anything else waiting fails the benchmark.
- */
-async function driveIncident(client: Client, incidentId: string, answers: Record<string, Answer>): Promise<RunResult> {
-  const incident = client.workflow.getHandle(incidentId);
-  const answered = new Set<string>();
-  let result: RunResult | undefined;
-  let failure: { error: unknown } | undefined;
-  const done = incident.result().then(
-    (r: RunResult) => (result = r),
-    (error: unknown) => (failure = { error }),
-  );
-  const deadline = Date.now() + INCIDENT_TIMEOUT_MS;
-  let queryFailedSince: number | undefined;
-  while (!result && !failure) {
-    if (Date.now() > deadline) throw new Error(`incident ${incidentId} did not end within ${INCIDENT_TIMEOUT_MS / 60_000} min`);
-    let status: RunStatus | undefined;
-    try {
-      status = await incident.query(statusQuery);
-      queryFailedSince = undefined;
-    } catch (err) {
-      // Before its first workflow task the incident cannot answer queries yet.
-      queryFailedSince ??= Date.now();
-      if (Date.now() - queryFailedSince > 30_000) throw new Error(`incident ${incidentId} does not answer its status query: ${(err as Error).message}`);
-    }
-    const plan = status?.childWorkflowId ? await client.workflow.getHandle(status.childWorkflowId).query(statusQuery).catch(() => undefined) : undefined;
-    for (const runStatus of [plan, status]) {
-      for (const item of runStatus?.waiting ?? []) {
-        const key = `${runStatus!.workflowId}/${item.name}`;
-        if (answered.has(key)) continue;
-        const answer = answers[item.name];
-        if (!answer) throw new Error(`incident ${incidentId} waits for ${item.kind} "${item.name}", which this benchmark does not answer`);
-        answered.add(key);
-        await answer(client.workflow.getHandle(runStatus!.workflowId), item);
-      }
-    }
-    await Promise.race([done, new Promise((ok) => setTimeout(ok, POLL_MS))]);
-  }
-  if (failure) throw failure.error;
-  return result!;
-}
-
 const L1_ANSWERS: Record<string, Answer> = {
-  'apply-restore': (h, item) => h.executeUpdate(approveUpdate, { args: [{ gate: item.name, by: 'alice', reason: 'bench' }] }),
-  review: (h, item) => h.executeUpdate(completeUpdate, { args: [{ task: item.name, by: 'carol', note: 'bench: nothing to review' }] }),
+  'apply-restore': { approve: ['alice'] },
+  review: { complete: { by: 'carol', note: 'bench: nothing to review' } },
 };
 
 // ─────────────────────────────────────────── Database ───────────────────────────────────────────
@@ -206,7 +157,7 @@ async function oursRun(client: Client, config: LifeboatConfig, url: string, roun
     options: { record: { table: 'crm_leads', keys: deleted, includeChildren: true, goodBefore: new Date().toISOString() } },
   });
   await declare(client, config, input);
-  const result = await driveIncident(client, input.incidentId, L1_ANSWERS);
+  const result = await driveIncident(client, input.incidentId, L1_ANSWERS, { pollMs: POLL_MS, timeoutMs: INCIDENT_TIMEOUT_MS });
   const ms = performance.now() - t;
   const endedAt = Date.now();
 

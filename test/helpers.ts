@@ -1,6 +1,6 @@
 // Shared pieces of the integration tests: a CRM database of their own on the suite's PostgreSQL,
 // a configuration pointing at the suite's servers, and a worker on a task queue of their own.
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -11,7 +11,6 @@ import { withClient, withDatabase } from '../activities/postgres/connection.js';
 import { seedCrm } from '../activities/postgres/seed.js';
 import { createActivities } from '../activities/index.js';
 import { type LifeboatConfig, parseConfig } from '../worker/config.js';
-import { type RunResult, approveUpdate, completeUpdate, rejectUpdate, statusQuery } from '../workflows/messages.js';
 
 // Worker state changes at INFO drown the test output; warnings and errors still show.
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -120,43 +119,7 @@ export async function startTestWorker(config: LifeboatConfig, env: NodeJS.Proces
   };
 }
 
-/** How a test answers what a run waits for: a task's completion, or the approvers of a gate in turn. */
-export type Answer =
-  | { complete: { by: string; note?: string; choices?: string[] } }
-  | { approve: string[] }
-  | { reject: { by: string; reason: string } }
-  | { act: (handle: WorkflowHandle) => Promise<void> };
-
-/**
- * Plays the people of an incident: whenever the incident or its plan waits on a task or gate
- * named in `answers`, answers it; returns the incident's result. Anything else waiting fails the test.
- */
-export async function driveIncident(client: Client, incidentId: string, answers: Record<string, Answer>): Promise<RunResult> {
-  const incident = client.workflow.getHandle(incidentId);
-  const answered = new Set<string>();
-  let result: RunResult | undefined;
-  const done = incident.result().then((r: RunResult) => (result = r));
-  while (!result) {
-    const status = await incident.query(statusQuery);
-    const plan = status.childWorkflowId ? await client.workflow.getHandle(status.childWorkflowId).query(statusQuery).catch(() => undefined) : undefined;
-    for (const run of [plan, status]) {
-      for (const item of run?.waiting ?? []) {
-        const key = `${run!.workflowId}/${item.name}`;
-        if (answered.has(key)) continue;
-        const answer = answers[item.name];
-        if (!answer) throw new Error(`the run waits for ${item.kind} "${item.name}", which this test does not answer`);
-        answered.add(key);
-        const handle = client.workflow.getHandle(run!.workflowId);
-        if ('complete' in answer) await handle.executeUpdate(completeUpdate, { args: [{ task: item.name, ...answer.complete }] });
-        else if ('reject' in answer) await handle.executeUpdate(rejectUpdate, { args: [{ gate: item.name, ...answer.reject }] });
-        else if ('act' in answer) await answer.act(handle);
-        else for (const by of answer.approve) await handle.executeUpdate(approveUpdate, { args: [{ gate: item.name, by }] });
-      }
-    }
-    await Promise.race([done, new Promise((ok) => setTimeout(ok, 200))]);
-  }
-  return result;
-}
+export { type Answer, driveIncident } from '../client/drive.js';
 
 export interface CliRun {
   code: number | null;

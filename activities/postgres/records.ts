@@ -1110,7 +1110,7 @@ class TableInflater {
   private batchBytes = 0;
 
   constructor(
-    private readonly filter: RowFilter,
+    filter: RowFilter,
     private readonly sink: TableSink,
     private readonly compressed: boolean,
     private readonly progress: Signal,

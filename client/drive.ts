@@ -1,0 +1,57 @@
+// Answers an incident's tasks and gates from a script, as the people would: for tests,
+// benchmarks and automated rehearsals that run a plan end to end with nobody at the keyboard.
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { type RunResult, type RunStatus, approveUpdate, completeUpdate, rejectUpdate, statusQuery } from '../workflows/messages.js';
+
+/** How a script answers what a run waits for: a task's completion, the approvers of a gate in turn, a rejection, or anything else. */
+export type Answer =
+  | { complete: { by: string; note?: string; choices?: string[] } }
+  | { approve: string[] }
+  | { reject: { by: string; reason: string } }
+  | { act: (handle: WorkflowHandle) => Promise<void> };
+
+export interface DriveOptions {
+  /** How often to look for something waiting. */
+  pollMs?: number;
+  /** An incident still running after this long is stuck: fail rather than wait for ever. */
+  timeoutMs?: number;
+}
+
+/**
+ * Plays the people of an incident: whenever the incident or its plan waits on a task or gate
+ * named in `answers`, answers it; returns the incident's result. Anything else waiting is an error.
+ */
+export async function driveIncident(client: Client, incidentId: string, answers: Record<string, Answer>, options: DriveOptions = {}): Promise<RunResult> {
+  const { pollMs = 200, timeoutMs = 30 * 60_000 } = options;
+  const incident = client.workflow.getHandle(incidentId);
+  const answered = new Set<string>();
+  let outcome: { result: RunResult } | { error: unknown } | undefined;
+  const done = incident.result().then(
+    (result: RunResult) => (outcome = { result }),
+    (error: unknown) => (outcome = { error }),
+  );
+  const deadline = Date.now() + timeoutMs;
+  while (!outcome) {
+    if (Date.now() > deadline) throw new Error(`incident ${incidentId} did not end within ${timeoutMs / 60_000} min`);
+    // Before its first workflow task an incident cannot answer queries yet: look again next round.
+    const status = await incident.query(statusQuery).catch(() => undefined);
+    const plan: RunStatus | undefined = status?.childWorkflowId ? await client.workflow.getHandle(status.childWorkflowId).query(statusQuery).catch(() => undefined) : undefined;
+    for (const run of [plan, status]) {
+      for (const item of run?.waiting ?? []) {
+        const key = `${run!.workflowId}/${item.name}`;
+        if (answered.has(key)) continue;
+        const answer = answers[item.name];
+        if (!answer) throw new Error(`incident ${incidentId} waits for ${item.kind} "${item.name}", which this script does not answer`);
+        answered.add(key);
+        const handle = client.workflow.getHandle(run!.workflowId);
+        if ('complete' in answer) await handle.executeUpdate(completeUpdate, { args: [{ task: item.name, ...answer.complete }] });
+        else if ('reject' in answer) await handle.executeUpdate(rejectUpdate, { args: [{ gate: item.name, ...answer.reject }] });
+        else if ('act' in answer) await answer.act(handle);
+        else for (const by of answer.approve) await handle.executeUpdate(approveUpdate, { args: [{ gate: item.name, by }] });
+      }
+    }
+    await Promise.race([done, new Promise((ok) => setTimeout(ok, pollMs))]);
+  }
+  if ('error' in outcome) throw outcome.error;
+  return outcome.result;
+}
