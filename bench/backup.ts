@@ -12,12 +12,11 @@ import { rmSync, statSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { libpqEnv, pgTool, withClient } from '../activities/postgres/connection.js';
-import { seedCrm } from '../activities/postgres/seed.js';
+import { libpqEnv, pgTool } from '../activities/postgres/connection.js';
 import { bytes, table } from '../client/format.js';
 import { DEFAULT_CONFIG_PATH, loadConfig } from '../worker/config.js';
 import { type BackupManifest, parseBackupId } from '../workflows/messages.js';
-import { benchMain, log, mb, median, parseLeads, run, secs, sleep, withHarness } from './common.js';
+import { benchMain, log, mb, median, parseLeads, run, secs, seedBenchCrm, sleep, withHarness } from './common.js';
 import type { TreeMemory } from './proc-memory.js';
 
 const RUNS = 3;
@@ -43,16 +42,7 @@ interface Outcome {
 
 async function bench(leads: number): Promise<Outcome> {
   return withHarness(async ({ stack, scratch, startWorker, connect }) => {
-    await withClient(stack.postgres.adminUrl, (c) => c.query('CREATE DATABASE crm'));
-    const env: Record<string, string> = stack.env('crm');
-    const url = env.CRM_DATABASE_URL!;
-
-    log(`seeding the CRM with ${leads} leads`);
-    const seedStart = performance.now();
-    const counts = await seedCrm(url, { leads, reset: true, onProgress: (p) => log(`  ${p} (${secs(performance.now() - seedStart)} s)`) });
-    const seedMs = performance.now() - seedStart;
-    const databaseBytes = await withClient(url, async (c) => Number((await c.query<{ n: string }>('SELECT pg_database_size(current_database()) AS n')).rows[0]!.n));
-    log(`seeded in ${secs(seedMs)} s: ${Object.entries(counts).map(([t, n]) => `${t} ${n}`).join(', ')}; database ${bytes(databaseBytes)}`);
+    const { env, url, seedMs, databaseBytes } = await seedBenchCrm(stack, leads);
 
     // The raw dump uses the configured compression, so both sides compress alike.
     const compression = loadConfig(DEFAULT_CONFIG_PATH, { ...process.env, ...env }).backup.compression;

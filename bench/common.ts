@@ -7,6 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
+import { withClient } from '../activities/postgres/connection.js';
+import { seedCrm } from '../activities/postgres/seed.js';
+import { bytes } from '../client/format.js';
 import { type Stack, startStack } from '../client/stack/index.js';
 import { REPO_ROOT } from '../client/stack/processes.js';
 import { DEFAULT_CONFIG_PATH } from '../worker/config.js';
@@ -206,4 +210,27 @@ export async function benchMain(usage: string, main: (argv: string[]) => Promise
     console.error(`bench failed: ${(err as Error).stack ?? String(err)}`);
     process.exit(1);
   }
+}
+
+export interface SeededCrm {
+  /** The environment for config/lifeboat.example.yaml, pointing at the stack's `crm` database. */
+  env: Record<string, string>;
+  url: string;
+  seedMs: number;
+  counts: Record<string, number>;
+  databaseBytes: number;
+}
+
+/** Creates the stack's `crm` database and seeds it with `leads` leads, logging how long it took. */
+export async function seedBenchCrm(stack: Stack, leads: number): Promise<SeededCrm> {
+  await withClient(stack.postgres.adminUrl, (c) => c.query('CREATE DATABASE crm'));
+  const env: Record<string, string> = stack.env('crm');
+  const url = env.CRM_DATABASE_URL!;
+  log(`seeding the CRM with ${leads} leads`);
+  const seedStart = performance.now();
+  const counts = await seedCrm(url, { leads, reset: true, onProgress: (p) => log(`  ${p} (${secs(performance.now() - seedStart)} s)`) });
+  const seedMs = performance.now() - seedStart;
+  const databaseBytes = await withClient(url, async (c) => Number((await c.query<{ n: string }>('SELECT pg_database_size(current_database()) AS n')).rows[0]!.n));
+  log(`seeded in ${secs(seedMs)} s: ${Object.entries(counts).map(([t, n]) => `${t} ${n}`).join(', ')}; database ${bytes(databaseBytes)}`);
+  return { env, url, seedMs, counts, databaseBytes };
 }

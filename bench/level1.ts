@@ -23,7 +23,6 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { escapeIdentifier, libpqEnv, pgTool, withClient } from '../activities/postgres/connection.js';
 import { fingerprint, rowCounts, userTables } from '../activities/postgres/inspect.js';
-import { seedCrm } from '../activities/postgres/seed.js';
 import { dumpKey } from '../activities/storage/catalog.js';
 import { openStore } from '../activities/storage/store.js';
 import { declare, incidentInput } from '../client/incidents.js';
@@ -38,7 +37,7 @@ import {
   statusQuery,
 } from '../workflows/messages.js';
 import { type Answer, driveIncident } from '../client/drive.js';
-import { UsageError, benchMain, log, mb, median, parseIntegerOptions, run, secs, withHarness } from './common.js';
+import { UsageError, benchMain, seedBenchCrm, log, mb, median, parseIntegerOptions, run, secs, withHarness } from './common.js';
 import type { TreeMemory } from './proc-memory.js';
 
 const USAGE = 'usage: npm run bench:level1 -- [--leads N] [--runs R]   (N: positive integer, default 100000; R: 1 to 10, default 3)';
@@ -219,18 +218,9 @@ async function bench(leads: number, runs: number): Promise<Outcome> {
   if (leads < DELETED_PER_RUN * runs) throw new UsageError(`--leads ${leads} is too few to delete ${DELETED_PER_RUN} different leads in each of ${runs} runs`);
   return withHarness(async ({ stack, scratch, startWorker, connect }) => {
     const adminUrl = stack.postgres.adminUrl;
-    await withClient(adminUrl, (c) => c.query('CREATE DATABASE crm'));
-    const env: Record<string, string> = stack.env('crm');
-    const url = env.CRM_DATABASE_URL!;
+    const { env, url, seedMs, databaseBytes } = await seedBenchCrm(stack, leads);
     const fullEnv = { ...process.env, ...env };
     const config = loadConfig(DEFAULT_CONFIG_PATH, fullEnv);
-
-    log(`seeding the CRM with ${leads} leads`);
-    const seedStart = performance.now();
-    const counts = await seedCrm(url, { leads, reset: true, onProgress: (p) => log(`  ${p} (${secs(performance.now() - seedStart)} s)`) });
-    const seedMs = performance.now() - seedStart;
-    const databaseBytes = await withClient(url, async (c) => Number((await c.query<{ n: string }>('SELECT pg_database_size(current_database()) AS n')).rows[0]!.n));
-    log(`seeded in ${secs(seedMs)} s: ${Object.entries(counts).map(([t, n]) => `${t} ${n}`).join(', ')}; database ${bytes(databaseBytes)}`);
 
     log('starting the worker (bin/lifeboat worker)');
     const worker = await startWorker(env);
