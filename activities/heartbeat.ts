@@ -1,5 +1,6 @@
 // Heartbeats for long activities: at most twice a second, carrying progress the CLI shows.
 import { Context } from '@temporalio/activity';
+import type { Readable } from 'node:stream';
 import type { Progress } from '../workflows/messages.js';
 
 export function heartbeater(): (progress: Progress) => void {
@@ -21,4 +22,12 @@ export async function heartbeatWhile<T>(detail: Progress, work: () => Promise<T>
   } finally {
     clearInterval(timer);
   }
+}
+
+/** Heartbeats the bytes read from `stream` so far, under `phase`; returns the stream. */
+export function reportBytes<T extends Readable>(stream: T, phase: string): T {
+  const beat = heartbeater();
+  let bytes = 0;
+  stream.on('data', (chunk: Buffer) => beat({ phase, bytes: (bytes += chunk.length) }));
+  return stream;
 }

@@ -14,13 +14,13 @@ import type {
 } from '../workflows/messages.js';
 import type { RetentionPolicy } from '../workflows/retention.js';
 import { type Notice, type Notifier, ConsoleNotifier } from './notify/notifier.js';
-import { describeUrl, withClient, withDatabase } from './postgres/connection.js';
+import { withClient, withDatabase } from './postgres/connection.js';
 import { fingerprints, integrityFindings, userTables } from './postgres/inspect.js';
 import { dropDatabase, recreateDatabase, restoreFromStream } from './postgres/restore.js';
 import { dumpKey } from './storage/catalog.js';
 import { checksumFindings } from './storage/checksum.js';
 import { createResolver } from './resolve.js';
-import { heartbeater } from './heartbeat.js';
+import { heartbeater, reportBytes } from './heartbeat.js';
 import { createRecoveryActivities } from './recovery.js';
 import { takeBackup } from './take-backup.js';
 
@@ -68,11 +68,8 @@ export function createActivities(context: ActivityContext) {
     async restoreToScratch(input: { manifest: BackupManifest; database: string }): Promise<void> {
       const { manifest, database } = input;
       const server = scratchServerUrl(manifest.target);
-      const report = heartbeater();
       await recreateDatabase(server, database);
-      const body = await storeOf(manifest.target).download(dumpKey(manifest.id));
-      let bytes = 0;
-      body.on('data', (chunk: Buffer) => report({ phase: 'restoring', bytes: (bytes += chunk.length) }));
+      const body = reportBytes(await storeOf(manifest.target).download(dumpKey(manifest.id)), 'restoring');
       await restoreFromStream(server, database, body, Context.current().cancellationSignal);
     },
 
@@ -100,11 +97,10 @@ export function createActivities(context: ActivityContext) {
     },
 
     /** The worker's configured policies for a target, so schedules follow the configuration. */
-    async targetPolicy(input: { target: string }): Promise<{ retention: RetentionPolicy; freshnessMaxAgeMs: number; database: string }> {
+    async targetPolicy(_input: { target: string }): Promise<{ retention: RetentionPolicy; freshnessMaxAgeMs: number }> {
       return {
         retention: config.retention,
         freshnessMaxAgeMs: durationMs(config.freshness.maxAge),
-        database: describeUrl(databaseUrl(input.target)),
       };
     },
 

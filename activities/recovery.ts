@@ -8,7 +8,7 @@ import type { BackupManifest, Finding, RecordSelection, RunContext, RunResult } 
 import { backupIdFor } from '../workflows/messages.js';
 import { runHook, type HookResult } from './hooks/hooks.js';
 import { describeUrl, withClient, withDatabase } from './postgres/connection.js';
-import { fingerprints, integrityFindings, userTables } from './postgres/inspect.js';
+import { fingerprints, integrityFindings, rowCounts, userTables } from './postgres/inspect.js';
 import {
   type StagedTable,
   applyStaged,
@@ -24,7 +24,7 @@ import {
 import { dropDatabase, recreateDatabase, restoreFromStream } from './postgres/restore.js';
 import { writeReport } from './reports/report.js';
 import type { Resolver } from './resolve.js';
-import { heartbeatWhile, heartbeater } from './heartbeat.js';
+import { heartbeatWhile, heartbeater, reportBytes } from './heartbeat.js';
 import { takeBackup } from './take-backup.js';
 import { checksumFindings } from './storage/checksum.js';
 import { dumpKey } from './storage/catalog.js';
@@ -183,10 +183,7 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
       const url = databaseUrl(input.target);
       const database = input.database ?? parse(url).database!;
       if (input.database) await recreateDatabase(url, database);
-      const beat = heartbeater();
-      let bytes = 0;
-      const body = await storeOf(input.target).download(dumpKey(manifest.id));
-      body.on('data', (chunk: Buffer) => beat({ phase: 'restoring', bytes: (bytes += chunk.length) }));
+      const body = reportBytes(await storeOf(input.target).download(dumpKey(manifest.id)), 'restoring');
       await restoreFromStream(url, database, body, Context.current().cancellationSignal, { inPlace: !input.database });
       return { database, tables: Object.keys(manifest.tables).length };
     },
@@ -210,7 +207,7 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
           await c.query('SELECT 1');
           const results = [{ check: 'connectivity', ok: true, detail: `answered in ${Date.now() - started} ms` }];
           const tables = resolve.target(input.target).tables;
-          const counts = await Promise.all(tables.map(async (t) => [t, Number((await c.query<{ n: string }>(`SELECT count(*) AS n FROM ${t}`)).rows[0]!.n)] as const));
+          const counts = Object.entries(await rowCounts(c, tables));
           const dropped = counts.filter(([t, n]) => last?.tables[t] !== undefined && n < last.tables[t]! * 0.9);
           results.push({
             check: 'row counts',

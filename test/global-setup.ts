@@ -3,7 +3,7 @@
 // folders are removed, even when tests fail; their logs stay in .test-logs/ to be read.
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startStack } from '../client/stack/index.js';
+import { DEMO_BUCKET, startStack } from '../client/stack/index.js';
 import { REPO_ROOT } from '../client/stack/processes.js';
 import { workflowBundle } from '../worker/bundle.js';
 
@@ -28,7 +28,7 @@ export default async function setup(project: TestProject) {
   project.provide('s3Endpoint', stack.s3.endpoint);
   project.provide('s3AccessKeyId', stack.s3.accessKeyId);
   project.provide('s3SecretAccessKey', stack.s3.secretAccessKey);
-  project.provide('s3Bucket', 'lifeboat-backups');
+  project.provide('s3Bucket', DEMO_BUCKET);
   project.provide('temporalAddress', stack.temporal.address);
   project.provide('workflowBundlePath', bundlePath);
   project.provide('logDir', logDir);

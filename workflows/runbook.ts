@@ -51,6 +51,11 @@ interface OpenItem extends WaitingItem {
   completion?: Completion;
 }
 
+/** A waiting item as clients see it, without the run's own bookkeeping. */
+function publicView({ decided: _decided, completion: _completion, ...item }: OpenItem): WaitingItem {
+  return item;
+}
+
 const hours = (ms: number) => (ms >= 3_600_000 ? `${+(ms / 3_600_000).toFixed(1)} h` : `${Math.round(ms / 60_000)} min`);
 
 export function formatDuration(ms: number): string {
@@ -97,7 +102,7 @@ export class Runbook {
       context: this.context,
       workflowId: workflowInfo().workflowId,
       timeline: this.timeline,
-      waiting: [...this.open.values()].filter((i) => !i.decided && !i.completion).map(({ decided: _d, completion: _c, ...item }) => item),
+      waiting: this.pending().map(publicView),
       rtoStatus: this.rtoStatus,
       childWorkflowId: this.childWorkflowId,
       outcome: this.outcome,
@@ -249,8 +254,13 @@ export class Runbook {
     return item;
   }
 
+  /** Gates and tasks still waiting for a person. */
+  private pending(): OpenItem[] {
+    return [...this.open.values()].filter((i) => !i.decided && !i.completion);
+  }
+
   private waitingNames(): string {
-    const names = [...this.open.values()].filter((i) => !i.decided && !i.completion).map((i) => `${i.kind === 'approval' ? 'gate' : 'task'} "${i.name}"`);
+    const names = this.pending().map((i) => `${i.kind === 'approval' ? 'gate' : 'task'} "${i.name}"`);
     return names.length ? names.join(', ') : 'nothing';
   }
 
@@ -277,8 +287,7 @@ export class Runbook {
         const item = this.open.get(vote.gate)!;
         item.approvedBy!.push(vote.by);
         if (item.approvedBy!.length >= item.required!) item.decided = { approved: true, by: vote.by, reason: vote.reason };
-        const { decided: _d, completion: _c, ...view } = item;
-        return item.decided ? null : view;
+        return item.decided ? null : publicView(item);
       },
       {
         validator: (vote) => {
