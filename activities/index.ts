@@ -13,7 +13,7 @@ import type {
   VerificationRecord,
 } from '../workflows/messages.js';
 import type { RetentionPolicy } from '../workflows/retention.js';
-import { type Notice, type Notifier, ConsoleNotifier } from './notify/notifier.js';
+import { type Notice, type Notifier, type Posted, ConsoleNotifier } from './notify/notifier.js';
 import { withClient, withDatabase } from './postgres/connection.js';
 import { fingerprints, integrityFindings, userTables } from './postgres/inspect.js';
 import { dropDatabase, recreateDatabase, restoreFromStream } from './postgres/restore.js';
@@ -104,8 +104,9 @@ export function createActivities(context: ActivityContext) {
       };
     },
 
-    async notify(notice: Notice): Promise<void> {
-      await notifier.notify(notice);
+    /** Posts (or replaces) a notice; returns its reference for threads and in-place updates. */
+    async notify(notice: Notice): Promise<Posted> {
+      return notifier.notify(notice);
     },
   };
 }

@@ -40,7 +40,7 @@ describe('RTO clock (time skipping)', () => {
       connection: env.nativeConnection,
       taskQueue: config.temporal.taskQueue,
       workflowBundle: { codePath: inject('workflowBundlePath') },
-      activities: createActivities({ config, env: testEnv(db), notifier: { notify: async (n) => void notices.push(n) } }),
+      activities: createActivities({ config, env: testEnv(db), notifier: { notify: async (n) => (notices.push(n), {}) } }),
     });
     running = worker.run();
   });

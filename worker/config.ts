@@ -83,6 +83,53 @@ const approvals = z.strictObject({
   gates: z.record(z.string(), z.array(z.string().min(1))).default({}),
 });
 
+const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'expected a Slack user id such as U0123ABCD');
+const slackGroupId = z.string().regex(/^S[A-Z0-9]{2,}$/, 'expected a Slack user-group id such as S0123ABCD');
+
+const slack = z.strictObject({
+  /** The bot token (xoxb-…); Slack is used only when this variable is set on the worker. */
+  tokenEnv: envName.default('SLACK_BOT_TOKEN'),
+  /** The channel id (C…) every run's thread goes into. */
+  channel: z.string().regex(/^[CG][A-Z0-9]{2,}$/, 'expected a Slack channel id such as C0123ABCD'),
+  /** The Web API's base URL: Slack's own unless a proxy (or the tests' fake server) stands in. */
+  apiUrl: z.url().optional(),
+  /** How often the client itself retries a failed or rate-limited call before the failure is recorded. */
+  retries: z.number().int().min(0).max(10).default(2),
+  /** The approval receiver (`lifeboat slack serve`): Slack's interactivity requests reach it here. */
+  receiver: z
+    .strictObject({
+      transport: z.enum(['http', 'socket']).default('http'),
+      port: z.number().int().min(0).max(65535).default(3000),
+      path: z.string().regex(/^\//, 'expected a path such as /slack/events').default('/slack/events'),
+      signingSecretEnv: envName.default('SLACK_SIGNING_SECRET'),
+      /** Socket Mode's app-level token (xapp-…). */
+      appTokenEnv: envName.default('SLACK_APP_TOKEN'),
+    })
+    .prefault({}),
+  /** Slack user id → approver identity, as the approval lists name people. */
+  users: z.record(slackUserId, z.string().min(1)).default({}),
+  /** Members of these user groups act as their Slack handle (the `users` map wins). */
+  userGroups: z.array(slackGroupId).default([]),
+});
+
+const drill = z.strictObject({
+  /** The target rehearsed; defaults to the only configured target. */
+  target: name.optional(),
+  level: z.enum(['L1', 'L2', 'L3', 'L4']).default('L3'),
+  /** L1: how many random rows of the target's first table are deleted (with their children). */
+  records: z.number().int().min(1).max(10).default(5),
+  /** L1 and L2: the table the scenario damages; defaults to the target's first table. */
+  table: sqlIdentifier.optional(),
+  /** The server the isolated test database is created on; defaults to the target's scratch server. */
+  testUrlEnv: envName.optional(),
+  /** "drill": gates and tasks are answered by the drill's own identity; "human": people answer them. */
+  approvals: z.enum(['drill', 'human']).default('drill'),
+  approveAs: z.string().min(1).default('lifeboat-drill'),
+  /** The "improvements" task opened after a drill, and how long it may stay open before escalating. */
+  improvements: z.boolean().default(true),
+  improvementsDeadline: duration.default('14d'),
+});
+
 const schema = z.strictObject({
   temporal: z
     .strictObject({
@@ -122,7 +169,8 @@ const schema = z.strictObject({
       L4: approvals.prefault({}),
     })
     .prefault({}),
-  notify: z.strictObject({ responseTeam: z.array(z.string()).default([]) }).prefault({}),
+  notify: z.strictObject({ responseTeam: z.array(z.string()).default([]), slack: slack.optional() }).prefault({}),
+  drill: drill.prefault({}),
   schedules: z
     .strictObject({
       timezone: z.string().default('UTC'),
@@ -130,6 +178,8 @@ const schema = z.strictObject({
       verify: z.string().default('0 4 * * 0'),
       retention: z.string().default('30 3 * * *'),
       freshness: z.string().default('0 * * * *'),
+      // The first Monday of each quarter at 09:00: Temporal ANDs day-of-month and day-of-week.
+      drill: z.string().default('0 9 1-7 1,4,7,10 1'),
     })
     .prefault({}),
 });
@@ -140,6 +190,8 @@ export type StoreConfig = LifeboatConfig['stores'][string];
 export type S3StoreConfig = Extract<StoreConfig, { type: 's3' }>;
 export type LocalStoreConfig = Extract<StoreConfig, { type: 'local' }>;
 export type HookConfig = LifeboatConfig['hooks'][string];
+export type SlackConfig = NonNullable<LifeboatConfig['notify']['slack']>;
+export type DrillConfig = LifeboatConfig['drill'];
 
 export class ConfigError extends Error {
   override name = 'ConfigError';

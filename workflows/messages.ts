@@ -181,6 +181,15 @@ export interface RunContext {
   declaredAt: string;
   rtoMs: number;
   approvals: ApprovalPolicy;
+  /** The notifier's thread this run posts into (a plan posts into its incident's or drill's thread). */
+  thread?: string;
+  /**
+   * Drills only: the plan works on this isolated test database (named lifeboat_drill_…, on the
+   * drill's test server) instead of the target's production database.
+   */
+  testDatabase?: string;
+  /** Drills only: gates and tasks are answered at once by this identity instead of waiting for people. */
+  actAs?: string;
 }
 
 export type StepKind = 'automated' | 'human' | 'approval' | 'notification';
@@ -276,6 +285,8 @@ export interface RunResult {
   backupUsed?: { id: string; startedAt: string };
   rto?: RtoResult;
   reportKeys?: string[];
+  /** Where the recovered data now is, when not the target's own database (L3/L4 restore into a new one). */
+  database?: string;
 }
 
 export const approveUpdate = defineUpdate<WaitingItem | null, [Vote]>('approve');
