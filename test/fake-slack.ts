@@ -282,7 +282,7 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       return answer(res, 200, { ok: false, error: 'unknown_method' });
     }
     try {
-      const body = { ok: true, ...(await handler(args)) };
+      const body: Record<string, unknown> = { ok: true, ...(await handler(args)) };
       if (body.ok === false) call.error = String(body.error);
       return answer(res, 200, body);
     } catch (err) {
