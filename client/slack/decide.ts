@@ -1,0 +1,79 @@
+// Turns a verified button click into the Temporal Update the CLI would send, and the outcome
+// into the sentence the clicking user sees. The workflow's validators decide who may act: the
+// receiver only says who the clicker is. A refusal leaves no trace in the run's history.
+import { type Client, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { approveUpdate, completeUpdate, rejectUpdate, type RunStatus, statusQuery } from '../../workflows/messages.js';
+
+export type ClickKind = 'approve' | 'reject' | 'done';
+
+export interface Click {
+  kind: ClickKind;
+  workflowId: string;
+  incidentId: string;
+  /** The gate (approve/reject) or task (done). */
+  name: string;
+}
+
+const what = (click: Click) => `${click.kind === 'done' ? 'task' : 'gate'} ${click.name} of ${click.incidentId}`;
+
+/** Sends the Update for a click by `by`; returns the message for the clicking user, never throws. */
+export async function decide(client: Client, click: Click, by: string): Promise<string> {
+  const handle = client.workflow.getHandle(click.workflowId);
+  try {
+    if (click.kind === 'approve') {
+      const left = await handle.executeUpdate(approveUpdate, { args: [{ gate: click.name, by }] });
+      if (!left) return `Approved: ${what(click)} — the plan goes on.`;
+      const more = left.required! - left.approvedBy!.length;
+      const others = left.approvers!.filter((a) => !left.approvedBy!.includes(a));
+      return `Approved: ${what(click)} — ${more} more approval${more === 1 ? '' : 's'} needed (from: ${others.join(', ')}).`;
+    }
+    if (click.kind === 'reject') {
+      await handle.executeUpdate(rejectUpdate, { args: [{ gate: click.name, by, reason: `rejected from Slack by ${by}` }] });
+      return `Rejected: ${what(click)} — nothing is changed; the plan stops.`;
+    }
+    await handle.executeUpdate(completeUpdate, { args: [{ task: click.name, by, note: `marked done from Slack by ${by}` }] });
+    return `Done: ${what(click)} — the plan goes on.`;
+  } catch (err) {
+    if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) {
+      const reason = err instanceof WorkflowUpdateFailedError ? (err.cause?.message ?? err.message) : `the run ${click.workflowId} is not running`;
+      return `Refused: ${(await alreadySettled(client, click)) ?? reason}`;
+    }
+    // Temporal unreachable or similar: nothing was decided; the CLI is the fallback.
+    const cli = click.kind === 'done' ? `lifeboat complete ${click.incidentId} --task ${click.name}` : `lifeboat ${click.kind} ${click.incidentId} --gate ${click.name}`;
+    return `Could not reach Lifeboat (${(err as Error).message}): nothing was decided. Try again, or use \`${cli} --as ${by}\`.`;
+  }
+}
+
+/**
+ * When the gate or task is no longer waiting, says how it was settled ("already approved by alice"):
+ * a second click must read as such, not as a puzzling "not waiting". Undefined when still open.
+ */
+async function alreadySettled(client: Client, click: Click): Promise<string | undefined> {
+  const kind = click.kind === 'done' ? 'human' : 'approval';
+  // Just after the deciding Update the step is settled but not yet closed on the timeline: look again briefly.
+  for (let attempt = 0; attempt < 10; attempt++) {
+    const status: RunStatus | undefined = await client.workflow
+      .getHandle(click.workflowId)
+      .query(statusQuery)
+      .catch(() => undefined);
+    if (!status) return undefined;
+    const stillOpen = status.waiting.some((w) => w.name === click.name && w.kind === kind);
+    const step = [...status.timeline].reverse().find((s) => s.name === click.name && s.kind === kind);
+    if (stillOpen || !step) return undefined;
+    const by = step.actor ? ` by ${step.actor}` : '';
+    switch (step.status) {
+      case 'done':
+        return `${what(click)} was already ${kind === 'human' ? 'done' : 'approved'}${by}.`;
+      case 'rejected':
+        return `${what(click)} was already rejected${by}${step.detail ? ` (${step.detail})` : ''}.`;
+      case 'aborted':
+        return `${what(click)} was aborted: the run stopped.`;
+      case 'waiting':
+        await new Promise((ok) => setTimeout(ok, 200));
+        continue;
+      default:
+        return undefined;
+    }
+  }
+  return `${what(click)} has already been decided.`;
+}
