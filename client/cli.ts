@@ -329,6 +329,17 @@ program
   });
 
 program
+  .command('slack')
+  .description('Slack approvals')
+  .command('serve')
+  .description("receive Slack's button clicks (HTTP, or Socket Mode per notify.slack.receiver) and turn them into approvals, until Ctrl-C")
+  .action(async () => {
+    // Loaded on demand: Bolt is heavy and only this command needs it.
+    const { serveSlack } = await import('./slack/serve.js');
+    await serveSlack(config());
+  });
+
+program
   .command('dev')
   .description('start the embedded stack (Temporal with its Web UI, PostgreSQL with the demo CRM, S3 store) and a worker, until Ctrl-C')
   .option('--leads <n>', 'size of the demo CRM', '10000')
