@@ -13,7 +13,8 @@ import type {
   VerificationRecord,
 } from '../workflows/messages.js';
 import type { RetentionPolicy } from '../workflows/retention.js';
-import { type Notice, type Notifier, type Posted, ConsoleNotifier } from './notify/notifier.js';
+import type { Notice, Notifier, Posted } from './notify/notifier.js';
+import { selectNotifier } from './notify/select.js';
 import { withClient, withDatabase } from './postgres/connection.js';
 import { fingerprints, integrityFindings, userTables } from './postgres/inspect.js';
 import { dropDatabase, recreateDatabase, restoreFromStream } from './postgres/restore.js';
@@ -33,7 +34,8 @@ export interface ActivityContext {
 
 export function createActivities(context: ActivityContext) {
   const { config } = context;
-  const notifier = context.notifier ?? new ConsoleNotifier();
+  // Slack when configured and its token is set, else the console; tests pass their own.
+  const notifier = context.notifier ?? selectNotifier(config, context.env ?? process.env);
   const version = context.lifeboatVersion ?? '0.1.0';
   const resolver = createResolver(config, context.env ?? process.env);
   const { target: known, databaseUrl, scratchServerUrl, storeOf, catalogOf } = resolver;
