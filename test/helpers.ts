@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
-import { ConsoleNotifier, type Notice } from '../activities/notify/notifier.js';
+import { ConsoleNotifier, type Notice, type Notifier } from '../activities/notify/notifier.js';
 import { withClient, withDatabase } from '../activities/postgres/connection.js';
 import { seedCrm } from '../activities/postgres/seed.js';
 import { createActivities } from '../activities/index.js';
@@ -92,12 +92,17 @@ export interface TestWorker {
   stop(): Promise<void>;
 }
 
+export interface TestWorkerOptions {
+  /** Where notices go (e.g. a SlackNotifier against the fake Slack); they are still recorded in `notices`. Default: a silent console. */
+  notifier?: Notifier;
+}
+
 /** A worker on the configuration's task queue (one per test configuration), running the suite's workflow bundle. */
-export async function startTestWorker(config: LifeboatConfig, env: NodeJS.ProcessEnv): Promise<TestWorker> {
+export async function startTestWorker(config: LifeboatConfig, env: NodeJS.ProcessEnv, options: TestWorkerOptions = {}): Promise<TestWorker> {
   const { taskQueue } = config.temporal;
   const notices: Notice[] = [];
-  const console = new ConsoleNotifier(() => undefined);
-  const notifier = { notify: async (n: Notice) => (notices.push(n), console.notify(n)) };
+  const target = options.notifier ?? new ConsoleNotifier(() => undefined);
+  const notifier = { notify: async (n: Notice) => (notices.push(n), target.notify(n)) };
   const nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
   const worker = await Worker.create({
     connection: nativeConnection,
