@@ -53,9 +53,9 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
   }
 
     /** Every table of the restored database against the backup: fingerprints when verification recorded them, counts otherwise. */
-  async function compareWithBackup(input: { target: string; database: string; backupId: string }): Promise<string> {
+  async function compareWithBackup(input: { testDatabase?: string; target: string; database: string; backupId: string }): Promise<string> {
     const { manifest, verification } = (await catalogOf(input.target).find(input.backupId, input.target))!;
-    const restored = await withClient(withDatabase(databaseUrl(input.target), input.database), async (c) => fingerprints(c, await userTables(c)));
+    const restored = await withClient(withDatabase(databaseUrl(input.target, input.testDatabase), input.database), async (c) => fingerprints(c, await userTables(c)));
     const problems: string[] = [];
     for (const [table, rows] of Object.entries(manifest.tables)) {
       if (restored[table]?.rows !== rows) problems.push(`${table}: ${restored[table]?.rows ?? 'missing'} rows, backup has ${rows}`);
@@ -67,8 +67,8 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
   }
 
   return {
-    async describeTarget(input: { target: string }): Promise<string> {
-      return describeUrl(databaseUrl(input.target));
+    async describeTarget(input: { testDatabase?: string; target: string }): Promise<string> {
+      return describeUrl(databaseUrl(input.target, input.testDatabase));
     },
 
     /** The newest backup that passed verification and was taken before `before`. */
@@ -100,9 +100,9 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
     },
 
     /** Stages the selected records (or a whole table) from the backup, after validating the selection. */
-    async stageRecords(input: { incidentId: string; target: string; backupId: string; selection: RecordSelection; wholeTable?: boolean }): Promise<StagedTable[]> {
+    async stageRecords(input: { testDatabase?: string; incidentId: string; target: string; backupId: string; selection: RecordSelection; wholeTable?: boolean }): Promise<StagedTable[]> {
       const { selection } = input;
-      const url = databaseUrl(input.target);
+      const url = databaseUrl(input.target, input.testDatabase);
       const plan = await withClient(url, async (client) => {
         const shape = await describeTable(client, selection.table);
         if (!resolve.target(input.target).tables.includes(shape.table)) {
@@ -125,34 +125,34 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
       return stageFromBackup(url, () => storeOf(input.target).download(dumpKey(manifest.id)), plan, (p) => beat(p));
     },
 
-    async diffRecords(input: { incidentId: string; target: string; staged: StagedTable[]; wholeTable?: boolean }) {
-      return diffStaged(databaseUrl(input.target), stagingSchema(input.incidentId), input.staged, { wholeTable: input.wholeTable });
+    async diffRecords(input: { testDatabase?: string; incidentId: string; target: string; staged: StagedTable[]; wholeTable?: boolean }) {
+      return diffStaged(databaseUrl(input.target, input.testDatabase), stagingSchema(input.incidentId), input.staged, { wholeTable: input.wholeTable });
     },
 
     /** Writes the current state of every row the apply will touch to the store; returns where. */
-    async snapshotRecords(input: { incidentId: string; target: string; staged: StagedTable[] }): Promise<string> {
-      const rows = await snapshotRows(databaseUrl(input.target), stagingSchema(input.incidentId), input.staged);
+    async snapshotRecords(input: { testDatabase?: string; incidentId: string; target: string; staged: StagedTable[] }): Promise<string> {
+      const rows = await snapshotRows(databaseUrl(input.target, input.testDatabase), stagingSchema(input.incidentId), input.staged);
       const store = storeOf(input.target);
       const folder = `incidents/${input.incidentId}/snapshot`;
       for (const [table, lines] of Object.entries(rows)) await store.putText(`${folder}/${table}.jsonl`, lines);
       return `${store.location}/${folder}/`;
     },
 
-    async applyRecords(input: { incidentId: string; target: string; staged: StagedTable[]; wholeTable?: boolean }) {
-      return heartbeatWhile({ phase: 'applying' }, () => applyStaged(databaseUrl(input.target), stagingSchema(input.incidentId), input.staged, { wholeTable: input.wholeTable }));
+    async applyRecords(input: { testDatabase?: string; incidentId: string; target: string; staged: StagedTable[]; wholeTable?: boolean }) {
+      return heartbeatWhile({ phase: 'applying' }, () => applyStaged(databaseUrl(input.target, input.testDatabase), stagingSchema(input.incidentId), input.staged, { wholeTable: input.wholeTable }));
     },
 
     /** The restored rows equal the backup's and the integrity checks pass; throws otherwise. */
-    async checkRecords(input: { incidentId: string; target: string; staged: StagedTable[] }): Promise<void> {
-      const url = databaseUrl(input.target);
+    async checkRecords(input: { testDatabase?: string; incidentId: string; target: string; staged: StagedTable[] }): Promise<void> {
+      const url = databaseUrl(input.target, input.testDatabase);
       const mismatches = Object.entries(await compareWithStaged(url, stagingSchema(input.incidentId), input.staged)).filter(([, keys]) => keys.length);
       const findings = await withClient(url, (c) => integrityFindings(c, resolve.target(input.target).integrityChecks));
       const problems = [...mismatches.map(([t, keys]) => `${t}: rows ${keys.slice(0, 10).join(', ')} differ from the backup`), ...findings.map((f) => `${f.check}: ${f.detail}`)];
       if (problems.length) throw fail(`verification failed: ${problems.join('; ')}`, 'VerificationFailed');
     },
 
-    async dropStaging(input: { incidentId: string; target: string }): Promise<void> {
-      await dropStaging(databaseUrl(input.target), stagingSchema(input.incidentId));
+    async dropStaging(input: { testDatabase?: string; incidentId: string; target: string }): Promise<void> {
+      await dropStaging(databaseUrl(input.target, input.testDatabase), stagingSchema(input.incidentId));
     },
 
     /** A backup of what is about to be overwritten, tagged with the incident: kept until deleted. */
@@ -161,15 +161,17 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
       return takeBackup(resolve, request, version);
     },
 
-    /** Drops a database a plan restored into; never the production database itself. */
-    async dropRestoredDatabase(input: { target: string; database: string }): Promise<void> {
-      const url = databaseUrl(input.target);
-      if (input.database === parse(url).database) throw fail(`refusing to drop ${input.database}: it is the production database of ${input.target}`, 'InputError');
+    /** Drops a database a plan restored into; never the production database, nor the one the plan works on. */
+    async dropRestoredDatabase(input: { testDatabase?: string; target: string; database: string }): Promise<void> {
+      const url = databaseUrl(input.target, input.testDatabase);
+      for (const kept of [databaseUrl(input.target), url]) {
+        if (input.database === parse(kept).database) throw fail(`refusing to drop ${input.database}: it is the database target ${input.target} works on`, 'InputError');
+      }
       await dropDatabase(url, input.database);
     },
 
-    async newDatabaseName(input: { target: string; incidentId: string }): Promise<string> {
-      const base = parse(databaseUrl(input.target)).database ?? input.target;
+    async newDatabaseName(input: { testDatabase?: string; target: string; incidentId: string }): Promise<string> {
+      const base = parse(databaseUrl(input.target, input.testDatabase)).database ?? input.target;
       return `${base}_restored_${input.incidentId.replace(/^inc-/, '').replace(/[^a-z0-9]/g, '_')}`.slice(0, 63);
     },
 
@@ -177,10 +179,10 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
      * Restores a backup whose checksum verifies: into a new database (recreated if a previous
      * attempt left one), or in place in one transaction, so it is never half applied.
      */
-    async restoreDatabase(input: { target: string; backupId: string; database?: string; incidentId: string }): Promise<{ database: string; tables: number }> {
+    async restoreDatabase(input: { testDatabase?: string; target: string; backupId: string; database?: string; incidentId: string }): Promise<{ database: string; tables: number }> {
       const manifest = await manifestOf(input.target, input.backupId);
       await assertIntact(manifest);
-      const url = databaseUrl(input.target);
+      const url = databaseUrl(input.target, input.testDatabase);
       const database = input.database ?? parse(url).database!;
       if (input.database) await recreateDatabase(url, database);
       const body = reportBytes(await storeOf(input.target).download(dumpKey(manifest.id)), 'restoring');
@@ -190,16 +192,16 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
 
     compareWithBackup,
 
-    async auditDatabase(input: { target: string; database: string; backupId: string }): Promise<string> {
+    async auditDatabase(input: { testDatabase?: string; target: string; database: string; backupId: string }): Promise<string> {
       const matched = await compareWithBackup(input);
-      const findings = await withClient(withDatabase(databaseUrl(input.target), input.database), (c) => integrityFindings(c, resolve.target(input.target).integrityChecks));
+      const findings = await withClient(withDatabase(databaseUrl(input.target, input.testDatabase), input.database), (c) => integrityFindings(c, resolve.target(input.target).integrityChecks));
       if (findings.length) throw fail(`audit findings: ${findings.map((f) => `${f.check}: ${f.detail}`).join('; ')}`, 'VerificationFailed');
       return `${matched}; integrity checks clean`;
     },
 
     /** L2 diagnosis: connectivity, row counts against the last manifest, integrity, recent writes. */
-    async healthChecks(input: { target: string }): Promise<Array<{ check: string; ok: boolean; detail: string }>> {
-      const url = databaseUrl(input.target);
+    async healthChecks(input: { testDatabase?: string; target: string }): Promise<Array<{ check: string; ok: boolean; detail: string }>> {
+      const url = databaseUrl(input.target, input.testDatabase);
       const last = (await catalogOf(input.target).list(input.target))[0]?.manifest;
       try {
         return await withClient(url, async (c) => {
@@ -229,8 +231,8 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
     },
 
     /** The application's critical functions, each in a transaction that is rolled back. */
-    async criticalChecks(input: { target: string; database?: string }): Promise<Array<{ check: string; ok: true }>> {
-      const base = databaseUrl(input.target);
+    async criticalChecks(input: { testDatabase?: string; target: string; database?: string }): Promise<Array<{ check: string; ok: true }>> {
+      const base = databaseUrl(input.target, input.testDatabase);
       const url = input.database ? withDatabase(base, input.database) : base;
       const failures: string[] = [];
       const passed: Array<{ check: string; ok: true }> = [];
@@ -251,10 +253,12 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
       return passed;
     },
 
-    async runTargetHook(input: { incidentId: string; target: string; role: 'freezeWrites' | 'unfreezeWrites' | 'rollback' | 'cutover' }): Promise<HookResult> {
+    async runTargetHook(input: { testDatabase?: string; incidentId: string; target: string; role: 'freezeWrites' | 'unfreezeWrites' | 'rollback' | 'cutover' }): Promise<HookResult> {
+      // Hooks act on the real system (code, traffic, the production database): never from a drill.
+      if (input.testDatabase) throw fail(`a drill does not run the ${input.role} hook: it acts on the real system`, 'InputError');
       const name = resolve.target(input.target).hooks[input.role];
       if (!name) throw fail(`target ${input.target} has no ${input.role} hook configured (targets.${input.target}.hooks.${input.role})`, 'ConfigError');
-      const result = await runHook(name, resolve.config.hooks[name]!, { incidentId: input.incidentId, target: input.target, action: input.role, databaseUrl: databaseUrl(input.target) }, process.env, Context.current().cancellationSignal);
+      const result = await runHook(name, resolve.config.hooks[name]!, { incidentId: input.incidentId, target: input.target, action: input.role, databaseUrl: databaseUrl(input.target, input.testDatabase) }, process.env, Context.current().cancellationSignal);
       if (!result.ok) throw ApplicationFailure.retryable(`hook ${name} failed${result.timedOut ? ' (timed out)' : ''}: ${result.output.slice(-500)}`, 'HookFailed');
       return result;
     },

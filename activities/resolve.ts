@@ -1,16 +1,30 @@
 // Resolves the names that workflows pass (targets, stores) to connections, from the worker's
 // configuration and environment: secrets stay in the worker. Unknown names are not retried.
 import { ApplicationFailure } from '@temporalio/common';
+import { parse } from 'pg-connection-string';
 import { type LifeboatConfig, type TargetConfig, targetConfig } from '../worker/config.js';
+import { withDatabase } from './postgres/connection.js';
 import { Catalog } from './storage/catalog.js';
 import { type BackupStore, openStore } from './storage/store.js';
+
+/** What plan activities work on: a target's production database, or (drills) a test database standing in for it. */
+export interface TargetRef {
+  target: string;
+  testDatabase?: string;
+}
+
+/** Drill test databases carry this prefix, so nothing else can be mistaken for one (or swept as one). */
+export const TEST_DATABASE = /^lifeboat_drill_[a-z0-9_]{1,47}$/;
 
 export interface Resolver {
   config: LifeboatConfig;
   target(name: string): TargetConfig;
-  databaseUrl(target: string): string;
-  /** The server where scratch and test databases are created for a target. */
+  /** The production connection of a target, or the drill's test database on the test server. */
+  databaseUrl(target: string, testDatabase?: string): string;
+  /** The server where scratch databases are created for a target. */
   scratchServerUrl(target: string): string;
+  /** The server where drills create their test databases; never the production connection itself. */
+  testServerUrl(target: string): string;
   storeOf(target: string): BackupStore;
   catalogOf(target: string): Catalog;
 }
@@ -25,10 +39,35 @@ export function createResolver(config: LifeboatConfig, env: NodeJS.ProcessEnv): 
     }
   }
 
-  function databaseUrl(name: string): string {
+  function productionUrl(name: string): string {
     const t = target(name);
     const url = env[t.urlEnv];
     if (!url) throw ApplicationFailure.nonRetryable(`target "${name}": environment variable ${t.urlEnv} (its connection string) is not set on the worker`, 'ConfigError');
+    return url;
+  }
+
+  function scratchServerUrl(name: string): string {
+    const t = target(name);
+    return (t.scratchUrlEnv && env[t.scratchUrlEnv]) || productionUrl(name);
+  }
+
+  function testServerUrl(name: string): string {
+    const variable = config.drill.testUrlEnv;
+    if (!variable) return scratchServerUrl(name);
+    const url = env[variable];
+    if (!url) throw ApplicationFailure.nonRetryable(`drill.testUrlEnv names ${variable}, which is not set on the worker`, 'ConfigError');
+    if (sameDatabase(url, productionUrl(name))) {
+      throw ApplicationFailure.nonRetryable(`drill.testUrlEnv (${variable}) is the production connection of target "${name}": point it at a separate server, or at that server's maintenance database`, 'ConfigError');
+    }
+    return url;
+  }
+
+  function databaseUrl(name: string, testDatabase?: string): string {
+    const production = productionUrl(name);
+    if (testDatabase === undefined) return production;
+    if (!TEST_DATABASE.test(testDatabase)) throw ApplicationFailure.nonRetryable(`"${testDatabase}" is not a drill test database (names start with lifeboat_drill_)`, 'InputError');
+    const url = withDatabase(testServerUrl(name), testDatabase);
+    if (sameDatabase(url, production)) throw ApplicationFailure.nonRetryable(`the drill's test database ${testDatabase} resolves to the production database of target "${name}": refusing to touch it`, 'ConfigError');
     return url;
   }
 
@@ -41,11 +80,19 @@ export function createResolver(config: LifeboatConfig, env: NodeJS.ProcessEnv): 
     config,
     target,
     databaseUrl,
-    scratchServerUrl(name) {
-      const t = target(name);
-      return (t.scratchUrlEnv && env[t.scratchUrlEnv]) || databaseUrl(name);
-    },
+    scratchServerUrl,
+    testServerUrl,
     storeOf,
     catalogOf: (name) => new Catalog(storeOf(name)),
   };
+}
+
+/** Whether two connection strings reach the same database (host, port and name). */
+export function sameDatabase(a: string, b: string): boolean {
+  const key = (url: string) => {
+    const c = parse(url);
+    const host = !c.host || c.host === 'localhost' || c.host === '::1' ? '127.0.0.1' : c.host;
+    return `${host}:${c.port || 5432}/${c.database ?? ''}`;
+  };
+  return key(a) === key(b);
 }

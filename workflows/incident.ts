@@ -49,7 +49,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<RunResult>
       () =>
         executeChild(plans[assessed.level], {
           workflowId: run.childWorkflowId!,
-          args: [{ context, options: input.options }],
+          args: [{ context: { ...context, thread: run.thread }, options: input.options }],
           parentClosePolicy: ParentClosePolicy.TERMINATE,
         }),
       (r) => `${r.outcome}: ${r.detail}`,

@@ -17,14 +17,14 @@ export async function level1Workflow({ context, options }: PlanInput): Promise<R
     // 1. Identify affected records: validated before anything runs.
     const backup = await run.step(
       'identify: choose the newest verified backup before the data went bad',
-      () => quick.chooseBackup({ target, before: selection.goodBefore }),
+      () => quick.chooseBackup({ ...run.where, before: selection.goodBefore }),
       (b) => `${b.id}, taken ${b.startedAt}`,
     );
     run.backupUsed = backup;
     staged = true; // from here on the staging area may exist, even if staging fails half-way
     const stage = await run.step(
       'identify: stage the affected records from the backup',
-      () => heavy.stageRecords({ incidentId, target, backupId: backup.id, selection }),
+      () => heavy.stageRecords({ incidentId, ...run.where, backupId: backup.id, selection }),
       (s) => s.map((t) => `${t.rows} ${t.table}`).join(', '),
     );
     const primary = stage[0]!;
@@ -32,23 +32,23 @@ export async function level1Workflow({ context, options }: PlanInput): Promise<R
       if (!selection.overrideRecordLimit) throw tooMany(primary.rows, primary.table);
       await run.gate('record-limit-override', {
         title: `Allow an L1 restore of ${primary.rows} records (more than ${L1_RECORD_LIMIT})`,
-        database: await quick.describeTarget({ target }),
+        database: await quick.describeTarget(run.where),
         tables: stage.map((t) => t.table),
         changes: [`${primary.rows} ${primary.table} rows: the DR document treats this as an L2`],
       });
     }
     const diff = await run.step(
       'identify: compare the backup with production',
-      () => quick.diffRecords({ incidentId, target, staged: stage }),
+      () => quick.diffRecords({ incidentId, ...run.where, staged: stage }),
       (d) => d.map((t) => `${t.table}: ${t.missing.length} missing, ${t.changed.length} changed`).join('; '),
     );
-    const snapshot = await run.step('identify: snapshot the rows that will be overwritten', () => quick.snapshotRecords({ incidentId, target, staged: stage }));
+    const snapshot = await run.step('identify: snapshot the rows that will be overwritten', () => quick.snapshotRecords({ incidentId, ...run.where, staged: stage }));
 
     // 2. Restore from the most recent backup, once approved.
     const now = Date.now();
     await run.gate('apply-restore', {
       title: `Restore ${diff.reduce((n, t) => n + t.missing.length + t.changed.length, 0)} rows of ${target} from backup ${backup.id}`,
-      database: await quick.describeTarget({ target }),
+      database: await quick.describeTarget(run.where),
       tables: diff.map((t) => t.table),
       changes: diff.map(
         (t) =>
@@ -60,12 +60,12 @@ export async function level1Workflow({ context, options }: PlanInput): Promise<R
     });
     const applied = await run.step(
       'restore: apply the staged rows in one transaction',
-      () => heavy.applyRecords({ incidentId, target, staged: stage }),
+      () => heavy.applyRecords({ incidentId, ...run.where, staged: stage }),
       (a) => Object.entries(a).map(([t, c]) => `${t}: +${c.inserted} ~${c.updated}`).join(', '),
     );
 
     // 3. Verify the fix.
-    await run.step('verify: the rows equal the backup and integrity checks pass', () => quick.checkRecords({ incidentId, target, staged: stage }), () => 'all restored rows match; no integrity findings');
+    await run.step('verify: the rows equal the backup and integrity checks pass', () => quick.checkRecords({ incidentId, ...run.where, staged: stage }), () => 'all restored rows match; no integrity findings');
 
     // 4. Document the incident: the incident workflow writes the report from this result.
     const rows = Object.values(applied).reduce((n, c) => n + c.inserted + c.updated, 0);
@@ -73,7 +73,7 @@ export async function level1Workflow({ context, options }: PlanInput): Promise<R
   } catch (err) {
     return { ...outcomeOf(err), timeline: run.timeline, backupUsed: run.backupUsed };
   } finally {
-    if (staged) await run.cleanup('clean up the staging area', () => quick.dropStaging({ incidentId, target }));
+    if (staged) await run.cleanup('clean up the staging area', () => quick.dropStaging({ incidentId, ...run.where }));
   }
 }
 

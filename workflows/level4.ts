@@ -17,7 +17,7 @@ export async function level4Workflow({ context, options }: PlanInput): Promise<R
 
     const usable = await run.step(
       'use latest available backup: newest whose checksum verifies',
-      () => heavy.findUsableBackup({ target }),
+      () => heavy.findUsableBackup(run.where),
       (u) => `${u.backup.id}${u.skipped.length ? `; skipped ${u.skipped.map((s) => `${s.id} (${s.reason})`).join(', ')}` : ''}`,
     );
     run.backupUsed = usable.backup;
@@ -26,7 +26,7 @@ export async function level4Workflow({ context, options }: PlanInput): Promise<R
       'accept-data-loss',
       {
         title: `Accept losing up to ${formatDuration(lossWindow)} of data and restore ${target} from ${usable.backup.id}`,
-        database: await quick.describeTarget({ target }),
+        database: await quick.describeTarget(run.where),
         tables: Object.keys(usable.tables),
         changes: [
           `restore every table from ${usable.backup.id} (${Object.values(usable.tables).reduce((a, b) => a + b, 0)} rows)`,
@@ -40,9 +40,9 @@ export async function level4Workflow({ context, options }: PlanInput): Promise<R
     const restored = await fullRestore(run, usable.backup, { inPlace: options.inPlace === true, gate: 'restore-in-place' });
     if (!options.inPlace) await run.task('cut-over', `Point the application at database "${restored.database}", then mark this done.`);
     await run.task('manual-reconstruction', `Rebuild what was lost in the ${formatDuration(lossWindow)} before the incident (emails, exports, partner systems); note what was recovered.`);
-    await run.step('full audit: counts, checksums and integrity of every table', () => quick.auditDatabase({ target, database: restored.database, backupId: usable.backup.id }), (a) => a);
+    await run.step('full audit: counts, checksums and integrity of every table', () => quick.auditDatabase({ ...run.where, database: restored.database, backupId: usable.backup.id }), (a) => a);
     await run.task('audit-signoff', 'Review the audit and sign off.');
-    return { outcome: 'recovered', detail: `restored ${usable.backup.id}; data-loss window ${formatDuration(lossWindow)}`, timeline: run.timeline, backupUsed: usable.backup };
+    return { outcome: 'recovered', detail: `restored ${usable.backup.id}; data-loss window ${formatDuration(lossWindow)}`, timeline: run.timeline, backupUsed: usable.backup, database: restored.database };
   } catch (err) {
     await dropUnusedDatabase(run);
     return { ...outcomeOf(err), timeline: run.timeline, backupUsed: run.backupUsed };

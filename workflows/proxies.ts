@@ -12,4 +12,4 @@ export const quick = proxyActivities<Activities>({ startToCloseTimeout: '10m', r
 export const heavy = proxyActivities<Activities>({ startToCloseTimeout: '12h', heartbeatTimeout: '30s', retry: { maximumAttempts: 5, initialInterval: '2s', nonRetryableErrorTypes } });
 
 /** Notifications must never hold a recovery up: few attempts, then the failure goes on the timeline. */
-export const notifications = proxyActivities<Activities>({ startToCloseTimeout: '30s', retry: { maximumAttempts: 3, initialInterval: '1s' } });
+export const notifications = proxyActivities<Activities>({ startToCloseTimeout: '20s', retry: { maximumAttempts: 2, initialInterval: '1s' } });

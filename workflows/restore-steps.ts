@@ -8,28 +8,28 @@ export async function fullRestore(run: Runbook, backup: { id: string; startedAt:
   const { incidentId, target } = run.context;
   let database: string | undefined;
   if (options.inPlace) {
-    const snapshot = await run.step('safety snapshot of the production database', () => heavy.safetyBackup({ incidentId, target, reason: 'before an in-place restore' }), (m) => m.id);
+    const snapshot = await safetySnapshot(run, 'safety snapshot of the production database', { reason: 'before an in-place restore' });
     await run.gate(options.gate, {
       title: `Replace the production database of ${target} with backup ${backup.id}`,
-      database: await quick.describeTarget({ target }),
+      database: await quick.describeTarget(run.where),
       tables: ['every table'],
       changes: ['every table is dropped and restored from the backup in one transaction'],
       backup: { ...backup, ageMs: Date.now() - Date.parse(backup.startedAt) },
       dataLossWindowMs: Date.parse(run.context.declaredAt) - Date.parse(backup.startedAt),
-      snapshot: `backup ${snapshot.id}`,
+      snapshot,
     });
   } else {
-    database = await quick.newDatabaseName({ target, incidentId });
+    database = await quick.newDatabaseName({ ...run.where, incidentId });
     run.newDatabase = database; // dropped again if the plan does not end recovered
   }
   const restored = await run.step(
     options.inPlace ? 'restore in place (one transaction)' : `restore into a new database`,
-    () => heavy.restoreDatabase({ target, backupId: backup.id, database, incidentId }),
+    () => heavy.restoreDatabase({ ...run.where, backupId: backup.id, database, incidentId }),
     (r) => `${r.database}: ${r.tables} tables`,
   );
   await run.step(
     'verify all tables: counts and checksums against the backup',
-    () => quick.compareWithBackup({ target, database: restored.database, backupId: backup.id }),
+    () => quick.compareWithBackup({ ...run.where, database: restored.database, backupId: backup.id }),
     (c) => c,
   );
   return restored;
@@ -38,5 +38,19 @@ export async function fullRestore(run: Runbook, backup: { id: string; startedAt:
 /** A plan that ends without recovering drops the new database it restored into: nothing half-used stays. */
 export async function dropUnusedDatabase(run: Runbook): Promise<void> {
   const database = run.newDatabase;
-  if (database) await run.cleanup(`drop the unused database ${database}`, () => quick.dropRestoredDatabase({ target: run.context.target, database }));
+  if (database) await run.cleanup(`drop the unused database ${database}`, () => quick.dropRestoredDatabase({ ...run.where, database }));
+}
+
+/**
+ * A safety backup of what is about to be overwritten; returns where it is. A drill's test database
+ * is disposable and no backup of it may enter the target's catalogue: there the step is skipped.
+ */
+export async function safetySnapshot(run: Runbook, name: string, input: { tables?: string[]; reason: string }): Promise<string | undefined> {
+  if (run.context.testDatabase) {
+    run.skip(name, 'drill: the test database is disposable');
+    return undefined;
+  }
+  const { incidentId, target } = run.context;
+  const manifest = await run.step(name, () => heavy.safetyBackup({ incidentId, target, ...input }), (m) => m.id);
+  return `backup ${manifest.id}${input.tables ? ` (${input.tables.join(', ')})` : ''}`;
 }

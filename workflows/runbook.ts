@@ -21,6 +21,7 @@ import {
   type RunStatus,
   type StepKind,
   type StepRecord,
+  type StepStatus,
   type Vote,
   type WaitingItem,
   abortUpdate,
@@ -34,6 +35,7 @@ import {
   statusQuery,
 } from './messages.js';
 import { notifications } from './proxies.js';
+import type { Notice, NoticeAction } from '../activities/notify/notifier.js';
 
 
 /** Thrown at a safe point once an abort was requested; plans clean up and end as "aborted". */
@@ -56,6 +58,8 @@ function publicView({ decided: _decided, completion: _completion, ...item }: Ope
   return item;
 }
 
+const progressIcons: Partial<Record<StepStatus, string>> = { running: '▶', done: '✅', failed: '❌', aborted: '⏹' };
+
 const hours = (ms: number) => (ms >= 3_600_000 ? `${+(ms / 3_600_000).toFixed(1)} h` : `${Math.round(ms / 60_000)} min`);
 
 export function formatDuration(ms: number): string {
@@ -72,6 +76,10 @@ export class Runbook {
   private abortRequest?: AbortRequest;
   private rtoStatus: RtoStatus = 'on-track';
   private clock?: { scope: CancellationScope; done: Promise<void> };
+  /** The notifier's thread: a plan's comes from its parent; an incident's first notice starts one. */
+  thread?: string;
+  /** Set while notifications fail: step progress is then not posted, so a dead notifier costs no time. */
+  private notifierDown = false;
   childWorkflowId?: string;
   /** A database a full restore created (L3/L4), until the plan ends. */
   newDatabase?: string;
@@ -84,6 +92,7 @@ export class Runbook {
     readonly context: RunContext,
     options: { clock: boolean },
   ) {
+    this.thread = context.thread;
     this.installHandlers();
     upsertSearchAttributes([
       { key: incidentIdSA, value: context.incidentId },
@@ -95,6 +104,11 @@ export class Runbook {
 
   get aborted(): AbortRequest | undefined {
     return this.abortRequest;
+  }
+
+  /** What the plan's activities work on: the target, or in a drill its test database. */
+  get where(): { target: string; testDatabase?: string } {
+    return { target: this.context.target, testDatabase: this.context.testDatabase };
   }
 
   status(): RunStatus {
@@ -117,12 +131,15 @@ export class Runbook {
   async step<T>(name: string, run: () => Promise<T>, describe?: (result: T) => string): Promise<T> {
     this.checkpoint();
     const record = this.begin(name, 'automated', 'running');
+    const posted = await this.progress(record);
     try {
       const result = await run();
       this.end(record, 'done', { detail: describe?.(result) });
+      await this.progress(record, posted);
       return result;
     } catch (err) {
       this.end(record, isCancellation(err) ? 'aborted' : 'failed', { detail: failureText(err) });
+      if (!isCancellation(err)) await this.progress(record, posted);
       throw err;
     }
   }
@@ -145,12 +162,14 @@ export class Runbook {
   }
 
   /** Waits for a person to say the task is done; past its deadline it escalates and keeps waiting. */
-  async task(name: string, prompt: string, options: { deadlineMs?: number } = {}): Promise<Completion> {
+  async task(name: string, prompt: string, options: { deadlineMs?: number; drillChoices?: string[] } = {}): Promise<Completion> {
     this.checkpoint();
     const record = this.begin(name, 'human', 'waiting');
+    if (this.context.actAs) return this.answeredByDrill(record, { task: name, by: this.context.actAs, note: 'answered by the drill', choices: options.drillChoices });
     const item = this.openItem({ kind: 'human', name, prompt, since: record.startedAt });
     if (options.deadlineMs !== undefined) item.deadline = new Date(Date.now() + options.deadlineMs).toISOString();
-    await this.notify('info', `Task waiting: ${name}`, `${prompt}\nMark it done with: lifeboat complete ${this.context.incidentId} --task ${name} --as <you> --note "…"`);
+    const action = (): NoticeAction => ({ kind: 'task', workflowId: workflowInfo().workflowId, incidentId: this.context.incidentId, name });
+    const posted = await this.notify('info', `Task waiting: ${name}`, `${prompt}${item.deadline ? `\nDue ${item.deadline}.` : ''}\nMark it done with the button or: lifeboat complete ${this.context.incidentId} --task ${name} --as <you> --note "…"`, { action: action() });
     const settled = () => item.completion !== undefined || this.abortRequest !== undefined;
     if (options.deadlineMs !== undefined && !(await condition(settled, options.deadlineMs))) {
       await this.notify('warning', `Task overdue: ${name}`, `"${name}" was due at ${item.deadline} and is still open. ${prompt}`);
@@ -158,6 +177,9 @@ export class Runbook {
     }
     await condition(settled);
     this.open.delete(name);
+    const by = item.completion?.by ?? this.abortRequest!.by;
+    const settledAction = { ...action(), settled: { outcome: item.completion ? ('done' as const) : ('aborted' as const), by, at: new Date().toISOString(), reason: item.completion?.note ?? this.abortRequest?.reason } };
+    await this.notify('info', item.completion ? `Task done: ${name}` : `Task aborted: ${name}`, prompt, { action: settledAction, replaces: posted });
     if (!item.completion) {
       this.end(record, 'aborted', { detail: this.abortRequest?.reason });
       throw new RunAborted(this.abortRequest!.reason);
@@ -166,16 +188,32 @@ export class Runbook {
     return item.completion;
   }
 
-  /** Waits for `required` distinct allowed approvers, or one rejection. */
+  /** Waits for `required` distinct allowed approvers, or one rejection; the request is updated in place as votes arrive. */
   async gate(name: string, request: ApprovalRequest, options: { required?: number } = {}): Promise<string[]> {
     this.checkpoint();
     const required = options.required ?? 1;
     const approvers = this.context.approvals.gates[name] ?? this.context.approvals.approvers;
     const record = this.begin(name, 'approval', 'waiting');
+    if (this.context.actAs) return [this.answeredByDrill(record, { task: name, by: this.context.actAs }).by];
     const item = this.openItem({ kind: 'approval', name, prompt: request.title, since: record.startedAt, approvers, required, approvedBy: [], request });
-    await this.notify('warning', `Approval needed: ${request.title}`, describeRequest(this.context, name, request, approvers, required));
-    await condition(() => item.decided !== undefined || this.abortRequest !== undefined);
+    const action = (): NoticeAction => ({ kind: 'approval', workflowId: workflowInfo().workflowId, incidentId: this.context.incidentId, name, request, approvers, required, approvedBy: [...item.approvedBy!] });
+    const text = describeRequest(this.context, name, request, approvers, required);
+    let posted = await this.notify('warning', `Approval needed: ${request.title}`, text, { action: action() });
+    for (;;) {
+      const seen = item.approvedBy!.length;
+      await condition(() => item.decided !== undefined || this.abortRequest !== undefined || item.approvedBy!.length !== seen);
+      if (item.decided || this.abortRequest) break;
+      // A partial approval under the two-person rule: show who approved and how many are still needed.
+      posted = (await this.notify('warning', `Approval needed: ${request.title}`, text, { action: action(), replaces: posted })) ?? posted;
+    }
     this.open.delete(name);
+    const outcome = !item.decided ? 'aborted' : item.decided.approved ? 'approved' : 'rejected';
+    const by = !item.decided ? this.abortRequest!.by : item.decided.approved ? item.approvedBy!.join(', ') : item.decided.by;
+    const reason = item.decided?.reason ?? (item.decided ? undefined : this.abortRequest!.reason);
+    await this.notify(outcome === 'approved' ? 'info' : 'warning', `${outcome[0]!.toUpperCase()}${outcome.slice(1)}: ${request.title}`, text, {
+      action: { ...action(), settled: { outcome, by, at: new Date().toISOString(), reason } },
+      replaces: posted,
+    });
     if (!item.decided) {
       this.end(record, 'aborted', { detail: this.abortRequest?.reason });
       throw new RunAborted(this.abortRequest!.reason);
@@ -188,13 +226,21 @@ export class Runbook {
     return item.approvedBy!;
   }
 
-  /** Tells people through the notifier; a failed notification is recorded, never fatal. */
-  async notify(severity: 'info' | 'warning' | 'critical', title: string, text: string): Promise<void> {
+  /**
+   * Tells people through the notifier, in the run's thread; returns the message's reference. A failed
+   * notification is recorded on the timeline, never fatal.
+   */
+  async notify(severity: Notice['severity'], title: string, text: string, extra: Pick<Notice, 'action' | 'replaces'> = {}): Promise<string | undefined> {
     try {
-      await notifications.notify({ severity, title: `[${this.context.incidentId} ${this.context.level}] ${title}`, text });
+      const posted = await notifications.notify({ severity, title: `[${this.context.incidentId} ${this.context.level}] ${title}`, text, thread: this.thread, ...extra });
+      this.notifierDown = false;
+      this.thread ??= posted?.ref; // the run's first notice starts its thread
+      return posted?.ref;
     } catch (err) {
+      this.notifierDown = true;
       const record = this.begin(`notify: ${title}`, 'notification', 'failed');
       this.end(record, 'failed', { detail: `notification not delivered: ${failureText(err)}` });
+      return undefined;
     }
   }
 
@@ -234,6 +280,21 @@ export class Runbook {
   }
 
   // ─── internals ───
+
+  /** Posts a step as it starts, and replaces that message when it ends; skipped while the notifier is down. */
+  private async progress(record: StepRecord, posted?: string): Promise<string | undefined> {
+    if (this.notifierDown) return undefined;
+    const icon = progressIcons[record.status] ?? '•';
+    const took = record.finishedAt ? ` (${formatDuration(Date.parse(record.finishedAt) - Date.parse(record.startedAt))})` : '';
+    const text = record.status === 'running' ? 'started' : `${record.status}${took}${record.detail ? `: ${record.detail}` : ''}`;
+    return this.notify(record.status === 'failed' ? 'warning' : 'info', `${icon} ${record.name}`, text, { replaces: posted });
+  }
+
+  /** In a drill, the drill's identity answers gates and tasks at once, on the record. */
+  private answeredByDrill(record: StepRecord, completion: Completion): Completion {
+    this.end(record, 'done', { actor: completion.by, detail: `answered by the drill as ${completion.by}${completion.choices?.length ? `: ${completion.choices.join(', ')}` : ''}` });
+    return completion;
+  }
 
   private begin(name: string, kind: StepKind, status: StepRecord['status']): StepRecord {
     const record: StepRecord = { name, kind, status, startedAt: new Date().toISOString() };
