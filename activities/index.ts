@@ -23,6 +23,7 @@ import { checksumFindings } from './storage/checksum.js';
 import { createResolver } from './resolve.js';
 import { heartbeater, reportBytes } from './heartbeat.js';
 import { createRecoveryActivities } from './recovery.js';
+import { createDrillActivities } from './drill.js';
 import { takeBackup } from './take-backup.js';
 
 export interface ActivityContext {
@@ -42,6 +43,7 @@ export function createActivities(context: ActivityContext) {
 
   return {
     ...createRecoveryActivities(resolver, version),
+    ...createDrillActivities(resolver),
 
     /** Dumps the target into its store; the manifest is written last. */
     async createBackup(input: { id: string; target: string; tags: string[]; reason: string }): Promise<BackupManifest> {

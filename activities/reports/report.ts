@@ -3,6 +3,9 @@
 // people, renders on GitHub) and timeline.svg (the picture the Markdown shows).
 import type { BackupStore } from '../storage/store.js';
 import { InputError, type RunContext, type RunResult, type StepRecord } from '../../workflows/messages.js';
+import type { DrillRecord } from '../../workflows/drill-messages.js';
+import { drillSections } from './drill-markdown.js';
+import { row } from './markdown.js';
 import { formatDuration, formatTime, renderTimelineSvg, timeOf } from './timeline-svg.js';
 
 export { formatDuration, formatTime, renderTimelineSvg } from './timeline-svg.js';
@@ -20,6 +23,8 @@ export interface RunReport {
   findings?: { check: string; detail: string }[];
   /** Free facts shown in a table (e.g. rows restored). */
   extra?: Record<string, string | number>;
+  /** Drills: the verdicts, table checks and trend (what `lifeboat drills` lists). */
+  drill?: DrillRecord;
 }
 
 /** Marks the stored JSON so a reader years from now knows what it holds. */
@@ -40,23 +45,6 @@ export function reportKeys(id: string): { json: string; markdown: string; svg: s
 }
 
 // ───────────────────────────── Markdown ─────────────────────────────
-
-/** A table cell: one line, `|` and `\` escaped, HTML neutralised. */
-function cell(value: string | number | undefined | null): string {
-  if (value === undefined || value === null || value === '') return '—';
-  return String(value)
-    .replace(/\\/g, '\\\\')
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/\|/g, '\\|')
-    .replace(/\r\n|\r|\n/g, '<br>')
-    .trim();
-}
-
-function row(...cells: (string | number | undefined)[]): string {
-  return `| ${cells.map(cell).join(' | ')} |`;
-}
 
 /** A time of the run as HH:MM:SS (with the date when it is not the declaration's day) and T+offset. */
 function runTime(iso: string | undefined, declaredAt: string): string {
@@ -116,6 +104,7 @@ export function renderMarkdown(report: RunReport, svgFileName: string = TIMELINE
   lines.push(row('Backup used', result.backupUsed ? `${result.backupUsed.id} (taken ${formatTime(result.backupUsed.startedAt)})` : 'none'));
   lines.push(row('Report generated', formatTime(report.generatedAt)));
   lines.push('');
+  if (report.drill) lines.push(...drillSections(report.drill));
 
   lines.push('## Timeline', '', `![timeline](${svgFileName})`, '');
 

@@ -1,0 +1,201 @@
+// Activities of the quarterly drill: its settings, the backup it recovers from, the isolated test
+// database (created, restored, damaged, checked, dropped) and its report. Everything touches the
+// test server through the resolver, which refuses a test database that is production.
+import { Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type pg from 'pg';
+import { type LifeboatConfig, durationMs } from '../worker/config.js';
+import { type Level, type RunContext, type RunResult, type TableFingerprint, InputError } from '../workflows/messages.js';
+import { type DrillBackup, type DrillInput, type DrillRecord, type DrillSettings, type ScenarioKind, type TableCheck, SCENARIO_OF } from '../workflows/drill-messages.js';
+import { heartbeatWhile, heartbeater, reportBytes } from './heartbeat.js';
+import { databaseName, describeUrl, escapeIdentifier, withClient, withDatabase } from './postgres/connection.js';
+import { fingerprints, quoteTable, rowCounts, userTables } from './postgres/inspect.js';
+import { describeTable } from './postgres/records.js';
+import { dropDatabase, recreateDatabase, restoreFromStream } from './postgres/restore.js';
+import { writeDrillReport } from './reports/drill-report.js';
+import { type Resolver, TEST_DATABASE } from './resolve.js';
+import { dumpKey } from './storage/catalog.js';
+import { checksumFindings } from './storage/checksum.js';
+
+const refuse = (message: string, type = 'InputError') => ApplicationFailure.nonRetryable(message, type);
+
+/** The level a scenario rehearses when only the scenario is given. */
+function levelOf(kind: ScenarioKind, configured: Level): Level {
+  if (kind === 'lose-database') return configured === 'L4' ? 'L4' : 'L3';
+  return kind === 'delete-rows' ? 'L1' : 'L2';
+}
+
+/** A drill's settings from the configuration and the request; refuses what the plans cannot mend. Used by the CLI before starting, too. */
+export function drillSettings(config: LifeboatConfig, input: DrillInput): DrillSettings {
+  const targets = Object.keys(config.targets);
+  const target = input.target ?? config.drill.target ?? (targets.length === 1 ? targets[0]! : undefined);
+  if (!target) throw new InputError(`several targets are configured (${targets.join(', ')}): name the drill's target (--target, or drill.target)`);
+  if (!config.targets[target]) throw new InputError(`unknown target "${target}" (configured targets: ${targets.join(', ')})`);
+  const kind = input.scenario?.kind;
+  const level = input.level ?? (kind ? levelOf(kind, config.drill.level) : config.drill.level);
+  if (kind && kind !== SCENARIO_OF[level]) {
+    throw new InputError(`the ${level} plan does not mend a "${kind}" scenario: ${level} rehearses "${SCENARIO_OF[level]}"`);
+  }
+  const records = input.scenario?.records ?? config.drill.records;
+  if (!Number.isSafeInteger(records) || records < 1 || records > 10) throw new InputError(`an L1 drill deletes 1 to 10 records, not ${records}`);
+  const policy = config.approvals[level];
+  return {
+    target,
+    level,
+    scenario: { kind: SCENARIO_OF[level], records, table: input.scenario?.table ?? config.drill.table },
+    rtoMs: durationMs(config.levels[level].rto),
+    rpoMs: durationMs(config.levels[level].rpo),
+    actAs: config.drill.approvals === 'drill' ? config.drill.approveAs : undefined,
+    approvers: config.drill.approvals === 'drill' ? [config.drill.approveAs] : policy.approvers,
+    gates: config.drill.approvals === 'drill' ? {} : policy.gates,
+    selfApproval: config.approvals.selfApproval,
+    improvementsDeadlineMs: config.drill.improvements ? durationMs(config.drill.improvementsDeadline) : undefined,
+  };
+}
+
+/**
+ * The table a scenario damages when none is configured, read from the foreign keys: L1 deletes
+ * rows of the first table whose children go with their parents (ON DELETE CASCADE / SET NULL);
+ * L2 empties the first table nothing references (TRUNCATE refuses the others).
+ */
+async function defaultTable(client: pg.Client, tables: string[], kind: ScenarioKind): Promise<string> {
+  const { rows } = await client.query<{ parent: string; rule: string }>(
+    `SELECT p.relname AS parent, k.confdeltype AS rule FROM pg_constraint k JOIN pg_class p ON p.oid = k.confrelid
+      WHERE k.contype = 'f' AND k.conrelid <> k.confrelid`,
+  );
+  const rules = (t: string) => rows.filter((r) => r.parent === t).map((r) => r.rule);
+  const found = kind === 'delete-rows' ? tables.find((t) => rules(t).length > 0 && rules(t).every((r) => r === 'c' || r === 'n' || r === 'd')) : tables.find((t) => rules(t).length === 0);
+  return found ?? tables[0]!;
+}
+
+export function createDrillActivities(resolver: Resolver) {
+  const { config, databaseUrl, testServerUrl, catalogOf, storeOf } = resolver;
+
+  /** The test database's connection; the resolver refuses one that is production. */
+  const testUrl = (target: string, testDatabase: string, database?: string) => {
+    const url = databaseUrl(target, testDatabase);
+    return database ? withDatabase(url, database) : url;
+  };
+
+  return {
+    async drillSettings(input: DrillInput): Promise<DrillSettings> {
+      try {
+        return drillSettings(config, input);
+      } catch (err) {
+        throw refuse((err as Error).message);
+      }
+    },
+
+    /**
+     * The newest verified full backup whose stored bytes still match their checksum. A newer one
+     * that no longer matches is marked as failed verification (so no plan picks it) and reported.
+     */
+    async chooseDrillBackup(input: { target: string }): Promise<DrillBackup> {
+      const catalog = catalogOf(input.target);
+      const skipped: DrillBackup['skipped'] = [];
+      const beat = heartbeater();
+      for (const { manifest, verification } of await catalog.list(input.target)) {
+        if (manifest.onlyTables || verification?.result !== 'passed') continue;
+        const started = Date.now();
+        const findings = await checksumFindings(storeOf(input.target), manifest, (bytes) => beat({ phase: `checksumming ${manifest.id}`, bytes }));
+        if (!findings.length) {
+          return { backup: { id: manifest.id, startedAt: manifest.startedAt }, manifestTables: manifest.tables, verified: verification.tables, skipped };
+        }
+        await catalog.writeVerification({ backupId: manifest.id, verifiedAt: new Date().toISOString(), result: 'failed', durationMs: Date.now() - started, tables: {}, findings });
+        skipped.push({ id: manifest.id, reason: findings.map((f) => f.detail).join('; ') });
+      }
+      const why = skipped.length ? `; skipped ${skipped.map((s) => `${s.id} (${s.reason})`).join(', ')}` : '';
+      throw refuse(`no verified backup of ${input.target} passes its checksum${why} (run "lifeboat backup" and "lifeboat verify latest")`, 'NoUsableBackup');
+    },
+
+    /** Where the test database will live; refused (before anything exists) when that is production. */
+    async resolveTestDatabase(input: { target: string; testDatabase: string }): Promise<string> {
+      return describeUrl(testUrl(input.target, input.testDatabase));
+    },
+
+    /** Creates the empty test database (replacing one an earlier attempt left) and checks where it landed. */
+    async createTestDatabase(input: { target: string; testDatabase: string }): Promise<string> {
+      const url = testUrl(input.target, input.testDatabase);
+      await recreateDatabase(testServerUrl(input.target), input.testDatabase);
+      const actual = await withClient(url, async (c) => (await c.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db);
+      if (actual !== input.testDatabase) throw refuse(`connected to ${actual}, not the test database ${input.testDatabase}`, 'ConfigError');
+      return describeUrl(url);
+    },
+
+    /** Restores the backup into the test database and fingerprints every table: the reference the recovery must reach. */
+    async restoreTestDatabase(input: { target: string; testDatabase: string; backupId: string }): Promise<Record<string, TableFingerprint>> {
+      const url = testUrl(input.target, input.testDatabase);
+      const body = reportBytes(await storeOf(input.target).download(dumpKey(input.backupId)), 'restoring into the test database');
+      await restoreFromStream(testServerUrl(input.target), input.testDatabase, body, Context.current().cancellationSignal);
+      return heartbeatWhile({ phase: 'fingerprinting' }, () => withClient(url, async (c) => fingerprints(c, await userTables(c))));
+    },
+
+    /** The loss the plan must mend, done to the test database only. */
+    async simulateScenario(input: { target: string; testDatabase: string; scenario: DrillSettings['scenario'] }): Promise<{ table?: string; keys?: string[]; detail: string }> {
+      const { kind, records } = input.scenario;
+      if (kind === 'lose-database') return { detail: 'the whole database is lost: the test database is empty, the plan restores everything' };
+      const tables = resolver.target(input.target).tables;
+      return withClient(testUrl(input.target, input.testDatabase), async (c) => {
+        const table = input.scenario.table ?? (await defaultTable(c, tables, kind));
+        const before = await rowCounts(c, tables);
+        await c.query('BEGIN');
+        try {
+          let keys: string[] | undefined;
+          if (kind === 'delete-rows') {
+            const { primaryKey } = await describeTable(c, table);
+            const pk = escapeIdentifier(primaryKey);
+            const picked = await c.query<{ k: string }>(`SELECT ${pk}::text AS k FROM ${quoteTable(table)} ORDER BY random() LIMIT $1`, [records]);
+            keys = picked.rows.map((r) => r.k);
+            // As a mistaken DELETE would: the foreign keys' rules take the children along.
+            await c.query(`DELETE FROM ${quoteTable(table)} WHERE ${pk}::text = ANY($1)`, [keys]);
+          } else {
+            await c.query(`TRUNCATE ${quoteTable(table)}`);
+          }
+          await c.query('COMMIT');
+          const after = await rowCounts(c, tables);
+          const gone = tables.filter((t) => after[t] !== before[t]).map((t) => `${before[t]! - after[t]!} ${t}`);
+          return { table, keys, detail: `${kind === 'delete-rows' ? `deleted ${table} ${keys!.join(', ')}` : `emptied ${table}`}: rows gone ${gone.join(', ') || 'none'}` };
+        } catch (err) {
+          await c.query('ROLLBACK').catch(() => undefined);
+          throw refuse(`the ${kind} scenario cannot be simulated on ${table}: ${(err as Error).message}`);
+        }
+      });
+    },
+
+    /** Every table of the manifest in the recovered database: its row count, and its checksum against the reference. */
+    async checkDrillTables(input: { target: string; testDatabase: string; database?: string; manifestTables: Record<string, number>; reference: Record<string, TableFingerprint> }): Promise<TableCheck[]> {
+      const url = testUrl(input.target, input.testDatabase, input.database);
+      const found = await heartbeatWhile({ phase: 'fingerprinting' }, () => withClient(url, async (c) => fingerprints(c, await userTables(c))));
+      return Object.entries(input.manifestTables).map(([table, expectedRows]): TableCheck => {
+        const got = found[table];
+        const reference = input.reference[table]?.checksum;
+        const checksum = !got ? 'missing' : !reference ? 'no reference' : got.checksum === reference ? 'match' : 'differs';
+        return { table, rows: got?.rows, expectedRows, checksum };
+      });
+    },
+
+    /** Drops the test database and every database the plan created beside it (named after it); never anything else. */
+    async dropTestDatabases(input: { target: string; testDatabase: string }): Promise<string[]> {
+      if (!TEST_DATABASE.test(input.testDatabase)) throw refuse(`"${input.testDatabase}" is not a drill test database`);
+      const server = testServerUrl(input.target);
+      const production = databaseName(databaseUrl(input.target));
+      const names = await withClient(server, async (c) =>
+        (await c.query<{ name: string }>('SELECT datname AS name FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1', [input.testDatabase])).rows.map((r) => r.name),
+      );
+      for (const name of names.filter((n) => n !== production)) await dropDatabase(server, name);
+      return names;
+    },
+
+    /** Removes the safety snapshots a plan took during the drill (they are of the test database, tagged with the drill id). */
+    async removeDrillBackups(input: { target: string; drillId: string }): Promise<string[]> {
+      const catalog = catalogOf(input.target);
+      const ids = (await catalog.list(input.target)).filter((b) => b.manifest.tags.includes(input.drillId)).map((b) => b.manifest.id);
+      for (const id of ids) await catalog.remove(id);
+      return ids;
+    },
+
+    async writeDrillReport(input: { context: RunContext; result: RunResult; record: DrillRecord; findings: { check: string; detail: string }[]; workflowId: string }) {
+      return writeDrillReport(storeOf(input.context.target), input);
+    },
+  };
+}
