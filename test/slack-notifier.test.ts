@@ -2,21 +2,24 @@
 // updates, approval and task messages, Slack's date tokens and escaping, bounded retries when Slack
 // is down or rate-limiting; then a whole L1 incident posting into one thread, and one that
 // recovers while Slack is down, its failed notifications recorded on the timeline.
+import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { withClient } from '../activities/postgres/connection.js';
+import { incidentInput } from '../client/incidents.js';
 import { ConsoleNotifier, type NoticeAction } from '../activities/notify/notifier.js';
 import { selectNotifier } from '../activities/notify/select.js';
 import { SlackNotifier } from '../activities/notify/slack.js';
 import { APPROVE_ACTION, DONE_ACTION, GATE_BLOCK, REJECT_ACTION, parseButtonValue } from '../activities/notify/slack-actions.js';
 import type { LifeboatConfig, SlackConfig } from '../worker/config.js';
-import type { ApprovalRequest } from '../workflows/messages.js';
+import { type ApprovalRequest, type RunResult, approveUpdate } from '../workflows/messages.js';
 import { type FakeMessage, type FakeSlack, startFakeSlack } from './fake-slack.js';
-import { testConfig, uniqueName } from './helpers.js';
+import { type TestDatabase, type TestWorker, createCrmDatabase, driveIncident, startTestWorker, testConfig, testEnv, uniqueName } from './helpers.js';
 
 const TOKEN = 'xoxb-test-1234567890-secret';
 const CHANNEL = 'C0LIFEBOAT';
 
 const slackYaml = (url: string, retries = 2) => `notify:\n  slack:\n    channel: ${CHANNEL}\n    apiUrl: ${url}\n    retries: ${retries}`;
-const configWith = (url: string, retries = 2): LifeboatConfig => testConfig({ prefix: uniqueName('slack'), extra: slackYaml(url, retries) });
+const configWith = (url: string, retries = 2, extra = ''): LifeboatConfig => testConfig({ prefix: uniqueName('slack'), extra: `${slackYaml(url, retries)}\n${extra}` });
 const slackConfig = (url: string, retries = 2): SlackConfig => configWith(url, retries).notify.slack!;
 
 /** Every string anywhere in a message's blocks, joined: what a reader could see. */
@@ -250,3 +253,126 @@ describe('Slack notifier against the fake Web API', () => {
   });
 });
 
+
+describe('an L1 incident posting into Slack', () => {
+  let slack: FakeSlack;
+  let db: TestDatabase;
+  let worker: TestWorker;
+  let config: LifeboatConfig;
+  let offset = 100;
+
+  beforeAll(async () => {
+    slack = await startFakeSlack({ token: TOKEN, channels: [CHANNEL] });
+    db = await createCrmDatabase(300);
+    config = configWith(slack.url, 2, 'approvals:\n  L1: { approvers: [alice, bob, carol] }');
+    // Chosen as the worker chooses it: from the configuration and the token variable.
+    const notifier = selectNotifier(config, { SLACK_BOT_TOKEN: TOKEN });
+    expect(notifier).toBeInstanceOf(SlackNotifier);
+    worker = await startTestWorker(config, testEnv(db), { notifier });
+    const run = (type: string, args: unknown[]) => worker.client.workflow.execute(type, { taskQueue: worker.taskQueue, workflowId: uniqueName(type), args });
+    const manifest = (await run('backupWorkflow', [{ target: 'crm' }])) as { id: string };
+    await run('verifyWorkflow', [{ backupId: manifest.id }]);
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await slack?.close();
+    await db?.drop();
+  });
+
+  /** Deletes five leads (a fresh five each time) and declares an L1 incident to bring them back. */
+  async function declareL1(): Promise<string> {
+    const keys = await withClient(db.url, async (c) => {
+      const ids = (await c.query<{ id: string }>('SELECT id::text FROM crm_leads ORDER BY id LIMIT 5 OFFSET $1', [offset])).rows.map((r) => r.id);
+      await c.query('DELETE FROM crm_leads WHERE id = ANY($1::bigint[])', [ids]);
+      return ids;
+    });
+    offset += 20;
+    const input = incidentInput(config, {
+      target: 'crm',
+      summary: 'a bad script deleted 5 leads',
+      declaredBy: 'carol',
+      level: 'L1',
+      options: { record: { table: 'crm_leads', keys, includeChildren: true, goodBefore: new Date().toISOString() } },
+    });
+    await worker.client.workflow.start('incidentWorkflow', { taskQueue: worker.taskQueue, workflowId: input.incidentId, args: [input] });
+    return input.incidentId;
+  }
+
+  const blocksText = (blocks: unknown) => JSON.stringify(blocks ?? []);
+  const hasButtons = (blocks: unknown) => ((blocks ?? []) as Block[]).some((b) => b.type === 'actions' && b.block_id === GATE_BLOCK);
+
+  it('holds the declaration, the steps, the approval updated in place and the final summary in one thread', async () => {
+    const id = await declareL1();
+    let seenOpen: FakeMessage | undefined;
+    const result = await driveIncident(worker.client, id, {
+      'apply-restore': {
+        act: async (handle: WorkflowHandle) => {
+          // The request is in the thread with its buttons before anyone decides.
+          await expect.poll(() => slack.messages().find((m) => m.text?.includes(`[${id} L1] Approval needed`) && hasButtons(m.blocks)), { timeout: 20_000 }).toBeDefined();
+          seenOpen = slack.messages().find((m) => m.text?.includes(`[${id} L1] Approval needed`));
+          await handle.executeUpdate(approveUpdate, { args: [{ gate: 'apply-restore', by: 'alice' }] });
+        },
+      },
+      review: { complete: { by: 'carol', note: 'script fixed' } },
+    }, { timeoutMs: 90_000 });
+    expect(result.outcome).toBe('recovered');
+
+    const mine = slack.messages(CHANNEL).filter((m) => m.versions.some((v) => v.text?.includes(id)));
+    const root = mine[0]!;
+    expect(root.thread_ts).toBeUndefined();
+    expect(root.text).toContain(`[${id} L1] L1 incident declared by carol`);
+    expect(blocksText(root.blocks)).toMatch(/deadline <!date\^\d+\^\{date_short_pretty\} \{time_secs\}\|\d{4}-\d\d-\d\dT[\d:.]+Z>/);
+    // One thread: every other message of this incident is a reply to the declaration.
+    expect(mine.slice(1).every((m) => m.thread_ts === root.ts)).toBe(true);
+    expect(slack.thread(root.ts)).toHaveLength(mine.length);
+
+    // Steps are posted as they start and replaced in place when they end.
+    const steps = mine.filter((m) => m.versions[0]!.text?.includes('▶'));
+    expect(steps.length).toBeGreaterThanOrEqual(3);
+    expect(steps.every((m) => m.versions.length === 2 && m.text!.includes('✅'))).toBe(true);
+
+    // The approval: buttons while open, then in place who approved and when.
+    expect(seenOpen).toBeDefined();
+    const approval = slack.message(seenOpen!.ts)!;
+    expect(blocksText(approval.versions[0]!.blocks)).toContain('insert 5 missing row(s)');
+    expect(hasButtons(approval.versions[0]!.blocks)).toBe(true);
+    expect(hasButtons(approval.blocks)).toBe(false);
+    expect(blocksText(approval.blocks)).toMatch(/✅ Approved by alice at <!date\^\d+\^/);
+    const buttonValue = ((approval.versions[0]!.blocks as Block[]).find((b) => b.type === 'actions')!.elements![0]!.value) as string;
+    expect(parseButtonValue(buttonValue)).toEqual({ workflowId: `${id}-L1`, name: 'apply-restore', incidentId: id });
+
+    // The review task: a "Mark done" button, then who did it.
+    const review = mine.find((m) => m.versions[0]!.text?.includes('Task waiting: review'))!;
+    expect(blocksText(review.versions[0]!.blocks)).toContain(DONE_ACTION);
+    expect(blocksText(review.blocks)).toMatch(/✅ Done by carol at <!date\^\d+\^.*— script fixed/);
+
+    // The final summary closes the thread with the RTO verdict, the RPO and the report.
+    const summary = mine[mine.length - 1]!;
+    expect(summary.text).toContain(`[${id} L1] Incident recovered`);
+    expect(summary.text).toMatch(/RTO 1 h( 0 min)?: met \(actual/);
+    expect(summary.text).toContain('RPO achieved');
+    expect(summary.text).toContain(`reports/${id}/report.md`);
+    expect(result.timeline.filter((s) => s.kind === 'notification' && s.status === 'failed')).toEqual([]);
+  });
+
+  it('recovers while Slack is down, recording the undelivered notifications on the timeline', async () => {
+    await slack.setDown(true);
+    try {
+      const id = await declareL1();
+      const result = (await driveIncident(worker.client, id, {
+        'apply-restore': { approve: ['bob'] },
+        review: { complete: { by: 'carol' } },
+      }, { timeoutMs: 90_000 })) as RunResult;
+      expect(result.outcome).toBe('recovered');
+      expect(result.rto?.verdict).toBe('met');
+      const failed = result.timeline.filter((s) => s.kind === 'notification' && s.status === 'failed');
+      expect(failed.length).toBeGreaterThanOrEqual(3);
+      expect(failed.map((s) => s.name)).toEqual(expect.arrayContaining([expect.stringContaining('incident declared'), expect.stringContaining('Approval needed')]));
+      expect(failed[0]!.detail).toMatch(/notification not delivered: .*Slack chat\.postMessage failed after 3 attempt\(s\): HTTP 503/);
+      expect(slack.messages().filter((m) => m.text?.includes(id))).toEqual([]);
+    } finally {
+      await slack.setDown(false);
+    }
+  });
+});
