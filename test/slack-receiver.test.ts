@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../activities/postgres/connection.js';
-import { APPROVE_ACTION, DONE_ACTION, encodeButtonValue } from '../activities/notify/slack-actions.js';
+import { APPROVE_ACTION, DONE_ACTION, REJECT_ACTION, encodeButtonValue } from '../activities/notify/slack-actions.js';
 import { type RunningReceiver, startReceiver } from '../client/slack/receiver.js';
 import { incidentInput } from '../client/incidents.js';
 import { type LifeboatConfig, parseConfig } from '../worker/config.js';
@@ -74,18 +74,10 @@ describe('Slack approval receiver', () => {
     expect(gate!.approvedBy).toEqual([]);
   };
 
-  beforeAll(async () => {
-    db = await createCrmDatabase(200);
-    slack = await startFakeSlack({ token: 'xoxb-receiver-test', channels: [CHANNEL], users: { ...people }, userGroups: { S0DBAS: ['U0BOB'] } });
-    configText = testConfigText({ prefix: uniqueName('slack'), extra: slackConfig(slack.url) });
-    config = parseConfig(configText, 'test configuration', {});
-    worker = await startTestWorker(config, testEnv(db));
-    const run = (type: string, args: unknown[]) => worker.client.workflow.execute(type, { taskQueue: worker.taskQueue, workflowId: uniqueName(type), args });
-    const manifest = (await run('backupWorkflow', [{ target: 'crm' }])) as { id: string };
-    await run('verifyWorkflow', [{ backupId: manifest.id }]);
-
+  /** Deletes three leads and declares an L1 for them (by carol); resolves once its gate waits. */
+  async function declareL1(offset: number): Promise<void> {
     const ids = await withClient(db.url, async (c) => {
-      const rows = (await c.query<{ id: string }>('SELECT id::text FROM crm_leads ORDER BY id LIMIT 3 OFFSET 20')).rows.map((r) => r.id);
+      const rows = (await c.query<{ id: string }>('SELECT id::text FROM crm_leads ORDER BY id LIMIT 3 OFFSET $1', [offset])).rows.map((r) => r.id);
       await c.query('DELETE FROM crm_leads WHERE id = ANY($1::bigint[])', [rows]);
       return rows;
     });
@@ -99,12 +91,25 @@ describe('Slack approval receiver', () => {
     incidentId = input.incidentId;
     incident = await worker.client.workflow.start('incidentWorkflow', { taskQueue: worker.taskQueue, workflowId: incidentId, args: [input] });
     plan = worker.client.workflow.getHandle(`${incidentId}-L1`);
-    // expect.poll belongs to tests: wait by hand here.
+    // expect.poll belongs to tests: wait by hand.
     for (const deadline = Date.now() + 90_000; ; await new Promise((ok) => setTimeout(ok, 250))) {
       const waiting = await planStatus().then((s) => s.waiting.map((w) => w.name), () => [] as string[]);
       if (waiting.includes('apply-restore')) break;
       if (Date.now() > deadline) throw new Error(`the L1 plan of ${incidentId} never waited for apply-restore`);
     }
+  }
+
+  beforeAll(async () => {
+    db = await createCrmDatabase(200);
+    slack = await startFakeSlack({ token: 'xoxb-receiver-test', channels: [CHANNEL], users: { ...people }, userGroups: { S0DBAS: ['U0BOB'] } });
+    configText = testConfigText({ prefix: uniqueName('slack'), extra: slackConfig(slack.url) });
+    config = parseConfig(configText, 'test configuration', {});
+    worker = await startTestWorker(config, testEnv(db));
+    const run = (type: string, args: unknown[]) => worker.client.workflow.execute(type, { taskQueue: worker.taskQueue, workflowId: uniqueName(type), args });
+    const manifest = (await run('backupWorkflow', [{ target: 'crm' }])) as { id: string };
+    await run('verifyWorkflow', [{ backupId: manifest.id }]);
+
+    await declareL1(20);
 
     receiver = await startReceiver({ slack: config.notify.slack!, temporal: worker.client, env: env(), port: 0, host: '127.0.0.1', log: (line) => logs.push(line) });
   });
@@ -157,6 +162,9 @@ describe('Slack approval receiver', () => {
   it("gives a mapped user who may not decide the gate the validator's reason", async () => {
     expect((await send(click('U0MALLORY'))).status).toBe(200);
     expect(await nthEphemeral('U0MALLORY', 1)).toMatch(/^Refused: mallory may not decide gate "apply-restore" of an L1 incident \(allowed: alice, bob, carol\)/);
+    // Nor reject it.
+    expect((await send(click('U0MALLORY', { actionId: REJECT_ACTION }))).status).toBe(200);
+    expect(await nthEphemeral('U0MALLORY', 2)).toMatch(/^Refused: mallory may not decide gate "apply-restore"/);
     await stillWaiting();
   });
 
@@ -176,7 +184,7 @@ describe('Slack approval receiver', () => {
       expect(viaSocket.transport).toBe('socket');
       await socket.connected();
       socket.send({ envelope_id: 'env-1', type: 'interactive', accepts_response_payload: false, payload: click('U0MALLORY') });
-      expect(await nthEphemeral('U0MALLORY', 2)).toMatch(/^Refused: mallory may not decide gate "apply-restore"/);
+      expect(await nthEphemeral('U0MALLORY', 3)).toMatch(/^Refused: mallory may not decide gate "apply-restore"/);
       expect(socket.acks().map((a) => a.envelope_id)).toEqual(['env-1']);
       // A bad button value over the socket: acked (so Slack does not redeliver it), nothing sent.
       socket.send({ envelope_id: 'env-2', type: 'interactive', accepts_response_payload: false, payload: click('U0ALICE', { value: 'nope' }) });
@@ -218,6 +226,16 @@ describe('Slack approval receiver', () => {
     // A click on a button of an ended run is refused with what happened.
     await send(click('U0ALICE'));
     expect(await nthEphemeral('U0ALICE', 2)).toMatch(/^Refused: gate apply-restore of .* was already approved by bob/);
+  });
+
+  it('rejects from Slack with a reason naming the approver, and the plan stops without changing anything', async () => {
+    await declareL1(40);
+    const before = ephemeralsTo('U0ALICE').length;
+    expect((await send(click('U0ALICE', { actionId: REJECT_ACTION }))).status).toBe(200);
+    expect(await nthEphemeral('U0ALICE', before + 1)).toMatch(new RegExp(`^Rejected: gate apply-restore of ${incidentId} — nothing is changed`));
+    const result = (await incident.result()) as RunResult;
+    expect(result.outcome).toBe('rejected');
+    expect(result.detail).toContain('alice rejected "apply-restore": rejected from Slack by alice');
   });
 
   describe('lifeboat slack serve', () => {
