@@ -4,7 +4,7 @@
 // (report, summary, improvements) — and always drop the test environment. Production is never
 // touched: every database step goes to the drill's lifeboat_drill_* database, which the resolver
 // refuses to resolve to the production connection.
-import { CancellationScope, ParentClosePolicy, executeChild, isCancellation, setHandler, sleep, uuid4, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, CancelledFailure, ParentClosePolicy, executeChild, isCancellation, setHandler, sleep, uuid4, workflowInfo } from '@temporalio/workflow';
 import {
   type DrillBackup,
   type DrillInput,
@@ -72,7 +72,8 @@ export async function drillWorkflow(input: DrillInput): Promise<DrillResult> {
   try {
     await rehearse(run, settings, testDatabase, seen, () => (created = true));
   } catch (err) {
-    if (isCancellation(err)) cancelled = err;
+    // A cancelled plan may still end normally (it cleans up and returns): the drill's own scope tells.
+    if (isCancellation(err) || CancellationScope.current().consideredCancelled) cancelled = isCancellation(err) ? err : new CancelledFailure('the drill was cancelled');
     const { outcome, detail } = outcomeOf(err);
     aborted = cancelled !== undefined || outcome === 'aborted';
     fail('drill', cancelled ? 'the drill was cancelled' : detail);

@@ -1,0 +1,162 @@
+// The quarterly drill end to end on the real stack: the real plans run against an isolated test
+// database, production's checksums never change, the test databases are always dropped (after a
+// pass, a corrupt backup, a cancellation), and a test database that is production is refused.
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { WorkflowFailedError } from '@temporalio/client';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { withClient } from '../activities/postgres/connection.js';
+import { fingerprints, userTables } from '../activities/postgres/inspect.js';
+import { readReport } from '../activities/reports/report.js';
+import { dumpKey } from '../activities/storage/catalog.js';
+import { openStore } from '../activities/storage/store.js';
+import type { LifeboatConfig } from '../worker/config.js';
+import { type DrillInput, type DrillResult, drillIdFor, drillResultQuery, testDatabaseFor } from '../workflows/drill-messages.js';
+import { type BackupManifest, completeUpdate, statusQuery } from '../workflows/messages.js';
+import { type TestDatabase, type TestWorker, createCrmDatabase, startTestWorker, testConfig, testEnv, uniqueName } from './helpers.js';
+
+const CRITICAL = `    criticalChecks:
+      - name: claim a lead
+        sql: UPDATE crm_leads SET assigned_agent_id = (SELECT min(id) FROM crm_agents) WHERE id = (SELECT min(id) FROM crm_leads) RETURNING id
+      - name: log an activity
+        sql: INSERT INTO crm_activities (lead_id, agent_id, kind, occurred_at) SELECT min(l.id), min(a.id), 'call', now() FROM crm_leads l, crm_agents a RETURNING id`;
+
+describe('the recovery drill', () => {
+  let db: TestDatabase;
+  const prefix = uniqueName('drill');
+  const workers: TestWorker[] = [];
+  let main: TestWorker;
+  let config: LifeboatConfig;
+  let backup: BackupManifest;
+
+  const sums = () => withClient(db.url, async (c) => fingerprints(c, (await userTables(c)).filter((t) => !t.includes('.'))));
+  const drillDatabases = (drillId: string) =>
+    withClient(inject('pgAdminUrl'), async (c) => (await c.query<{ n: string }>('SELECT datname AS n FROM pg_database WHERE starts_with(datname, $1)', [testDatabaseFor('crm', drillId)])).rows.map((r) => r.n));
+  const newDrillId = () => drillIdFor(new Date(), randomBytes(2).toString('hex'));
+  const start = (worker: TestWorker, input: DrillInput & { drillId: string }) =>
+    worker.client.workflow.start('drillWorkflow', { taskQueue: worker.taskQueue, workflowId: input.drillId, args: [{ requestedBy: 'test', ...input }] });
+  const drill = async (worker: TestWorker, input: DrillInput & { drillId: string }): Promise<DrillResult> => (await start(worker, input)).result();
+
+  async function worker(drill: string, env: NodeJS.ProcessEnv = testEnv(db)): Promise<{ worker: TestWorker; config: LifeboatConfig }> {
+    const cfg = testConfig({ prefix, crmExtra: CRITICAL, extra: `drill:\n${drill}` });
+    const w = await startTestWorker(cfg, env);
+    workers.push(w);
+    return { worker: w, config: cfg };
+  }
+
+  beforeAll(async () => {
+    db = await createCrmDatabase(300);
+    ({ worker: main, config } = await worker('  improvements: true\n  improvementsDeadline: 2s\n  records: 5'));
+    const run = (type: string, args: unknown[]) => main.client.workflow.execute(type, { taskQueue: main.taskQueue, workflowId: uniqueName(type), args });
+    backup = (await run('backupWorkflow', [{ target: 'crm' }])) as BackupManifest;
+    await run('verifyWorkflow', [{ backupId: backup.id }]);
+  });
+
+  afterAll(async () => {
+    for (const w of workers) await w.stop();
+    await db?.drop();
+  });
+
+  it('L1: deletes leads with their children in the test database, the real L1 plan brings them back within the RTO; production is untouched', async () => {
+    const before = await sums();
+    const drillId = newDrillId();
+    const handle = await start(main, { drillId, level: 'L1' });
+    // The verdict is known before the optional improvements task closes; a person may answer it.
+    for (let i = 0; i < 600 && !(await handle.query(drillResultQuery).catch(() => undefined)); i++) await new Promise((ok) => setTimeout(ok, 200));
+    const early = await handle.query(drillResultQuery);
+    expect(early?.verdict).toBe('passed');
+    await handle.executeUpdate(completeUpdate, { args: [{ task: 'improvements', by: 'carol', note: 'shorten the staging step' }] }).catch(() => undefined);
+    const result: DrillResult = await handle.result();
+
+    expect(result.verdict, JSON.stringify(result.findings)).toBe('passed');
+    expect(result.record).toMatchObject({ level: 'L1', rtoVerdict: 'met', rpoVerdict: 'met', testDatabase: testDatabaseFor('crm', drillId), backup: { id: backup.id } });
+    expect(result.record.scenario).toMatch(/^deleted crm_leads .*: rows gone 5 crm_leads/);
+    expect(result.record.tables.map((t) => t.checksum)).toEqual(result.record.tables.map(() => 'match'));
+    expect(result.record.criticalChecks).toEqual(['claim a lead', 'log an activity']);
+    expect(await sums()).toEqual(before);
+    expect(await drillDatabases(drillId)).toEqual([]);
+
+    const store = openStore('main', config.stores.main!, testEnv(db));
+    const report = await readReport(store, drillId);
+    expect(report?.kind).toBe('drill');
+    expect(report?.drill?.rtoVerdict).toBe('met');
+    expect(report?.drill?.improvements).toMatch(/recorded by carol: shorten the staging step|still open/);
+    expect(report?.result.rto?.verdict).toBe('met');
+    const names = report!.result.timeline.map((s) => s.name);
+    expect(names).toContain('execute: run the real L1 plan against the test database');
+    expect(names).toContain('L1 · apply-restore');
+    expect(report!.result.timeline.find((s) => s.name === 'L1 · apply-restore')).toMatchObject({ status: 'done', actor: 'lifeboat-drill' });
+    expect(names.some((n) => n.startsWith('always: drop the test environment'))).toBe(true);
+    const svg = await store.getText(`reports/${drillId}/timeline.svg`);
+    expect(svg).toContain('class="rto-deadline"');
+    expect(svg).toContain('execute: run the real L1 plan');
+    const markdown = await store.getText(`reports/${drillId}/report.md`);
+    expect(markdown).toContain('## Drill verdict');
+    expect(markdown).toContain('## Trend of drills');
+  });
+
+  it('L3: the test database starts empty, the plan restores into a new database, every table matches the verified checksums; both are dropped', async () => {
+    const drillId = newDrillId();
+    const result = await drill(main, { drillId, level: 'L3' });
+    expect(result.verdict, JSON.stringify(result.findings)).toBe('passed');
+    expect(result.record.recoveredDatabase).toMatch(new RegExp(`^${testDatabaseFor('crm', drillId)}_restored`));
+    expect(result.record.tables).toHaveLength(6);
+    expect(result.record.trend.length).toBeGreaterThanOrEqual(2);
+    expect(result.record.improvements).toMatch(/still open at its deadline/);
+    expect(await drillDatabases(drillId)).toEqual([]);
+  });
+
+  it('a newest backup that no longer matches its checksum is passed over (and marked failed) with a finding; the drill still cleans up', async () => {
+    const run = (type: string, args: unknown[]) => main.client.workflow.execute(type, { taskQueue: main.taskQueue, workflowId: uniqueName(type), args });
+    const newer = (await run('backupWorkflow', [{ target: 'crm' }])) as BackupManifest;
+    await run('verifyWorkflow', [{ backupId: newer.id }]);
+    const s3 = new S3Client({ endpoint: inject('s3Endpoint'), region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: inject('s3AccessKeyId'), secretAccessKey: inject('s3SecretAccessKey') } });
+    const key = `${prefix}/${dumpKey(newer.id)}`;
+    const bytes = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: inject('s3Bucket'), Key: key }))).Body!.transformToByteArray());
+    bytes[100]! ^= 0xff;
+    await s3.send(new PutObjectCommand({ Bucket: inject('s3Bucket'), Key: key, Body: bytes }));
+
+    const drillId = newDrillId();
+    const result = await drill(main, { drillId, level: 'L3' });
+    expect(result.findings).toContainEqual({ check: 'backup checksum', detail: expect.stringContaining(`${newer.id} no longer matches its checksum`) });
+    expect(result.record.backup?.id).toBe(backup.id);
+    expect(result.verdict).toBe('passed');
+    expect(await drillDatabases(drillId)).toEqual([]);
+  });
+
+  it('cancelled while its plan waits for a person (after restoring), it leaves no drill database behind', async () => {
+    const { worker: human } = await worker('  approvals: human\n  improvements: false');
+    const drillId = newDrillId();
+    const handle = await start(human, { drillId, level: 'L3' });
+    const plan = human.client.workflow.getHandle(`${drillId}-L3`);
+    const waitFor = async (name: string) => {
+      for (let i = 0; i < 600; i++) {
+        const status = await plan.query(statusQuery).catch(() => undefined);
+        if (status?.waiting.some((w) => w.name === name)) return;
+        await new Promise((ok) => setTimeout(ok, 200));
+      }
+      throw new Error(`the plan never waited for ${name}`);
+    };
+    await waitFor('vendor-support');
+    await plan.executeUpdate(completeUpdate, { args: [{ task: 'vendor-support', by: 'carol', note: 'drill' }] });
+    await waitFor('cut-over');
+    expect((await drillDatabases(drillId)).length).toBe(2); // the test database and the one the plan restored into
+    await handle.cancel();
+    await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    expect(await drillDatabases(drillId)).toEqual([]);
+    const report = await readReport(openStore('main', config.stores.main!, testEnv(db)), drillId);
+    expect(report?.drill?.verdict).toBe('failed');
+    expect(report?.findings).toContainEqual({ check: 'drill', detail: 'the drill was cancelled' });
+  });
+
+  it('refuses a test database that resolves to production, before creating anything', async () => {
+    const before = await sums();
+    const { worker: refused } = await worker('  testUrlEnv: DRILL_TEST_URL\n  improvements: false', { ...testEnv(db), DRILL_TEST_URL: db.url });
+    const drillId = newDrillId();
+    const result = await drill(refused, { drillId, level: 'L1' });
+    expect(result.verdict).toBe('failed');
+    expect(result.findings.find((f) => f.check === 'drill')?.detail).toMatch(/production/);
+    expect(await drillDatabases(drillId)).toEqual([]);
+    expect(await sums()).toEqual(before);
+  });
+});
