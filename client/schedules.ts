@@ -1,17 +1,25 @@
-// The Temporal Schedules for each target: daily backup, weekly verification, retention and the
-// freshness alarm. Applying is idempotent: a schedule whose definition has not changed is left alone.
+// The Temporal Schedules for each target: daily backup, weekly verification, retention, the
+// freshness alarm and the quarterly drill. Applying is idempotent: a schedule whose definition has
+// not changed is left alone.
 import { type Client, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleOptions } from '@temporalio/client';
 import { createHash } from 'node:crypto';
 import type { LifeboatConfig } from '../worker/config.js';
 
-type Kind = 'backup' | 'verify' | 'retention' | 'freshness';
+export type ScheduleKind = 'backup' | 'verify' | 'retention' | 'freshness' | 'drill';
 
-const workflows: Record<Kind, { type: string; args: (target: string) => unknown[] }> = {
+const workflows: Record<ScheduleKind, { type: string; args: (target: string) => unknown[] }> = {
   backup: { type: 'backupWorkflow', args: (target) => [{ target, reason: 'scheduled daily backup' }] },
   verify: { type: 'verifyWorkflow', args: (target) => [{ backupId: 'latest', target }] },
   retention: { type: 'retentionWorkflow', args: (target) => [{ target, dryRun: false }] },
   freshness: { type: 'freshnessWorkflow', args: (target) => [{ target }] },
+  // The level, scenario and approvals come from the worker's configuration when the drill starts.
+  drill: { type: 'drillWorkflow', args: (target) => [{ target, requestedBy: 'schedule' }] },
 };
+
+/** The schedules of a target: all of them, but the drill only for drill.target when one is named. */
+function kindsOf(config: LifeboatConfig, target: string): ScheduleKind[] {
+  return (Object.keys(workflows) as ScheduleKind[]).filter((kind) => kind !== 'drill' || !config.drill.target || config.drill.target === target);
+}
 
 export interface ScheduleChange {
   id: string;
@@ -19,10 +27,10 @@ export interface ScheduleChange {
   cron: string;
 }
 
-export function desiredSchedules(config: LifeboatConfig): ScheduleOptions[] {
+export function desiredSchedules(config: LifeboatConfig, only?: ScheduleKind): ScheduleOptions[] {
   const { schedules, temporal } = config;
   return Object.keys(config.targets).flatMap((target) =>
-    (Object.keys(workflows) as Kind[]).map((kind): ScheduleOptions => {
+    kindsOf(config, target).filter((kind) => !only || kind === only).map((kind): ScheduleOptions => {
       const id = `lifeboat-${kind}-${target}`;
       const definition = {
         spec: { cronExpressions: [schedules[kind]], timezone: schedules.timezone },
@@ -42,9 +50,9 @@ export function desiredSchedules(config: LifeboatConfig): ScheduleOptions[] {
   );
 }
 
-export async function applySchedules(client: Client, config: LifeboatConfig): Promise<ScheduleChange[]> {
+export async function applySchedules(client: Client, config: LifeboatConfig, only?: ScheduleKind): Promise<ScheduleChange[]> {
   const changes: ScheduleChange[] = [];
-  for (const desired of desiredSchedules(config)) {
+  for (const desired of desiredSchedules(config, only)) {
     const cron = desired.spec.cronExpressions![0]!;
     const handle = client.schedule.getHandle(desired.scheduleId);
     let current;

@@ -20,19 +20,20 @@ describe('schedule apply', () => {
   });
 
   afterAll(async () => {
-    for (const kind of ['backup', 'verify', 'retention', 'freshness']) {
+    for (const kind of ['backup', 'verify', 'retention', 'freshness', 'drill']) {
       await client.schedule.getHandle(`lifeboat-${kind}-${target}`).delete().catch(() => undefined);
     }
     await connection.close();
   });
 
-  it('creates the four schedules, changes nothing the second time, and follows a changed cron', async () => {
+  it('creates the five schedules, changes nothing the second time, and follows a changed cron', async () => {
     const first = await applySchedules(client, (config('0 2 * * *')));
     expect(first.map((c) => [c.id, c.change])).toEqual([
       [`lifeboat-backup-${target}`, 'created'],
       [`lifeboat-verify-${target}`, 'created'],
       [`lifeboat-retention-${target}`, 'created'],
       [`lifeboat-freshness-${target}`, 'created'],
+      [`lifeboat-drill-${target}`, 'created'],
     ]);
     const before = await client.schedule.getHandle(`lifeboat-backup-${target}`).describe();
 
@@ -48,14 +49,41 @@ describe('schedule apply', () => {
 
     const third = await applySchedules(client, (config('15 1 * * *')));
     expect(third.find((c) => c.id === `lifeboat-backup-${target}`)?.change).toBe('updated');
-    expect(third.filter((c) => c.change === 'unchanged')).toHaveLength(3);
+    expect(third.filter((c) => c.change === 'unchanged')).toHaveLength(4);
 
     const listed = (await listSchedules(client)).filter((s) => s.id.endsWith(target));
     expect(listed.map((s) => [s.id, s.workflowType, s.cron, s.timezone])).toEqual([
       [`lifeboat-backup-${target}`, 'backupWorkflow', '15 1 * * *', 'Europe/Madrid'],
+      [`lifeboat-drill-${target}`, 'drillWorkflow', '0 9 1-7 1,4,7,10 1', 'Europe/Madrid'],
       [`lifeboat-freshness-${target}`, 'freshnessWorkflow', '0 * * * *', 'Europe/Madrid'],
       [`lifeboat-retention-${target}`, 'retentionWorkflow', '30 3 * * *', 'Europe/Madrid'],
       [`lifeboat-verify-${target}`, 'verifyWorkflow', '0 4 * * 0', 'Europe/Madrid'],
     ]);
+  });
+
+  it('runs the drill quarterly: first Monday of January, April, July and October at 09:00 in the configured zone, overlaps skipped', async () => {
+    await applySchedules(client, config('0 2 * * *'), 'drill');
+    const d = await client.schedule.getHandle(`lifeboat-drill-${target}`).describe();
+    expect(d.action).toMatchObject({ type: 'startWorkflow', workflowType: 'drillWorkflow', args: [{ target, requestedBy: 'schedule' }] });
+    expect(d.policies.overlap).toBe('SKIP');
+    expect(d.spec.timezone).toBe('Europe/Madrid');
+    expect(d.spec.calendars?.[0]).toMatchObject({
+      hour: [{ start: 9, end: 9, step: 1 }],
+      minute: [{ start: 0, end: 0, step: 1 }],
+      dayOfMonth: [{ start: 1, end: 7, step: 1 }],
+      dayOfWeek: [{ start: 'MONDAY', end: 'MONDAY', step: 1 }],
+    });
+    const next = d.info.nextActionTimes;
+    expect(next.length).toBeGreaterThan(0);
+    for (const at of next) {
+      // In Madrid: a Monday among the first seven days of a quarter's first month, at 09:00.
+      const { weekday, day, month, hour } = Object.fromEntries(
+        new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Madrid', weekday: 'short', day: 'numeric', month: 'numeric', hour: 'numeric', hourCycle: 'h23' }).formatToParts(at).map((p) => [p.type, p.value]),
+      );
+      expect(weekday).toBe('Mon');
+      expect(Number(day)).toBeLessThanOrEqual(7);
+      expect([1, 4, 7, 10]).toContain(Number(month));
+      expect(Number(hour)).toBe(9);
+    }
   });
 });
