@@ -20,6 +20,7 @@ import { CliError, connectClient, follow } from './follow.js';
 import { bytes, seconds, table } from './format.js';
 import { abort, complete, declare, incidentInput, incidentStatus, listIncidents, renderStatus, vote, whoAmI } from './incidents.js';
 import { applySchedules, listSchedules } from './schedules.js';
+import { registerDrillCommands } from './drill.js';
 import { triage } from '../workflows/triage.js';
 import { readReport, renderMarkdown } from '../activities/reports/report.js';
 import { backupVerdict, verificationVerdict } from './verdicts.js';
@@ -313,6 +314,8 @@ program
     console.log(opts.json ? JSON.stringify(report, null, 2) : renderMarkdown(report, 'timeline.svg'));
     if (!opts.json) console.error(`(stored under ${store.location}/reports/${id}/)`);
   });
+
+registerDrillCommands(program, config);
 
 program
   .command('worker')
