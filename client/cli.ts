@@ -1,5 +1,6 @@
 // The `lifeboat` command. Exit codes: 0 done, 1 the operation failed (a failed verification
 // included), 2 the request was refused before anything ran (bad input or configuration).
+import { describeNotifier } from '../activities/notify/select.js';
 import { NativeConnection } from '@temporalio/worker';
 import { Command, CommanderError, Option } from 'commander';
 import { Catalog } from '../activities/storage/catalog.js';
@@ -326,6 +327,7 @@ program
       throw new CliError(`cannot reach Temporal at ${cfg.temporal.address}: ${err.message}`, 1);
     });
     const worker = await createWorker({ config: cfg, connection });
+    console.log(`notifications go to ${describeNotifier(cfg, process.env)}`);
     console.log(`worker polling task queue "${cfg.temporal.taskQueue}" on ${cfg.temporal.address} (Ctrl-C to stop)`);
     await worker.run();
     await connection.close();

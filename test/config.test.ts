@@ -71,7 +71,7 @@ describe('parseConfig', () => {
     expect(config.backup).toEqual({ compression: 1 });
     expect(durationMs(config.freshness.maxAge)).toBe(25 * 3_600_000);
     expect(config.levels.L4).toEqual({ rto: '72h', rtoTarget: '48h', rpo: '24h' });
-    expect(config.schedules).toEqual({ timezone: 'UTC', backup: '0 2 * * *', verify: '0 4 * * 0', retention: '30 3 * * *', freshness: '0 * * * *' });
+    expect(config.schedules).toEqual({ timezone: 'UTC', backup: '0 2 * * *', verify: '0 4 * * 0', retention: '30 3 * * *', freshness: '0 * * * *', drill: '0 9 1-7 1,4,7,10 1' });
   });
 
   it('parses the example with an empty environment, using the defaults it writes (its comments mention ${VAR} too)', () => {

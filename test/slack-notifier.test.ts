@@ -157,6 +157,14 @@ describe('Slack notifier against the fake Web API', () => {
     expect(allText(done)).toMatch(/✅ Done by carol at <!date\^\d+\^\{date_short_pretty\} \{time_secs\}\|2026-11-22T11:00:00.000Z> — script fixed/);
   });
 
+  it('sends a task that needs choices to the terminal instead of offering a button', async () => {
+    const action: NoticeAction = { kind: 'task', workflowId: 'inc-20261122-101500-abcd-L2', incidentId: 'inc-20261122-101500-abcd', name: 'confirm-cause', choices: ['rollback', 'restore'] };
+    const open = await notifier.notify({ severity: 'info', title: 'Task waiting: confirm-cause', text: 'Confirm the cause', action });
+    const message = slack.message(open.ref!)!;
+    expect(blocksOf(message).some((b) => b.type === 'actions')).toBe(false);
+    expect(allText(message)).toContain('lifeboat complete inc-20261122-101500-abcd --task confirm-cause --as &lt;you&gt; [--choose rollback] [--choose restore]');
+  });
+
   it('renders ISO UTC times as Slack date tokens and escapes <, > and &', async () => {
     const text = 'Declared 2026-11-22T10:15:00.000Z, RTO deadline 2026-11-22T11:15:00Z. <!channel> a<b && c>d <https://evil|click>';
     const posted = await notifier.notify({ severity: 'critical', title: 'L1 <script> & co', text });

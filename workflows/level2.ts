@@ -20,7 +20,7 @@ export async function level2Workflow({ context, options }: PlanInput): Promise<R
       `Confirm the cause and choose the actions. Health checks: ${health.map((c) => `${c.check} ${c.ok ? 'ok' : `FAILED (${c.detail})`}`).join('; ')}. ` +
         `Complete with --choose rollback and/or --choose restore${options.table ? ` (table ${options.table})` : ' (give --table at declaration)'}, or neither.`,
       // A drill rehearses the data restore; it never rolls back real code.
-      { deadlineMs: 30 * 60_000, drillChoices: ['restore'] },
+      { deadlineMs: 30 * 60_000, choices: ['rollback', 'restore'], drillChoices: ['restore'] },
     );
     const actions = new Set(confirmed.choices ?? []);
 

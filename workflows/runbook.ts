@@ -162,13 +162,13 @@ export class Runbook {
   }
 
   /** Waits for a person to say the task is done; past its deadline it escalates and keeps waiting. */
-  async task(name: string, prompt: string, options: { deadlineMs?: number; drillChoices?: string[] } = {}): Promise<Completion> {
+  async task(name: string, prompt: string, options: { deadlineMs?: number; choices?: string[]; drillChoices?: string[] } = {}): Promise<Completion> {
     this.checkpoint();
     const record = this.begin(name, 'human', 'waiting');
     if (this.context.actAs) return this.answeredByDrill(record, { task: name, by: this.context.actAs, note: 'answered by the drill', choices: options.drillChoices });
     const item = this.openItem({ kind: 'human', name, prompt, since: record.startedAt });
     if (options.deadlineMs !== undefined) item.deadline = new Date(Date.now() + options.deadlineMs).toISOString();
-    const action = (): NoticeAction => ({ kind: 'task', workflowId: workflowInfo().workflowId, incidentId: this.context.incidentId, name });
+    const action = (): NoticeAction => ({ kind: 'task', workflowId: workflowInfo().workflowId, incidentId: this.context.incidentId, name, choices: options.choices });
     const posted = await this.notify('info', `Task waiting: ${name}`, `${prompt}${item.deadline ? `\nDue ${item.deadline}.` : ''}\nMark it done with the button or: lifeboat complete ${this.context.incidentId} --task ${name} --as <you> --note "…"`, { action: action() });
     const settled = () => item.completion !== undefined || this.abortRequest !== undefined;
     if (options.deadlineMs !== undefined && !(await condition(settled, options.deadlineMs))) {

@@ -170,12 +170,16 @@ function actionBlocks(notice: Notice, action: NoticeAction): slack.KnownBlock[] 
     return blocks;
   }
   if (action.kind === 'approval') blocks.push(section(approvalStatus(action)));
-  blocks.push(buttons(action, request));
   const cli =
     action.kind === 'approval'
       ? `lifeboat approve ${action.incidentId} --gate ${action.name} --as <you>`
-      : `lifeboat complete ${action.incidentId} --task ${action.name} --as <you>`;
-  blocks.push(context(`Or from a terminal: ${code(cli)}`));
+      : `lifeboat complete ${action.incidentId} --task ${action.name} --as <you>${action.choices?.map((c) => ` [--choose ${c}]`).join('') ?? ''}`;
+  // A button cannot carry a task's choices: such a task is completed from the terminal.
+  if (action.choices?.length) blocks.push(context(`Complete it from a terminal with your choices: ${code(cli)}`));
+  else {
+    blocks.push(buttons(action, request));
+    blocks.push(context(`Or from a terminal: ${code(cli)}`));
+  }
   return blocks;
 }
 

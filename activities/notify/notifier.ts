@@ -28,6 +28,8 @@ export interface NoticeAction {
   approvers?: string[];
   required?: number;
   approvedBy?: string[];
+  /** Tasks: the choices the person must make when completing it (a button cannot carry them). */
+  choices?: string[];
   /** Once settled: the buttons are replaced by who decided, when and why. */
   settled?: { outcome: 'approved' | 'rejected' | 'done' | 'aborted'; by: string; at: string; reason?: string };
 }
