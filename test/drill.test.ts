@@ -4,6 +4,9 @@
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { WorkflowFailedError } from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withClient } from '../activities/postgres/connection.js';
 import { fingerprints, userTables } from '../activities/postgres/inspect.js';
@@ -13,13 +16,15 @@ import { openStore } from '../activities/storage/store.js';
 import type { LifeboatConfig } from '../worker/config.js';
 import { type DrillInput, type DrillResult, drillIdFor, drillResultQuery, testDatabaseFor } from '../workflows/drill-messages.js';
 import { type BackupManifest, completeUpdate, statusQuery } from '../workflows/messages.js';
-import { type TestDatabase, type TestWorker, createCrmDatabase, startTestWorker, testConfig, testEnv, uniqueName } from './helpers.js';
+import { type TestDatabase, type TestWorker, createCrmDatabase, runLifeboat, startTestWorker, testConfig, testConfigText, testEnv, uniqueName } from './helpers.js';
 
 const CRITICAL = `    criticalChecks:
       - name: claim a lead
         sql: UPDATE crm_leads SET assigned_agent_id = (SELECT min(id) FROM crm_agents) WHERE id = (SELECT min(id) FROM crm_leads) RETURNING id
       - name: log an activity
         sql: INSERT INTO crm_activities (lead_id, agent_id, kind, occurred_at) SELECT min(l.id), min(a.id), 'call', now() FROM crm_leads l, crm_agents a RETURNING id`;
+
+const MAIN = '  improvements: true\n  improvementsDeadline: 2s\n  records: 5';
 
 describe('the recovery drill', () => {
   let db: TestDatabase;
@@ -37,8 +42,9 @@ describe('the recovery drill', () => {
     worker.client.workflow.start('drillWorkflow', { taskQueue: worker.taskQueue, workflowId: input.drillId, args: [{ requestedBy: 'test', ...input }] });
   const drill = async (worker: TestWorker, input: DrillInput & { drillId: string }): Promise<DrillResult> => (await start(worker, input)).result();
 
+  const drillConfig = (drill: string, taskQueue?: string) => ({ prefix, taskQueue, crmExtra: CRITICAL, extra: `drill:\n${drill}` });
   async function worker(drill: string, env: NodeJS.ProcessEnv = testEnv(db)): Promise<{ worker: TestWorker; config: LifeboatConfig }> {
-    const cfg = testConfig({ prefix, crmExtra: CRITICAL, extra: `drill:\n${drill}` });
+    const cfg = testConfig(drillConfig(drill));
     const w = await startTestWorker(cfg, env);
     workers.push(w);
     return { worker: w, config: cfg };
@@ -46,7 +52,7 @@ describe('the recovery drill', () => {
 
   beforeAll(async () => {
     db = await createCrmDatabase(300);
-    ({ worker: main, config } = await worker('  improvements: true\n  improvementsDeadline: 2s\n  records: 5'));
+    ({ worker: main, config } = await worker(MAIN));
     const run = (type: string, args: unknown[]) => main.client.workflow.execute(type, { taskQueue: main.taskQueue, workflowId: uniqueName(type), args });
     backup = (await run('backupWorkflow', [{ target: 'crm' }])) as BackupManifest;
     await run('verifyWorkflow', [{ backupId: backup.id }]);
@@ -158,5 +164,26 @@ describe('the recovery drill', () => {
     expect(result.findings.find((f) => f.check === 'drill')?.detail).toMatch(/production/);
     expect(await drillDatabases(drillId)).toEqual([]);
     expect(await sums()).toEqual(before);
+  });
+
+  it('lifeboat drill run shows the steps and the verdict (exit 0), lifeboat drills lists the history; bad requests exit 2', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'lifeboat-drill-')), 'lifeboat.yaml');
+    writeFileSync(file, testConfigText(drillConfig(MAIN, main.taskQueue)));
+    const env = { ...process.env, ...testEnv(db), LIFEBOAT_CONFIG: file };
+    const ran = await runLifeboat(['drill', 'run', '--level', 'L2', '--as', 'carol'], env);
+    expect(ran.code, ran.stderr).toBe(0);
+    expect(ran.stderr).toMatch(/✔ execute: simulate the loss \(truncate-table\)/);
+    expect(ran.stderr).toMatch(/^ {6}✔ restore: apply crm_activities in one transaction/m); // the plan's steps, indented under the drill's
+    expect(ran.stdout).toMatch(/✔ L2 drill drill-\S+ of crm: PASSED/);
+    expect(ran.stdout).toMatch(/recovery time : .* of 4 h \(\d+ %\) — RTO met/);
+
+    const listed = await runLifeboat(['drills'], env);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout).toMatch(/date \(UTC\)\s+drill\s+level\s+recovery time vs RTO/);
+    expect(listed.stdout).toMatch(/L2\s+.* of 4 h .*PASSED/);
+
+    const refused = await runLifeboat(['drill', 'run', '--level', 'L3', '--scenario', 'delete-rows'], env);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toMatch(/the L3 plan does not mend a "delete-rows" scenario/);
   });
 });
