@@ -13,6 +13,7 @@ import { fingerprints, userTables } from '../activities/postgres/inspect.js';
 import { readReport } from '../activities/reports/report.js';
 import { dumpKey } from '../activities/storage/catalog.js';
 import { openStore } from '../activities/storage/store.js';
+import { desiredSchedules } from '../client/schedules.js';
 import type { LifeboatConfig } from '../worker/config.js';
 import { type DrillInput, type DrillResult, drillIdFor, drillResultQuery, testDatabaseFor } from '../workflows/drill-messages.js';
 import { type BackupManifest, completeUpdate, statusQuery } from '../workflows/messages.js';
@@ -185,5 +186,27 @@ describe('the recovery drill', () => {
     const refused = await runLifeboat(['drill', 'run', '--level', 'L3', '--scenario', 'delete-rows'], env);
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/the L3 plan does not mend a "delete-rows" scenario/);
+  });
+
+  it('the scheduled drill (no id, no level given) runs with the configuration\'s level and makes its own drill id', async () => {
+    const scheduleId = uniqueName('lifeboat-drill-test');
+    const desired = desiredSchedules({ ...config, temporal: { ...config.temporal, taskQueue: main.taskQueue } }, 'drill')[0]!;
+    const schedule = await main.client.schedule.create({ ...desired, scheduleId, state: { paused: true } });
+    try {
+      await schedule.trigger();
+      let workflowId: string | undefined;
+      for (let i = 0; i < 100 && !workflowId; i++) {
+        const action = (await schedule.describe()).info.recentActions[0]?.action;
+        workflowId = action?.type === 'startWorkflow' ? action.workflow.workflowId : undefined;
+        if (!workflowId) await new Promise((ok) => setTimeout(ok, 200));
+      }
+      const result: DrillResult = await main.client.workflow.getHandle(workflowId!).result();
+      expect(result.drillId).toMatch(/^drill-\d{8}-\d{6}-[a-z0-9]{4}$/);
+      expect(result.record.level).toBe('L3'); // drill.level's default
+      expect(result.verdict, JSON.stringify(result.findings)).toBe('passed');
+      expect(await drillDatabases(result.drillId)).toEqual([]);
+    } finally {
+      await schedule.delete();
+    }
   });
 });
