@@ -2,18 +2,25 @@
 // worker as its own process, and the embedded stack with a clean-up that also runs on Ctrl-C.
 import { Client, Connection } from '@temporalio/client';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { withClient } from '../activities/postgres/connection.js';
+import { escapeIdentifier, libpqEnv, pgTool, withClient, withDatabase } from '../activities/postgres/connection.js';
+import { rowCounts } from '../activities/postgres/inspect.js';
 import { seedCrm } from '../activities/postgres/seed.js';
+import { dumpKey } from '../activities/storage/catalog.js';
+import { openStore } from '../activities/storage/store.js';
 import { bytes } from '../client/format.js';
 import { type Stack, startStack } from '../client/stack/index.js';
 import { REPO_ROOT } from '../client/stack/processes.js';
-import { DEFAULT_CONFIG_PATH } from '../worker/config.js';
+import { DEFAULT_CONFIG_PATH, type LifeboatConfig } from '../worker/config.js';
+import type { BackupManifest, VerificationRecord } from '../workflows/messages.js';
 import { sampleTreeMemory } from './proc-memory.js';
 
 /** Bad command-line arguments: the benchmark prints its usage and exits with 2. */
@@ -233,4 +240,77 @@ export async function seedBenchCrm(stack: Stack, leads: number): Promise<SeededC
   const databaseBytes = await withClient(url, async (c) => Number((await c.query<{ n: string }>('SELECT pg_database_size(current_database()) AS n')).rows[0]!.n));
   log(`seeded in ${secs(seedMs)} s: ${Object.entries(counts).map(([t, n]) => `${t} ${n}`).join(', ')}; database ${bytes(databaseBytes)}`);
   return { env, url, seedMs, counts, databaseBytes };
+}
+
+/** Flushes dirty pages before a timed section, so neither side pays for the other's writes. */
+export const checkpoint = (url: string) => withClient(url, (c) => c.query('CHECKPOINT'));
+
+/** A client tool beside psql (createdb is not one of pgTool's). */
+function clientTool(name: string): string {
+  const psql = pgTool('psql');
+  return psql.includes('/') ? join(dirname(psql), name) : name;
+}
+
+/**
+ * The raw work a restore stands for: `createdb` + `pg_restore -j2` of the dump file into a fresh
+ * database, then counting every table (timed apart), each table's count checked against the
+ * manifest so a wrong restore cannot pass for a fast one. The database is dropped afterwards.
+ */
+export async function rawRestore(adminUrl: string, file: string, manifest: BackupManifest, label: string): Promise<{ restoreMs: number; countMs: number }> {
+  const database = `crm_raw_${randomBytes(3).toString('hex')}`;
+  const env = libpqEnv(adminUrl);
+  await checkpoint(adminUrl);
+  try {
+    let t = performance.now();
+    await run(clientTool('createdb'), ['--no-password', database], env);
+    await run(pgTool('pg_restore'), ['-j2', '--no-owner', '--no-acl', '--no-password', '-d', database, file], env);
+    const restoreMs = performance.now() - t;
+    t = performance.now();
+    const counts = await withClient(withDatabase(adminUrl, database), (c) => rowCounts(c, Object.keys(manifest.tables)));
+    const countMs = performance.now() - t;
+    const wrong = Object.entries(manifest.tables).filter(([table, n]) => counts[table] !== n);
+    if (wrong.length) throw new Error(`${label}: the raw restore holds ${wrong.map(([table, n]) => `${table} ${counts[table]} rows (backup ${n})`).join(', ')}`);
+    log(`${label}: raw createdb + pg_restore -j2 ${secs(restoreMs)} s, counting every table ${secs(countMs)} s`);
+    return { restoreMs, countMs };
+  } finally {
+    await withClient(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(database)} WITH (FORCE)`));
+  }
+}
+
+/** The backup's dump from the store into a local file, checked against the manifest's size and SHA-256. */
+async function download(config: LifeboatConfig, env: NodeJS.ProcessEnv, manifest: BackupManifest, file: string): Promise<void> {
+  const store = openStore(manifest.store, config.stores[manifest.store]!, env);
+  const hash = createHash('sha256');
+  let size = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _encoding, callback) {
+      hash.update(chunk);
+      size += chunk.length;
+      callback(null, chunk);
+    },
+  });
+  await pipeline(await store.download(dumpKey(manifest.id)), tap, createWriteStream(file));
+  const sha256 = hash.digest('hex');
+  if (size !== manifest.sizeBytes || sha256 !== manifest.sha256) {
+    throw new Error(`the downloaded dump of ${manifest.id} is ${size} bytes with SHA-256 ${sha256}; the manifest says ${manifest.sizeBytes} bytes, ${manifest.sha256}`);
+  }
+}
+
+/** Untimed preparation both restore benchmarks share: a backup, its verification, and its dump as a local file (pg_restore -j needs a seekable file). */
+export async function backupToFile(client: Client, config: LifeboatConfig, env: NodeJS.ProcessEnv, scratch: string, bench: string): Promise<{ manifest: BackupManifest; backupMs: number; verifyMs: number; file: string }> {
+  const { taskQueue } = config.temporal;
+  let t = performance.now();
+  const manifest = (await client.workflow.execute('backupWorkflow', { taskQueue, workflowId: `bench-${bench}-backup-${Date.now()}`, args: [{ target: 'crm', reason: `bench ${bench}` }] })) as BackupManifest;
+  const backupMs = performance.now() - t;
+  log(`backup ${manifest.id}: ${bytes(manifest.sizeBytes)} in ${secs(backupMs)} s`);
+  t = performance.now();
+  const verification = (await client.workflow.execute('verifyWorkflow', { taskQueue, workflowId: `bench-${bench}-verify-${Date.now()}`, args: [{ backupId: manifest.id, target: 'crm' }] })) as VerificationRecord;
+  const verifyMs = performance.now() - t;
+  if (verification.result !== 'passed') throw new Error(`backup ${manifest.id} failed verification: ${verification.findings.map((f) => `${f.check}: ${f.detail}`).join('; ')}`);
+  log(`verified in ${secs(verifyMs)} s`);
+  const file = join(scratch, 'crm.dump');
+  t = performance.now();
+  await download(config, env, manifest, file);
+  log(`downloaded the dump to ${file} in ${secs(performance.now() - t)} s (not timed; size and SHA-256 match the manifest)`);
+  return { manifest, backupMs, verifyMs, file };
 }

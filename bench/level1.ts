@@ -14,17 +14,10 @@
 // The two alternate, and medians are compared. The last line is machine-readable:
 //   RESULT level1 ratio=<ours/raw> ours_s=<median> raw_s=<median> leads=<N>
 import type { Client } from '@temporalio/client';
-import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { escapeIdentifier, libpqEnv, pgTool, withClient } from '../activities/postgres/connection.js';
-import { fingerprint, rowCounts, userTables } from '../activities/postgres/inspect.js';
-import { dumpKey } from '../activities/storage/catalog.js';
-import { openStore } from '../activities/storage/store.js';
+import { withClient } from '../activities/postgres/connection.js';
+import { fingerprint, userTables } from '../activities/postgres/inspect.js';
 import { declare, incidentInput } from '../client/incidents.js';
 import { bytes, table } from '../client/format.js';
 import { DEFAULT_CONFIG_PATH, type LifeboatConfig, loadConfig } from '../worker/config.js';
@@ -33,11 +26,10 @@ import {
   type RunResult,
   type StepRecord,
   type TableFingerprint,
-  type VerificationRecord,
   statusQuery,
 } from '../workflows/messages.js';
 import { type Answer, driveIncident } from '../client/drive.js';
-import { UsageError, benchMain, seedBenchCrm, log, mb, median, parseIntegerOptions, run, secs, withHarness } from './common.js';
+import { UsageError, backupToFile, benchMain, checkpoint, log, mb, median, parseIntegerOptions, rawRestore, secs, seedBenchCrm, withHarness } from './common.js';
 import type { TreeMemory } from './proc-memory.js';
 
 const USAGE = 'usage: npm run bench:level1 -- [--leads N] [--runs R]   (N: positive integer, default 100000; R: 1 to 10, default 3)';
@@ -99,14 +91,6 @@ async function deleteRandomLeads(url: string, n: number, used: Set<string>): Pro
 const stagingSchemas = (url: string) =>
   withClient(url, async (c) => (await c.query<{ n: string }>("SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE 'lifeboat_staging_%'")).rows.map((r) => r.n));
 
-/** Flushes dirty pages before a timed section, so neither side pays for the other's writes. */
-const checkpoint = (url: string) => withClient(url, (c) => c.query('CHECKPOINT'));
-
-/** A client tool beside psql (createdb is not one of pgTool's). */
-function clientTool(name: string): string {
-  const psql = pgTool('psql');
-  return psql.includes('/') ? join(dirname(psql), name) : name;
-}
 
 // ─────────────────────────────────────────── The runs ───────────────────────────────────────────
 
@@ -175,45 +159,6 @@ async function oursRun(client: Client, config: LifeboatConfig, url: string, roun
   return { incidentId: input.incidentId, ms, startedAt, endedAt, deleted, result, incidentSteps: own };
 }
 
-async function rawRun(adminUrl: string, file: string, manifest: BackupManifest, round: number): Promise<number> {
-  const database = `crm_raw_${round}`;
-  const env = libpqEnv(adminUrl);
-  await checkpoint(adminUrl);
-  const t = performance.now();
-  try {
-    await run(clientTool('createdb'), ['--no-password', database], env);
-    await run(pgTool('pg_restore'), ['-j2', '--no-owner', '--no-acl', '--no-password', '-d', database, file], env);
-    const ms = performance.now() - t;
-    // Not timed: the restore holds the backup's rows, so RAW timed a real restore.
-    const counts = await withClient(adminUrl.replace(/\/postgres$/, `/${database}`), (c) => rowCounts(c, Object.keys(manifest.tables)));
-    const wrong = Object.entries(manifest.tables).filter(([t, n]) => counts[t] !== n);
-    if (wrong.length) throw new Error(`run ${round}: the raw restore holds ${wrong.map(([t, n]) => `${t} ${counts[t]} rows (backup ${n})`).join(', ')}`);
-    log(`run ${round}: raw createdb + pg_restore -j2 ${secs(ms)} s`);
-    return ms;
-  } finally {
-    await withClient(adminUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(database)} WITH (FORCE)`));
-  }
-}
-
-/** The backup's dump from the store into a local file, checked against the manifest's size and SHA-256. */
-async function download(config: LifeboatConfig, env: NodeJS.ProcessEnv, manifest: BackupManifest, file: string): Promise<void> {
-  const store = openStore(manifest.store, config.stores[manifest.store]!, env);
-  const hash = createHash('sha256');
-  let size = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
-      size += chunk.length;
-      callback(null, chunk);
-    },
-  });
-  await pipeline(await store.download(dumpKey(manifest.id)), tap, createWriteStream(file));
-  const sha256 = hash.digest('hex');
-  if (size !== manifest.sizeBytes || sha256 !== manifest.sha256) {
-    throw new Error(`the downloaded dump of ${manifest.id} is ${size} bytes with SHA-256 ${sha256}; the manifest says ${manifest.sizeBytes} bytes, ${manifest.sha256}`);
-  }
-}
-
 async function bench(leads: number, runs: number): Promise<Outcome> {
   if (leads < DELETED_PER_RUN * runs) throw new UsageError(`--leads ${leads} is too few to delete ${DELETED_PER_RUN} different leads in each of ${runs} runs`);
   return withHarness(async ({ stack, scratch, startWorker, connect }) => {
@@ -227,30 +172,16 @@ async function bench(leads: number, runs: number): Promise<Outcome> {
     const idle = worker.memory.current();
     log(`worker polling; its node process (pid ${idle.mainPid}) holds ${mb(idle.mainPeakRssKiB)} MB`);
     const client = await connect(env.TEMPORAL_ADDRESS!);
-    const { taskQueue } = config.temporal;
 
     // L1 only uses verified backups: take one and verify it.
-    let t = performance.now();
-    const manifest = (await client.workflow.execute('backupWorkflow', { taskQueue, workflowId: `bench-level1-backup-${Date.now()}`, args: [{ target: 'crm', reason: 'bench level1' }] })) as BackupManifest;
-    const backupMs = performance.now() - t;
-    log(`backup ${manifest.id}: ${bytes(manifest.sizeBytes)} in ${secs(backupMs)} s`);
-    t = performance.now();
-    const verification = (await client.workflow.execute('verifyWorkflow', { taskQueue, workflowId: `bench-level1-verify-${Date.now()}`, args: [{ backupId: manifest.id, target: 'crm' }] })) as VerificationRecord;
-    const verifyMs = performance.now() - t;
-    if (verification.result !== 'passed') throw new Error(`backup ${manifest.id} failed verification: ${verification.findings.map((f) => `${f.check}: ${f.detail}`).join('; ')}`);
-    log(`verified in ${secs(verifyMs)} s`);
-
-    const file = join(scratch, 'crm.dump');
-    t = performance.now();
-    await download(config, fullEnv, manifest, file);
-    log(`downloaded the dump to ${file} in ${secs(performance.now() - t)} s (not timed; size and SHA-256 match the manifest)`);
+    const { manifest, backupMs, verifyMs, file } = await backupToFile(client, config, fullEnv, scratch, 'level1');
 
     const rounds: Round[] = [];
     const used = new Set<string>();
     for (let i = 1; i <= runs; i++) {
       const load = loadavg()[0]!;
       const ours = await oursRun(client, config, url, i, used);
-      const rawMs = await rawRun(adminUrl, file, manifest, i);
+      const { restoreMs: rawMs } = await rawRestore(adminUrl, file, manifest, `run ${i}`);
       rounds.push({ load, ours, rawMs });
     }
     return { leads, seedMs, databaseBytes, manifest, backupMs, verifyMs, rounds, idle, peak: worker.memory.current() };

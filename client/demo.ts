@@ -1,12 +1,15 @@
-// The README's main job on embedded defaults: bring up the stack with the demo CRM, back it up,
-// verify the backup by a test restore, show where everything is, and stop what it started.
+// The README's main job on embedded defaults: the quarterly recovery drill, end to end. It brings
+// up the stack with the demo CRM, backs it up, verifies the backup by a test restore, rehearses an
+// L1 (a few leads deleted with their children) and an L3 (the database lost) on isolated test
+// databases with the real plans, prints both verdicts and where the reports are, and stops what
+// it started.
 import { parseArgs } from 'node:util';
-import { Catalog } from '../activities/storage/catalog.js';
-import { openStore } from '../activities/storage/store.js';
 import type { BackupManifest, VerificationRecord } from '../workflows/messages.js';
+import type { DrillInput } from '../workflows/drill-messages.js';
+import { newDrillId, renderVerdict, watchDrill } from './drill.js';
+import { driveIncident } from './drive.js';
 import { startEmbedded } from './embedded.js';
 import { follow } from './follow.js';
-import { bytes } from './format.js';
 import { backupVerdict, verificationVerdict } from './verdicts.js';
 
 const { values } = parseArgs({ options: { leads: { type: 'string', default: '20000' } } });
@@ -17,12 +20,13 @@ if (!Number.isSafeInteger(leads) || leads < 1) {
 }
 
 const log = (line: string) => console.log(`• ${line}`);
-const embedded = await startEmbedded({ leads, ui: true, log });
+const embedded = await startEmbedded({ leads, ui: true, log, quietNotifications: true });
 let failed = false;
 try {
   const { client, config, stack } = embedded;
+  const { taskQueue } = config.temporal;
   const run = <T>(workflow: string, id: string, args: unknown[], label: string) =>
-    client.workflow.start(workflow, { taskQueue: config.temporal.taskQueue, workflowId: `${id}-${Date.now()}`, args }).then((h) => follow<T>(h, label));
+    client.workflow.start(workflow, { taskQueue, workflowId: `${id}-${Date.now()}`, args }).then((h) => follow<T>(h, label));
 
   log(`Temporal Web UI: ${stack.temporal.uiUrl} (watch the workflows run)`);
   const manifest = await run<BackupManifest>('backupWorkflow', 'demo-backup', [{ target: 'crm', reason: 'demo', tags: ['demo'] }], 'backup of crm');
@@ -30,19 +34,29 @@ try {
   const record = await run<VerificationRecord>('verifyWorkflow', 'demo-verify', [{ backupId: manifest.id }], `verification of ${manifest.id}`);
   for (const f of record.findings) console.log(`  ✖ ${f.check}: ${f.detail}`);
   console.log(verificationVerdict(record));
-  failed = record.result !== 'passed';
+  if (record.result !== 'passed') throw new Error('the backup failed verification: no drill can pass on it');
 
-  const store = config.stores.main!;
-  const where = store.type === 's3' ? `s3://${store.bucket}/${store.prefix}/crm/daily/${manifest.startedAt.slice(0, 10)}/${manifest.id}/ at ${stack.s3.endpoint}` : store.path;
-  const listed = await new Catalog(openStore('main', store)).list('crm');
+  const verdicts: string[][] = [];
+  for (const level of ['L1', 'L3'] as const) {
+    const drillId = newDrillId();
+    const input: DrillInput = { drillId, target: 'crm', level, scenario: {}, requestedBy: 'demo' };
+    log(`${level} drill ${drillId}: the real ${level} plan against an isolated test database`);
+    const handle = await client.workflow.start('drillWorkflow', { taskQueue, workflowId: drillId, args: [input] });
+    const result = await watchDrill(client, handle, (line) => console.log(line));
+    failed ||= result.verdict !== 'passed';
+    // The improvements task stays open for weeks after a real drill; the demo closes it, so the drill ends here.
+    await driveIncident(client, drillId, { improvements: { complete: { by: 'demo', note: 'demo run: nothing to improve' } } }, { pollMs: 200, timeoutMs: 60_000 });
+    verdicts.push(renderVerdict(result).filter((line) => !line.includes('improvements')));
+  }
   console.log(`
+Verdicts
+${verdicts.map((lines) => lines.join('\n')).join('\n\n')}
+
 Where to look
   Temporal Web UI : ${stack.temporal.uiUrl} (stops with the demo; "bin/lifeboat dev" keeps a stack running)
-  backup id       : ${manifest.id} (${bytes(manifest.sizeBytes)}, sha256 ${manifest.sha256})
-  store path      : ${where}  (backup.dump, manifest.json, verification.json)
-  backups in store: ${listed.length}, verified: ${listed.filter((b) => b.verification?.result === 'passed').length}
-  server logs     : ${stack.logDir}
-  row counts      : ${Object.entries(manifest.tables).map(([t, n]) => `${t} ${n}`).join(', ')}`);
+  reports         : reports/<drill id>/report.md (+ report.json, timeline.svg) in the store, s3://${config.stores.main?.type === 's3' ? config.stores.main.bucket : '-'} at ${stack.s3.endpoint}
+  notifications   : ${stack.logDir}/notifications.log (console notifier; configure notify.slack for Slack)
+  server logs     : ${stack.logDir}`);
 } catch (err) {
   failed = true;
   console.error(`✖ demo failed: ${(err as Error).message}`);

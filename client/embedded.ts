@@ -2,8 +2,9 @@
 // pointed at it, and a worker — what `lifeboat dev` and the demo run on.
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ConsoleNotifier } from '../activities/notify/notifier.js';
 import { withClient } from '../activities/postgres/connection.js';
 import { seedCrm } from '../activities/postgres/seed.js';
 import { DEFAULT_CONFIG_PATH, type LifeboatConfig, loadConfig } from '../worker/config.js';
@@ -20,7 +21,15 @@ export interface Embedded {
   stop(): Promise<void>;
 }
 
-export async function startEmbedded(options: { leads: number; ui: boolean; log: (line: string) => void }): Promise<Embedded> {
+export interface EmbeddedOptions {
+  leads: number;
+  ui: boolean;
+  log: (line: string) => void;
+  /** Write the console notifier's lines to notifications.log in the log folder instead of the terminal. */
+  quietNotifications?: boolean;
+}
+
+export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded> {
   // The worker's state changes are noise next to the demo's own lines; warnings still show.
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const home = join(REPO_ROOT, '.lifeboat');
@@ -45,7 +54,9 @@ export async function startEmbedded(options: { leads: number; ui: boolean; log: 
 
     const config = loadConfig(DEFAULT_CONFIG_PATH);
     const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
-    const worker: Worker = await createWorker({ config, connection: nativeConnection });
+    const notificationsLog = join(logDir, 'notifications.log');
+    const notifier = options.quietNotifications ? new ConsoleNotifier((line) => appendFileSync(notificationsLog, `${line}\n`)) : undefined;
+    const worker: Worker = await createWorker({ config, connection: nativeConnection, notifier });
     const running = worker.run();
     cleanup.push(async () => {
       worker.shutdown();

@@ -97,7 +97,7 @@ export class S3Store implements BackupStore {
   async putText(key: string, text: string): Promise<void> {
     try {
       await this.client.send(
-        new PutObjectCommand({ Bucket: this.config.bucket, Key: this.key(key), Body: text, ContentType: 'application/json' }),
+        new PutObjectCommand({ Bucket: this.config.bucket, Key: this.key(key), Body: text, ContentLength: Buffer.byteLength(text), ContentType: 'application/json' }),
       );
     } catch (err) {
       throw this.explain(err, `write ${key}`);
