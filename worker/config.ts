@@ -99,6 +99,8 @@ const slack = z.strictObject({
   receiver: z
     .strictObject({
       transport: z.enum(['http', 'socket']).default('http'),
+      /** The interface HTTP listens on: loopback by default; 0.0.0.0 in a container, or to take connections from elsewhere. */
+      host: z.string().min(1).default('127.0.0.1'),
       port: z.number().int().min(0).max(65535).default(3000),
       path: z.string().regex(/^\//, 'expected a path such as /slack/events').default('/slack/events'),
       signingSecretEnv: envName.default('SLACK_SIGNING_SECRET'),

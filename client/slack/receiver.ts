@@ -21,7 +21,7 @@ export interface ReceiverOptions {
   env?: NodeJS.ProcessEnv;
   /** Overrides `receiver.port` (tests pass 0 for a free port). */
   port?: number;
-  /** The interface to listen on (default: all). */
+  /** Overrides `receiver.host`, the interface HTTP listens on. */
   host?: string;
   /** Where operational lines go; never given secrets or payloads. */
   log?: (line: string) => void;
@@ -29,7 +29,7 @@ export interface ReceiverOptions {
 
 export interface RunningReceiver {
   transport: 'http' | 'socket';
-  /** The interactivity endpoint (HTTP only): Slack's Request URL is its public equivalent. */
+  /** The interactivity endpoint (HTTP only) at the address actually bound: Slack's Request URL is its public equivalent. */
   url?: string;
   stop(): Promise<void>;
 }
@@ -151,12 +151,12 @@ export async function startReceiver(options: ReceiverOptions): Promise<RunningRe
     return { transport: 'socket', stop: async () => void (await app.stop()) };
   }
   const port = options.port ?? slack.receiver.port;
-  const server = (await app.start(options.host ? { port, host: options.host } : port)) as Server;
-  const address = server.address() as AddressInfo;
-  const host = options.host ?? 'localhost';
+  const server = (await app.start({ port, host: options.host ?? slack.receiver.host })) as Server;
+  // What was bound (a host name resolved, port 0 turned into the real one), not what was asked for.
+  const { address, port: bound } = server.address() as AddressInfo;
   return {
     transport: 'http',
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${address.port}${slack.receiver.path}`,
+    url: `http://${address.includes(':') ? `[${address}]` : address}:${bound}${slack.receiver.path}`,
     stop: async () => void (await app.stop()),
   };
 }

@@ -18,6 +18,9 @@ export async function serveSlack(config: LifeboatConfig, env: NodeJS.ProcessEnv 
       ? `listening on ${receiver.url} (Slack's Request URL is this path on your public https address); Ctrl-C to stop`
       : 'connected to Slack in Socket Mode; Ctrl-C to stop',
   );
+  if (receiver.transport === 'http' && isLoopback(slack.receiver.host)) {
+    console.log(`only this machine can reach it: a reverse proxy on another host, or a container's published port, needs notify.slack.receiver.host: 0.0.0.0`);
+  }
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));
     process.once('SIGTERM', () => resolve('SIGTERM'));
@@ -26,3 +29,5 @@ export async function serveSlack(config: LifeboatConfig, env: NodeJS.ProcessEnv 
   await client.connection.close();
   console.log(`stopped (${signal})`);
 }
+
+const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /^127\./.test(host);
