@@ -266,7 +266,7 @@ describe('Slack approval receiver', () => {
       let stdout = '';
       child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
       const exited = new Promise<number | null>((ok) => child.on('close', (code) => ok(code)));
-      await expect.poll(() => stdout, { timeout: 30_000, interval: 100 }).toMatch(/listening on http:\/\/localhost:\d+\/slack\/events/);
+      await expect.poll(() => stdout, { timeout: 30_000, interval: 100 }).toMatch(/listening on http:\/\/127\.0\.0\.1:\d+\/slack\/events/);
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
       expect(stdout).toContain('stopped (SIGTERM)');
