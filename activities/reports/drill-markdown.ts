@@ -15,7 +15,8 @@ export function quarterOf(iso: string): string {
 /** Recovery time against the target, e.g. "4 min 10 s of 1 h (7 %)". */
 export function recoveryVsTarget(recoveryMs: number | undefined, rtoMs: number): string {
   if (recoveryMs === undefined) return `not measured (RTO ${formatDuration(rtoMs)})`;
-  return `${formatDuration(recoveryMs)} of ${formatDuration(rtoMs)} (${Math.round((recoveryMs / rtoMs) * 100)} %)`;
+  const share = (recoveryMs / rtoMs) * 100;
+  return `${formatDuration(recoveryMs)} of ${formatDuration(rtoMs)} (${share < 10 ? +share.toFixed(1) : Math.round(share)} %)`;
 }
 
 function trendTable(trend: TrendRow[]): string[] {
