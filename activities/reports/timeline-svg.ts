@@ -256,14 +256,15 @@ export function renderTimelineSvg(report: RunReport): string {
   // Time axis: grid lines and labels relative to the declaration, with the UTC clock below.
   const step = tickStep(span);
   push(`<line x1="${PLOT_LEFT}" y1="${n(axisY)}" x2="${PLOT_RIGHT}" y2="${n(axisY)}" stroke="#adb5bd" stroke-width="1"/>`);
-  for (let t = 0; t <= span + 1; t += step) {
-    const tx = x(times.origin + t);
-    const rel = times.origin + t - declared;
+  // Ticks at round offsets from the declaration, also when steps began before it (a drill prepares first).
+  for (let at = declared + Math.ceil((times.origin - declared) / step) * step; at <= times.end + 1; at += step) {
+    const tx = x(at);
+    const rel = at - declared;
     const label = rel === 0 ? 'declared' : `${rel > 0 ? '+' : ''}${formatDuration(rel)}`;
-    const stamp = new Date(times.origin + t).toISOString();
+    const stamp = new Date(at).toISOString();
     const clock = span > DAY ? `${stamp.slice(5, 10)} ${stamp.slice(11, 16)}` : stamp.slice(11, 16);
     const half = (Math.max(label.length, 5) * 6.2) / 2;
-    const anchor = t === 0 ? 'start' : tx + half > WIDTH - 4 ? 'end' : 'middle';
+    const anchor = tx - half < PLOT_LEFT ? 'start' : tx + half > WIDTH - 4 ? 'end' : 'middle';
     push(`<line x1="${n(tx)}" y1="${ROWS_TOP}" x2="${n(tx)}" y2="${n(axisY + 4)}" stroke="#dee2e6" stroke-width="1"/>`);
     push(`<text x="${n(tx)}" y="${n(axisY + 18)}" text-anchor="${anchor}" font-size="11" fill="#495057">${escapeXml(label)}</text>`);
     push(`<text x="${n(tx)}" y="${n(axisY + 32)}" text-anchor="${anchor}" font-size="10" fill="#868e96">${clock}</text>`);
