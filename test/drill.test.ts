@@ -113,6 +113,14 @@ describe('the recovery drill', () => {
     expect(await drillDatabases(drillId)).toEqual([]);
   });
 
+  it('L4: the two-person data-loss gate is answered by the drill identity, the restore is audited; nothing stays', async () => {
+    const drillId = newDrillId();
+    const result = await drill(main, { drillId, level: 'L4' });
+    expect(result.verdict, JSON.stringify(result.findings)).toBe('passed');
+    expect(result.record.recoveredDatabase).toMatch(new RegExp(`^${testDatabaseFor('crm', drillId)}_restored`));
+    expect(await drillDatabases(drillId)).toEqual([]);
+  });
+
   it('a newest backup that no longer matches its checksum is passed over (and marked failed) with a finding; the drill still cleans up', async () => {
     const run = (type: string, args: unknown[]) => main.client.workflow.execute(type, { taskQueue: main.taskQueue, workflowId: uniqueName(type), args });
     const newer = (await run('backupWorkflow', [{ target: 'crm' }])) as BackupManifest;
