@@ -184,6 +184,7 @@ describe('the recovery drill', () => {
     expect(ran.stderr).toMatch(/✔ execute: simulate the loss \(truncate-table\)/);
     expect(ran.stderr).toMatch(/^ {6}✔ restore: apply crm_activities in one transaction/m); // the plan's steps, indented under the drill's
     expect(ran.stdout).toMatch(/✔ L2 drill drill-\S+ of crm: PASSED/);
+    expect(ran.stdout).toMatch(/report {8}: reports\/drill-\S+\/report\.json/);
     expect(ran.stdout).toMatch(/recovery time : .* of 4 h \([\d.]+ %\) — RTO met/);
 
     const listed = await runLifeboat(['drills'], env);

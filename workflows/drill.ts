@@ -62,7 +62,9 @@ export async function drillWorkflow(input: DrillInput): Promise<DrillResult> {
   // No RTO clock: a drill must not page people as an incident would. The child's recovery is timed with finish().
   const run = new Runbook(context, { clock: false });
   let result: DrillResult | undefined;
-  setHandler(drillResultQuery, () => result);
+  // Shown to clients once the report is written: `drill run` prints the verdict and where the report is.
+  let published: DrillResult | undefined;
+  setHandler(drillResultQuery, () => published);
 
   const seen: Observed = { tables: [], critical: [], findings: [], failed: [] };
   const fail = (check: string, detail: string) => (seen.findings.push({ check, detail }), seen.failed.push(check));
@@ -92,6 +94,7 @@ export async function drillWorkflow(input: DrillInput): Promise<DrillResult> {
     await run.notify(record.verdict === 'passed' ? 'info' : 'critical', `Drill ${record.verdict.toUpperCase()}`, summaryText(result!));
   });
   if (cancelled) throw cancelled;
+  published = result;
 
   // Improvements: optional and human. The verdict is out already; the drill waits for the task
   // until its deadline at most, then ends with it recorded as open (a scheduled drill never hangs).
@@ -99,7 +102,7 @@ export async function drillWorkflow(input: DrillInput): Promise<DrillResult> {
     record.improvements = await improvements(run, settings.improvementsDeadlineMs);
     await document();
   }
-  return result;
+  return (published = result!);
 }
 
 /** Prepare and execute: every step the DR document's checklist names, up to the verification. */
