@@ -5,8 +5,20 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
 import { type LifeboatConfig, durationMs } from '../worker/config.js';
-import { type Level, type RunContext, type RunResult, type TableFingerprint, InputError } from '../workflows/messages.js';
-import { type DrillBackup, type DrillInput, type DrillRecord, type DrillSettings, type ScenarioKind, type TableCheck, SCENARIO_OF } from '../workflows/drill-messages.js';
+import {
+  type Level,
+  type RunContext,
+  type RunResult,
+  type TableFingerprint,
+  InputError,
+  type DrillBackup,
+  type DrillInput,
+  type DrillRecord,
+  type DrillSettings,
+  type ScenarioKind,
+  type TableCheck,
+  SCENARIO_OF,
+} from '../workflows/messages.js';
 import { heartbeatWhile, heartbeater, reportBytes } from './heartbeat.js';
 import { databaseName, describeUrl, escapeIdentifier, withClient, withDatabase } from './postgres/connection.js';
 import { fingerprints, quoteTable, rowCounts, userTables } from './postgres/inspect.js';

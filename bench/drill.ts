@@ -19,8 +19,12 @@ import { newDrillId } from '../client/drill.js';
 import { driveIncident } from '../client/drive.js';
 import { table } from '../client/format.js';
 import { DEFAULT_CONFIG_PATH, type LifeboatConfig, loadConfig } from '../worker/config.js';
-import { type DrillResult, drillResultQuery } from '../workflows/drill-messages.js';
-import { type StepRecord, statusQuery } from '../workflows/messages.js';
+import {
+  type DrillResult,
+  drillResultQuery,
+  type StepRecord,
+  statusQuery,
+} from '../workflows/messages.js';
 import { backupToFile, benchMain, checkpoint, log, mb, median, parseIntegerOptions, rawRestore, secs, seedBenchCrm, sleep, withHarness } from './common.js';
 
 const USAGE = 'usage: npm run bench:drill -- [--leads N] [--runs R]   (N: positive integer, default 100000; R: 1 to 5, default 1)';

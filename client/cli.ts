@@ -173,7 +173,7 @@ schedule
   });
 
 // Checked as the command line is parsed, before Temporal is reached: a mistyped id is bad input (exit 2).
-const incidentArg = () => ['<incident>', 'incident id (inc-YYYYMMDD-HHMMSS-xxxx)', (id: string) => (assertIncidentId(id), id)] as const;
+const incidentArg = () => ['<incident>', 'incident id (inc-YYYYMMDD-HHMMSS-xxxx), or a drill id', (id: string) => (assertIncidentId(id), id)] as const;
 const asOption = () => new Option('--as <name>', 'who you are (default: $LIFEBOAT_USER or your login)');
 const commaList = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
 const repeatable = (value: string, previous: string[] = []) => [...previous, value];

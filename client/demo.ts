@@ -4,8 +4,11 @@
 // databases with the real plans, prints both verdicts and where the reports are, and stops what
 // it started.
 import { parseArgs } from 'node:util';
-import type { BackupManifest, VerificationRecord } from '../workflows/messages.js';
-import type { DrillInput } from '../workflows/drill-messages.js';
+import {
+  type BackupManifest,
+  type VerificationRecord,
+  type DrillInput,
+} from '../workflows/messages.js';
 import { newDrillId, renderVerdict, watchDrill } from './drill.js';
 import { driveIncident } from './drive.js';
 import { startEmbedded } from './embedded.js';

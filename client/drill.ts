@@ -9,8 +9,18 @@ import { listDrills } from '../activities/reports/drill-report.js';
 import { recoveryVsTarget } from '../activities/reports/drill-markdown.js';
 import { openStore } from '../activities/storage/store.js';
 import type { LifeboatConfig } from '../worker/config.js';
-import { type DrillInput, type DrillResult, type ScenarioKind, drillIdFor, drillResultQuery } from '../workflows/drill-messages.js';
-import { type Level, InputError, type RunStatus, type StepRecord, statusQuery } from '../workflows/messages.js';
+import {
+  type DrillInput,
+  type DrillResult,
+  type ScenarioKind,
+  drillIdFor,
+  drillResultQuery,
+  type Level,
+  InputError,
+  type RunStatus,
+  type StepRecord,
+  statusQuery,
+} from '../workflows/messages.js';
 import { CliError, connectClient, rootCause } from './follow.js';
 import { seconds, table } from './format.js';
 import { whoAmI } from './incidents.js';

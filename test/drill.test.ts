@@ -15,15 +15,23 @@ import { dumpKey } from '../activities/storage/catalog.js';
 import { openStore } from '../activities/storage/store.js';
 import { desiredSchedules } from '../client/schedules.js';
 import type { LifeboatConfig } from '../worker/config.js';
-import { type DrillInput, type DrillResult, drillIdFor, drillResultQuery, testDatabaseFor } from '../workflows/drill-messages.js';
-import { type BackupManifest, completeUpdate, statusQuery } from '../workflows/messages.js';
+import {
+  type DrillInput,
+  type DrillResult,
+  drillIdFor,
+  drillResultQuery,
+  testDatabaseFor,
+  type BackupManifest,
+  completeUpdate,
+  statusQuery,
+} from '../workflows/messages.js';
 import { type TestDatabase, type TestWorker, createCrmDatabase, runLifeboat, startTestWorker, testConfig, testConfigText, testEnv, uniqueName } from './helpers.js';
 
 const CRITICAL = `    criticalChecks:
       - name: claim a lead
         sql: UPDATE crm_leads SET assigned_agent_id = (SELECT min(id) FROM crm_agents) WHERE id = (SELECT min(id) FROM crm_leads) RETURNING id
       - name: log an activity
-        sql: INSERT INTO crm_activities (lead_id, agent_id, kind, occurred_at) SELECT min(l.id), min(a.id), 'call', now() FROM crm_leads l, crm_agents a RETURNING id`;
+        sql: INSERT INTO crm_activities (lead_id, agent_id, kind, occurred_at) VALUES ((SELECT min(id) FROM crm_leads), (SELECT min(id) FROM crm_agents), 'call', now()) RETURNING id`;
 
 const MAIN = '  improvements: true\n  improvementsDeadline: 2s\n  records: 5';
 

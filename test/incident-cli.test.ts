@@ -243,7 +243,7 @@ describe('incident commander CLI', () => {
     const L1_ARGS = ['--table', 'crm_leads', '--keys', untouched.join(','), '--as', 'carol'];
     // One at a time: every run is a process of its own, and the machine may be small.
     const cases: Array<{ args: string[]; env?: NodeJS.ProcessEnv; code: number; stderr: string | RegExp }> = [
-      { args: ['status', 'not-an-id'], code: 2, stderr: '✖ "not-an-id" is not an incident id: expected inc-YYYYMMDD-HHMMSS-xxxx (run "lifeboat list")\n' },
+      { args: ['status', 'not-an-id'], code: 2, stderr: '✖ "not-an-id" is not an incident id: expected inc-YYYYMMDD-HHMMSS-xxxx, or drill-YYYYMMDD-HHMMSS-xxxx for a drill (run "lifeboat list" or "lifeboat drills")\n' },
       // Refused before Temporal is reached: the same answer with Temporal unreachable.
       { args: ['status', 'not-an-id'], env: { TEMPORAL_ADDRESS: '127.0.0.1:1' }, code: 2, stderr: /^✖ "not-an-id" is not an incident id/ },
       { args: ['approve', '../../etc/passwd', '--as', 'alice'], code: 2, stderr: /^✖ "\.\.\/\.\.\/etc\/passwd" is not an incident id/ },

@@ -15,8 +15,13 @@ import {
   drillIdFor,
   drillResultQuery,
   testDatabaseFor,
-} from './drill-messages.js';
-import type { Finding, Level, PlanOptions, RunContext, RunResult, StepRecord } from './messages.js';
+  type Finding,
+  type Level,
+  type PlanOptions,
+  type RunContext,
+  type RunResult,
+  type StepRecord,
+} from './messages.js';
 import { level1Workflow } from './level1.js';
 import { level2Workflow } from './level2.js';
 import { level3Workflow } from './level3.js';

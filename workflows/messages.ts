@@ -302,10 +302,12 @@ export const rtoStatusSA = defineSearchAttributeKey('LifeboatRtoStatus', SearchA
 /** The search attributes the server must know; `lifeboat dev` and the test harness register them. */
 export const SEARCH_ATTRIBUTES = [incidentIdSA, levelSA, currentStepSA, rtoStatusSA];
 
-const INCIDENT_ID = /^inc-\d{8}-\d{6}-[a-z0-9]{4}$/;
+// Drills run the same plans, so their gates and tasks are answered the same way.
+const RUN_ID = /^(inc|drill)-\d{8}-\d{6}-[a-z0-9]{4}$/;
 
+/** An incident id, or a drill's: both name a run whose gates and tasks people answer. */
 export function assertIncidentId(id: string): void {
-  if (!INCIDENT_ID.test(id)) throw new InputError(`"${id}" is not an incident id: expected inc-YYYYMMDD-HHMMSS-xxxx (run "lifeboat list")`);
+  if (!RUN_ID.test(id)) throw new InputError(`"${id}" is not an incident id: expected inc-YYYYMMDD-HHMMSS-xxxx, or drill-YYYYMMDD-HHMMSS-xxxx for a drill (run "lifeboat list" or "lifeboat drills")`);
 }
 
 /** L1: which records to bring back, and from before when. */
@@ -351,3 +353,123 @@ export interface IncidentInput {
 }
 
 export const L1_RECORD_LIMIT = 10;
+
+// ───────────────────────────── The quarterly drill ─────────────────────────────
+
+/** What a drill does to its test database before the real plan runs. */
+export type ScenarioKind = 'delete-rows' | 'truncate-table' | 'lose-database';
+
+/** The scenario each level rehearses: the plan must be able to mend it. */
+export const SCENARIO_OF: Record<Level, ScenarioKind> = { L1: 'delete-rows', L2: 'truncate-table', L3: 'lose-database', L4: 'lose-database' };
+
+export interface DrillInput {
+  /** drill-YYYYMMDD-HHMMSS-xxxx; made from the start time when absent (scheduled drills). */
+  drillId?: string;
+  /** Default: drill.target, or the only configured target. */
+  target?: string;
+  /** Default: drill.level. */
+  level?: Level;
+  /** Default: the level's scenario, with drill.records and drill.table. */
+  scenario?: { kind?: ScenarioKind; records?: number; table?: string };
+  /** Who started it ("schedule" for the quarterly one). */
+  requestedBy?: string;
+}
+
+/** Everything a drill needs from the worker's configuration, fixed when it starts. */
+export interface DrillSettings {
+  target: string;
+  level: Level;
+  scenario: { kind: ScenarioKind; records: number; table?: string };
+  rtoMs: number;
+  rpoMs: number;
+  /** Set unless drill.approvals is "human": the plan's gates and tasks are answered by this identity. */
+  actAs?: string;
+  approvers: string[];
+  gates: Record<string, string[]>;
+  selfApproval: boolean;
+  improvementsDeadlineMs?: number;
+}
+
+/** The backup a drill recovers from, and the reference every table is compared with afterwards. */
+export interface DrillBackup {
+  backup: { id: string; startedAt: string };
+  /** Row counts of the manifest. */
+  manifestTables: Record<string, number>;
+  /** Per-table fingerprints recorded when the backup was verified. */
+  verified: Record<string, TableFingerprint>;
+  /** Newer backups passed over, and why (a checksum that no longer verifies). */
+  skipped: { id: string; reason: string }[];
+}
+
+export interface TableCheck {
+  table: string;
+  rows?: number;
+  expectedRows?: number;
+  checksum: 'match' | 'differs' | 'missing' | 'no reference';
+}
+
+/** What `lifeboat drills` lists and the trend table is made of; stored in the drill's report. */
+export interface DrillRecord {
+  drillId: string;
+  target: string;
+  level: Level;
+  scenario: string;
+  verdict: 'passed' | 'failed';
+  /** When the scenario ended: "the incident" started then. */
+  declaredAt?: string;
+  recoveryMs?: number;
+  rtoMs: number;
+  rtoVerdict: 'met' | 'missed' | 'not measured';
+  rpoMs: number;
+  rpoAchievedMs?: number;
+  rpoVerdict: 'met' | 'missed' | 'not measured';
+  backup?: { id: string; startedAt: string };
+  testDatabase: string;
+  /** Where the plan left the recovered data (the test database, or the new one an L3/L4 restored into). */
+  recoveredDatabase?: string;
+  tables: TableCheck[];
+  criticalChecks: string[];
+  improvements: string;
+  /** Earlier drills of the target and this one, oldest first. */
+  trend: TrendRow[];
+}
+
+export interface TrendRow {
+  /** 2026-Q1 */
+  quarter: string;
+  drillId: string;
+  date: string;
+  level: Level;
+  recoveryMs?: number;
+  rtoMs: number;
+  verdict: 'passed' | 'failed';
+}
+
+export interface DrillResult {
+  drillId: string;
+  verdict: 'passed' | 'failed';
+  record: DrillRecord;
+  findings: { check: string; detail: string }[];
+  reportKeys?: string[];
+}
+
+/** The drill's verdict as soon as it is known (the optional improvements task may still be open). */
+export const drillResultQuery = defineQuery<DrillResult | undefined>('drillResult');
+
+const DRILL_ID = /^drill-\d{8}-\d{6}-[a-z0-9]{4}$/;
+
+/** drill-YYYYMMDD-HHMMSS-xxxx, from a UTC time and four lower-case letters or digits. */
+export function drillIdFor(at: Date, suffix: string): string {
+  const stamp = at.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `drill-${stamp}-${suffix}`;
+}
+
+export function assertDrillId(id: string): void {
+  if (!DRILL_ID.test(id)) throw new InputError(`"${id}" is not a drill id: expected drill-YYYYMMDD-HHMMSS-xxxx (run "lifeboat drills")`);
+}
+
+/** The isolated test database of a drill: lifeboat_drill_<target>_<drill time and suffix>, within PostgreSQL's 63 bytes. */
+export function testDatabaseFor(target: string, drillId: string): string {
+  const short = drillId.replace(/^drill-/, '').replace(/-/g, '_');
+  return `lifeboat_drill_${target.replace(/[^a-z0-9]/g, '_').slice(0, 24)}_${short}`;
+}

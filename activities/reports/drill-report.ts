@@ -1,7 +1,12 @@
 // Writes a drill's report: the run report (kind "drill") with the drill's record, whose trend is
 // read from the earlier drill reports of the same target in the store.
-import type { DrillRecord, TrendRow } from '../../workflows/drill-messages.js';
-import type { Finding, RunContext, RunResult } from '../../workflows/messages.js';
+import {
+  type DrillRecord,
+  type TrendRow,
+  type Finding,
+  type RunContext,
+  type RunResult,
+} from '../../workflows/messages.js';
 import type { BackupStore } from '../storage/store.js';
 import { quarterOf } from './drill-markdown.js';
 import { type RunReport, listReports, writeReport } from './report.js';

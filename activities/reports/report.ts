@@ -2,8 +2,13 @@
 // is gone. Stored in the backup store as reports/<id>/report.json (the record), report.md (for
 // people, renders on GitHub) and timeline.svg (the picture the Markdown shows).
 import type { BackupStore } from '../storage/store.js';
-import { InputError, type RunContext, type RunResult, type StepRecord } from '../../workflows/messages.js';
-import type { DrillRecord } from '../../workflows/drill-messages.js';
+import {
+  InputError,
+  type RunContext,
+  type RunResult,
+  type StepRecord,
+  type DrillRecord,
+} from '../../workflows/messages.js';
 import { drillSections } from './drill-markdown.js';
 import { row } from './markdown.js';
 import { formatDuration, formatTime, renderTimelineSvg, timeOf } from './timeline-svg.js';
