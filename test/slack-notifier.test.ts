@@ -157,6 +157,16 @@ describe('Slack notifier against the fake Web API', () => {
     expect(allText(done)).toMatch(/✅ Done by carol at <!date\^\d+\^\{date_short_pretty\} \{time_secs\}\|2026-11-22T11:00:00.000Z> — script fixed/);
   });
 
+  it('closes an optional task left unanswered at its deadline: no button, no one named', async () => {
+    const action: NoticeAction = { kind: 'task', workflowId: 'drill-20261122-101500-abcd', incidentId: 'drill-20261122-101500-abcd', name: 'improvements' };
+    const open = await notifier.notify({ severity: 'info', title: 'Task waiting: improvements', text: 'Note what the drill taught', action });
+    await notifier.notify({ severity: 'info', title: 'Task closed unanswered: improvements', text: 'Note what the drill taught', replaces: open.ref, action: { ...action, settled: { outcome: 'expired', by: 'nobody', at: '2026-12-06T10:15:00.000Z', reason: 'still open at its deadline' } } });
+    const closed = slack.message(open.ref!)!;
+    expect(blocksOf(closed).some((b) => b.type === 'actions')).toBe(false);
+    expect(allText(closed)).toMatch(/⌛ Closed unanswered at <!date\^\d+\^[^>]+> — still open at its deadline/);
+    expect(allText(closed)).not.toContain('nobody');
+  });
+
   it('sends a task that needs choices to the terminal instead of offering a button', async () => {
     const action: NoticeAction = { kind: 'task', workflowId: 'inc-20261122-101500-abcd-L2', incidentId: 'inc-20261122-101500-abcd', name: 'confirm-cause', choices: ['rollback', 'restore'] };
     const open = await notifier.notify({ severity: 'info', title: 'Task waiting: confirm-cause', text: 'Confirm the cause', action });

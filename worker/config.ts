@@ -120,7 +120,7 @@ const drill = z.strictObject({
   level: z.enum(['L1', 'L2', 'L3', 'L4']).default('L3'),
   /** L1: how many random rows of the target's first table are deleted (with their children). */
   records: z.number().int().min(1).max(10).default(5),
-  /** L1 and L2: the table the scenario damages; defaults to the target's first table. */
+  /** L1 and L2: the table the scenario damages; by default chosen from the foreign keys (L1: one whose children go with it; L2: one nothing references). */
   table: sqlIdentifier.optional(),
   /** The server the isolated test database is created on; defaults to the target's scratch server. */
   testUrlEnv: envName.optional(),

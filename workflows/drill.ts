@@ -4,7 +4,7 @@
 // (report, summary, improvements) — and always drop the test environment. Production is never
 // touched: every database step goes to the drill's lifeboat_drill_* database, which the resolver
 // refuses to resolve to the production connection.
-import { CancellationScope, CancelledFailure, ParentClosePolicy, executeChild, isCancellation, setHandler, sleep, uuid4, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, CancelledFailure, ParentClosePolicy, executeChild, isCancellation, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
 import {
   type DrillBackup,
   type DrillInput,
@@ -251,13 +251,6 @@ function summaryText(r: DrillResult): string {
 /** The optional "improvements" task: waits until its deadline at most, then the drill ends with it open. */
 async function improvements(run: Runbook, deadlineMs: number): Promise<string> {
   const due = new Date(Date.now() + deadlineMs).toISOString();
-  const scope = new CancellationScope();
-  const task = scope.run(() => run.task('improvements', `Note what this drill taught (procedures to update, tooling to fix) by ${due}; the drill closes then with the task recorded as open.`));
-  const done = await Promise.race([task.catch(() => undefined), sleep(deadlineMs).then(() => undefined)]);
-  if (done) return `recorded by ${done.by}${done.note ? `: ${done.note}` : ''}`;
-  scope.cancel();
-  await task.catch(() => undefined);
-  const record = [...run.timeline].reverse().find((s) => s.name === 'improvements');
-  if (record && !record.finishedAt) Object.assign(record, { status: 'skipped', finishedAt: new Date().toISOString(), detail: `still open at its deadline ${due}` });
-  return `still open at its deadline ${due}`;
+  const done = await run.optionalTask('improvements', `Note what this drill taught (procedures to update, tooling to fix) by ${due}; the drill closes then with the task recorded as open.`, deadlineMs);
+  return done ? `recorded by ${done.by}${done.note ? `: ${done.note}` : ''}` : `still open at its deadline ${due}`;
 }

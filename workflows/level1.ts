@@ -42,7 +42,11 @@ export async function level1Workflow({ context, options }: PlanInput): Promise<R
       () => quick.diffRecords({ incidentId, ...run.where, staged: stage }),
       (d) => d.map((t) => `${t.table}: ${t.missing.length} missing, ${t.changed.length} changed`).join('; '),
     );
-    const snapshot = await run.step('identify: snapshot the rows that will be overwritten', () => quick.snapshotRecords({ incidentId, ...run.where, staged: stage }));
+    const snapshotStep = 'identify: snapshot the rows that will be overwritten';
+    // A drill's test database is disposable: its rows do not belong in the store.
+    let snapshot: string | undefined;
+    if (context.testDatabase) run.skip(snapshotStep, 'drill: the test database is disposable');
+    else snapshot = await run.step(snapshotStep, () => quick.snapshotRecords({ incidentId, ...run.where, staged: stage }));
 
     // 2. Restore from the most recent backup, once approved.
     const now = Date.now();

@@ -163,6 +163,15 @@ export class Runbook {
 
   /** Waits for a person to say the task is done; past its deadline it escalates and keeps waiting. */
   async task(name: string, prompt: string, options: { deadlineMs?: number; choices?: string[]; drillChoices?: string[] } = {}): Promise<Completion> {
+    return (await this.waitForTask(name, prompt, { ...options, atDeadline: 'escalate' }))!;
+  }
+
+  /** A task nobody has to do: past its deadline it is closed as still open, and the run goes on without it. */
+  async optionalTask(name: string, prompt: string, deadlineMs: number): Promise<Completion | undefined> {
+    return this.waitForTask(name, prompt, { deadlineMs, atDeadline: 'close' });
+  }
+
+  private async waitForTask(name: string, prompt: string, options: { deadlineMs?: number; choices?: string[]; drillChoices?: string[]; atDeadline: 'escalate' | 'close' }): Promise<Completion | undefined> {
     this.checkpoint();
     const record = this.begin(name, 'human', 'waiting');
     if (this.context.actAs) return this.answeredByDrill(record, { task: name, by: this.context.actAs, note: 'answered by the drill', choices: options.drillChoices });
@@ -172,6 +181,13 @@ export class Runbook {
     const posted = await this.notify('info', `Task waiting: ${name}`, `${prompt}${item.deadline ? `\nDue ${item.deadline}.` : ''}\nMark it done with the button or: lifeboat complete ${this.context.incidentId} --task ${name} --as <you> --note "…"`, { action: action() });
     const settled = () => item.completion !== undefined || this.abortRequest !== undefined;
     if (options.deadlineMs !== undefined && !(await condition(settled, options.deadlineMs))) {
+      if (options.atDeadline === 'close') {
+        this.open.delete(name);
+        const detail = `still open at its deadline ${item.deadline}`;
+        await this.notify('info', `Task closed unanswered: ${name}`, prompt, { action: { ...action(), settled: { outcome: 'expired', by: 'nobody', at: new Date().toISOString(), reason: detail } }, replaces: posted });
+        this.end(record, 'skipped', { detail });
+        return undefined;
+      }
       await this.notify('warning', `Task overdue: ${name}`, `"${name}" was due at ${item.deadline} and is still open. ${prompt}`);
       record.detail = `escalated at ${new Date().toISOString()}`;
     }

@@ -11,7 +11,7 @@ export interface SlackMessage {
 }
 
 const EMOJI = { info: 'ℹ️', warning: '⚠️', critical: '🚨' } as const;
-const SETTLED = { approved: '✅ Approved', rejected: '❌ Rejected', done: '✅ Done', aborted: '⏹ Aborted' } as const;
+const SETTLED = { approved: '✅ Approved', rejected: '❌ Rejected', done: '✅ Done', aborted: '⏹ Aborted', expired: '⌛ Closed unanswered' } as const;
 
 /** Slack's mrkdwn control characters; everything else is shown as written. */
 export function escapeMrkdwn(text: string): string {
@@ -156,7 +156,8 @@ function buttons(action: NoticeAction, request: ApprovalRequest | undefined): sl
 
 function settledLine(settled: NonNullable<NoticeAction['settled']>): string {
   const why = settled.reason ? ` — ${mrkdwn(clip(settled.reason, 1000))}` : '';
-  return `${SETTLED[settled.outcome]} by ${escapeMrkdwn(settled.by)} at ${slackDate(settled.at)}${why}`;
+  const by = settled.outcome === 'expired' ? '' : ` by ${escapeMrkdwn(settled.by)}`;
+  return `${SETTLED[settled.outcome]}${by} at ${slackDate(settled.at)}${why}`;
 }
 
 function actionBlocks(notice: Notice, action: NoticeAction): slack.KnownBlock[] {

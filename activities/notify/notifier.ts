@@ -31,7 +31,7 @@ export interface NoticeAction {
   /** Tasks: the choices the person must make when completing it (a button cannot carry them). */
   choices?: string[];
   /** Once settled: the buttons are replaced by who decided, when and why. */
-  settled?: { outcome: 'approved' | 'rejected' | 'done' | 'aborted'; by: string; at: string; reason?: string };
+  settled?: { outcome: 'approved' | 'rejected' | 'done' | 'aborted' | 'expired'; by: string; at: string; reason?: string };
 }
 
 /** Where a notice went: pass `ref` as `thread` or `replaces` later. Notifiers without threads return none. */
