@@ -1,7 +1,6 @@
 // Activities of the quarterly drill: its settings, the backup it recovers from, the isolated test
 // database (created, restored, damaged, checked, dropped) and its report. Everything touches the
 // test server through the resolver, which refuses a test database that is production.
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
 import { type LifeboatConfig, durationMs } from '../worker/config.js';
@@ -19,14 +18,14 @@ import {
   type TableCheck,
   SCENARIO_OF,
 } from '../workflows/messages.js';
-import { heartbeatWhile, heartbeater, reportBytes } from './heartbeat.js';
+import { heartbeatWhile, heartbeater } from './heartbeat.js';
 import { databaseName, describeUrl, escapeIdentifier, withClient, withDatabase } from './postgres/connection.js';
-import { fingerprints, quoteTable, rowCounts, userTables } from './postgres/inspect.js';
+import { fingerprintDatabase, quoteTable, rowCounts } from './postgres/inspect.js';
 import { describeTable } from './postgres/records.js';
-import { dropDatabase, recreateDatabase, restoreFromStream } from './postgres/restore.js';
+import { dropDatabase, recreateDatabase } from './postgres/restore.js';
 import { writeDrillReport } from './reports/drill-report.js';
 import { type Resolver, TEST_DATABASE } from './resolve.js';
-import { dumpKey } from './storage/catalog.js';
+import { restoreBackupInto } from './restore-backup.js';
 import { checksumFindings } from './storage/checksum.js';
 
 const refuse = (message: string, type = 'InputError') => ApplicationFailure.nonRetryable(message, type);
@@ -134,12 +133,16 @@ export function createDrillActivities(resolver: Resolver) {
       return describeUrl(url);
     },
 
-    /** Restores the backup into the test database and fingerprints every table: the reference the recovery must reach. */
+    /**
+     * Restores the backup into the test database (recreated empty, so a retry starts afresh; refused
+     * when its checksum does not match) and fingerprints every table: the reference the recovery must reach.
+     */
     async restoreTestDatabase(input: { target: string; testDatabase: string; backupId: string }): Promise<Record<string, TableFingerprint>> {
       const url = testUrl(input.target, input.testDatabase);
-      const body = reportBytes(await storeOf(input.target).download(dumpKey(input.backupId)), 'restoring into the test database');
-      await restoreFromStream(testServerUrl(input.target), input.testDatabase, body, Context.current().cancellationSignal);
-      return heartbeatWhile({ phase: 'fingerprinting' }, () => withClient(url, async (c) => fingerprints(c, await userTables(c))));
+      const found = await catalogOf(input.target).find(input.backupId, input.target);
+      if (!found) throw refuse(`no backup "${input.backupId}" of target "${input.target}"`, 'BackupNotFound');
+      await restoreBackupInto(storeOf(input.target), found.manifest, testServerUrl(input.target), input.testDatabase);
+      return heartbeatWhile({ phase: 'fingerprinting' }, () => fingerprintDatabase(url));
     },
 
     /** The loss the plan must mend, done to the test database only. */
@@ -177,7 +180,7 @@ export function createDrillActivities(resolver: Resolver) {
     /** Every table of the manifest in the recovered database: its row count, and its checksum against the reference. */
     async checkDrillTables(input: { target: string; testDatabase: string; database?: string; manifestTables: Record<string, number>; reference: Record<string, TableFingerprint> }): Promise<TableCheck[]> {
       const url = testUrl(input.target, input.testDatabase, input.database);
-      const found = await heartbeatWhile({ phase: 'fingerprinting' }, () => withClient(url, async (c) => fingerprints(c, await userTables(c))));
+      const found = await heartbeatWhile({ phase: 'fingerprinting' }, () => fingerprintDatabase(url));
       return Object.entries(input.manifestTables).map(([table, expectedRows]): TableCheck => {
         const got = found[table];
         const reference = input.reference[table]?.checksum;

@@ -1,7 +1,6 @@
 // The activities the worker registers. Each resolves names (targets, stores) to connections from
 // the worker's configuration and environment, so no secret ever enters workflow history.
 // Every activity is safe to run twice.
-import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { type LifeboatConfig, durationMs } from '../worker/config.js';
 import { parseBackupId } from '../workflows/messages.js';
@@ -16,12 +15,12 @@ import type { RetentionPolicy } from '../workflows/retention.js';
 import type { Notice, Notifier, Posted } from './notify/notifier.js';
 import { selectNotifier } from './notify/select.js';
 import { withClient, withDatabase } from './postgres/connection.js';
-import { fingerprints, integrityFindings, userTables } from './postgres/inspect.js';
-import { dropDatabase, recreateDatabase, restoreFromStream } from './postgres/restore.js';
-import { dumpKey } from './storage/catalog.js';
+import { fingerprintDatabase, integrityFindings } from './postgres/inspect.js';
+import { dropDatabase } from './postgres/restore.js';
 import { checksumFindings } from './storage/checksum.js';
 import { createResolver } from './resolve.js';
-import { heartbeater, reportBytes } from './heartbeat.js';
+import { heartbeatWhile, heartbeater } from './heartbeat.js';
+import { restoreBackupInto } from './restore-backup.js';
 import { createRecoveryActivities } from './recovery.js';
 import { createDrillActivities } from './drill.js';
 import { takeBackup } from './take-backup.js';
@@ -68,23 +67,18 @@ export function createActivities(context: ActivityContext) {
       return checksumFindings(storeOf(input.manifest.target), input.manifest, (bytes) => report({ phase: 'checksumming', bytes }));
     },
 
-    /** Restores the backup into a scratch database on the target's server (recreated if present). */
+    /** Restores the backup into a scratch database on the target's server (recreated if present); refused when its checksum does not match. */
     async restoreToScratch(input: { manifest: BackupManifest; database: string }): Promise<void> {
       const { manifest, database } = input;
-      const server = scratchServerUrl(manifest.target);
-      await recreateDatabase(server, database);
-      const body = reportBytes(await storeOf(manifest.target).download(dumpKey(manifest.id)), 'restoring');
-      await restoreFromStream(server, database, body, Context.current().cancellationSignal);
+      await restoreBackupInto(storeOf(manifest.target), manifest, scratchServerUrl(manifest.target), database);
     },
 
     /** Fingerprints every table of a database and runs the target's integrity checks there. */
     async inspectDatabase(input: { target: string; database?: string }): Promise<{ tables: Record<string, TableFingerprint>; findings: Finding[] }> {
       const base = input.database ? withDatabase(scratchServerUrl(input.target), input.database) : databaseUrl(input.target);
-      return withClient(base, async (client) => {
-        const tables = await fingerprints(client, await userTables(client));
-        const findings = await integrityFindings(client, known(input.target).integrityChecks);
-        return { tables, findings };
-      });
+      const tables = await heartbeatWhile({ phase: 'fingerprinting' }, () => fingerprintDatabase(base));
+      const findings = await heartbeatWhile({ phase: 'integrity checks' }, () => withClient(base, (client) => integrityFindings(client, known(input.target).integrityChecks)));
+      return { tables, findings };
     },
 
     async dropScratchDatabase(input: { target: string; database: string }): Promise<void> {

@@ -8,7 +8,7 @@ import type { BackupManifest, Finding, RecordSelection, RunContext, RunResult } 
 import { backupIdFor } from '../workflows/messages.js';
 import { runHook, type HookResult } from './hooks/hooks.js';
 import { describeUrl, withClient, withDatabase } from './postgres/connection.js';
-import { fingerprints, integrityFindings, rowCounts, userTables } from './postgres/inspect.js';
+import { fingerprintDatabase, integrityFindings, rowCounts } from './postgres/inspect.js';
 import {
   type StagedTable,
   applyStaged,
@@ -21,10 +21,11 @@ import {
   stageFromBackup,
   validateKeys,
 } from './postgres/records.js';
-import { dropDatabase, recreateDatabase, restoreFromStream } from './postgres/restore.js';
+import { dropDatabase, restoreFromStream } from './postgres/restore.js';
 import { writeReport } from './reports/report.js';
 import type { Resolver } from './resolve.js';
 import { heartbeatWhile, heartbeater, reportBytes } from './heartbeat.js';
+import { restoreBackupInto } from './restore-backup.js';
 import { takeBackup } from './take-backup.js';
 import { checksumFindings } from './storage/checksum.js';
 import { dumpKey } from './storage/catalog.js';
@@ -55,7 +56,7 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
     /** Every table of the restored database against the backup: fingerprints when verification recorded them, counts otherwise. */
   async function compareWithBackup(input: { testDatabase?: string; target: string; database: string; backupId: string }): Promise<string> {
     const { manifest, verification } = (await catalogOf(input.target).find(input.backupId, input.target))!;
-    const restored = await withClient(withDatabase(databaseUrl(input.target, input.testDatabase), input.database), async (c) => fingerprints(c, await userTables(c)));
+    const restored = await fingerprintDatabase(withDatabase(databaseUrl(input.target, input.testDatabase), input.database));
     const problems: string[] = [];
     for (const [table, rows] of Object.entries(manifest.tables)) {
       if (restored[table]?.rows !== rows) problems.push(`${table}: ${restored[table]?.rows ?? 'missing'} rows, backup has ${rows}`);
@@ -177,16 +178,20 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
 
     /**
      * Restores a backup whose checksum verifies: into a new database (recreated if a previous
-     * attempt left one), or in place in one transaction, so it is never half applied.
+     * attempt left one; checked while spooled, restored with parallel jobs, analyzed), or in place
+     * in one transaction, so it is never half applied (checked first, then streamed).
      */
     async restoreDatabase(input: { testDatabase?: string; target: string; backupId: string; database?: string; incidentId: string }): Promise<{ database: string; tables: number }> {
       const manifest = await manifestOf(input.target, input.backupId);
-      await assertIntact(manifest);
       const url = databaseUrl(input.target, input.testDatabase);
-      const database = input.database ?? parse(url).database!;
-      if (input.database) await recreateDatabase(url, database);
+      if (input.database) {
+        await restoreBackupInto(storeOf(input.target), manifest, url, input.database);
+        return { database: input.database, tables: Object.keys(manifest.tables).length };
+      }
+      await assertIntact(manifest);
+      const database = parse(url).database!;
       const body = reportBytes(await storeOf(input.target).download(dumpKey(manifest.id)), 'restoring');
-      await restoreFromStream(url, database, body, Context.current().cancellationSignal, { inPlace: !input.database });
+      await restoreFromStream(url, database, body, Context.current().cancellationSignal, { inPlace: true });
       return { database, tables: Object.keys(manifest.tables).length };
     },
 

@@ -17,7 +17,7 @@ import type { Client } from '@temporalio/client';
 import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { withClient } from '../activities/postgres/connection.js';
-import { fingerprint, userTables } from '../activities/postgres/inspect.js';
+import { fingerprintDatabase } from '../activities/postgres/inspect.js';
 import { declare, incidentInput } from '../client/incidents.js';
 import { bytes, table } from '../client/format.js';
 import { DEFAULT_CONFIG_PATH, type LifeboatConfig, loadConfig } from '../worker/config.js';
@@ -51,21 +51,8 @@ const L1_ANSWERS: Record<string, Answer> = {
 
 type Sums = Record<string, TableFingerprint>;
 
-/** Fingerprints of every table of the public schema, on two connections (two cores). */
-async function tableSums(url: string): Promise<Sums> {
-  const tables = await withClient(url, async (c) => (await userTables(c)).filter((t) => !t.includes('.')));
-  const queue = [...tables];
-  const out: Sums = {};
-  await Promise.all(
-    [0, 1].map(() =>
-      withClient(url, async (c) => {
-        await c.query('SET statement_timeout = 0');
-        for (let t = queue.shift(); t !== undefined; t = queue.shift()) out[t] = await fingerprint(c, t);
-      }),
-    ),
-  );
-  return Object.fromEntries(tables.map((t) => [t, out[t]!]));
-}
+/** Fingerprints of every table of the public schema (not the plan's staging schemas), on two connections. */
+const tableSums = (url: string): Promise<Sums> => fingerprintDatabase(url, { include: (t) => !t.includes('.') });
 
 /** The tables whose fingerprint differs, in words; empty when both sides are equal. */
 function sumDifferences(expected: Sums, actual: Sums): string[] {

@@ -1,16 +1,15 @@
 // Reads what a database holds: row counts, order-independent table checksums, integrity checks.
 import type pg from 'pg';
 import type { Finding, TableFingerprint } from '../../workflows/messages.js';
-import { escapeIdentifier } from './connection.js';
+import { escapeIdentifier, withClient } from './connection.js';
+
+const TABLE_NAME = `CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END`;
+const USER_TABLES = `FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'`;
 
 /** Every user table, as schema-qualified names when outside public. */
 export async function userTables(client: pg.Client): Promise<string[]> {
-  const { rows } = await client.query<{ name: string }>(
-    `SELECT CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END AS name
-       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
-      ORDER BY 1`,
-  );
+  const { rows } = await client.query<{ name: string }>(`SELECT ${TABLE_NAME} AS name ${USER_TABLES} ORDER BY 1`);
   return rows.map((r) => r.name);
 }
 
@@ -43,6 +42,99 @@ export async function fingerprints(client: pg.Client, tables: string[]): Promise
   const out: Record<string, TableFingerprint> = {};
   for (const table of tables) out[table] = await fingerprint(client, table);
   return out;
+}
+
+/** Connections `fingerprintDatabase` reads on: the hashing is CPU-bound in the server, one core per connection. */
+export const FINGERPRINT_CONNECTIONS = 2;
+/** A table larger than this many blocks (8 KiB each) is read in pieces, so the connections share big tables. */
+const MIN_PIECE_BLOCKS = 1024;
+
+/** A block range of a table (`to` undefined: to its end), or all of it (both undefined). */
+interface Piece {
+  table: string;
+  blocks: number;
+  from?: number;
+  to?: number;
+}
+
+/**
+ * Splits the tables into pieces of roughly equal size, largest first: tables of `blocks` blocks
+ * become ranges of block numbers (the last one open, so pages added since the size was read are
+ * included); small tables stay whole.
+ */
+function pieces(tables: Array<{ name: string; blocks: number; heap: boolean }>, connections: number): Piece[] {
+  const total = tables.reduce((n, t) => n + t.blocks, 0);
+  const size = Math.max(MIN_PIECE_BLOCKS, Math.ceil(total / (connections * 4)));
+  const out: Piece[] = [];
+  for (const t of tables) {
+    const count = t.heap ? Math.ceil(t.blocks / size) : 1;
+    if (count <= 1) {
+      out.push({ table: t.name, blocks: t.blocks });
+      continue;
+    }
+    for (let i = 0; i < count; i++) {
+      out.push({ table: t.name, blocks: Math.min(size, t.blocks - i * size), from: i === 0 ? undefined : i * size, to: i === count - 1 ? undefined : (i + 1) * size });
+    }
+  }
+  return out.sort((a, b) => b.blocks - a.blocks);
+}
+
+/**
+ * `fingerprints` of every user table of the database at `url` (those `include` accepts), read on
+ * FINGERPRINT_CONNECTIONS connections that share one snapshot, so the whole database is seen at a
+ * single moment. Large tables are read in block ranges on both connections; the parts' counts and
+ * hash sums add up to exactly what `fingerprint` gives for the whole table (same format).
+ */
+export async function fingerprintDatabase(url: string, options: { include?: (table: string) => boolean } = {}): Promise<Record<string, TableFingerprint>> {
+  return withClient(url, async (first) => {
+    await first.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    try {
+      const snapshot = (await first.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
+      const { rows } = await first.query<{ name: string; blocks: string; heap: boolean }>(
+        `SELECT ${TABLE_NAME} AS name, pg_relation_size(c.oid) / current_setting('block_size')::int AS blocks, c.relkind = 'r' AS heap
+           ${USER_TABLES} ORDER BY 1`,
+      );
+      const tables = rows.filter((t) => options.include?.(t.name) ?? true).map((t) => ({ name: t.name, blocks: Number(t.blocks), heap: t.heap }));
+      const sums = new Map(tables.map((t) => [t.name, { rows: 0n, sum: 0n }]));
+      const queue = pieces(tables, FINGERPRINT_CONNECTIONS);
+      const work = async (client: pg.Client) => {
+        try {
+          for (let piece = queue.shift(); piece; piece = queue.shift()) {
+            const range = [piece.from !== undefined && `t.ctid >= '(${piece.from},0)'::tid`, piece.to !== undefined && `t.ctid < '(${piece.to},0)'::tid`].filter(Boolean);
+            const { rows: [row] } = await client.query<{ n: string; s: string | null }>(
+              `SELECT count(*) AS n, sum(hashtextextended(t::text, 0)::numeric)::text AS s FROM ${quoteTable(piece.table)} AS t${range.length ? ` WHERE ${range.join(' AND ')}` : ''}`,
+            );
+            const total = sums.get(piece.table)!;
+            total.rows += BigInt(row!.n);
+            total.sum += BigInt(row!.s ?? '0');
+          }
+        } catch (err) {
+          queue.length = 0; // the other connections stop too
+          throw err;
+        }
+      };
+      const others = Array.from({ length: FINGERPRINT_CONNECTIONS - 1 }, () =>
+        withClient(url, async (client) => {
+          await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+          try {
+            await client.query(`SET TRANSACTION SNAPSHOT ${client.escapeLiteral(snapshot)}`);
+            await work(client);
+          } finally {
+            await client.query('ROLLBACK').catch(() => undefined);
+          }
+        }),
+      );
+      const settled = await Promise.allSettled([work(first), ...others]);
+      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failed) throw failed.reason;
+      return Object.fromEntries(tables.map((t) => {
+        const { rows: n, sum } = sums.get(t.name)!;
+        return [t.name, { rows: Number(n), checksum: `${n}:${sum}` }];
+      }));
+    } finally {
+      await first.query('ROLLBACK').catch(() => undefined);
+    }
+  });
 }
 
 export interface IntegrityCheck {

@@ -1,4 +1,5 @@
-// Scratch databases and pg_restore from a stream.
+// Scratch databases and pg_restore: from a stream (in place, one transaction) or, into a new
+// database, from a local file with parallel jobs.
 import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -44,4 +45,35 @@ export async function restoreFromStream(serverUrl: string, name: string, body: R
   }
   const code = await exited;
   if (code !== 0) throw new Error(`pg_restore exited with ${code}: ${stderr.trim()}`);
+}
+
+/**
+ * Restores a custom-format dump file into the empty database `name` with `jobs` parallel
+ * pg_restore jobs (data and indexes of several tables at once; it needs a seekable file and cannot
+ * run in one transaction, so it is only for a database nothing else uses yet). Aborting `signal`
+ * kills pg_restore and rejects with the signal's reason.
+ */
+export async function restoreFromFile(serverUrl: string, name: string, file: string, options: { jobs: number; signal?: AbortSignal }): Promise<void> {
+  const { signal } = options;
+  signal?.throwIfAborted();
+  const restore = spawn(
+    pgTool('pg_restore'),
+    [`--jobs=${options.jobs}`, '--no-owner', '--no-acl', '--exit-on-error', '--no-password', `--dbname=${name}`, file],
+    { env: libpqEnv(withDatabase(serverUrl, name)), stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  let stderr = '';
+  restore.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
+  // pg_restore's workers are its children: SIGTERM makes the leader stop them and their sessions.
+  const stop = () => restore.kill('SIGTERM');
+  signal?.addEventListener('abort', stop, { once: true });
+  try {
+    const code = await new Promise<number>((resolve, reject) => {
+      restore.on('error', reject);
+      restore.on('close', (code) => resolve(code ?? 1));
+    });
+    signal?.throwIfAborted();
+    if (code !== 0) throw new Error(`pg_restore exited with ${code}: ${stderr.trim()}`);
+  } finally {
+    signal?.removeEventListener('abort', stop);
+  }
 }
