@@ -2,19 +2,17 @@
 // worker as its own process, and the embedded stack with a clean-up that also runs on Ctrl-C.
 import { Client, Connection } from '@temporalio/client';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { escapeIdentifier, libpqEnv, pgTool, withClient, withDatabase } from '../activities/postgres/connection.js';
 import { rowCounts } from '../activities/postgres/inspect.js';
 import { seedCrm } from '../activities/postgres/seed.js';
-import { dumpKey } from '../activities/storage/catalog.js';
+import { downloadChecked } from '../activities/storage/checksum.js';
 import { openStore } from '../activities/storage/store.js';
 import { bytes } from '../client/format.js';
 import { type Stack, startStack } from '../client/stack/index.js';
@@ -279,21 +277,8 @@ export async function rawRestore(adminUrl: string, file: string, manifest: Backu
 
 /** The backup's dump from the store into a local file, checked against the manifest's size and SHA-256. */
 async function download(config: LifeboatConfig, env: NodeJS.ProcessEnv, manifest: BackupManifest, file: string): Promise<void> {
-  const store = openStore(manifest.store, config.stores[manifest.store]!, env);
-  const hash = createHash('sha256');
-  let size = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
-      size += chunk.length;
-      callback(null, chunk);
-    },
-  });
-  await pipeline(await store.download(dumpKey(manifest.id)), tap, createWriteStream(file));
-  const sha256 = hash.digest('hex');
-  if (size !== manifest.sizeBytes || sha256 !== manifest.sha256) {
-    throw new Error(`the downloaded dump of ${manifest.id} is ${size} bytes with SHA-256 ${sha256}; the manifest says ${manifest.sizeBytes} bytes, ${manifest.sha256}`);
-  }
+  const findings = await downloadChecked(openStore(manifest.store, config.stores[manifest.store]!, env), manifest, file);
+  if (findings.length) throw new Error(`the downloaded dump of ${manifest.id} does not match its manifest: ${findings.map((f) => f.detail).join('; ')}`);
 }
 
 /** Untimed preparation both restore benchmarks share: a backup, its verification, and its dump as a local file (pg_restore -j needs a seekable file). */
