@@ -48,6 +48,7 @@ export async function restoreBackupInto(store: BackupStore, manifest: BackupMani
 
     started = Date.now();
     await heartbeatWhile({ phase: 'analyzing' }, () => withClient(withDatabase(serverUrl, database), (c) => c.query('ANALYZE')));
+    signal.throwIfAborted(); // cancelled while analyzing: the database goes too
     log.info('backup restored', { backup: manifest.id, database, bytes: manifest.sizeBytes, downloadMs, restoreMs, analyzeMs: Date.now() - started });
   } catch (err) {
     if (created) await dropDatabase(serverUrl, database).catch((dropErr: Error) => log.warn('could not drop the half-restored database', { database, error: dropErr.message }));
