@@ -4,7 +4,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { parse } from 'pg-connection-string';
-import type { BackupManifest, Finding, RecordSelection, RunContext, RunResult } from '../workflows/messages.js';
+import type { BackupManifest, Finding, RecordSelection, RunContext, RunResult, TableFingerprint } from '../workflows/messages.js';
 import { backupIdFor } from '../workflows/messages.js';
 import { runHook, type HookResult } from './hooks/hooks.js';
 import { describeUrl, withClient, withDatabase } from './postgres/connection.js';
@@ -54,7 +54,7 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
   }
 
     /** Every table of the restored database against the backup: fingerprints when verification recorded them, counts otherwise. */
-  async function compareWithBackup(input: { testDatabase?: string; target: string; database: string; backupId: string }): Promise<string> {
+  async function compareWithBackup(input: { testDatabase?: string; target: string; database: string; backupId: string }): Promise<{ summary: string; tables: Record<string, TableFingerprint> }> {
     const { manifest, verification } = (await catalogOf(input.target).find(input.backupId, input.target))!;
     const restored = await fingerprintDatabase(withDatabase(databaseUrl(input.target, input.testDatabase), input.database));
     const problems: string[] = [];
@@ -64,7 +64,8 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
       if (expected && restored[table] && restored[table].checksum !== expected) problems.push(`${table}: content differs from the verified backup`);
     }
     if (problems.length) throw fail(`the restored database does not match backup ${manifest.id}: ${problems.join('; ')}`, 'VerificationFailed');
-    return `${Object.keys(manifest.tables).length} tables match ${manifest.id} (${verification?.result === 'passed' ? 'counts and checksums' : 'counts; the backup had no verified checksums'})`;
+    const summary = `${Object.keys(manifest.tables).length} tables match ${manifest.id} (${verification?.result === 'passed' ? 'counts and checksums' : 'counts; the backup had no verified checksums'})`;
+    return { summary, tables: restored };
   }
 
   return {
@@ -198,7 +199,7 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
     compareWithBackup,
 
     async auditDatabase(input: { testDatabase?: string; target: string; database: string; backupId: string }): Promise<string> {
-      const matched = await compareWithBackup(input);
+      const { summary: matched } = await compareWithBackup(input);
       const findings = await withClient(withDatabase(databaseUrl(input.target, input.testDatabase), input.database), (c) => integrityFindings(c, resolve.target(input.target).integrityChecks));
       if (findings.length) throw fail(`audit findings: ${findings.map((f) => `${f.check}: ${f.detail}`).join('; ')}`, 'VerificationFailed');
       return `${matched}; integrity checks clean`;

@@ -6,7 +6,7 @@
 // fails or is cancelled drops the database it created.
 import { Context, log } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BackupManifest } from '../workflows/messages.js';
@@ -38,6 +38,9 @@ export async function restoreBackupInto(store: BackupStore, manifest: BackupMani
     let started = Date.now();
     const findings = await downloadChecked(store, manifest, join(dir, 'backup.dump'), { signal, onBytes: (bytes) => beat({ phase: 'downloading', bytes }) });
     if (findings.length) throw ApplicationFailure.nonRetryable(`backup ${manifest.id} cannot be used: ${findings.map((f) => f.detail).join('; ')}`, 'ChecksumMismatch');
+    // Written back now, not while PostgreSQL writes the restored tables and their WAL.
+    const spooled = await open(join(dir, 'backup.dump'), 'r');
+    await spooled.datasync().finally(() => spooled.close());
     const downloadMs = Date.now() - started;
 
     created = true;

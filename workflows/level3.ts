@@ -24,7 +24,7 @@ export async function level3Workflow({ context, options }: PlanInput): Promise<R
       await run.task(stage, `Gradual resumption: ${stage.replace(/-/g, ' ')}; watch errors and load before the next stage.`);
     }
     await run.task('post-mortem', 'Write the post-mortem and note where it is.');
-    return { outcome: 'recovered', detail: `restored ${backup.id} into ${restored.database}`, timeline: run.timeline, backupUsed: backup, database: restored.database };
+    return { outcome: 'recovered', detail: `restored ${backup.id} into ${restored.database}`, timeline: run.timeline, backupUsed: backup, database: restored.database, fingerprints: restored.fingerprints };
   } catch (err) {
     await dropUnusedDatabase(run);
     return { ...outcomeOf(err), timeline: run.timeline, backupUsed: run.backupUsed };

@@ -42,7 +42,7 @@ export async function level4Workflow({ context, options }: PlanInput): Promise<R
     await run.task('manual-reconstruction', `Rebuild what was lost in the ${formatDuration(lossWindow)} before the incident (emails, exports, partner systems); note what was recovered.`);
     await run.step('full audit: counts, checksums and integrity of every table', () => quick.auditDatabase({ ...run.where, database: restored.database, backupId: usable.backup.id }), (a) => a);
     await run.task('audit-signoff', 'Review the audit and sign off.');
-    return { outcome: 'recovered', detail: `restored ${usable.backup.id}; data-loss window ${formatDuration(lossWindow)}`, timeline: run.timeline, backupUsed: usable.backup, database: restored.database };
+    return { outcome: 'recovered', detail: `restored ${usable.backup.id}; data-loss window ${formatDuration(lossWindow)}`, timeline: run.timeline, backupUsed: usable.backup, database: restored.database, fingerprints: restored.fingerprints };
   } catch (err) {
     await dropUnusedDatabase(run);
     return { ...outcomeOf(err), timeline: run.timeline, backupUsed: run.backupUsed };

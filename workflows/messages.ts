@@ -287,6 +287,8 @@ export interface RunResult {
   reportKeys?: string[];
   /** Where the recovered data now is, when not the target's own database (L3/L4 restore into a new one). */
   database?: string;
+  /** The recovered database's tables as the plan's own verification measured them (L3/L4). */
+  fingerprints?: Record<string, TableFingerprint>;
 }
 
 export const approveUpdate = defineUpdate<WaitingItem | null, [Vote]>('approve');

@@ -1,10 +1,11 @@
 // The full-restore steps L3 and L4 share: into a new database by default (non-destructive), or in
 // place after a safety snapshot and an approval; then every table checked against the backup.
 import { quick, heavy } from './proxies.js';
+import type { TableFingerprint } from './messages.js';
 import { type Runbook } from './runbook.js';
 
 
-export async function fullRestore(run: Runbook, backup: { id: string; startedAt: string }, options: { inPlace: boolean; gate: string }): Promise<{ database: string }> {
+export async function fullRestore(run: Runbook, backup: { id: string; startedAt: string }, options: { inPlace: boolean; gate: string }): Promise<{ database: string; fingerprints: Record<string, TableFingerprint> }> {
   const { incidentId, target } = run.context;
   let database: string | undefined;
   if (options.inPlace) {
@@ -27,12 +28,12 @@ export async function fullRestore(run: Runbook, backup: { id: string; startedAt:
     () => heavy.restoreDatabase({ ...run.where, backupId: backup.id, database, incidentId }),
     (r) => `${r.database}: ${r.tables} tables`,
   );
-  await run.step(
+  const compared = await run.step(
     'verify all tables: counts and checksums against the backup',
     () => quick.compareWithBackup({ ...run.where, database: restored.database, backupId: backup.id }),
-    (c) => c,
+    (c) => c.summary,
   );
-  return restored;
+  return { database: restored.database, fingerprints: compared.tables };
 }
 
 /** A plan that ends without recovering drops the new database it restored into: nothing half-used stays. */
