@@ -50,7 +50,15 @@ export async function restoreBackupInto(store: BackupStore, manifest: BackupMani
     const restoreMs = Date.now() - started;
 
     started = Date.now();
-    await heartbeatWhile({ phase: 'analyzing' }, () => withClient(withDatabase(serverUrl, database), (c) => c.query('ANALYZE')));
+    await heartbeatWhile({ phase: 'analyzing' }, () =>
+      withClient(withDatabase(serverUrl, database), async (c) => {
+        // The load wakes autovacuum on every new table, and ANALYZE waits for it until
+        // deadlock_timeout (1 s a table) before PostgreSQL cancels it: ask sooner where allowed
+        // (superusers only; others wait the default).
+        await c.query("SET deadlock_timeout = '50ms'").catch(() => undefined);
+        await c.query('ANALYZE');
+      }),
+    );
     signal.throwIfAborted(); // cancelled while analyzing: the database goes too
     log.info('backup restored', { backup: manifest.id, database, bytes: manifest.sizeBytes, downloadMs, restoreMs, analyzeMs: Date.now() - started });
   } catch (err) {

@@ -9,7 +9,7 @@
 // drill's own identity answering the plan's gates and tasks, as a scheduled drill does. A drill
 // that does not pass fails the benchmark: the time of a wrong result is worthless. RAW is
 // `createdb` + `pg_restore -j2` of the backup's dump, downloaded beforehand to a local file, then
-// a count of every table. The two alternate; medians are compared. The last line:
+// a count of every table. The two alternate (each goes first in turn); medians are compared. The last line:
 //   RESULT drill ratio=<ours/raw> ours_s=<median> raw_s=<median> leads=<N>
 import type { Client } from '@temporalio/client';
 import { loadavg } from 'node:os';
@@ -81,8 +81,11 @@ await benchMain(USAGE, async (argv) => {
     const rounds: Array<{ load: number; ours: OursRun; rawMs: number; countMs: number }> = [];
     for (let i = 1; i <= runs; i++) {
       const load = loadavg()[0]!;
+      // The sides take turns going first, so neither always inherits the other's after-effects.
+      const rawFirst = i % 2 === 0;
+      const rawBefore = rawFirst ? await rawRestore(adminUrl, file, manifest, `run ${i}`) : undefined;
       const ours = await oursRun(client, config, adminUrl, i);
-      const raw = await rawRestore(adminUrl, file, manifest, `run ${i}`);
+      const raw = rawBefore ?? (await rawRestore(adminUrl, file, manifest, `run ${i}`));
       rounds.push({ load, ours, rawMs: raw.restoreMs + raw.countMs, countMs: raw.countMs });
     }
     return { manifest, rounds, peak: worker.memory.current() };
