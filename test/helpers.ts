@@ -11,6 +11,7 @@ import { withClient, withDatabase } from '../activities/postgres/connection.js';
 import { seedCrm } from '../activities/postgres/seed.js';
 import { createActivities } from '../activities/index.js';
 import { type LifeboatConfig, parseConfig } from '../worker/config.js';
+import { incidentInput } from '../client/incidents.js';
 
 // Worker state changes at INFO drown the test output; warnings and errors still show.
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -122,6 +123,27 @@ export async function startTestWorker(config: LifeboatConfig, env: NodeJS.Proces
       await Promise.all([nativeConnection.close(), connection.close()]);
     },
   };
+}
+
+/** Takes a backup of the crm target and verifies it, as the incident tests need one; returns its id. */
+export async function backupAndVerify(worker: TestWorker): Promise<string> {
+  const run = (type: string, args: unknown[]) => worker.client.workflow.execute(type, { taskQueue: worker.taskQueue, workflowId: uniqueName(type), args });
+  const manifest = (await run('backupWorkflow', [{ target: 'crm' }])) as { id: string };
+  await run('verifyWorkflow', [{ backupId: manifest.id }]);
+  return manifest.id;
+}
+
+/** Declares an L1 incident (by carol) bringing back `keys` of crm_leads with their children; returns its id and handles. */
+export async function startL1Incident(worker: TestWorker, config: LifeboatConfig, keys: string[], summary: string) {
+  const input = incidentInput(config, {
+    target: 'crm',
+    summary,
+    declaredBy: 'carol',
+    level: 'L1',
+    options: { record: { table: 'crm_leads', keys, includeChildren: true, goodBefore: new Date().toISOString() } },
+  });
+  const incident = await worker.client.workflow.start('incidentWorkflow', { taskQueue: worker.taskQueue, workflowId: input.incidentId, args: [input] });
+  return { incidentId: input.incidentId, incident, plan: worker.client.workflow.getHandle(`${input.incidentId}-L1`) };
 }
 
 export { type Answer, driveIncident } from '../client/drive.js';

@@ -13,11 +13,10 @@ import { selectNotifier } from '../activities/notify/select.js';
 import { SlackNotifier } from '../activities/notify/slack.js';
 import { APPROVE_ACTION, DONE_ACTION, GATE_BLOCK, parseButtonValue } from '../activities/notify/slack-actions.js';
 import { type RunningReceiver, startReceiver } from '../client/slack/receiver.js';
-import { incidentInput } from '../client/incidents.js';
 import type { LifeboatConfig } from '../worker/config.js';
 import { type RunResult, statusQuery } from '../workflows/messages.js';
 import { type FakeMessage, type FakeSlack, startFakeSlack } from './fake-slack.js';
-import { type TestDatabase, type TestWorker, createCrmDatabase, startTestWorker, testConfig, testEnv, uniqueName } from './helpers.js';
+import { type TestDatabase, type TestWorker, backupAndVerify, createCrmDatabase, startL1Incident, startTestWorker, testConfig, testEnv, uniqueName } from './helpers.js';
 import { blockActionsPayload, post, signedRequest } from './slack-sign.js';
 
 const TOKEN = 'xoxb-e2e-test-token';
@@ -113,9 +112,7 @@ approvals:
     worker = await startTestWorker(config, testEnv(db), { notifier });
     receiver = await startReceiver({ slack: config.notify.slack!, temporal: worker.client, env: { SLACK_BOT_TOKEN: TOKEN, SLACK_SIGNING_SECRET: SECRET }, log: (line) => logs.push(line) });
 
-    const run = (type: string, args: unknown[]) => worker.client.workflow.execute(type, { taskQueue: worker.taskQueue, workflowId: uniqueName(type), args });
-    const manifest = (await run('backupWorkflow', [{ target: 'crm' }])) as { id: string };
-    await run('verifyWorkflow', [{ backupId: manifest.id }]);
+    await backupAndVerify(worker);
   });
 
   afterAll(async () => {
@@ -140,16 +137,7 @@ approvals:
     const damaged = await rowsOf(deleted);
     expect([damaged.crm_leads, damaged.crm_activities]).toEqual([[], []]);
 
-    const input = incidentInput(config, {
-      target: 'crm',
-      summary: 'a bad script deleted 4 leads',
-      declaredBy: 'carol',
-      level: 'L1',
-      options: { record: { table: 'crm_leads', keys: deleted, includeChildren: true, goodBefore: new Date().toISOString() } },
-    });
-    id = input.incidentId;
-    incident = await worker.client.workflow.start('incidentWorkflow', { taskQueue: worker.taskQueue, workflowId: id, args: [input] });
-    plan = worker.client.workflow.getHandle(`${id}-L1`);
+    ({ incidentId: id, incident, plan } = await startL1Incident(worker, config, deleted, 'a bad script deleted 4 leads'));
 
     // The approval request for apply-restore, found by the button the notifier drew in it.
     const isOurRequest = (m: FakeMessage) =>

@@ -5,7 +5,6 @@
 import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { withClient } from '../activities/postgres/connection.js';
-import { incidentInput } from '../client/incidents.js';
 import { ConsoleNotifier, type NoticeAction } from '../activities/notify/notifier.js';
 import { selectNotifier } from '../activities/notify/select.js';
 import { SlackNotifier } from '../activities/notify/slack.js';
@@ -13,7 +12,7 @@ import { APPROVE_ACTION, DONE_ACTION, GATE_BLOCK, REJECT_ACTION, parseButtonValu
 import type { LifeboatConfig, SlackConfig } from '../worker/config.js';
 import { type ApprovalRequest, type RunResult, approveUpdate } from '../workflows/messages.js';
 import { type FakeMessage, type FakeSlack, startFakeSlack } from './fake-slack.js';
-import { type TestDatabase, type TestWorker, createCrmDatabase, driveIncident, startTestWorker, testConfig, testEnv, uniqueName } from './helpers.js';
+import { type TestDatabase, type TestWorker, backupAndVerify, createCrmDatabase, startL1Incident, driveIncident, startTestWorker, testConfig, testEnv, uniqueName } from './helpers.js';
 
 const TOKEN = 'xoxb-test-1234567890-secret';
 const CHANNEL = 'C0LIFEBOAT';
@@ -287,9 +286,7 @@ describe('an L1 incident posting into Slack', () => {
     const notifier = selectNotifier(config, { SLACK_BOT_TOKEN: TOKEN });
     expect(notifier).toBeInstanceOf(SlackNotifier);
     worker = await startTestWorker(config, testEnv(db), { notifier });
-    const run = (type: string, args: unknown[]) => worker.client.workflow.execute(type, { taskQueue: worker.taskQueue, workflowId: uniqueName(type), args });
-    const manifest = (await run('backupWorkflow', [{ target: 'crm' }])) as { id: string };
-    await run('verifyWorkflow', [{ backupId: manifest.id }]);
+    await backupAndVerify(worker);
   });
 
   afterAll(async () => {
@@ -306,15 +303,7 @@ describe('an L1 incident posting into Slack', () => {
       return ids;
     });
     offset += 20;
-    const input = incidentInput(config, {
-      target: 'crm',
-      summary: 'a bad script deleted 5 leads',
-      declaredBy: 'carol',
-      level: 'L1',
-      options: { record: { table: 'crm_leads', keys, includeChildren: true, goodBefore: new Date().toISOString() } },
-    });
-    await worker.client.workflow.start('incidentWorkflow', { taskQueue: worker.taskQueue, workflowId: input.incidentId, args: [input] });
-    return input.incidentId;
+    return (await startL1Incident(worker, config, keys, 'a bad script deleted 5 leads')).incidentId;
   }
 
   const blocksText = (blocks: unknown) => JSON.stringify(blocks ?? []);

@@ -12,12 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../activities/postgres/connection.js';
 import { APPROVE_ACTION, DONE_ACTION, REJECT_ACTION, encodeButtonValue } from '../activities/notify/slack-actions.js';
 import { type RunningReceiver, startReceiver } from '../client/slack/receiver.js';
-import { incidentInput } from '../client/incidents.js';
 import { type LifeboatConfig, parseConfig } from '../worker/config.js';
 import { type RunResult, type RunStatus, statusQuery } from '../workflows/messages.js';
 import { type FakeSlack, startFakeSlack } from './fake-slack.js';
 import { startFakeSocketMode } from './fake-slack-socket.js';
-import { type TestDatabase, type TestWorker, createCrmDatabase, runLifeboat, startTestWorker, testConfigText, testEnv, uniqueName } from './helpers.js';
+import { type TestDatabase, type TestWorker, backupAndVerify, createCrmDatabase, startL1Incident, runLifeboat, startTestWorker, testConfigText, testEnv, uniqueName } from './helpers.js';
 import { blockActionsPayload, post, signedRequest } from './slack-sign.js';
 
 const SECRET = 'test-signing-secret-0123456789abcdef';
@@ -81,16 +80,7 @@ describe('Slack approval receiver', () => {
       await c.query('DELETE FROM crm_leads WHERE id = ANY($1::bigint[])', [rows]);
       return rows;
     });
-    const input = incidentInput(config, {
-      target: 'crm',
-      summary: 'a bad script deleted 3 leads',
-      declaredBy: 'carol',
-      level: 'L1',
-      options: { record: { table: 'crm_leads', keys: ids, includeChildren: true, goodBefore: new Date().toISOString() } },
-    });
-    incidentId = input.incidentId;
-    incident = await worker.client.workflow.start('incidentWorkflow', { taskQueue: worker.taskQueue, workflowId: incidentId, args: [input] });
-    plan = worker.client.workflow.getHandle(`${incidentId}-L1`);
+    ({ incidentId, incident, plan } = await startL1Incident(worker, config, ids, 'a bad script deleted 3 leads'));
     // expect.poll belongs to tests: wait by hand.
     for (const deadline = Date.now() + 90_000; ; await new Promise((ok) => setTimeout(ok, 250))) {
       const waiting = await planStatus().then((s) => s.waiting.map((w) => w.name), () => [] as string[]);
@@ -105,9 +95,7 @@ describe('Slack approval receiver', () => {
     configText = testConfigText({ prefix: uniqueName('slack'), extra: slackConfig(slack.url) });
     config = parseConfig(configText, 'test configuration', {});
     worker = await startTestWorker(config, testEnv(db));
-    const run = (type: string, args: unknown[]) => worker.client.workflow.execute(type, { taskQueue: worker.taskQueue, workflowId: uniqueName(type), args });
-    const manifest = (await run('backupWorkflow', [{ target: 'crm' }])) as { id: string };
-    await run('verifyWorkflow', [{ backupId: manifest.id }]);
+    await backupAndVerify(worker);
 
     await declareL1(20);
 
