@@ -25,7 +25,7 @@ import { describeTable } from './postgres/records.js';
 import { dropDatabase, recreateDatabase } from './postgres/restore.js';
 import { writeDrillReport } from './reports/drill-report.js';
 import { type Resolver, TEST_DATABASE } from './resolve.js';
-import { restoreBackupInto } from './restore-backup.js';
+import { restoreIntactBackupInto } from './restore-backup.js';
 import { checksumFindings } from './storage/checksum.js';
 
 const refuse = (message: string, type = 'InputError') => ApplicationFailure.nonRetryable(message, type);
@@ -141,7 +141,7 @@ export function createDrillActivities(resolver: Resolver) {
       const url = testUrl(input.target, input.testDatabase);
       const found = await catalogOf(input.target).find(input.backupId, input.target);
       if (!found) throw refuse(`no backup "${input.backupId}" of target "${input.target}"`, 'BackupNotFound');
-      await restoreBackupInto(storeOf(input.target), found.manifest, testServerUrl(input.target), input.testDatabase);
+      await restoreIntactBackupInto(storeOf(input.target), found.manifest, testServerUrl(input.target), input.testDatabase);
       return heartbeatWhile({ phase: 'fingerprinting' }, () => fingerprintDatabase(url));
     },
 

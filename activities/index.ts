@@ -17,9 +17,8 @@ import { selectNotifier } from './notify/select.js';
 import { withClient, withDatabase } from './postgres/connection.js';
 import { fingerprintDatabase, integrityFindings } from './postgres/inspect.js';
 import { dropDatabase } from './postgres/restore.js';
-import { checksumFindings } from './storage/checksum.js';
 import { createResolver } from './resolve.js';
-import { heartbeatWhile, heartbeater } from './heartbeat.js';
+import { heartbeatWhile } from './heartbeat.js';
 import { restoreBackupInto } from './restore-backup.js';
 import { createRecoveryActivities } from './recovery.js';
 import { createDrillActivities } from './drill.js';
@@ -61,16 +60,13 @@ export function createActivities(context: ActivityContext) {
       return catalogOf(input.target).list(input.target);
     },
 
-    /** Reads the stored dump whole and compares its size and SHA-256 with the manifest. */
-    async checkBackupIntegrity(input: { manifest: BackupManifest }): Promise<Finding[]> {
-      const report = heartbeater();
-      return checksumFindings(storeOf(input.manifest.target), input.manifest, (bytes) => report({ phase: 'checksumming', bytes }));
-    },
-
-    /** Restores the backup into a scratch database on the target's server (recreated if present); refused when its checksum does not match. */
-    async restoreToScratch(input: { manifest: BackupManifest; database: string }): Promise<void> {
+    /**
+     * Restores the backup into a scratch database on the target's server (recreated if present),
+     * checking its size and SHA-256 on the way in; returns what differs, and then restores nothing.
+     */
+    async restoreToScratch(input: { manifest: BackupManifest; database: string }): Promise<Finding[]> {
       const { manifest, database } = input;
-      await restoreBackupInto(storeOf(manifest.target), manifest, scratchServerUrl(manifest.target), database);
+      return restoreBackupInto(storeOf(manifest.target), manifest, scratchServerUrl(manifest.target), database);
     },
 
     /** Fingerprints every table of a database and runs the target's integrity checks there. */

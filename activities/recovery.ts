@@ -25,7 +25,7 @@ import { dropDatabase, restoreFromStream } from './postgres/restore.js';
 import { writeReport } from './reports/report.js';
 import type { Resolver } from './resolve.js';
 import { heartbeatWhile, heartbeater, reportBytes } from './heartbeat.js';
-import { restoreBackupInto } from './restore-backup.js';
+import { restoreIntactBackupInto } from './restore-backup.js';
 import { takeBackup } from './take-backup.js';
 import { checksumFindings } from './storage/checksum.js';
 import { dumpKey } from './storage/catalog.js';
@@ -186,7 +186,7 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
       const manifest = await manifestOf(input.target, input.backupId);
       const url = databaseUrl(input.target, input.testDatabase);
       if (input.database) {
-        await restoreBackupInto(storeOf(input.target), manifest, url, input.database);
+        await restoreIntactBackupInto(storeOf(input.target), manifest, url, input.database);
         return { database: input.database, tables: Object.keys(manifest.tables).length };
       }
       await assertIntact(manifest);

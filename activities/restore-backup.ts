@@ -9,7 +9,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BackupManifest } from '../workflows/messages.js';
+import type { BackupManifest, Finding } from '../workflows/messages.js';
 import { heartbeatWhile, heartbeater } from './heartbeat.js';
 import { withClient, withDatabase } from './postgres/connection.js';
 import { dropDatabase, recreateDatabase, restoreFromFile } from './postgres/restore.js';
@@ -26,10 +26,10 @@ export const RESTORE_JOBS = 2;
 
 /**
  * Restores `manifest`'s dump into the database `database` on the server of `serverUrl`, recreated
- * empty first (a retry replaces what an earlier attempt left). Throws a non-retryable
- * ChecksumMismatch, having created nothing, when the stored bytes differ from the manifest.
+ * empty first (a retry replaces what an earlier attempt left). Returns what differs from the
+ * manifest (size, SHA-256) when the stored bytes do not match: then nothing was created.
  */
-export async function restoreBackupInto(store: BackupStore, manifest: BackupManifest, serverUrl: string, database: string): Promise<void> {
+export async function restoreBackupInto(store: BackupStore, manifest: BackupManifest, serverUrl: string, database: string): Promise<Finding[]> {
   const signal = Context.current().cancellationSignal;
   const dir = await mkdtemp(join(tmpdir(), 'lifeboat-restore-'));
   let created = false;
@@ -37,7 +37,7 @@ export async function restoreBackupInto(store: BackupStore, manifest: BackupMani
     const beat = heartbeater();
     let started = Date.now();
     const findings = await downloadChecked(store, manifest, join(dir, 'backup.dump'), { signal, onBytes: (bytes) => beat({ phase: 'downloading', bytes }) });
-    if (findings.length) throw ApplicationFailure.nonRetryable(`backup ${manifest.id} cannot be used: ${findings.map((f) => f.detail).join('; ')}`, 'ChecksumMismatch');
+    if (findings.length) return findings;
     // Written back now, not while PostgreSQL writes the restored tables and their WAL.
     const spooled = await open(join(dir, 'backup.dump'), 'r');
     await spooled.datasync().finally(() => spooled.close());
@@ -61,10 +61,17 @@ export async function restoreBackupInto(store: BackupStore, manifest: BackupMani
     );
     signal.throwIfAborted(); // cancelled while analyzing: the database goes too
     log.info('backup restored', { backup: manifest.id, database, bytes: manifest.sizeBytes, downloadMs, restoreMs, analyzeMs: Date.now() - started });
+    return [];
   } catch (err) {
     if (created) await dropDatabase(serverUrl, database).catch((dropErr: Error) => log.warn('could not drop the half-restored database', { database, error: dropErr.message }));
     throw signal.aborted ? (signal.reason ?? err) : err;
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** `restoreBackupInto` for a recovery: a backup that does not match its manifest is refused (non-retryable ChecksumMismatch). */
+export async function restoreIntactBackupInto(store: BackupStore, manifest: BackupManifest, serverUrl: string, database: string): Promise<void> {
+  const findings = await restoreBackupInto(store, manifest, serverUrl, database);
+  if (findings.length) throw ApplicationFailure.nonRetryable(`backup ${manifest.id} cannot be used: ${findings.map((f) => f.detail).join('; ')}`, 'ChecksumMismatch');
 }
