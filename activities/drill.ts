@@ -40,7 +40,8 @@ function levelOf(kind: ScenarioKind, configured: Level): Level {
 export function drillSettings(config: LifeboatConfig, input: DrillInput): DrillSettings {
   const targets = Object.keys(config.targets);
   const target = input.target ?? config.drill.target ?? (targets.length === 1 ? targets[0]! : undefined);
-  if (!target) throw new InputError(`several targets are configured (${targets.join(', ')}): name the drill's target (--target, or drill.target)`);
+  if (!target)
+    throw new InputError(`several targets are configured (${targets.join(', ')}): name the drill's target (--target, or drill.target)`);
   if (!config.targets[target]) throw new InputError(`unknown target "${target}" (configured targets: ${targets.join(', ')})`);
   const kind = input.scenario?.kind;
   const level = input.level ?? (kind ? levelOf(kind, config.drill.level) : config.drill.level);
@@ -48,7 +49,8 @@ export function drillSettings(config: LifeboatConfig, input: DrillInput): DrillS
     throw new InputError(`the ${level} plan does not mend a "${kind}" scenario: ${level} rehearses "${SCENARIO_OF[level]}"`);
   }
   const records = input.scenario?.records ?? config.drill.records;
-  if (!Number.isSafeInteger(records) || records < 1 || records > 10) throw new InputError(`an L1 drill deletes 1 to 10 records, not ${records}`);
+  if (!Number.isSafeInteger(records) || records < 1 || records > 10)
+    throw new InputError(`an L1 drill deletes 1 to 10 records, not ${records}`);
   const policy = config.approvals[level];
   return {
     target,
@@ -75,7 +77,10 @@ async function defaultTable(client: pg.Client, tables: string[], kind: ScenarioK
       WHERE k.contype = 'f' AND k.conrelid <> k.confrelid`,
   );
   const rules = (t: string) => rows.filter((r) => r.parent === t).map((r) => r.rule);
-  const found = kind === 'delete-rows' ? tables.find((t) => rules(t).length > 0 && rules(t).every((r) => r === 'c' || r === 'n' || r === 'd')) : tables.find((t) => rules(t).length === 0);
+  const found =
+    kind === 'delete-rows'
+      ? tables.find((t) => rules(t).length > 0 && rules(t).every((r) => r === 'c' || r === 'n' || r === 'd'))
+      : tables.find((t) => rules(t).length === 0);
   return found ?? tables[0]!;
 }
 
@@ -108,15 +113,32 @@ export function createDrillActivities(resolver: Resolver) {
       for (const { manifest, verification } of await catalog.list(input.target)) {
         if (manifest.onlyTables || verification?.result !== 'passed') continue;
         const started = Date.now();
-        const findings = await checksumFindings(storeOf(input.target), manifest, (bytes) => beat({ phase: `checksumming ${manifest.id}`, bytes }));
+        const findings = await checksumFindings(storeOf(input.target), manifest, (bytes) =>
+          beat({ phase: `checksumming ${manifest.id}`, bytes }),
+        );
         if (!findings.length) {
-          return { backup: { id: manifest.id, startedAt: manifest.startedAt }, manifestTables: manifest.tables, verified: verification.tables, skipped };
+          return {
+            backup: { id: manifest.id, startedAt: manifest.startedAt },
+            manifestTables: manifest.tables,
+            verified: verification.tables,
+            skipped,
+          };
         }
-        await catalog.writeVerification({ backupId: manifest.id, verifiedAt: new Date().toISOString(), result: 'failed', durationMs: Date.now() - started, tables: {}, findings });
+        await catalog.writeVerification({
+          backupId: manifest.id,
+          verifiedAt: new Date().toISOString(),
+          result: 'failed',
+          durationMs: Date.now() - started,
+          tables: {},
+          findings,
+        });
         skipped.push({ id: manifest.id, reason: findings.map((f) => f.detail).join('; ') });
       }
       const why = skipped.length ? `; skipped ${skipped.map((s) => `${s.id} (${s.reason})`).join(', ')}` : '';
-      throw refuse(`no verified backup of ${input.target} passes its checksum${why} (run "lifeboat backup" and "lifeboat verify latest")`, 'NoUsableBackup');
+      throw refuse(
+        `no verified backup of ${input.target} passes its checksum${why} (run "lifeboat backup" and "lifeboat verify latest")`,
+        'NoUsableBackup',
+      );
     },
 
     /** Where the test database will live; refused (before anything exists) when that is production. */
@@ -137,7 +159,11 @@ export function createDrillActivities(resolver: Resolver) {
      * Restores the backup into the test database (recreated empty, so a retry starts afresh; refused
      * when its checksum does not match) and fingerprints every table: the reference the recovery must reach.
      */
-    async restoreTestDatabase(input: { target: string; testDatabase: string; backupId: string }): Promise<Record<string, TableFingerprint>> {
+    async restoreTestDatabase(input: {
+      target: string;
+      testDatabase: string;
+      backupId: string;
+    }): Promise<Record<string, TableFingerprint>> {
       const url = testUrl(input.target, input.testDatabase);
       const found = await catalogOf(input.target).find(input.backupId, input.target);
       if (!found) throw refuse(`no backup "${input.backupId}" of target "${input.target}"`, 'BackupNotFound');
@@ -146,9 +172,14 @@ export function createDrillActivities(resolver: Resolver) {
     },
 
     /** The loss the plan must mend, done to the test database only. */
-    async simulateScenario(input: { target: string; testDatabase: string; scenario: DrillSettings['scenario'] }): Promise<{ table?: string; keys?: string[]; detail: string }> {
+    async simulateScenario(input: {
+      target: string;
+      testDatabase: string;
+      scenario: DrillSettings['scenario'];
+    }): Promise<{ table?: string; keys?: string[]; detail: string }> {
       const { kind, records } = input.scenario;
-      if (kind === 'lose-database') return { detail: 'the whole database is lost: the test database is empty, the plan restores everything' };
+      if (kind === 'lose-database')
+        return { detail: 'the whole database is lost: the test database is empty, the plan restores everything' };
       const tables = resolver.target(input.target).tables;
       return withClient(testUrl(input.target, input.testDatabase), async (c) => {
         const table = input.scenario.table ?? (await defaultTable(c, tables, kind));
@@ -159,7 +190,9 @@ export function createDrillActivities(resolver: Resolver) {
           if (kind === 'delete-rows') {
             const { primaryKey } = await describeTable(c, table);
             const pk = escapeIdentifier(primaryKey);
-            const picked = await c.query<{ k: string }>(`SELECT ${pk}::text AS k FROM ${quoteTable(table)} ORDER BY random() LIMIT $1`, [records]);
+            const picked = await c.query<{ k: string }>(`SELECT ${pk}::text AS k FROM ${quoteTable(table)} ORDER BY random() LIMIT $1`, [
+              records,
+            ]);
             keys = picked.rows.map((r) => r.k);
             // As a mistaken DELETE would: the foreign keys' rules take the children along.
             await c.query(`DELETE FROM ${quoteTable(table)} WHERE ${pk}::text = ANY($1)`, [keys]);
@@ -169,7 +202,11 @@ export function createDrillActivities(resolver: Resolver) {
           await c.query('COMMIT');
           const after = await rowCounts(c, tables);
           const gone = tables.filter((t) => after[t] !== before[t]).map((t) => `${before[t]! - after[t]!} ${t}`);
-          return { table, keys, detail: `${kind === 'delete-rows' ? `deleted ${table} ${keys!.join(', ')}` : `emptied ${table}`}: rows gone ${gone.join(', ') || 'none'}` };
+          return {
+            table,
+            keys,
+            detail: `${kind === 'delete-rows' ? `deleted ${table} ${keys!.join(', ')}` : `emptied ${table}`}: rows gone ${gone.join(', ') || 'none'}`,
+          };
         } catch (err) {
           await c.query('ROLLBACK').catch(() => undefined);
           throw refuse(`the ${kind} scenario cannot be simulated on ${table}: ${(err as Error).message}`);
@@ -178,9 +215,17 @@ export function createDrillActivities(resolver: Resolver) {
     },
 
     /** Every table of the manifest in the recovered database: its row count, and its checksum against the reference. */
-    async checkDrillTables(input: { target: string; testDatabase: string; database?: string; manifestTables: Record<string, number>; reference: Record<string, TableFingerprint>; measured?: Record<string, TableFingerprint> }): Promise<TableCheck[]> {
+    async checkDrillTables(input: {
+      target: string;
+      testDatabase: string;
+      database?: string;
+      manifestTables: Record<string, number>;
+      reference: Record<string, TableFingerprint>;
+      measured?: Record<string, TableFingerprint>;
+    }): Promise<TableCheck[]> {
       const url = testUrl(input.target, input.testDatabase, input.database);
-      const found = input.measured ?? (await heartbeatWhile({ phase: 'fingerprinting' }, () => fingerprintDatabase(url, { like: input.reference })));
+      const found =
+        input.measured ?? (await heartbeatWhile({ phase: 'fingerprinting' }, () => fingerprintDatabase(url, { like: input.reference })));
       return Object.entries(input.manifestTables).map(([table, expectedRows]): TableCheck => {
         const got = found[table];
         const reference = input.reference[table]?.checksum;
@@ -195,7 +240,11 @@ export function createDrillActivities(resolver: Resolver) {
       const server = testServerUrl(input.target);
       const production = databaseName(databaseUrl(input.target));
       const names = await withClient(server, async (c) =>
-        (await c.query<{ name: string }>('SELECT datname AS name FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1', [input.testDatabase])).rows.map((r) => r.name),
+        (
+          await c.query<{ name: string }>('SELECT datname AS name FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1', [
+            input.testDatabase,
+          ])
+        ).rows.map((r) => r.name),
       );
       for (const name of names.filter((n) => n !== production)) await dropDatabase(server, name);
       return names;
@@ -209,7 +258,13 @@ export function createDrillActivities(resolver: Resolver) {
       return ids;
     },
 
-    async writeDrillReport(input: { context: RunContext; result: RunResult; record: DrillRecord; findings: { check: string; detail: string }[]; workflowId: string }) {
+    async writeDrillReport(input: {
+      context: RunContext;
+      result: RunResult;
+      record: DrillRecord;
+      findings: { check: string; detail: string }[];
+      workflowId: string;
+    }) {
       return writeDrillReport(storeOf(input.context.target), input);
     },
   };

@@ -4,13 +4,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { type LifeboatConfig, durationMs } from '../worker/config.js';
 import { parseBackupId } from '../workflows/messages.js';
-import type {
-  BackupManifest,
-  BackupSummary,
-  Finding,
-  TableFingerprint,
-  VerificationRecord,
-} from '../workflows/messages.js';
+import type { BackupManifest, BackupSummary, Finding, TableFingerprint, VerificationRecord } from '../workflows/messages.js';
 import type { RetentionPolicy } from '../workflows/retention.js';
 import type { Notice, Notifier, Posted } from './notify/notifier.js';
 import { selectNotifier } from './notify/select.js';
@@ -52,7 +46,11 @@ export function createActivities(context: ActivityContext) {
       const target = input.backupId === 'latest' ? input.target : parseBackupId(input.backupId).target;
       if (!target) throw ApplicationFailure.nonRetryable('"latest" needs a target', 'BadInput');
       const found = await catalogOf(target).find(input.backupId, target);
-      if (!found) throw ApplicationFailure.nonRetryable(`no backup "${input.backupId}" of target "${target}" (run "lifeboat backups" to list them)`, 'BackupNotFound');
+      if (!found)
+        throw ApplicationFailure.nonRetryable(
+          `no backup "${input.backupId}" of target "${target}" (run "lifeboat backups" to list them)`,
+          'BackupNotFound',
+        );
       return found;
     },
 
@@ -70,10 +68,15 @@ export function createActivities(context: ActivityContext) {
     },
 
     /** Fingerprints every table of a database and runs the target's integrity checks there. */
-    async inspectDatabase(input: { target: string; database?: string }): Promise<{ tables: Record<string, TableFingerprint>; findings: Finding[] }> {
+    async inspectDatabase(input: {
+      target: string;
+      database?: string;
+    }): Promise<{ tables: Record<string, TableFingerprint>; findings: Finding[] }> {
       const base = input.database ? withDatabase(scratchServerUrl(input.target), input.database) : databaseUrl(input.target);
       const tables = await heartbeatWhile({ phase: 'fingerprinting' }, () => fingerprintDatabase(base));
-      const findings = await heartbeatWhile({ phase: 'integrity checks' }, () => withClient(base, (client) => integrityFindings(client, known(input.target).integrityChecks)));
+      const findings = await heartbeatWhile({ phase: 'integrity checks' }, () =>
+        withClient(base, (client) => integrityFindings(client, known(input.target).integrityChecks)),
+      );
       return { tables, findings };
     },
 

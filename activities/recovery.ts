@@ -50,20 +50,30 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
   async function assertIntact(manifest: BackupManifest): Promise<void> {
     const beat = heartbeater();
     const findings = await checksumFindings(storeOf(manifest.target), manifest, (bytes) => beat({ phase: 'checksumming', bytes }));
-    if (findings.length) throw fail(`backup ${manifest.id} cannot be used: ${findings.map((f) => f.detail).join('; ')}`, 'ChecksumMismatch');
+    if (findings.length)
+      throw fail(`backup ${manifest.id} cannot be used: ${findings.map((f) => f.detail).join('; ')}`, 'ChecksumMismatch');
   }
 
-    /** Every table of the restored database against the backup: fingerprints when verification recorded them, counts otherwise. */
-  async function compareWithBackup(input: { testDatabase?: string; target: string; database: string; backupId: string }): Promise<{ summary: string; tables: Record<string, TableFingerprint> }> {
+  /** Every table of the restored database against the backup: fingerprints when verification recorded them, counts otherwise. */
+  async function compareWithBackup(input: {
+    testDatabase?: string;
+    target: string;
+    database: string;
+    backupId: string;
+  }): Promise<{ summary: string; tables: Record<string, TableFingerprint> }> {
     const { manifest, verification } = (await catalogOf(input.target).find(input.backupId, input.target))!;
-    const restored = await fingerprintDatabase(withDatabase(databaseUrl(input.target, input.testDatabase), input.database), { like: verification?.tables });
+    const restored = await fingerprintDatabase(withDatabase(databaseUrl(input.target, input.testDatabase), input.database), {
+      like: verification?.tables,
+    });
     const problems: string[] = [];
     for (const [table, rows] of Object.entries(manifest.tables)) {
       if (restored[table]?.rows !== rows) problems.push(`${table}: ${restored[table]?.rows ?? 'missing'} rows, backup has ${rows}`);
       const expected = verification?.result === 'passed' ? verification.tables[table]?.checksum : undefined;
-      if (expected && restored[table] && restored[table].checksum !== expected) problems.push(`${table}: content differs from the verified backup`);
+      if (expected && restored[table] && restored[table].checksum !== expected)
+        problems.push(`${table}: content differs from the verified backup`);
     }
-    if (problems.length) throw fail(`the restored database does not match backup ${manifest.id}: ${problems.join('; ')}`, 'VerificationFailed');
+    if (problems.length)
+      throw fail(`the restored database does not match backup ${manifest.id}: ${problems.join('; ')}`, 'VerificationFailed');
     const summary = `${Object.keys(manifest.tables).length} tables match ${manifest.id} (${verification?.result === 'passed' ? 'counts and checksums' : 'counts; the backup had no verified checksums'})`;
     return { summary, tables: restored };
   }
@@ -76,9 +86,14 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
     /** The newest backup that passed verification and was taken before `before`. */
     async chooseBackup(input: { target: string; before: string }): Promise<{ id: string; startedAt: string }> {
       const backups = await catalogOf(input.target).list(input.target);
-      const chosen = backups.find((b) => b.verification?.result === 'passed' && !b.manifest.onlyTables && b.manifest.startedAt < input.before);
+      const chosen = backups.find(
+        (b) => b.verification?.result === 'passed' && !b.manifest.onlyTables && b.manifest.startedAt < input.before,
+      );
       if (!chosen) {
-        throw fail(`no verified backup of ${input.target} was taken before ${input.before} (${backups.length} backup(s) in the store; run "lifeboat verify")`, 'NoUsableBackup');
+        throw fail(
+          `no verified backup of ${input.target} was taken before ${input.before} (${backups.length} backup(s) in the store; run "lifeboat verify")`,
+          'NoUsableBackup',
+        );
       }
       return { id: chosen.manifest.id, startedAt: chosen.manifest.startedAt };
     },
@@ -98,17 +113,30 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
           skipped.push({ id: manifest.id, reason: (err as Error).message.replace(/^backup \S+ cannot be used: /, '') });
         }
       }
-      throw fail(`no backup of ${input.target} passes its checksum: ${skipped.map((s) => `${s.id} (${s.reason})`).join('; ') || 'there are no backups'}`, 'NoUsableBackup');
+      throw fail(
+        `no backup of ${input.target} passes its checksum: ${skipped.map((s) => `${s.id} (${s.reason})`).join('; ') || 'there are no backups'}`,
+        'NoUsableBackup',
+      );
     },
 
     /** Stages the selected records (or a whole table) from the backup, after validating the selection. */
-    async stageRecords(input: { testDatabase?: string; incidentId: string; target: string; backupId: string; selection: RecordSelection; wholeTable?: boolean }): Promise<StagedTable[]> {
+    async stageRecords(input: {
+      testDatabase?: string;
+      incidentId: string;
+      target: string;
+      backupId: string;
+      selection: RecordSelection;
+      wholeTable?: boolean;
+    }): Promise<StagedTable[]> {
       const { selection } = input;
       const url = databaseUrl(input.target, input.testDatabase);
       const plan = await withClient(url, async (client) => {
         const shape = await describeTable(client, selection.table);
         if (!resolve.target(input.target).tables.includes(shape.table)) {
-          throw fail(`table ${shape.table} is not one of target ${input.target}'s tables (${resolve.target(input.target).tables.join(', ')})`, 'InputError');
+          throw fail(
+            `table ${shape.table} is not one of target ${input.target}'s tables (${resolve.target(input.target).tables.join(', ')})`,
+            'InputError',
+          );
         }
         return {
           schema: stagingSchema(input.incidentId),
@@ -119,16 +147,24 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
           includeChildren: selection.includeChildren,
         };
       });
-      if (!plan.keys && !plan.filter && !plan.wholeTable) throw fail('say which records: primary keys (--keys) or a filter (--where)', 'InputError');
+      if (!plan.keys && !plan.filter && !plan.wholeTable)
+        throw fail('say which records: primary keys (--keys) or a filter (--where)', 'InputError');
       const manifest = await manifestOf(input.target, input.backupId);
       await assertIntact(manifest);
       const beat = heartbeater();
       // An opener, not a stream: a filter with children reads the archive twice rather than staging whole child tables.
-      return stageFromBackup(url, () => storeOf(input.target).download(dumpKey(manifest.id)), plan, (p) => beat(p));
+      return stageFromBackup(
+        url,
+        () => storeOf(input.target).download(dumpKey(manifest.id)),
+        plan,
+        (p) => beat(p),
+      );
     },
 
     async diffRecords(input: { testDatabase?: string; incidentId: string; target: string; staged: StagedTable[]; wholeTable?: boolean }) {
-      return diffStaged(databaseUrl(input.target, input.testDatabase), stagingSchema(input.incidentId), input.staged, { wholeTable: input.wholeTable });
+      return diffStaged(databaseUrl(input.target, input.testDatabase), stagingSchema(input.incidentId), input.staged, {
+        wholeTable: input.wholeTable,
+      });
     },
 
     /** Writes the current state of every row the apply will touch to the store; returns where. */
@@ -141,15 +177,24 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
     },
 
     async applyRecords(input: { testDatabase?: string; incidentId: string; target: string; staged: StagedTable[]; wholeTable?: boolean }) {
-      return heartbeatWhile({ phase: 'applying' }, () => applyStaged(databaseUrl(input.target, input.testDatabase), stagingSchema(input.incidentId), input.staged, { wholeTable: input.wholeTable }));
+      return heartbeatWhile({ phase: 'applying' }, () =>
+        applyStaged(databaseUrl(input.target, input.testDatabase), stagingSchema(input.incidentId), input.staged, {
+          wholeTable: input.wholeTable,
+        }),
+      );
     },
 
     /** The restored rows equal the backup's and the integrity checks pass; throws otherwise. */
     async checkRecords(input: { testDatabase?: string; incidentId: string; target: string; staged: StagedTable[] }): Promise<void> {
       const url = databaseUrl(input.target, input.testDatabase);
-      const mismatches = Object.entries(await compareWithStaged(url, stagingSchema(input.incidentId), input.staged)).filter(([, keys]) => keys.length);
+      const mismatches = Object.entries(await compareWithStaged(url, stagingSchema(input.incidentId), input.staged)).filter(
+        ([, keys]) => keys.length,
+      );
       const findings = await withClient(url, (c) => integrityFindings(c, resolve.target(input.target).integrityChecks));
-      const problems = [...mismatches.map(([t, keys]) => `${t}: rows ${keys.slice(0, 10).join(', ')} differ from the backup`), ...findings.map((f) => `${f.check}: ${f.detail}`)];
+      const problems = [
+        ...mismatches.map(([t, keys]) => `${t}: rows ${keys.slice(0, 10).join(', ')} differ from the backup`),
+        ...findings.map((f) => `${f.check}: ${f.detail}`),
+      ];
       if (problems.length) throw fail(`verification failed: ${problems.join('; ')}`, 'VerificationFailed');
     },
 
@@ -159,7 +204,13 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
 
     /** A backup of what is about to be overwritten, tagged with the incident: kept until deleted. */
     async safetyBackup(input: { incidentId: string; target: string; tables?: string[]; reason: string }): Promise<BackupManifest> {
-      const request = { id: backupIdFor(input.target, new Date()), target: input.target, tables: input.tables, tags: ['safety', input.incidentId], reason: `safety snapshot ${input.reason} (${input.incidentId})` };
+      const request = {
+        id: backupIdFor(input.target, new Date()),
+        target: input.target,
+        tables: input.tables,
+        tags: ['safety', input.incidentId],
+        reason: `safety snapshot ${input.reason} (${input.incidentId})`,
+      };
       return takeBackup(resolve, request, version);
     },
 
@@ -167,7 +218,8 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
     async dropRestoredDatabase(input: { testDatabase?: string; target: string; database: string }): Promise<void> {
       const url = databaseUrl(input.target, input.testDatabase);
       for (const kept of [databaseUrl(input.target), url]) {
-        if (input.database === parse(kept).database) throw fail(`refusing to drop ${input.database}: it is the database target ${input.target} works on`, 'InputError');
+        if (input.database === parse(kept).database)
+          throw fail(`refusing to drop ${input.database}: it is the database target ${input.target} works on`, 'InputError');
       }
       await dropDatabase(url, input.database);
     },
@@ -182,7 +234,13 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
      * attempt left one; checked while spooled, restored with parallel jobs, analyzed), or in place
      * in one transaction, so it is never half applied (checked first, then streamed).
      */
-    async restoreDatabase(input: { testDatabase?: string; target: string; backupId: string; database?: string; incidentId: string }): Promise<{ database: string; tables: number }> {
+    async restoreDatabase(input: {
+      testDatabase?: string;
+      target: string;
+      backupId: string;
+      database?: string;
+      incidentId: string;
+    }): Promise<{ database: string; tables: number }> {
       const manifest = await manifestOf(input.target, input.backupId);
       const url = databaseUrl(input.target, input.testDatabase);
       if (input.database) {
@@ -200,7 +258,9 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
 
     async auditDatabase(input: { testDatabase?: string; target: string; database: string; backupId: string }): Promise<string> {
       const { summary: matched } = await compareWithBackup(input);
-      const findings = await withClient(withDatabase(databaseUrl(input.target, input.testDatabase), input.database), (c) => integrityFindings(c, resolve.target(input.target).integrityChecks));
+      const findings = await withClient(withDatabase(databaseUrl(input.target, input.testDatabase), input.database), (c) =>
+        integrityFindings(c, resolve.target(input.target).integrityChecks),
+      );
       if (findings.length) throw fail(`audit findings: ${findings.map((f) => `${f.check}: ${f.detail}`).join('; ')}`, 'VerificationFailed');
       return `${matched}; integrity checks clean`;
     },
@@ -220,10 +280,18 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
           results.push({
             check: 'row counts',
             ok: dropped.length === 0,
-            detail: dropped.length ? dropped.map(([t, n]) => `${t} ${n} rows, last backup ${last!.tables[t]}`).join('; ') : last ? `no table shrank by more than 10 % since ${last.id}` : 'no backup to compare with',
+            detail: dropped.length
+              ? dropped.map(([t, n]) => `${t} ${n} rows, last backup ${last!.tables[t]}`).join('; ')
+              : last
+                ? `no table shrank by more than 10 % since ${last.id}`
+                : 'no backup to compare with',
           });
           const findings: Finding[] = await integrityFindings(c, resolve.target(input.target).integrityChecks);
-          results.push({ check: 'integrity', ok: findings.length === 0, detail: findings.map((f) => `${f.check}: ${f.detail}`).join('; ') || 'clean' });
+          results.push({
+            check: 'integrity',
+            ok: findings.length === 0,
+            detail: findings.map((f) => `${f.check}: ${f.detail}`).join('; ') || 'clean',
+          });
           const { rows } = await c.query<{ n: string }>(
             `SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) AS n FROM pg_stat_user_tables WHERE relname = ANY($1)`,
             [tables],
@@ -259,13 +327,37 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
       return passed;
     },
 
-    async runTargetHook(input: { testDatabase?: string; incidentId: string; target: string; role: 'freezeWrites' | 'unfreezeWrites' | 'rollback' | 'cutover' }): Promise<HookResult> {
+    async runTargetHook(input: {
+      testDatabase?: string;
+      incidentId: string;
+      target: string;
+      role: 'freezeWrites' | 'unfreezeWrites' | 'rollback' | 'cutover';
+    }): Promise<HookResult> {
       // Hooks act on the real system (code, traffic, the production database): never from a drill.
       if (input.testDatabase) throw fail(`a drill does not run the ${input.role} hook: it acts on the real system`, 'InputError');
       const name = resolve.target(input.target).hooks[input.role];
-      if (!name) throw fail(`target ${input.target} has no ${input.role} hook configured (targets.${input.target}.hooks.${input.role})`, 'ConfigError');
-      const result = await runHook(name, resolve.config.hooks[name]!, { incidentId: input.incidentId, target: input.target, action: input.role, databaseUrl: databaseUrl(input.target, input.testDatabase) }, process.env, Context.current().cancellationSignal);
-      if (!result.ok) throw ApplicationFailure.retryable(`hook ${name} failed${result.timedOut ? ' (timed out)' : ''}: ${result.output.slice(-500)}`, 'HookFailed');
+      if (!name)
+        throw fail(
+          `target ${input.target} has no ${input.role} hook configured (targets.${input.target}.hooks.${input.role})`,
+          'ConfigError',
+        );
+      const result = await runHook(
+        name,
+        resolve.config.hooks[name]!,
+        {
+          incidentId: input.incidentId,
+          target: input.target,
+          action: input.role,
+          databaseUrl: databaseUrl(input.target, input.testDatabase),
+        },
+        process.env,
+        Context.current().cancellationSignal,
+      );
+      if (!result.ok)
+        throw ApplicationFailure.retryable(
+          `hook ${name} failed${result.timedOut ? ' (timed out)' : ''}: ${result.output.slice(-500)}`,
+          'HookFailed',
+        );
       return result;
     },
 

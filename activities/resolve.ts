@@ -42,7 +42,11 @@ export function createResolver(config: LifeboatConfig, env: NodeJS.ProcessEnv): 
   function productionUrl(name: string): string {
     const t = target(name);
     const url = env[t.urlEnv];
-    if (!url) throw ApplicationFailure.nonRetryable(`target "${name}": environment variable ${t.urlEnv} (its connection string) is not set on the worker`, 'ConfigError');
+    if (!url)
+      throw ApplicationFailure.nonRetryable(
+        `target "${name}": environment variable ${t.urlEnv} (its connection string) is not set on the worker`,
+        'ConfigError',
+      );
     return url;
   }
 
@@ -57,7 +61,10 @@ export function createResolver(config: LifeboatConfig, env: NodeJS.ProcessEnv): 
     const url = env[variable];
     if (!url) throw ApplicationFailure.nonRetryable(`drill.testUrlEnv names ${variable}, which is not set on the worker`, 'ConfigError');
     if (sameDatabase(url, productionUrl(name))) {
-      throw ApplicationFailure.nonRetryable(`drill.testUrlEnv (${variable}) is the production connection of target "${name}": point it at a separate server, or at that server's maintenance database`, 'ConfigError');
+      throw ApplicationFailure.nonRetryable(
+        `drill.testUrlEnv (${variable}) is the production connection of target "${name}": point it at a separate server, or at that server's maintenance database`,
+        'ConfigError',
+      );
     }
     return url;
   }
@@ -65,9 +72,17 @@ export function createResolver(config: LifeboatConfig, env: NodeJS.ProcessEnv): 
   function databaseUrl(name: string, testDatabase?: string): string {
     const production = productionUrl(name);
     if (testDatabase === undefined) return production;
-    if (!TEST_DATABASE.test(testDatabase)) throw ApplicationFailure.nonRetryable(`"${testDatabase}" is not a drill test database (names start with lifeboat_drill_)`, 'InputError');
+    if (!TEST_DATABASE.test(testDatabase))
+      throw ApplicationFailure.nonRetryable(
+        `"${testDatabase}" is not a drill test database (names start with lifeboat_drill_)`,
+        'InputError',
+      );
     const url = withDatabase(testServerUrl(name), testDatabase);
-    if (sameDatabase(url, production)) throw ApplicationFailure.nonRetryable(`the drill's test database ${testDatabase} resolves to the production database of target "${name}": refusing to touch it`, 'ConfigError');
+    if (sameDatabase(url, production))
+      throw ApplicationFailure.nonRetryable(
+        `the drill's test database ${testDatabase} resolves to the production database of target "${name}": refusing to touch it`,
+        'ConfigError',
+      );
     return url;
   }
 

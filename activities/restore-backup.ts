@@ -29,14 +29,22 @@ export const RESTORE_JOBS = 2;
  * empty first (a retry replaces what an earlier attempt left). Returns what differs from the
  * manifest (size, SHA-256) when the stored bytes do not match: then nothing was created.
  */
-export async function restoreBackupInto(store: BackupStore, manifest: BackupManifest, serverUrl: string, database: string): Promise<Finding[]> {
+export async function restoreBackupInto(
+  store: BackupStore,
+  manifest: BackupManifest,
+  serverUrl: string,
+  database: string,
+): Promise<Finding[]> {
   const signal = Context.current().cancellationSignal;
   const dir = await mkdtemp(join(tmpdir(), 'lifeboat-restore-'));
   let created = false;
   try {
     const beat = heartbeater();
     let started = Date.now();
-    const findings = await downloadChecked(store, manifest, join(dir, 'backup.dump'), { signal, onBytes: (bytes) => beat({ phase: 'downloading', bytes }) });
+    const findings = await downloadChecked(store, manifest, join(dir, 'backup.dump'), {
+      signal,
+      onBytes: (bytes) => beat({ phase: 'downloading', bytes }),
+    });
     if (findings.length) return findings;
     // Written back now, not while PostgreSQL writes the restored tables and their WAL.
     const spooled = await open(join(dir, 'backup.dump'), 'r');
@@ -46,7 +54,9 @@ export async function restoreBackupInto(store: BackupStore, manifest: BackupMani
     created = true;
     await recreateDatabase(serverUrl, database);
     started = Date.now();
-    await heartbeatWhile({ phase: 'restoring' }, () => restoreFromFile(serverUrl, database, join(dir, 'backup.dump'), { jobs: RESTORE_JOBS, signal }));
+    await heartbeatWhile({ phase: 'restoring' }, () =>
+      restoreFromFile(serverUrl, database, join(dir, 'backup.dump'), { jobs: RESTORE_JOBS, signal }),
+    );
     const restoreMs = Date.now() - started;
 
     started = Date.now();
@@ -60,10 +70,20 @@ export async function restoreBackupInto(store: BackupStore, manifest: BackupMani
       }),
     );
     signal.throwIfAborted(); // cancelled while analyzing: the database goes too
-    log.info('backup restored', { backup: manifest.id, database, bytes: manifest.sizeBytes, downloadMs, restoreMs, analyzeMs: Date.now() - started });
+    log.info('backup restored', {
+      backup: manifest.id,
+      database,
+      bytes: manifest.sizeBytes,
+      downloadMs,
+      restoreMs,
+      analyzeMs: Date.now() - started,
+    });
     return [];
   } catch (err) {
-    if (created) await dropDatabase(serverUrl, database).catch((dropErr: Error) => log.warn('could not drop the half-restored database', { database, error: dropErr.message }));
+    if (created)
+      await dropDatabase(serverUrl, database).catch((dropErr: Error) =>
+        log.warn('could not drop the half-restored database', { database, error: dropErr.message }),
+      );
     throw signal.aborted ? (signal.reason ?? err) : err;
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -71,7 +91,16 @@ export async function restoreBackupInto(store: BackupStore, manifest: BackupMani
 }
 
 /** `restoreBackupInto` for a recovery: a backup that does not match its manifest is refused (non-retryable ChecksumMismatch). */
-export async function restoreIntactBackupInto(store: BackupStore, manifest: BackupManifest, serverUrl: string, database: string): Promise<void> {
+export async function restoreIntactBackupInto(
+  store: BackupStore,
+  manifest: BackupManifest,
+  serverUrl: string,
+  database: string,
+): Promise<void> {
   const findings = await restoreBackupInto(store, manifest, serverUrl, database);
-  if (findings.length) throw ApplicationFailure.nonRetryable(`backup ${manifest.id} cannot be used: ${findings.map((f) => f.detail).join('; ')}`, 'ChecksumMismatch');
+  if (findings.length)
+    throw ApplicationFailure.nonRetryable(
+      `backup ${manifest.id} cannot be used: ${findings.map((f) => f.detail).join('; ')}`,
+      'ChecksumMismatch',
+    );
 }

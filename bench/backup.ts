@@ -72,11 +72,11 @@ async function bench(leads: number): Promise<Outcome> {
       const wait = lastBackupStart + 1000 - Date.now();
       if (wait > 0) await sleep(wait);
       t = performance.now();
-      const ours = await client.workflow.execute('backupWorkflow', {
+      const ours = (await client.workflow.execute('backupWorkflow', {
         taskQueue: 'lifeboat',
         workflowId: `bench-backup-${Date.now()}-${i}`,
         args: [{ target: 'crm', reason: 'bench' }],
-      }) as BackupManifest;
+      })) as BackupManifest;
       const oursMs = performance.now() - t;
       if (ids.has(ours.id)) throw new Error(`backup id ${ours.id} came back twice: the timing would be of a cached result`);
       ids.add(ours.id);
@@ -94,19 +94,32 @@ function report(o: Outcome): void {
   const ours = median(o.runs.map((r) => r.oursMs)) / 1000;
   const m = o.runs[0]!.ours;
   console.log('');
-  console.log(`Backup benchmark: ${o.leads} leads, database ${bytes(o.databaseBytes)}, seeded in ${secs(o.seedMs)} s, ${availableParallelism()} CPUs`);
+  console.log(
+    `Backup benchmark: ${o.leads} leads, database ${bytes(o.databaseBytes)}, seeded in ${secs(o.seedMs)} s, ${availableParallelism()} CPUs`,
+  );
   console.log('');
   console.log(
     table(
       ['run', 'raw pg_dump (s)', 'raw size', 'lifeboat (s)', 'lifeboat size', 'ours/raw', 'load avg', 'backup id'],
       [
-        ...o.runs.map((r, i) => [String(i + 1), secs(r.rawMs), bytes(r.rawBytes), secs(r.oursMs), bytes(r.ours.sizeBytes), (r.oursMs / r.rawMs).toFixed(3), r.load.toFixed(2), r.ours.id]),
+        ...o.runs.map((r, i) => [
+          String(i + 1),
+          secs(r.rawMs),
+          bytes(r.rawBytes),
+          secs(r.oursMs),
+          bytes(r.ours.sizeBytes),
+          (r.oursMs / r.rawMs).toFixed(3),
+          r.load.toFixed(2),
+          r.ours.id,
+        ]),
         ['median', raw.toFixed(3), '', ours.toFixed(3), '', (ours / raw).toFixed(3), '', ''],
       ],
     ),
   );
   console.log('');
-  console.log(`dump size: raw file ${o.runs.map((r) => r.rawBytes).join(' / ')} bytes, manifest.sizeBytes ${o.runs.map((r) => r.ours.sizeBytes).join(' / ')} bytes`);
+  console.log(
+    `dump size: raw file ${o.runs.map((r) => r.rawBytes).join(' / ')} bytes, manifest.sizeBytes ${o.runs.map((r) => r.ours.sizeBytes).join(' / ')} bytes`,
+  );
   console.log(`rows in the manifest: ${Object.values(m.tables).reduce((a, b) => a + b, 0)} (${Object.keys(m.tables).length} tables)`);
   console.log(
     `worker memory (node process pid ${o.peak.mainPid}): idle ${mb(o.idle.mainPeakRssKiB)} MB, peak ${mb(Math.max(o.peak.mainPeakRssKiB, o.peak.mainHwmKiB))} MB ` +

@@ -240,8 +240,14 @@ export async function seedBenchCrm(stack: Stack, leads: number): Promise<SeededC
   const vacuumStart = performance.now();
   await withClient(url, (c) => c.query('VACUUM (ANALYZE)'));
   log(`vacuumed in ${secs(performance.now() - vacuumStart)} s (not timed)`);
-  const databaseBytes = await withClient(url, async (c) => Number((await c.query<{ n: string }>('SELECT pg_database_size(current_database()) AS n')).rows[0]!.n));
-  log(`seeded in ${secs(seedMs)} s: ${Object.entries(counts).map(([t, n]) => `${t} ${n}`).join(', ')}; database ${bytes(databaseBytes)}`);
+  const databaseBytes = await withClient(url, async (c) =>
+    Number((await c.query<{ n: string }>('SELECT pg_database_size(current_database()) AS n')).rows[0]!.n),
+  );
+  log(
+    `seeded in ${secs(seedMs)} s: ${Object.entries(counts)
+      .map(([t, n]) => `${t} ${n}`)
+      .join(', ')}; database ${bytes(databaseBytes)}`,
+  );
   return { env, url, seedMs, counts, databaseBytes };
 }
 
@@ -259,7 +265,12 @@ function clientTool(name: string): string {
  * database, then counting every table (timed apart), each table's count checked against the
  * manifest so a wrong restore cannot pass for a fast one. The database is dropped afterwards.
  */
-export async function rawRestore(adminUrl: string, file: string, manifest: BackupManifest, label: string): Promise<{ restoreMs: number; countMs: number }> {
+export async function rawRestore(
+  adminUrl: string,
+  file: string,
+  manifest: BackupManifest,
+  label: string,
+): Promise<{ restoreMs: number; countMs: number }> {
   const database = `crm_raw_${randomBytes(3).toString('hex')}`;
   const env = libpqEnv(adminUrl);
   await checkpoint(adminUrl);
@@ -272,7 +283,10 @@ export async function rawRestore(adminUrl: string, file: string, manifest: Backu
     const counts = await withClient(withDatabase(adminUrl, database), (c) => rowCounts(c, Object.keys(manifest.tables)));
     const countMs = performance.now() - t;
     const wrong = Object.entries(manifest.tables).filter(([table, n]) => counts[table] !== n);
-    if (wrong.length) throw new Error(`${label}: the raw restore holds ${wrong.map(([table, n]) => `${table} ${counts[table]} rows (backup ${n})`).join(', ')}`);
+    if (wrong.length)
+      throw new Error(
+        `${label}: the raw restore holds ${wrong.map(([table, n]) => `${table} ${counts[table]} rows (backup ${n})`).join(', ')}`,
+      );
     log(`${label}: raw createdb + pg_restore -j2 ${secs(restoreMs)} s, counting every table ${secs(countMs)} s`);
     return { restoreMs, countMs };
   } finally {
@@ -283,20 +297,36 @@ export async function rawRestore(adminUrl: string, file: string, manifest: Backu
 /** The backup's dump from the store into a local file, checked against the manifest's size and SHA-256. */
 async function download(config: LifeboatConfig, env: NodeJS.ProcessEnv, manifest: BackupManifest, file: string): Promise<void> {
   const findings = await downloadChecked(openStore(manifest.store, config.stores[manifest.store]!, env), manifest, file);
-  if (findings.length) throw new Error(`the downloaded dump of ${manifest.id} does not match its manifest: ${findings.map((f) => f.detail).join('; ')}`);
+  if (findings.length)
+    throw new Error(`the downloaded dump of ${manifest.id} does not match its manifest: ${findings.map((f) => f.detail).join('; ')}`);
 }
 
 /** Untimed preparation both restore benchmarks share: a backup, its verification, and its dump as a local file (pg_restore -j needs a seekable file). */
-export async function backupToFile(client: Client, config: LifeboatConfig, env: NodeJS.ProcessEnv, scratch: string, bench: string): Promise<{ manifest: BackupManifest; backupMs: number; verifyMs: number; file: string }> {
+export async function backupToFile(
+  client: Client,
+  config: LifeboatConfig,
+  env: NodeJS.ProcessEnv,
+  scratch: string,
+  bench: string,
+): Promise<{ manifest: BackupManifest; backupMs: number; verifyMs: number; file: string }> {
   const { taskQueue } = config.temporal;
   let t = performance.now();
-  const manifest = (await client.workflow.execute('backupWorkflow', { taskQueue, workflowId: `bench-${bench}-backup-${Date.now()}`, args: [{ target: 'crm', reason: `bench ${bench}` }] })) as BackupManifest;
+  const manifest = (await client.workflow.execute('backupWorkflow', {
+    taskQueue,
+    workflowId: `bench-${bench}-backup-${Date.now()}`,
+    args: [{ target: 'crm', reason: `bench ${bench}` }],
+  })) as BackupManifest;
   const backupMs = performance.now() - t;
   log(`backup ${manifest.id}: ${bytes(manifest.sizeBytes)} in ${secs(backupMs)} s`);
   t = performance.now();
-  const verification = (await client.workflow.execute('verifyWorkflow', { taskQueue, workflowId: `bench-${bench}-verify-${Date.now()}`, args: [{ backupId: manifest.id, target: 'crm' }] })) as VerificationRecord;
+  const verification = (await client.workflow.execute('verifyWorkflow', {
+    taskQueue,
+    workflowId: `bench-${bench}-verify-${Date.now()}`,
+    args: [{ backupId: manifest.id, target: 'crm' }],
+  })) as VerificationRecord;
   const verifyMs = performance.now() - t;
-  if (verification.result !== 'passed') throw new Error(`backup ${manifest.id} failed verification: ${verification.findings.map((f) => `${f.check}: ${f.detail}`).join('; ')}`);
+  if (verification.result !== 'passed')
+    throw new Error(`backup ${manifest.id} failed verification: ${verification.findings.map((f) => `${f.check}: ${f.detail}`).join('; ')}`);
   log(`verified in ${secs(verifyMs)} s`);
   const file = join(scratch, 'crm.dump');
   t = performance.now();

@@ -19,13 +19,21 @@ import { newDrillId } from '../client/drill.js';
 import { driveIncident } from '../client/drive.js';
 import { table } from '../client/format.js';
 import { DEFAULT_CONFIG_PATH, type LifeboatConfig, loadConfig } from '../worker/config.js';
+import { type DrillResult, drillResultQuery, type StepRecord, statusQuery } from '../workflows/messages.js';
 import {
-  type DrillResult,
-  drillResultQuery,
-  type StepRecord,
-  statusQuery,
-} from '../workflows/messages.js';
-import { backupToFile, benchMain, checkpoint, log, mb, median, parseIntegerOptions, rawRestore, secs, seedBenchCrm, sleep, withHarness } from './common.js';
+  backupToFile,
+  benchMain,
+  checkpoint,
+  log,
+  mb,
+  median,
+  parseIntegerOptions,
+  rawRestore,
+  secs,
+  seedBenchCrm,
+  sleep,
+  withHarness,
+} from './common.js';
 
 const USAGE = 'usage: npm run bench:drill -- [--leads N] [--runs R]   (N: positive integer, default 100000; R: 1 to 5, default 1)';
 /** How often the verdict is looked for: half of it, on average, is added to OURS. */
@@ -51,17 +59,32 @@ async function oursRun(client: Client, config: LifeboatConfig, adminUrl: string,
   // Before its first workflow task the drill answers no queries: that is "no verdict yet" too.
   while (!(result = await handle.query(drillResultQuery).catch(() => undefined))) await sleep(POLL_MS);
   const ms = performance.now() - t;
-  if (result.verdict !== 'passed') throw new Error(`run ${round}: drill ${drillId} ${result.verdict}: ${result.findings.map((f) => `${f.check}: ${f.detail}`).join('; ')}`);
+  if (result.verdict !== 'passed')
+    throw new Error(
+      `run ${round}: drill ${drillId} ${result.verdict}: ${result.findings.map((f) => `${f.check}: ${f.detail}`).join('; ')}`,
+    );
   const bad = result.record.tables.filter((c) => c.rows !== c.expectedRows || c.checksum !== 'match');
-  if (!result.record.tables.length || bad.length) throw new Error(`run ${round}: drill ${drillId} passed with tables that do not match: ${bad.map((c) => c.table).join(', ') || 'none checked'}`);
-  const left = await withClient(adminUrl, async (c) => (await c.query<{ n: string }>("SELECT datname AS n FROM pg_database WHERE datname LIKE 'lifeboat_drill_%'")).rows.map((r) => r.n));
+  if (!result.record.tables.length || bad.length)
+    throw new Error(
+      `run ${round}: drill ${drillId} passed with tables that do not match: ${bad.map((c) => c.table).join(', ') || 'none checked'}`,
+    );
+  const left = await withClient(adminUrl, async (c) =>
+    (await c.query<{ n: string }>("SELECT datname AS n FROM pg_database WHERE datname LIKE 'lifeboat_drill_%'")).rows.map((r) => r.n),
+  );
   // Not timed: the improvements task is the team's, weeks later; closing it ends the workflow.
-  await driveIncident(client, drillId, { improvements: { complete: { by: 'bench', note: 'bench run' } } }, { pollMs: 200, timeoutMs: 120_000 });
+  await driveIncident(
+    client,
+    drillId,
+    { improvements: { complete: { by: 'bench', note: 'bench run' } } },
+    { pollMs: 200, timeoutMs: 120_000 },
+  );
   if (left.length) throw new Error(`run ${round}: drill ${drillId} left databases behind: ${left.join(', ')}`);
   const drill = await handle.query(statusQuery);
   const plan = drill.childWorkflowId ? await client.workflow.getHandle(drill.childWorkflowId).query(statusQuery) : undefined;
   const steps = [...drill.timeline, ...(plan?.timeline ?? []).map((s) => ({ ...s, name: `  L3 · ${s.name}` }))];
-  log(`run ${round}: lifeboat L3 drill ${secs(ms)} s (${drillId}): ${result.record.tables.length} tables match, recovery ${secs(result.record.recoveryMs ?? NaN)} s of the RTO`);
+  log(
+    `run ${round}: lifeboat L3 drill ${secs(ms)} s (${drillId}): ${result.record.tables.length} tables match, recovery ${secs(result.record.recoveryMs ?? NaN)} s of the RTO`,
+  );
   return { drillId, ms, result, steps };
 }
 
@@ -98,14 +121,27 @@ await benchMain(USAGE, async (argv) => {
     table(
       ['run', 'lifeboat L3 drill (s)', 'raw pg_restore -j2 + counts (s)', 'of which counts (s)', 'ours/raw', 'load avg', 'drill'],
       [
-        ...outcome.rounds.map((r, i) => [String(i + 1), secs(r.ours.ms), secs(r.rawMs), secs(r.countMs), (r.ours.ms / r.rawMs).toFixed(3), r.load.toFixed(2), r.ours.drillId]),
+        ...outcome.rounds.map((r, i) => [
+          String(i + 1),
+          secs(r.ours.ms),
+          secs(r.rawMs),
+          secs(r.countMs),
+          (r.ours.ms / r.rawMs).toFixed(3),
+          r.load.toFixed(2),
+          r.ours.drillId,
+        ]),
         ['median', ours.toFixed(3), raw.toFixed(3), '', (ours / raw).toFixed(3), '', ''],
       ],
     ),
   );
-  console.log('\nWhere the drill\'s time goes (last run; workflow clock):\n');
+  console.log("\nWhere the drill's time goes (last run; workflow clock):\n");
   const last = outcome.rounds.at(-1)!.ours;
-  console.log(table(['step', 'ms'], last.steps.map((s) => [s.name, Number.isNaN(took(s)) ? '—' : String(took(s))])));
+  console.log(
+    table(
+      ['step', 'ms'],
+      last.steps.map((s) => [s.name, Number.isNaN(took(s)) ? '—' : String(took(s))]),
+    ),
+  );
   console.log(`\nbackup ${outcome.manifest.id}; worker peak ${mb(Math.max(outcome.peak.mainPeakRssKiB, outcome.peak.mainHwmKiB))} MB`);
   console.log(`RESULT drill ratio=${(ours / raw).toFixed(3)} ours_s=${ours.toFixed(3)} raw_s=${raw.toFixed(3)} leads=${leads}`);
 });

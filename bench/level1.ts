@@ -21,15 +21,22 @@ import { fingerprintDatabase } from '../activities/postgres/inspect.js';
 import { declare, incidentInput } from '../client/incidents.js';
 import { bytes, table } from '../client/format.js';
 import { DEFAULT_CONFIG_PATH, type LifeboatConfig, loadConfig } from '../worker/config.js';
-import {
-  type BackupManifest,
-  type RunResult,
-  type StepRecord,
-  type TableFingerprint,
-  statusQuery,
-} from '../workflows/messages.js';
+import { type BackupManifest, type RunResult, type StepRecord, type TableFingerprint, statusQuery } from '../workflows/messages.js';
 import { type Answer, driveIncident } from '../client/drive.js';
-import { UsageError, backupToFile, benchMain, checkpoint, log, mb, median, parseIntegerOptions, rawRestore, secs, seedBenchCrm, withHarness } from './common.js';
+import {
+  UsageError,
+  backupToFile,
+  benchMain,
+  checkpoint,
+  log,
+  mb,
+  median,
+  parseIntegerOptions,
+  rawRestore,
+  secs,
+  seedBenchCrm,
+  withHarness,
+} from './common.js';
 import type { TreeMemory } from './proc-memory.js';
 
 const USAGE = 'usage: npm run bench:level1 -- [--leads N] [--runs R]   (N: positive integer, default 100000; R: 1 to 10, default 3)';
@@ -59,13 +66,19 @@ function sumDifferences(expected: Sums, actual: Sums): string[] {
   const names = [...new Set([...Object.keys(expected), ...Object.keys(actual)])].sort();
   return names
     .filter((t) => expected[t]?.checksum !== actual[t]?.checksum)
-    .map((t) => `${t}: expected ${expected[t] ? `${expected[t].rows} rows (${expected[t].checksum})` : 'no table'}, got ${actual[t] ? `${actual[t].rows} rows (${actual[t].checksum})` : 'no table'}`);
+    .map(
+      (t) =>
+        `${t}: expected ${expected[t] ? `${expected[t].rows} rows (${expected[t].checksum})` : 'no table'}, got ${actual[t] ? `${actual[t].rows} rows (${actual[t].checksum})` : 'no table'}`,
+    );
 }
 
 /** Deletes `n` random leads not deleted before (their activities, notes and reminders cascade; notifications lose the lead). */
 async function deleteRandomLeads(url: string, n: number, used: Set<string>): Promise<string[]> {
   return withClient(url, async (c) => {
-    const { rows } = await c.query<{ id: string }>('SELECT id::text AS id FROM crm_leads WHERE NOT (id = ANY($1::bigint[])) ORDER BY random() LIMIT $2', [[...used], n]);
+    const { rows } = await c.query<{ id: string }>(
+      'SELECT id::text AS id FROM crm_leads WHERE NOT (id = ANY($1::bigint[])) ORDER BY random() LIMIT $2',
+      [[...used], n],
+    );
     const ids = rows.map((r) => r.id);
     if (ids.length !== n) throw new Error(`only ${ids.length} leads are left to delete, ${n} needed: use more --leads or fewer --runs`);
     const { rowCount } = await c.query('DELETE FROM crm_leads WHERE id = ANY($1::bigint[])', [ids]);
@@ -76,8 +89,9 @@ async function deleteRandomLeads(url: string, n: number, used: Set<string>): Pro
 }
 
 const stagingSchemas = (url: string) =>
-  withClient(url, async (c) => (await c.query<{ n: string }>("SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE 'lifeboat_staging_%'")).rows.map((r) => r.n));
-
+  withClient(url, async (c) =>
+    (await c.query<{ n: string }>("SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE 'lifeboat_staging_%'")).rows.map((r) => r.n),
+  );
 
 // ─────────────────────────────────────────── The runs ───────────────────────────────────────────
 
@@ -131,23 +145,33 @@ async function oursRun(client: Client, config: LifeboatConfig, url: string, roun
   const ms = performance.now() - t;
   const endedAt = Date.now();
 
-  if (result.outcome !== 'recovered') throw new Error(`run ${round}: incident ${input.incidentId} ended ${result.outcome}, not recovered: ${result.detail}`);
+  if (result.outcome !== 'recovered')
+    throw new Error(`run ${round}: incident ${input.incidentId} ended ${result.outcome}, not recovered: ${result.detail}`);
   const after = await tableSums(url);
   const differences = sumDifferences(before, after);
-  if (differences.length) throw new Error(`run ${round}: incident ${input.incidentId} says recovered, but the database differs from before the deletion: ${differences.join('; ')}`);
+  if (differences.length)
+    throw new Error(
+      `run ${round}: incident ${input.incidentId} says recovered, but the database differs from before the deletion: ${differences.join('; ')}`,
+    );
   const left = await stagingSchemas(url);
   if (left.length) throw new Error(`run ${round}: incident ${input.incidentId} left staging schemas behind: ${left.join(', ')}`);
   // The incident's own steps come first in result.timeline, then the plan's.
   const own = await client.workflow
     .getHandle(input.incidentId)
     .query(statusQuery)
-    .then((s) => s.timeline.length, () => result.timeline.length);
-  log(`run ${round}: lifeboat L1 ${secs(ms)} s (${input.incidentId}): ${result.detail}; all ${Object.keys(after).length} tables equal their fingerprints before the deletion`);
+    .then(
+      (s) => s.timeline.length,
+      () => result.timeline.length,
+    );
+  log(
+    `run ${round}: lifeboat L1 ${secs(ms)} s (${input.incidentId}): ${result.detail}; all ${Object.keys(after).length} tables equal their fingerprints before the deletion`,
+  );
   return { incidentId: input.incidentId, ms, startedAt, endedAt, deleted, result, incidentSteps: own };
 }
 
 async function bench(leads: number, runs: number): Promise<Outcome> {
-  if (leads < DELETED_PER_RUN * runs) throw new UsageError(`--leads ${leads} is too few to delete ${DELETED_PER_RUN} different leads in each of ${runs} runs`);
+  if (leads < DELETED_PER_RUN * runs)
+    throw new UsageError(`--leads ${leads} is too few to delete ${DELETED_PER_RUN} different leads in each of ${runs} runs`);
   return withHarness(async ({ stack, scratch, startWorker, connect }) => {
     const adminUrl = stack.postgres.adminUrl;
     const { env, url, seedMs, databaseBytes } = await seedBenchCrm(stack, leads);
@@ -227,12 +251,15 @@ function stepTable(runs: OursRun[]): string {
         add('plan-gaps', '  (plan: between its steps, start and end)', '', r, took(s) - planMs);
       }
     }
-    add('gaps', '(between the incident\'s steps)', '', r, last - first - stepsMs);
+    add('gaps', "(between the incident's steps)", '', r, last - first - stepsMs);
     add('end', '(end: last step → result: report, final notice)', '', r, o.endedAt - last);
     add('total', 'total (incident start → result)', '', r, o.ms);
   });
   const cell = (ms: number) => (Number.isNaN(ms) ? '' : secs(ms));
-  return table(['step', 'kind', ...runs.map((_, i) => `run ${i + 1} (s)`)], rows.map((row) => [row.label.slice(0, 90), row.kind, ...row.ms.map(cell)]));
+  return table(
+    ['step', 'kind', ...runs.map((_, i) => `run ${i + 1} (s)`)],
+    rows.map((row) => [row.label.slice(0, 90), row.kind, ...row.ms.map(cell)]),
+  );
 }
 
 function report(o: Outcome): void {
@@ -248,13 +275,21 @@ function report(o: Outcome): void {
     table(
       ['run', 'lifeboat L1 (s)', 'raw pg_restore -j2 (s)', 'ours/raw', 'load avg', 'incident', 'deleted leads'],
       [
-        ...o.rounds.map((r, i) => [String(i + 1), secs(r.ours.ms), secs(r.rawMs), (r.ours.ms / r.rawMs).toFixed(4), r.load.toFixed(2), r.ours.incidentId, r.ours.deleted.join(' ')]),
+        ...o.rounds.map((r, i) => [
+          String(i + 1),
+          secs(r.ours.ms),
+          secs(r.rawMs),
+          (r.ours.ms / r.rawMs).toFixed(4),
+          r.load.toFixed(2),
+          r.ours.incidentId,
+          r.ours.deleted.join(' '),
+        ]),
         ['median', ours.toFixed(3), raw.toFixed(3), (ours / raw).toFixed(4), '', '', ''],
       ],
     ),
   );
   console.log('');
-  console.log('Where the L1 time goes (the incident\'s timeline; workflow clock, ms resolution):');
+  console.log("Where the L1 time goes (the incident's timeline; workflow clock, ms resolution):");
   console.log('');
   console.log(stepTable(o.rounds.map((r) => r.ours)));
   console.log('');

@@ -57,7 +57,8 @@ program
     const cfg = config();
     const target = chooseTarget(cfg, opts.target);
     for (const tag of opts.tag ?? []) {
-      if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(tag)) throw new ConfigError(`tag "${tag}" is not allowed: use lower-case letters, digits, ".", "-" or "_"`);
+      if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(tag))
+        throw new ConfigError(`tag "${tag}" is not allowed: use lower-case letters, digits, ".", "-" or "_"`);
     }
     const client = await connectClient(cfg);
     const handle = await client.workflow.start('backupWorkflow', {
@@ -130,7 +131,12 @@ program
       args: [{ target, dryRun: Boolean(opts.dryRun) }],
     });
     const result = await follow<RetentionResult>(handle, `retention of ${target}`);
-    console.log(table(['id', 'decision', 'why'], result.decisions.map((d) => [d.id, d.keep ? 'keep' : result.dryRun ? 'would delete' : 'deleted', d.reasons.join('; ')])));
+    console.log(
+      table(
+        ['id', 'decision', 'why'],
+        result.decisions.map((d) => [d.id, d.keep ? 'keep' : result.dryRun ? 'would delete' : 'deleted', d.reasons.join('; ')]),
+      ),
+    );
     const gone = result.decisions.filter((d) => !d.keep).length;
     console.log(result.dryRun ? `dry run: ${gone} backup(s) would be deleted` : `✔ ${gone} backup(s) deleted`);
   });
@@ -149,7 +155,11 @@ program
       args: [{ target }],
     });
     const r = await follow<FreshnessResult>(handle, `freshness of ${target}`);
-    if (!r.fresh) throw new CliError(`✖ ${target}: no verified backup younger than ${seconds(r.maxAgeMs)}${r.newestVerifiedId ? ` (newest: ${r.newestVerifiedId}, ${seconds(r.ageMs!)} old)` : ''}`, 1);
+    if (!r.fresh)
+      throw new CliError(
+        `✖ ${target}: no verified backup younger than ${seconds(r.maxAgeMs)}${r.newestVerifiedId ? ` (newest: ${r.newestVerifiedId}, ${seconds(r.ageMs!)} old)` : ''}`,
+        1,
+      );
     console.log(`✔ ${target}: newest verified backup ${r.newestVerifiedId} is ${seconds(r.ageMs!)} old (limit ${seconds(r.maxAgeMs)})`);
   });
 
@@ -160,7 +170,12 @@ schedule
   .action(async () => {
     const cfg = config();
     const changes = await applySchedules(await connectClient(cfg), cfg);
-    console.log(table(['schedule', 'cron', 'change'], changes.map((c) => [c.id, c.cron, c.change])));
+    console.log(
+      table(
+        ['schedule', 'cron', 'change'],
+        changes.map((c) => [c.id, c.cron, c.change]),
+      ),
+    );
   });
 schedule
   .command('list')
@@ -169,18 +184,37 @@ schedule
     const cfg = config();
     const list = await listSchedules(await connectClient(cfg));
     if (!list.length) return console.log('no Lifeboat schedules yet (run "lifeboat schedule apply")');
-    console.log(table(['schedule', 'workflow', 'cron', 'timezone', 'next run (UTC)', 'paused'], list.map((s) => [s.id, s.workflowType, s.cron, s.timezone, s.nextRun?.toISOString().slice(0, 16).replace('T', ' ') ?? '-', s.paused ? 'yes' : 'no'])));
+    console.log(
+      table(
+        ['schedule', 'workflow', 'cron', 'timezone', 'next run (UTC)', 'paused'],
+        list.map((s) => [
+          s.id,
+          s.workflowType,
+          s.cron,
+          s.timezone,
+          s.nextRun?.toISOString().slice(0, 16).replace('T', ' ') ?? '-',
+          s.paused ? 'yes' : 'no',
+        ]),
+      ),
+    );
   });
 
 // Checked as the command line is parsed, before Temporal is reached: a mistyped id is bad input (exit 2).
-const incidentArg = () => ['<incident>', 'incident id (inc-YYYYMMDD-HHMMSS-xxxx), or a drill id', (id: string) => (assertIncidentId(id), id)] as const;
+const incidentArg = () =>
+  ['<incident>', 'incident id (inc-YYYYMMDD-HHMMSS-xxxx), or a drill id', (id: string) => (assertIncidentId(id), id)] as const;
 const asOption = () => new Option('--as <name>', 'who you are (default: $LIFEBOAT_USER or your login)');
-const commaList = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((v) => v.trim()).filter(Boolean)];
+const commaList = (value: string, previous: string[] = []) => [
+  ...previous,
+  ...value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean),
+];
 const repeatable = (value: string, previous: string[] = []) => [...previous, value];
 
 program
   .command('declare')
-  .description('declare an incident and run its level\'s recovery plan, timed against the RTO from now (or --declared-at)')
+  .description("declare an incident and run its level's recovery plan, timed against the RTO from now (or --declared-at)")
   .addOption(targetOption())
   .requiredOption('--summary <text>', 'what happened')
   .addOption(new Option('--level <level>', 'disaster level').choices(['L1', 'L2', 'L3', 'L4']))
@@ -191,7 +225,7 @@ program
   .option('--table <name>', 'L1/L2: the table whose records or content to restore')
   .option('--keys <ids>', 'L1: primary keys of the rows to bring back, comma-separated', commaList)
   .option('--where <expr>', 'L1: a filter such as "status=lost" (repeatable, ANDed)', repeatable)
-  .option('--children', 'L1: also bring back rows referencing them (a lead\'s activities, notes, reminders)')
+  .option('--children', "L1: also bring back rows referencing them (a lead's activities, notes, reminders)")
   .option('--good-before <time>', 'L1: ISO time before which the data was good (default: the declaration time)')
   .option('--override-record-limit', 'L1: allow more than 10 records, behind an extra approval')
   .option('--in-place', 'L3/L4: restore into the production database itself (after a safety snapshot and an approval)')
@@ -202,7 +236,8 @@ program
     const cfg = config();
     const target = chooseTarget(cfg, opts.target as string | undefined);
     const records = opts.records === undefined ? undefined : Number(opts.records);
-    if (records !== undefined && (!Number.isSafeInteger(records) || records < 0)) throw new InputError(`--records must be a whole number, not "${opts.records}"`);
+    if (records !== undefined && (!Number.isSafeInteger(records) || records < 0))
+      throw new InputError(`--records must be a whole number, not "${opts.records}"`);
     const declaredAt = (opts.declaredAt as string | undefined) ?? new Date().toISOString();
     const table = opts.table as string | undefined;
     const keys = opts.keys as string[] | undefined;
@@ -213,19 +248,33 @@ program
       declaredBy: whoAmI(opts.as as string | undefined),
       declaredAt,
       level: opts.level as Level | undefined,
-      triage: { recordsAffected: records, featureUnavailable: opts.featureDown === true, systemDown: opts.systemDown === true, dataLost: opts.dataLost === true },
+      triage: {
+        recordsAffected: records,
+        featureUnavailable: opts.featureDown === true,
+        systemDown: opts.systemDown === true,
+        dataLost: opts.dataLost === true,
+      },
       freezeWrites: opts.freezeWrites === true,
       options: {
         table,
         inPlace: opts.inPlace === true,
-        record: table && (keys || where)
-          ? { table, keys, filter: where, includeChildren: opts.children === true, goodBefore: (opts.goodBefore as string | undefined) ?? declaredAt, overrideRecordLimit: opts.overrideRecordLimit === true }
-          : undefined,
+        record:
+          table && (keys || where)
+            ? {
+                table,
+                keys,
+                filter: where,
+                includeChildren: opts.children === true,
+                goodBefore: (opts.goodBefore as string | undefined) ?? declaredAt,
+                overrideRecordLimit: opts.overrideRecordLimit === true,
+              }
+            : undefined,
       },
     });
     // A triaged level is known here too: an L1 by triage needs its records as much as a declared one.
     const level = input.level ?? triage(input.triage ?? {}).level;
-    if (level === 'L1' && !input.options.record) throw new InputError('an L1 needs --table and --keys or --where (the records to bring back)');
+    if (level === 'L1' && !input.options.record)
+      throw new InputError('an L1 needs --table and --keys or --where (the records to bring back)');
     await declare(await connectClient(cfg), cfg, input);
     console.log(`✔ incident ${input.incidentId} declared (${input.level ?? 'level by triage'}, target ${target})`);
     console.log(`  follow it: lifeboat status ${input.incidentId} --watch`);
@@ -234,7 +283,7 @@ program
 
 program
   .command('status')
-  .description('an incident\'s timeline, what waits on whom, and the RTO clock')
+  .description("an incident's timeline, what waits on whom, and the RTO clock")
   .argument(...incidentArg())
   .option('--watch', 'refresh until the incident ends')
   .action(async (id: string, opts: { watch?: boolean }) => {
@@ -253,7 +302,11 @@ program
 for (const decision of ['approve', 'reject'] as const) {
   program
     .command(decision)
-    .description(decision === 'approve' ? 'approve a waiting gate (destructive steps wait for it)' : 'reject a waiting gate: the plan stops without changing anything')
+    .description(
+      decision === 'approve'
+        ? 'approve a waiting gate (destructive steps wait for it)'
+        : 'reject a waiting gate: the plan stops without changing anything',
+    )
     .argument(...incidentArg())
     .option('--gate <name>', 'the gate (default: the only one waiting)')
     .addOption(asOption())
@@ -275,7 +328,9 @@ program
   .option('--choose <option>', 'an option the task offers, e.g. rollback or restore (repeatable)', repeatable)
   .action(async (id: string, opts: { task?: string; as?: string; note?: string; choose?: string[] }) => {
     const cfg = config();
-    console.log(await complete(await connectClient(cfg), id, { task: opts.task, by: whoAmI(opts.as), note: opts.note, choices: opts.choose }));
+    console.log(
+      await complete(await connectClient(cfg), id, { task: opts.task, by: whoAmI(opts.as), note: opts.note, choices: opts.choose }),
+    );
   });
 
 program
@@ -311,7 +366,11 @@ program
     const storeName = cfg.targets[target]!.store;
     const store = openStore(storeName, cfg.stores[storeName]!);
     const report = await readReport(store, id);
-    if (!report) throw new CliError(`no report for ${id} in store "${storeName}" yet: it is written when the incident ends (lifeboat status ${id})`, 1);
+    if (!report)
+      throw new CliError(
+        `no report for ${id} in store "${storeName}" yet: it is written when the incident ends (lifeboat status ${id})`,
+        1,
+      );
     console.log(opts.json ? JSON.stringify(report, null, 2) : renderMarkdown(report, 'timeline.svg'));
     if (!opts.json) console.error(`(stored under ${store.location}/reports/${id}/)`);
   });
@@ -369,7 +428,12 @@ program
     const { seedCrm } = await import('../activities/postgres/seed.js');
     const started = Date.now();
     const counts = await seedCrm(url, { leads, reset: Boolean(opts.reset), onProgress: (phase) => console.error(`  ${phase}`) });
-    console.log(table(['table', 'rows'], Object.entries(counts).map(([k, v]) => [k, String(v)])));
+    console.log(
+      table(
+        ['table', 'rows'],
+        Object.entries(counts).map(([k, v]) => [k, String(v)]),
+      ),
+    );
     console.log(`✔ seeded in ${seconds(Date.now() - started)}`);
   });
 

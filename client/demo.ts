@@ -4,11 +4,7 @@
 // databases with the real plans, prints both verdicts and where the reports are, and stops what
 // it started.
 import { parseArgs } from 'node:util';
-import {
-  type BackupManifest,
-  type VerificationRecord,
-  type DrillInput,
-} from '../workflows/messages.js';
+import { type BackupManifest, type VerificationRecord, type DrillInput } from '../workflows/messages.js';
 import { newDrillId, renderVerdict, watchDrill } from './drill.js';
 import { driveIncident } from './drive.js';
 import { startEmbedded } from './embedded.js';
@@ -32,9 +28,19 @@ try {
     client.workflow.start(workflow, { taskQueue, workflowId: `${id}-${Date.now()}`, args }).then((h) => follow<T>(h, label));
 
   log(`Temporal Web UI: ${stack.temporal.uiUrl} (watch the workflows run)`);
-  const manifest = await run<BackupManifest>('backupWorkflow', 'demo-backup', [{ target: 'crm', reason: 'demo', tags: ['demo'] }], 'backup of crm');
+  const manifest = await run<BackupManifest>(
+    'backupWorkflow',
+    'demo-backup',
+    [{ target: 'crm', reason: 'demo', tags: ['demo'] }],
+    'backup of crm',
+  );
   console.log(backupVerdict(manifest));
-  const record = await run<VerificationRecord>('verifyWorkflow', 'demo-verify', [{ backupId: manifest.id }], `verification of ${manifest.id}`);
+  const record = await run<VerificationRecord>(
+    'verifyWorkflow',
+    'demo-verify',
+    [{ backupId: manifest.id }],
+    `verification of ${manifest.id}`,
+  );
   for (const f of record.findings) console.log(`  ✖ ${f.check}: ${f.detail}`);
   console.log(verificationVerdict(record));
   if (record.result !== 'passed') throw new Error('the backup failed verification: no drill can pass on it');
@@ -48,7 +54,12 @@ try {
     const result = await watchDrill(client, handle, (line) => console.log(line));
     failed ||= result.verdict !== 'passed';
     // The improvements task stays open for weeks after a real drill; the demo closes it, so the drill ends here.
-    await driveIncident(client, drillId, { improvements: { complete: { by: 'demo', note: 'demo run: nothing to improve' } } }, { pollMs: 200, timeoutMs: 60_000 });
+    await driveIncident(
+      client,
+      drillId,
+      { improvements: { complete: { by: 'demo', note: 'demo run: nothing to improve' } } },
+      { pollMs: 200, timeoutMs: 60_000 },
+    );
     verdicts.push(renderVerdict(result).filter((line) => !line.includes('improvements')));
   }
   console.log(`

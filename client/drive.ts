@@ -21,7 +21,12 @@ export interface DriveOptions {
  * Plays the people of an incident: whenever the incident or its plan waits on a task or gate
  * named in `answers`, answers it; returns the incident's result. Anything else waiting is an error.
  */
-export async function driveIncident(client: Client, incidentId: string, answers: Record<string, Answer>, options: DriveOptions = {}): Promise<RunResult> {
+export async function driveIncident(
+  client: Client,
+  incidentId: string,
+  answers: Record<string, Answer>,
+  options: DriveOptions = {},
+): Promise<RunResult> {
   const { pollMs = 200, timeoutMs = 30 * 60_000 } = options;
   const incident = client.workflow.getHandle(incidentId);
   const answered = new Set<string>();
@@ -35,7 +40,12 @@ export async function driveIncident(client: Client, incidentId: string, answers:
     if (Date.now() > deadline) throw new Error(`incident ${incidentId} did not end within ${timeoutMs / 60_000} min`);
     // Before its first workflow task an incident cannot answer queries yet: look again next round.
     const status = await incident.query(statusQuery).catch(() => undefined);
-    const plan: RunStatus | undefined = status?.childWorkflowId ? await client.workflow.getHandle(status.childWorkflowId).query(statusQuery).catch(() => undefined) : undefined;
+    const plan: RunStatus | undefined = status?.childWorkflowId
+      ? await client.workflow
+          .getHandle(status.childWorkflowId)
+          .query(statusQuery)
+          .catch(() => undefined)
+      : undefined;
     for (const run of [plan, status]) {
       for (const item of run?.waiting ?? []) {
         const key = `${run!.workflowId}/${item.name}`;

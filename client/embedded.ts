@@ -46,7 +46,13 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
     Object.assign(process.env, env);
     mkdirSync(home, { recursive: true });
     const envFile = join(home, 'dev.env');
-    writeFileSync(envFile, Object.entries(env).map(([k, v]) => `${k}=${v}`).join('\n') + '\n', { mode: 0o600 });
+    writeFileSync(
+      envFile,
+      Object.entries(env)
+        .map(([k, v]) => `${k}=${v}`)
+        .join('\n') + '\n',
+      { mode: 0o600 },
+    );
     chmodSync(envFile, 0o600);
 
     options.log(`seeding the demo CRM with ${options.leads} leads`);

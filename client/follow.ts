@@ -7,7 +7,10 @@ import type { Progress } from '../workflows/messages.js';
 import { bytes, seconds } from './format.js';
 
 export class CliError extends Error {
-  constructor(message: string, readonly exitCode = 1) {
+  constructor(
+    message: string,
+    readonly exitCode = 1,
+  ) {
     super(message);
   }
 }
@@ -17,7 +20,10 @@ export async function connectClient(config: LifeboatConfig): Promise<Client> {
     const connection = await Connection.connect({ address: config.temporal.address, connectTimeout: '5s' });
     return new Client({ connection, namespace: config.temporal.namespace });
   } catch (err) {
-    throw new CliError(`cannot reach Temporal at ${config.temporal.address}: ${(err as Error).message} (start it with "lifeboat dev", or set TEMPORAL_ADDRESS)`, 1);
+    throw new CliError(
+      `cannot reach Temporal at ${config.temporal.address}: ${(err as Error).message} (start it with "lifeboat dev", or set TEMPORAL_ADDRESS)`,
+      1,
+    );
   }
 }
 

@@ -115,16 +115,23 @@ function findWaiting(runs: RunStatus[], kind: WaitingItem['kind'], name: string 
   if (!candidates.length) {
     // Nothing of this kind waits: say what the incident is doing instead.
     const incident = runs[runs.length - 1]!;
-    if (incident.outcome) throw new CliError(`incident ${incident.context.incidentId} has already ended (${incident.outcome}): no ${what} is waiting`, 1);
+    if (incident.outcome)
+      throw new CliError(`incident ${incident.context.incidentId} has already ended (${incident.outcome}): no ${what} is waiting`, 1);
     const others = runs.flatMap((r) => r.waiting).map((w) => `${w.kind === 'approval' ? 'gate' : 'task'} "${w.name}"`);
-    throw new CliError(`no ${what}${name ? ` "${name}"` : ''} is waiting: the incident is waiting for ${others.join(', ') || 'nothing (a step is running: see lifeboat status)'}`, 1);
+    throw new CliError(
+      `no ${what}${name ? ` "${name}"` : ''} is waiting: the incident is waiting for ${others.join(', ') || 'nothing (a step is running: see lifeboat status)'}`,
+      1,
+    );
   }
   if (name) {
     const found = candidates.find((c) => c.item.name === name);
     if (found) return found;
   } else if (candidates.length === 1) return candidates[0]!;
   const open = candidates.map((c) => c.item.name).join(', ') || 'none';
-  throw new CliError(name ? `no ${what} "${name}" is waiting (waiting ${what}s: ${open})` : `name the ${what} (--${what} …): waiting ${what}s: ${open}`, 1);
+  throw new CliError(
+    name ? `no ${what} "${name}" is waiting (waiting ${what}s: ${open})` : `name the ${what} (--${what} …): waiting ${what}s: ${open}`,
+    1,
+  );
 }
 
 async function sendUpdate<A>(run: () => Promise<A>): Promise<A> {
@@ -136,9 +143,18 @@ async function sendUpdate<A>(run: () => Promise<A>): Promise<A> {
   }
 }
 
-export async function vote(client: Client, incidentId: string, decision: 'approve' | 'reject', vote: { gate?: string; by: string; reason?: string }): Promise<string> {
+export async function vote(
+  client: Client,
+  incidentId: string,
+  decision: 'approve' | 'reject',
+  vote: { gate?: string; by: string; reason?: string },
+): Promise<string> {
   const { incident, plan } = await incidentStatus(client, incidentId);
-  const { run, item } = findWaiting([plan, incident].filter((r): r is RunStatus => !!r), 'approval', vote.gate);
+  const { run, item } = findWaiting(
+    [plan, incident].filter((r): r is RunStatus => !!r),
+    'approval',
+    vote.gate,
+  );
   const handle = client.workflow.getHandle(run.workflowId);
   const args = [{ gate: item.name, by: vote.by, reason: vote.reason }] as [typeof vote & { gate: string }];
   if (decision === 'reject') {
@@ -151,9 +167,17 @@ export async function vote(client: Client, incidentId: string, decision: 'approv
     : `✔ ${vote.by} approved "${item.name}": the plan goes on`;
 }
 
-export async function complete(client: Client, incidentId: string, completion: { task?: string; by: string; note?: string; choices?: string[] }): Promise<string> {
+export async function complete(
+  client: Client,
+  incidentId: string,
+  completion: { task?: string; by: string; note?: string; choices?: string[] },
+): Promise<string> {
   const { incident, plan } = await incidentStatus(client, incidentId);
-  const { run, item } = findWaiting([plan, incident].filter((r): r is RunStatus => !!r), 'human', completion.task);
+  const { run, item } = findWaiting(
+    [plan, incident].filter((r): r is RunStatus => !!r),
+    'human',
+    completion.task,
+  );
   await sendUpdate(() =>
     client.workflow.getHandle(run.workflowId).executeUpdate(completeUpdate, { args: [{ ...completion, task: item.name }] }),
   );
@@ -205,14 +229,19 @@ export function renderStatus({ incident, plan }: { incident: RunStatus; plan?: R
       ? `RTO ${clock(c.rtoMs)}: ${incident.rto.verdict.toUpperCase()} — ${incident.outcome === 'recovered' ? 'recovered in' : `${incident.outcome ?? 'ended'} after`} ${clock(incident.rto.actualMs)}, margin ${clock(incident.rto.marginMs)}${incident.rto.rpoAchievedMs !== undefined ? `, RPO achieved ${clock(incident.rto.rpoAchievedMs)}` : ''}`
       : `RTO clock: ${clock(elapsed)} of ${clock(c.rtoMs)} used, ${clock(deadline - now)} left (deadline ${new Date(deadline).toISOString()}) — ${incident.rtoStatus}`,
     '',
-    table(['step', 'kind', 'status', 'started', 'took', 'by', 'detail'], [...stepRows(incident.timeline, ''), ...(plan ? stepRows(plan.timeline, '  ') : [])]),
+    table(
+      ['step', 'kind', 'status', 'started', 'took', 'by', 'detail'],
+      [...stepRows(incident.timeline, ''), ...(plan ? stepRows(plan.timeline, '  ') : [])],
+    ),
   ];
   const waiting = [...(plan?.waiting ?? []), ...incident.waiting];
   for (const w of waiting) {
     lines.push('');
     if (w.kind === 'approval') {
       lines.push(`⏸ waiting for approval of "${w.name}": ${w.prompt}`);
-      lines.push(`  needs ${w.required} of: ${w.approvers!.join(', ')}${w.approvedBy!.length ? ` (approved so far: ${w.approvedBy!.join(', ')})` : ''}`);
+      lines.push(
+        `  needs ${w.required} of: ${w.approvers!.join(', ')}${w.approvedBy!.length ? ` (approved so far: ${w.approvedBy!.join(', ')})` : ''}`,
+      );
       for (const change of w.request?.changes ?? []) lines.push(`  • ${change}`);
       lines.push(`  → lifeboat approve ${c.incidentId} --gate ${w.name} --as <you>   (or reject … --reason "…")`);
     } else {

@@ -18,7 +18,9 @@ const workflows: Record<ScheduleKind, { type: string; args: (target: string) => 
 
 /** The schedules of a target: all of them, but the drill only for drill.target when one is named. */
 function kindsOf(config: LifeboatConfig, target: string): ScheduleKind[] {
-  return (Object.keys(workflows) as ScheduleKind[]).filter((kind) => kind !== 'drill' || !config.drill.target || config.drill.target === target);
+  return (Object.keys(workflows) as ScheduleKind[]).filter(
+    (kind) => kind !== 'drill' || !config.drill.target || config.drill.target === target,
+  );
 }
 
 export interface ScheduleChange {
@@ -30,23 +32,31 @@ export interface ScheduleChange {
 export function desiredSchedules(config: LifeboatConfig, only?: ScheduleKind): ScheduleOptions[] {
   const { schedules, temporal } = config;
   return Object.keys(config.targets).flatMap((target) =>
-    kindsOf(config, target).filter((kind) => !only || kind === only).map((kind): ScheduleOptions => {
-      const id = `lifeboat-${kind}-${target}`;
-      const definition = {
-        spec: { cronExpressions: [schedules[kind]], timezone: schedules.timezone },
-        action: { type: 'startWorkflow' as const, workflowType: workflows[kind].type, args: workflows[kind].args(target), taskQueue: temporal.taskQueue, workflowId: id },
-      };
-      const hash = createHash('sha256').update(JSON.stringify(definition)).digest('hex').slice(0, 16);
-      return {
-        scheduleId: id,
-        ...definition,
-        policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1h' },
-        // The server keeps cron strings as calendar specs; the memo keeps them readable for `schedule list`.
-        memo: { cron: schedules[kind], timezone: schedules.timezone },
-        // The note carries a hash of the definition, so an unchanged schedule is not rewritten.
-        state: { note: `managed by lifeboat schedule apply (${hash})` },
-      };
-    }),
+    kindsOf(config, target)
+      .filter((kind) => !only || kind === only)
+      .map((kind): ScheduleOptions => {
+        const id = `lifeboat-${kind}-${target}`;
+        const definition = {
+          spec: { cronExpressions: [schedules[kind]], timezone: schedules.timezone },
+          action: {
+            type: 'startWorkflow' as const,
+            workflowType: workflows[kind].type,
+            args: workflows[kind].args(target),
+            taskQueue: temporal.taskQueue,
+            workflowId: id,
+          },
+        };
+        const hash = createHash('sha256').update(JSON.stringify(definition)).digest('hex').slice(0, 16);
+        return {
+          scheduleId: id,
+          ...definition,
+          policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1h' },
+          // The server keeps cron strings as calendar specs; the memo keeps them readable for `schedule list`.
+          memo: { cron: schedules[kind], timezone: schedules.timezone },
+          // The note carries a hash of the definition, so an unchanged schedule is not rewritten.
+          state: { note: `managed by lifeboat schedule apply (${hash})` },
+        };
+      }),
   );
 }
 

@@ -8,7 +8,8 @@ export function backupVerdict(m: BackupManifest): string {
 }
 
 export function verificationVerdict(r: VerificationRecord): string {
-  if (r.result === 'failed') return `✖ backup ${r.backupId} FAILED verification (${r.findings.length} finding(s)); it is not marked verified`;
+  if (r.result === 'failed')
+    return `✖ backup ${r.backupId} FAILED verification (${r.findings.length} finding(s)); it is not marked verified`;
   const rows = Object.values(r.tables).reduce((a, t) => a + t.rows, 0);
   return `✔ backup ${r.backupId} verified: checksum ok, restored ${Object.keys(r.tables).length} tables (${rows} rows) matching the manifest, integrity checks clean, in ${seconds(r.durationMs)}`;
 }

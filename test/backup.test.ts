@@ -45,7 +45,11 @@ describe('backup and verification', () => {
   const catalog = () => new Catalog(openStore('main', config.stores.main!, testEnv(db)));
 
   const scratchDatabases = () =>
-    withClient(inject('pgAdminUrl'), async (c) => (await c.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'lifeboat_verify_%'")).rows.map((r) => r.datname));
+    withClient(inject('pgAdminUrl'), async (c) =>
+      (await c.query<{ datname: string }>("SELECT datname FROM pg_database WHERE datname LIKE 'lifeboat_verify_%'")).rows.map(
+        (r) => r.datname,
+      ),
+    );
 
   let manifest: BackupManifest;
 

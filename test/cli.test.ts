@@ -9,7 +9,17 @@ import { Catalog } from '../activities/storage/catalog.js';
 import { type BackupStore, openStore } from '../activities/storage/store.js';
 import { parseConfig } from '../worker/config.js';
 import type { BackupSummary } from '../workflows/messages.js';
-import { type TestDatabase, type TestWorker, type CliRun, createCrmDatabase, runLifeboat, startTestWorker, testConfigText, testEnv, uniqueName } from './helpers.js';
+import {
+  type TestDatabase,
+  type TestWorker,
+  type CliRun,
+  createCrmDatabase,
+  runLifeboat,
+  startTestWorker,
+  testConfigText,
+  testEnv,
+  uniqueName,
+} from './helpers.js';
 
 const CLOSED_PORT = 1; // nothing listens on 127.0.0.1:1
 
@@ -82,7 +92,9 @@ describe('lifeboat CLI', () => {
     const run = await lifeboat(['--config', main, 'backup', '--target', 'crm', '--tag', 'pre-deploy']);
     expect(run.stderr).not.toContain('✖');
     expect(run.code).toBe(0);
-    const match = /^✔ backup (crm-\d{8}T\d{6}Z): .+, 6 tables, (\d+) rows, sha256 [0-9a-f]{16}…, in \d+\.\d s → store "main"\n$/.exec(run.stdout);
+    const match = /^✔ backup (crm-\d{8}T\d{6}Z): .+, 6 tables, (\d+) rows, sha256 [0-9a-f]{16}…, in \d+\.\d s → store "main"\n$/.exec(
+      run.stdout,
+    );
     expect(match, run.stdout).not.toBeNull();
     backupId = match![1]!;
 
@@ -110,7 +122,11 @@ describe('lifeboat CLI', () => {
   it('verifies the latest backup: exit 0, "verified", and the list then says so', async () => {
     const run = await lifeboat(['--config', main, 'verify', 'latest', '--target', 'crm']);
     expect(run.code).toBe(0);
-    expect(run.stdout).toMatch(new RegExp(`^✔ backup ${backupId} verified: checksum ok, restored 6 tables \\(\\d+ rows\\) matching the manifest, integrity checks clean`));
+    expect(run.stdout).toMatch(
+      new RegExp(
+        `^✔ backup ${backupId} verified: checksum ok, restored 6 tables \\(\\d+ rows\\) matching the manifest, integrity checks clean`,
+      ),
+    );
     expect((await catalog.find(backupId, 'crm'))?.verification?.result).toBe('passed');
 
     const list = await lifeboat(['--config', main, 'backups', '--target', 'crm']);
@@ -179,7 +195,7 @@ describe('lifeboat CLI', () => {
     expect(await unreachableDatabaseStore.list('')).toEqual([]);
   }, 60_000);
 
-  it('fails with exit 1 when the store\'s bucket does not exist, saying so', async () => {
+  it("fails with exit 1 when the store's bucket does not exist, saying so", async () => {
     const run = await lifeboat(['--config', missingBucket, 'backup', '--target', 'crm']);
     expect(run.code).toBe(1);
     expect(run.stderr).toContain('✖ backup of crm failed: store "main" (s3://no-such-bucket-xyz/');
@@ -193,7 +209,9 @@ describe('lifeboat CLI', () => {
   it('fails with exit 1 to list backups when the store is down, saying it is unreachable', async () => {
     const run = await lifeboat(['--config', storeDown, 'backups', '--target', 'crm']);
     expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/^✖ store "main" \(s3:\/\/[^ ]+ at http:\/\/127\.0\.0\.1:1\) is unreachable while trying to list crm\/daily\/ \(ECONNREFUSED\)/);
+    expect(run.stderr).toMatch(
+      /^✖ store "main" \(s3:\/\/[^ ]+ at http:\/\/127\.0\.0\.1:1\) is unreachable while trying to list crm\/daily\/ \(ECONNREFUSED\)/,
+    );
   }, 60_000);
 
   it('fails with exit 1 when the store refuses the credentials, without echoing them', async () => {

@@ -26,9 +26,7 @@ function compose(...args: string[]) {
     timeout: 60_000,
   });
   if (result.error) {
-    throw new Error(
-      `could not run docker-compose (install the Debian package docker-compose): ${result.error.message}`,
-    );
+    throw new Error(`could not run docker-compose (install the Debian package docker-compose): ${result.error.message}`);
   }
   return result;
 }

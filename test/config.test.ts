@@ -38,7 +38,12 @@ describe('parseConfig', () => {
       LIFEBOAT_S3_ENDPOINT: 'http://s3.internal:8333',
       LIFEBOAT_LOCAL_STORE: '/mnt/offsite',
     });
-    expect(config.temporal).toEqual({ address: 'temporal.internal:7233', namespace: 'default', taskQueue: 'lifeboat', uiUrl: 'http://127.0.0.1:8233' });
+    expect(config.temporal).toEqual({
+      address: 'temporal.internal:7233',
+      namespace: 'default',
+      taskQueue: 'lifeboat',
+      uiUrl: 'http://127.0.0.1:8233',
+    });
     expect(Object.keys(config.targets)).toEqual(['crm']);
     expect(config.targets.crm).toMatchObject({
       urlEnv: 'CRM_DATABASE_URL',
@@ -71,7 +76,14 @@ describe('parseConfig', () => {
     expect(config.backup).toEqual({ compression: 1 });
     expect(durationMs(config.freshness.maxAge)).toBe(25 * 3_600_000);
     expect(config.levels.L4).toEqual({ rto: '72h', rtoTarget: '48h', rpo: '24h' });
-    expect(config.schedules).toEqual({ timezone: 'UTC', backup: '0 2 * * *', verify: '0 4 * * 0', retention: '30 3 * * *', freshness: '0 * * * *', drill: '0 9 1-7 1,4,7,10 1' });
+    expect(config.schedules).toEqual({
+      timezone: 'UTC',
+      backup: '0 2 * * *',
+      verify: '0 4 * * 0',
+      retention: '30 3 * * *',
+      freshness: '0 * * * *',
+      drill: '0 9 1-7 1,4,7,10 1',
+    });
   });
 
   it('parses the example with an empty environment, using the defaults it writes (its comments mention ${VAR} too)', () => {
@@ -83,8 +95,17 @@ describe('parseConfig', () => {
   });
 
   it('fills in every default of a minimal configuration', () => {
-    const config = parseConfig('targets:\n  app: { urlEnv: APP_URL, store: disk, tables: [t] }\nstores:\n  disk: { type: local, path: /var/backups }\n', 'x', {});
-    expect(config.temporal).toEqual({ address: '127.0.0.1:7233', namespace: 'default', taskQueue: 'lifeboat', uiUrl: 'http://127.0.0.1:8233' });
+    const config = parseConfig(
+      'targets:\n  app: { urlEnv: APP_URL, store: disk, tables: [t] }\nstores:\n  disk: { type: local, path: /var/backups }\n',
+      'x',
+      {},
+    );
+    expect(config.temporal).toEqual({
+      address: '127.0.0.1:7233',
+      namespace: 'default',
+      taskQueue: 'lifeboat',
+      uiUrl: 'http://127.0.0.1:8233',
+    });
     expect(config.targets.app).toMatchObject({ urlEnv: 'APP_URL', store: 'disk', tables: ['t'], integrityChecks: [] });
     expect(config.targets.app!.scratchUrlEnv).toBeUndefined();
     expect(config.stores.disk).toEqual({ type: 'local', path: '/var/backups', prefix: 'backups' });
@@ -104,11 +125,15 @@ describe('parseConfig', () => {
     expect(configError(exampleWith('compression: 1', 'compression: "fast"'))).toBe(
       'lifeboat.yaml is invalid:\n  - backup.compression: Invalid input: expected number, received string',
     );
-    expect(configError(exampleWith('compression: 1', 'compression: 12'))).toMatch(/^lifeboat\.yaml is invalid:\n {2}- backup\.compression: Too big: expected number to be <=9$/);
+    expect(configError(exampleWith('compression: 1', 'compression: 12'))).toMatch(
+      /^lifeboat\.yaml is invalid:\n {2}- backup\.compression: Too big: expected number to be <=9$/,
+    );
   });
 
   it('refuses an unknown field, such as a misspelt section', () => {
-    expect(configError(exampleWith('retention:\n', 'retension:\n'))).toBe('lifeboat.yaml is invalid:\n  - (top level): unknown field(s) retension');
+    expect(configError(exampleWith('retention:\n', 'retension:\n'))).toBe(
+      'lifeboat.yaml is invalid:\n  - (top level): unknown field(s) retension',
+    );
     expect(configError(exampleWith('    prefix: backups\n    region', '    prefx: backups\n    region'))).toBe(
       'lifeboat.yaml is invalid:\n  - stores.main: unknown field(s) prefx',
     );
@@ -194,7 +219,9 @@ describe('parseBackupId', () => {
     [''],
   ])('refuses %j as not an id', (id) => {
     expect(() => parseBackupId(id)).toThrow(BackupIdError);
-    expect(() => parseBackupId(id)).toThrow(`"${id}" is not a backup id: expected <target>-<YYYYMMDD>T<HHMMSS>Z such as crm-20261122T020000Z`);
+    expect(() => parseBackupId(id)).toThrow(
+      `"${id}" is not a backup id: expected <target>-<YYYYMMDD>T<HHMMSS>Z such as crm-20261122T020000Z`,
+    );
   });
 
   it.each([
@@ -217,7 +244,15 @@ describe('backupFolder', () => {
   });
 
   it('never produces a key with "..", refusing every id that would', () => {
-    const tricks = ['..', '../x', 'crm-20261122T020000Z/../../x', '..-20261122T020000Z', 'crm..-20261122T020000Z', '/crm-20261122T020000Z', 'crm-20261122T020000Z/..'];
+    const tricks = [
+      '..',
+      '../x',
+      'crm-20261122T020000Z/../../x',
+      '..-20261122T020000Z',
+      'crm..-20261122T020000Z',
+      '/crm-20261122T020000Z',
+      'crm-20261122T020000Z/..',
+    ];
     for (const id of tricks) expect(() => backupFolder(id)).toThrow(BackupIdError);
     // Every id that is accepted gives a plain relative key.
     for (let t = Date.UTC(1970, 0, 1); t < Date.UTC(2100, 0, 1); t += 86_400_000 * 97 + 3_601_000) {

@@ -25,7 +25,17 @@ import {
   completeUpdate,
   statusQuery,
 } from '../workflows/messages.js';
-import { type TestDatabase, type TestWorker, createCrmDatabase, runLifeboat, startTestWorker, testConfig, testConfigText, testEnv, uniqueName } from './helpers.js';
+import {
+  type TestDatabase,
+  type TestWorker,
+  createCrmDatabase,
+  runLifeboat,
+  startTestWorker,
+  testConfig,
+  testConfigText,
+  testEnv,
+  uniqueName,
+} from './helpers.js';
 
 const CRITICAL = `    criticalChecks:
       - name: claim a lead
@@ -43,13 +53,30 @@ describe('the recovery drill', () => {
   let config: LifeboatConfig;
   let backup: BackupManifest;
 
-  const sums = () => withClient(db.url, async (c) => fingerprints(c, (await userTables(c)).filter((t) => !t.includes('.'))));
+  const sums = () =>
+    withClient(db.url, async (c) =>
+      fingerprints(
+        c,
+        (await userTables(c)).filter((t) => !t.includes('.')),
+      ),
+    );
   const drillDatabases = (drillId: string) =>
-    withClient(inject('pgAdminUrl'), async (c) => (await c.query<{ n: string }>('SELECT datname AS n FROM pg_database WHERE starts_with(datname, $1)', [testDatabaseFor('crm', drillId)])).rows.map((r) => r.n));
+    withClient(inject('pgAdminUrl'), async (c) =>
+      (
+        await c.query<{ n: string }>('SELECT datname AS n FROM pg_database WHERE starts_with(datname, $1)', [
+          testDatabaseFor('crm', drillId),
+        ])
+      ).rows.map((r) => r.n),
+    );
   const newDrillId = () => drillIdFor(new Date(), randomBytes(2).toString('hex'));
   const start = (worker: TestWorker, input: DrillInput & { drillId: string }) =>
-    worker.client.workflow.start('drillWorkflow', { taskQueue: worker.taskQueue, workflowId: input.drillId, args: [{ requestedBy: 'test', ...input }] });
-  const drill = async (worker: TestWorker, input: DrillInput & { drillId: string }): Promise<DrillResult> => (await start(worker, input)).result();
+    worker.client.workflow.start('drillWorkflow', {
+      taskQueue: worker.taskQueue,
+      workflowId: input.drillId,
+      args: [{ requestedBy: 'test', ...input }],
+    });
+  const drill = async (worker: TestWorker, input: DrillInput & { drillId: string }): Promise<DrillResult> =>
+    (await start(worker, input)).result();
 
   const drillConfig = (drill: string, taskQueue?: string) => ({ prefix, taskQueue, crmExtra: CRITICAL, extra: `drill:\n${drill}` });
   async function worker(drill: string, env: NodeJS.ProcessEnv = testEnv(db)): Promise<{ worker: TestWorker; config: LifeboatConfig }> {
@@ -62,7 +89,8 @@ describe('the recovery drill', () => {
   beforeAll(async () => {
     db = await createCrmDatabase(300);
     ({ worker: main, config } = await worker(MAIN));
-    const run = (type: string, args: unknown[]) => main.client.workflow.execute(type, { taskQueue: main.taskQueue, workflowId: uniqueName(type), args });
+    const run = (type: string, args: unknown[]) =>
+      main.client.workflow.execute(type, { taskQueue: main.taskQueue, workflowId: uniqueName(type), args });
     backup = (await run('backupWorkflow', [{ target: 'crm' }])) as BackupManifest;
     await run('verifyWorkflow', [{ backupId: backup.id }]);
   });
@@ -77,14 +105,23 @@ describe('the recovery drill', () => {
     const drillId = newDrillId();
     const handle = await start(main, { drillId, level: 'L1' });
     // The verdict is known before the optional improvements task closes; a person may answer it.
-    for (let i = 0; i < 600 && !(await handle.query(drillResultQuery).catch(() => undefined)); i++) await new Promise((ok) => setTimeout(ok, 200));
+    for (let i = 0; i < 600 && !(await handle.query(drillResultQuery).catch(() => undefined)); i++)
+      await new Promise((ok) => setTimeout(ok, 200));
     const early = await handle.query(drillResultQuery);
     expect(early?.verdict).toBe('passed');
-    await handle.executeUpdate(completeUpdate, { args: [{ task: 'improvements', by: 'carol', note: 'shorten the staging step' }] }).catch(() => undefined);
+    await handle
+      .executeUpdate(completeUpdate, { args: [{ task: 'improvements', by: 'carol', note: 'shorten the staging step' }] })
+      .catch(() => undefined);
     const result: DrillResult = await handle.result();
 
     expect(result.verdict, JSON.stringify(result.findings)).toBe('passed');
-    expect(result.record).toMatchObject({ level: 'L1', rtoVerdict: 'met', rpoVerdict: 'met', testDatabase: testDatabaseFor('crm', drillId), backup: { id: backup.id } });
+    expect(result.record).toMatchObject({
+      level: 'L1',
+      rtoVerdict: 'met',
+      rpoVerdict: 'met',
+      testDatabase: testDatabaseFor('crm', drillId),
+      backup: { id: backup.id },
+    });
     expect(result.record.scenario).toMatch(/^deleted crm_leads .*: rows gone 5 crm_leads/);
     expect(result.record.tables.map((t) => t.checksum)).toEqual(result.record.tables.map(() => 'match'));
     expect(result.record.criticalChecks).toEqual(['claim a lead', 'log an activity']);
@@ -130,18 +167,29 @@ describe('the recovery drill', () => {
   });
 
   it('a newest backup that no longer matches its checksum is passed over (and marked failed) with a finding; the drill still cleans up', async () => {
-    const run = (type: string, args: unknown[]) => main.client.workflow.execute(type, { taskQueue: main.taskQueue, workflowId: uniqueName(type), args });
+    const run = (type: string, args: unknown[]) =>
+      main.client.workflow.execute(type, { taskQueue: main.taskQueue, workflowId: uniqueName(type), args });
     const newer = (await run('backupWorkflow', [{ target: 'crm' }])) as BackupManifest;
     await run('verifyWorkflow', [{ backupId: newer.id }]);
-    const s3 = new S3Client({ endpoint: inject('s3Endpoint'), region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: inject('s3AccessKeyId'), secretAccessKey: inject('s3SecretAccessKey') } });
+    const s3 = new S3Client({
+      endpoint: inject('s3Endpoint'),
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: inject('s3AccessKeyId'), secretAccessKey: inject('s3SecretAccessKey') },
+    });
     const key = `${prefix}/${dumpKey(newer.id)}`;
-    const bytes = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: inject('s3Bucket'), Key: key }))).Body!.transformToByteArray());
+    const bytes = Buffer.from(
+      await (await s3.send(new GetObjectCommand({ Bucket: inject('s3Bucket'), Key: key }))).Body!.transformToByteArray(),
+    );
     bytes[100]! ^= 0xff;
     await s3.send(new PutObjectCommand({ Bucket: inject('s3Bucket'), Key: key, Body: bytes }));
 
     const drillId = newDrillId();
     const result = await drill(main, { drillId, level: 'L3' });
-    expect(result.findings).toContainEqual({ check: 'backup checksum', detail: expect.stringContaining(`${newer.id} no longer matches its checksum`) });
+    expect(result.findings).toContainEqual({
+      check: 'backup checksum',
+      detail: expect.stringContaining(`${newer.id} no longer matches its checksum`),
+    });
     expect(result.record.backup?.id).toBe(backup.id);
     expect(result.verdict).toBe('passed');
     expect(await drillDatabases(drillId)).toEqual([]);
@@ -174,7 +222,10 @@ describe('the recovery drill', () => {
 
   it('refuses a test database that resolves to production, before creating anything', async () => {
     const before = await sums();
-    const { worker: refused } = await worker('  testUrlEnv: DRILL_TEST_URL\n  improvements: false', { ...testEnv(db), DRILL_TEST_URL: db.url });
+    const { worker: refused } = await worker('  testUrlEnv: DRILL_TEST_URL\n  improvements: false', {
+      ...testEnv(db),
+      DRILL_TEST_URL: db.url,
+    });
     const drillId = newDrillId();
     const result = await drill(refused, { drillId, level: 'L1' });
     expect(result.verdict).toBe('failed');
@@ -205,7 +256,7 @@ describe('the recovery drill', () => {
     expect(refused.stderr).toMatch(/the L3 plan does not mend a "delete-rows" scenario/);
   });
 
-  it('the scheduled drill (no id, no level given) runs with the configuration\'s level and makes its own drill id', async () => {
+  it("the scheduled drill (no id, no level given) runs with the configuration's level and makes its own drill id", async () => {
     const scheduleId = uniqueName('lifeboat-drill-test');
     const desired = desiredSchedules({ ...config, temporal: { ...config.temporal, taskQueue: main.taskQueue } }, 'drill')[0]!;
     const schedule = await main.client.schedule.create({ ...desired, scheduleId, state: { paused: true } });

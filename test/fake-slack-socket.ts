@@ -23,7 +23,8 @@ const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 function frame(opcode: number, data: Buffer): Buffer {
   const n = data.length;
-  const head = n < 126 ? Buffer.from([0x80 | opcode, n]) : n < 65536 ? Buffer.from([0x80 | opcode, 126, n >> 8, n & 255]) : Buffer.alloc(10);
+  const head =
+    n < 126 ? Buffer.from([0x80 | opcode, n]) : n < 65536 ? Buffer.from([0x80 | opcode, 126, n >> 8, n & 255]) : Buffer.alloc(10);
   if (n >= 65536) {
     head[0] = 0x80 | opcode;
     head[1] = 127;
@@ -52,8 +53,8 @@ export async function startFakeSocketMode(): Promise<FakeSocketMode> {
         const opcode = pending[0]! & 0x0f;
         let len = pending[1]! & 0x7f;
         let at = 2;
-        if (len === 126) (len = pending.readUInt16BE(2)), (at = 4);
-        else if (len === 127) (len = Number(pending.readBigUInt64BE(2))), (at = 10);
+        if (len === 126) ((len = pending.readUInt16BE(2)), (at = 4));
+        else if (len === 127) ((len = Number(pending.readBigUInt64BE(2))), (at = 10));
         if (pending.length < at + 4 + len) return;
         const mask = pending.subarray(at, at + 4);
         const data = Buffer.from(pending.subarray(at + 4, at + 4 + len));
@@ -68,7 +69,19 @@ export async function startFakeSocketMode(): Promise<FakeSocketMode> {
       }
     });
     sock.on('error', () => undefined);
-    sock.write(frame(1, Buffer.from(JSON.stringify({ type: 'hello', num_connections: 1, debug_info: { host: 'fake-socket-mode' }, connection_info: { app_id: 'A0LIFEBOAT' } }))));
+    sock.write(
+      frame(
+        1,
+        Buffer.from(
+          JSON.stringify({
+            type: 'hello',
+            num_connections: 1,
+            debug_info: { host: 'fake-socket-mode' },
+            connection_info: { app_id: 'A0LIFEBOAT' },
+          }),
+        ),
+      ),
+    );
     onConnected();
   });
 

@@ -134,12 +134,15 @@ function blockProblems(blocks: unknown): string | undefined {
   const actionIds = new Set<string>();
   for (const [i, block] of (blocks as Record<string, any>[]).entries()) {
     if (typeof block?.type !== 'string') return `block ${i} has no type`;
-    if (block.type === 'header' && (block.text?.type !== 'plain_text' || String(block.text.text).length > 150)) return `header ${i} must be plain_text of at most 150 characters`;
+    if (block.type === 'header' && (block.text?.type !== 'plain_text' || String(block.text.text).length > 150))
+      return `header ${i} must be plain_text of at most 150 characters`;
     if (block.type === 'section' && block.text && String(block.text.text).length > 3000) return `section ${i} text longer than 3000`;
     if (block.type === 'section' && !block.text && !block.fields) return `section ${i} has neither text nor fields`;
-    if (block.type === 'context' && (!Array.isArray(block.elements) || block.elements.length === 0 || block.elements.length > 10)) return `context ${i} needs 1–10 elements`;
+    if (block.type === 'context' && (!Array.isArray(block.elements) || block.elements.length === 0 || block.elements.length > 10))
+      return `context ${i} needs 1–10 elements`;
     if (block.type === 'actions') {
-      if (!Array.isArray(block.elements) || block.elements.length === 0 || block.elements.length > 25) return `actions ${i} needs 1–25 elements`;
+      if (!Array.isArray(block.elements) || block.elements.length === 0 || block.elements.length > 25)
+        return `actions ${i} needs 1–25 elements`;
       for (const element of block.elements as Record<string, any>[]) {
         if (element.action_id) {
           if (actionIds.has(element.action_id)) return `duplicate action_id ${element.action_id}`;
@@ -171,10 +174,25 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
     return `${base + Math.floor(seq / 1_000_000)}.${String(seq % 1_000_000).padStart(6, '0')}`;
   };
   const find = (channel: unknown, ts: unknown) => messages.find((m) => m.channel === channel && m.ts === ts);
-  const view = (m: FakeMessage) => ({ type: 'message', user: botUserId, bot_id: botId, ts: m.ts, thread_ts: m.thread_ts, text: m.text, blocks: m.blocks });
+  const view = (m: FakeMessage) => ({
+    type: 'message',
+    user: botUserId,
+    bot_id: botId,
+    ts: m.ts,
+    thread_ts: m.thread_ts,
+    text: m.text,
+    blocks: m.blocks,
+  });
 
   const methods: Record<string, MethodHandler> = {
-    'auth.test': () => ({ url: 'https://lifeboat-test.slack.com/', team: 'Lifeboat Test', user: 'lifeboat', team_id: teamId, user_id: botUserId, bot_id: botId }),
+    'auth.test': () => ({
+      url: 'https://lifeboat-test.slack.com/',
+      team: 'Lifeboat Test',
+      user: 'lifeboat',
+      team_id: teamId,
+      user_id: botUserId,
+      bot_id: botId,
+    }),
     'chat.postMessage': (args) => {
       const { channel, thread_ts } = args;
       if (typeof channel !== 'string' || !channel) return { ok: false, error: 'channel_not_found' };
@@ -186,7 +204,14 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       const at = Date.now();
       const text = args.text as string | undefined;
       const blocks = args.blocks as unknown[] | undefined;
-      const message: FakeMessage = { channel, ts: nextTs(), thread_ts: thread_ts as string | undefined, text, blocks, versions: [{ text, blocks, at }] };
+      const message: FakeMessage = {
+        channel,
+        ts: nextTs(),
+        thread_ts: thread_ts as string | undefined,
+        text,
+        blocks,
+        versions: [{ text, blocks, at }],
+      };
       messages.push(message);
       return { channel, ts: message.ts, message: view(message) };
     },
@@ -219,7 +244,15 @@ export async function startFakeSlack(options: FakeSlackOptions = {}): Promise<Fa
       const id = args.user as string;
       const user = options.users?.[id];
       if (!user) return { ok: false, error: 'user_not_found' };
-      return { user: { id, team_id: teamId, name: user.name, real_name: user.real_name ?? user.name, profile: { display_name: user.name, real_name: user.real_name ?? user.name } } };
+      return {
+        user: {
+          id,
+          team_id: teamId,
+          name: user.name,
+          real_name: user.real_name ?? user.name,
+          profile: { display_name: user.name, real_name: user.real_name ?? user.name },
+        },
+      };
     },
     'usergroups.users.list': (args) => {
       const users = options.userGroups?.[args.usergroup as string];

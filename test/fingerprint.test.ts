@@ -10,7 +10,11 @@ describe('fingerprints', () => {
   beforeAll(async () => {
     db = await createCrmDatabase(200);
     // json has no hash function: such a table can only be read in "text" format.
-    await withClient(db.url, (c) => c.query(`CREATE TABLE lb_events (id int PRIMARY KEY, body json); INSERT INTO lb_events SELECT g, json_build_object('n', g) FROM generate_series(1, 50) g`));
+    await withClient(db.url, (c) =>
+      c.query(
+        `CREATE TABLE lb_events (id int PRIMARY KEY, body json); INSERT INTO lb_events SELECT g, json_build_object('n', g) FROM generate_series(1, 50) g`,
+      ),
+    );
   });
   afterAll(() => db?.drop());
 
@@ -28,7 +32,9 @@ describe('fingerprints', () => {
     expect(like.crm_leads).toEqual(leadsAsText);
 
     const before = await fingerprintDatabase(db.url);
-    await withClient(db.url, (c) => c.query(`UPDATE crm_leads SET first_name = first_name || 'x' WHERE id = (SELECT min(id) FROM crm_leads)`));
+    await withClient(db.url, (c) =>
+      c.query(`UPDATE crm_leads SET first_name = first_name || 'x' WHERE id = (SELECT min(id) FROM crm_leads)`),
+    );
     const after = await fingerprintDatabase(db.url);
     expect(after.crm_leads!.rows).toBe(before.crm_leads!.rows);
     expect(after.crm_leads!.checksum).not.toBe(before.crm_leads!.checksum);

@@ -27,7 +27,11 @@ describe('freshness check', () => {
   });
 
   const check = () =>
-    worker.client.workflow.execute('freshnessWorkflow', { taskQueue: worker.taskQueue, workflowId: uniqueName('fresh'), args: [{ target: 'crm' }] }) as Promise<FreshnessResult>;
+    worker.client.workflow.execute('freshnessWorkflow', {
+      taskQueue: worker.taskQueue,
+      workflowId: uniqueName('fresh'),
+      args: [{ target: 'crm' }],
+    }) as Promise<FreshnessResult>;
 
   /** A backup as the catalogue sees it, started `hoursAgo`, verified or not. */
   async function backupFrom(hoursAgo: number, verified: 'passed' | 'failed' | undefined) {
@@ -35,7 +39,15 @@ describe('freshness check', () => {
     const id = backupIdFor('crm', startedAt);
     const manifest = { id, target: 'crm', startedAt: startedAt.toISOString(), tags: [], tables: {} } as unknown as BackupManifest;
     await catalog.writeManifest(manifest);
-    if (verified) await catalog.writeVerification({ backupId: id, verifiedAt: startedAt.toISOString(), result: verified, durationMs: 1, tables: {}, findings: [] });
+    if (verified)
+      await catalog.writeVerification({
+        backupId: id,
+        verifiedAt: startedAt.toISOString(),
+        result: verified,
+        durationMs: 1,
+        tables: {},
+        findings: [],
+      });
     return id;
   }
 
@@ -45,7 +57,10 @@ describe('freshness check', () => {
     const result = await check();
     expect(result).toMatchObject({ fresh: false, maxAgeMs: 25 * HOUR });
     expect(result.newestVerifiedId).toBeUndefined();
-    expect(worker.notices.at(-1)).toMatchObject({ severity: 'critical', text: expect.stringContaining('no backup of crm has passed verification') });
+    expect(worker.notices.at(-1)).toMatchObject({
+      severity: 'critical',
+      text: expect.stringContaining('no backup of crm has passed verification'),
+    });
   });
 
   it('alerts when the newest verified backup is older than 25 hours, naming it and its age', async () => {
@@ -54,7 +69,9 @@ describe('freshness check', () => {
     const result = await check();
     expect(result).toMatchObject({ fresh: false, newestVerifiedId: stale });
     expect(result.ageMs).toBeGreaterThan(30 * HOUR - 60_000);
-    expect(worker.notices.slice(before)).toEqual([expect.objectContaining({ severity: 'critical', text: expect.stringContaining(`${stale}, is 30.0 h old (limit 25.0 h)`) })]);
+    expect(worker.notices.slice(before)).toEqual([
+      expect.objectContaining({ severity: 'critical', text: expect.stringContaining(`${stale}, is 30.0 h old (limit 25.0 h)`) }),
+    ]);
   });
 
   it('stays quiet when a verified backup is younger than the limit', async () => {

@@ -99,7 +99,11 @@ export interface TestWorkerOptions {
 }
 
 /** A worker on the configuration's task queue (one per test configuration), running the suite's workflow bundle. */
-export async function startTestWorker(config: LifeboatConfig, env: NodeJS.ProcessEnv, options: TestWorkerOptions = {}): Promise<TestWorker> {
+export async function startTestWorker(
+  config: LifeboatConfig,
+  env: NodeJS.ProcessEnv,
+  options: TestWorkerOptions = {},
+): Promise<TestWorker> {
   const { taskQueue } = config.temporal;
   const notices: Notice[] = [];
   const target = options.notifier ?? new ConsoleNotifier(() => undefined);
@@ -127,7 +131,8 @@ export async function startTestWorker(config: LifeboatConfig, env: NodeJS.Proces
 
 /** Takes a backup of the crm target and verifies it, as the incident tests need one; returns its id. */
 export async function backupAndVerify(worker: TestWorker): Promise<string> {
-  const run = (type: string, args: unknown[]) => worker.client.workflow.execute(type, { taskQueue: worker.taskQueue, workflowId: uniqueName(type), args });
+  const run = (type: string, args: unknown[]) =>
+    worker.client.workflow.execute(type, { taskQueue: worker.taskQueue, workflowId: uniqueName(type), args });
   const manifest = (await run('backupWorkflow', [{ target: 'crm' }])) as { id: string };
   await run('verifyWorkflow', [{ backupId: manifest.id }]);
   return manifest.id;
@@ -142,7 +147,11 @@ export async function startL1Incident(worker: TestWorker, config: LifeboatConfig
     level: 'L1',
     options: { record: { table: 'crm_leads', keys, includeChildren: true, goodBefore: new Date().toISOString() } },
   });
-  const incident = await worker.client.workflow.start('incidentWorkflow', { taskQueue: worker.taskQueue, workflowId: input.incidentId, args: [input] });
+  const incident = await worker.client.workflow.start('incidentWorkflow', {
+    taskQueue: worker.taskQueue,
+    workflowId: input.incidentId,
+    args: [input],
+  });
   return { incidentId: input.incidentId, incident, plan: worker.client.workflow.getHandle(`${input.incidentId}-L1`) };
 }
 

@@ -36,7 +36,8 @@ function running(pid: number): boolean {
 
 describe('command hooks', () => {
   it('runs without a shell, with the incident in LIFEBOAT_* variables and the database in libpq variables only', async () => {
-    const script = 'echo "id=$LIFEBOAT_INCIDENT_ID target=$LIFEBOAT_TARGET action=$LIFEBOAT_ACTION"; echo "db=$PGDATABASE host=$PGHOST port=$PGPORT user=$PGUSER pw=$PGPASSWORD" >&2; env';
+    const script =
+      'echo "id=$LIFEBOAT_INCIDENT_ID target=$LIFEBOAT_TARGET action=$LIFEBOAT_ACTION"; echo "db=$PGDATABASE host=$PGHOST port=$PGPORT user=$PGUSER pw=$PGPASSWORD" >&2; env';
     const result = await runHook('freeze', command(['sh', '-c', script]), call, { PATH: process.env.PATH });
     expect(result).toMatchObject({ hook: 'freeze', ok: true, exitCode: 0, timedOut: false });
     expect(result.output).toContain('id=inc-20261122-040512-ab12 target=crm action=freezeWrites');
@@ -54,7 +55,11 @@ describe('command hooks', () => {
   });
 
   it('reports a failing command with its exit code and output', async () => {
-    const result = await runHook('rollback', command(['sh', '-c', 'echo "rolling back"; echo "deploy API refused: 409" >&2; exit 3']), call);
+    const result = await runHook(
+      'rollback',
+      command(['sh', '-c', 'echo "rolling back"; echo "deploy API refused: 409" >&2; exit 3']),
+      call,
+    );
     expect(result).toMatchObject({ ok: false, exitCode: 3, timedOut: false });
     expect(result.output).toContain('rolling back');
     expect(result.output).toContain('deploy API refused: 409');
@@ -118,7 +123,13 @@ describe('webhooks', () => {
       let body = '';
       req.on('data', (chunk: Buffer) => (body += chunk.toString()));
       req.on('end', () => {
-        received.push({ path: req.url ?? '', method: req.method ?? '', authorization: req.headers.authorization, contentType: req.headers['content-type'], body });
+        received.push({
+          path: req.url ?? '',
+          method: req.method ?? '',
+          authorization: req.headers.authorization,
+          contentType: req.headers['content-type'],
+          body,
+        });
         if (req.url === '/ok') res.writeHead(200, { 'content-type': 'text/plain' }).end('writes frozen');
         else if (req.url === '/fail') res.writeHead(500).end('freeze failed: lock timeout');
         else if (req.url === '/echo') res.writeHead(200).end(`you sent ${req.headers.authorization} and ${body}`);
@@ -136,7 +147,12 @@ describe('webhooks', () => {
     await new Promise((resolve) => server.close(resolve));
   });
 
-  const webhook = (path: string, timeout = '10s'): HookConfig => ({ type: 'webhook', url: `${base}${path}`, tokenEnv: 'FREEZE_TOKEN', timeout });
+  const webhook = (path: string, timeout = '10s'): HookConfig => ({
+    type: 'webhook',
+    url: `${base}${path}`,
+    tokenEnv: 'FREEZE_TOKEN',
+    timeout,
+  });
   const env = { FREEZE_TOKEN: TOKEN };
   const lastRequest = () => received[received.length - 1]!;
 

@@ -12,7 +12,17 @@ import { fingerprints, userTables } from '../activities/postgres/inspect.js';
 import type { RunReport } from '../activities/reports/report.js';
 import { type LifeboatConfig, parseConfig } from '../worker/config.js';
 import type { RunResult } from '../workflows/messages.js';
-import { type CliRun, type TestDatabase, type TestWorker, createCrmDatabase, runLifeboat, startTestWorker, testConfigText, testEnv, uniqueName } from './helpers.js';
+import {
+  type CliRun,
+  type TestDatabase,
+  type TestWorker,
+  createCrmDatabase,
+  runLifeboat,
+  startTestWorker,
+  testConfigText,
+  testEnv,
+  uniqueName,
+} from './helpers.js';
 
 const INCIDENT_ID = /inc-\d{8}-\d{6}-[a-z0-9]{4}/;
 const CHILD_TABLES = ['crm_activities', 'crm_lead_notes', 'crm_reminders'] as const;
@@ -33,13 +43,21 @@ describe('incident commander CLI', () => {
   /** Three leads nobody touched: the triaged L1 looks at them. */
   let untouched: string[];
 
-  const tableSums = () => withClient(db.url, async (c) => fingerprints(c, (await userTables(c)).filter((t) => !t.includes('.'))));
+  const tableSums = () =>
+    withClient(db.url, async (c) =>
+      fingerprints(
+        c,
+        (await userTables(c)).filter((t) => !t.includes('.')),
+      ),
+    );
   const countChildren = (ids: string[]) =>
     withClient(db.url, async (c) => {
       const counts: Record<string, number> = {};
       for (const t of ['crm_leads', ...CHILD_TABLES]) {
         const column = t === 'crm_leads' ? 'id' : 'lead_id';
-        counts[t] = (await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t} WHERE ${column} = ANY($1::bigint[])`, [ids])).rows[0]!.n;
+        counts[t] = (
+          await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM ${t} WHERE ${column} = ANY($1::bigint[])`, [ids])
+        ).rows[0]!.n;
       }
       return counts;
     });
@@ -94,7 +112,8 @@ describe('incident commander CLI', () => {
     worker = await startTestWorker(config, testEnv(db));
 
     // A verified backup, so the L1 has something to restore from.
-    const run = (type: string, args: unknown[]) => worker.client.workflow.execute(type, { taskQueue: worker.taskQueue, workflowId: uniqueName(type), args });
+    const run = (type: string, args: unknown[]) =>
+      worker.client.workflow.execute(type, { taskQueue: worker.taskQueue, workflowId: uniqueName(type), args });
     const manifest = (await run('backupWorkflow', [{ target: 'crm', reason: 'before the incident' }])) as { id: string };
     await run('verifyWorkflow', [{ backupId: manifest.id, target: 'crm' }]);
     pristine = await tableSums();
@@ -123,7 +142,9 @@ describe('incident commander CLI', () => {
     if (db) {
       // The L3 restores into a new database beside the target's: drop any it left.
       await withClient(inject('pgAdminUrl'), async (c) => {
-        const { rows } = await c.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [`${db.name}_restored_%`]);
+        const { rows } = await c.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [
+          `${db.name}_restored_%`,
+        ]);
         for (const { datname } of rows) await c.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
       });
       await db.drop();
@@ -135,8 +156,17 @@ describe('incident commander CLI', () => {
 
   it('declares an L1: exit 0, the incident id and a Web UI link to it', async () => {
     const { id, run } = await declare(
-      '--level', 'L1', '--table', 'crm_leads', '--keys', deleted.join(','), '--children',
-      '--summary', 'a cleanup script deleted 3 leads', '--as', 'carol',
+      '--level',
+      'L1',
+      '--table',
+      'crm_leads',
+      '--keys',
+      deleted.join(','),
+      '--children',
+      '--summary',
+      'a cleanup script deleted 3 leads',
+      '--as',
+      'carol',
     );
     l1 = id;
     expect(run.stdout).toMatch(new RegExp(`^✔ incident ${id} declared \\(L1, target crm\\)\\n`));
@@ -158,7 +188,9 @@ describe('incident commander CLI', () => {
     const screen = waiting.stdout;
     expect(screen).toMatch(/^RTO clock: \d+:\d{2}:\d{2} of 1:00:00 used/m);
     expect(screen).toMatch(/^assess: level L1\s+automated\s+skipped\s.*given at declaration/m);
-    expect(screen).toMatch(/^ {2}identify: choose the newest verified backup before the data went bad\s+automated\s+done\s.*crm-\d{8}T\d{6}Z, taken /m);
+    expect(screen).toMatch(
+      /^ {2}identify: choose the newest verified backup before the data went bad\s+automated\s+done\s.*crm-\d{8}T\d{6}Z, taken /m,
+    );
     expect(screen).toMatch(/^ {2}apply-restore\s+approval\s+waiting\b/m);
     expect(screen).toMatch(/^⏸ waiting for approval of "apply-restore": Restore \d+ rows of crm from backup crm-\d{8}T\d{6}Z$/m);
     expect(screen).toMatch(/^ {2}needs 1 of: alice, bob$/m);
@@ -167,10 +199,12 @@ describe('incident commander CLI', () => {
     expect(screen).not.toContain('outcome:');
 
     // The open incident is listed, running.
-    await expect.poll(async () => (await lifeboat('list')).stdout, { timeout: 30_000, interval: 1000 }).toMatch(new RegExp(`^${l1}\\s+L1\\s+running\\s`, 'm'));
+    await expect
+      .poll(async () => (await lifeboat('list')).stdout, { timeout: 30_000, interval: 1000 })
+      .toMatch(new RegExp(`^${l1}\\s+L1\\s+running\\s`, 'm'));
   }, 180_000);
 
-  it('refuses approvers who may not decide (the declarer is not one), then takes alice\'s approval', async () => {
+  it("refuses approvers who may not decide (the declarer is not one), then takes alice's approval", async () => {
     const mallory = await lifeboat('approve', l1, '--as', 'mallory');
     expect(mallory.code).toBe(1);
     expect(mallory.stdout).toBe('');
@@ -235,7 +269,12 @@ describe('incident commander CLI', () => {
     const json = await lifeboat('report', l1, '--json');
     expect(json.code).toBe(0);
     const report = JSON.parse(json.stdout) as RunReport;
-    expect(report).toMatchObject({ kind: 'incident', id: l1, context: { level: 'L1', declaredBy: 'carol', target: 'crm' }, result: { outcome: 'recovered', rto: { verdict: 'met' } } });
+    expect(report).toMatchObject({
+      kind: 'incident',
+      id: l1,
+      context: { level: 'L1', declaredBy: 'carol', target: 'crm' },
+      result: { outcome: 'recovered', rto: { verdict: 'met' } },
+    });
     expect(report.result.timeline.map((s) => s.name)).toEqual(expect.arrayContaining(['apply-restore', 'review']));
   });
 
@@ -243,18 +282,47 @@ describe('incident commander CLI', () => {
     const L1_ARGS = ['--table', 'crm_leads', '--keys', untouched.join(','), '--as', 'carol'];
     // One at a time: every run is a process of its own, and the machine may be small.
     const cases: Array<{ args: string[]; env?: NodeJS.ProcessEnv; code: number; stderr: string | RegExp }> = [
-      { args: ['status', 'not-an-id'], code: 2, stderr: '✖ "not-an-id" is not an incident id: expected inc-YYYYMMDD-HHMMSS-xxxx, or drill-YYYYMMDD-HHMMSS-xxxx for a drill (run "lifeboat list" or "lifeboat drills")\n' },
+      {
+        args: ['status', 'not-an-id'],
+        code: 2,
+        stderr:
+          '✖ "not-an-id" is not an incident id: expected inc-YYYYMMDD-HHMMSS-xxxx, or drill-YYYYMMDD-HHMMSS-xxxx for a drill (run "lifeboat list" or "lifeboat drills")\n',
+      },
       // Refused before Temporal is reached: the same answer with Temporal unreachable.
       { args: ['status', 'not-an-id'], env: { TEMPORAL_ADDRESS: '127.0.0.1:1' }, code: 2, stderr: /^✖ "not-an-id" is not an incident id/ },
       { args: ['approve', '../../etc/passwd', '--as', 'alice'], code: 2, stderr: /^✖ "\.\.\/\.\.\/etc\/passwd" is not an incident id/ },
       { args: ['status', 'inc-20200101-000000-abcd'], code: 2, stderr: '✖ no incident inc-20200101-000000-abcd (run "lifeboat list")\n' },
-      { args: ['declare', '--level', 'L1', '--summary', 'x', '--as', 'carol'], code: 2, stderr: '✖ an L1 needs --table and --keys or --where (the records to bring back)\n' },
+      {
+        args: ['declare', '--level', 'L1', '--summary', 'x', '--as', 'carol'],
+        code: 2,
+        stderr: '✖ an L1 needs --table and --keys or --where (the records to bring back)\n',
+      },
       // Triage makes this an L1, which needs its records as much as a declared one.
-      { args: ['declare', '--records', '3', '--summary', 'x', '--as', 'carol'], code: 2, stderr: '✖ an L1 needs --table and --keys or --where (the records to bring back)\n' },
-      { args: ['declare', '--summary', 'x', '--as', 'carol'], code: 2, stderr: /^✖ give the level \(--level L1\.\.L4\) or the triage answers/ },
-      { args: ['declare', '--level', 'L9', '--summary', 'x', ...L1_ARGS], code: 2, stderr: /'L9' is invalid\. Allowed choices are L1, L2, L3, L4/ },
-      { args: ['declare', '--declared-at', 'tomorrow', '--level', 'L1', '--summary', 'x', ...L1_ARGS], code: 2, stderr: /^✖ --declared-at "tomorrow" is not a past ISO time/ },
-      { args: ['declare', '--declared-at', '2999-01-01T00:00:00Z', '--level', 'L1', '--summary', 'x', ...L1_ARGS], code: 2, stderr: /^✖ --declared-at "2999-01-01T00:00:00Z" is not a past ISO time/ },
+      {
+        args: ['declare', '--records', '3', '--summary', 'x', '--as', 'carol'],
+        code: 2,
+        stderr: '✖ an L1 needs --table and --keys or --where (the records to bring back)\n',
+      },
+      {
+        args: ['declare', '--summary', 'x', '--as', 'carol'],
+        code: 2,
+        stderr: /^✖ give the level \(--level L1\.\.L4\) or the triage answers/,
+      },
+      {
+        args: ['declare', '--level', 'L9', '--summary', 'x', ...L1_ARGS],
+        code: 2,
+        stderr: /'L9' is invalid\. Allowed choices are L1, L2, L3, L4/,
+      },
+      {
+        args: ['declare', '--declared-at', 'tomorrow', '--level', 'L1', '--summary', 'x', ...L1_ARGS],
+        code: 2,
+        stderr: /^✖ --declared-at "tomorrow" is not a past ISO time/,
+      },
+      {
+        args: ['declare', '--declared-at', '2999-01-01T00:00:00Z', '--level', 'L1', '--summary', 'x', ...L1_ARGS],
+        code: 2,
+        stderr: /^✖ --declared-at "2999-01-01T00:00:00Z" is not a past ISO time/,
+      },
       { args: ['reject', l1, '--as', 'bob'], code: 2, stderr: '✖ a rejection needs a reason (--reason "…")\n' },
       { args: ['abort', l1, '--reason', 'x', '--as', 'carol'], code: 1, stderr: `✖ incident ${l1} has already ended (recovered)\n` },
       // An ended incident waits for nothing.
@@ -275,7 +343,18 @@ describe('incident commander CLI', () => {
 
   it('triages "--records 3" as an L1; its declarer may not approve it; a rejection ends it without changing anything', async () => {
     const before = await tableSums();
-    const { id, run } = await declare('--records', '3', '--table', 'crm_leads', '--keys', untouched.join(','), '--summary', '3 leads look wrong', '--as', 'alice');
+    const { id, run } = await declare(
+      '--records',
+      '3',
+      '--table',
+      'crm_leads',
+      '--keys',
+      untouched.join(','),
+      '--summary',
+      '3 leads look wrong',
+      '--as',
+      'alice',
+    );
     triagedL1 = id;
     expect(run.stdout).toMatch(new RegExp(`^✔ incident ${id} declared \\(level by triage, target crm\\)\\n`));
 
@@ -313,7 +392,9 @@ describe('incident commander CLI', () => {
     expect(waiting.stdout).toMatch(/^RTO clock: \d+:\d{2}:\d{2} of 24:00:00 used/m);
     expect(waiting.stdout).toMatch(/^assess: level L3\s+automated\s+skipped\s.*the system is down \(major outage\)/m);
     expect(waiting.stdout).toMatch(/^ {2}activate response team\s+notification\s+done\b/m);
-    expect(waiting.stdout).toMatch(/^⏸ waiting for task "vendor-support": Open a ticket with the hosting vendor.* \(due \d{4}-\d{2}-\d{2}T\S+\)$/m);
+    expect(waiting.stdout).toMatch(
+      /^⏸ waiting for task "vendor-support": Open a ticket with the hosting vendor.* \(due \d{4}-\d{2}-\d{2}T\S+\)$/m,
+    );
 
     const ticket = await lifeboat('complete', id, '--task', 'vendor-support', '--as', 'carol', '--note', 'TICKET-1');
     expect(ticket.stderr).toBe('');
@@ -340,19 +421,27 @@ describe('incident commander CLI', () => {
   it('lists none of these incidents as open, and all of them with --all', async () => {
     const ours = () => [l1, triagedL1, l3];
     await expect
-      .poll(async () => {
-        const run = await lifeboat('list');
-        return run.code === 0 ? ours().filter((id) => run.stdout.includes(id)) : [`exit ${run.code}`];
-      }, { timeout: 30_000, interval: 1000 })
+      .poll(
+        async () => {
+          const run = await lifeboat('list');
+          return run.code === 0 ? ours().filter((id) => run.stdout.includes(id)) : [`exit ${run.code}`];
+        },
+        { timeout: 30_000, interval: 1000 },
+      )
       .toEqual([]);
 
     let all = '';
     await expect
-      .poll(async () => {
-        const run = await lifeboat('list', '--all');
-        all = run.stdout;
-        return run.code === 0 ? ours().filter((id) => new RegExp(`^${id}\\s+L\\d\\s+completed\\s+(met|missed)\\s`, 'm').test(run.stdout)) : [`exit ${run.code}`];
-      }, { timeout: 30_000, interval: 1000 })
+      .poll(
+        async () => {
+          const run = await lifeboat('list', '--all');
+          all = run.stdout;
+          return run.code === 0
+            ? ours().filter((id) => new RegExp(`^${id}\\s+L\\d\\s+completed\\s+(met|missed)\\s`, 'm').test(run.stdout))
+            : [`exit ${run.code}`];
+        },
+        { timeout: 30_000, interval: 1000 },
+      )
       .toEqual(ours());
     expect(all).toMatch(/^incident\s+level\s+state\s+RTO\s+current step\s+started \(UTC\)/);
     expect(all).toMatch(new RegExp(`^${l1}\\s+L1\\s+completed\\s+met\\s`, 'm'));

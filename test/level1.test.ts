@@ -34,9 +34,17 @@ describe('L1 record-level restore', () => {
   let deleted: string[];
   let changed: string[];
 
-  const tableSums = () => withClient(db.url, async (c) => fingerprints(c, (await userTables(c)).filter((t) => !t.includes('.'))));
+  const tableSums = () =>
+    withClient(db.url, async (c) =>
+      fingerprints(
+        c,
+        (await userTables(c)).filter((t) => !t.includes('.')),
+      ),
+    );
   const stagingSchemas = () =>
-    withClient(db.url, async (c) => (await c.query<{ n: string }>("SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE 'lifeboat_staging_%'")).rows.map((r) => r.n));
+    withClient(db.url, async (c) =>
+      (await c.query<{ n: string }>("SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE 'lifeboat_staging_%'")).rows.map((r) => r.n),
+    );
 
   beforeAll(async () => {
     db = await createCrmDatabase(400);
@@ -50,7 +58,8 @@ describe('L1 record-level restore', () => {
     worker = await startTestWorker(config, testEnv(db));
     connection = await Connection.connect({ address: inject('temporalAddress') });
     client = new Client({ connection });
-    const run = (type: string, args: unknown[]) => worker.client.workflow.execute(type, { taskQueue: worker.taskQueue, workflowId: uniqueName(type), args });
+    const run = (type: string, args: unknown[]) =>
+      worker.client.workflow.execute(type, { taskQueue: worker.taskQueue, workflowId: uniqueName(type), args });
     const manifest = (await run('backupWorkflow', [{ target: 'crm' }])) as { id: string };
     await run('verifyWorkflow', [{ backupId: manifest.id }]);
     pristine = await tableSums();
@@ -69,24 +78,49 @@ describe('L1 record-level restore', () => {
       deleted = ids.slice(0, 5);
       changed = ids.slice(5);
       await c.query('DELETE FROM crm_leads WHERE id = ANY($1::bigint[])', [deleted]);
-      await c.query(`UPDATE crm_leads SET status = 'lost', preferences = preferences || '{"vip": true}', budget_max = budget_max + 1 WHERE id = ANY($1::bigint[])`, [changed]);
+      await c.query(
+        `UPDATE crm_leads SET status = 'lost', preferences = preferences || '{"vip": true}', budget_max = budget_max + 1 WHERE id = ANY($1::bigint[])`,
+        [changed],
+      );
     });
   }
 
-  async function declareL1(extra: { keys?: string[]; children?: boolean } = {}): Promise<{ id: string; handle: WorkflowHandle; plan: WorkflowHandle }> {
+  async function declareL1(
+    extra: { keys?: string[]; children?: boolean } = {},
+  ): Promise<{ id: string; handle: WorkflowHandle; plan: WorkflowHandle }> {
     const input = incidentInput(config, {
       target: 'crm',
       summary: 'a bad script deleted 5 leads and changed 2',
       declaredBy: 'carol',
       level: 'L1',
-      options: { record: { table: 'crm_leads', keys: extra.keys ?? [...deleted, ...changed], includeChildren: extra.children ?? true, goodBefore: new Date().toISOString() } },
+      options: {
+        record: {
+          table: 'crm_leads',
+          keys: extra.keys ?? [...deleted, ...changed],
+          includeChildren: extra.children ?? true,
+          goodBefore: new Date().toISOString(),
+        },
+      },
     });
-    const handle = await client.workflow.start('incidentWorkflow', { taskQueue: config.temporal.taskQueue, workflowId: input.incidentId, args: [input] });
+    const handle = await client.workflow.start('incidentWorkflow', {
+      taskQueue: config.temporal.taskQueue,
+      workflowId: input.incidentId,
+      args: [input],
+    });
     return { id: input.incidentId, handle, plan: client.workflow.getHandle(`${input.incidentId}-L1`) };
   }
 
   const waitingFor = async (handle: WorkflowHandle, name: string): Promise<RunStatus> => {
-    await expect.poll(() => handle.query(statusQuery).then((s) => s.waiting.map((w) => w.name), () => []), { timeout: 60_000, interval: 200 }).toContain(name);
+    await expect
+      .poll(
+        () =>
+          handle.query(statusQuery).then(
+            (s) => s.waiting.map((w) => w.name),
+            () => [],
+          ),
+        { timeout: 60_000, interval: 200 },
+      )
+      .toContain(name);
     return handle.query(statusQuery);
   };
 
@@ -108,9 +142,17 @@ describe('L1 record-level restore', () => {
 
     // The validators refuse at once, with the reason, and leave no trace.
     const vote = (by: string, gate = 'apply-restore') => plan.executeUpdate(approveUpdate, { args: [{ gate, by }] });
-    await expect(vote('mallory')).rejects.toMatchObject({ cause: { message: expect.stringMatching(/mallory may not decide gate "apply-restore" of an L1 incident \(allowed: alice, bob, carol\)/) } });
-    await expect(vote('carol')).rejects.toMatchObject({ cause: { message: expect.stringMatching(/carol declared this incident and self-approval is off/) } });
-    await expect(vote('alice', 'drop-everything')).rejects.toMatchObject({ cause: { message: expect.stringMatching(/gate "drop-everything" is not waiting/) } });
+    await expect(vote('mallory')).rejects.toMatchObject({
+      cause: {
+        message: expect.stringMatching(/mallory may not decide gate "apply-restore" of an L1 incident \(allowed: alice, bob, carol\)/),
+      },
+    });
+    await expect(vote('carol')).rejects.toMatchObject({
+      cause: { message: expect.stringMatching(/carol declared this incident and self-approval is off/) },
+    });
+    await expect(vote('alice', 'drop-everything')).rejects.toMatchObject({
+      cause: { message: expect.stringMatching(/gate "drop-everything" is not waiting/) },
+    });
     expect(await tableSums()).toEqual(damaged);
 
     await vote('alice');
@@ -162,10 +204,17 @@ describe('L1 record-level restore', () => {
   it('refuses bad selections before anything runs', async () => {
     const refused = async (keys: string[] | undefined, table = 'crm_leads', filter?: string[]) => {
       const input = incidentInput(config, {
-        target: 'crm', summary: 'bad input', declaredBy: 'carol', level: 'L1',
+        target: 'crm',
+        summary: 'bad input',
+        declaredBy: 'carol',
+        level: 'L1',
         options: { record: { table, keys, filter, goodBefore: new Date().toISOString() } },
       });
-      const result = (await client.workflow.execute('incidentWorkflow', { taskQueue: config.temporal.taskQueue, workflowId: input.incidentId, args: [input] })) as RunResult;
+      const result = (await client.workflow.execute('incidentWorkflow', {
+        taskQueue: config.temporal.taskQueue,
+        workflowId: input.incidentId,
+        args: [input],
+      })) as RunResult;
       expect(result.outcome).toBe('failed');
       expect(await stagingSchemas()).toEqual([]);
       return result.detail;
@@ -198,9 +247,21 @@ describe('L1 record-level restore', () => {
       await locker.query('SELECT 1 FROM crm_leads WHERE id = $1 FOR UPDATE', [changed[0]]);
       await plan.executeUpdate(approveUpdate, { args: [{ gate: 'apply-restore', by: 'bob' }] });
       await expect
-        .poll(async () => (await plan.describe()).raw.pendingActivities?.map((a) => a.activityType?.name) ?? [], { timeout: 60_000, interval: 200 })
+        .poll(async () => (await plan.describe()).raw.pendingActivities?.map((a) => a.activityType?.name) ?? [], {
+          timeout: 60_000,
+          interval: 200,
+        })
         .toContain('applyRecords');
-      await expect.poll(() => withClient(db.url, async (c) => (await c.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'")).rows[0].n), { timeout: 30_000, interval: 100 }).toBeGreaterThan(0);
+      await expect
+        .poll(
+          () =>
+            withClient(
+              db.url,
+              async (c) => (await c.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'")).rows[0].n,
+            ),
+          { timeout: 30_000, interval: 100 },
+        )
+        .toBeGreaterThan(0);
       process.kill(-dying.pid!, 'SIGKILL');
       dying = undefined;
       await locker.query('ROLLBACK');

@@ -9,7 +9,16 @@ import { openStore } from '../activities/storage/store.js';
 import { abort, incidentInput } from '../client/incidents.js';
 import type { LifeboatConfig } from '../worker/config.js';
 import { type BackupManifest, type Level, type PlanOptions, approveUpdate, statusQuery } from '../workflows/messages.js';
-import { type TestDatabase, type TestWorker, createCrmDatabase, driveIncident, startTestWorker, testConfig, testEnv, uniqueName } from './helpers.js';
+import {
+  type TestDatabase,
+  type TestWorker,
+  createCrmDatabase,
+  driveIncident,
+  startTestWorker,
+  testConfig,
+  testEnv,
+  uniqueName,
+} from './helpers.js';
 
 describe('recovery plans L2, L3, L4', () => {
   let db: TestDatabase;
@@ -19,13 +28,20 @@ describe('recovery plans L2, L3, L4', () => {
   let verified: BackupManifest;
   const prefix = uniqueName('levels');
 
-  const sums = (url = db.url) => withClient(url, async (c) => fingerprints(c, (await userTables(c)).filter((t) => !t.includes('.'))));
+  const sums = (url = db.url) =>
+    withClient(url, async (c) =>
+      fingerprints(
+        c,
+        (await userTables(c)).filter((t) => !t.includes('.')),
+      ),
+    );
   const catalog = () => new Catalog(openStore('main', config.stores.main!, testEnv(db)));
 
   beforeAll(async () => {
     db = await createCrmDatabase(300);
     const psql = '/usr/lib/postgresql/15/bin/psql';
-    const readOnly = (on: string) => `[${psql}, --no-psqlrc, --quiet, --command, "DO $$BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_read_only = ${on}', current_database()); END$$"]`;
+    const readOnly = (on: string) =>
+      `[${psql}, --no-psqlrc, --quiet, --command, "DO $$BEGIN EXECUTE format('ALTER DATABASE %I SET default_transaction_read_only = ${on}', current_database()); END$$"]`;
     config = testConfig({
       prefix,
       crmExtra: '    hooks: { freezeWrites: read-only, unfreezeWrites: read-write }',
@@ -38,7 +54,8 @@ approvals:
   L4: { approvers: [alice, bob, dana], gates: { accept-data-loss: [bob, dana, erin] } }`,
     });
     worker = await startTestWorker(config, testEnv(db));
-    const run = (type: string, args: unknown[]) => worker.client.workflow.execute(type, { taskQueue: worker.taskQueue, workflowId: uniqueName(type), args });
+    const run = (type: string, args: unknown[]) =>
+      worker.client.workflow.execute(type, { taskQueue: worker.taskQueue, workflowId: uniqueName(type), args });
     verified = (await run('backupWorkflow', [{ target: 'crm' }])) as BackupManifest;
     await run('verifyWorkflow', [{ backupId: verified.id }]);
     pristine = await sums();
@@ -95,14 +112,22 @@ approvals:
   });
 
   it('freezes writes through the hook while the incident runs, and lets them through again at its end', async () => {
-    const input = incidentInput(config, { target: 'crm', summary: 'frozen', declaredBy: 'carol', level: 'L3', freezeWrites: true, options: {} });
+    const input = incidentInput(config, {
+      target: 'crm',
+      summary: 'frozen',
+      declaredBy: 'carol',
+      level: 'L3',
+      freezeWrites: true,
+      options: {},
+    });
     await worker.client.workflow.start('incidentWorkflow', { taskQueue: worker.taskQueue, workflowId: input.incidentId, args: [input] });
     // As the application connects: a plain session, without Lifeboat's own writable override.
     const readOnly = async () => {
       const app = new pg.Client({ connectionString: db.url });
       await app.connect();
       try {
-        return (await app.query<{ default_transaction_read_only: string }>('SHOW default_transaction_read_only')).rows[0]!.default_transaction_read_only;
+        return (await app.query<{ default_transaction_read_only: string }>('SHOW default_transaction_read_only')).rows[0]!
+          .default_transaction_read_only;
       } finally {
         await app.end();
       }
@@ -131,17 +156,28 @@ approvals:
     expect(result.outcome).toBe('aborted');
     const restoredDb = /^(\S+):/.exec(result.timeline.find((s) => s.name === 'restore into a new database')!.detail!)![1]!;
     expect(result.timeline.find((s) => s.name === `drop the unused database ${restoredDb}`)?.status).toBe('done');
-    const left = await withClient(inject('pgAdminUrl'), async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [restoredDb])).rowCount);
+    const left = await withClient(
+      inject('pgAdminUrl'),
+      async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [restoredDb])).rowCount,
+    );
     expect(left).toBe(0);
   });
 
   it('L4 skips a corrupt newer backup, needs two distinct approvers to accept the data loss, and restores', async () => {
     // A newer backup whose stored bytes were damaged: L4 must record why it skipped it.
-    const run = (type: string, args: unknown[]) => worker.client.workflow.execute(type, { taskQueue: worker.taskQueue, workflowId: uniqueName(type), args });
+    const run = (type: string, args: unknown[]) =>
+      worker.client.workflow.execute(type, { taskQueue: worker.taskQueue, workflowId: uniqueName(type), args });
     const newer = (await run('backupWorkflow', [{ target: 'crm' }])) as BackupManifest;
-    const s3 = new S3Client({ endpoint: inject('s3Endpoint'), region: 'us-east-1', forcePathStyle: true, credentials: { accessKeyId: inject('s3AccessKeyId'), secretAccessKey: inject('s3SecretAccessKey') } });
+    const s3 = new S3Client({
+      endpoint: inject('s3Endpoint'),
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: { accessKeyId: inject('s3AccessKeyId'), secretAccessKey: inject('s3SecretAccessKey') },
+    });
     const key = `${prefix}/${dumpKey(newer.id)}`;
-    const bytes = Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: inject('s3Bucket'), Key: key }))).Body!.transformToByteArray());
+    const bytes = Buffer.from(
+      await (await s3.send(new GetObjectCommand({ Bucket: inject('s3Bucket'), Key: key }))).Body!.transformToByteArray(),
+    );
     bytes[100]! ^= 0xff;
     await s3.send(new PutObjectCommand({ Bucket: inject('s3Bucket'), Key: key, Body: bytes }));
 
@@ -156,9 +192,13 @@ approvals:
           expect(gate.request!.dataLossWindowMs).toBe(Date.parse(status.context.declaredAt) - Date.parse(verified.startedAt));
           expect(gate.request!.changes).toContainEqual(expect.stringContaining(`newer backup ${newer.id} skipped: SHA-256 mismatch`));
           const vote = (by: string) => plan.executeUpdate(approveUpdate, { args: [{ gate: 'accept-data-loss', by }] });
-          await expect(vote('alice')).rejects.toMatchObject({ cause: { message: expect.stringMatching(/alice may not decide gate "accept-data-loss".*allowed: bob, dana, erin/) } });
+          await expect(vote('alice')).rejects.toMatchObject({
+            cause: { message: expect.stringMatching(/alice may not decide gate "accept-data-loss".*allowed: bob, dana, erin/) },
+          });
           expect(await vote('bob')).toMatchObject({ approvedBy: ['bob'], required: 2 });
-          await expect(vote('bob')).rejects.toMatchObject({ cause: { message: expect.stringMatching(/bob already approved "accept-data-loss": it needs 2 distinct approvers/) } });
+          await expect(vote('bob')).rejects.toMatchObject({
+            cause: { message: expect.stringMatching(/bob already approved "accept-data-loss": it needs 2 distinct approvers/) },
+          });
           expect(await vote('dana')).toBeNull();
         },
       },

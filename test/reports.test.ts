@@ -6,7 +6,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { formatDuration, listReports, readReport, renderMarkdown, renderTimelineSvg, type RunReport, writeReport } from '../activities/reports/report.js';
+import {
+  formatDuration,
+  listReports,
+  readReport,
+  renderMarkdown,
+  renderTimelineSvg,
+  type RunReport,
+  writeReport,
+} from '../activities/reports/report.js';
 import { LocalStore } from '../activities/storage/local.js';
 import { InputError } from '../workflows/messages.js';
 
@@ -52,13 +60,41 @@ function sampleReport(options: { missed?: boolean; id?: string; declaredAt?: str
         rpoAchievedMs: declared - Date.parse(backupAt),
       },
       timeline: [
-        { name: 'identify affected records', kind: 'automated', status: 'done', startedAt: at(10), finishedAt: at(10.5), detail: '7 rows in crm_leads' },
-        { name: 'stage the backup <script>alert(1)</script>', kind: 'automated', status: 'done', startedAt: at(10.5), finishedAt: at(16 * k) },
-        { name: 'approve restore', kind: 'approval', status: 'rejected', startedAt: at(16 * k), finishedAt: at(22 * k), actor: 'carol', detail: 'wrong backup |\nuse the 02:00 one' },
+        {
+          name: 'identify affected records',
+          kind: 'automated',
+          status: 'done',
+          startedAt: at(10),
+          finishedAt: at(10.5),
+          detail: '7 rows in crm_leads',
+        },
+        {
+          name: 'stage the backup <script>alert(1)</script>',
+          kind: 'automated',
+          status: 'done',
+          startedAt: at(10.5),
+          finishedAt: at(16 * k),
+        },
+        {
+          name: 'approve restore',
+          kind: 'approval',
+          status: 'rejected',
+          startedAt: at(16 * k),
+          finishedAt: at(22 * k),
+          actor: 'carol',
+          detail: 'wrong backup |\nuse the 02:00 one',
+        },
         { name: 'approve restore again', kind: 'approval', status: 'done', startedAt: at(22 * k), finishedAt: at(30 * k), actor: 'bob' },
         { name: 'apply the restore', kind: 'automated', status: 'done', startedAt: at(30 * k), finishedAt: at(36 * k) },
         { name: 'verify fix', kind: 'automated', status: 'aborted', startedAt: at(36 * k), finishedAt: at(38 * k) },
-        { name: 'confirm with the sales team', kind: 'human', status: 'done', startedAt: at(38 * k), finishedAt: at(42 * k), actor: 'alice' },
+        {
+          name: 'confirm with the sales team',
+          kind: 'human',
+          status: 'done',
+          startedAt: at(38 * k),
+          finishedAt: at(42 * k),
+          actor: 'alice',
+        },
         { name: 'post-incident review', kind: 'human', status: 'waiting', startedAt: at(42 * k) },
       ],
     },
@@ -85,7 +121,11 @@ function elements(node: unknown, tag: string, found: XmlNode[] = []): XmlNode[] 
 function parseSvg(svg: string): XmlNode {
   const valid = XMLValidator.validate(svg);
   expect(valid).toBe(true);
-  return new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '@_', isArray: (_name: string, _path: unknown, _leaf: boolean, isAttribute: boolean) => !isAttribute }).parse(svg) as XmlNode;
+  return new XMLParser({
+    ignoreAttributes: false,
+    attributeNamePrefix: '@_',
+    isArray: (_name: string, _path: unknown, _leaf: boolean, isAttribute: boolean) => !isAttribute,
+  }).parse(svg) as XmlNode;
 }
 
 const num = (el: XmlNode, attr: string) => Number(el[`@_${attr}`]);
@@ -110,7 +150,11 @@ describe('run reports', () => {
   it('writes exactly the JSON, Markdown and SVG under reports/<id>/, and the JSON reads back as written', async () => {
     const report = sampleReport();
     const keys = await writeReport(store, report);
-    const expected = ['reports/inc-20261122-040512-ab12/report.json', 'reports/inc-20261122-040512-ab12/report.md', 'reports/inc-20261122-040512-ab12/timeline.svg'];
+    const expected = [
+      'reports/inc-20261122-040512-ab12/report.json',
+      'reports/inc-20261122-040512-ab12/report.md',
+      'reports/inc-20261122-040512-ab12/timeline.svg',
+    ];
     expect(keys).toEqual(expected);
     expect((await store.list('')).map((o) => o.key).sort()).toEqual(expected);
 
@@ -146,7 +190,9 @@ describe('run reports', () => {
       expect(met).toContain(`| ${name} | ${step.kind} | ${step.status} |`);
     }
     // Started 10 minutes after the declaration; the open step counts up to the report's time.
-    expect(met).toContain('| 1 | identify affected records | automated | done | 04:15:12 (T+10 min) | 04:15:42 (T+10 min 30 s) | 30 s | — | 7 rows in crm_leads |');
+    expect(met).toContain(
+      '| 1 | identify affected records | automated | done | 04:15:12 (T+10 min) | 04:15:42 (T+10 min 30 s) | 30 s | — | 7 rows in crm_leads |',
+    );
     expect(met).toContain('| still open | 3 min so far |');
     // Cells stay one line and keep their pipes as text.
     expect(met).toContain('| wrong backup \\|<br>use the 02:00 one |');
@@ -200,7 +246,16 @@ describe('run reports', () => {
 
       // Human and approval steps are hatched; colours follow the status.
       const fills = bars.map((b) => b['@_fill']);
-      expect(fills).toEqual(['#2f9e44', '#2f9e44', 'url(#hatch-red)', 'url(#hatch-green)', '#2f9e44', '#868e96', 'url(#hatch-green)', 'url(#hatch-amber)']);
+      expect(fills).toEqual([
+        '#2f9e44',
+        '#2f9e44',
+        'url(#hatch-red)',
+        'url(#hatch-green)',
+        '#2f9e44',
+        '#868e96',
+        'url(#hatch-green)',
+        'url(#hatch-amber)',
+      ]);
 
       // Names are escaped, never markup.
       expect(svg).not.toContain('<script>');

@@ -9,7 +9,11 @@ const config = (drill = '') =>
     'test',
     {},
   );
-const env = { CRM_URL: 'postgres://u:p@localhost:5432/crm', TEST_URL: 'postgres://u:p@127.0.0.1:5432/crm', OTHER_URL: 'postgres://u:p@drills.internal:6432/postgres' };
+const env = {
+  CRM_URL: 'postgres://u:p@localhost:5432/crm',
+  TEST_URL: 'postgres://u:p@127.0.0.1:5432/crm',
+  OTHER_URL: 'postgres://u:p@drills.internal:6432/postgres',
+};
 
 describe('target resolution', () => {
   it('sends a drill to its test database on the scratch server by default', () => {
@@ -25,7 +29,9 @@ describe('target resolution', () => {
 
   it('refuses a test server that is the production connection, and names that are not drill databases', () => {
     const r = createResolver(config('drill:\n  testUrlEnv: TEST_URL'), env);
-    expect(() => r.databaseUrl('crm', 'lifeboat_drill_crm_ab12')).toThrow(/drill.testUrlEnv \(TEST_URL\) is the production connection of target "crm"/);
+    expect(() => r.databaseUrl('crm', 'lifeboat_drill_crm_ab12')).toThrow(
+      /drill.testUrlEnv \(TEST_URL\) is the production connection of target "crm"/,
+    );
     const plain = createResolver(config(), env);
     for (const name of ['crm', 'postgres', 'lifeboat_drill_', 'lifeboat_drill_X"; DROP']) {
       expect(() => plain.databaseUrl('crm', name)).toThrow(/is not a drill test database/);

@@ -72,11 +72,22 @@ describe('planRetention', () => {
     for (const d of deleted) expect(d.reasons).toEqual(['outside every generation']);
     // The earlier backup of a day with two goes, unless tagged; so do all of last May and before.
     expect(deleted.map((d) => d.id)).toEqual(
-      expect.arrayContaining(['crm-20261120T020000Z', 'crm-20261031T020000Z', 'crm-20261108T020000Z', 'crm-20260531T020000Z', 'crm-20250915T020000Z']),
+      expect.arrayContaining([
+        'crm-20261120T020000Z',
+        'crm-20261031T020000Z',
+        'crm-20261108T020000Z',
+        'crm-20260531T020000Z',
+        'crm-20250915T020000Z',
+      ]),
     );
     // One decision per backup, newest first, each carrying its backup's start time.
     expect(decisions.map((d) => d.id)).toEqual(history.map((b) => b.id).reverse());
-    expect(decisions[0]).toEqual({ id: 'crm-20261122T020000Z', startedAt: '2026-11-22T02:00:00.000Z', keep: true, reasons: EXPECTED_KEPT['crm-20261122T020000Z'] });
+    expect(decisions[0]).toEqual({
+      id: 'crm-20261122T020000Z',
+      startedAt: '2026-11-22T02:00:00.000Z',
+      keep: true,
+      reasons: EXPECTED_KEPT['crm-20261122T020000Z'],
+    });
   });
 
   it('decides the same whatever order the backups come in', () => {
@@ -137,8 +148,12 @@ describe('retentionWorkflow', () => {
     { at: '2024-02-14T02:00:00Z', keep: ['daily 2024-02-14', 'weekly 2024-W07', 'monthly 2024-02', 'newest'] },
   ];
   const idOf = (at: string) => backupIdFor('crm', new Date(at));
-  const KEPT = BACKUPS.filter((b) => b.keep).map((b) => idOf(b.at)).reverse();
-  const DOOMED = BACKUPS.filter((b) => !b.keep).map((b) => idOf(b.at)).reverse();
+  const KEPT = BACKUPS.filter((b) => b.keep)
+    .map((b) => idOf(b.at))
+    .reverse();
+  const DOOMED = BACKUPS.filter((b) => !b.keep)
+    .map((b) => idOf(b.at))
+    .reverse();
 
   beforeAll(async () => {
     db = await createCrmDatabase(10);
@@ -171,7 +186,14 @@ describe('retentionWorkflow', () => {
         lifeboatVersion: '0.1.0',
       };
       await catalog.writeManifest(manifest);
-      await catalog.writeVerification({ backupId: id, verifiedAt: manifest.finishedAt, result: 'passed', durationMs: 1, tables: {}, findings: [] });
+      await catalog.writeVerification({
+        backupId: id,
+        verifiedAt: manifest.finishedAt,
+        result: 'passed',
+        durationMs: 1,
+        tables: {},
+        findings: [],
+      });
     }
   });
 
@@ -213,7 +235,11 @@ describe('retentionWorkflow', () => {
     expect(await listedIds()).toEqual(KEPT);
     for (const id of DOOMED) expect(await store.list(`${backupFolder(id)}/`)).toEqual([]);
     for (const id of KEPT) {
-      expect((await store.list(`${backupFolder(id)}/`)).map((o) => o.key.split('/').at(-1)).sort()).toEqual(['backup.dump', 'manifest.json', 'verification.json']);
+      expect((await store.list(`${backupFolder(id)}/`)).map((o) => o.key.split('/').at(-1)).sort()).toEqual([
+        'backup.dump',
+        'manifest.json',
+        'verification.json',
+      ]);
     }
     expect(await store.list('crm/')).toHaveLength(KEPT.length * 3);
   });

@@ -26,16 +26,25 @@ describe('RTO clock (time skipping)', () => {
 
   beforeAll(async () => {
     db = await createCrmDatabase(50);
-    config = testConfig({ prefix: uniqueName('rto'), extra: 'approvals: { L1: { approvers: [alice, bob] }, L4: { approvers: [alice, bob] } }' });
+    config = testConfig({
+      prefix: uniqueName('rto'),
+      extra: 'approvals: { L1: { approvers: [alice, bob] }, L4: { approvers: [alice, bob] } }',
+    });
     // L1 needs a verified backup to stage from: taken on the dev server, in the same store.
     devWorker = await startTestWorker(config, testEnv(db));
-    const start = (type: string, args: unknown[]) => devWorker.client.workflow.execute(type, { taskQueue: devWorker.taskQueue, workflowId: uniqueName(type), args });
+    const start = (type: string, args: unknown[]) =>
+      devWorker.client.workflow.execute(type, { taskQueue: devWorker.taskQueue, workflowId: uniqueName(type), args });
     const manifest = (await start('backupWorkflow', [{ target: 'crm' }])) as { id: string };
     await start('verifyWorkflow', [{ backupId: manifest.id }]);
 
-    env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: venvTool('temporal-test-server') } } });
+    env = await TestWorkflowEnvironment.createTimeSkipping({
+      server: { executable: { type: 'existing-path', path: venvTool('temporal-test-server') } },
+    });
     // The time-skipping server knows no custom search attributes until told (2 = KEYWORD).
-    await env.connection.operatorService.addSearchAttributes({ namespace: 'default', searchAttributes: Object.fromEntries(SEARCH_ATTRIBUTES.map((k) => [k.name, 2])) });
+    await env.connection.operatorService.addSearchAttributes({
+      namespace: 'default',
+      searchAttributes: Object.fromEntries(SEARCH_ATTRIBUTES.map((k) => [k.name, 2])),
+    });
     worker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue: config.temporal.taskQueue,
@@ -56,17 +65,34 @@ describe('RTO clock (time skipping)', () => {
   /** Starts an incident declared at the test server's current time, and waits until its plan waits on a person. */
   async function declare(level: Level): Promise<{ handle: WorkflowHandle; declaredAt: number; id: string }> {
     const declaredAt = await env.currentTimeMs();
-    const input = incidentInput(config, {
-      target: 'crm',
-      summary: `${level} clock test`,
-      declaredBy: 'carol',
-      declaredAt: new Date(declaredAt).toISOString(),
-      level,
-      options: level === 'L1' ? { record: { table: 'crm_leads', keys: ['1', '2'], goodBefore: new Date(declaredAt).toISOString() } } : {},
-    }, declaredAt);
-    const handle = await env.client.workflow.start('incidentWorkflow', { taskQueue: config.temporal.taskQueue, workflowId: input.incidentId, args: [input] });
+    const input = incidentInput(
+      config,
+      {
+        target: 'crm',
+        summary: `${level} clock test`,
+        declaredBy: 'carol',
+        declaredAt: new Date(declaredAt).toISOString(),
+        level,
+        options: level === 'L1' ? { record: { table: 'crm_leads', keys: ['1', '2'], goodBefore: new Date(declaredAt).toISOString() } } : {},
+      },
+      declaredAt,
+    );
+    const handle = await env.client.workflow.start('incidentWorkflow', {
+      taskQueue: config.temporal.taskQueue,
+      workflowId: input.incidentId,
+      args: [input],
+    });
     const plan = env.client.workflow.getHandle(`${input.incidentId}-${level}`);
-    await expect.poll(() => plan.query(statusQuery).then((s) => s.waiting.length, () => 0), { timeout: 60_000, interval: 200 }).toBeGreaterThan(0);
+    await expect
+      .poll(
+        () =>
+          plan.query(statusQuery).then(
+            (s) => s.waiting.length,
+            () => 0,
+          ),
+        { timeout: 60_000, interval: 200 },
+      )
+      .toBeGreaterThan(0);
     return { handle, declaredAt, id: input.incidentId };
   }
 

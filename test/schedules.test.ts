@@ -21,13 +21,16 @@ describe('schedule apply', () => {
 
   afterAll(async () => {
     for (const kind of ['backup', 'verify', 'retention', 'freshness', 'drill']) {
-      await client.schedule.getHandle(`lifeboat-${kind}-${target}`).delete().catch(() => undefined);
+      await client.schedule
+        .getHandle(`lifeboat-${kind}-${target}`)
+        .delete()
+        .catch(() => undefined);
     }
     await connection.close();
   });
 
   it('creates the five schedules, changes nothing the second time, and follows a changed cron', async () => {
-    const first = await applySchedules(client, (config('0 2 * * *')));
+    const first = await applySchedules(client, config('0 2 * * *'));
     expect(first.map((c) => [c.id, c.change])).toEqual([
       [`lifeboat-backup-${target}`, 'created'],
       [`lifeboat-verify-${target}`, 'created'],
@@ -37,17 +40,21 @@ describe('schedule apply', () => {
     ]);
     const before = await client.schedule.getHandle(`lifeboat-backup-${target}`).describe();
 
-    const second = await applySchedules(client, (config('0 2 * * *')));
+    const second = await applySchedules(client, config('0 2 * * *'));
     expect(second.every((c) => c.change === 'unchanged')).toBe(true);
     const after = await client.schedule.getHandle(`lifeboat-backup-${target}`).describe();
     expect(after.raw.conflictToken).toEqual(before.raw.conflictToken);
 
     expect(before.spec.timezone).toBe('Europe/Madrid');
     expect(before.spec.calendars?.[0]).toMatchObject({ hour: [{ start: 2, end: 2, step: 1 }], minute: [{ start: 0, end: 0, step: 1 }] });
-    expect(before.action).toMatchObject({ type: 'startWorkflow', workflowType: 'backupWorkflow', args: [{ target, reason: 'scheduled daily backup' }] });
+    expect(before.action).toMatchObject({
+      type: 'startWorkflow',
+      workflowType: 'backupWorkflow',
+      args: [{ target, reason: 'scheduled daily backup' }],
+    });
     expect(before.policies.overlap).toBe('SKIP');
 
-    const third = await applySchedules(client, (config('15 1 * * *')));
+    const third = await applySchedules(client, config('15 1 * * *'));
     expect(third.find((c) => c.id === `lifeboat-backup-${target}`)?.change).toBe('updated');
     expect(third.filter((c) => c.change === 'unchanged')).toHaveLength(4);
 
@@ -78,7 +85,16 @@ describe('schedule apply', () => {
     for (const at of next) {
       // In Madrid: a Monday among the first seven days of a quarter's first month, at 09:00.
       const { weekday, day, month, hour } = Object.fromEntries(
-        new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Madrid', weekday: 'short', day: 'numeric', month: 'numeric', hour: 'numeric', hourCycle: 'h23' }).formatToParts(at).map((p) => [p.type, p.value]),
+        new Intl.DateTimeFormat('en-GB', {
+          timeZone: 'Europe/Madrid',
+          weekday: 'short',
+          day: 'numeric',
+          month: 'numeric',
+          hour: 'numeric',
+          hourCycle: 'h23',
+        })
+          .formatToParts(at)
+          .map((p) => [p.type, p.value]),
       );
       expect(weekday).toBe('Mon');
       expect(Number(day)).toBeLessThanOrEqual(7);

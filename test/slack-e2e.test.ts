@@ -16,7 +16,17 @@ import { type RunningReceiver, startReceiver } from '../client/slack/receiver.js
 import type { LifeboatConfig } from '../worker/config.js';
 import { type RunResult, statusQuery } from '../workflows/messages.js';
 import { type FakeMessage, type FakeSlack, startFakeSlack } from './fake-slack.js';
-import { type TestDatabase, type TestWorker, backupAndVerify, createCrmDatabase, startL1Incident, startTestWorker, testConfig, testEnv, uniqueName } from './helpers.js';
+import {
+  type TestDatabase,
+  type TestWorker,
+  backupAndVerify,
+  createCrmDatabase,
+  startL1Incident,
+  startTestWorker,
+  testConfig,
+  testEnv,
+  uniqueName,
+} from './helpers.js';
 import { blockActionsPayload, post, signedRequest } from './slack-sign.js';
 
 const TOKEN = 'xoxb-e2e-test-token';
@@ -65,21 +75,38 @@ describe('Slack end to end: the notifier posts, a signed click on the posted but
   };
   /** A click on a button of a posted message, as Slack sends it for that message. */
   const clickOn = (message: FakeMessage, button: Button, who: Person) =>
-    blockActionsPayload({ actionId: button.action_id, value: button.value, user: { id: who, username: people[who].name }, channel: message.channel, messageTs: message.ts, threadTs: message.thread_ts });
-  const send = (payload: unknown, options: { secret?: string; timestamp?: number; rawBody?: string } = {}) => post(receiver.url!, signedRequest(options.secret ?? SECRET, payload, options));
+    blockActionsPayload({
+      actionId: button.action_id,
+      value: button.value,
+      user: { id: who, username: people[who].name },
+      channel: message.channel,
+      messageTs: message.ts,
+      threadTs: message.thread_ts,
+    });
+  const send = (payload: unknown, options: { secret?: string; timestamp?: number; rawBody?: string } = {}) =>
+    post(receiver.url!, signedRequest(options.secret ?? SECRET, payload, options));
 
-  const tableSums = () => withClient(db.url, async (c) => fingerprints(c, (await userTables(c)).filter((t) => !t.includes('.'))));
+  const tableSums = () =>
+    withClient(db.url, async (c) =>
+      fingerprints(
+        c,
+        (await userTables(c)).filter((t) => !t.includes('.')),
+      ),
+    );
   /** The deleted leads and their children, whole rows, in a stable order. */
   const rowsOf = (ids: string[]) =>
     withClient(db.url, async (c) => {
       const rows: Record<string, unknown[]> = {};
       for (const [table, column] of [['crm_leads', 'id'], ...CHILDREN.map((t) => [t, 'lead_id'])] as const) {
-        rows[table] = (await c.query(`SELECT to_jsonb(t) AS row FROM ${table} t WHERE ${column} = ANY($1::bigint[]) ORDER BY id`, [ids])).rows.map((r) => r.row);
+        rows[table] = (
+          await c.query(`SELECT to_jsonb(t) AS row FROM ${table} t WHERE ${column} = ANY($1::bigint[]) ORDER BY id`, [ids])
+        ).rows.map((r) => r.row);
       }
       return rows;
     });
   /** Updates the plan accepted: a refused click leaves none (validators reject before the history). */
-  const acceptedUpdates = async () => (await plan.fetchHistory()).events!.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes).length;
+  const acceptedUpdates = async () =>
+    (await plan.fetchHistory()).events!.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes).length;
 
   /** No effect on the run: the gate still waits with no approval, no Update accepted, the message untouched with its buttons. */
   const unaffected = async () => {
@@ -110,7 +137,12 @@ approvals:
     const notifier = selectNotifier(config, { SLACK_BOT_TOKEN: TOKEN });
     expect(notifier).toBeInstanceOf(SlackNotifier);
     worker = await startTestWorker(config, testEnv(db), { notifier });
-    receiver = await startReceiver({ slack: config.notify.slack!, temporal: worker.client, env: { SLACK_BOT_TOKEN: TOKEN, SLACK_SIGNING_SECRET: SECRET }, log: (line) => logs.push(line) });
+    receiver = await startReceiver({
+      slack: config.notify.slack!,
+      temporal: worker.client,
+      env: { SLACK_BOT_TOKEN: TOKEN, SLACK_SIGNING_SECRET: SECRET },
+      log: (line) => logs.push(line),
+    });
 
     await backupAndVerify(worker);
   });
@@ -128,7 +160,11 @@ approvals:
 
     tablesBefore = await tableSums();
     deleted = await withClient(db.url, async (c) =>
-      (await c.query<{ id: string }>('SELECT l.id::text FROM crm_leads l WHERE EXISTS (SELECT 1 FROM crm_activities a WHERE a.lead_id = l.id) ORDER BY l.id LIMIT 4 OFFSET 10')).rows.map((r) => r.id),
+      (
+        await c.query<{ id: string }>(
+          'SELECT l.id::text FROM crm_leads l WHERE EXISTS (SELECT 1 FROM crm_activities a WHERE a.lead_id = l.id) ORDER BY l.id LIMIT 4 OFFSET 10',
+        )
+      ).rows.map((r) => r.id),
     );
     expect(deleted).toHaveLength(4);
     rowsBefore = await rowsOf(deleted);
@@ -141,14 +177,18 @@ approvals:
 
     // The approval request for apply-restore, found by the button the notifier drew in it.
     const isOurRequest = (m: FakeMessage) =>
-      buttonsOf(m.blocks).some((b) => b.action_id === APPROVE_ACTION && (() => {
-        try {
-          const target = parseButtonValue(b.value);
-          return target.incidentId === id && target.name === 'apply-restore';
-        } catch {
-          return false;
-        }
-      })());
+      buttonsOf(m.blocks).some(
+        (b) =>
+          b.action_id === APPROVE_ACTION &&
+          (() => {
+            try {
+              const target = parseButtonValue(b.value);
+              return target.incidentId === id && target.name === 'apply-restore';
+            } catch {
+              return false;
+            }
+          })(),
+      );
     await expect.poll(() => slack.messages(CHANNEL).some(isOurRequest), { timeout: 90_000, interval: 200 }).toBe(true);
     approval = slack.messages(CHANNEL).find(isOurRequest)!;
     approve = buttonsOf(approval.blocks).find((b) => b.action_id === APPROVE_ACTION)!;
@@ -159,7 +199,16 @@ approvals:
     expect(root.text).toContain(`[${id} L1] L1 incident declared by carol`);
     expect(approval.text).toContain(`[${id} L1] Approval needed`);
     expect(parseButtonValue(approve.value)).toEqual({ workflowId: `${id}-L1`, name: 'apply-restore', incidentId: id });
-    await expect.poll(() => plan.query(statusQuery).then((s) => s.waiting.map((w) => w.name), () => []), { timeout: 20_000 }).toContain('apply-restore');
+    await expect
+      .poll(
+        () =>
+          plan.query(statusQuery).then(
+            (s) => s.waiting.map((w) => w.name),
+            () => [],
+          ),
+        { timeout: 20_000 },
+      )
+      .toContain('apply-restore');
     await unaffected();
   });
 
@@ -170,7 +219,9 @@ approvals:
     expect((await send(clickOn(approval, approve, 'U0ALICE'), { timestamp: sixMinutesAgo })).status).toBe(401);
     // Correctly signed, but not a payload: unparsable JSON, then the posted button with a tampered value.
     expect((await send(null, { rawBody: 'payload=%7B%22type%22%3A%22block_actions%22' })).status).toBe(400);
-    expect((await send(clickOn(approval, { ...approve, value: approve.value.replace('apply-restore', 'apply-restore"') }, 'U0ALICE'))).status).toBe(400);
+    expect(
+      (await send(clickOn(approval, { ...approve, value: approve.value.replace('apply-restore', 'apply-restore"') }, 'U0ALICE'))).status,
+    ).toBe(400);
     expect(slack.ephemerals()).toHaveLength(ephemerals);
     await unaffected();
   });
@@ -185,7 +236,9 @@ approvals:
 
   it("gives a mapped user who is not an L1 approver the validator's reason: no effect", async () => {
     expect((await send(clickOn(approval, approve, 'U0MALLORY'))).status).toBe(200);
-    expect((await nthEphemeral('U0MALLORY', 1)).text).toMatch(/^Refused: mallory may not decide gate "apply-restore" of an L1 incident \(allowed: alice, bob, carol\)/);
+    expect((await nthEphemeral('U0MALLORY', 1)).text).toMatch(
+      /^Refused: mallory may not decide gate "apply-restore" of an L1 incident \(allowed: alice, bob, carol\)/,
+    );
     await unaffected();
   });
 
@@ -203,7 +256,9 @@ approvals:
     expect(first).toMatchObject({ channel: CHANNEL, thread_ts: approval.thread_ts });
     // The very same signed request again (a second click, or Slack retrying): still one approval.
     expect((await post(receiver.url!, click)).status).toBe(200);
-    expect((await nthEphemeral('U0ALICE', 2)).text).toMatch(new RegExp(`^Refused: gate apply-restore of ${id} was already approved by alice`));
+    expect((await nthEphemeral('U0ALICE', 2)).text).toMatch(
+      new RegExp(`^Refused: gate apply-restore of ${id} was already approved by alice`),
+    );
     expect(await acceptedUpdates()).toBe(1);
     const gate = (await plan.query(statusQuery)).timeline.filter((s) => s.name === 'apply-restore');
     expect(gate).toEqual([expect.objectContaining({ kind: 'approval', status: 'done', actor: 'alice' })]);
@@ -222,7 +277,9 @@ approvals:
     expect(result.outcome).toBe('recovered');
     expect(result.rto?.verdict).toBe('met');
     expect(result.timeline.filter((s) => s.kind === 'notification' && s.status === 'failed')).toEqual([]);
-    expect(result.timeline.filter((s) => s.name === 'apply-restore')).toEqual([expect.objectContaining({ status: 'done', actor: 'alice' })]);
+    expect(result.timeline.filter((s) => s.name === 'apply-restore')).toEqual([
+      expect.objectContaining({ status: 'done', actor: 'alice' }),
+    ]);
 
     // The data: the deleted leads and their children exactly as before, and every table as before.
     expect(await rowsOf(deleted)).toEqual(rowsBefore);
@@ -245,7 +302,9 @@ approvals:
     expect(decided.versions.length).toBeGreaterThanOrEqual(2);
     expect(buttonsOf(decided.versions[0]!.blocks).map((b) => b.action_id)).toContain(APPROVE_ACTION);
     expect(buttonsOf(decided.blocks)).toEqual([]);
-    expect(blocksText(decided.blocks)).toMatch(/✅ Approved by alice at <!date\^\d+\^\{date_short_pretty\} \{time_secs\}\|\d{4}-\d\d-\d\dT[\d:.]+Z>/);
+    expect(blocksText(decided.blocks)).toMatch(
+      /✅ Approved by alice at <!date\^\d+\^\{date_short_pretty\} \{time_secs\}\|\d{4}-\d\d-\d\dT[\d:.]+Z>/,
+    );
     expect(decided.text).toContain('Approved by alice');
     expect(slack.calls('chat.update').some((c) => c.args.ts === approval.ts && c.status === 200 && !c.error)).toBe(true);
 
@@ -258,7 +317,12 @@ approvals:
 
     // Alice alone was told "approved" (ephemerals reach only the clicker); nothing secret was logged.
     expect(ephemeralsTo('U0ALICE')[0]!.text).toMatch(/^Approved: /);
-    expect(slack.ephemerals().filter((e) => /^Approved: /.test(e.text ?? '')).map((e) => e.user)).toEqual(['U0ALICE']);
+    expect(
+      slack
+        .ephemerals()
+        .filter((e) => /^Approved: /.test(e.text ?? ''))
+        .map((e) => e.user),
+    ).toEqual(['U0ALICE']);
     expect(logs.join('\n')).not.toContain(SECRET);
     expect(logs.join('\n')).not.toContain(TOKEN);
   });

@@ -12,18 +12,36 @@ import { APPROVE_ACTION, DONE_ACTION, GATE_BLOCK, REJECT_ACTION, parseButtonValu
 import type { LifeboatConfig, SlackConfig } from '../worker/config.js';
 import { type ApprovalRequest, type RunResult, approveUpdate } from '../workflows/messages.js';
 import { type FakeMessage, type FakeSlack, startFakeSlack } from './fake-slack.js';
-import { type TestDatabase, type TestWorker, backupAndVerify, createCrmDatabase, startL1Incident, driveIncident, startTestWorker, testConfig, testEnv, uniqueName } from './helpers.js';
+import {
+  type TestDatabase,
+  type TestWorker,
+  backupAndVerify,
+  createCrmDatabase,
+  startL1Incident,
+  driveIncident,
+  startTestWorker,
+  testConfig,
+  testEnv,
+  uniqueName,
+} from './helpers.js';
 
 const TOKEN = 'xoxb-test-1234567890-secret';
 const CHANNEL = 'C0LIFEBOAT';
 
 const slackYaml = (url: string, retries = 2) => `notify:\n  slack:\n    channel: ${CHANNEL}\n    apiUrl: ${url}\n    retries: ${retries}`;
-const configWith = (url: string, retries = 2, extra = ''): LifeboatConfig => testConfig({ prefix: uniqueName('slack'), extra: `${slackYaml(url, retries)}\n${extra}` });
+const configWith = (url: string, retries = 2, extra = ''): LifeboatConfig =>
+  testConfig({ prefix: uniqueName('slack'), extra: `${slackYaml(url, retries)}\n${extra}` });
 const slackConfig = (url: string, retries = 2): SlackConfig => configWith(url, retries).notify.slack!;
 
 /** Every string anywhere in a message's blocks, joined: what a reader could see. */
 const allText = (m: FakeMessage | undefined) => JSON.stringify(m?.blocks ?? []);
-type Block = { type: string; block_id?: string; elements?: Array<Record<string, any>>; text?: { text: string }; fields?: Array<{ text: string }> };
+type Block = {
+  type: string;
+  block_id?: string;
+  elements?: Array<Record<string, any>>;
+  text?: { text: string };
+  fields?: Array<{ text: string }>;
+};
 const blocksOf = (m: FakeMessage | undefined) => (m?.blocks ?? []) as Block[];
 
 const request: ApprovalRequest = {
@@ -85,7 +103,13 @@ describe('Slack notifier against the fake Web API', () => {
   it('replaces a message in place: same ts, new content, every version kept', async () => {
     const root = await notifier.notify({ severity: 'info', title: 'Incident', text: 'declared' });
     const started = await notifier.notify({ severity: 'info', title: 'Step started: verify fix', text: 'running', thread: root.ref });
-    const ended = await notifier.notify({ severity: 'info', title: 'Step done: verify fix', text: 'all checks passed', thread: root.ref, replaces: started.ref });
+    const ended = await notifier.notify({
+      severity: 'info',
+      title: 'Step done: verify fix',
+      text: 'all checks passed',
+      thread: root.ref,
+      replaces: started.ref,
+    });
     expect(ended.ref).toBe(started.ref);
     const message = slack.message(started.ref!)!;
     expect(message.text).toContain('Step done: verify fix');
@@ -98,21 +122,51 @@ describe('Slack notifier against the fake Web API', () => {
 
   it('renders an approval with what will change, what protects it, who may approve, and guarded buttons', async () => {
     const root = await notifier.notify({ severity: 'critical', title: 'Incident', text: 'declared' });
-    const posted = await notifier.notify({ severity: 'warning', title: 'Approval needed: Restore 7 lead(s)', text: 'console text', thread: root.ref, action: gate({ approvedBy: ['alice'] }) });
+    const posted = await notifier.notify({
+      severity: 'warning',
+      title: 'Approval needed: Restore 7 lead(s)',
+      text: 'console text',
+      thread: root.ref,
+      action: gate({ approvedBy: ['alice'] }),
+    });
     const message = slack.message(posted.ref!)!;
     const text = allText(message);
-    for (const fact of ['Restore 7 lead(s) of crm_leads', '`crm_prod`', '`crm_leads`', '`crm_activities`', 'insert 5 missing row(s), revert 2 changed row(s)', 'insert 12 missing row(s)', '`crm-20261122T020000Z`', '8 h 15 min old', '7 h 00 min of changes before the incident', 'incidents/inc-20261122-101500-abcd/snapshot/', 'alice, bob, carol', '1 of 2', 'approved so far by alice', '1 more needed']) {
+    for (const fact of [
+      'Restore 7 lead(s) of crm_leads',
+      '`crm_prod`',
+      '`crm_leads`',
+      '`crm_activities`',
+      'insert 5 missing row(s), revert 2 changed row(s)',
+      'insert 12 missing row(s)',
+      '`crm-20261122T020000Z`',
+      '8 h 15 min old',
+      '7 h 00 min of changes before the incident',
+      'incidents/inc-20261122-101500-abcd/snapshot/',
+      'alice, bob, carol',
+      '1 of 2',
+      'approved so far by alice',
+      '1 more needed',
+    ]) {
       expect(text).toContain(fact);
     }
     const actions = blocksOf(message).find((b) => b.type === 'actions')!;
     expect(actions.block_id).toBe(GATE_BLOCK);
     const [approve, reject] = actions.elements!;
-    expect(approve).toMatchObject({ type: 'button', action_id: APPROVE_ACTION, style: 'primary', confirm: { title: { text: expect.any(String) }, confirm: { text: 'Approve' }, deny: { text: 'Cancel' } } });
+    expect(approve).toMatchObject({
+      type: 'button',
+      action_id: APPROVE_ACTION,
+      style: 'primary',
+      confirm: { title: { text: expect.any(String) }, confirm: { text: 'Approve' }, deny: { text: 'Cancel' } },
+    });
     expect(approve!.confirm.text.text).toContain('Restore 7 lead(s) of crm_leads');
     expect(reject).toMatchObject({ type: 'button', action_id: REJECT_ACTION, style: 'danger' });
     for (const button of [approve!, reject!]) {
       expect(button.value.length).toBeLessThan(2000);
-      expect(parseButtonValue(button.value)).toEqual({ workflowId: 'inc-20261122-101500-abcd-L1', name: 'apply-restore', incidentId: 'inc-20261122-101500-abcd' });
+      expect(parseButtonValue(button.value)).toEqual({
+        workflowId: 'inc-20261122-101500-abcd-L1',
+        name: 'apply-restore',
+        incidentId: 'inc-20261122-101500-abcd',
+      });
     }
     expect(() => parseButtonValue('{"w":"x"}')).toThrow();
     expect(() => parseButtonValue('not json')).toThrow();
@@ -121,9 +175,23 @@ describe('Slack notifier against the fake Web API', () => {
   it('replaces the buttons with who decided, when and why once settled', async () => {
     const root = await notifier.notify({ severity: 'critical', title: 'Incident', text: 'declared' });
     const open = await notifier.notify({ severity: 'warning', title: 'Approval needed', text: '', thread: root.ref, action: gate() });
-    await notifier.notify({ severity: 'warning', title: 'Approval needed', text: '', thread: root.ref, replaces: open.ref, action: gate({ approvedBy: ['alice'] }) });
+    await notifier.notify({
+      severity: 'warning',
+      title: 'Approval needed',
+      text: '',
+      thread: root.ref,
+      replaces: open.ref,
+      action: gate({ approvedBy: ['alice'] }),
+    });
     const at = '2026-11-22T10:20:00.000Z';
-    await notifier.notify({ severity: 'info', title: 'Approved', text: '', thread: root.ref, replaces: open.ref, action: gate({ approvedBy: ['alice', 'bob'], settled: { outcome: 'approved', by: 'alice, bob', at } }) });
+    await notifier.notify({
+      severity: 'info',
+      title: 'Approved',
+      text: '',
+      thread: root.ref,
+      replaces: open.ref,
+      action: gate({ approvedBy: ['alice', 'bob'], settled: { outcome: 'approved', by: 'alice, bob', at } }),
+    });
     const message = slack.message(open.ref!)!;
     expect(message.versions).toHaveLength(3);
     expect(allText({ ...message, blocks: message.versions[1]!.blocks })).toContain('approved so far by alice');
@@ -133,7 +201,14 @@ describe('Slack notifier against the fake Web API', () => {
     expect(message.text).toContain('Approved by alice, bob');
 
     const other = await notifier.notify({ severity: 'warning', title: 'Approval needed', text: '', thread: root.ref, action: gate() });
-    await notifier.notify({ severity: 'warning', title: 'Rejected', text: '', thread: root.ref, replaces: other.ref, action: gate({ settled: { outcome: 'rejected', by: 'bob', at, reason: 'wrong backup <use the 03:00 one>' } }) });
+    await notifier.notify({
+      severity: 'warning',
+      title: 'Rejected',
+      text: '',
+      thread: root.ref,
+      replaces: other.ref,
+      action: gate({ settled: { outcome: 'rejected', by: 'bob', at, reason: 'wrong backup <use the 03:00 one>' } }),
+    });
     const rejected = slack.message(other.ref!)!;
     expect(blocksOf(rejected).some((b) => b.type === 'actions')).toBe(false);
     expect(allText(rejected)).toContain(`❌ Rejected by bob at <!date^${unix}^`);
@@ -142,24 +217,65 @@ describe('Slack notifier against the fake Web API', () => {
 
   it('gives a human task a "Mark done" button, then who did it and their note', async () => {
     const root = await notifier.notify({ severity: 'critical', title: 'Incident', text: 'declared' });
-    const action: NoticeAction = { kind: 'task', workflowId: 'inc-20261122-101500-abcd', incidentId: 'inc-20261122-101500-abcd', name: 'review' };
-    const open = await notifier.notify({ severity: 'info', title: 'Task waiting: review', text: 'Write the post-incident review', thread: root.ref, action });
+    const action: NoticeAction = {
+      kind: 'task',
+      workflowId: 'inc-20261122-101500-abcd',
+      incidentId: 'inc-20261122-101500-abcd',
+      name: 'review',
+    };
+    const open = await notifier.notify({
+      severity: 'info',
+      title: 'Task waiting: review',
+      text: 'Write the post-incident review',
+      thread: root.ref,
+      action,
+    });
     const buttons = blocksOf(slack.message(open.ref!)).find((b) => b.type === 'actions')!;
     expect(buttons.block_id).toBe(GATE_BLOCK);
-    expect(buttons.elements).toEqual([expect.objectContaining({ action_id: DONE_ACTION, text: expect.objectContaining({ text: 'Mark done' }) })]);
+    expect(buttons.elements).toEqual([
+      expect.objectContaining({ action_id: DONE_ACTION, text: expect.objectContaining({ text: 'Mark done' }) }),
+    ]);
     expect(parseButtonValue(buttons.elements![0]!.value)).toMatchObject({ name: 'review', workflowId: 'inc-20261122-101500-abcd' });
     expect(allText(slack.message(open.ref!))).toContain('Write the post-incident review');
 
-    await notifier.notify({ severity: 'info', title: 'Task done: review', text: 'Write the post-incident review', thread: root.ref, replaces: open.ref, action: { ...action, settled: { outcome: 'done', by: 'carol', at: '2026-11-22T11:00:00.000Z', reason: 'script fixed' } } });
+    await notifier.notify({
+      severity: 'info',
+      title: 'Task done: review',
+      text: 'Write the post-incident review',
+      thread: root.ref,
+      replaces: open.ref,
+      action: { ...action, settled: { outcome: 'done', by: 'carol', at: '2026-11-22T11:00:00.000Z', reason: 'script fixed' } },
+    });
     const done = slack.message(open.ref!)!;
     expect(blocksOf(done).some((b) => b.type === 'actions')).toBe(false);
-    expect(allText(done)).toMatch(/✅ Done by carol at <!date\^\d+\^\{date_short_pretty\} \{time_secs\}\|2026-11-22T11:00:00.000Z> — script fixed/);
+    expect(allText(done)).toMatch(
+      /✅ Done by carol at <!date\^\d+\^\{date_short_pretty\} \{time_secs\}\|2026-11-22T11:00:00.000Z> — script fixed/,
+    );
   });
 
   it('closes an optional task left unanswered at its deadline: no button, no one named', async () => {
-    const action: NoticeAction = { kind: 'task', workflowId: 'drill-20261122-101500-abcd', incidentId: 'drill-20261122-101500-abcd', name: 'improvements' };
-    const open = await notifier.notify({ severity: 'info', title: 'Task waiting: improvements', text: 'Note what the drill taught', action });
-    await notifier.notify({ severity: 'info', title: 'Task closed unanswered: improvements', text: 'Note what the drill taught', replaces: open.ref, action: { ...action, settled: { outcome: 'expired', by: 'nobody', at: '2026-12-06T10:15:00.000Z', reason: 'still open at its deadline' } } });
+    const action: NoticeAction = {
+      kind: 'task',
+      workflowId: 'drill-20261122-101500-abcd',
+      incidentId: 'drill-20261122-101500-abcd',
+      name: 'improvements',
+    };
+    const open = await notifier.notify({
+      severity: 'info',
+      title: 'Task waiting: improvements',
+      text: 'Note what the drill taught',
+      action,
+    });
+    await notifier.notify({
+      severity: 'info',
+      title: 'Task closed unanswered: improvements',
+      text: 'Note what the drill taught',
+      replaces: open.ref,
+      action: {
+        ...action,
+        settled: { outcome: 'expired', by: 'nobody', at: '2026-12-06T10:15:00.000Z', reason: 'still open at its deadline' },
+      },
+    });
     const closed = slack.message(open.ref!)!;
     expect(blocksOf(closed).some((b) => b.type === 'actions')).toBe(false);
     expect(allText(closed)).toMatch(/⌛ Closed unanswered at <!date\^\d+\^[^>]+> — still open at its deadline/);
@@ -167,11 +283,19 @@ describe('Slack notifier against the fake Web API', () => {
   });
 
   it('sends a task that needs choices to the terminal instead of offering a button', async () => {
-    const action: NoticeAction = { kind: 'task', workflowId: 'inc-20261122-101500-abcd-L2', incidentId: 'inc-20261122-101500-abcd', name: 'confirm-cause', choices: ['rollback', 'restore'] };
+    const action: NoticeAction = {
+      kind: 'task',
+      workflowId: 'inc-20261122-101500-abcd-L2',
+      incidentId: 'inc-20261122-101500-abcd',
+      name: 'confirm-cause',
+      choices: ['rollback', 'restore'],
+    };
     const open = await notifier.notify({ severity: 'info', title: 'Task waiting: confirm-cause', text: 'Confirm the cause', action });
     const message = slack.message(open.ref!)!;
     expect(blocksOf(message).some((b) => b.type === 'actions')).toBe(false);
-    expect(allText(message)).toContain('lifeboat complete inc-20261122-101500-abcd --task confirm-cause --as &lt;you&gt; [--choose rollback] [--choose restore]');
+    expect(allText(message)).toContain(
+      'lifeboat complete inc-20261122-101500-abcd --task confirm-cause --as &lt;you&gt; [--choose rollback] [--choose restore]',
+    );
   });
 
   it('renders ISO UTC times as Slack date tokens and escapes <, > and &', async () => {
@@ -200,7 +324,10 @@ describe('Slack notifier against the fake Web API', () => {
 
   it('throws after the configured retries when Slack is down, and calls exactly retries + 1 times', async () => {
     await slack.setDown(true);
-    const err = await notifier.notify({ severity: 'info', title: 'x', text: 'y' }).then(() => undefined, (e: unknown) => e as Error & { nonRetryable?: boolean; type?: string });
+    const err = await notifier.notify({ severity: 'info', title: 'x', text: 'y' }).then(
+      () => undefined,
+      (e: unknown) => e as Error & { nonRetryable?: boolean; type?: string },
+    );
     expect(err?.message).toMatch(/Slack chat\.postMessage failed after 3 attempt\(s\): HTTP 503/);
     expect(err).toMatchObject({ nonRetryable: true, type: 'SlackFailed' });
     expect(slack.calls('chat.postMessage')).toHaveLength(3);
@@ -241,13 +368,17 @@ describe('Slack notifier against the fake Web API', () => {
     slack.reset();
     slack.failNext('chat.update', 5, { retryAfter: 0 });
     const root = await notifier.notify({ severity: 'info', title: 'x', text: 'y' });
-    await expect(notifier.notify({ severity: 'info', title: 'x', text: 'z', replaces: root.ref })).rejects.toThrow(/chat\.update failed after 3 attempt\(s\): rate limited/);
+    await expect(notifier.notify({ severity: 'info', title: 'x', text: 'z', replaces: root.ref })).rejects.toThrow(
+      /chat\.update failed after 3 attempt\(s\): rate limited/,
+    );
     expect(slack.calls('chat.update')).toHaveLength(3);
   });
 
   it("fails at once on Slack's own refusal, and never lets the token out", async () => {
     slack.failNext('chat.postMessage', 1, { error: 'channel_not_found' });
-    await expect(notifier.notify({ severity: 'info', title: 'x', text: 'y' })).rejects.toThrow('Slack chat.postMessage failed: Slack refused: channel_not_found');
+    await expect(notifier.notify({ severity: 'info', title: 'x', text: 'y' })).rejects.toThrow(
+      'Slack chat.postMessage failed: Slack refused: channel_not_found',
+    );
     expect(slack.calls('chat.postMessage')).toHaveLength(1);
 
     const wrong = new SlackNotifier(slackConfig(slack.url), 'xoxb-wrong-token-value');
@@ -258,7 +389,9 @@ describe('Slack notifier against the fake Web API', () => {
     for (const seen of [JSON.stringify(posted), JSON.stringify(notifier), JSON.stringify(slack.calls()), String(Object.values(notifier))]) {
       expect(seen).not.toContain(TOKEN);
     }
-    await expect(notifier.notify({ severity: 'info', title: 'x', text: 'y', thread: 'nonsense' })).rejects.toThrow(/not a Slack message reference/);
+    await expect(notifier.notify({ severity: 'info', title: 'x', text: 'y', thread: 'nonsense' })).rejects.toThrow(
+      /not a Slack message reference/,
+    );
   });
 
   it('is chosen only when notify.slack is configured and its token variable is set', () => {
@@ -269,7 +402,6 @@ describe('Slack notifier against the fake Web API', () => {
     expect(selectNotifier(testConfig({ prefix: 'x' }), { SLACK_BOT_TOKEN: TOKEN })).toBeInstanceOf(ConsoleNotifier);
   });
 });
-
 
 describe('an L1 incident posting into Slack', () => {
   let slack: FakeSlack;
@@ -298,7 +430,9 @@ describe('an L1 incident posting into Slack', () => {
   /** Deletes five leads (a fresh five each time) and declares an L1 incident to bring them back. */
   async function declareL1(): Promise<string> {
     const keys = await withClient(db.url, async (c) => {
-      const ids = (await c.query<{ id: string }>('SELECT id::text FROM crm_leads ORDER BY id LIMIT 5 OFFSET $1', [offset])).rows.map((r) => r.id);
+      const ids = (await c.query<{ id: string }>('SELECT id::text FROM crm_leads ORDER BY id LIMIT 5 OFFSET $1', [offset])).rows.map(
+        (r) => r.id,
+      );
       await c.query('DELETE FROM crm_leads WHERE id = ANY($1::bigint[])', [ids]);
       return ids;
     });
@@ -312,17 +446,26 @@ describe('an L1 incident posting into Slack', () => {
   it('holds the declaration, the steps, the approval updated in place and the final summary in one thread', async () => {
     const id = await declareL1();
     let seenOpen: FakeMessage | undefined;
-    const result = await driveIncident(worker.client, id, {
-      'apply-restore': {
-        act: async (handle: WorkflowHandle) => {
-          // The request is in the thread with its buttons before anyone decides.
-          await expect.poll(() => slack.messages().find((m) => m.text?.includes(`[${id} L1] Approval needed`) && hasButtons(m.blocks)), { timeout: 20_000 }).toBeDefined();
-          seenOpen = slack.messages().find((m) => m.text?.includes(`[${id} L1] Approval needed`));
-          await handle.executeUpdate(approveUpdate, { args: [{ gate: 'apply-restore', by: 'alice' }] });
+    const result = await driveIncident(
+      worker.client,
+      id,
+      {
+        'apply-restore': {
+          act: async (handle: WorkflowHandle) => {
+            // The request is in the thread with its buttons before anyone decides.
+            await expect
+              .poll(() => slack.messages().find((m) => m.text?.includes(`[${id} L1] Approval needed`) && hasButtons(m.blocks)), {
+                timeout: 20_000,
+              })
+              .toBeDefined();
+            seenOpen = slack.messages().find((m) => m.text?.includes(`[${id} L1] Approval needed`));
+            await handle.executeUpdate(approveUpdate, { args: [{ gate: 'apply-restore', by: 'alice' }] });
+          },
         },
+        review: { complete: { by: 'carol', note: 'script fixed' } },
       },
-      review: { complete: { by: 'carol', note: 'script fixed' } },
-    }, { timeoutMs: 90_000 });
+      { timeoutMs: 90_000 },
+    );
     expect(result.outcome).toBe('recovered');
 
     const mine = slack.messages(CHANNEL).filter((m) => m.versions.some((v) => v.text?.includes(id)));
@@ -346,7 +489,7 @@ describe('an L1 incident posting into Slack', () => {
     expect(hasButtons(approval.versions[0]!.blocks)).toBe(true);
     expect(hasButtons(approval.blocks)).toBe(false);
     expect(blocksText(approval.blocks)).toMatch(/✅ Approved by alice at <!date\^\d+\^/);
-    const buttonValue = ((approval.versions[0]!.blocks as Block[]).find((b) => b.type === 'actions')!.elements![0]!.value) as string;
+    const buttonValue = (approval.versions[0]!.blocks as Block[]).find((b) => b.type === 'actions')!.elements![0]!.value as string;
     expect(parseButtonValue(buttonValue)).toEqual({ workflowId: `${id}-L1`, name: 'apply-restore', incidentId: id });
 
     // The review task: a "Mark done" button, then who did it.
@@ -367,15 +510,22 @@ describe('an L1 incident posting into Slack', () => {
     await slack.setDown(true);
     try {
       const id = await declareL1();
-      const result = (await driveIncident(worker.client, id, {
-        'apply-restore': { approve: ['bob'] },
-        review: { complete: { by: 'carol' } },
-      }, { timeoutMs: 90_000 })) as RunResult;
+      const result = (await driveIncident(
+        worker.client,
+        id,
+        {
+          'apply-restore': { approve: ['bob'] },
+          review: { complete: { by: 'carol' } },
+        },
+        { timeoutMs: 90_000 },
+      )) as RunResult;
       expect(result.outcome).toBe('recovered');
       expect(result.rto?.verdict).toBe('met');
       const failed = result.timeline.filter((s) => s.kind === 'notification' && s.status === 'failed');
       expect(failed.length).toBeGreaterThanOrEqual(3);
-      expect(failed.map((s) => s.name)).toEqual(expect.arrayContaining([expect.stringContaining('incident declared'), expect.stringContaining('Approval needed')]));
+      expect(failed.map((s) => s.name)).toEqual(
+        expect.arrayContaining([expect.stringContaining('incident declared'), expect.stringContaining('Approval needed')]),
+      );
       expect(failed[0]!.detail).toMatch(/notification not delivered: .*Slack chat\.postMessage failed after 3 attempt\(s\): HTTP 503/);
       expect(slack.messages().filter((m) => m.text?.includes(id))).toEqual([]);
     } finally {

@@ -16,7 +16,18 @@ import { type LifeboatConfig, parseConfig } from '../worker/config.js';
 import { type RunResult, type RunStatus, statusQuery } from '../workflows/messages.js';
 import { type FakeSlack, startFakeSlack } from './fake-slack.js';
 import { startFakeSocketMode } from './fake-slack-socket.js';
-import { type TestDatabase, type TestWorker, backupAndVerify, createCrmDatabase, startL1Incident, runLifeboat, startTestWorker, testConfigText, testEnv, uniqueName } from './helpers.js';
+import {
+  type TestDatabase,
+  type TestWorker,
+  backupAndVerify,
+  createCrmDatabase,
+  startL1Incident,
+  runLifeboat,
+  startTestWorker,
+  testConfigText,
+  testEnv,
+  uniqueName,
+} from './helpers.js';
 import { blockActionsPayload, post, signedRequest } from './slack-sign.js';
 
 const SECRET = 'test-signing-secret-0123456789abcdef';
@@ -56,7 +67,12 @@ describe('Slack approval receiver', () => {
   const env = () => ({ ...testEnv(db), SLACK_BOT_TOKEN: slack.token, SLACK_SIGNING_SECRET: SECRET });
   const value = (name = 'apply-restore', workflowId = `${incidentId}-L1`) => encodeButtonValue({ workflowId, name, incidentId });
   const click = (who: Person, options: { actionId?: string; value?: string } = {}) =>
-    blockActionsPayload({ actionId: options.actionId ?? APPROVE_ACTION, value: options.value ?? value(), user: { id: who, username: people[who].name }, channel: CHANNEL });
+    blockActionsPayload({
+      actionId: options.actionId ?? APPROVE_ACTION,
+      value: options.value ?? value(),
+      user: { id: who, username: people[who].name },
+      channel: CHANNEL,
+    });
   const send = (payload: unknown, options: { secret?: string; timestamp?: number; rawBody?: string } = {}) =>
     post(receiver.url!, signedRequest(options.secret ?? SECRET, payload, options));
   const planStatus = (): Promise<RunStatus> => plan.query(statusQuery);
@@ -76,14 +92,19 @@ describe('Slack approval receiver', () => {
   /** Deletes three leads and declares an L1 for them (by carol); resolves once its gate waits. */
   async function declareL1(offset: number): Promise<void> {
     const ids = await withClient(db.url, async (c) => {
-      const rows = (await c.query<{ id: string }>('SELECT id::text FROM crm_leads ORDER BY id LIMIT 3 OFFSET $1', [offset])).rows.map((r) => r.id);
+      const rows = (await c.query<{ id: string }>('SELECT id::text FROM crm_leads ORDER BY id LIMIT 3 OFFSET $1', [offset])).rows.map(
+        (r) => r.id,
+      );
       await c.query('DELETE FROM crm_leads WHERE id = ANY($1::bigint[])', [rows]);
       return rows;
     });
     ({ incidentId, incident, plan } = await startL1Incident(worker, config, ids, 'a bad script deleted 3 leads'));
     // expect.poll belongs to tests: wait by hand.
     for (const deadline = Date.now() + 90_000; ; await new Promise((ok) => setTimeout(ok, 250))) {
-      const waiting = await planStatus().then((s) => s.waiting.map((w) => w.name), () => [] as string[]);
+      const waiting = await planStatus().then(
+        (s) => s.waiting.map((w) => w.name),
+        () => [] as string[],
+      );
       if (waiting.includes('apply-restore')) break;
       if (Date.now() > deadline) throw new Error(`the L1 plan of ${incidentId} never waited for apply-restore`);
     }
@@ -91,7 +112,12 @@ describe('Slack approval receiver', () => {
 
   beforeAll(async () => {
     db = await createCrmDatabase(200);
-    slack = await startFakeSlack({ token: 'xoxb-receiver-test', channels: [CHANNEL], users: { ...people }, userGroups: { S0DBAS: ['U0BOB'] } });
+    slack = await startFakeSlack({
+      token: 'xoxb-receiver-test',
+      channels: [CHANNEL],
+      users: { ...people },
+      userGroups: { S0DBAS: ['U0BOB'] },
+    });
     configText = testConfigText({ prefix: uniqueName('slack'), extra: slackConfig(slack.url) });
     config = parseConfig(configText, 'test configuration', {});
     worker = await startTestWorker(config, testEnv(db));
@@ -99,7 +125,14 @@ describe('Slack approval receiver', () => {
 
     await declareL1(20);
 
-    receiver = await startReceiver({ slack: config.notify.slack!, temporal: worker.client, env: env(), port: 0, host: '127.0.0.1', log: (line) => logs.push(line) });
+    receiver = await startReceiver({
+      slack: config.notify.slack!,
+      temporal: worker.client,
+      env: env(),
+      port: 0,
+      host: '127.0.0.1',
+      log: (line) => logs.push(line),
+    });
   });
 
   afterAll(async () => {
@@ -128,7 +161,10 @@ describe('Slack approval receiver', () => {
   it('refuses malformed requests with 400: unparsable body, a bad button value, an unknown action, another interaction type', async () => {
     expect((await send(null, { rawBody: 'payload=%7Bnot-json' })).status).toBe(400);
     expect((await send(click('U0ALICE', { value: '{"w":"x"' }))).status).toBe(400);
-    expect((await send(click('U0ALICE', { value: JSON.stringify({ w: `${incidentId}-L1`, n: 'apply-restore', i: incidentId, extra: 1 }) }))).status).toBe(400);
+    expect(
+      (await send(click('U0ALICE', { value: JSON.stringify({ w: `${incidentId}-L1`, n: 'apply-restore', i: incidentId, extra: 1 }) })))
+        .status,
+    ).toBe(400);
     expect((await send(click('U0ALICE', { actionId: 'delete_everything' }))).status).toBe(400);
     expect((await send({ ...click('U0ALICE'), type: 'view_submission' })).status).toBe(400);
     await stillWaiting();
@@ -142,14 +178,18 @@ describe('Slack approval receiver', () => {
   it('tells an unknown Slack user they are not mapped, and the run keeps waiting', async () => {
     const res = await send(click('U0NOBODY'));
     expect(res.status).toBe(200);
-    expect(await nthEphemeral('U0NOBODY', 1)).toMatch(/You are not mapped to a Lifeboat approver: ask an admin to add your Slack id U0NOBODY to notify\.slack\.users/);
+    expect(await nthEphemeral('U0NOBODY', 1)).toMatch(
+      /You are not mapped to a Lifeboat approver: ask an admin to add your Slack id U0NOBODY to notify\.slack\.users/,
+    );
     expect(ephemeralsTo('U0NOBODY')[0]!.channel).toBe(CHANNEL);
     await stillWaiting();
   });
 
   it("gives a mapped user who may not decide the gate the validator's reason", async () => {
     expect((await send(click('U0MALLORY'))).status).toBe(200);
-    expect(await nthEphemeral('U0MALLORY', 1)).toMatch(/^Refused: mallory may not decide gate "apply-restore" of an L1 incident \(allowed: alice, bob, carol\)/);
+    expect(await nthEphemeral('U0MALLORY', 1)).toMatch(
+      /^Refused: mallory may not decide gate "apply-restore" of an L1 incident \(allowed: alice, bob, carol\)/,
+    );
     // Nor reject it.
     expect((await send(click('U0MALLORY', { actionId: REJECT_ACTION }))).status).toBe(200);
     expect(await nthEphemeral('U0MALLORY', 2)).toMatch(/^Refused: mallory may not decide gate "apply-restore"/);
@@ -165,9 +205,18 @@ describe('Slack approval receiver', () => {
   it('answers in Socket Mode too (a refusal, so the gate still waits for the HTTP tests)', async () => {
     const socket = await startFakeSocketMode();
     slack.handle('apps.connections.open', () => ({ url: socket.url }));
-    const socketConfig = parseConfig(testConfigText({ prefix: uniqueName('slack'), extra: slackConfig(slack.url, 'socket') }), 'socket configuration', {});
+    const socketConfig = parseConfig(
+      testConfigText({ prefix: uniqueName('slack'), extra: slackConfig(slack.url, 'socket') }),
+      'socket configuration',
+      {},
+    );
     // The fake Web API knows one token: the app-level token (apps.connections.open) is that one here.
-    const viaSocket = await startReceiver({ slack: socketConfig.notify.slack!, temporal: worker.client, env: { ...env(), SLACK_APP_TOKEN: slack.token }, log: (line) => logs.push(line) });
+    const viaSocket = await startReceiver({
+      slack: socketConfig.notify.slack!,
+      temporal: worker.client,
+      env: { ...env(), SLACK_APP_TOKEN: slack.token },
+      log: (line) => logs.push(line),
+    });
     try {
       expect(viaSocket.transport).toBe('socket');
       await socket.connected();
@@ -175,7 +224,12 @@ describe('Slack approval receiver', () => {
       expect(await nthEphemeral('U0MALLORY', 3)).toMatch(/^Refused: mallory may not decide gate "apply-restore"/);
       expect(socket.acks().map((a) => a.envelope_id)).toEqual(['env-1']);
       // A bad button value over the socket: acked (so Slack does not redeliver it), nothing sent.
-      socket.send({ envelope_id: 'env-2', type: 'interactive', accepts_response_payload: false, payload: click('U0ALICE', { value: 'nope' }) });
+      socket.send({
+        envelope_id: 'env-2',
+        type: 'interactive',
+        accepts_response_payload: false,
+        payload: click('U0ALICE', { value: 'nope' }),
+      });
       await expect.poll(() => socket.acks().map((a) => a.envelope_id), { timeout: 10_000 }).toEqual(['env-1', 'env-2']);
       expect(ephemeralsTo('U0ALICE')).toEqual([]);
       await stillWaiting();
@@ -203,7 +257,9 @@ describe('Slack approval receiver', () => {
   });
 
   it('completes the review task from a "Mark done" click, and the incident recovers', async () => {
-    await expect.poll(() => incident.query(statusQuery).then((s) => s.waiting.map((w) => w.name)), { timeout: 60_000, interval: 250 }).toContain('review');
+    await expect
+      .poll(() => incident.query(statusQuery).then((s) => s.waiting.map((w) => w.name)), { timeout: 60_000, interval: 250 })
+      .toContain('review');
     const res = await send(click('U0ALICE', { actionId: DONE_ACTION, value: value('review', incidentId) }));
     expect(res.status).toBe(200);
     expect(await nthEphemeral('U0ALICE', 1)).toMatch(new RegExp(`^Done: task review of ${incidentId}`));
@@ -220,7 +276,9 @@ describe('Slack approval receiver', () => {
     await declareL1(40);
     const before = ephemeralsTo('U0ALICE').length;
     expect((await send(click('U0ALICE', { actionId: REJECT_ACTION }))).status).toBe(200);
-    expect(await nthEphemeral('U0ALICE', before + 1)).toMatch(new RegExp(`^Rejected: gate apply-restore of ${incidentId} — nothing is changed`));
+    expect(await nthEphemeral('U0ALICE', before + 1)).toMatch(
+      new RegExp(`^Rejected: gate apply-restore of ${incidentId} — nothing is changed`),
+    );
     const result = (await incident.result()) as RunResult;
     expect(result.outcome).toBe('rejected');
     expect(result.detail).toContain('alice rejected "apply-restore": rejected from Slack by alice');
@@ -240,7 +298,10 @@ describe('Slack approval receiver', () => {
       const none = await runLifeboat(['--config', bare, 'slack', 'serve'], baseEnv());
       expect(none.code).toBe(2);
       expect(none.stderr).toContain('notify.slack is not configured');
-      const noSecret = await runLifeboat(['--config', writeConfig(configText), 'slack', 'serve'], { ...baseEnv(), SLACK_BOT_TOKEN: slack.token });
+      const noSecret = await runLifeboat(['--config', writeConfig(configText), 'slack', 'serve'], {
+        ...baseEnv(),
+        SLACK_BOT_TOKEN: slack.token,
+      });
       expect(noSecret.code).toBe(2);
       expect(noSecret.stderr).toContain('set SLACK_SIGNING_SECRET');
     });

@@ -40,7 +40,13 @@ export function blockActionsPayload(spec: ClickSpec): Record<string, unknown> {
       ts: messageTs,
       thread_ts: spec.threadTs ?? '1732272000.000101',
       text: 'Approval needed',
-      blocks: [{ type: 'actions', block_id: 'lifeboat_decide', elements: [{ type: 'button', action_id: spec.actionId, value: spec.value, text: { type: 'plain_text', text: 'Approve' } }] }],
+      blocks: [
+        {
+          type: 'actions',
+          block_id: 'lifeboat_decide',
+          elements: [{ type: 'button', action_id: spec.actionId, value: spec.value, text: { type: 'plain_text', text: 'Approve' } }],
+        },
+      ],
     },
     state: { values: {} },
     response_url: `https://hooks.slack.com/actions/${team}/123456/${randomBytes(12).toString('hex')}`,

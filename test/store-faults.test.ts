@@ -30,7 +30,10 @@ stores: { dying: { type: s3, endpoint: "${s3.endpoint}", bucket: dying, prefix: 
       'test',
       {},
     );
-    const store = openStore('dying', config.stores.dying!, { AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey });
+    const store = openStore('dying', config.stores.dying!, {
+      AWS_ACCESS_KEY_ID: s3.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
+    });
     const id = backupIdFor('crm', new Date());
     let killedAt = 0;
     const dumping = dumpToStore(db.url, store, dumpKey(id), {

@@ -4,19 +4,13 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
-const duration = z
-  .string()
-  .regex(/^\d+(s|m|h|d)$/, 'expected a duration such as "90m", "25h" or "7d"');
+const duration = z.string().regex(/^\d+(s|m|h|d)$/, 'expected a duration such as "90m", "25h" or "7d"');
 
-const name = z
-  .string()
-  .regex(/^[a-z][a-z0-9_-]{0,39}$/, 'expected a lower-case name of letters, digits, "-" or "_" (at most 40)');
+const name = z.string().regex(/^[a-z][a-z0-9_-]{0,39}$/, 'expected a lower-case name of letters, digits, "-" or "_" (at most 40)');
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected the name of an environment variable');
 
-const sqlIdentifier = z
-  .string()
-  .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL table name');
+const sqlIdentifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL table name');
 
 const integrityCheck = z.strictObject({
   name: z.string().min(1),
@@ -143,14 +137,12 @@ const schema = z.strictObject({
     .prefault({}),
   targets: z.record(name, target).refine((t) => Object.keys(t).length > 0, 'at least one target is needed'),
   stores: z.record(name, z.discriminatedUnion('type', [s3Store, localStore])),
-  levels: z
-    .strictObject({ L1: level, L2: level, L3: level, L4: level })
-    .prefault({
-      L1: { rto: '1h', rpo: '24h' },
-      L2: { rto: '4h', rpo: '24h' },
-      L3: { rto: '24h', rpo: '24h' },
-      L4: { rto: '72h', rtoTarget: '48h', rpo: '24h' },
-    }),
+  levels: z.strictObject({ L1: level, L2: level, L3: level, L4: level }).prefault({
+    L1: { rto: '1h', rpo: '24h' },
+    L2: { rto: '4h', rpo: '24h' },
+    L3: { rto: '24h', rpo: '24h' },
+    L4: { rto: '72h', rtoTarget: '48h', rpo: '24h' },
+  }),
   backup: z.strictObject({ compression: z.number().int().min(0).max(9).default(1) }).prefault({}),
   retention: z
     .strictObject({
@@ -237,7 +229,9 @@ export function parseConfig(text: string, source = 'configuration', env = proces
   for (const [targetName, t] of Object.entries(config.targets)) {
     for (const [role, hook] of Object.entries(t.hooks)) {
       if (hook && !config.hooks[hook]) {
-        throw new ConfigError(`${source} is invalid:\n  - targets.${targetName}.hooks.${role}: no hook named "${hook}" (known: ${Object.keys(config.hooks).join(', ') || 'none'})`);
+        throw new ConfigError(
+          `${source} is invalid:\n  - targets.${targetName}.hooks.${role}: no hook named "${hook}" (known: ${Object.keys(config.hooks).join(', ') || 'none'})`,
+        );
       }
     }
     if (!config.stores[t.store]) {
@@ -256,7 +250,9 @@ export function loadConfig(path = process.env.LIFEBOAT_CONFIG ?? DEFAULT_CONFIG_
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read configuration file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (set LIFEBOAT_CONFIG or pass --config)`);
+    throw new ConfigError(
+      `cannot read configuration file ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (set LIFEBOAT_CONFIG or pass --config)`,
+    );
   }
   return parseConfig(text, path, env);
 }

@@ -16,8 +16,6 @@ import {
 import { heavy, quick } from './proxies.js';
 import { planRetention } from './retention.js';
 
-
-
 export async function backupWorkflow(input: BackupInput): Promise<BackupManifest> {
   const id = backupIdFor(input.target, workflowInfo().runStartTime);
   return heavy.createBackup({ id, target: input.target, tags: input.tags ?? [], reason: input.reason ?? 'scheduled' });

@@ -4,7 +4,16 @@
 // (report, summary, improvements) — and always drop the test environment. Production is never
 // touched: every database step goes to the drill's lifeboat_drill_* database, which the resolver
 // refuses to resolve to the production connection.
-import { CancellationScope, CancelledFailure, ParentClosePolicy, executeChild, isCancellation, setHandler, uuid4, workflowInfo } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  CancelledFailure,
+  ParentClosePolicy,
+  executeChild,
+  isCancellation,
+  setHandler,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
 import {
   type DrillBackup,
   type DrillInput,
@@ -80,22 +89,36 @@ export async function drillWorkflow(input: DrillInput): Promise<DrillResult> {
     await rehearse(run, settings, testDatabase, seen, () => (created = true));
   } catch (err) {
     // A cancelled plan may still end normally (it cleans up and returns): the drill's own scope tells.
-    if (isCancellation(err) || CancellationScope.current().consideredCancelled) cancelled = isCancellation(err) ? err : new CancelledFailure('the drill was cancelled');
+    if (isCancellation(err) || CancellationScope.current().consideredCancelled)
+      cancelled = isCancellation(err) ? err : new CancelledFailure('the drill was cancelled');
     const { outcome, detail } = outcomeOf(err);
     aborted = cancelled !== undefined || outcome === 'aborted';
     fail('drill', cancelled ? 'the drill was cancelled' : detail);
   }
-  if (created) await run.cleanup(`always: drop the test environment (${testDatabase} and any database the plan created)`, () => quick.dropTestDatabases({ target, testDatabase }));
+  if (created)
+    await run.cleanup(`always: drop the test environment (${testDatabase} and any database the plan created)`, () =>
+      quick.dropTestDatabases({ target, testDatabase }),
+    );
 
   // Document: verdicts, report, summary. Non-cancellable, so a cancelled drill is documented too.
   const { record, runResult } = assess(run, settings, drillId, testDatabase, seen, aborted);
   result = { drillId, verdict: record.verdict, record, findings: seen.findings };
   const document = async () => {
-    const written = await quick.writeDrillReport({ context, result: { ...runResult, timeline: drillTimeline(run, seen.plan) }, record, findings: seen.findings, workflowId: workflowInfo().workflowId }).catch(() => undefined);
+    const written = await quick
+      .writeDrillReport({
+        context,
+        result: { ...runResult, timeline: drillTimeline(run, seen.plan) },
+        record,
+        findings: seen.findings,
+        workflowId: workflowInfo().workflowId,
+      })
+      .catch(() => undefined);
     if (written) result = { ...result!, record: { ...record, trend: written.trend }, reportKeys: written.keys };
   };
   await CancellationScope.nonCancellable(async () => {
-    await run.step('document: write the drill report', document, () => (result!.reportKeys ? result!.reportKeys.join(', ') : 'the report could not be written'));
+    await run.step('document: write the drill report', document, () =>
+      result!.reportKeys ? result!.reportKeys.join(', ') : 'the report could not be written',
+    );
     await run.notify(record.verdict === 'passed' ? 'info' : 'critical', `Drill ${record.verdict.toUpperCase()}`, summaryText(result!));
   });
   if (cancelled) throw cancelled;
@@ -111,7 +134,13 @@ export async function drillWorkflow(input: DrillInput): Promise<DrillResult> {
 }
 
 /** Prepare and execute: every step the DR document's checklist names, up to the verification. */
-async function rehearse(run: Runbook, settings: DrillSettings, testDatabase: string, seen: Observed, markCreated: () => void): Promise<void> {
+async function rehearse(
+  run: Runbook,
+  settings: DrillSettings,
+  testDatabase: string,
+  seen: Observed,
+  markCreated: () => void,
+): Promise<void> {
   const { target, level, scenario, rpoMs } = settings;
   const drillId = run.context.incidentId;
   await run.announce(
@@ -124,13 +153,26 @@ async function rehearse(run: Runbook, settings: DrillSettings, testDatabase: str
   const backup = (seen.backup = await run.step(
     'prepare: ensure a recent verified backup (checksum verified, age within the RPO)',
     () => heavy.chooseDrillBackup({ target }),
-    (b) => `${b.backup.id}, ${formatDuration(Date.now() - Date.parse(b.backup.startedAt))} old${b.skipped.length ? `; skipped ${b.skipped.map((s) => s.id).join(', ')}` : ''}`,
+    (b) =>
+      `${b.backup.id}, ${formatDuration(Date.now() - Date.parse(b.backup.startedAt))} old${b.skipped.length ? `; skipped ${b.skipped.map((s) => s.id).join(', ')}` : ''}`,
   ));
-  for (const s of backup.skipped) seen.findings.push({ check: 'backup checksum', detail: `${s.id} no longer matches its checksum (${s.reason}): marked as failed verification; the drill used ${backup.backup.id}` });
+  for (const s of backup.skipped)
+    seen.findings.push({
+      check: 'backup checksum',
+      detail: `${s.id} no longer matches its checksum (${s.reason}): marked as failed verification; the drill used ${backup.backup.id}`,
+    });
   const ageMs = Date.now() - Date.parse(backup.backup.startedAt);
-  if (ageMs > rpoMs) seen.findings.push({ check: 'backup age', detail: `the newest usable backup ${backup.backup.id} is ${formatDuration(ageMs)} old: more than the ${level} RPO of ${formatDuration(rpoMs)}` });
+  if (ageMs > rpoMs)
+    seen.findings.push({
+      check: 'backup age',
+      detail: `the newest usable backup ${backup.backup.id} is ${formatDuration(ageMs)} old: more than the ${level} RPO of ${formatDuration(rpoMs)}`,
+    });
 
-  await run.step('prepare: resolve the isolated test database (refused if it is production)', () => quick.resolveTestDatabase({ target, testDatabase }), (where) => where);
+  await run.step(
+    'prepare: resolve the isolated test database (refused if it is production)',
+    () => quick.resolveTestDatabase({ target, testDatabase }),
+    (where) => where,
+  );
   markCreated(); // from here on the test database may exist, even if creating it fails half-way
   await run.step(`prepare: create the test database ${testDatabase}`, () => quick.createTestDatabase({ target, testDatabase }));
 
@@ -138,7 +180,10 @@ async function rehearse(run: Runbook, settings: DrillSettings, testDatabase: str
   // the scenario and the reference checksums are those recorded when the backup was verified.
   let reference = backup.verified;
   if (scenario.kind === 'lose-database') {
-    run.skip('prepare: restore the backup into the test database', `${level}: everything is lost, so the test database stays empty; the reference is the fingerprints recorded when ${backup.backup.id} was verified`);
+    run.skip(
+      'prepare: restore the backup into the test database',
+      `${level}: everything is lost, so the test database stays empty; the reference is the fingerprints recorded when ${backup.backup.id} was verified`,
+    );
   } else {
     reference = await run.step(
       `prepare: restore ${backup.backup.id} into the test database and fingerprint every table`,
@@ -146,7 +191,11 @@ async function rehearse(run: Runbook, settings: DrillSettings, testDatabase: str
       (t) => `${Object.keys(t).length} tables, ${Object.values(t).reduce((n, f) => n + f.rows, 0)} rows`,
     );
   }
-  const damage = (seen.scenario = await run.step(`execute: simulate the loss (${scenario.kind})`, () => quick.simulateScenario({ target, testDatabase, scenario }), (s) => s.detail));
+  const damage = (seen.scenario = await run.step(
+    `execute: simulate the loss (${scenario.kind})`,
+    () => quick.simulateScenario({ target, testDatabase, scenario }),
+    (s) => s.detail,
+  ));
 
   // The incident starts now: the recovery is timed from here.
   run.context.declaredAt = new Date().toISOString();
@@ -156,14 +205,20 @@ async function rehearse(run: Runbook, settings: DrillSettings, testDatabase: str
     () =>
       executeChild(plans[level], {
         workflowId: run.childWorkflowId!,
-        args: [{ context: { ...run.context, thread: run.thread, testDatabase, actAs: settings.actAs }, options: planOptions(level, damage) }],
+        args: [
+          { context: { ...run.context, thread: run.thread, testDatabase, actAs: settings.actAs }, options: planOptions(level, damage) },
+        ],
         // A terminated drill still asks its plan to stop (and clean up after itself).
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       }),
     (r) => `${r.outcome}: ${r.detail}`,
   ));
   run.backupUsed = plan.backupUsed;
-  await run.step('execute: time the recovery against the RTO', () => run.finish(plan.outcome), (r) => `${formatDuration(r.actualMs)} of ${formatDuration(r.targetMs)}: ${r.verdict}`);
+  await run.step(
+    'execute: time the recovery against the RTO',
+    () => run.finish(plan.outcome),
+    (r) => `${formatDuration(r.actualMs)} of ${formatDuration(r.targetMs)}: ${r.verdict}`,
+  );
   if (plan.outcome !== 'recovered') throw new Error(`the ${level} plan ended ${plan.outcome}: ${plan.detail}`);
 
   const database = plan.database; // L3/L4: the new database; L1/L2: the test database itself
@@ -175,16 +230,23 @@ async function rehearse(run: Runbook, settings: DrillSettings, testDatabase: str
     () => heavy.checkDrillTables({ target, testDatabase, database, manifestTables: backup.manifestTables, reference, measured }),
     (checks) => {
       const bad = checks.filter((c) => c.rows !== c.expectedRows || c.checksum !== 'match');
-      return bad.length ? `${bad.length} of ${checks.length} tables differ: ${bad.map((c) => c.table).join(', ')}` : `${checks.length} tables: counts and checksums match`;
+      return bad.length
+        ? `${bad.length} of ${checks.length} tables differ: ${bad.map((c) => c.table).join(', ')}`
+        : `${checks.length} tables: counts and checksums match`;
     },
   );
   for (const c of seen.tables) {
-    if (c.rows !== c.expectedRows) seen.findings.push({ check: `row count ${c.table}`, detail: `${c.rows ?? 'no table'} rows, the manifest says ${c.expectedRows}` });
+    if (c.rows !== c.expectedRows)
+      seen.findings.push({ check: `row count ${c.table}`, detail: `${c.rows ?? 'no table'} rows, the manifest says ${c.expectedRows}` });
     if (c.checksum !== 'match') seen.findings.push({ check: `checksum ${c.table}`, detail: c.checksum });
   }
   if (seen.tables.some((c) => c.rows !== c.expectedRows || c.checksum !== 'match')) seen.failed.push('tables');
   try {
-    const passed = await run.step('verify: critical-function checks', () => quick.criticalChecks({ target, testDatabase, database }), (c) => c.map((x) => x.check).join(', ') || 'none configured');
+    const passed = await run.step(
+      'verify: critical-function checks',
+      () => quick.criticalChecks({ target, testDatabase, database }),
+      (c) => c.map((x) => x.check).join(', ') || 'none configured',
+    );
     seen.critical = passed.map((c) => c.check);
   } catch (err) {
     if (isCancellation(err)) throw err;
@@ -195,20 +257,36 @@ async function rehearse(run: Runbook, settings: DrillSettings, testDatabase: str
 
 /** What the real plan is told to mend: the deleted keys (L1), the emptied table (L2), everything (L3/L4). */
 function planOptions(level: Level, damage: { table?: string; keys?: string[] }): PlanOptions {
-  if (level === 'L1') return { record: { table: damage.table!, keys: damage.keys!, includeChildren: true, goodBefore: new Date().toISOString() } };
+  if (level === 'L1')
+    return { record: { table: damage.table!, keys: damage.keys!, includeChildren: true, goodBefore: new Date().toISOString() } };
   if (level === 'L2') return { table: damage.table };
   return {};
 }
 
 /** The verdicts: passed when the plan recovered within the RTO and RPO and every check holds. */
-function assess(run: Runbook, settings: DrillSettings, drillId: string, testDatabase: string, seen: Observed, aborted: boolean): { record: DrillRecord; runResult: RunResult } {
+function assess(
+  run: Runbook,
+  settings: DrillSettings,
+  drillId: string,
+  testDatabase: string,
+  seen: Observed,
+  aborted: boolean,
+): { record: DrillRecord; runResult: RunResult } {
   const { rto } = run;
   const rpoAchievedMs = rto?.rpoAchievedMs;
   const rpoVerdict = rpoAchievedMs === undefined ? 'not measured' : rpoAchievedMs <= settings.rpoMs ? 'met' : 'missed';
   const rtoVerdict = rto ? rto.verdict : 'not measured';
   const passed = seen.plan?.outcome === 'recovered' && rtoVerdict === 'met' && rpoVerdict === 'met' && seen.failed.length === 0;
-  if (rtoVerdict === 'missed') seen.findings.push({ check: 'RTO', detail: `recovery took ${formatDuration(rto!.actualMs)}, the ${settings.level} RTO is ${formatDuration(rto!.targetMs)}` });
-  if (rpoVerdict === 'missed') seen.findings.push({ check: 'RPO', detail: `${formatDuration(rpoAchievedMs!)} of data would have been lost, the ${settings.level} RPO is ${formatDuration(settings.rpoMs)}` });
+  if (rtoVerdict === 'missed')
+    seen.findings.push({
+      check: 'RTO',
+      detail: `recovery took ${formatDuration(rto!.actualMs)}, the ${settings.level} RTO is ${formatDuration(rto!.targetMs)}`,
+    });
+  if (rpoVerdict === 'missed')
+    seen.findings.push({
+      check: 'RPO',
+      detail: `${formatDuration(rpoAchievedMs!)} of data would have been lost, the ${settings.level} RPO is ${formatDuration(settings.rpoMs)}`,
+    });
   const record: DrillRecord = {
     drillId,
     target: settings.target,
@@ -231,7 +309,12 @@ function assess(run: Runbook, settings: DrillSettings, drillId: string, testData
     trend: [],
   };
   const outcome = seen.plan?.outcome ?? (aborted ? 'aborted' : 'failed');
-  const detail = passed ? `drill passed: ${seen.plan!.detail}` : `drill failed: ${seen.findings.filter((f) => seen.failed.includes(f.check) || f.check === 'RTO' || f.check === 'RPO').map((f) => `${f.check}: ${f.detail}`).join('; ')}`;
+  const detail = passed
+    ? `drill passed: ${seen.plan!.detail}`
+    : `drill failed: ${seen.findings
+        .filter((f) => seen.failed.includes(f.check) || f.check === 'RTO' || f.check === 'RPO')
+        .map((f) => `${f.check}: ${f.detail}`)
+        .join('; ')}`;
   return { record, runResult: { outcome, detail, timeline: [], backupUsed: record.backup, rto, database: record.recoveredDatabase } };
 }
 
@@ -254,6 +337,10 @@ function summaryText(r: DrillResult): string {
 /** The optional "improvements" task: waits until its deadline at most, then the drill ends with it open. */
 async function improvements(run: Runbook, deadlineMs: number): Promise<string> {
   const due = new Date(Date.now() + deadlineMs).toISOString();
-  const done = await run.optionalTask('improvements', `Note what this drill taught (procedures to update, tooling to fix) by ${due}; the drill closes then with the task recorded as open.`, deadlineMs);
+  const done = await run.optionalTask(
+    'improvements',
+    `Note what this drill taught (procedures to update, tooling to fix) by ${due}; the drill closes then with the task recorded as open.`,
+    deadlineMs,
+  );
   return done ? `recorded by ${done.by}${done.note ? `: ${done.note}` : ''}` : `still open at its deadline ${due}`;
 }

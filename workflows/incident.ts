@@ -11,7 +11,6 @@ import { quick } from './proxies.js';
 import { Runbook, formatDuration, outcomeOf } from './runbook.js';
 import { triage } from './triage.js';
 
-
 const plans = { L1: level1Workflow, L2: level2Workflow, L3: level3Workflow, L4: level4Workflow } as const;
 
 /** The child plan's workflow id: derived, so the CLI can find where approvals go. */
@@ -36,10 +35,19 @@ export async function incidentWorkflow(input: IncidentInput): Promise<RunResult>
   let result: RunResult;
   let frozen = false;
   try {
-    await run.announce('document and contact: incident declared', 'critical', `${assessed.level} incident declared by ${input.declaredBy}`, `${input.summary}\nTarget: ${target}. RTO ${formatDuration(context.rtoMs)}, deadline ${new Date(Date.parse(input.declaredAt) + context.rtoMs).toISOString()}.`);
+    await run.announce(
+      'document and contact: incident declared',
+      'critical',
+      `${assessed.level} incident declared by ${input.declaredBy}`,
+      `${input.summary}\nTarget: ${target}. RTO ${formatDuration(context.rtoMs)}, deadline ${new Date(Date.parse(input.declaredAt) + context.rtoMs).toISOString()}.`,
+    );
     if (input.freezeWrites) {
       frozen = true;
-      await run.step('stop: freeze writes', () => quick.runTargetHook({ incidentId, target, role: 'freezeWrites' }), (r) => `${r.hook}: ${r.ok ? 'ok' : `FAILED: ${r.output.slice(-200)}`}`);
+      await run.step(
+        'stop: freeze writes',
+        () => quick.runTargetHook({ incidentId, target, role: 'freezeWrites' }),
+        (r) => `${r.hook}: ${r.ok ? 'ok' : `FAILED: ${r.output.slice(-200)}`}`,
+      );
     }
     run.skip(`assess: level ${assessed.level}`, assessed.why);
 
@@ -66,7 +74,9 @@ export async function incidentWorkflow(input: IncidentInput): Promise<RunResult>
   }
   const rto = await run.finish(result.outcome);
   const final: RunResult = { ...result, rto, timeline: [...run.timeline, ...result.timeline] };
-  final.reportKeys = await quick.writeIncidentReport({ context, result: final, workflowId: workflowInfo().workflowId }).catch(() => undefined);
+  final.reportKeys = await quick
+    .writeIncidentReport({ context, result: final, workflowId: workflowInfo().workflowId })
+    .catch(() => undefined);
   await run.notify(
     result.outcome === 'recovered' ? 'info' : 'critical',
     `Incident ${result.outcome}`,

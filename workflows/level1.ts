@@ -4,7 +4,6 @@ import { L1_RECORD_LIMIT, type PlanInput, type RunResult } from './messages.js';
 import { quick, heavy } from './proxies.js';
 import { Runbook, formatDuration, outcomeOf } from './runbook.js';
 
-
 export async function level1Workflow({ context, options }: PlanInput): Promise<RunResult> {
   const run = new Runbook(context, { clock: false });
   const selection = options.record;
@@ -12,7 +11,8 @@ export async function level1Workflow({ context, options }: PlanInput): Promise<R
   let staged = false;
   try {
     if (!selection) throw new Error('an L1 needs the records to restore: a table and primary keys or a filter');
-    if ((selection.keys?.length ?? 0) > L1_RECORD_LIMIT && !selection.overrideRecordLimit) throw tooMany(selection.keys!.length, selection.table);
+    if ((selection.keys?.length ?? 0) > L1_RECORD_LIMIT && !selection.overrideRecordLimit)
+      throw tooMany(selection.keys!.length, selection.table);
 
     // 1. Identify affected records: validated before anything runs.
     const backup = await run.step(
@@ -56,7 +56,14 @@ export async function level1Workflow({ context, options }: PlanInput): Promise<R
       tables: diff.map((t) => t.table),
       changes: diff.map(
         (t) =>
-          `${t.table}: insert ${t.missing.length} missing row(s)${t.missing.length ? ` (${t.primaryKey} ${t.missing.slice(0, 10).join(', ')}${t.missing.length > 10 ? ', …' : ''})` : ''}, revert ${t.changed.length} changed row(s)${t.changed.length ? ` (${t.changed.slice(0, 5).map((c) => `${c.key}: ${c.columns.join('/')}`).join('; ')})` : ''}`,
+          `${t.table}: insert ${t.missing.length} missing row(s)${t.missing.length ? ` (${t.primaryKey} ${t.missing.slice(0, 10).join(', ')}${t.missing.length > 10 ? ', …' : ''})` : ''}, revert ${t.changed.length} changed row(s)${
+            t.changed.length
+              ? ` (${t.changed
+                  .slice(0, 5)
+                  .map((c) => `${c.key}: ${c.columns.join('/')}`)
+                  .join('; ')})`
+              : ''
+          }`,
       ),
       backup: { ...backup, ageMs: now - Date.parse(backup.startedAt) },
       dataLossWindowMs: Date.parse(selection.goodBefore) - Date.parse(backup.startedAt),
@@ -65,15 +72,27 @@ export async function level1Workflow({ context, options }: PlanInput): Promise<R
     const applied = await run.step(
       'restore: apply the staged rows in one transaction',
       () => heavy.applyRecords({ incidentId, ...run.where, staged: stage }),
-      (a) => Object.entries(a).map(([t, c]) => `${t}: +${c.inserted} ~${c.updated}`).join(', '),
+      (a) =>
+        Object.entries(a)
+          .map(([t, c]) => `${t}: +${c.inserted} ~${c.updated}`)
+          .join(', '),
     );
 
     // 3. Verify the fix.
-    await run.step('verify: the rows equal the backup and integrity checks pass', () => quick.checkRecords({ incidentId, ...run.where, staged: stage }), () => 'all restored rows match; no integrity findings');
+    await run.step(
+      'verify: the rows equal the backup and integrity checks pass',
+      () => quick.checkRecords({ incidentId, ...run.where, staged: stage }),
+      () => 'all restored rows match; no integrity findings',
+    );
 
     // 4. Document the incident: the incident workflow writes the report from this result.
     const rows = Object.values(applied).reduce((n, c) => n + c.inserted + c.updated, 0);
-    return { outcome: 'recovered', detail: `${rows} rows restored from ${backup.id} (${formatDuration(Date.parse(context.declaredAt) - Date.parse(backup.startedAt))} before the declaration)`, timeline: run.timeline, backupUsed: backup };
+    return {
+      outcome: 'recovered',
+      detail: `${rows} rows restored from ${backup.id} (${formatDuration(Date.parse(context.declaredAt) - Date.parse(backup.startedAt))} before the declaration)`,
+      timeline: run.timeline,
+      backupUsed: backup,
+    };
   } catch (err) {
     return { ...outcomeOf(err), timeline: run.timeline, backupUsed: run.backupUsed };
   } finally {
@@ -82,5 +101,7 @@ export async function level1Workflow({ context, options }: PlanInput): Promise<R
 }
 
 function tooMany(count: number, table: string): Error {
-  return new Error(`${count} ${table} rows are affected: more than ${L1_RECORD_LIMIT} records is not an L1 — declare an L2 (table restore), or ask an approver to allow it with --override-record-limit`);
+  return new Error(
+    `${count} ${table} rows are affected: more than ${L1_RECORD_LIMIT} records is not an L1 — declare an L2 (table restore), or ask an approver to allow it with --override-record-limit`,
+  );
 }

@@ -6,15 +6,23 @@ import { quick, heavy } from './proxies.js';
 import { Runbook, outcomeOf } from './runbook.js';
 import { safetySnapshot } from './restore-steps.js';
 
-
 export async function level2Workflow({ context, options }: PlanInput): Promise<RunResult> {
   const run = new Runbook(context, { clock: false });
   const { incidentId, target } = context;
   let staged = false;
   try {
-    await run.announce('notify affected users', 'warning', `Degraded service: ${context.summary}`, 'We are working on it; updates follow in this thread.');
+    await run.announce(
+      'notify affected users',
+      'warning',
+      `Degraded service: ${context.summary}`,
+      'We are working on it; updates follow in this thread.',
+    );
 
-    const health = await run.step('diagnose: automated health checks', () => quick.healthChecks(run.where), (h) => h.map((c) => `${c.check}: ${c.ok ? 'ok' : c.detail}`).join('; '));
+    const health = await run.step(
+      'diagnose: automated health checks',
+      () => quick.healthChecks(run.where),
+      (h) => h.map((c) => `${c.check}: ${c.ok ? 'ok' : c.detail}`).join('; '),
+    );
     const confirmed = await run.task(
       'confirm-cause',
       `Confirm the cause and choose the actions. Health checks: ${health.map((c) => `${c.check} ${c.ok ? 'ok' : `FAILED (${c.detail})`}`).join('; ')}. ` +
@@ -31,36 +39,84 @@ export async function level2Workflow({ context, options }: PlanInput): Promise<R
         tables: [],
         changes: ['runs the configured rollback hook'],
       });
-      await run.step('roll back code (hook)', () => quick.runTargetHook({ incidentId, ...run.where, role: 'rollback' }), (r) => `${r.hook}: ${r.ok ? 'ok' : 'FAILED'} ${r.output.slice(-200)}`);
+      await run.step(
+        'roll back code (hook)',
+        () => quick.runTargetHook({ incidentId, ...run.where, role: 'rollback' }),
+        (r) => `${r.hook}: ${r.ok ? 'ok' : 'FAILED'} ${r.output.slice(-200)}`,
+      );
     } else run.skip('roll back code', 'not chosen at confirm-cause');
 
     if (actions.has('restore')) {
       const table = options.table;
       if (!table) throw new Error('restore was chosen but the incident names no table (declare with --table)');
-      const backup = await run.step('restore: choose the newest verified backup', () => quick.chooseBackup({ ...run.where, before: context.declaredAt }), (b) => b.id);
+      const backup = await run.step(
+        'restore: choose the newest verified backup',
+        () => quick.chooseBackup({ ...run.where, before: context.declaredAt }),
+        (b) => b.id,
+      );
       run.backupUsed = backup;
-      const snapshot = await safetySnapshot(run, `restore: safety snapshot of ${table}`, { tables: [table], reason: `before restoring ${table}` });
+      const snapshot = await safetySnapshot(run, `restore: safety snapshot of ${table}`, {
+        tables: [table],
+        reason: `before restoring ${table}`,
+      });
       staged = true;
-      const stage = await run.step(`restore: stage ${table} from the backup`, () => heavy.stageRecords({ incidentId, ...run.where, backupId: backup.id, selection: { table, goodBefore: context.declaredAt }, wholeTable: true }), (s) => `${s[0]!.rows} rows`);
-      const [diff] = await run.step('restore: compare the backup with production', () => quick.diffRecords({ incidentId, ...run.where, staged: stage, wholeTable: true }), (d) => `${d[0]!.missing.length} missing, ${d[0]!.changed.length} changed, ${d[0]!.extra ?? 0} not in the backup`);
+      const stage = await run.step(
+        `restore: stage ${table} from the backup`,
+        () =>
+          heavy.stageRecords({
+            incidentId,
+            ...run.where,
+            backupId: backup.id,
+            selection: { table, goodBefore: context.declaredAt },
+            wholeTable: true,
+          }),
+        (s) => `${s[0]!.rows} rows`,
+      );
+      const [diff] = await run.step(
+        'restore: compare the backup with production',
+        () => quick.diffRecords({ incidentId, ...run.where, staged: stage, wholeTable: true }),
+        (d) => `${d[0]!.missing.length} missing, ${d[0]!.changed.length} changed, ${d[0]!.extra ?? 0} not in the backup`,
+      );
       await run.gate('table-restore', {
         title: `Restore table ${table} of ${target} from backup ${backup.id}`,
         database: await quick.describeTarget(run.where),
         tables: [table],
-        changes: [`${table}: insert ${diff!.missing.length}, revert ${diff!.changed.length}, delete ${diff!.extra ?? 0} rows not in the backup (rows of tables referencing them may go with them)`],
+        changes: [
+          `${table}: insert ${diff!.missing.length}, revert ${diff!.changed.length}, delete ${diff!.extra ?? 0} rows not in the backup (rows of tables referencing them may go with them)`,
+        ],
         backup: { ...backup, ageMs: Date.now() - Date.parse(backup.startedAt) },
         dataLossWindowMs: Date.parse(context.declaredAt) - Date.parse(backup.startedAt),
         snapshot,
       });
-      await run.step(`restore: apply ${table} in one transaction`, () => heavy.applyRecords({ incidentId, ...run.where, staged: stage, wholeTable: true }), (a) => Object.entries(a).map(([t, c]) => `${t}: +${c.inserted} ~${c.updated} -${c.deleted}`).join(', '));
-      await run.step(`restore: ${table} equals the backup`, () => quick.checkRecords({ incidentId, ...run.where, staged: stage }), () => 'every row matches');
+      await run.step(
+        `restore: apply ${table} in one transaction`,
+        () => heavy.applyRecords({ incidentId, ...run.where, staged: stage, wholeTable: true }),
+        (a) =>
+          Object.entries(a)
+            .map(([t, c]) => `${t}: +${c.inserted} ~${c.updated} -${c.deleted}`)
+            .join(', '),
+      );
+      await run.step(
+        `restore: ${table} equals the backup`,
+        () => quick.checkRecords({ incidentId, ...run.where, staged: stage }),
+        () => 'every row matches',
+      );
     } else run.skip('restore data', 'not chosen at confirm-cause');
 
-    await run.step('test functionality: critical-function checks', () => quick.criticalChecks(run.where), (c) => c.map((x) => `${x.check}: ok`).join('; '));
+    await run.step(
+      'test functionality: critical-function checks',
+      () => quick.criticalChecks(run.where),
+      (c) => c.map((x) => `${x.check}: ok`).join('; '),
+    );
     await run.task('resume-operations', 'Resume normal operations, then mark this done.');
     await run.announce('announce resumption', 'info', 'Service restored', context.summary);
     await run.task('post-incident-review', 'Hold the post-incident review and note its conclusions.');
-    return { outcome: 'recovered', detail: `actions: ${[...actions].join(', ') || 'none'}`, timeline: run.timeline, backupUsed: run.backupUsed };
+    return {
+      outcome: 'recovered',
+      detail: `actions: ${[...actions].join(', ') || 'none'}`,
+      timeline: run.timeline,
+      backupUsed: run.backupUsed,
+    };
   } catch (err) {
     return { ...outcomeOf(err), timeline: run.timeline, backupUsed: run.backupUsed };
   } finally {

@@ -6,25 +6,53 @@ import { quick } from './proxies.js';
 import { Runbook, outcomeOf } from './runbook.js';
 import { dropUnusedDatabase, fullRestore } from './restore-steps.js';
 
-
 export async function level3Workflow({ context, options }: PlanInput): Promise<RunResult> {
   const run = new Runbook(context, { clock: false });
   try {
-    await run.announce('activate response team', 'critical', `Major outage: ${context.summary}`, 'Response team paged: join the incident thread.');
-    await run.announce('communicate to all users', 'critical', 'Service unavailable', 'We are restoring the service; next update within the hour.');
+    await run.announce(
+      'activate response team',
+      'critical',
+      `Major outage: ${context.summary}`,
+      'Response team paged: join the incident thread.',
+    );
+    await run.announce(
+      'communicate to all users',
+      'critical',
+      'Service unavailable',
+      'We are restoring the service; next update within the hour.',
+    );
     await run.task('vendor-support', 'Open a ticket with the hosting vendor and record its id as the note.', { deadlineMs: 30 * 60_000 });
 
-    const backup = await run.step('execute recovery: choose the newest verified backup', () => quick.chooseBackup({ ...run.where, before: context.declaredAt }), (b) => `${b.id}, taken ${b.startedAt}`);
+    const backup = await run.step(
+      'execute recovery: choose the newest verified backup',
+      () => quick.chooseBackup({ ...run.where, before: context.declaredAt }),
+      (b) => `${b.id}, taken ${b.startedAt}`,
+    );
     run.backupUsed = backup;
     const restored = await fullRestore(run, backup, { inPlace: options.inPlace === true, gate: 'restore-in-place' });
 
-    await run.step('verify all systems: critical-function checks', () => quick.criticalChecks({ ...run.where, database: restored.database }), (c) => c.map((x) => x.check).join(', '));
-    if (!options.inPlace) await run.task('cut-over', `Point the application at database "${restored.database}" (restored from ${backup.id}), then mark this done.`);
+    await run.step(
+      'verify all systems: critical-function checks',
+      () => quick.criticalChecks({ ...run.where, database: restored.database }),
+      (c) => c.map((x) => x.check).join(', '),
+    );
+    if (!options.inPlace)
+      await run.task(
+        'cut-over',
+        `Point the application at database "${restored.database}" (restored from ${backup.id}), then mark this done.`,
+      );
     for (const stage of ['resume-read-only', 'resume-internal-users', 'resume-all-users']) {
       await run.task(stage, `Gradual resumption: ${stage.replace(/-/g, ' ')}; watch errors and load before the next stage.`);
     }
     await run.task('post-mortem', 'Write the post-mortem and note where it is.');
-    return { outcome: 'recovered', detail: `restored ${backup.id} into ${restored.database}`, timeline: run.timeline, backupUsed: backup, database: restored.database, fingerprints: restored.fingerprints };
+    return {
+      outcome: 'recovered',
+      detail: `restored ${backup.id} into ${restored.database}`,
+      timeline: run.timeline,
+      backupUsed: backup,
+      database: restored.database,
+      fingerprints: restored.fingerprints,
+    };
   } catch (err) {
     await dropUnusedDatabase(run);
     return { ...outcomeOf(err), timeline: run.timeline, backupUsed: run.backupUsed };

@@ -6,14 +6,25 @@ import { quick, heavy } from './proxies.js';
 import { Runbook, formatDuration, outcomeOf } from './runbook.js';
 import { dropUnusedDatabase, fullRestore } from './restore-steps.js';
 
-
 export async function level4Workflow({ context, options }: PlanInput): Promise<RunResult> {
   const run = new Runbook(context, { clock: false });
   const { target } = context;
   try {
-    await run.announce('emergency activation', 'critical', `CATASTROPHIC data loss: ${context.summary}`, 'All hands: join the incident thread now.');
-    await run.announce('all-hands communication', 'critical', 'Service down, data loss possible', 'Leadership and all staff informed; customer communication follows.');
-    await run.task('vendor-escalation', 'Escalate to the vendor at the highest severity; record the ticket id as the note.', { deadlineMs: 15 * 60_000 });
+    await run.announce(
+      'emergency activation',
+      'critical',
+      `CATASTROPHIC data loss: ${context.summary}`,
+      'All hands: join the incident thread now.',
+    );
+    await run.announce(
+      'all-hands communication',
+      'critical',
+      'Service down, data loss possible',
+      'Leadership and all staff informed; customer communication follows.',
+    );
+    await run.task('vendor-escalation', 'Escalate to the vendor at the highest severity; record the ticket id as the note.', {
+      deadlineMs: 15 * 60_000,
+    });
 
     const usable = await run.step(
       'use latest available backup: newest whose checksum verifies',
@@ -39,10 +50,24 @@ export async function level4Workflow({ context, options }: PlanInput): Promise<R
     );
     const restored = await fullRestore(run, usable.backup, { inPlace: options.inPlace === true, gate: 'restore-in-place' });
     if (!options.inPlace) await run.task('cut-over', `Point the application at database "${restored.database}", then mark this done.`);
-    await run.task('manual-reconstruction', `Rebuild what was lost in the ${formatDuration(lossWindow)} before the incident (emails, exports, partner systems); note what was recovered.`);
-    await run.step('full audit: counts, checksums and integrity of every table', () => quick.auditDatabase({ ...run.where, database: restored.database, backupId: usable.backup.id }), (a) => a);
+    await run.task(
+      'manual-reconstruction',
+      `Rebuild what was lost in the ${formatDuration(lossWindow)} before the incident (emails, exports, partner systems); note what was recovered.`,
+    );
+    await run.step(
+      'full audit: counts, checksums and integrity of every table',
+      () => quick.auditDatabase({ ...run.where, database: restored.database, backupId: usable.backup.id }),
+      (a) => a,
+    );
     await run.task('audit-signoff', 'Review the audit and sign off.');
-    return { outcome: 'recovered', detail: `restored ${usable.backup.id}; data-loss window ${formatDuration(lossWindow)}`, timeline: run.timeline, backupUsed: usable.backup, database: restored.database, fingerprints: restored.fingerprints };
+    return {
+      outcome: 'recovered',
+      detail: `restored ${usable.backup.id}; data-loss window ${formatDuration(lossWindow)}`,
+      timeline: run.timeline,
+      backupUsed: usable.backup,
+      database: restored.database,
+      fingerprints: restored.fingerprints,
+    };
   } catch (err) {
     await dropUnusedDatabase(run);
     return { ...outcomeOf(err), timeline: run.timeline, backupUsed: run.backupUsed };

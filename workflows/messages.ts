@@ -109,7 +109,10 @@ const ID_PATTERN = /^([a-z][a-z0-9_-]{0,39})-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2}
 
 /** A backup id names its target and UTC start time, e.g. crm-20261122T020000Z. */
 export function backupIdFor(target: string, at: Date): string {
-  const stamp = at.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  const stamp = at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
   return `${target}-${stamp}`;
 }
 
@@ -309,7 +312,10 @@ const RUN_ID = /^(inc|drill)-\d{8}-\d{6}-[a-z0-9]{4}$/;
 
 /** An incident id, or a drill's: both name a run whose gates and tasks people answer. */
 export function assertIncidentId(id: string): void {
-  if (!RUN_ID.test(id)) throw new InputError(`"${id}" is not an incident id: expected inc-YYYYMMDD-HHMMSS-xxxx, or drill-YYYYMMDD-HHMMSS-xxxx for a drill (run "lifeboat list" or "lifeboat drills")`);
+  if (!RUN_ID.test(id))
+    throw new InputError(
+      `"${id}" is not an incident id: expected inc-YYYYMMDD-HHMMSS-xxxx, or drill-YYYYMMDD-HHMMSS-xxxx for a drill (run "lifeboat list" or "lifeboat drills")`,
+    );
 }
 
 /** L1: which records to bring back, and from before when. */
@@ -362,7 +368,12 @@ export const L1_RECORD_LIMIT = 10;
 export type ScenarioKind = 'delete-rows' | 'truncate-table' | 'lose-database';
 
 /** The scenario each level rehearses: the plan must be able to mend it. */
-export const SCENARIO_OF: Record<Level, ScenarioKind> = { L1: 'delete-rows', L2: 'truncate-table', L3: 'lose-database', L4: 'lose-database' };
+export const SCENARIO_OF: Record<Level, ScenarioKind> = {
+  L1: 'delete-rows',
+  L2: 'truncate-table',
+  L3: 'lose-database',
+  L4: 'lose-database',
+};
 
 export interface DrillInput {
   /** drill-YYYYMMDD-HHMMSS-xxxx; made from the start time when absent (scheduled drills). */

@@ -6,13 +6,23 @@ import type { Activities } from '../activities/index.js';
 const nonRetryableErrorTypes = ['InputError', 'ConfigError', 'BackupIdError'];
 
 /** Queries, checks and small writes. */
-export const quick = proxyActivities<Activities>({ startToCloseTimeout: '10m', retry: { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes } });
+export const quick = proxyActivities<Activities>({
+  startToCloseTimeout: '10m',
+  retry: { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes },
+});
 
 /** Dumps, restores, staging and applies: as long as the database needs; heartbeats tell a dead worker apart. */
-export const heavy = proxyActivities<Activities>({ startToCloseTimeout: '12h', heartbeatTimeout: '30s', retry: { maximumAttempts: 5, initialInterval: '2s', nonRetryableErrorTypes } });
+export const heavy = proxyActivities<Activities>({
+  startToCloseTimeout: '12h',
+  heartbeatTimeout: '30s',
+  retry: { maximumAttempts: 5, initialInterval: '2s', nonRetryableErrorTypes },
+});
 
 /**
  * Notifications must never hold a recovery up: few attempts, then the failure goes on the timeline.
  * Local activities: a plan posts two per step, and these skip the server's task queue round trip.
  */
-export const notifications = proxyLocalActivities<Activities>({ startToCloseTimeout: '20s', retry: { maximumAttempts: 2, initialInterval: '1s' } });
+export const notifications = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '20s',
+  retry: { maximumAttempts: 2, initialInterval: '1s' },
+});

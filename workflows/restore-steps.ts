@@ -4,8 +4,11 @@ import { quick, heavy } from './proxies.js';
 import type { TableFingerprint } from './messages.js';
 import { type Runbook } from './runbook.js';
 
-
-export async function fullRestore(run: Runbook, backup: { id: string; startedAt: string }, options: { inPlace: boolean; gate: string }): Promise<{ database: string; fingerprints: Record<string, TableFingerprint> }> {
+export async function fullRestore(
+  run: Runbook,
+  backup: { id: string; startedAt: string },
+  options: { inPlace: boolean; gate: string },
+): Promise<{ database: string; fingerprints: Record<string, TableFingerprint> }> {
   const { incidentId, target } = run.context;
   let database: string | undefined;
   if (options.inPlace) {
@@ -46,12 +49,20 @@ export async function dropUnusedDatabase(run: Runbook): Promise<void> {
  * A safety backup of what is about to be overwritten; returns where it is. A drill's test database
  * is disposable and no backup of it may enter the target's catalogue: there the step is skipped.
  */
-export async function safetySnapshot(run: Runbook, name: string, input: { tables?: string[]; reason: string }): Promise<string | undefined> {
+export async function safetySnapshot(
+  run: Runbook,
+  name: string,
+  input: { tables?: string[]; reason: string },
+): Promise<string | undefined> {
   if (run.context.testDatabase) {
     run.skip(name, 'drill: the test database is disposable');
     return undefined;
   }
   const { incidentId, target } = run.context;
-  const manifest = await run.step(name, () => heavy.safetyBackup({ incidentId, target, ...input }), (m) => m.id);
+  const manifest = await run.step(
+    name,
+    () => heavy.safetyBackup({ incidentId, target, ...input }),
+    (m) => m.id,
+  );
   return `backup ${manifest.id}${input.tables ? ` (${input.tables.join(', ')})` : ''}`;
 }

@@ -37,7 +37,6 @@ import {
 import { notifications } from './proxies.js';
 import type { Notice, NoticeAction } from '../activities/notify/notifier.js';
 
-
 /** Thrown at a safe point once an abort was requested; plans clean up and end as "aborted". */
 export class RunAborted extends Error {
   override name = 'RunAborted';
@@ -162,7 +161,11 @@ export class Runbook {
   }
 
   /** Waits for a person to say the task is done; past its deadline it escalates and keeps waiting. */
-  async task(name: string, prompt: string, options: { deadlineMs?: number; choices?: string[]; drillChoices?: string[] } = {}): Promise<Completion> {
+  async task(
+    name: string,
+    prompt: string,
+    options: { deadlineMs?: number; choices?: string[]; drillChoices?: string[] } = {},
+  ): Promise<Completion> {
     return (await this.waitForTask(name, prompt, { ...options, atDeadline: 'escalate' }))!;
   }
 
@@ -171,20 +174,44 @@ export class Runbook {
     return this.waitForTask(name, prompt, { deadlineMs, atDeadline: 'close' });
   }
 
-  private async waitForTask(name: string, prompt: string, options: { deadlineMs?: number; choices?: string[]; drillChoices?: string[]; atDeadline: 'escalate' | 'close' }): Promise<Completion | undefined> {
+  private async waitForTask(
+    name: string,
+    prompt: string,
+    options: { deadlineMs?: number; choices?: string[]; drillChoices?: string[]; atDeadline: 'escalate' | 'close' },
+  ): Promise<Completion | undefined> {
     this.checkpoint();
     const record = this.begin(name, 'human', 'waiting');
-    if (this.context.actAs) return this.answeredByDrill(record, { task: name, by: this.context.actAs, note: 'answered by the drill', choices: options.drillChoices });
+    if (this.context.actAs)
+      return this.answeredByDrill(record, {
+        task: name,
+        by: this.context.actAs,
+        note: 'answered by the drill',
+        choices: options.drillChoices,
+      });
     const item = this.openItem({ kind: 'human', name, prompt, since: record.startedAt });
     if (options.deadlineMs !== undefined) item.deadline = new Date(Date.now() + options.deadlineMs).toISOString();
-    const action = (): NoticeAction => ({ kind: 'task', workflowId: workflowInfo().workflowId, incidentId: this.context.incidentId, name, choices: options.choices });
-    const posted = await this.notify('info', `Task waiting: ${name}`, `${prompt}${item.deadline ? `\nDue ${item.deadline}.` : ''}\nMark it done with the button or: lifeboat complete ${this.context.incidentId} --task ${name} --as <you> --note "…"`, { action: action() });
+    const action = (): NoticeAction => ({
+      kind: 'task',
+      workflowId: workflowInfo().workflowId,
+      incidentId: this.context.incidentId,
+      name,
+      choices: options.choices,
+    });
+    const posted = await this.notify(
+      'info',
+      `Task waiting: ${name}`,
+      `${prompt}${item.deadline ? `\nDue ${item.deadline}.` : ''}\nMark it done with the button or: lifeboat complete ${this.context.incidentId} --task ${name} --as <you> --note "…"`,
+      { action: action() },
+    );
     const settled = () => item.completion !== undefined || this.abortRequest !== undefined;
     if (options.deadlineMs !== undefined && !(await condition(settled, options.deadlineMs))) {
       if (options.atDeadline === 'close') {
         this.open.delete(name);
         const detail = `still open at its deadline ${item.deadline}`;
-        await this.notify('info', `Task closed unanswered: ${name}`, prompt, { action: { ...action(), settled: { outcome: 'expired', by: 'nobody', at: new Date().toISOString(), reason: detail } }, replaces: posted });
+        await this.notify('info', `Task closed unanswered: ${name}`, prompt, {
+          action: { ...action(), settled: { outcome: 'expired', by: 'nobody', at: new Date().toISOString(), reason: detail } },
+          replaces: posted,
+        });
         this.end(record, 'skipped', { detail });
         return undefined;
       }
@@ -194,8 +221,19 @@ export class Runbook {
     await condition(settled);
     this.open.delete(name);
     const by = item.completion?.by ?? this.abortRequest!.by;
-    const settledAction = { ...action(), settled: { outcome: item.completion ? ('done' as const) : ('aborted' as const), by, at: new Date().toISOString(), reason: item.completion?.note ?? this.abortRequest?.reason } };
-    await this.notify('info', item.completion ? `Task done: ${name}` : `Task aborted: ${name}`, prompt, { action: settledAction, replaces: posted });
+    const settledAction = {
+      ...action(),
+      settled: {
+        outcome: item.completion ? ('done' as const) : ('aborted' as const),
+        by,
+        at: new Date().toISOString(),
+        reason: item.completion?.note ?? this.abortRequest?.reason,
+      },
+    };
+    await this.notify('info', item.completion ? `Task done: ${name}` : `Task aborted: ${name}`, prompt, {
+      action: settledAction,
+      replaces: posted,
+    });
     if (!item.completion) {
       this.end(record, 'aborted', { detail: this.abortRequest?.reason });
       throw new RunAborted(this.abortRequest!.reason);
@@ -211,8 +249,26 @@ export class Runbook {
     const approvers = this.context.approvals.gates[name] ?? this.context.approvals.approvers;
     const record = this.begin(name, 'approval', 'waiting');
     if (this.context.actAs) return [this.answeredByDrill(record, { task: name, by: this.context.actAs }).by];
-    const item = this.openItem({ kind: 'approval', name, prompt: request.title, since: record.startedAt, approvers, required, approvedBy: [], request });
-    const action = (): NoticeAction => ({ kind: 'approval', workflowId: workflowInfo().workflowId, incidentId: this.context.incidentId, name, request, approvers, required, approvedBy: [...item.approvedBy!] });
+    const item = this.openItem({
+      kind: 'approval',
+      name,
+      prompt: request.title,
+      since: record.startedAt,
+      approvers,
+      required,
+      approvedBy: [],
+      request,
+    });
+    const action = (): NoticeAction => ({
+      kind: 'approval',
+      workflowId: workflowInfo().workflowId,
+      incidentId: this.context.incidentId,
+      name,
+      request,
+      approvers,
+      required,
+      approvedBy: [...item.approvedBy!],
+    });
     const text = describeRequest(this.context, name, request, approvers, required);
     let posted = await this.notify('warning', `Approval needed: ${request.title}`, text, { action: action() });
     for (;;) {
@@ -226,10 +282,15 @@ export class Runbook {
     const outcome = !item.decided ? 'aborted' : item.decided.approved ? 'approved' : 'rejected';
     const by = !item.decided ? this.abortRequest!.by : item.decided.approved ? item.approvedBy!.join(', ') : item.decided.by;
     const reason = item.decided?.reason ?? (item.decided ? undefined : this.abortRequest!.reason);
-    await this.notify(outcome === 'approved' ? 'info' : 'warning', `${outcome[0]!.toUpperCase()}${outcome.slice(1)}: ${request.title}`, text, {
-      action: { ...action(), settled: { outcome, by, at: new Date().toISOString(), reason } },
-      replaces: posted,
-    });
+    await this.notify(
+      outcome === 'approved' ? 'info' : 'warning',
+      `${outcome[0]!.toUpperCase()}${outcome.slice(1)}: ${request.title}`,
+      text,
+      {
+        action: { ...action(), settled: { outcome, by, at: new Date().toISOString(), reason } },
+        replaces: posted,
+      },
+    );
     if (!item.decided) {
       this.end(record, 'aborted', { detail: this.abortRequest?.reason });
       throw new RunAborted(this.abortRequest!.reason);
@@ -246,9 +307,20 @@ export class Runbook {
    * Tells people through the notifier, in the run's thread; returns the message's reference. A failed
    * notification is recorded on the timeline, never fatal.
    */
-  async notify(severity: Notice['severity'], title: string, text: string, extra: Pick<Notice, 'action' | 'replaces'> = {}): Promise<string | undefined> {
+  async notify(
+    severity: Notice['severity'],
+    title: string,
+    text: string,
+    extra: Pick<Notice, 'action' | 'replaces'> = {},
+  ): Promise<string | undefined> {
     try {
-      const posted = await notifications.notify({ severity, title: `[${this.context.incidentId} ${this.context.level}] ${title}`, text, thread: this.thread, ...extra });
+      const posted = await notifications.notify({
+        severity,
+        title: `[${this.context.incidentId} ${this.context.level}] ${title}`,
+        text,
+        thread: this.thread,
+        ...extra,
+      });
       this.notifierDown = false;
       this.thread ??= posted?.ref; // the run's first notice starts its thread
       return posted?.ref;
@@ -308,7 +380,10 @@ export class Runbook {
 
   /** In a drill, the drill's identity answers gates and tasks at once, on the record. */
   private answeredByDrill(record: StepRecord, completion: Completion): Completion {
-    this.end(record, 'done', { actor: completion.by, detail: `answered by the drill as ${completion.by}${completion.choices?.length ? `: ${completion.choices.join(', ')}` : ''}` });
+    this.end(record, 'done', {
+      actor: completion.by,
+      detail: `answered by the drill as ${completion.by}${completion.choices?.length ? `: ${completion.choices.join(', ')}` : ''}`,
+    });
     return completion;
   }
 
@@ -348,7 +423,9 @@ export class Runbook {
       throw new Error(`gate "${vote.gate}" is not waiting for a vote (this run is waiting for ${this.waitingNames()})`);
     }
     if (!item.approvers!.includes(vote.by)) {
-      throw new Error(`${vote.by} may not decide gate "${vote.gate}" of an ${this.context.level} incident (allowed: ${item.approvers!.join(', ') || 'nobody is configured: add approvers to approvals.' + this.context.level})`);
+      throw new Error(
+        `${vote.by} may not decide gate "${vote.gate}" of an ${this.context.level} incident (allowed: ${item.approvers!.join(', ') || 'nobody is configured: add approvers to approvals.' + this.context.level})`,
+      );
     }
     if (vote.by === this.context.declaredBy && !this.context.approvals.selfApproval) {
       throw new Error(`${vote.by} declared this incident and self-approval is off: another approver must decide`);
@@ -370,7 +447,9 @@ export class Runbook {
         validator: (vote) => {
           const item = this.pendingGate(vote);
           if (item.approvedBy!.includes(vote.by)) {
-            throw new Error(`${vote.by} already approved "${vote.gate}": it needs ${item.required} distinct approvers (${item.approvedBy!.length} so far)`);
+            throw new Error(
+              `${vote.by} already approved "${vote.gate}": it needs ${item.required} distinct approvers (${item.approvedBy!.length} so far)`,
+            );
           }
         },
       },
@@ -438,7 +517,11 @@ export class Runbook {
           const title = status === 'breached' ? `RTO BREACHED: ${hours(rtoMs)} passed` : `RTO ${fraction * 100} % used`;
           const record = this.begin(title, 'notification', 'done');
           this.end(record, 'done', { detail: `${formatDuration(elapsed)} since declaration, RTO ${hours(rtoMs)}` });
-          await this.notify(severity, title, `${incidentId}: ${formatDuration(elapsed)} since the incident was declared; RTO ${hours(rtoMs)}, ${status === 'breached' ? 'exceeded' : `${formatDuration(declared + rtoMs - Date.now())} left`}.`);
+          await this.notify(
+            severity,
+            title,
+            `${incidentId}: ${formatDuration(elapsed)} since the incident was declared; RTO ${hours(rtoMs)}, ${status === 'breached' ? 'exceeded' : `${formatDuration(declared + rtoMs - Date.now())} left`}.`,
+          );
         }
       })
       .catch((err) => {
@@ -459,7 +542,9 @@ function describeRequest(context: RunContext, gate: string, r: ApprovalRequest, 
     `${r.title} — database ${r.database}, tables ${r.tables.join(', ')}`,
     ...r.changes.map((c) => `• ${c}`),
     r.backup ? `Backup used: ${r.backup.id}, taken ${r.backup.startedAt} (${formatDuration(r.backup.ageMs)} old)` : undefined,
-    r.dataLossWindowMs !== undefined ? `Data-loss window: ${formatDuration(r.dataLossWindowMs)} of changes before the incident will not come back` : undefined,
+    r.dataLossWindowMs !== undefined
+      ? `Data-loss window: ${formatDuration(r.dataLossWindowMs)} of changes before the incident will not come back`
+      : undefined,
     r.snapshot ? `Safety snapshot of what will be overwritten: ${r.snapshot}` : undefined,
     `Needs ${required} approval(s) from: ${approvers.join(', ')}`,
     `lifeboat approve ${context.incidentId} --gate ${gate} --as <you>   |   lifeboat reject ${context.incidentId} --gate ${gate} --as <you> --reason "…"`,

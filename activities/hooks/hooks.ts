@@ -35,7 +35,13 @@ export const OUTPUT_LIMIT = 64 * 1024;
 export const KILL_GRACE_MS = 5_000;
 export const REDACTED = '[redacted]';
 
-export async function runHook(name: string, hook: HookConfig, call: HookCall, env: NodeJS.ProcessEnv = process.env, signal?: AbortSignal): Promise<HookResult> {
+export async function runHook(
+  name: string,
+  hook: HookConfig,
+  call: HookCall,
+  env: NodeJS.ProcessEnv = process.env,
+  signal?: AbortSignal,
+): Promise<HookResult> {
   signal?.throwIfAborted();
   return hook.type === 'command' ? runCommand(name, hook, call, env, signal) : runWebhook(name, hook, call, env, signal);
 }
@@ -248,7 +254,9 @@ async function runCommand(
   let exitCode: number | undefined;
   if ('error' in exit) {
     const code = (exit.error as NodeJS.ErrnoException).code;
-    notes.push(`[lifeboat: cannot run ${file}: ${code ?? exit.error.message}${code === 'ENOENT' ? ' (no such command: give a path or check PATH)' : ''}]`);
+    notes.push(
+      `[lifeboat: cannot run ${file}: ${code ?? exit.error.message}${code === 'ENOENT' ? ' (no such command: give a path or check PATH)' : ''}]`,
+    );
   } else if (timedOut) {
     notes.unshift(`[lifeboat: timed out after ${hook.timeout}; the process group was terminated]`);
   } else if (exit.signal) {
@@ -357,6 +365,7 @@ async function runWebhook(
     clearTimeout(timer);
   }
   let output = boundedHead(Buffer.concat(head), more, secrets);
-  if (status >= 300 && status < 400) output = `${output}${output ? '\n' : ''}[lifeboat: the webhook answered with a redirect, which is not followed]`;
+  if (status >= 300 && status < 400)
+    output = `${output}${output ? '\n' : ''}[lifeboat: the webhook answered with a redirect, which is not followed]`;
   return result(status >= 200 && status < 300, output, { httpStatus: status });
 }

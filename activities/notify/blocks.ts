@@ -11,7 +11,13 @@ export interface SlackMessage {
 }
 
 const EMOJI = { info: 'ℹ️', warning: '⚠️', critical: '🚨' } as const;
-const SETTLED = { approved: '✅ Approved', rejected: '❌ Rejected', done: '✅ Done', aborted: '⏹ Aborted', expired: '⌛ Closed unanswered' } as const;
+const SETTLED = {
+  approved: '✅ Approved',
+  rejected: '❌ Rejected',
+  done: '✅ Done',
+  aborted: '⏹ Aborted',
+  expired: '⌛ Closed unanswered',
+} as const;
 
 /** Slack's mrkdwn control characters; everything else is shown as written. */
 export function escapeMrkdwn(text: string): string {
@@ -67,7 +73,7 @@ function textSections(text: string, max = 8): slack.SectionBlock[] {
   }
   if (current.trim()) chunks.push(current);
   const sections = chunks.slice(0, max).map((c) => section(mrkdwn(c)));
-  if (chunks.length > max) sections.push(section('_(the rest is in the run\'s report)_'));
+  if (chunks.length > max) sections.push(section("_(the rest is in the run's report)_"));
   return sections;
 }
 
@@ -94,10 +100,18 @@ function requestBlocks(request: ApprovalRequest): slack.KnownBlock[] {
   ].join('\n');
   const fields: slack.MrkdwnElement[] = [];
   if (request.backup) {
-    fields.push(md(`*Backup used*\n${code(request.backup.id)}\ntaken ${slackDate(request.backup.startedAt)} (${formatAge(request.backup.ageMs)} old)`));
+    fields.push(
+      md(
+        `*Backup used*\n${code(request.backup.id)}\ntaken ${slackDate(request.backup.startedAt)} (${formatAge(request.backup.ageMs)} old)`,
+      ),
+    );
   }
   if (request.dataLossWindowMs !== undefined) {
-    fields.push(md(`*Data-loss window*\n${request.dataLossWindowMs > 0 ? `${formatAge(request.dataLossWindowMs)} of changes before the incident will not come back` : 'none'}`));
+    fields.push(
+      md(
+        `*Data-loss window*\n${request.dataLossWindowMs > 0 ? `${formatAge(request.dataLossWindowMs)} of changes before the incident will not come back` : 'none'}`,
+      ),
+    );
   }
   fields.push(md(`*Safety snapshot*\n${request.snapshot ? code(request.snapshot) : '_none taken_'}`));
   return [section(clip(change, 3000)), { type: 'section', fields }];
@@ -114,7 +128,11 @@ function approvalStatus(action: NoticeAction): string {
 function buttons(action: NoticeAction, request: ApprovalRequest | undefined): slack.ActionsBlock {
   const value = encodeButtonValue(action);
   if (action.kind === 'task') {
-    return { type: 'actions', block_id: GATE_BLOCK, elements: [{ type: 'button', action_id: DONE_ACTION, text: plain('Mark done', 75), style: 'primary', value }] };
+    return {
+      type: 'actions',
+      block_id: GATE_BLOCK,
+      elements: [{ type: 'button', action_id: DONE_ACTION, text: plain('Mark done', 75), style: 'primary', value }],
+    };
   }
   const what = request ? `${request.title} on database ${request.database}` : action.name;
   return {

@@ -15,7 +15,11 @@ export const GATE_BLOCK = 'lifeboat_gate';
 /** Slack's limit on a button's value. */
 export const MAX_BUTTON_VALUE = 2000;
 
-const id = z.string().min(1).max(255).regex(/^[A-Za-z0-9._:@/-]+$/, 'unexpected characters');
+const id = z
+  .string()
+  .min(1)
+  .max(255)
+  .regex(/^[A-Za-z0-9._:@/-]+$/, 'unexpected characters');
 
 /** The value of every Lifeboat button: the workflow to send the Update to, the gate/task name, the incident. */
 export const buttonValueSchema = z.strictObject({

@@ -81,7 +81,8 @@ export class SlackNotifier implements Notifier {
       unfurl_links: false,
       unfurl_media: false,
     })) as WebAPICallResult & { channel?: string; ts?: string };
-    if (!result.channel || !result.ts) throw ApplicationFailure.nonRetryable('Slack chat.postMessage answered without channel and ts', 'SlackFailed');
+    if (!result.channel || !result.ts)
+      throw ApplicationFailure.nonRetryable('Slack chat.postMessage answered without channel and ts', 'SlackFailed');
     return { ref: `${result.channel}:${result.ts}` };
   }
 
@@ -108,11 +109,15 @@ export class SlackNotifier implements Notifier {
   private failure(method: string, err: unknown, attempts: number): ApplicationFailure {
     const e = err as { code?: string; message?: string; data?: { error?: string }; retryAfter?: number; statusCode?: number };
     const reason =
-      e.code === ErrorCode.PlatformError ? `Slack refused: ${e.data?.error ?? 'unknown error'}`
-      : e.code === ErrorCode.RateLimitedError ? `rate limited (retry after ${e.retryAfter} s)`
-      : e.code === ErrorCode.HTTPError ? `HTTP ${e.statusCode}`
-      : e.code === ErrorCode.RequestError ? `unreachable (${e.message?.replace(/^A request error occurred: /, '')})`
-      : (e.message ?? String(err));
+      e.code === ErrorCode.PlatformError
+        ? `Slack refused: ${e.data?.error ?? 'unknown error'}`
+        : e.code === ErrorCode.RateLimitedError
+          ? `rate limited (retry after ${e.retryAfter} s)`
+          : e.code === ErrorCode.HTTPError
+            ? `HTTP ${e.statusCode}`
+            : e.code === ErrorCode.RequestError
+              ? `unreachable (${e.message?.replace(/^A request error occurred: /, '')})`
+              : (e.message ?? String(err));
     const tried = e.code === ErrorCode.PlatformError ? '' : ` after ${attempts} attempt(s)`;
     const message = `Slack ${method} failed${tried}: ${reason}`.replaceAll(this.#token, '[token]');
     return ApplicationFailure.create({ message, type: 'SlackFailed', nonRetryable: true });

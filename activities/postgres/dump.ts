@@ -40,7 +40,13 @@ export async function dumpToStore(url: string, store: BackupStore, key: string, 
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {
       const snapshot = (await client.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s;
-      const args = ['--format=custom', `--compress=${options.compression}`, `--snapshot=${snapshot}`, '--no-password', ...(options.tables ?? []).map((t) => `--table=${t}`)];
+      const args = [
+        '--format=custom',
+        `--compress=${options.compression}`,
+        `--snapshot=${snapshot}`,
+        '--no-password',
+        ...(options.tables ?? []).map((t) => `--table=${t}`),
+      ];
       // pg_dump writes its archive in 4 KiB pieces; a 1 MiB stdio buffer makes the pipe to us
       // as cheap as writing a file (same bytes, fewer and larger writes).
       const [command, argv] = existsSync(STDBUF) ? [STDBUF, ['-o1M', pgTool('pg_dump'), ...args]] : [pgTool('pg_dump'), args];

@@ -107,7 +107,12 @@ function pieces(tables: Array<{ name: string; blocks: number; heap: boolean }>, 
       continue;
     }
     for (let i = 0; i < count; i++) {
-      out.push({ table: t.name, blocks: Math.min(size, t.blocks - i * size), from: i === 0 ? undefined : i * size, to: i === count - 1 ? undefined : (i + 1) * size });
+      out.push({
+        table: t.name,
+        blocks: Math.min(size, t.blocks - i * size),
+        from: i === 0 ? undefined : i * size,
+        to: i === count - 1 ? undefined : (i + 1) * size,
+      });
     }
   }
   return out.sort((a, b) => b.blocks - a.blocks);
@@ -120,7 +125,10 @@ function pieces(tables: Array<{ name: string; blocks: number; heap: boolean }>, 
  * hash sums add up to what one pass over the table gives. A table is read in the format of its
  * fingerprint in `like` (to compare with a stored one), else in "record" format where it can be.
  */
-export async function fingerprintDatabase(url: string, options: { include?: (table: string) => boolean; like?: Record<string, TableFingerprint> } = {}): Promise<Record<string, TableFingerprint>> {
+export async function fingerprintDatabase(
+  url: string,
+  options: { include?: (table: string) => boolean; like?: Record<string, TableFingerprint> } = {},
+): Promise<Record<string, TableFingerprint>> {
   return withClient(url, async (first) => {
     await first.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {
@@ -129,7 +137,9 @@ export async function fingerprintDatabase(url: string, options: { include?: (tab
         `SELECT ${TABLE_NAME} AS name, pg_relation_size(c.oid) / current_setting('block_size')::int AS blocks, c.relkind = 'r' AS heap
            ${USER_TABLES} ORDER BY 1`,
       );
-      const tables = rows.filter((t) => options.include?.(t.name) ?? true).map((t) => ({ name: t.name, blocks: Number(t.blocks), heap: t.heap }));
+      const tables = rows
+        .filter((t) => options.include?.(t.name) ?? true)
+        .map((t) => ({ name: t.name, blocks: Number(t.blocks), heap: t.heap }));
       const formats = new Map<string, FingerprintFormat>();
       for (const t of tables) {
         const like = options.like?.[t.name];
@@ -140,8 +150,13 @@ export async function fingerprintDatabase(url: string, options: { include?: (tab
       const work = async (client: pg.Client) => {
         try {
           for (let piece = queue.shift(); piece; piece = queue.shift()) {
-            const range = [piece.from !== undefined && `t.ctid >= '(${piece.from},0)'::tid`, piece.to !== undefined && `t.ctid < '(${piece.to},0)'::tid`].filter(Boolean);
-            const { rows: [row] } = await client.query<{ n: string; s: string | null }>(
+            const range = [
+              piece.from !== undefined && `t.ctid >= '(${piece.from},0)'::tid`,
+              piece.to !== undefined && `t.ctid < '(${piece.to},0)'::tid`,
+            ].filter(Boolean);
+            const {
+              rows: [row],
+            } = await client.query<{ n: string; s: string | null }>(
               `SELECT count(*) AS n, sum(${ROW_HASH[formats.get(piece.table)!]}::numeric)::text AS s FROM ${quoteTable(piece.table)} AS t${range.length ? ` WHERE ${range.join(' AND ')}` : ''}`,
             );
             const total = sums.get(piece.table)!;
@@ -167,10 +182,12 @@ export async function fingerprintDatabase(url: string, options: { include?: (tab
       const settled = await Promise.allSettled([work(first), ...others]);
       const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (failed) throw failed.reason;
-      return Object.fromEntries(tables.map((t) => {
-        const { rows: n, sum } = sums.get(t.name)!;
-        return [t.name, { rows: Number(n), checksum: checksumOf(formats.get(t.name)!, n, sum) }];
-      }));
+      return Object.fromEntries(
+        tables.map((t) => {
+          const { rows: n, sum } = sums.get(t.name)!;
+          return [t.name, { rows: Number(n), checksum: checksumOf(formats.get(t.name)!, n, sum) }];
+        }),
+      );
     } finally {
       await first.query('ROLLBACK').catch(() => undefined);
     }

@@ -88,10 +88,14 @@ export async function describeTable(client: pg.Client, table: string): Promise<T
        FROM pg_attribute a WHERE a.attrelid = $1 AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
     [rel.oid],
   );
-  const { rows: keys } = await client.query<{ conkey: number[] }>(`SELECT conkey FROM pg_constraint WHERE conrelid = $1 AND contype = 'p'`, [rel.oid]);
+  const { rows: keys } = await client.query<{ conkey: number[] }>(
+    `SELECT conkey FROM pg_constraint WHERE conrelid = $1 AND contype = 'p'`,
+    [rel.oid],
+  );
   const conkey = keys[0]?.conkey;
   if (!conkey) throw new InputError(`table ${table} has no primary key: rows cannot be matched with production`);
-  if (conkey.length !== 1) throw new InputError(`table ${table} has a primary key of ${conkey.length} columns: only single-column keys are supported`);
+  if (conkey.length !== 1)
+    throw new InputError(`table ${table} has a primary key of ${conkey.length} columns: only single-column keys are supported`);
   const pk = columns.find((c) => c.num === conkey[0])!;
 
   const { rows: children } = await client.query<{ table: string; column: string }>(
@@ -130,7 +134,8 @@ const MAX_VALUE_LENGTH = 1000;
 
 function columnOf(shape: TableShape, name: string): string {
   const column = shape.columns.find((c) => c.name === name) ?? shape.columns.find((c) => c.name === name.toLowerCase());
-  if (!column) throw new InputError(`table ${shape.table} has no column "${name}": its columns are ${shape.columns.map((c) => c.name).join(', ')}`);
+  if (!column)
+    throw new InputError(`table ${shape.table} has no column "${name}": its columns are ${shape.columns.map((c) => c.name).join(', ')}`);
   return column.name;
 }
 
@@ -169,17 +174,20 @@ export function parseFilter(expressions: string[], shape: TableShape): Condition
 
 function checkValue(value: string, context: string): void {
   if (value.includes('\0')) throw new InputError(`"${context}": a value cannot contain a NUL character`);
-  if (value.length > MAX_VALUE_LENGTH) throw new InputError(`"${context.slice(0, 40)}...": a value is limited to ${MAX_VALUE_LENGTH} characters`);
+  if (value.length > MAX_VALUE_LENGTH)
+    throw new InputError(`"${context.slice(0, 40)}...": a value is limited to ${MAX_VALUE_LENGTH} characters`);
 }
 
 /** Re-checks conditions that did not come from parseFilter (they arrive through workflow history). */
 function checkConditions(conditions: Condition[], shape: TableShape): void {
   if (!Array.isArray(conditions) || conditions.length === 0) throw new InputError(`no filter given: ${FILTER_FORM}`);
   for (const c of conditions) {
-    if (!c || typeof c.column !== 'string' || !OPS.has(c.op)) throw new InputError(`${JSON.stringify(c)} is not a filter condition: ${FILTER_FORM}`);
+    if (!c || typeof c.column !== 'string' || !OPS.has(c.op))
+      throw new InputError(`${JSON.stringify(c)} is not a filter condition: ${FILTER_FORM}`);
     if (columnOf(shape, c.column) !== c.column) throw new InputError(`table ${shape.table} has no column "${c.column}"`);
     const needsValue = c.op !== 'is null' && c.op !== 'is not null';
-    if (needsValue !== (typeof c.value === 'string' && c.value !== '')) throw new InputError(`condition on ${c.column} ${c.op}: ${needsValue ? 'a value is needed' : 'takes no value'}`);
+    if (needsValue !== (typeof c.value === 'string' && c.value !== ''))
+      throw new InputError(`condition on ${c.column} ${c.op}: ${needsValue ? 'a value is needed' : 'takes no value'}`);
     if (needsValue) checkValue(c.value!, `${c.column} ${c.op} ${c.value!}`);
   }
 }
@@ -222,7 +230,10 @@ const MAX_KEYS = 100_000;
 export function validateKeys(keys: string[], shape: TableShape): string[] {
   const type = shape.columns.find((c) => c.name === shape.primaryKey)?.type ?? '';
   const kind = keyKind(type);
-  if (!kind) throw new InputError(`rows of ${shape.table} cannot be chosen by key: its primary key ${shape.primaryKey} is of type ${type}; use a filter`);
+  if (!kind)
+    throw new InputError(
+      `rows of ${shape.table} cannot be chosen by key: its primary key ${shape.primaryKey} is of type ${type}; use a filter`,
+    );
   if (!Array.isArray(keys) || keys.length === 0) throw new InputError(`no primary keys given for ${shape.table}`);
   if (keys.length > MAX_KEYS) throw new InputError(`${keys.length} keys is more than ${MAX_KEYS}: use a filter or a table restore`);
   const out = new Set<string>();
@@ -305,7 +316,9 @@ const SCHEMA_PATTERN = /^lifeboat_[a-z0-9_]{1,54}$/;
 
 function assertSchemaName(schema: string): void {
   if (typeof schema !== 'string' || !SCHEMA_PATTERN.test(schema)) {
-    throw new InputError(`"${schema}" cannot be a staging schema: expected lifeboat_<lowercase letters, digits, _> of at most 63 characters`);
+    throw new InputError(
+      `"${schema}" cannot be a staging schema: expected lifeboat_<lowercase letters, digits, _> of at most 63 characters`,
+    );
   }
 }
 
@@ -382,7 +395,10 @@ export async function stageFromBackup(
       if (keys) {
         const matcher = new KeyMatcher(keys, parentKind === 'int');
         await pass(
-          [{ table: shape.table, columns: columnsOf(shape), keepAll: false, fields: [shape.primaryKey], keys: matcher }, ...childWants(matcher)],
+          [
+            { table: shape.table, columns: columnsOf(shape), keepAll: false, fields: [shape.primaryKey], keys: matcher },
+            ...childWants(matcher),
+          ],
           'reading the backup',
         );
       } else if (plan.wholeTable) {
@@ -397,15 +413,28 @@ export async function stageFromBackup(
         const where = conditionSql(plan.filter!, 's', params);
         await client.query(`DELETE FROM ${staging(schema, shape.table)} AS s WHERE (${where}) IS NOT TRUE`, params);
         if (twoPasses && children.length) {
-          const { rows } = await client.query<{ k: string }>(`SELECT ${quote(shape.primaryKey)}::text AS k FROM ${staging(schema, shape.table)}`);
-          if (rows.length) await pass(childWants(new KeyMatcher(rows.map((r) => r.k), parentKind === 'int')), 'reading the backup for the child rows');
+          const { rows } = await client.query<{ k: string }>(
+            `SELECT ${quote(shape.primaryKey)}::text AS k FROM ${staging(schema, shape.table)}`,
+          );
+          if (rows.length)
+            await pass(
+              childWants(
+                new KeyMatcher(
+                  rows.map((r) => r.k),
+                  parentKind === 'int',
+                ),
+              ),
+              'reading the backup for the child rows',
+            );
         }
       }
 
       progress({ phase: 'indexing the staged rows' });
       // Child rows must reference a staged row: exact whatever the key's type, and a no-op when the filter in the pass was exact.
       for (const c of children) {
-        const refs = c.columns.map((col) => `EXISTS (SELECT 1 FROM ${staging(schema, shape.table)} p WHERE p.${quote(shape.primaryKey)} = c.${quote(col)})`);
+        const refs = c.columns.map(
+          (col) => `EXISTS (SELECT 1 FROM ${staging(schema, shape.table)} p WHERE p.${quote(shape.primaryKey)} = c.${quote(col)})`,
+        );
         await client.query(`DELETE FROM ${staging(schema, c.shape.table)} AS c WHERE NOT (${refs.join(' OR ')})`);
       }
       const staged: StagedTable[] = [];
@@ -419,7 +448,13 @@ export async function stageFromBackup(
           `SELECT ${quote(t.primaryKey)}::text AS k FROM ${target} ORDER BY ${quote(t.primaryKey)} LIMIT ${KEY_LIST_LIMIT}`,
         );
         const rows = Number(count[0]!.n);
-        staged.push({ table: t.table, primaryKey: t.primaryKey, rows, keys: listed.map((r) => r.k), ...(rows > listed.length ? { keysTruncated: true } : {}) });
+        staged.push({
+          table: t.table,
+          primaryKey: t.primaryKey,
+          rows,
+          keys: listed.map((r) => r.k),
+          ...(rows > listed.length ? { keysTruncated: true } : {}),
+        });
       }
       if (keys) {
         const { rows } = await client.query<{ k: string }>(
@@ -444,7 +479,8 @@ async function childShapes(client: pg.Client, shape: TableShape): Promise<{ shap
     try {
       out.push({ shape: await describeTable(client, table), columns });
     } catch (err) {
-      if (err instanceof InputError) throw new InputError(`child table ${table} of ${shape.table} cannot be staged (${err.message}); stage without children`);
+      if (err instanceof InputError)
+        throw new InputError(`child table ${table} of ${shape.table} cannot be staged (${err.message}); stage without children`);
       throw err;
     }
   }
@@ -472,7 +508,10 @@ const END_OF_DATA = Buffer.from('\n\\.\n');
 
 /** COPY text form of a value: backslash escapes as COPY TO writes them. */
 function copyEscape(value: string): string {
-  return value.replace(/[\\\b\f\n\r\t\v]/g, (c) => ({ '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\v': '\\v' })[c]!);
+  return value.replace(
+    /[\\\b\f\n\r\t\v]/g,
+    (c) => ({ '\\': '\\\\', '\b': '\\b', '\f': '\\f', '\n': '\\n', '\r': '\\r', '\t': '\\t', '\v': '\\v' })[c]!,
+  );
 }
 
 /** Keys as they appear in COPY data: small non-negative integers as numbers, anything else as the field's bytes (in a latin1 string). */
@@ -508,7 +547,9 @@ class RowFilter {
   ) {
     const unknown = columns.filter((c) => !want.columns.has(c));
     if (unknown.length) {
-      throw new Error(`the backup's ${want.table} has column(s) ${unknown.join(', ')} that production's table lacks: a restore across this schema change is not supported`);
+      throw new Error(
+        `the backup's ${want.table} has column(s) ${unknown.join(', ')} that production's table lacks: a restore across this schema change is not supported`,
+      );
     }
     const fields = want.fields.map((name) => {
       const i = columns.indexOf(name);
@@ -691,7 +732,10 @@ class Psql {
   constructor(url: string, args: string[], encoding: string | undefined) {
     const env: NodeJS.ProcessEnv = { ...libpqEnv(url), PGAPPNAME: 'lifeboat' };
     if (encoding) env.PGCLIENTENCODING = encoding;
-    const proc = spawn(pgTool('psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--no-password', ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const proc = spawn(pgTool('psql'), ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--no-password', ...args], {
+      env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     proc.stdout.resume();
     proc.stderr.on('data', (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString()).slice(-4000)));
     proc.stdin.on('error', () => undefined); // a dead psql shows in its exit code and message
@@ -826,7 +870,14 @@ const MAX_QUEUED_BYTES = 128 << 20;
 const FEED_BATCH_BYTES = 1 << 20;
 
 /** Reads the archive once and loads the wanted rows of each wanted table into its staging table. */
-async function stagePass(url: string, schema: string, source: Readable, wants: Want[], reader: 'auto' | 'pg_restore', onBytes: (n: number) => void): Promise<void> {
+async function stagePass(
+  url: string,
+  schema: string,
+  source: Readable,
+  wants: Want[],
+  reader: 'auto' | 'pg_restore',
+  onBytes: (n: number) => void,
+): Promise<void> {
   const input = new ByteReader(source, onBytes);
   const sinks: TableSink[] = [];
   const shared = new SharedBuffer(BUFFERED_ROWS_LIMIT);
@@ -854,11 +905,9 @@ type SinkFactory = (filter: RowFilter, encoding: string | undefined) => TableSin
 /** pg_restore --data-only as a script on stdout, split back into tables. */
 async function pgRestorePass(input: ByteReader, wants: Want[], sinkFor: SinkFactory): Promise<void> {
   const byTable = new Map(wants.map((w) => [w.table, w]));
-  const restore = spawn(
-    pgTool('pg_restore'),
-    ['--data-only', '--file=-', '--schema=public', ...wants.map((w) => `--table=${w.table}`)],
-    { stdio: ['pipe', 'pipe', 'pipe'] },
-  );
+  const restore = spawn(pgTool('pg_restore'), ['--data-only', '--file=-', '--schema=public', ...wants.map((w) => `--table=${w.table}`)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let stderr = '';
   restore.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
   const exited = new Promise<number>((resolve) => {
@@ -923,7 +972,10 @@ async function pgRestorePass(input: ByteReader, wants: Want[], sinkFor: SinkFact
         const copy = line.startsWith('COPY ') ? parseCopyStatement(line) : undefined;
         if (copy) {
           const want = copy.schema === 'public' ? byTable.get(copy.table) : undefined;
-          const filter = new RowFilter(want ?? { table: copy.table, columns: new Set(copy.columns), keepAll: false, fields: [], keys: new KeyMatcher([], false) }, copy.columns);
+          const filter = new RowFilter(
+            want ?? { table: copy.table, columns: new Set(copy.columns), keepAll: false, fields: [], keys: new KeyMatcher([], false) },
+            copy.columns,
+          );
           current = { filter, sink: want ? sinkFor(filter, encoding) : new TableSink('', '', [], undefined, new SharedBuffer(0)) };
         }
       }
@@ -970,7 +1022,8 @@ async function readArchiveHeader(input: ByteReader): Promise<ArchiveHeader> {
   const offSize = b[9]!;
   const format = b[10]!;
   let compressed = false;
-  let known = version >= K_VERS_1_12 && version <= K_VERS_MAX && format === 1 && intSize >= 1 && intSize <= 6 && offSize >= 1 && offSize <= 16;
+  let known =
+    version >= K_VERS_1_12 && version <= K_VERS_MAX && format === 1 && intSize >= 1 && intSize <= 6 && offSize >= 1 && offSize <= 16;
   let length = 11;
   if (known && version >= K_VERS_1_15) {
     const algorithm = b[11]!; // 0 none, 1 gzip, 2 lz4, 3 zstd
@@ -1049,9 +1102,14 @@ async function nativePass(input: ByteReader, header: ArchiveHeader, wants: Want[
         const inflater = new TableInflater(filter, sinkFor(filter, encoding), header.compressed, progress, pool);
         running.push(inflater);
         finished.push(inflater.done);
-        await forEachChunk(input, intSize, (slice) => inflater.feed(slice), async () => {
-          while (queuedBytes(running) > MAX_QUEUED_BYTES) await progress.next();
-        });
+        await forEachChunk(
+          input,
+          intSize,
+          (slice) => inflater.feed(slice),
+          async () => {
+            while (queuedBytes(running) > MAX_QUEUED_BYTES) await progress.next();
+          },
+        );
         inflater.finish();
       } else if (type === BLK_DATA) {
         await forEachChunk(input, intSize, undefined);
@@ -1089,7 +1147,12 @@ function queuedBytes(inflaters: TableInflater[]): number {
 }
 
 /** A data block's chunks (length, bytes)... up to a zero length: handed to `feed`, or skipped undecompressed. */
-async function forEachChunk(input: ByteReader, intSize: number, feed: ((slice: Buffer) => boolean) | undefined, wait?: () => Promise<void>): Promise<void> {
+async function forEachChunk(
+  input: ByteReader,
+  intSize: number,
+  feed: ((slice: Buffer) => boolean) | undefined,
+  wait?: () => Promise<void>,
+): Promise<void> {
   for (;;) {
     const length = input.available >= 1 + intSize ? input.intNow(intSize) : await input.int(intSize);
     if (length === 0) return;
@@ -1398,7 +1461,8 @@ async function stagedInfo(client: pg.Client, schema: string, staged: StagedTable
   const out: StagedInfo[] = [];
   for (const s of staged) {
     const shape = await describeTable(client, s.table);
-    if (shape.primaryKey !== s.primaryKey) throw new Error(`the primary key of ${s.table} is now ${shape.primaryKey}, not ${s.primaryKey}: stage again`);
+    if (shape.primaryKey !== s.primaryKey)
+      throw new Error(`the primary key of ${s.table} is now ${shape.primaryKey}, not ${s.primaryKey}: stage again`);
     const { rows } = await client.query<{ name: string }>(
       `SELECT a.attname AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped`,
@@ -1427,7 +1491,12 @@ function rowsDiffer(a: string, b: string, columns: string[]): string {
 }
 
 /** Compares staged rows with production by primary key: missing rows, changed rows (and which columns), unchanged rows. */
-export async function diffStaged(url: string, schema: string, staged: StagedTable[], options: { wholeTable?: boolean } = {}): Promise<TableDiff[]> {
+export async function diffStaged(
+  url: string,
+  schema: string,
+  staged: StagedTable[],
+  options: { wholeTable?: boolean } = {},
+): Promise<TableDiff[]> {
   return withClient(url, async (client) => {
     await client.query('SET statement_timeout = 0');
     const infos = await stagedInfo(client, schema, staged);
@@ -1447,7 +1516,9 @@ export async function diffStaged(url: string, schema: string, staged: StagedTabl
         const { rows: missing } = await client.query<{ k: string }>(
           `SELECT s.${pk}::text AS k FROM ${t.stage} s WHERE NOT EXISTS (SELECT 1 FROM ${t.prod} p WHERE p.${pk} = s.${pk}) ORDER BY s.${pk} LIMIT ${KEY_LIST_LIMIT}`,
         );
-        const flags = compared.length ? `ARRAY[${compared.map((c) => `s.${quote(c)}::text IS DISTINCT FROM p.${quote(c)}::text`).join(', ')}]` : `'{}'::boolean[]`;
+        const flags = compared.length
+          ? `ARRAY[${compared.map((c) => `s.${quote(c)}::text IS DISTINCT FROM p.${quote(c)}::text`).join(', ')}]`
+          : `'{}'::boolean[]`;
         const { rows: changed } = await client.query<{ k: string; flags: boolean[] }>(
           `SELECT s.${pk}::text AS k, ${flags} AS flags FROM ${t.stage} s JOIN ${t.prod} p ON p.${pk} = s.${pk} WHERE ${differ} ORDER BY s.${pk} LIMIT ${KEY_LIST_LIMIT}`,
         );
@@ -1462,7 +1533,9 @@ export async function diffStaged(url: string, schema: string, staged: StagedTabl
           unchanged: Number(c.total) - Number(c.missing) - Number(c.changed),
         };
         if (options.wholeTable) {
-          const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${t.prod} p WHERE NOT EXISTS (SELECT 1 FROM ${t.stage} s WHERE s.${pk} = p.${pk})`);
+          const { rows } = await client.query<{ n: string }>(
+            `SELECT count(*) AS n FROM ${t.prod} p WHERE NOT EXISTS (SELECT 1 FROM ${t.stage} s WHERE s.${pk} = p.${pk})`,
+          );
           diff.extra = Number(rows[0]!.n);
         }
         diffs.push(diff);
@@ -1480,7 +1553,12 @@ export async function diffStaged(url: string, schema: string, staged: StagedTabl
  * a key with a staged row, changed or not (so rows changed between the snapshot and the apply
  * are covered); for a whole-table restore, the rows that differ and the rows the apply deletes.
  */
-export async function snapshotRows(url: string, schema: string, staged: StagedTable[], options: { wholeTable?: boolean } = {}): Promise<Record<string, string>> {
+export async function snapshotRows(
+  url: string,
+  schema: string,
+  staged: StagedTable[],
+  options: { wholeTable?: boolean } = {},
+): Promise<Record<string, string>> {
   return withClient(url, async (client) => {
     await client.query('SET statement_timeout = 0');
     const infos = await stagedInfo(client, schema, staged);
@@ -1491,7 +1569,11 @@ export async function snapshotRows(url: string, schema: string, staged: StagedTa
         const pk = quote(t.pk);
         const sql = options.wholeTable
           ? `SELECT to_jsonb(p)::text AS line FROM ${t.prod} p LEFT JOIN ${t.stage} s ON s.${pk} = p.${pk}
-              WHERE s.${pk} IS NULL OR ${rowsDiffer('s', 'p', t.columns.filter((c) => c !== t.pk))} ORDER BY p.${pk}`
+              WHERE s.${pk} IS NULL OR ${rowsDiffer(
+                's',
+                'p',
+                t.columns.filter((c) => c !== t.pk),
+              )} ORDER BY p.${pk}`
           : `SELECT to_jsonb(p)::text AS line FROM ${t.prod} p WHERE EXISTS (SELECT 1 FROM ${t.stage} s WHERE s.${pk} = p.${pk}) ORDER BY p.${pk}`;
         const { rows } = await client.query<{ line: string }>(sql);
         out[t.table] = rows.map((r) => `${r.line}\n`).join('');
@@ -1527,7 +1609,9 @@ export async function applyStaged(
         for (const t of [...infos].reverse()) {
           await client.query(`LOCK TABLE ${t.prod} IN SHARE ROW EXCLUSIVE MODE`);
           const pk = quote(t.pk);
-          const { rowCount } = await client.query(`DELETE FROM ${t.prod} p WHERE NOT EXISTS (SELECT 1 FROM ${t.stage} s WHERE s.${pk} = p.${pk})`);
+          const { rowCount } = await client.query(
+            `DELETE FROM ${t.prod} p WHERE NOT EXISTS (SELECT 1 FROM ${t.stage} s WHERE s.${pk} = p.${pk})`,
+          );
           result[t.table] = { inserted: 0, updated: 0, deleted: rowCount ?? 0 };
           options.onProgress?.();
         }
@@ -1590,7 +1674,11 @@ export async function compareWithStaged(url: string, schema: string, staged: Sta
       const pk = quote(t.pk);
       const { rows } = await client.query<{ k: string }>(
         `SELECT s.${pk}::text AS k FROM ${t.stage} s LEFT JOIN ${t.prod} p ON p.${pk} = s.${pk}
-          WHERE p.${pk} IS NULL OR ${rowsDiffer('s', 'p', t.columns.filter((c) => c !== t.pk))} ORDER BY s.${pk} LIMIT ${KEY_LIST_LIMIT}`,
+          WHERE p.${pk} IS NULL OR ${rowsDiffer(
+            's',
+            'p',
+            t.columns.filter((c) => c !== t.pk),
+          )} ORDER BY s.${pk} LIMIT ${KEY_LIST_LIMIT}`,
       );
       out[t.table] = rows.map((r) => r.k);
     }

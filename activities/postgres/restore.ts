@@ -21,7 +21,13 @@ export async function dropDatabase(serverUrl: string, name: string): Promise<voi
  * Restores a custom-format dump read from `body` into database `name` on the server. In place,
  * existing objects are dropped and recreated in one transaction: all of it, or nothing.
  */
-export async function restoreFromStream(serverUrl: string, name: string, body: Readable, signal?: AbortSignal, options: { inPlace?: boolean } = {}): Promise<void> {
+export async function restoreFromStream(
+  serverUrl: string,
+  name: string,
+  body: Readable,
+  signal?: AbortSignal,
+  options: { inPlace?: boolean } = {},
+): Promise<void> {
   const inPlace = options.inPlace ? ['--clean', '--if-exists', '--single-transaction'] : [];
   const restore = spawn(
     pgTool('pg_restore'),
@@ -53,7 +59,12 @@ export async function restoreFromStream(serverUrl: string, name: string, body: R
  * run in one transaction, so it is only for a database nothing else uses yet). Aborting `signal`
  * kills pg_restore and rejects with the signal's reason.
  */
-export async function restoreFromFile(serverUrl: string, name: string, file: string, options: { jobs: number; signal?: AbortSignal }): Promise<void> {
+export async function restoreFromFile(
+  serverUrl: string,
+  name: string,
+  file: string,
+  options: { jobs: number; signal?: AbortSignal },
+): Promise<void> {
   const { signal } = options;
   signal?.throwIfAborted();
   const restore = spawn(

@@ -75,9 +75,7 @@ export async function seedCrm(connectionString: string, opts: SeedOptions): Prom
     progress('building indexes and foreign keys');
     await client.query(indexes);
     // Ids were given explicitly, so move each identity past them for rows the application adds later.
-    await client.query(
-      CRM_TABLES.map((t) => `SELECT setval(pg_get_serial_sequence('${t}', 'id'), (SELECT max(id) FROM ${t}))`).join(';'),
-    );
+    await client.query(CRM_TABLES.map((t) => `SELECT setval(pg_get_serial_sequence('${t}', 'id'), (SELECT max(id) FROM ${t}))`).join(';'));
     progress('analyzing');
     await client.query(`ANALYZE ${CRM_TABLES.join(', ')}`);
     progress('counting rows');
@@ -164,17 +162,84 @@ async function loadInParallel(connectionString: string, loads: Load[], progress:
 }
 
 // Value lists for the fake data. Constants of this file only: they are inlined as SQL literals.
-const FIRST_NAMES = ['Olivia', 'Liam', 'Emma', 'Noah', 'Ava', 'Elijah', 'Sophia', 'James', 'Mia', 'Lucas', 'Amelia', 'Mateo', 'Harper', 'Ethan', 'Chloe', 'Omar', 'Priya', 'Wei', 'Fatima', 'Diego', 'Yuki', 'Kwame', 'Ingrid', 'Sean'];
-const LAST_NAMES = ['Smith', 'Johnson', 'Garcia', 'Brown', 'Martinez', 'Nguyen', 'Patel', 'Kim', 'Müller', 'Rossi', 'Dubois', 'Kowalski', 'Silva', 'Okafor', 'Haddad', "O'Brien", 'Andersen', 'Tanaka', 'Cohen', 'Novak'];
+const FIRST_NAMES = [
+  'Olivia',
+  'Liam',
+  'Emma',
+  'Noah',
+  'Ava',
+  'Elijah',
+  'Sophia',
+  'James',
+  'Mia',
+  'Lucas',
+  'Amelia',
+  'Mateo',
+  'Harper',
+  'Ethan',
+  'Chloe',
+  'Omar',
+  'Priya',
+  'Wei',
+  'Fatima',
+  'Diego',
+  'Yuki',
+  'Kwame',
+  'Ingrid',
+  'Sean',
+];
+const LAST_NAMES = [
+  'Smith',
+  'Johnson',
+  'Garcia',
+  'Brown',
+  'Martinez',
+  'Nguyen',
+  'Patel',
+  'Kim',
+  'Müller',
+  'Rossi',
+  'Dubois',
+  'Kowalski',
+  'Silva',
+  'Okafor',
+  'Haddad',
+  "O'Brien",
+  'Andersen',
+  'Tanaka',
+  'Cohen',
+  'Novak',
+];
 const REGIONS = ['Downtown', 'Riverside', 'Northside', 'Old Town', 'Harbor', 'Westfield', 'Lakeshore', 'Hillcrest'];
 const SOURCES = ['website', 'referral', 'portal', 'open_house', 'social', 'walk_in', 'phone'];
 const PROPERTY_TYPES = ['apartment', 'house', 'townhouse', 'condo', 'loft', 'land'];
 const FINANCING = ['cash', 'mortgage', 'pre_approved', 'undecided'];
 const ACTIVITY_KINDS = ['call', 'email', 'sms', 'meeting', 'viewing'];
 const OUTCOMES = ['no_answer', 'left_voicemail', 'interested', 'not_interested', 'follow_up', 'viewing_scheduled', 'offer_discussed'];
-const REMINDER_TITLES = ['Call back', 'Send new listings', 'Confirm viewing', 'Follow up on offer', 'Ask for documents', 'Check financing status'];
-const NOTE_OPENERS = ['Prefers to be contacted by email.', 'Very motivated buyer.', 'Relocating for work.', 'First-time buyer.', 'Selling current home first.', 'Looking with a partner.'];
-const NOTE_DETAILS = ['Wants a garden.', 'Needs parking for two cars.', 'Close to schools is a must.', 'Open to renovation projects.', 'Flexible on move-in date.', 'Works from home, needs an office.'];
+const REMINDER_TITLES = [
+  'Call back',
+  'Send new listings',
+  'Confirm viewing',
+  'Follow up on offer',
+  'Ask for documents',
+  'Check financing status',
+];
+const NOTE_OPENERS = [
+  'Prefers to be contacted by email.',
+  'Very motivated buyer.',
+  'Relocating for work.',
+  'First-time buyer.',
+  'Selling current home first.',
+  'Looking with a partner.',
+];
+const NOTE_DETAILS = [
+  'Wants a garden.',
+  'Needs parking for two cars.',
+  'Close to schools is a must.',
+  'Open to renovation projects.',
+  'Flexible on move-in date.',
+  'Works from home, needs an office.',
+];
 const PRIORITIES = ['low', 'normal', 'high'];
 
 const DAY = 86_400;

@@ -4,7 +4,8 @@ import type { DrillRecord, TrendRow } from '../../workflows/messages.js';
 import { row } from './markdown.js';
 import { formatDuration, formatTime } from './timeline-svg.js';
 
-const mark = (verdict: string) => (verdict === 'met' || verdict === 'passed' ? `✅ ${verdict}` : verdict === 'not measured' ? verdict : `❌ ${verdict}`);
+const mark = (verdict: string) =>
+  verdict === 'met' || verdict === 'passed' ? `✅ ${verdict}` : verdict === 'not measured' ? verdict : `❌ ${verdict}`;
 
 /** "2026-Q1" for a time. */
 export function quarterOf(iso: string): string {
@@ -21,7 +22,8 @@ export function recoveryVsTarget(recoveryMs: number | undefined, rtoMs: number):
 
 function trendTable(trend: TrendRow[]): string[] {
   const lines = ['| Quarter | Drill | Date | Level | Recovery time vs RTO | Verdict |', '|---|---|---|---|---:|---|'];
-  for (const t of trend) lines.push(row(t.quarter, t.drillId, t.date.slice(0, 10), t.level, recoveryVsTarget(t.recoveryMs, t.rtoMs), mark(t.verdict)));
+  for (const t of trend)
+    lines.push(row(t.quarter, t.drillId, t.date.slice(0, 10), t.level, recoveryVsTarget(t.recoveryMs, t.rtoMs), mark(t.verdict)));
   return lines;
 }
 
@@ -32,7 +34,14 @@ export function drillSections(d: DrillRecord): string[] {
   lines.push(row('Incident started (scenario done)', d.declaredAt ? formatTime(d.declaredAt) : 'the scenario did not run'));
   lines.push(row('Recovery time vs RTO', recoveryVsTarget(d.recoveryMs, d.rtoMs)));
   lines.push(row('RTO verdict', mark(d.rtoVerdict)));
-  lines.push(row('RPO achieved vs RPO', d.rpoAchievedMs === undefined ? `not measured (RPO ${formatDuration(d.rpoMs)})` : `${formatDuration(d.rpoAchievedMs)} of ${formatDuration(d.rpoMs)}`));
+  lines.push(
+    row(
+      'RPO achieved vs RPO',
+      d.rpoAchievedMs === undefined
+        ? `not measured (RPO ${formatDuration(d.rpoMs)})`
+        : `${formatDuration(d.rpoAchievedMs)} of ${formatDuration(d.rpoMs)}`,
+    ),
+  );
   lines.push(row('RPO verdict', mark(d.rpoVerdict)));
   lines.push(row('Backup', d.backup ? `${d.backup.id} (taken ${formatTime(d.backup.startedAt)})` : 'none usable'));
   lines.push(row('Test database', `${d.testDatabase} (dropped at the end)`));

@@ -1,18 +1,20 @@
 // Writes a drill's report: the run report (kind "drill") with the drill's record, whose trend is
 // read from the earlier drill reports of the same target in the store.
-import {
-  type DrillRecord,
-  type TrendRow,
-  type Finding,
-  type RunContext,
-  type RunResult,
-} from '../../workflows/messages.js';
+import { type DrillRecord, type TrendRow, type Finding, type RunContext, type RunResult } from '../../workflows/messages.js';
 import type { BackupStore } from '../storage/store.js';
 import { quarterOf } from './drill-markdown.js';
 import { type RunReport, listReports, writeReport } from './report.js';
 
 export function trendRow(d: DrillRecord, at: string): TrendRow {
-  return { quarter: quarterOf(at), drillId: d.drillId, date: at, level: d.level, recoveryMs: d.recoveryMs, rtoMs: d.rtoMs, verdict: d.verdict };
+  return {
+    quarter: quarterOf(at),
+    drillId: d.drillId,
+    date: at,
+    level: d.level,
+    recoveryMs: d.recoveryMs,
+    rtoMs: d.rtoMs,
+    verdict: d.verdict,
+  };
 }
 
 /** Every drill of a target the store holds, oldest first (reports without a drill record are skipped). */

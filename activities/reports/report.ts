@@ -2,13 +2,7 @@
 // is gone. Stored in the backup store as reports/<id>/report.json (the record), report.md (for
 // people, renders on GitHub) and timeline.svg (the picture the Markdown shows).
 import type { BackupStore } from '../storage/store.js';
-import {
-  InputError,
-  type RunContext,
-  type RunResult,
-  type StepRecord,
-  type DrillRecord,
-} from '../../workflows/messages.js';
+import { InputError, type RunContext, type RunResult, type StepRecord, type DrillRecord } from '../../workflows/messages.js';
 import { drillSections } from './drill-markdown.js';
 import { row } from './markdown.js';
 import { formatDuration, formatTime, renderTimelineSvg, timeOf } from './timeline-svg.js';
@@ -84,7 +78,9 @@ function formatFact(value: string | number): string {
 export function renderMarkdown(report: RunReport, svgFileName: string = TIMELINE_FILE): string {
   const { context, result } = report;
   const rto = result.rto;
-  const deadline = rto?.deadline ?? (timeOf(context.declaredAt) !== undefined ? new Date(timeOf(context.declaredAt)! + context.rtoMs).toISOString() : undefined);
+  const deadline =
+    rto?.deadline ??
+    (timeOf(context.declaredAt) !== undefined ? new Date(timeOf(context.declaredAt)! + context.rtoMs).toISOString() : undefined);
   const lines: string[] = [];
   lines.push(`# ${report.title.replace(/\s*[\r\n]+\s*/g, ' ')}`, '');
   lines.push(
@@ -105,7 +101,14 @@ export function renderMarkdown(report: RunReport, svgFileName: string = TIMELINE
   lines.push(row('Actual', rto ? formatDuration(rto.actualMs) : 'not measured'));
   lines.push(row('Margin', rto ? formatMargin(rto.marginMs) : 'not measured'));
   lines.push(row('Verdict', rto ? (rto.verdict === 'met' ? '✅ met' : '❌ missed') : 'not measured'));
-  lines.push(row('RPO achieved', rto?.rpoAchievedMs !== undefined ? `${formatDuration(rto.rpoAchievedMs)} of data written before the incident was lost` : 'no backup used'));
+  lines.push(
+    row(
+      'RPO achieved',
+      rto?.rpoAchievedMs !== undefined
+        ? `${formatDuration(rto.rpoAchievedMs)} of data written before the incident was lost`
+        : 'no backup used',
+    ),
+  );
   lines.push(row('Backup used', result.backupUsed ? `${result.backupUsed.id} (taken ${formatTime(result.backupUsed.startedAt)})` : 'none'));
   lines.push(row('Report generated', formatTime(report.generatedAt)));
   lines.push('');
@@ -222,5 +225,7 @@ export async function listReports(store: BackupStore, kind?: RunReport['kind']):
     for (const r of batch) if (r && (!kind || r.kind === kind)) reports.push(r);
   }
   const when = (r: RunReport) => timeOf(r.context.declaredAt) ?? timeOf(r.generatedAt) ?? 0;
-  return reports.sort((a, b) => when(a) - when(b) || (timeOf(a.generatedAt) ?? 0) - (timeOf(b.generatedAt) ?? 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return reports.sort(
+    (a, b) => when(a) - when(b) || (timeOf(a.generatedAt) ?? 0) - (timeOf(b.generatedAt) ?? 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+  );
 }

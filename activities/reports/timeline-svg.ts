@@ -120,10 +120,30 @@ function fit(text: string, max: number): string {
 }
 
 const TICK_STEPS = [
-  SECOND, 2 * SECOND, 5 * SECOND, 10 * SECOND, 15 * SECOND, 30 * SECOND,
-  MINUTE, 2 * MINUTE, 5 * MINUTE, 10 * MINUTE, 15 * MINUTE, 20 * MINUTE, 30 * MINUTE,
-  HOUR, 2 * HOUR, 3 * HOUR, 4 * HOUR, 6 * HOUR, 12 * HOUR,
-  DAY, 2 * DAY, 7 * DAY, 14 * DAY, 28 * DAY,
+  SECOND,
+  2 * SECOND,
+  5 * SECOND,
+  10 * SECOND,
+  15 * SECOND,
+  30 * SECOND,
+  MINUTE,
+  2 * MINUTE,
+  5 * MINUTE,
+  10 * MINUTE,
+  15 * MINUTE,
+  20 * MINUTE,
+  30 * MINUTE,
+  HOUR,
+  2 * HOUR,
+  3 * HOUR,
+  4 * HOUR,
+  6 * HOUR,
+  12 * HOUR,
+  DAY,
+  2 * DAY,
+  7 * DAY,
+  14 * DAY,
+  28 * DAY,
 ];
 
 /** The smallest round step that gives at most eight intervals over the span. */
@@ -236,7 +256,8 @@ export function renderTimelineSvg(report: RunReport): string {
 
   // Alternate row shading and the band before the run started.
   for (let i = 0; i < rows; i++) {
-    if (i % 2 === 1) push(`<rect x="${PAD / 2}" y="${n(ROWS_TOP + i * ROW_HEIGHT)}" width="${WIDTH - PAD}" height="${ROW_HEIGHT}" fill="#f8f9fa"/>`);
+    if (i % 2 === 1)
+      push(`<rect x="${PAD / 2}" y="${n(ROWS_TOP + i * ROW_HEIGHT)}" width="${WIDTH - PAD}" height="${ROW_HEIGHT}" fill="#f8f9fa"/>`);
   }
   const firstStart = Math.min(...times.steps.map((s) => s.start));
   if (times.steps.length && firstStart > declared) {
@@ -271,7 +292,9 @@ export function renderTimelineSvg(report: RunReport): string {
   }
   push(`<text x="${LABEL_RIGHT}" y="${n(axisY + 18)}" text-anchor="end" font-size="11" fill="#868e96">time since declared</text>`);
   push(`<text x="${LABEL_RIGHT}" y="${n(axisY + 32)}" text-anchor="end" font-size="10" fill="#868e96">UTC</text>`);
-  push(`<line class="declared" x1="${n(x(declared))}" y1="${ROWS_TOP - 14}" x2="${n(x(declared))}" y2="${n(axisY)}" stroke="#495057" stroke-width="1"/>`);
+  push(
+    `<line class="declared" x1="${n(x(declared))}" y1="${ROWS_TOP - 14}" x2="${n(x(declared))}" y2="${n(axisY)}" stroke="#495057" stroke-width="1"/>`,
+  );
 
   // Steps: the name on the left (kind tag right-aligned), the bar, and a note after the bar.
   if (!times.steps.length) {
@@ -347,7 +370,9 @@ export function renderTimelineSvg(report: RunReport): string {
   marker(times.deadline, `RTO ${formatDuration(rtoMs)}`, true, 'rto-deadline');
   if (times.steps.some((s) => s.open)) {
     const nx = x(times.now);
-    push(`<line class="report-time" x1="${n(nx)}" y1="${ROWS_TOP}" x2="${n(nx)}" y2="${n(axisY)}" stroke="#495057" stroke-width="1" stroke-dasharray="1 3"/>`);
+    push(
+      `<line class="report-time" x1="${n(nx)}" y1="${ROWS_TOP}" x2="${n(nx)}" y2="${n(axisY)}" stroke="#495057" stroke-width="1" stroke-dasharray="1 3"/>`,
+    );
   }
 
   // Legend.
@@ -364,7 +389,9 @@ export function renderTimelineSvg(report: RunReport): string {
     push(`<text x="${n(lx + 24)}" y="${n(legendY)}" font-size="11" fill="#495057">${escapeXml(label)}</text>`);
     lx += 24 + label.length * 6.2 + 18;
   }
-  push(`<line x1="${n(lx)}" y1="${n(legendY - 5)}" x2="${n(lx + 18)}" y2="${n(legendY - 5)}" stroke="${RTO_RED}" stroke-width="2" stroke-dasharray="6 4"/>`);
+  push(
+    `<line x1="${n(lx)}" y1="${n(legendY - 5)}" x2="${n(lx + 18)}" y2="${n(legendY - 5)}" stroke="${RTO_RED}" stroke-width="2" stroke-dasharray="6 4"/>`,
+  );
   push(`<text x="${n(lx + 24)}" y="${n(legendY)}" font-size="11" fill="#495057">RTO deadline (50 %, 80 % lighter)</text>`);
 
   push('</svg>');

@@ -15,7 +15,12 @@ export interface ReadOptions {
 }
 
 /** Reads the stored dump into `sink` (nothing but hashing when absent); returns what differs from the manifest. */
-async function readChecked(store: BackupStore, manifest: BackupManifest, sink: Writable | undefined, options: ReadOptions): Promise<Finding[]> {
+async function readChecked(
+  store: BackupStore,
+  manifest: BackupManifest,
+  sink: Writable | undefined,
+  options: ReadOptions,
+): Promise<Finding[]> {
   const hash = createHash('sha256');
   let bytes = 0;
   const tap = new Transform({
@@ -30,12 +35,18 @@ async function readChecked(store: BackupStore, manifest: BackupManifest, sink: W
   await pipeline(await store.download(dumpKey(manifest.id)), tap, end, { signal: options.signal });
   const sha256 = hash.digest('hex');
   const findings: Finding[] = [];
-  if (bytes !== manifest.sizeBytes) findings.push({ check: 'size', detail: `stored object is ${bytes} bytes, manifest says ${manifest.sizeBytes}` });
-  if (sha256 !== manifest.sha256) findings.push({ check: 'checksum', detail: `SHA-256 mismatch: stored object hashes to ${sha256}, manifest says ${manifest.sha256}` });
+  if (bytes !== manifest.sizeBytes)
+    findings.push({ check: 'size', detail: `stored object is ${bytes} bytes, manifest says ${manifest.sizeBytes}` });
+  if (sha256 !== manifest.sha256)
+    findings.push({ check: 'checksum', detail: `SHA-256 mismatch: stored object hashes to ${sha256}, manifest says ${manifest.sha256}` });
   return findings;
 }
 
-export async function checksumFindings(store: BackupStore, manifest: BackupManifest, onBytes?: (bytes: number) => void): Promise<Finding[]> {
+export async function checksumFindings(
+  store: BackupStore,
+  manifest: BackupManifest,
+  onBytes?: (bytes: number) => void,
+): Promise<Finding[]> {
   return readChecked(store, manifest, undefined, { onBytes });
 }
 
@@ -43,6 +54,11 @@ export async function checksumFindings(store: BackupStore, manifest: BackupManif
  * Downloads the stored dump into `file` while hashing it, in one read: the findings are those of
  * `checksumFindings`, and a caller must not use the file unless they are empty.
  */
-export async function downloadChecked(store: BackupStore, manifest: BackupManifest, file: string, options: ReadOptions = {}): Promise<Finding[]> {
+export async function downloadChecked(
+  store: BackupStore,
+  manifest: BackupManifest,
+  file: string,
+  options: ReadOptions = {},
+): Promise<Finding[]> {
   return readChecked(store, manifest, createWriteStream(file, { highWaterMark: 1 << 20 }), options);
 }

@@ -58,7 +58,12 @@ export class S3Store implements BackupStore {
     if (code === 'NoSuchBucket' || (code === 'NotFound' && action === 'check the bucket')) {
       return new StoreError(`${where}: bucket "${this.config.bucket}" does not exist: create it, or fix stores.${this.name}.bucket`);
     }
-    if (code === 'InvalidAccessKeyId' || code === 'SignatureDoesNotMatch' || code === 'AccessDenied' || e.$metadata?.httpStatusCode === 403) {
+    if (
+      code === 'InvalidAccessKeyId' ||
+      code === 'SignatureDoesNotMatch' ||
+      code === 'AccessDenied' ||
+      e.$metadata?.httpStatusCode === 403
+    ) {
       return new StoreError(
         `${where} refused the credentials while trying to ${action} (${code || 403}): check ${this.config.accessKeyIdEnv} and ${this.config.secretAccessKeyEnv}`,
       );
@@ -97,7 +102,13 @@ export class S3Store implements BackupStore {
   async putText(key: string, text: string): Promise<void> {
     try {
       await this.client.send(
-        new PutObjectCommand({ Bucket: this.config.bucket, Key: this.key(key), Body: text, ContentLength: Buffer.byteLength(text), ContentType: 'application/json' }),
+        new PutObjectCommand({
+          Bucket: this.config.bucket,
+          Key: this.key(key),
+          Body: text,
+          ContentLength: Buffer.byteLength(text),
+          ContentType: 'application/json',
+        }),
       );
     } catch (err) {
       throw this.explain(err, `write ${key}`);

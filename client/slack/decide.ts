@@ -35,11 +35,15 @@ export async function decide(client: Client, click: Click, by: string): Promise<
     return `Done: ${what(click)} — the plan goes on.`;
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) {
-      const reason = err instanceof WorkflowUpdateFailedError ? (err.cause?.message ?? err.message) : `the run ${click.workflowId} is not running`;
+      const reason =
+        err instanceof WorkflowUpdateFailedError ? (err.cause?.message ?? err.message) : `the run ${click.workflowId} is not running`;
       return `Refused: ${(await alreadySettled(client, click)) ?? reason}`;
     }
     // Temporal unreachable or similar: nothing was decided; the CLI is the fallback.
-    const cli = click.kind === 'done' ? `lifeboat complete ${click.incidentId} --task ${click.name}` : `lifeboat ${click.kind} ${click.incidentId} --gate ${click.name}`;
+    const cli =
+      click.kind === 'done'
+        ? `lifeboat complete ${click.incidentId} --task ${click.name}`
+        : `lifeboat ${click.kind} ${click.incidentId} --gate ${click.name}`;
     return `Could not reach Lifeboat (${(err as Error).message}): nothing was decided. Try again, or use \`${cli} --as ${by}\`.`;
   }
 }

@@ -2,7 +2,14 @@
 // notifier draws, and nothing else. Anything unexpected is a BadInteraction: answered 400 over HTTP,
 // and no Update is sent.
 import { z } from 'zod';
-import { APPROVE_ACTION, DONE_ACTION, REJECT_ACTION, type ButtonTarget, isLifeboatAction, parseButtonValue } from '../../activities/notify/slack-actions.js';
+import {
+  APPROVE_ACTION,
+  DONE_ACTION,
+  REJECT_ACTION,
+  type ButtonTarget,
+  isLifeboatAction,
+  parseButtonValue,
+} from '../../activities/notify/slack-actions.js';
 import type { Click, ClickKind } from './decide.js';
 
 export class BadInteraction extends Error {
@@ -10,7 +17,10 @@ export class BadInteraction extends Error {
 }
 
 /** What each of the notifier's buttons does. */
-const ACTIONS = { [APPROVE_ACTION]: 'approve', [REJECT_ACTION]: 'reject', [DONE_ACTION]: 'done' } as const satisfies Record<string, ClickKind>;
+const ACTIONS = { [APPROVE_ACTION]: 'approve', [REJECT_ACTION]: 'reject', [DONE_ACTION]: 'done' } as const satisfies Record<
+  string,
+  ClickKind
+>;
 
 const slackId = z.string().regex(/^[A-Z0-9]{2,}$/);
 const blockActions = z.object({
@@ -33,7 +43,10 @@ export interface ParsedClick {
 export function parseClick(body: unknown): ParsedClick {
   const parsed = blockActions.safeParse(body);
   // Zod's issues name paths and expectations only, never values: safe to log.
-  if (!parsed.success) throw new BadInteraction(`not a block_actions interaction from a button (${parsed.error.issues.map((i) => i.path.join('.') || 'body').join(', ')})`);
+  if (!parsed.success)
+    throw new BadInteraction(
+      `not a block_actions interaction from a button (${parsed.error.issues.map((i) => i.path.join('.') || 'body').join(', ')})`,
+    );
   const { user, channel, container, message, actions } = parsed.data;
   const action = actions[0]!;
   if (!isLifeboatAction(action.action_id)) throw new BadInteraction('unknown action id');

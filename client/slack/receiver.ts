@@ -35,7 +35,10 @@ export interface RunningReceiver {
 }
 
 /** The environment variables the receiver needs, refused by name when missing (the CLI exits 2). */
-export function receiverSecrets(slack: SlackConfig, env: NodeJS.ProcessEnv): { botToken: string; signingSecret?: string; appToken?: string } {
+export function receiverSecrets(
+  slack: SlackConfig,
+  env: NodeJS.ProcessEnv,
+): { botToken: string; signingSecret?: string; appToken?: string } {
   const need = (name: string, what: string) => {
     const value = env[name];
     if (!value) throw new ConfigError(`set ${name} to ${what} (notify.slack in the configuration names this variable)`);
@@ -43,9 +46,18 @@ export function receiverSecrets(slack: SlackConfig, env: NodeJS.ProcessEnv): { b
   };
   const botToken = need(slack.tokenEnv, "the Slack app's bot token (xoxb-…, OAuth & Permissions)");
   if (slack.receiver.transport === 'socket') {
-    return { botToken, appToken: need(slack.receiver.appTokenEnv, 'an app-level token with connections:write (xapp-…, Basic Information → App-Level Tokens)') };
+    return {
+      botToken,
+      appToken: need(
+        slack.receiver.appTokenEnv,
+        'an app-level token with connections:write (xapp-…, Basic Information → App-Level Tokens)',
+      ),
+    };
   }
-  return { botToken, signingSecret: need(slack.receiver.signingSecretEnv, "the Slack app's signing secret (Basic Information → App Credentials)") };
+  return {
+    botToken,
+    signingSecret: need(slack.receiver.signingSecretEnv, "the Slack app's signing secret (Basic Information → App Credentials)"),
+  };
 }
 
 /**
@@ -54,7 +66,12 @@ export function receiverSecrets(slack: SlackConfig, env: NodeJS.ProcessEnv): { b
  */
 function boltLogger(log: (line: string) => void): Logger {
   let level = LogLevel.WARN;
-  const clip = (msg: unknown[]) => msg.map((m) => (m instanceof Error ? m.message : String(m))).join(' ').split(/: /)[0]!.slice(0, 200);
+  const clip = (msg: unknown[]) =>
+    msg
+      .map((m) => (m instanceof Error ? m.message : String(m)))
+      .join(' ')
+      .split(/: /)[0]!
+      .slice(0, 200);
   return {
     debug: () => undefined,
     info: () => undefined,
@@ -74,7 +91,10 @@ export async function startReceiver(options: ReceiverOptions): Promise<RunningRe
   const secrets = receiverSecrets(slack, env);
   const logger = boltLogger(log);
   // Tests point the Web API at a fake: no retries there. Against Slack, a few retries ride out a blip.
-  const clientOptions = { slackApiUrl: slack.apiUrl ? `${slack.apiUrl.replace(/\/+$/, '')}/` : undefined, retryConfig: { retries: slack.retries } };
+  const clientOptions = {
+    slackApiUrl: slack.apiUrl ? `${slack.apiUrl.replace(/\/+$/, '')}/` : undefined,
+    retryConfig: { retries: slack.retries },
+  };
   const web = new WebClient(secrets.botToken, { ...clientOptions, logger });
   const identities = new SlackIdentities(slack, web);
 
@@ -127,7 +147,9 @@ export async function startReceiver(options: ReceiverOptions): Promise<RunningRe
     const { click, user, channel, threadTs } = parseClick(body);
     await ack();
     const text = await answer(click, user);
-    await web.chat.postEphemeral({ channel, user, text, thread_ts: threadTs }).catch((err: Error) => log(`could not tell ${user} the outcome: ${err.message}`));
+    await web.chat
+      .postEphemeral({ channel, user, text, thread_ts: threadTs })
+      .catch((err: Error) => log(`could not tell ${user} the outcome: ${err.message}`));
   });
 
   async function answer(click: Click, user: string): Promise<string> {

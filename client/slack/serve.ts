@@ -8,7 +8,9 @@ import { receiverSecrets, startReceiver } from './receiver.js';
 export async function serveSlack(config: LifeboatConfig, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   const slack = config.notify.slack;
   if (!slack) {
-    throw new ConfigError('notify.slack is not configured: add notify.slack (channel, users, receiver) to the configuration (README: "Slack: approvals from a button")');
+    throw new ConfigError(
+      'notify.slack is not configured: add notify.slack (channel, users, receiver) to the configuration (README: "Slack: approvals from a button")',
+    );
   }
   receiverSecrets(slack, env); // names the missing variable before Temporal is reached
   const client = await connectClient(config);
@@ -19,7 +21,9 @@ export async function serveSlack(config: LifeboatConfig, env: NodeJS.ProcessEnv 
       : 'connected to Slack in Socket Mode; Ctrl-C to stop',
   );
   if (receiver.transport === 'http' && isLoopback(slack.receiver.host)) {
-    console.log(`only this machine can reach it: a reverse proxy on another host, or a container's published port, needs notify.slack.receiver.host: 0.0.0.0`);
+    console.log(
+      `only this machine can reach it: a reverse proxy on another host, or a container's published port, needs notify.slack.receiver.host: 0.0.0.0`,
+    );
   }
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once('SIGINT', () => resolve('SIGINT'));

@@ -30,7 +30,8 @@ async function waitForNamespace(address: string, timeoutMs = 60_000): Promise<vo
         await connection.workflowService.describeNamespace({ namespace: 'default' });
         return;
       } catch (err) {
-        if (Date.now() > deadline) throw new Error(`Temporal at ${address} has no "default" namespace after ${timeoutMs / 1000} s: ${(err as Error).message}`);
+        if (Date.now() > deadline)
+          throw new Error(`Temporal at ${address} has no "default" namespace after ${timeoutMs / 1000} s: ${(err as Error).message}`);
         await new Promise((ok) => setTimeout(ok, 250));
       }
     }

@@ -17,7 +17,9 @@ export interface PostgresServer {
 }
 
 async function asOwner(owner: { uid: number; gid: number; name: string } | undefined, tool: string, args: string[]) {
-  const command = owner ? ['runuser', ['-u', owner.name, '--', join(PG_BIN, tool), ...args]] as const : [join(PG_BIN, tool), args] as const;
+  const command = owner
+    ? (['runuser', ['-u', owner.name, '--', join(PG_BIN, tool), ...args]] as const)
+    : ([join(PG_BIN, tool), args] as const);
   try {
     return await run(command[0], [...command[1]], { maxBuffer: 1 << 24 });
   } catch (err) {

@@ -18,11 +18,15 @@ export function venvTool(name: 'temporal' | 'temporal-test-server' | 'weed'): st
 /** Distinct free loopback ports, all held open at once so none is handed out twice. */
 export async function freePorts(count: number): Promise<number[]> {
   const servers = await Promise.all(
-    Array.from({ length: count }, () => new Promise<ReturnType<typeof createServer>>((ok, fail) => {
-      const server = createServer();
-      server.once('error', fail);
-      server.listen(0, '127.0.0.1', () => ok(server));
-    })),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((ok, fail) => {
+          const server = createServer();
+          server.once('error', fail);
+          server.listen(0, '127.0.0.1', () => ok(server));
+        }),
+    ),
   );
   const ports = servers.map((s) => (s.address() as { port: number }).port);
   await Promise.all(servers.map((s) => new Promise((ok) => s.close(ok))));
@@ -52,7 +56,12 @@ export interface Daemon {
   kill(): Promise<void>;
 }
 
-export function startDaemon(command: string, args: string[], logFile: string, options: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Daemon {
+export function startDaemon(
+  command: string,
+  args: string[],
+  logFile: string,
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Daemon {
   const log = openSync(logFile, 'a');
   const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', log, log] });
   const exited = new Promise<void>((ok) => child.once('exit', () => ok()));

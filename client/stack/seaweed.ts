@@ -17,19 +17,45 @@ export interface S3Server {
   restart(): Promise<void>;
 }
 
-export async function startSeaweed(logFile: string, credentials = { accessKeyId: 'lifeboat', secretAccessKey: 'lifeboat-secret' }): Promise<S3Server> {
+export async function startSeaweed(
+  logFile: string,
+  credentials = { accessKeyId: 'lifeboat', secretAccessKey: 'lifeboat-secret' },
+): Promise<S3Server> {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-s3-'));
   const [master, volume, filer, s3, masterGrpc, volumeGrpc, filerGrpc, s3Grpc] = await freePorts(8);
   const config = join(dir, 's3.json');
-  writeFileSync(config, JSON.stringify({
-    identities: [{ name: 'lifeboat', credentials: [{ accessKey: credentials.accessKeyId, secretKey: credentials.secretAccessKey }], actions: ['Admin', 'Read', 'Write', 'List', 'Tagging'] }],
-  }));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      identities: [
+        {
+          name: 'lifeboat',
+          credentials: [{ accessKey: credentials.accessKeyId, secretKey: credentials.secretAccessKey }],
+          actions: ['Admin', 'Read', 'Write', 'List', 'Tagging'],
+        },
+      ],
+    }),
+  );
   const args = [
-    'server', '-ip=127.0.0.1', '-ip.bind=127.0.0.1', `-dir=${dir}`,
-    `-master.port=${master}`, `-master.port.grpc=${masterGrpc}`, '-master.volumeSizeLimitMB=1024',
-    `-volume.port=${volume}`, `-volume.port.grpc=${volumeGrpc}`, '-volume.max=0',
-    '-filer', `-filer.port=${filer}`, `-filer.port.grpc=${filerGrpc}`,
-    '-s3', `-s3.port=${s3}`, `-s3.port.grpc=${s3Grpc}`, `-s3.config=${config}`, '-s3.port.iceberg=0', '-s3.port.lance=0',
+    'server',
+    '-ip=127.0.0.1',
+    '-ip.bind=127.0.0.1',
+    `-dir=${dir}`,
+    `-master.port=${master}`,
+    `-master.port.grpc=${masterGrpc}`,
+    '-master.volumeSizeLimitMB=1024',
+    `-volume.port=${volume}`,
+    `-volume.port.grpc=${volumeGrpc}`,
+    '-volume.max=0',
+    '-filer',
+    `-filer.port=${filer}`,
+    `-filer.port.grpc=${filerGrpc}`,
+    '-s3',
+    `-s3.port=${s3}`,
+    `-s3.port.grpc=${s3Grpc}`,
+    `-s3.config=${config}`,
+    '-s3.port.iceberg=0',
+    '-s3.port.lance=0',
   ];
   const endpoint = `http://127.0.0.1:${s3}`;
   let daemon: Daemon;
@@ -38,7 +64,14 @@ export async function startSeaweed(logFile: string, credentials = { accessKeyId:
     await waitForPort(s3!, 'SeaweedFS S3', 60_000, () => daemon.process.exitCode === null);
   };
   await launch();
-  const client = new S3Client({ endpoint, region: 'us-east-1', forcePathStyle: true, credentials, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+  const client = new S3Client({
+    endpoint,
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  });
   const cleanup = () => rmSync(dir, { recursive: true, force: true });
   return {
     endpoint,

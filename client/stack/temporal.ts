@@ -16,8 +16,20 @@ export async function startTemporal(logFile: string, options: { ui: boolean }): 
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-temporal-'));
   const [port, uiPort, httpPort, metricsPort] = await freePorts(4);
   const args = [
-    'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--http-port', String(httpPort),
-    '--metrics-port', String(metricsPort), '--db-filename', join(dir, 'temporal.db'), '--log-level', 'warn',
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--http-port',
+    String(httpPort),
+    '--metrics-port',
+    String(metricsPort),
+    '--db-filename',
+    join(dir, 'temporal.db'),
+    '--log-level',
+    'warn',
     // Incidents are found in the Web UI by these.
     ...SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
   ];
