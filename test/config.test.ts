@@ -115,7 +115,7 @@ describe('parseConfig', () => {
   });
 
   it('refuses a configuration without targets, naming the field', () => {
-    const text = EXAMPLE.replace(/^targets:\n(?:(?:  .*)?\n)*/m, '');
+    const text = EXAMPLE.replace(/^targets:\n(?:(?: {2}.*)?\n)*/m, '');
     expect(text).not.toContain('urlEnv');
     expect(configError(text)).toBe('lifeboat.yaml is invalid:\n  - targets: Invalid input: expected record, received undefined');
     expect(configError(`${text}\ntargets: {}\n`)).toBe('lifeboat.yaml is invalid:\n  - targets: at least one target is needed');

@@ -53,8 +53,13 @@ export async function startFakeSocketMode(): Promise<FakeSocketMode> {
         const opcode = pending[0]! & 0x0f;
         let len = pending[1]! & 0x7f;
         let at = 2;
-        if (len === 126) ((len = pending.readUInt16BE(2)), (at = 4));
-        else if (len === 127) ((len = Number(pending.readBigUInt64BE(2))), (at = 10));
+        if (len === 126) {
+          len = pending.readUInt16BE(2);
+          at = 4;
+        } else if (len === 127) {
+          len = Number(pending.readBigUInt64BE(2));
+          at = 10;
+        }
         if (pending.length < at + 4 + len) return;
         const mask = pending.subarray(at, at + 4);
         const data = Buffer.from(pending.subarray(at + 4, at + 4 + len));

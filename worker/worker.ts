@@ -1,5 +1,5 @@
 // The worker process: registers the workflows and the activities built from the configuration.
-import { NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
+import { type NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type ActivityContext } from '../activities/index.js';
 import { workflowBundle } from './bundle.js';
 

@@ -179,7 +179,7 @@ function parseReport(text: string, key: string): RunReport {
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${key} is not valid JSON: ${(err as Error).message}`);
+    throw new Error(`${key} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
   const r = raw as Partial<RunReport> & { format?: unknown };
   const problem =

@@ -31,7 +31,9 @@ async function waitForNamespace(address: string, timeoutMs = 60_000): Promise<vo
         return;
       } catch (err) {
         if (Date.now() > deadline)
-          throw new Error(`Temporal at ${address} has no "default" namespace after ${timeoutMs / 1000} s: ${(err as Error).message}`);
+          throw new Error(`Temporal at ${address} has no "default" namespace after ${timeoutMs / 1000} s: ${(err as Error).message}`, {
+            cause: err,
+          });
         await new Promise((ok) => setTimeout(ok, 250));
       }
     }
@@ -72,6 +74,6 @@ export async function startStack(options: { logDir: string; ui: boolean }): Prom
     };
   } catch (err) {
     await stop();
-    throw new Error(`the embedded stack failed to start (logs in ${options.logDir}): ${(err as Error).message}`);
+    throw new Error(`the embedded stack failed to start (logs in ${options.logDir}): ${(err as Error).message}`, { cause: err });
   }
 }
