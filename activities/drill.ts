@@ -3,13 +3,11 @@
 // test server through the resolver, which refuses a test database that is production.
 import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
-import { type LifeboatConfig, durationMs } from '../worker/config.js';
+import { type LifeboatConfig, durationMs } from '../config/config.js';
+import { type Level, type RunContext, type RunResult } from '../common/plans.js';
+import { type TableFingerprint } from '../common/backups.js';
+import { InputError } from '../common/errors.js';
 import {
-  type Level,
-  type RunContext,
-  type RunResult,
-  type TableFingerprint,
-  InputError,
   type DrillBackup,
   type DrillInput,
   type DrillRecord,
@@ -17,7 +15,7 @@ import {
   type ScenarioKind,
   type TableCheck,
   SCENARIO_OF,
-} from '../workflows/messages.js';
+} from '../common/drills.js';
 import { heartbeatWhile, heartbeater } from './heartbeat.js';
 import { databaseName, describeUrl, escapeIdentifier, withClient, withDatabase } from './postgres/connection.js';
 import { fingerprintDatabase, quoteTable, rowCounts } from './postgres/inspect.js';
@@ -27,8 +25,9 @@ import { writeDrillReport } from './reports/drill-report.js';
 import { type Resolver, TEST_DATABASE } from './resolve.js';
 import { restoreIntactBackupInto } from './restore-backup.js';
 import { checksumFindings } from './storage/checksum.js';
+import { FailureType } from '../common/errors.js';
 
-const refuse = (message: string, type = 'InputError') => ApplicationFailure.nonRetryable(message, type);
+const refuse = (message: string, type: FailureType = FailureType.input) => ApplicationFailure.nonRetryable(message, type);
 
 /** The level a scenario rehearses when only the scenario is given. */
 function levelOf(kind: ScenarioKind, configured: Level): Level {
@@ -137,7 +136,7 @@ export function createDrillActivities(resolver: Resolver) {
       const why = skipped.length ? `; skipped ${skipped.map((s) => `${s.id} (${s.reason})`).join(', ')}` : '';
       throw refuse(
         `no verified backup of ${input.target} passes its checksum${why} (run "lifeboat backup" and "lifeboat verify latest")`,
-        'NoUsableBackup',
+        FailureType.noUsableBackup,
       );
     },
 
@@ -151,7 +150,8 @@ export function createDrillActivities(resolver: Resolver) {
       const url = testUrl(input.target, input.testDatabase);
       await recreateDatabase(testServerUrl(input.target), input.testDatabase);
       const actual = await withClient(url, async (c) => (await c.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db);
-      if (actual !== input.testDatabase) throw refuse(`connected to ${actual}, not the test database ${input.testDatabase}`, 'ConfigError');
+      if (actual !== input.testDatabase)
+        throw refuse(`connected to ${actual}, not the test database ${input.testDatabase}`, FailureType.config);
       return describeUrl(url);
     },
 
@@ -166,7 +166,7 @@ export function createDrillActivities(resolver: Resolver) {
     }): Promise<Record<string, TableFingerprint>> {
       const url = testUrl(input.target, input.testDatabase);
       const found = await catalogOf(input.target).find(input.backupId, input.target);
-      if (!found) throw refuse(`no backup "${input.backupId}" of target "${input.target}"`, 'BackupNotFound');
+      if (!found) throw refuse(`no backup "${input.backupId}" of target "${input.target}"`, FailureType.backupNotFound);
       await restoreIntactBackupInto(storeOf(input.target), found.manifest, testServerUrl(input.target), input.testDatabase);
       return heartbeatWhile({ phase: 'fingerprinting' }, () => fingerprintDatabase(url));
     },

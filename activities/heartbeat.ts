@@ -1,7 +1,7 @@
 // Heartbeats for long activities: at most twice a second, carrying progress the CLI shows.
 import { Context } from '@temporalio/activity';
 import type { Readable } from 'node:stream';
-import type { Progress } from '../workflows/messages.js';
+import type { Progress } from '../common/backups.js';
 
 export function heartbeater(): (progress: Progress) => void {
   let last = 0;

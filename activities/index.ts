@@ -2,9 +2,9 @@
 // the worker's configuration and environment, so no secret ever enters workflow history.
 // Every activity is safe to run twice.
 import { ApplicationFailure } from '@temporalio/common';
-import { type LifeboatConfig, durationMs } from '../worker/config.js';
-import { parseBackupId } from '../workflows/messages.js';
-import type { BackupManifest, BackupSummary, Finding, TableFingerprint, VerificationRecord } from '../workflows/messages.js';
+import { type LifeboatConfig, durationMs } from '../config/config.js';
+import { parseBackupId } from '../common/names.js';
+import type { BackupManifest, BackupSummary, Finding, TableFingerprint, VerificationRecord } from '../common/backups.js';
 import type { RetentionPolicy } from '../workflows/retention.js';
 import type { Notice, Notifier, Posted } from './notify/notifier.js';
 import { selectNotifier } from './notify/select.js';
@@ -17,6 +17,7 @@ import { restoreBackupInto } from './restore-backup.js';
 import { createRecoveryActivities } from './recovery.js';
 import { createDrillActivities } from './drill.js';
 import { takeBackup } from './take-backup.js';
+import { FailureType } from '../common/errors.js';
 
 export interface ActivityContext {
   config: LifeboatConfig;
@@ -44,12 +45,12 @@ export function createActivities(context: ActivityContext) {
 
     async getBackup(input: { backupId: string; target?: string }): Promise<BackupSummary> {
       const target = input.backupId === 'latest' ? input.target : parseBackupId(input.backupId).target;
-      if (!target) throw ApplicationFailure.nonRetryable('"latest" needs a target', 'BadInput');
+      if (!target) throw ApplicationFailure.nonRetryable('"latest" needs a target', FailureType.input);
       const found = await catalogOf(target).find(input.backupId, target);
       if (!found)
         throw ApplicationFailure.nonRetryable(
           `no backup "${input.backupId}" of target "${target}" (run "lifeboat backups" to list them)`,
-          'BackupNotFound',
+          FailureType.backupNotFound,
         );
       return found;
     },

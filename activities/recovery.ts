@@ -4,8 +4,9 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { parse } from 'pg-connection-string';
-import type { BackupManifest, Finding, RecordSelection, RunContext, RunResult, TableFingerprint } from '../workflows/messages.js';
-import { backupIdFor } from '../workflows/messages.js';
+import type { BackupManifest, Finding, TableFingerprint } from '../common/backups.js';
+import type { RecordSelection, RunContext, RunResult } from '../common/plans.js';
+import { backupIdFor } from '../common/names.js';
 import { runHook, type HookResult } from './hooks/hooks.js';
 import { describeUrl, withClient, withDatabase } from './postgres/connection.js';
 import { fingerprintDatabase, integrityFindings, rowCounts } from './postgres/inspect.js';
@@ -28,21 +29,17 @@ import { heartbeatWhile, heartbeater, reportBytes } from './heartbeat.js';
 import { restoreIntactBackupInto } from './restore-backup.js';
 import { takeBackup } from './take-backup.js';
 import { checksumFindings } from './storage/checksum.js';
-import { dumpKey } from './storage/catalog.js';
+import { dumpKey, restoredDatabaseName, stagingSchema } from '../common/names.js';
+import { FailureType } from '../common/errors.js';
 
-/** One staging schema per incident, in the target database; dropped at the end of the plan. */
-export function stagingSchema(incidentId: string): string {
-  return `lifeboat_staging_${incidentId.replace(/[^a-z0-9]/g, '_')}`;
-}
-
-const fail = (message: string, type = 'RecoveryError') => ApplicationFailure.nonRetryable(message, type);
+const fail = (message: string, type: FailureType = FailureType.recovery) => ApplicationFailure.nonRetryable(message, type);
 
 export function createRecoveryActivities(resolve: Resolver, version: string) {
   const { databaseUrl, storeOf, catalogOf } = resolve;
 
   async function manifestOf(target: string, backupId: string): Promise<BackupManifest> {
     const found = await catalogOf(target).find(backupId, target);
-    if (!found) throw fail(`no backup "${backupId}" of target "${target}"`, 'BackupNotFound');
+    if (!found) throw fail(`no backup "${backupId}" of target "${target}"`, FailureType.backupNotFound);
     return found.manifest;
   }
 
@@ -51,7 +48,7 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
     const beat = heartbeater();
     const findings = await checksumFindings(storeOf(manifest.target), manifest, (bytes) => beat({ phase: 'checksumming', bytes }));
     if (findings.length)
-      throw fail(`backup ${manifest.id} cannot be used: ${findings.map((f) => f.detail).join('; ')}`, 'ChecksumMismatch');
+      throw fail(`backup ${manifest.id} cannot be used: ${findings.map((f) => f.detail).join('; ')}`, FailureType.checksumMismatch);
   }
 
   /** Every table of the restored database against the backup: fingerprints when verification recorded them, counts otherwise. */
@@ -73,7 +70,7 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
         problems.push(`${table}: content differs from the verified backup`);
     }
     if (problems.length)
-      throw fail(`the restored database does not match backup ${manifest.id}: ${problems.join('; ')}`, 'VerificationFailed');
+      throw fail(`the restored database does not match backup ${manifest.id}: ${problems.join('; ')}`, FailureType.verification);
     const summary = `${Object.keys(manifest.tables).length} tables match ${manifest.id} (${verification?.result === 'passed' ? 'counts and checksums' : 'counts; the backup had no verified checksums'})`;
     return { summary, tables: restored };
   }
@@ -92,7 +89,7 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
       if (!chosen) {
         throw fail(
           `no verified backup of ${input.target} was taken before ${input.before} (${backups.length} backup(s) in the store; run "lifeboat verify")`,
-          'NoUsableBackup',
+          FailureType.noUsableBackup,
         );
       }
       return { id: chosen.manifest.id, startedAt: chosen.manifest.startedAt };
@@ -115,7 +112,7 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
       }
       throw fail(
         `no backup of ${input.target} passes its checksum: ${skipped.map((s) => `${s.id} (${s.reason})`).join('; ') || 'there are no backups'}`,
-        'NoUsableBackup',
+        FailureType.noUsableBackup,
       );
     },
 
@@ -135,7 +132,7 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
         if (!resolve.target(input.target).tables.includes(shape.table)) {
           throw fail(
             `table ${shape.table} is not one of target ${input.target}'s tables (${resolve.target(input.target).tables.join(', ')})`,
-            'InputError',
+            FailureType.input,
           );
         }
         return {
@@ -148,7 +145,7 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
         };
       });
       if (!plan.keys && !plan.filter && !plan.wholeTable)
-        throw fail('say which records: primary keys (--keys) or a filter (--where)', 'InputError');
+        throw fail('say which records: primary keys (--keys) or a filter (--where)', FailureType.input);
       const manifest = await manifestOf(input.target, input.backupId);
       await assertIntact(manifest);
       const beat = heartbeater();
@@ -195,7 +192,7 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
         ...mismatches.map(([t, keys]) => `${t}: rows ${keys.slice(0, 10).join(', ')} differ from the backup`),
         ...findings.map((f) => `${f.check}: ${f.detail}`),
       ];
-      if (problems.length) throw fail(`verification failed: ${problems.join('; ')}`, 'VerificationFailed');
+      if (problems.length) throw fail(`verification failed: ${problems.join('; ')}`, FailureType.verification);
     },
 
     async dropStaging(input: { testDatabase?: string; incidentId: string; target: string }): Promise<void> {
@@ -219,14 +216,14 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
       const url = databaseUrl(input.target, input.testDatabase);
       for (const kept of [databaseUrl(input.target), url]) {
         if (input.database === parse(kept).database)
-          throw fail(`refusing to drop ${input.database}: it is the database target ${input.target} works on`, 'InputError');
+          throw fail(`refusing to drop ${input.database}: it is the database target ${input.target} works on`, FailureType.input);
       }
       await dropDatabase(url, input.database);
     },
 
     async newDatabaseName(input: { testDatabase?: string; target: string; incidentId: string }): Promise<string> {
       const base = parse(databaseUrl(input.target, input.testDatabase)).database ?? input.target;
-      return `${base}_restored_${input.incidentId.replace(/^inc-/, '').replace(/[^a-z0-9]/g, '_')}`.slice(0, 63);
+      return restoredDatabaseName(base, input.incidentId);
     },
 
     /**
@@ -261,7 +258,8 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
       const findings = await withClient(withDatabase(databaseUrl(input.target, input.testDatabase), input.database), (c) =>
         integrityFindings(c, resolve.target(input.target).integrityChecks),
       );
-      if (findings.length) throw fail(`audit findings: ${findings.map((f) => `${f.check}: ${f.detail}`).join('; ')}`, 'VerificationFailed');
+      if (findings.length)
+        throw fail(`audit findings: ${findings.map((f) => `${f.check}: ${f.detail}`).join('; ')}`, FailureType.verification);
       return `${matched}; integrity checks clean`;
     },
 
@@ -323,7 +321,7 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
           }
         }
       });
-      if (failures.length) throw fail(`critical functions fail: ${failures.join('; ')}`, 'CriticalCheckFailed');
+      if (failures.length) throw fail(`critical functions fail: ${failures.join('; ')}`, FailureType.criticalCheck);
       return passed;
     },
 
@@ -334,12 +332,12 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
       role: 'freezeWrites' | 'unfreezeWrites' | 'rollback' | 'cutover';
     }): Promise<HookResult> {
       // Hooks act on the real system (code, traffic, the production database): never from a drill.
-      if (input.testDatabase) throw fail(`a drill does not run the ${input.role} hook: it acts on the real system`, 'InputError');
+      if (input.testDatabase) throw fail(`a drill does not run the ${input.role} hook: it acts on the real system`, FailureType.input);
       const name = resolve.target(input.target).hooks[input.role];
       if (!name)
         throw fail(
           `target ${input.target} has no ${input.role} hook configured (targets.${input.target}.hooks.${input.role})`,
-          'ConfigError',
+          FailureType.config,
         );
       const result = await runHook(
         name,
@@ -356,7 +354,7 @@ export function createRecoveryActivities(resolve: Resolver, version: string) {
       if (!result.ok)
         throw ApplicationFailure.retryable(
           `hook ${name} failed${result.timedOut ? ' (timed out)' : ''}: ${result.output.slice(-500)}`,
-          'HookFailed',
+          FailureType.hook,
         );
       return result;
     },

@@ -2,16 +2,11 @@
 // configuration and environment: secrets stay in the worker. Unknown names are not retried.
 import { ApplicationFailure } from '@temporalio/common';
 import { parse } from 'pg-connection-string';
-import { type LifeboatConfig, type TargetConfig, targetConfig } from '../worker/config.js';
+import { type LifeboatConfig, type TargetConfig, targetConfig } from '../config/config.js';
 import { withDatabase } from './postgres/connection.js';
 import { Catalog } from './storage/catalog.js';
 import { type BackupStore, openStore } from './storage/store.js';
-
-/** What plan activities work on: a target's production database, or (drills) a test database standing in for it. */
-export interface TargetRef {
-  target: string;
-  testDatabase?: string;
-}
+import { FailureType } from '../common/errors.js';
 
 /** Drill test databases carry this prefix, so nothing else can be mistaken for one (or swept as one). */
 export const TEST_DATABASE = /^lifeboat_drill_[a-z0-9_]{1,47}$/;
@@ -35,7 +30,7 @@ export function createResolver(config: LifeboatConfig, env: NodeJS.ProcessEnv): 
     try {
       return targetConfig(config, name);
     } catch (err) {
-      throw ApplicationFailure.nonRetryable((err as Error).message, 'ConfigError');
+      throw ApplicationFailure.nonRetryable((err as Error).message, FailureType.config);
     }
   }
 
@@ -45,7 +40,7 @@ export function createResolver(config: LifeboatConfig, env: NodeJS.ProcessEnv): 
     if (!url)
       throw ApplicationFailure.nonRetryable(
         `target "${name}": environment variable ${t.urlEnv} (its connection string) is not set on the worker`,
-        'ConfigError',
+        FailureType.config,
       );
     return url;
   }
@@ -59,11 +54,12 @@ export function createResolver(config: LifeboatConfig, env: NodeJS.ProcessEnv): 
     const variable = config.drill.testUrlEnv;
     if (!variable) return scratchServerUrl(name);
     const url = env[variable];
-    if (!url) throw ApplicationFailure.nonRetryable(`drill.testUrlEnv names ${variable}, which is not set on the worker`, 'ConfigError');
+    if (!url)
+      throw ApplicationFailure.nonRetryable(`drill.testUrlEnv names ${variable}, which is not set on the worker`, FailureType.config);
     if (sameDatabase(url, productionUrl(name))) {
       throw ApplicationFailure.nonRetryable(
         `drill.testUrlEnv (${variable}) is the production connection of target "${name}": point it at a separate server, or at that server's maintenance database`,
-        'ConfigError',
+        FailureType.config,
       );
     }
     return url;
@@ -75,13 +71,13 @@ export function createResolver(config: LifeboatConfig, env: NodeJS.ProcessEnv): 
     if (!TEST_DATABASE.test(testDatabase))
       throw ApplicationFailure.nonRetryable(
         `"${testDatabase}" is not a drill test database (names start with lifeboat_drill_)`,
-        'InputError',
+        FailureType.input,
       );
     const url = withDatabase(testServerUrl(name), testDatabase);
     if (sameDatabase(url, production))
       throw ApplicationFailure.nonRetryable(
         `the drill's test database ${testDatabase} resolves to the production database of target "${name}": refusing to touch it`,
-        'ConfigError',
+        FailureType.config,
       );
     return url;
   }

@@ -9,7 +9,8 @@ import { ApplicationFailure } from '@temporalio/common';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BackupManifest, Finding } from '../workflows/messages.js';
+import type { BackupManifest, Finding } from '../common/backups.js';
+import { FailureType } from '../common/errors.js';
 import { heartbeatWhile, heartbeater } from './heartbeat.js';
 import { withClient, withDatabase } from './postgres/connection.js';
 import { dropDatabase, recreateDatabase, restoreFromFile } from './postgres/restore.js';
@@ -101,6 +102,6 @@ export async function restoreIntactBackupInto(
   if (findings.length)
     throw ApplicationFailure.nonRetryable(
       `backup ${manifest.id} cannot be used: ${findings.map((f) => f.detail).join('; ')}`,
-      'ChecksumMismatch',
+      FailureType.checksumMismatch,
     );
 }

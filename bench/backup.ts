@@ -14,8 +14,9 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { libpqEnv, pgTool } from '../activities/postgres/connection.js';
 import { bytes, table } from '../client/format.js';
-import { DEFAULT_CONFIG_PATH, loadConfig } from '../worker/config.js';
-import { type BackupManifest, parseBackupId } from '../workflows/messages.js';
+import { DEFAULT_CONFIG_PATH, loadConfig } from '../config/config.js';
+import { type BackupManifest } from '../common/backups.js';
+import { parseBackupId } from '../common/names.js';
 import { benchMain, log, mb, median, parseLeads, run, secs, seedBenchCrm, sleep, withHarness } from './common.js';
 import type { TreeMemory } from './proc-memory.js';
 

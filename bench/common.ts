@@ -17,8 +17,8 @@ import { openStore } from '../activities/storage/store.js';
 import { bytes } from '../client/format.js';
 import { type Stack, startStack } from '../client/stack/index.js';
 import { REPO_ROOT } from '../client/stack/processes.js';
-import { DEFAULT_CONFIG_PATH, type LifeboatConfig } from '../worker/config.js';
-import type { BackupManifest, VerificationRecord } from '../workflows/messages.js';
+import { DEFAULT_CONFIG_PATH, type LifeboatConfig } from '../config/config.js';
+import type { BackupManifest, VerificationRecord } from '../common/backups.js';
 import { sampleTreeMemory } from './proc-memory.js';
 
 /** Bad command-line arguments: the benchmark prints its usage and exits with 2. */

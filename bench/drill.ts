@@ -18,8 +18,10 @@ import { withClient } from '../activities/postgres/connection.js';
 import { newDrillId } from '../client/drill.js';
 import { driveIncident } from '../client/drive.js';
 import { table } from '../client/format.js';
-import { DEFAULT_CONFIG_PATH, type LifeboatConfig, loadConfig } from '../worker/config.js';
-import { type DrillResult, drillResultQuery, type StepRecord, statusQuery } from '../workflows/messages.js';
+import { DEFAULT_CONFIG_PATH, type LifeboatConfig, loadConfig } from '../config/config.js';
+import { type DrillResult } from '../common/drills.js';
+import { drillResultQuery, statusQuery } from '../workflows/messages.js';
+import { type StepRecord } from '../common/plans.js';
 import {
   backupToFile,
   benchMain,

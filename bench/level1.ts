@@ -20,8 +20,10 @@ import { withClient } from '../activities/postgres/connection.js';
 import { fingerprintDatabase } from '../activities/postgres/inspect.js';
 import { declare, incidentInput } from '../client/incidents.js';
 import { bytes, table } from '../client/format.js';
-import { DEFAULT_CONFIG_PATH, type LifeboatConfig, loadConfig } from '../worker/config.js';
-import { type BackupManifest, type RunResult, type StepRecord, type TableFingerprint, statusQuery } from '../workflows/messages.js';
+import { DEFAULT_CONFIG_PATH, type LifeboatConfig, loadConfig } from '../config/config.js';
+import { type BackupManifest, type TableFingerprint } from '../common/backups.js';
+import { type RunResult, type StepRecord } from '../common/plans.js';
+import { statusQuery } from '../workflows/messages.js';
 import { type Answer, driveIncident } from '../client/drive.js';
 import {
   UsageError,

@@ -5,18 +5,13 @@ import { NativeConnection } from '@temporalio/worker';
 import { Command, CommanderError, Option } from 'commander';
 import { Catalog } from '../activities/storage/catalog.js';
 import { openStore } from '../activities/storage/store.js';
-import { ConfigError, type LifeboatConfig, loadConfig, targetConfig } from '../worker/config.js';
+import { ConfigError } from '../common/errors.js';
+import { type LifeboatConfig, loadConfig, targetConfig } from '../config/config.js';
 import { createWorker } from '../worker/worker.js';
-import {
-  type BackupManifest,
-  InputError,
-  type Level,
-  assertIncidentId,
-  type FreshnessResult,
-  type RetentionResult,
-  type VerificationRecord,
-  parseBackupId,
-} from '../workflows/messages.js';
+import { type BackupManifest, type FreshnessResult, type RetentionResult, type VerificationRecord } from '../common/backups.js';
+import { InputError } from '../common/errors.js';
+import { type Level } from '../common/plans.js';
+import { assertIncidentId, parseBackupId } from '../common/names.js';
 import { CliError, connectClient, follow } from './follow.js';
 import { bytes, seconds, table } from './format.js';
 import { abort, complete, declare, incidentInput, incidentStatus, listIncidents, renderStatus, vote, whoAmI } from './incidents.js';

@@ -4,7 +4,8 @@
 // databases with the real plans, prints both verdicts and where the reports are, and stops what
 // it started.
 import { parseArgs } from 'node:util';
-import { type BackupManifest, type VerificationRecord, type DrillInput } from '../workflows/messages.js';
+import { type BackupManifest, type VerificationRecord } from '../common/backups.js';
+import { type DrillInput } from '../common/drills.js';
 import { newDrillId, renderVerdict, watchDrill } from './drill.js';
 import { driveIncident } from './drive.js';
 import { startEmbedded } from './embedded.js';

@@ -8,19 +8,12 @@ import { drillSettings } from '../activities/drill.js';
 import { listDrills } from '../activities/reports/drill-report.js';
 import { recoveryVsTarget } from '../activities/reports/drill-markdown.js';
 import { openStore } from '../activities/storage/store.js';
-import type { LifeboatConfig } from '../worker/config.js';
-import {
-  type DrillInput,
-  type DrillResult,
-  type ScenarioKind,
-  drillIdFor,
-  drillResultQuery,
-  type Level,
-  InputError,
-  type RunStatus,
-  type StepRecord,
-  statusQuery,
-} from '../workflows/messages.js';
+import type { LifeboatConfig } from '../config/config.js';
+import { type DrillInput, type DrillResult, type ScenarioKind } from '../common/drills.js';
+import { drillIdFor } from '../common/names.js';
+import { drillResultQuery, statusQuery } from '../workflows/messages.js';
+import { type Level, type RunStatus, type StepRecord } from '../common/plans.js';
+import { InputError } from '../common/errors.js';
 import { CliError, connectClient, rootCause } from './follow.js';
 import { seconds, table } from './format.js';
 import { whoAmI } from './incidents.js';

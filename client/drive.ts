@@ -1,7 +1,8 @@
 // Answers an incident's tasks and gates from a script, as the people would: for tests,
 // benchmarks and automated rehearsals that run a plan end to end with nobody at the keyboard.
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { type RunResult, type RunStatus, approveUpdate, completeUpdate, rejectUpdate, statusQuery } from '../workflows/messages.js';
+import { type RunResult, type RunStatus } from '../common/plans.js';
+import { approveUpdate, completeUpdate, rejectUpdate, statusQuery } from '../workflows/messages.js';
 
 /** How a script answers what a run waits for: a task's completion, the approvers of a gate in turn, a rejection, or anything else. */
 export type Answer =

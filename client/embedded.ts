@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { ConsoleNotifier } from '../activities/notify/notifier.js';
 import { withClient } from '../activities/postgres/connection.js';
 import { seedCrm } from '../activities/postgres/seed.js';
-import { DEFAULT_CONFIG_PATH, type LifeboatConfig, loadConfig } from '../worker/config.js';
+import { DEFAULT_CONFIG_PATH, type LifeboatConfig, loadConfig } from '../config/config.js';
 import { createWorker } from '../worker/worker.js';
 import { type Stack, startStack } from './stack/index.js';
 import { REPO_ROOT } from './stack/processes.js';

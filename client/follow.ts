@@ -2,8 +2,8 @@
 // reports in heartbeats, then the result or the cause of failure.
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
-import type { LifeboatConfig } from '../worker/config.js';
-import type { Progress } from '../workflows/messages.js';
+import type { LifeboatConfig } from '../config/config.js';
+import type { Progress } from '../common/backups.js';
 import { bytes, seconds } from './format.js';
 
 export class CliError extends Error {

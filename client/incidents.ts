@@ -2,7 +2,7 @@
 import { type Client, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
-import { type LifeboatConfig, durationMs } from '../worker/config.js';
+import { type LifeboatConfig, durationMs } from '../config/config.js';
 import {
   type ApprovalPolicy,
   type IncidentInput,
@@ -13,10 +13,11 @@ import {
   type StepRecord,
   type TriageAnswers,
   type WaitingItem,
-  InputError,
+} from '../common/plans.js';
+import { InputError } from '../common/errors.js';
+import {
   abortUpdate,
   approveUpdate,
-  assertIncidentId,
   completeUpdate,
   currentStepSA,
   incidentIdSA,
@@ -25,6 +26,7 @@ import {
   rtoStatusSA,
   statusQuery,
 } from '../workflows/messages.js';
+import { assertIncidentId } from '../common/names.js';
 import { CliError } from './follow.js';
 import { table } from './format.js';
 

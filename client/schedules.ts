@@ -3,7 +3,7 @@
 // not changed is left alone.
 import { type Client, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleOptions } from '@temporalio/client';
 import { createHash } from 'node:crypto';
-import type { LifeboatConfig } from '../worker/config.js';
+import type { LifeboatConfig } from '../config/config.js';
 
 export type ScheduleKind = 'backup' | 'verify' | 'retention' | 'freshness' | 'drill';
 

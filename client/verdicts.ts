@@ -1,5 +1,5 @@
 // One-line verdicts, shared by the CLI and the demo.
-import type { BackupManifest, VerificationRecord } from '../workflows/messages.js';
+import type { BackupManifest, VerificationRecord } from '../common/backups.js';
 import { bytes, seconds } from './format.js';
 
 export function backupVerdict(m: BackupManifest): string {

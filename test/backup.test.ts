@@ -4,10 +4,11 @@ import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withClient } from '../activities/postgres/connection.js';
 import { fingerprintDatabase, rowCounts, userTables } from '../activities/postgres/inspect.js';
-import { Catalog, dumpKey } from '../activities/storage/catalog.js';
+import { Catalog } from '../activities/storage/catalog.js';
+import { dumpKey } from '../common/names.js';
 import { openStore } from '../activities/storage/store.js';
-import type { LifeboatConfig } from '../worker/config.js';
-import type { BackupManifest, VerificationRecord } from '../workflows/messages.js';
+import type { LifeboatConfig } from '../config/config.js';
+import type { BackupManifest, VerificationRecord } from '../common/backups.js';
 import { type TestDatabase, type TestWorker, createCrmDatabase, startTestWorker, testConfig, testEnv, uniqueName } from './helpers.js';
 
 describe('backup and verification', () => {

@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Catalog } from '../activities/storage/catalog.js';
 import { type BackupStore, openStore } from '../activities/storage/store.js';
-import { parseConfig } from '../worker/config.js';
-import type { BackupSummary } from '../workflows/messages.js';
+import { parseConfig } from '../config/config.js';
+import type { BackupSummary } from '../common/backups.js';
 import {
   type TestDatabase,
   type TestWorker,

@@ -6,11 +6,13 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { backupFolder, dumpKey } from '../activities/storage/catalog.js';
+import { backupFolder, dumpKey } from '../common/names.js';
 import { LocalStore } from '../activities/storage/local.js';
 import { StoreError } from '../activities/storage/store.js';
-import { ConfigError, durationMs, parseConfig, targetConfig } from '../worker/config.js';
-import { BackupIdError, backupIdFor, parseBackupId } from '../workflows/messages.js';
+import { ConfigError } from '../common/errors.js';
+import { durationMs, parseConfig, targetConfig } from '../config/config.js';
+import { BackupIdError } from '../common/errors.js';
+import { backupIdFor, parseBackupId } from '../common/names.js';
 
 const EXAMPLE = readFileSync(fileURLToPath(new URL('../config/lifeboat.example.yaml', import.meta.url)), 'utf8');
 

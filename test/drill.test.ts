@@ -11,20 +11,14 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withClient } from '../activities/postgres/connection.js';
 import { fingerprints, userTables } from '../activities/postgres/inspect.js';
 import { readReport } from '../activities/reports/report.js';
-import { dumpKey } from '../activities/storage/catalog.js';
+import { dumpKey } from '../common/names.js';
 import { openStore } from '../activities/storage/store.js';
 import { desiredSchedules } from '../client/schedules.js';
-import type { LifeboatConfig } from '../worker/config.js';
-import {
-  type DrillInput,
-  type DrillResult,
-  drillIdFor,
-  drillResultQuery,
-  testDatabaseFor,
-  type BackupManifest,
-  completeUpdate,
-  statusQuery,
-} from '../workflows/messages.js';
+import type { LifeboatConfig } from '../config/config.js';
+import { type DrillInput, type DrillResult } from '../common/drills.js';
+import { drillIdFor, testDatabaseFor } from '../common/names.js';
+import { drillResultQuery, completeUpdate, statusQuery } from '../workflows/messages.js';
+import { type BackupManifest } from '../common/backups.js';
 import {
   type TestDatabase,
   type TestWorker,

@@ -2,8 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../activities/storage/catalog.js';
 import { openStore } from '../activities/storage/store.js';
-import type { LifeboatConfig } from '../worker/config.js';
-import { type BackupManifest, type FreshnessResult, backupIdFor } from '../workflows/messages.js';
+import type { LifeboatConfig } from '../config/config.js';
+import { type BackupManifest, type FreshnessResult } from '../common/backups.js';
+import { backupIdFor } from '../common/names.js';
 import { type TestDatabase, type TestWorker, createCrmDatabase, startTestWorker, testConfig, testEnv, uniqueName } from './helpers.js';
 
 const HOUR = 3_600_000;

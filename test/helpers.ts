@@ -10,7 +10,7 @@ import { ConsoleNotifier, type Notice, type Notifier } from '../activities/notif
 import { withClient, withDatabase } from '../activities/postgres/connection.js';
 import { seedCrm } from '../activities/postgres/seed.js';
 import { createActivities } from '../activities/index.js';
-import { type LifeboatConfig, parseConfig } from '../worker/config.js';
+import { type LifeboatConfig, parseConfig } from '../config/config.js';
 import { incidentInput } from '../client/incidents.js';
 
 // Worker state changes at INFO drown the test output; warnings and errors still show.

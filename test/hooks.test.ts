@@ -6,7 +6,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type HookCall, OUTPUT_LIMIT, runHook } from '../activities/hooks/hooks.js';
-import type { HookConfig } from '../worker/config.js';
+import type { HookConfig } from '../config/config.js';
 
 const PASSWORD = 'pg-s3cret/pw';
 const TOKEN = 'tok-7f3a9c1e5b2d4a60';

@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withClient } from '../activities/postgres/connection.js';
 import { fingerprints, userTables } from '../activities/postgres/inspect.js';
 import type { RunReport } from '../activities/reports/report.js';
-import { type LifeboatConfig, parseConfig } from '../worker/config.js';
-import type { RunResult } from '../workflows/messages.js';
+import { type LifeboatConfig, parseConfig } from '../config/config.js';
+import type { RunResult } from '../common/plans.js';
 import {
   type CliRun,
   type TestDatabase,

@@ -16,9 +16,10 @@ import { readReport } from '../activities/reports/report.js';
 import { openStore } from '../activities/storage/store.js';
 import { abort, incidentInput } from '../client/incidents.js';
 import { REPO_ROOT } from '../client/stack/processes.js';
-import { parseConfig } from '../worker/config.js';
-import type { LifeboatConfig } from '../worker/config.js';
-import { type RunResult, type RunStatus, approveUpdate, completeUpdate, rejectUpdate, statusQuery } from '../workflows/messages.js';
+import { parseConfig } from '../config/config.js';
+import type { LifeboatConfig } from '../config/config.js';
+import { type RunResult, type RunStatus } from '../common/plans.js';
+import { approveUpdate, completeUpdate, rejectUpdate, statusQuery } from '../workflows/messages.js';
 import { type TestDatabase, type TestWorker, createCrmDatabase, startTestWorker, testConfigText, testEnv, uniqueName } from './helpers.js';
 
 describe('L1 record-level restore', () => {

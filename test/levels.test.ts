@@ -4,11 +4,14 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withClient, withDatabase } from '../activities/postgres/connection.js';
 import { fingerprints, userTables } from '../activities/postgres/inspect.js';
-import { Catalog, dumpKey } from '../activities/storage/catalog.js';
+import { Catalog } from '../activities/storage/catalog.js';
+import { dumpKey } from '../common/names.js';
 import { openStore } from '../activities/storage/store.js';
 import { abort, incidentInput } from '../client/incidents.js';
-import type { LifeboatConfig } from '../worker/config.js';
-import { type BackupManifest, type Level, type PlanOptions, approveUpdate, statusQuery } from '../workflows/messages.js';
+import type { LifeboatConfig } from '../config/config.js';
+import { type BackupManifest } from '../common/backups.js';
+import { type Level, type PlanOptions } from '../common/plans.js';
+import { approveUpdate, statusQuery } from '../workflows/messages.js';
 import {
   type TestDatabase,
   type TestWorker,

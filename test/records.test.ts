@@ -25,7 +25,7 @@ import {
 } from '../activities/postgres/records.js';
 import { CRM_TABLES } from '../activities/postgres/seed.js';
 import { LocalStore } from '../activities/storage/local.js';
-import { InputError } from '../workflows/messages.js';
+import { InputError } from '../common/errors.js';
 import { type TestDatabase, createCrmDatabase } from './helpers.js';
 
 const SCHEMA = 'lifeboat_staging_records_test';

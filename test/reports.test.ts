@@ -16,7 +16,7 @@ import {
   writeReport,
 } from '../activities/reports/report.js';
 import { LocalStore } from '../activities/storage/local.js';
-import { InputError } from '../workflows/messages.js';
+import { InputError } from '../common/errors.js';
 
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;

@@ -1,7 +1,7 @@
 // Where plan activities work: production, or a drill's test database that can never be production.
 import { describe, expect, it } from 'vitest';
 import { createResolver, sameDatabase } from '../activities/resolve.js';
-import { parseConfig } from '../worker/config.js';
+import { parseConfig } from '../config/config.js';
 
 const config = (drill = '') =>
   parseConfig(

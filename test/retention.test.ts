@@ -2,10 +2,12 @@
 // then retentionWorkflow through a real worker against synthetic backups in the suite's S3 store.
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Catalog, backupFolder, dumpKey } from '../activities/storage/catalog.js';
+import { Catalog } from '../activities/storage/catalog.js';
+import { backupFolder, dumpKey } from '../common/names.js';
 import { type BackupStore, openStore } from '../activities/storage/store.js';
-import type { LifeboatConfig } from '../worker/config.js';
-import { type BackupManifest, type RetentionDecision, type RetentionResult, backupIdFor } from '../workflows/messages.js';
+import type { LifeboatConfig } from '../config/config.js';
+import { type BackupManifest, type RetentionDecision, type RetentionResult } from '../common/backups.js';
+import { backupIdFor } from '../common/names.js';
 import { type DatedBackup, type RetentionPolicy, planRetention } from '../workflows/retention.js';
 import { type TestDatabase, type TestWorker, createCrmDatabase, startTestWorker, testConfig, testEnv, uniqueName } from './helpers.js';
 

@@ -8,8 +8,9 @@ import { createActivities } from '../activities/index.js';
 import type { Notice } from '../activities/notify/notifier.js';
 import { abort, incidentInput } from '../client/incidents.js';
 import { venvTool } from '../client/stack/processes.js';
-import type { LifeboatConfig } from '../worker/config.js';
-import { type Level, type RunResult, type RunStatus, SEARCH_ATTRIBUTES, statusQuery } from '../workflows/messages.js';
+import type { LifeboatConfig } from '../config/config.js';
+import { type Level, type RunResult, type RunStatus } from '../common/plans.js';
+import { SEARCH_ATTRIBUTES, statusQuery } from '../workflows/messages.js';
 import { type TestDatabase, type TestWorker, createCrmDatabase, startTestWorker, testConfig, testEnv, uniqueName } from './helpers.js';
 
 const HOUR = 3_600_000;

@@ -13,8 +13,9 @@ import { selectNotifier } from '../activities/notify/select.js';
 import { SlackNotifier } from '../activities/notify/slack.js';
 import { APPROVE_ACTION, DONE_ACTION, GATE_BLOCK, parseButtonValue } from '../activities/notify/slack-actions.js';
 import { type RunningReceiver, startReceiver } from '../client/slack/receiver.js';
-import type { LifeboatConfig } from '../worker/config.js';
-import { type RunResult, statusQuery } from '../workflows/messages.js';
+import type { LifeboatConfig } from '../config/config.js';
+import { type RunResult } from '../common/plans.js';
+import { statusQuery } from '../workflows/messages.js';
 import { type FakeMessage, type FakeSlack, startFakeSlack } from './fake-slack.js';
 import {
   type TestDatabase,

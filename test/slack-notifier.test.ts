@@ -9,8 +9,9 @@ import { ConsoleNotifier, type NoticeAction } from '../activities/notify/notifie
 import { selectNotifier } from '../activities/notify/select.js';
 import { SlackNotifier } from '../activities/notify/slack.js';
 import { APPROVE_ACTION, DONE_ACTION, GATE_BLOCK, REJECT_ACTION, parseButtonValue } from '../activities/notify/slack-actions.js';
-import type { LifeboatConfig, SlackConfig } from '../worker/config.js';
-import { type ApprovalRequest, type RunResult, approveUpdate } from '../workflows/messages.js';
+import type { LifeboatConfig, SlackConfig } from '../config/config.js';
+import { type ApprovalRequest, type RunResult } from '../common/plans.js';
+import { approveUpdate } from '../workflows/messages.js';
 import { type FakeMessage, type FakeSlack, startFakeSlack } from './fake-slack.js';
 import {
   type TestDatabase,

@@ -12,8 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../activities/postgres/connection.js';
 import { APPROVE_ACTION, DONE_ACTION, REJECT_ACTION, encodeButtonValue } from '../activities/notify/slack-actions.js';
 import { type RunningReceiver, startReceiver } from '../client/slack/receiver.js';
-import { type LifeboatConfig, parseConfig } from '../worker/config.js';
-import { type RunResult, type RunStatus, statusQuery } from '../workflows/messages.js';
+import { type LifeboatConfig, parseConfig } from '../config/config.js';
+import { type RunResult, type RunStatus } from '../common/plans.js';
+import { statusQuery } from '../workflows/messages.js';
 import { type FakeSlack, startFakeSlack } from './fake-slack.js';
 import { startFakeSocketMode } from './fake-slack-socket.js';
 import {

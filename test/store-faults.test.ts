@@ -2,11 +2,12 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { dumpToStore } from '../activities/postgres/dump.js';
-import { Catalog, dumpKey } from '../activities/storage/catalog.js';
+import { Catalog } from '../activities/storage/catalog.js';
+import { dumpKey } from '../common/names.js';
 import { openStore } from '../activities/storage/store.js';
 import { type S3Server, startSeaweed } from '../client/stack/seaweed.js';
-import { parseConfig } from '../worker/config.js';
-import { backupIdFor } from '../workflows/messages.js';
+import { parseConfig } from '../config/config.js';
+import { backupIdFor } from '../common/names.js';
 import { type TestDatabase, createCrmDatabase } from './helpers.js';
 
 describe('a store that dies mid-upload', () => {

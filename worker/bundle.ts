@@ -4,7 +4,7 @@ import { bundleWorkflowCode, type WorkflowBundleOption } from '@temporalio/worke
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
@@ -21,10 +21,23 @@ const resolveTypeScript = (config: WebpackConfig) => {
 
 const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn: console.warn, error: console.error };
 
-/** Where the bundle of the current sources lives: keyed by the workflow sources and the locked SDK. */
+/**
+ * Every source file the bundle can contain: workflow code imports values only from workflows/ and
+ * common/ (the lint rules refuse anything else), so these folders and the locked SDK key the cache.
+ */
+const BUNDLED_DIRS = [WORKFLOWS_DIR, join(ROOT, 'common')];
+
+function sourcesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .filter((file) => file.endsWith('.ts'))
+    .sort()
+    .map((file) => join(dir, file));
+}
+
+/** Where the bundle of the current sources lives: keyed by everything bundled and the locked SDK. */
 function bundlePath(): string {
   const hash = createHash('sha256');
-  for (const file of readdirSync(WORKFLOWS_DIR).sort()) hash.update(file).update(readFileSync(join(WORKFLOWS_DIR, file)));
+  for (const file of BUNDLED_DIRS.flatMap(sourcesUnder)) hash.update(relative(ROOT, file)).update(readFileSync(file));
   hash.update(readFileSync(join(ROOT, 'package-lock.json')));
   return join(ROOT, '.lifeboat', 'bundles', `workflows-${hash.digest('hex').slice(0, 16)}.js`);
 }

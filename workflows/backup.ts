@@ -11,8 +11,8 @@ import {
   type RetentionResult,
   type VerificationRecord,
   type VerifyInput,
-  backupIdFor,
-} from './messages.js';
+} from '../common/backups.js';
+import { backupIdFor } from '../common/names.js';
 import { heavy, quick } from './proxies.js';
 import { planRetention } from './retention.js';
 

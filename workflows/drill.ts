@@ -21,16 +21,11 @@ import {
   type DrillResult,
   type DrillSettings,
   type TableCheck,
-  drillIdFor,
-  drillResultQuery,
-  testDatabaseFor,
-  type Finding,
-  type Level,
-  type PlanOptions,
-  type RunContext,
-  type RunResult,
-  type StepRecord,
-} from './messages.js';
+} from '../common/drills.js';
+import { drillIdFor, testDatabaseFor } from '../common/names.js';
+import { drillResultQuery } from './messages.js';
+import { type Finding } from '../common/backups.js';
+import { type Level, type PlanOptions, type RunContext, type RunResult, type StepRecord } from '../common/plans.js';
 import { level1Workflow } from './level1.js';
 import { level2Workflow } from './level2.js';
 import { level3Workflow } from './level3.js';

@@ -2,7 +2,8 @@
 // contact (declare and notify), assess (the level), recover (the level's plan), verify, review.
 // The RTO clock runs here, from the declared time, across the whole plan.
 import { ParentClosePolicy, executeChild, workflowInfo } from '@temporalio/workflow';
-import type { IncidentInput, Level, RunContext, RunResult } from './messages.js';
+import { planWorkflowId } from '../common/names.js';
+import type { IncidentInput, RunContext, RunResult } from '../common/plans.js';
 import { level1Workflow } from './level1.js';
 import { level2Workflow } from './level2.js';
 import { level3Workflow } from './level3.js';
@@ -12,11 +13,6 @@ import { Runbook, formatDuration, outcomeOf } from './runbook.js';
 import { triage } from './triage.js';
 
 const plans = { L1: level1Workflow, L2: level2Workflow, L3: level3Workflow, L4: level4Workflow } as const;
-
-/** The child plan's workflow id: derived, so the CLI can find where approvals go. */
-export function planWorkflowId(incidentId: string, level: Level): string {
-  return `${incidentId}-${level}`;
-}
 
 export async function incidentWorkflow(input: IncidentInput): Promise<RunResult> {
   const assessed = input.level ? { level: input.level, why: 'given at declaration' } : triage(input.triage ?? {});

@@ -1,6 +1,6 @@
 // L1 — minor data issue (fewer than 10 records), RTO 1 h. The DR document's plan:
 // identify affected records → restore from the most recent backup → verify fix → document.
-import { L1_RECORD_LIMIT, type PlanInput, type RunResult } from './messages.js';
+import { L1_RECORD_LIMIT, type PlanInput, type RunResult } from '../common/plans.js';
 import { quick, heavy } from './proxies.js';
 import { Runbook, formatDuration, outcomeOf } from './runbook.js';
 

@@ -1,7 +1,7 @@
 // L2 — moderate outage (a feature unavailable), RTO 4 h. The DR document's plan:
 // notify affected users → diagnose → roll back code if needed → restore data if needed →
 // test functionality → resume operations → post-incident review.
-import type { PlanInput, RunResult } from './messages.js';
+import type { PlanInput, RunResult } from '../common/plans.js';
 import { quick, heavy } from './proxies.js';
 import { Runbook, outcomeOf } from './runbook.js';
 import { safetySnapshot } from './restore-steps.js';

@@ -1,7 +1,7 @@
 // L3 — major outage (system down), RTO 24 h. The DR document's plan:
 // activate response team → communicate to all users → contact vendor support → execute recovery →
 // verify all systems → gradual resumption → post-mortem.
-import type { PlanInput, RunResult } from './messages.js';
+import type { PlanInput, RunResult } from '../common/plans.js';
 import { quick } from './proxies.js';
 import { Runbook, outcomeOf } from './runbook.js';
 import { dropUnusedDatabase, fullRestore } from './restore-steps.js';

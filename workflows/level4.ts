@@ -1,7 +1,7 @@
 // L4 — catastrophic data loss, RTO 48–72 h. The DR document's plan:
 // emergency activation → all-hands communication → vendor escalation → use latest available
 // backup → accept potential data loss (two approvers) → restore → manual data reconstruction → full audit.
-import type { PlanInput, RunResult } from './messages.js';
+import type { PlanInput, RunResult } from '../common/plans.js';
 import { quick, heavy } from './proxies.js';
 import { Runbook, formatDuration, outcomeOf } from './runbook.js';
 import { dropUnusedDatabase, fullRestore } from './restore-steps.js';

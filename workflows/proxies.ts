@@ -1,9 +1,9 @@
 // The activity stubs every workflow uses, with their time-outs and retry policies.
 import { proxyActivities, proxyLocalActivities } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import { NON_RETRYABLE } from '../common/errors.js';
 
-// Mistakes no retry can mend: bad input, bad configuration, a backup that is not there.
-const nonRetryableErrorTypes = ['InputError', 'ConfigError', 'BackupIdError'];
+const nonRetryableErrorTypes = NON_RETRYABLE;
 
 /** Queries, checks and small writes. */
 export const quick = proxyActivities<Activities>({

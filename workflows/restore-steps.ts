@@ -1,7 +1,7 @@
 // The full-restore steps L3 and L4 share: into a new database by default (non-destructive), or in
 // place after a safety snapshot and an approval; then every table checked against the backup.
 import { quick, heavy } from './proxies.js';
-import type { TableFingerprint } from './messages.js';
+import type { TableFingerprint } from '../common/backups.js';
 import { type Runbook } from './runbook.js';
 
 export async function fullRestore(

@@ -1,7 +1,7 @@
 // Which backups a grandfather-father-son policy keeps: the newest backup of each of the last N
 // days, N ISO weeks and N months that have backups; tagged backups until deleted by name; and
 // always the newest backup, whatever its age.
-import type { RetentionDecision } from './messages.js';
+import type { RetentionDecision } from '../common/backups.js';
 
 export interface RetentionPolicy {
   daily: number;

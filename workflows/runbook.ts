@@ -24,6 +24,8 @@ import {
   type StepStatus,
   type Vote,
   type WaitingItem,
+} from '../common/plans.js';
+import {
   abortUpdate,
   approveUpdate,
   completeUpdate,

@@ -1,5 +1,5 @@
 // The DR document's disaster levels, decided from the first answers an incident commander has.
-import type { Level, TriageAnswers } from './messages.js';
+import type { Level, TriageAnswers } from '../common/plans.js';
 
 /** L4 complete data loss; L3 system down; L2 a feature unavailable or 10+ records; L1 fewer than 10 records. */
 export function triage(answers: TriageAnswers): { level: Level; why: string } {

@@ -6,8 +6,8 @@
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import type { HookConfig } from '../../worker/config.js';
-import { durationMs } from '../../worker/config.js';
+import type { HookConfig } from '../../config/config.js';
+import { durationMs } from '../../config/config.js';
 import { libpqEnv } from '../postgres/connection.js';
 
 export interface HookCall {

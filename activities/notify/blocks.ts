@@ -1,7 +1,7 @@
 // Renders notices as Slack messages (Block Kit plus a plain `text` fallback, which Slack uses for
 // notifications and screen readers). Pure functions: the same notice always gives the same message.
 import type { types as slack } from '@slack/bolt';
-import type { ApprovalRequest } from '../../workflows/messages.js';
+import type { ApprovalRequest } from '../../common/plans.js';
 import type { Notice, NoticeAction } from './notifier.js';
 import { APPROVE_ACTION, DONE_ACTION, GATE_BLOCK, REJECT_ACTION, encodeButtonValue } from './slack-actions.js';
 

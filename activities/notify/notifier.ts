@@ -1,7 +1,7 @@
 // Every alert and announcement goes through a notifier: the console by default, Slack when a bot
 // token is configured. Runs post into one thread each; approvals and tasks carry buttons, and the
 // message is replaced in place once decided.
-import type { ApprovalRequest } from '../../workflows/messages.js';
+import type { ApprovalRequest } from '../../common/plans.js';
 
 export interface Notice {
   severity: 'info' | 'warning' | 'critical';

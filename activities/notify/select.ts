@@ -1,6 +1,6 @@
 // Chooses the notifier: Slack when `notify.slack` is configured and its token variable is set on
 // the worker, the console otherwise (so a team without Slack loses nothing but the buttons).
-import type { LifeboatConfig } from '../../worker/config.js';
+import type { LifeboatConfig } from '../../config/config.js';
 import { ConsoleNotifier, type Notifier } from './notifier.js';
 import { SlackNotifier } from './slack.js';
 

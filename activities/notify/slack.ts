@@ -12,9 +12,10 @@
 // fits the time budget and the same `retries` count.
 import { ApplicationFailure } from '@temporalio/common';
 import { ErrorCode, LogLevel, type WebAPICallResult, WebClient } from '@slack/web-api';
-import type { SlackConfig } from '../../worker/config.js';
+import type { SlackConfig } from '../../config/config.js';
 import { renderNotice } from './blocks.js';
 import type { Notice, Notifier, Posted } from './notifier.js';
+import { FailureType } from '../../common/errors.js';
 
 export const SLACK_API_URL = 'https://slack.com/api/';
 
@@ -31,7 +32,11 @@ export interface SlackNotifierOptions {
 /** A message reference: "<channel>:<ts>". */
 export function parseRef(ref: string): { channel: string; ts: string } {
   const m = /^([A-Z0-9]+):(\d+\.\d+)$/.exec(ref);
-  if (!m) throw ApplicationFailure.nonRetryable(`not a Slack message reference: "${ref}" (expected <channel>:<ts>)`, 'SlackBadReference');
+  if (!m)
+    throw ApplicationFailure.nonRetryable(
+      `not a Slack message reference: "${ref}" (expected <channel>:<ts>)`,
+      FailureType.slackBadReference,
+    );
   return { channel: m[1]!, ts: m[2]! };
 }
 
@@ -82,7 +87,7 @@ export class SlackNotifier implements Notifier {
       unfurl_media: false,
     })) as WebAPICallResult & { channel?: string; ts?: string };
     if (!result.channel || !result.ts)
-      throw ApplicationFailure.nonRetryable('Slack chat.postMessage answered without channel and ts', 'SlackFailed');
+      throw ApplicationFailure.nonRetryable('Slack chat.postMessage answered without channel and ts', FailureType.slack);
     return { ref: `${result.channel}:${result.ts}` };
   }
 
@@ -120,6 +125,6 @@ export class SlackNotifier implements Notifier {
               : (e.message ?? String(err));
     const tried = e.code === ErrorCode.PlatformError ? '' : ` after ${attempts} attempt(s)`;
     const message = `Slack ${method} failed${tried}: ${reason}`.replaceAll(this.#token, '[token]');
-    return ApplicationFailure.create({ message, type: 'SlackFailed', nonRetryable: true });
+    return ApplicationFailure.create({ message, type: FailureType.slack, nonRetryable: true });
   }
 }

@@ -1,6 +1,6 @@
 // Reads what a database holds: row counts, order-independent table checksums, integrity checks.
 import type pg from 'pg';
-import type { Finding, TableFingerprint } from '../../workflows/messages.js';
+import type { Finding, TableFingerprint } from '../../common/backups.js';
 import { escapeIdentifier, withClient } from './connection.js';
 
 const TABLE_NAME = `CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END`;

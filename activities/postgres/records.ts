@@ -32,7 +32,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { PassThrough, Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import type pg from 'pg';
-import { InputError } from '../../workflows/messages.js';
+import { InputError } from '../../common/errors.js';
 import { escapeIdentifier, libpqEnv, pgTool, withClient } from './connection.js';
 
 // ─────────────────────────────────────────── Shapes ───────────────────────────────────────────

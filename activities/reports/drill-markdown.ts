@@ -1,6 +1,6 @@
 // The drill's sections of a report: the verdicts first, then each table against the backup, then
 // the trend of earlier drills (recovery time against the target, quarter by quarter).
-import type { DrillRecord, TrendRow } from '../../workflows/messages.js';
+import type { DrillRecord, TrendRow } from '../../common/drills.js';
 import { row } from './markdown.js';
 import { formatDuration, formatTime } from './timeline-svg.js';
 

@@ -1,6 +1,8 @@
 // Writes a drill's report: the run report (kind "drill") with the drill's record, whose trend is
 // read from the earlier drill reports of the same target in the store.
-import { type DrillRecord, type TrendRow, type Finding, type RunContext, type RunResult } from '../../workflows/messages.js';
+import { type DrillRecord, type TrendRow } from '../../common/drills.js';
+import { type Finding } from '../../common/backups.js';
+import { type RunContext, type RunResult } from '../../common/plans.js';
 import type { BackupStore } from '../storage/store.js';
 import { quarterOf } from './drill-markdown.js';
 import { type RunReport, listReports, writeReport } from './report.js';

@@ -2,7 +2,9 @@
 // is gone. Stored in the backup store as reports/<id>/report.json (the record), report.md (for
 // people, renders on GitHub) and timeline.svg (the picture the Markdown shows).
 import type { BackupStore } from '../storage/store.js';
-import { InputError, type RunContext, type RunResult, type StepRecord, type DrillRecord } from '../../workflows/messages.js';
+import { InputError } from '../../common/errors.js';
+import { type RunContext, type RunResult, type StepRecord } from '../../common/plans.js';
+import { type DrillRecord } from '../../common/drills.js';
 import { drillSections } from './drill-markdown.js';
 import { row } from './markdown.js';
 import { formatDuration, formatTime, renderTimelineSvg, timeOf } from './timeline-svg.js';

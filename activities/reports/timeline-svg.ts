@@ -2,7 +2,7 @@
 // incident was declared, with the RTO deadline and its 50 % / 80 % warnings drawn across.
 // Hand-written SVG 1.1 (no dependency), deterministic: the same report gives the same bytes,
 // and nothing in it depends on the clock or the machine ("now" is the report's generatedAt).
-import type { StepRecord, StepStatus } from '../../workflows/messages.js';
+import type { StepRecord, StepStatus } from '../../common/plans.js';
 import type { RunReport } from './report.js';
 
 // ───────────────────────────── Formatting shared with the Markdown ─────────────────────────────

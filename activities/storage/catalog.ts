@@ -2,22 +2,12 @@
 //   <prefix>/<target>/daily/<YYYY-MM-DD>/<id>/backup.dump
 //                                           /manifest.json      (written last: the backup exists)
 //                                           /verification.json  (the last test restore's verdict)
-import type { BackupManifest, BackupSummary, VerificationRecord } from '../../workflows/messages.js';
-import { parseBackupId } from '../../workflows/messages.js';
+import type { BackupManifest, BackupSummary, VerificationRecord } from '../../common/backups.js';
+import { backupFolder, parseBackupId } from '../../common/names.js';
 import type { BackupStore } from './store.js';
 
-export const DUMP_FILE = 'backup.dump';
 const MANIFEST_FILE = 'manifest.json';
 const VERIFICATION_FILE = 'verification.json';
-
-export function backupFolder(id: string): string {
-  const { target, day } = parseBackupId(id);
-  return `${target}/daily/${day}/${id}`;
-}
-
-export function dumpKey(id: string): string {
-  return `${backupFolder(id)}/${DUMP_FILE}`;
-}
 
 function summary(manifest: BackupManifest, verification: VerificationRecord | undefined): BackupSummary {
   return verification ? { manifest, verification } : { manifest };

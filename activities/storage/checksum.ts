@@ -4,8 +4,8 @@ import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { BackupManifest, Finding } from '../../workflows/messages.js';
-import { dumpKey } from './catalog.js';
+import type { BackupManifest, Finding } from '../../common/backups.js';
+import { dumpKey } from '../../common/names.js';
 import type { BackupStore } from './store.js';
 
 export interface ReadOptions {

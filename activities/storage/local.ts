@@ -6,7 +6,7 @@ import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/p
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { LocalStoreConfig } from '../../worker/config.js';
+import type { LocalStoreConfig } from '../../config/config.js';
 import { type BackupStore, type StoredObject, type UploadOptions, StoreError } from './store.js';
 
 const PARTIAL = '.partial';

@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import type { Readable } from 'node:stream';
-import type { S3StoreConfig } from '../../worker/config.js';
+import type { S3StoreConfig } from '../../config/config.js';
 import { type BackupStore, type StoredObject, type UploadOptions, StoreError, joinKey } from './store.js';
 
 const QUEUE_SIZE = 2;

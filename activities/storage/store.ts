@@ -1,7 +1,7 @@
 // A backup store holds objects under relative keys; S3 and a local folder implement it.
 // Uploads are atomic: an object is visible only once it is complete.
 import type { Readable } from 'node:stream';
-import type { StoreConfig } from '../../worker/config.js';
+import type { StoreConfig } from '../../config/config.js';
 import { LocalStore } from './local.js';
 import { S3Store } from './s3.js';
 

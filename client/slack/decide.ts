@@ -2,7 +2,8 @@
 // into the sentence the clicking user sees. The workflow's validators decide who may act: the
 // receiver only says who the clicker is. A refusal leaves no trace in the run's history.
 import { type Client, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { approveUpdate, completeUpdate, rejectUpdate, type RunStatus, statusQuery } from '../../workflows/messages.js';
+import { approveUpdate, completeUpdate, rejectUpdate, statusQuery } from '../../workflows/messages.js';
+import { type RunStatus } from '../../common/plans.js';
 
 export type ClickKind = 'approve' | 'reject' | 'done';
 

@@ -2,7 +2,7 @@
 // configured user group acts as their Slack handle. Group memberships and handles are cached for
 // a minute: a burst of clicks must not become a burst of Web API calls (and rate limits).
 import type { WebClient } from '@slack/web-api';
-import type { SlackConfig } from '../../worker/config.js';
+import type { SlackConfig } from '../../config/config.js';
 
 export const IDENTITY_CACHE_MS = 60_000;
 

@@ -1,7 +1,7 @@
 // `lifeboat slack serve`: the approval receiver as a long-running process, until SIGINT/SIGTERM.
 // Refuses (exit 2) before reaching anything when Slack is not configured or a secret is missing.
-import type { LifeboatConfig } from '../../worker/config.js';
-import { ConfigError } from '../../worker/config.js';
+import type { LifeboatConfig } from '../../config/config.js';
+import { ConfigError } from '../../common/errors.js';
 import { connectClient } from '../follow.js';
 import { receiverSecrets, startReceiver } from './receiver.js';
 

@@ -1,8 +1,9 @@
-// Loads and validates the one Lifeboat configuration file. Invalid files are refused with the
+// The configuration schema, and the loader of the one Lifeboat configuration file. Invalid files are refused with the
 // field path and what was expected, so an operator can fix them without reading code.
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { ConfigError } from '../common/errors.js';
 
 const duration = z.string().regex(/^\d+(s|m|h|d)$/, 'expected a duration such as "90m", "25h" or "7d"');
 
@@ -185,11 +186,6 @@ export type S3StoreConfig = Extract<StoreConfig, { type: 's3' }>;
 export type LocalStoreConfig = Extract<StoreConfig, { type: 'local' }>;
 export type HookConfig = LifeboatConfig['hooks'][string];
 export type SlackConfig = NonNullable<LifeboatConfig['notify']['slack']>;
-export type DrillConfig = LifeboatConfig['drill'];
-
-export class ConfigError extends Error {
-  override name = 'ConfigError';
-}
 
 /** Replaces ${VAR} and ${VAR:-default} with values from the environment; comment lines are left alone. */
 export function interpolateEnv(text: string, env: NodeJS.ProcessEnv, source: string): string {

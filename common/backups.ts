@@ -1,0 +1,102 @@
+// Backups: what a backup leaves (manifest, verification) and the inputs and results of the
+// backup, verification, retention and freshness workflows. Types only.
+
+/** A backup's manifest: written last, so a backup without one does not exist. */
+export interface BackupManifest {
+  id: string;
+  target: string;
+  store: string;
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  serverVersion: string;
+  pgDumpVersion: string;
+  format: 'custom';
+  compression: number;
+  sizeBytes: number;
+  sha256: string;
+  /** Row counts of every user table, taken in the same snapshot as the dump. */
+  tables: Record<string, number>;
+  /** Set when only these tables were dumped (a safety snapshot before a table restore). */
+  onlyTables?: string[];
+  tags: string[];
+  reason: string;
+  lifeboatVersion: string;
+}
+
+export interface TableFingerprint {
+  rows: number;
+  /** Order-independent checksum of every row's content. */
+  checksum: string;
+}
+
+export interface Finding {
+  check: string;
+  detail: string;
+}
+
+/** The verdict of a test restore, recorded beside the backup. */
+export interface VerificationRecord {
+  backupId: string;
+  verifiedAt: string;
+  result: 'passed' | 'failed';
+  durationMs: number;
+  tables: Record<string, TableFingerprint>;
+  findings: Finding[];
+}
+
+export interface BackupSummary {
+  manifest: BackupManifest;
+  verification?: VerificationRecord;
+}
+
+export interface BackupInput {
+  target: string;
+  tags?: string[];
+  reason?: string;
+}
+
+export interface VerifyInput {
+  /** A backup id, or "latest" for the newest backup of the target. */
+  backupId: string;
+  target?: string;
+}
+
+export interface RetentionInput {
+  target: string;
+  dryRun: boolean;
+}
+
+export interface RetentionDecision {
+  id: string;
+  startedAt: string;
+  keep: boolean;
+  /** Why a backup is kept (daily, weekly, monthly, tagged, newest) or why it goes. */
+  reasons: string[];
+}
+
+export interface RetentionResult {
+  target: string;
+  dryRun: boolean;
+  decisions: RetentionDecision[];
+  deleted: string[];
+}
+
+export interface FreshnessInput {
+  target: string;
+}
+
+export interface FreshnessResult {
+  target: string;
+  newestVerifiedId?: string;
+  ageMs?: number;
+  maxAgeMs: number;
+  fresh: boolean;
+}
+
+/** What a long activity reports in its heartbeats; the CLI shows it as progress. */
+export interface Progress {
+  phase: string;
+  bytes?: number;
+  detail?: string;
+}

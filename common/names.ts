@@ -1,0 +1,93 @@
+// Every derived name Lifeboat makes or accepts: backup ids and their store keys, incident and
+// drill ids, plan workflow ids, drill, staging and restored database names. They are safety
+// boundaries (a name decides which database is touched, which key is read), so they live together
+// and anything else is refused.
+import { BackupIdError, InputError } from './errors.js';
+import type { Level } from './plans.js';
+
+const ID_PATTERN = /^([a-z][a-z0-9_-]{0,39})-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
+
+/** A backup id names its target and UTC start time, e.g. crm-20261122T020000Z. */
+export function backupIdFor(target: string, at: Date): string {
+  const stamp = at
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
+  return `${target}-${stamp}`;
+}
+
+export interface ParsedBackupId {
+  id: string;
+  target: string;
+  startedAt: Date;
+  /** YYYY-MM-DD, the folder the backup lives in. */
+  day: string;
+}
+
+/** Parses a backup id; anything else (path tricks included) is refused. */
+export function parseBackupId(id: string): ParsedBackupId {
+  const m = ID_PATTERN.exec(id);
+  if (!m) {
+    throw new BackupIdError(
+      `"${id}" is not a backup id: expected <target>-<YYYYMMDD>T<HHMMSS>Z such as crm-20261122T020000Z (run "lifeboat backups" to list them)`,
+    );
+  }
+  const [, target, y, mo, d, h, mi, s] = m as unknown as [string, string, string, string, string, string, string, string];
+  const startedAt = new Date(Date.UTC(+y, +mo - 1, +d, +h, +mi, +s));
+  // Date.UTC rolls invalid fields over (month 13, minute 60) and maps years 0-99 to 19xx: a real
+  // time gives back exactly this id.
+  if (Number.isNaN(startedAt.getTime()) || backupIdFor(target, startedAt) !== id) {
+    throw new BackupIdError(`"${id}" is not a backup id: its date is not a real date`);
+  }
+  return { id, target, startedAt, day: `${y}-${mo}-${d}` };
+}
+
+export const DUMP_FILE = 'backup.dump';
+
+/** The folder a backup lives in: <target>/daily/<YYYY-MM-DD>/<id>. */
+export function backupFolder(id: string): string {
+  const { target, day } = parseBackupId(id);
+  return `${target}/daily/${day}/${id}`;
+}
+
+export function dumpKey(id: string): string {
+  return `${backupFolder(id)}/${DUMP_FILE}`;
+}
+
+// Drills run the same plans, so their gates and tasks are answered the same way.
+const RUN_ID = /^(inc|drill)-\d{8}-\d{6}-[a-z0-9]{4}$/;
+
+/** An incident id, or a drill's: both name a run whose gates and tasks people answer. */
+export function assertIncidentId(id: string): void {
+  if (!RUN_ID.test(id))
+    throw new InputError(
+      `"${id}" is not an incident id: expected inc-YYYYMMDD-HHMMSS-xxxx, or drill-YYYYMMDD-HHMMSS-xxxx for a drill (run "lifeboat list" or "lifeboat drills")`,
+    );
+}
+
+/** The child plan's workflow id: derived, so the CLI can find where approvals go. */
+export function planWorkflowId(incidentId: string, level: Level): string {
+  return `${incidentId}-${level}`;
+}
+
+/** drill-YYYYMMDD-HHMMSS-xxxx, from a UTC time and four lower-case letters or digits. */
+export function drillIdFor(at: Date, suffix: string): string {
+  const stamp = at.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `drill-${stamp}-${suffix}`;
+}
+
+/** The isolated test database of a drill: lifeboat_drill_<target>_<drill time and suffix>, within PostgreSQL's 63 bytes. */
+export function testDatabaseFor(target: string, drillId: string): string {
+  const short = drillId.replace(/^drill-/, '').replace(/-/g, '_');
+  return `lifeboat_drill_${target.replace(/[^a-z0-9]/g, '_').slice(0, 24)}_${short}`;
+}
+
+/** One staging schema per incident, in the target database; dropped at the end of the plan. */
+export function stagingSchema(incidentId: string): string {
+  return `lifeboat_staging_${incidentId.replace(/[^a-z0-9]/g, '_')}`;
+}
+
+/** The new database a full restore creates beside `base` (the target's database), within PostgreSQL's 63 bytes. */
+export function restoredDatabaseName(base: string, incidentId: string): string {
+  return `${base}_restored_${incidentId.replace(/^inc-/, '').replace(/[^a-z0-9]/g, '_')}`.slice(0, 63);
+}

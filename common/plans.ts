@@ -1,0 +1,194 @@
+// Incidents and recovery plans: levels, the run's context, its timeline, the people's messages
+// (votes, completions, aborts), the RTO result and what a plan returns. Types and constants only.
+import type { TableFingerprint } from './backups.js';
+
+/** What plan activities work on: a target's production database, or (drills) a test database standing in for it. */
+export interface TargetRef {
+  target: string;
+  testDatabase?: string;
+}
+
+export type Level = 'L1' | 'L2' | 'L3' | 'L4';
+export const LEVELS: readonly Level[] = ['L1', 'L2', 'L3', 'L4'];
+
+/** The DR document's immediate answers, from which a level is triaged. */
+export interface TriageAnswers {
+  recordsAffected?: number;
+  featureUnavailable?: boolean;
+  systemDown?: boolean;
+  dataLost?: boolean;
+}
+
+/** Who may approve what, taken from the configuration when the incident is declared. */
+export interface ApprovalPolicy {
+  /** Approvers of every gate of this level. */
+  approvers: string[];
+  /** Gate-specific lists, replacing `approvers` for that gate. */
+  gates: Record<string, string[]>;
+  /** Whether the person who declared the incident may approve its gates. */
+  selfApproval: boolean;
+}
+
+export interface RunContext {
+  incidentId: string;
+  level: Level;
+  target: string;
+  summary: string;
+  declaredBy: string;
+  /** ISO time the incident was declared: the RTO clock starts here, maybe before the run. */
+  declaredAt: string;
+  rtoMs: number;
+  approvals: ApprovalPolicy;
+  /** The notifier's thread this run posts into (a plan posts into its incident's or drill's thread). */
+  thread?: string;
+  /**
+   * Drills only: the plan works on this isolated test database (named lifeboat_drill_…, on the
+   * drill's test server) instead of the target's production database.
+   */
+  testDatabase?: string;
+  /** Drills only: gates and tasks are answered at once by this identity instead of waiting for people. */
+  actAs?: string;
+}
+
+export type StepKind = 'automated' | 'human' | 'approval' | 'notification';
+export type StepStatus = 'running' | 'waiting' | 'done' | 'failed' | 'rejected' | 'skipped' | 'aborted';
+
+export interface StepRecord {
+  name: string;
+  kind: StepKind;
+  status: StepStatus;
+  startedAt: string;
+  finishedAt?: string;
+  actor?: string;
+  detail?: string;
+}
+
+/** What an approver is shown: exactly what will change, and what protects it. */
+export interface ApprovalRequest {
+  title: string;
+  database: string;
+  tables: string[];
+  /** Rows that will be written, by table, and any further effect in words. */
+  changes: string[];
+  backup?: { id: string; startedAt: string; ageMs: number };
+  /** Data written after this backup and before the incident is lost: incident time − backup time. */
+  dataLossWindowMs?: number;
+  snapshot?: string;
+}
+
+export interface Vote {
+  gate: string;
+  by: string;
+  reason?: string;
+}
+
+export interface Completion {
+  task: string;
+  by: string;
+  note?: string;
+  /** Options the task offers (e.g. "rollback", "restore" when confirming an L2's cause). */
+  choices?: string[];
+}
+
+export interface AbortRequest {
+  by: string;
+  reason: string;
+}
+
+export interface WaitingItem {
+  kind: 'approval' | 'human';
+  name: string;
+  prompt: string;
+  since: string;
+  /** For approvals: who may vote, how many distinct approvals are needed, who approved so far. */
+  approvers?: string[];
+  required?: number;
+  approvedBy?: string[];
+  request?: ApprovalRequest;
+  deadline?: string;
+}
+
+export type RtoStatus = 'on-track' | 'warning' | 'critical' | 'breached' | 'met' | 'missed';
+
+export interface RtoResult {
+  targetMs: number;
+  deadline: string;
+  actualMs: number;
+  marginMs: number;
+  verdict: 'met' | 'missed';
+  /** Incident time minus the time of the backup used, when a backup was used. */
+  rpoAchievedMs?: number;
+}
+
+export type Outcome = 'recovered' | 'rejected' | 'aborted' | 'failed';
+
+export interface RunStatus {
+  context: RunContext;
+  workflowId: string;
+  timeline: StepRecord[];
+  waiting: WaitingItem[];
+  rtoStatus: RtoStatus;
+  /** The plan running as a child of the incident, to which its approvals are sent. */
+  childWorkflowId?: string;
+  outcome?: Outcome;
+  rto?: RtoResult;
+  backupUsed?: { id: string; startedAt: string };
+}
+
+/** What a finished plan (or incident) leaves: its outcome and everything needed for the report. */
+export interface RunResult {
+  outcome: Outcome;
+  detail: string;
+  timeline: StepRecord[];
+  backupUsed?: { id: string; startedAt: string };
+  rto?: RtoResult;
+  reportKeys?: string[];
+  /** Where the recovered data now is, when not the target's own database (L3/L4 restore into a new one). */
+  database?: string;
+  /** The recovered database's tables as the plan's own verification measured them (L3/L4). */
+  fingerprints?: Record<string, TableFingerprint>;
+}
+
+/** L1: which records to bring back, and from before when. */
+export interface RecordSelection {
+  table: string;
+  /** Primary-key values of the rows to bring back, or `filter` expressions such as "status=lost". */
+  keys?: string[];
+  filter?: string[];
+  /** Also bring back rows of tables referencing these (a lead's activities, notes, reminders). */
+  includeChildren?: boolean;
+  /** ISO time before which the data was good: the backup used is the newest verified one before it. */
+  goodBefore: string;
+  /** More than 10 records is an L2; with this an approver may still allow an L1. */
+  overrideRecordLimit?: boolean;
+}
+
+export interface PlanOptions {
+  record?: RecordSelection;
+  /** L2: the table that may need restoring. */
+  table?: string;
+  /** L3: restore into the production database itself instead of a new one. */
+  inPlace?: boolean;
+}
+
+export interface PlanInput {
+  context: RunContext;
+  options: PlanOptions;
+}
+
+export interface IncidentInput {
+  incidentId: string;
+  target: string;
+  summary: string;
+  declaredBy: string;
+  declaredAt: string;
+  level?: Level;
+  triage?: TriageAnswers;
+  /** From the configuration at declaration: RTO and approvers of every level. */
+  rtoMs: Record<Level, number>;
+  approvals: Record<Level, ApprovalPolicy>;
+  freezeWrites?: boolean;
+  options: PlanOptions;
+}
+
+export const L1_RECORD_LIMIT = 10;
