@@ -23,6 +23,7 @@ RUN npm ci --omit=dev --no-audit --no-fund \
 COPY tsconfig.json ./
 COPY bin ./bin
 COPY config ./config
+COPY common ./common
 COPY workflows ./workflows
 COPY activities ./activities
 COPY worker ./worker

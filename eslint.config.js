@@ -59,6 +59,9 @@ export default tseslint.config(
       ],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
       'no-empty': ['error', { allowEmptyCatch: true }],
+      // Errors are rewrapped with the cause's message in their own: people read the outermost one,
+      // and failureText() reads the innermost, so a chained cause would hide the rewrapped words.
+      'preserve-caught-error': 'off',
     },
   },
   {

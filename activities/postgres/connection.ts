@@ -16,7 +16,7 @@ export async function withClient<T>(url: string, fn: (client: pg.Client) => Prom
   try {
     await client.connect();
   } catch (err) {
-    throw new Error(`cannot connect to ${describeUrl(url)}: ${(err as Error).message}`, { cause: err });
+    throw new Error(`cannot connect to ${describeUrl(url)}: ${(err as Error).message}`);
   }
   try {
     return await fn(client);

@@ -46,7 +46,7 @@ export async function restoreFromStream(
     restore.kill('SIGTERM');
     const code = await exited;
     // pg_restore stopping early closes its input: its own message is the real cause.
-    if (code !== 0 && stderr) throw new Error(`pg_restore failed: ${stderr.trim()}`, { cause: err });
+    if (code !== 0 && stderr) throw new Error(`pg_restore failed: ${stderr.trim()}`);
     throw err;
   }
   const code = await exited;

@@ -151,7 +151,7 @@ async function loadInParallel(connectionString: string, loads: Load[], progress:
           await client.query(load.sql);
         } catch (err) {
           failed = true; // the other connections stop after their current table
-          throw new Error(`loading ${load.table} failed: ${(err as Error).message}`, { cause: err });
+          throw new Error(`loading ${load.table} failed: ${(err as Error).message}`);
         }
         progress(`loaded ${load.table}`);
       }

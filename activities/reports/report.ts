@@ -181,7 +181,7 @@ function parseReport(text: string, key: string): RunReport {
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${key} is not valid JSON: ${(err as Error).message}`, { cause: err });
+    throw new Error(`${key} is not valid JSON: ${(err as Error).message}`);
   }
   const r = raw as Partial<RunReport> & { format?: unknown };
   const problem =

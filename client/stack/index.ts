@@ -31,9 +31,7 @@ async function waitForNamespace(address: string, timeoutMs = 60_000): Promise<vo
         return;
       } catch (err) {
         if (Date.now() > deadline)
-          throw new Error(`Temporal at ${address} has no "default" namespace after ${timeoutMs / 1000} s: ${(err as Error).message}`, {
-            cause: err,
-          });
+          throw new Error(`Temporal at ${address} has no "default" namespace after ${timeoutMs / 1000} s: ${(err as Error).message}`);
         await new Promise((ok) => setTimeout(ok, 250));
       }
     }
@@ -74,6 +72,6 @@ export async function startStack(options: { logDir: string; ui: boolean }): Prom
     };
   } catch (err) {
     await stop();
-    throw new Error(`the embedded stack failed to start (logs in ${options.logDir}): ${(err as Error).message}`, { cause: err });
+    throw new Error(`the embedded stack failed to start (logs in ${options.logDir}): ${(err as Error).message}`);
   }
 }

@@ -24,7 +24,7 @@ async function asOwner(owner: { uid: number; gid: number; name: string } | undef
     return await run(command[0], [...command[1]], { maxBuffer: 1 << 24 });
   } catch (err) {
     const e = err as { stderr?: string; message: string };
-    throw new Error(`${tool} failed: ${e.stderr?.trim() || e.message}`, { cause: err });
+    throw new Error(`${tool} failed: ${e.stderr?.trim() || e.message}`);
   }
 }
 
