@@ -62,7 +62,8 @@ export function makeCurrentWhenPolling(connection: NativeConnection, worker: Wor
     while (alive()) {
       const done = await attempt().catch((err: Error) => (logger.warn(`worker deployment ${deploymentName}: making ${buildId} current failed, retrying: ${err.message}`), false));
       if (done) return;
-      await new Promise((ok) => setTimeout(ok, 500));
+      // unref: a worker that is never run must not keep its process alive through this loop.
+      await new Promise((ok) => setTimeout(ok, 500).unref());
     }
   })();
 }
