@@ -134,6 +134,23 @@ const schema = z.strictObject({
       namespace: z.string().default('default'),
       taskQueue: z.string().default('lifeboat'),
       uiUrl: z.string().default('http://127.0.0.1:8233'),
+      /** Worker Versioning: each run finishes on the worker version it started on (worker/versioning.ts). Absent: unversioned. */
+      versioning: z
+        .strictObject({
+          /** The Worker Deployment; defaults to the task queue's name. */
+          deployment: z
+            .string()
+            .regex(/^[A-Za-z0-9_-]{1,100}$/, 'expected a deployment name of letters, digits, "-" or "_"')
+            .optional(),
+          /** Defaults to the workflow bundle's hash (workflows-<hash>): new workflow code, new version. */
+          buildId: z
+            .string()
+            .regex(/^[A-Za-z0-9_.-]{1,100}$/, 'expected a build id of letters, digits, ".", "-" or "_"')
+            .optional(),
+          /** when-none: become current if the deployment has no current version; always: on every start; never: the operator decides. */
+          makeCurrent: z.enum(['when-none', 'always', 'never']).default('when-none'),
+        })
+        .optional(),
     })
     .prefault({}),
   targets: z.record(name, target).refine((t) => Object.keys(t).length > 0, 'at least one target is needed'),

@@ -1,7 +1,9 @@
-// The worker process: registers the workflows and the activities built from the configuration.
+// The worker process: registers the workflows and the activities built from the configuration,
+// as a version of a Worker Deployment when `temporal.versioning` is configured (worker/versioning.ts).
 import { type NativeConnection, Worker, type WorkflowBundleOption } from '@temporalio/worker';
 import { createActivities, type ActivityContext } from '../activities/index.js';
 import { workflowBundle } from './bundle.js';
+import { deploymentOptions, deploymentVersion, makeCurrentWhenPolling } from './versioning.js';
 
 export interface WorkerOptions extends ActivityContext {
   connection: NativeConnection;
@@ -11,13 +13,19 @@ export interface WorkerOptions extends ActivityContext {
 
 export async function createWorker(options: WorkerOptions): Promise<Worker> {
   const { config } = options;
-  return Worker.create({
+  const bundle = options.workflowBundle ?? (await workflowBundle());
+  const version = deploymentVersion(config, bundle);
+  const worker = await Worker.create({
     connection: options.connection,
     namespace: config.temporal.namespace,
     taskQueue: options.taskQueue ?? config.temporal.taskQueue,
-    workflowBundle: options.workflowBundle ?? (await workflowBundle()),
+    workflowBundle: bundle,
     activities: createActivities(options),
     // Two cores: a dump and a restore at once is the most this machine should run.
     maxConcurrentActivityTaskExecutions: 4,
+    ...(version ? { workerDeploymentOptions: deploymentOptions(version) } : {}),
   });
+  if (version)
+    void makeCurrentWhenPolling(options.connection, worker, config.temporal.namespace, version, config.temporal.versioning!.makeCurrent);
+  return worker;
 }
