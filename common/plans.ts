@@ -95,18 +95,34 @@ export interface AbortRequest {
   reason: string;
 }
 
-export interface WaitingItem {
-  kind: 'approval' | 'human';
+interface WaitingBase {
   name: string;
   prompt: string;
   since: string;
-  /** For approvals: who may vote, how many distinct approvals are needed, who approved so far. */
-  approvers?: string[];
-  required?: number;
-  approvedBy?: string[];
-  request?: ApprovalRequest;
-  deadline?: string;
 }
+
+/** An approval gate waiting for votes: who may vote, how many distinct approvals are needed, who approved so far. */
+export interface ApprovalItem extends WaitingBase {
+  kind: 'approval';
+  approvers: string[];
+  required: number;
+  approvedBy: string[];
+  request: ApprovalRequest;
+  deadline?: never;
+}
+
+/** A human task waiting to be marked done; the approval fields are absent, so code holding either kind may read them. */
+export interface TaskItem extends WaitingBase {
+  kind: 'human';
+  deadline?: string;
+  approvers?: never;
+  required?: never;
+  approvedBy?: never;
+  request?: never;
+}
+
+/** A gate or task a run waits on, as clients see it in the status query. */
+export type WaitingItem = ApprovalItem | TaskItem;
 
 export type RtoStatus = 'on-track' | 'warning' | 'critical' | 'breached' | 'met' | 'missed';
 

@@ -25,13 +25,15 @@ import {
 import { drillIdFor, testDatabaseFor } from '../common/names.js';
 import { drillResultQuery } from './messages.js';
 import { type Finding } from '../common/backups.js';
-import { type Level, type PlanOptions, type RunContext, type RunResult, type StepRecord } from '../common/plans.js';
+import { type Level, type PlanOptions, type RtoResult, type RunContext, type RunResult, type StepRecord } from '../common/plans.js';
 import { level1Workflow } from './level1.js';
 import { level2Workflow } from './level2.js';
 import { level3Workflow } from './level3.js';
 import { level4Workflow } from './level4.js';
 import { heavy, quick } from './proxies.js';
-import { Runbook, failureText, formatDuration, outcomeOf } from './runbook.js';
+import { formatDuration } from '../common/time.js';
+import { failureText, outcomeOf } from './engine/outcome.js';
+import { Runbook } from './engine/runbook.js';
 
 const plans = { L1: level1Workflow, L2: level2Workflow, L3: level3Workflow, L4: level4Workflow } as const;
 
@@ -44,7 +46,10 @@ export function drillPlanWorkflowId(drillId: string, level: Level): string {
 interface Observed {
   backup?: DrillBackup;
   scenario?: { table?: string; keys?: string[]; detail: string };
+  /** When the simulated incident began (the scenario has run): the recovery is timed from here. */
+  declaredAt?: string;
   plan?: RunResult;
+  rto?: RtoResult;
   tables: TableCheck[];
   critical: string[];
   findings: Finding[];
@@ -96,12 +101,12 @@ export async function drillWorkflow(input: DrillInput): Promise<DrillResult> {
     );
 
   // Document: verdicts, report, summary. Non-cancellable, so a cancelled drill is documented too.
-  const { record, runResult } = assess(run, settings, drillId, testDatabase, seen, aborted);
+  const { record, runResult } = assess(settings, drillId, testDatabase, seen, aborted);
   result = { drillId, verdict: record.verdict, record, findings: seen.findings };
   const document = async () => {
     const written = await quick
       .writeDrillReport({
-        context,
+        context: { ...context, declaredAt: seen.declaredAt ?? context.declaredAt },
         result: { ...runResult, timeline: drillTimeline(run, seen.plan) },
         record,
         findings: seen.findings,
@@ -193,25 +198,29 @@ async function rehearse(
   ));
 
   // The incident starts now: the recovery is timed from here.
-  run.context.declaredAt = new Date().toISOString();
-  run.childWorkflowId = drillPlanWorkflowId(drillId, level);
+  const declaredAt = (seen.declaredAt = new Date().toISOString());
+  const childWorkflowId = drillPlanWorkflowId(drillId, level);
+  run.show({ declaredAt, childWorkflowId });
   const plan = (seen.plan = await run.step(
     `execute: run the real ${level} plan against the test database`,
     () =>
       executeChild(plans[level], {
-        workflowId: run.childWorkflowId!,
+        workflowId: childWorkflowId,
         args: [
-          { context: { ...run.context, thread: run.thread, testDatabase, actAs: settings.actAs }, options: planOptions(level, damage) },
+          {
+            context: { ...run.context, declaredAt, thread: run.thread, testDatabase, actAs: settings.actAs },
+            options: planOptions(level, damage),
+          },
         ],
         // A terminated drill still asks its plan to stop (and clean up after itself).
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
       }),
     (r) => `${r.outcome}: ${r.detail}`,
   ));
-  run.backupUsed = plan.backupUsed;
-  await run.step(
+  run.show({ backupUsed: plan.backupUsed });
+  seen.rto = await run.step(
     'execute: time the recovery against the RTO',
-    () => run.finish(plan.outcome),
+    () => run.finish(plan.outcome, { backupUsed: plan.backupUsed, declaredAt }),
     (r) => `${formatDuration(r.actualMs)} of ${formatDuration(r.targetMs)}: ${r.verdict}`,
   );
   if (plan.outcome !== 'recovered') throw new Error(`the ${level} plan ended ${plan.outcome}: ${plan.detail}`);
@@ -260,14 +269,13 @@ function planOptions(level: Level, damage: { table?: string; keys?: string[] }):
 
 /** The verdicts: passed when the plan recovered within the RTO and RPO and every check holds. */
 function assess(
-  run: Runbook,
   settings: DrillSettings,
   drillId: string,
   testDatabase: string,
   seen: Observed,
   aborted: boolean,
 ): { record: DrillRecord; runResult: RunResult } {
-  const { rto } = run;
+  const { rto } = seen;
   const rpoAchievedMs = rto?.rpoAchievedMs;
   const rpoVerdict = rpoAchievedMs === undefined ? 'not measured' : rpoAchievedMs <= settings.rpoMs ? 'met' : 'missed';
   const rtoVerdict = rto ? rto.verdict : 'not measured';
@@ -288,7 +296,7 @@ function assess(
     level: settings.level,
     scenario: seen.scenario?.detail ?? settings.scenario.kind,
     verdict: passed ? 'passed' : 'failed',
-    declaredAt: seen.scenario ? run.context.declaredAt : undefined,
+    declaredAt: seen.declaredAt,
     recoveryMs: rto?.actualMs,
     rtoMs: settings.rtoMs,
     rtoVerdict,

@@ -9,7 +9,9 @@ import { level2Workflow } from './level2.js';
 import { level3Workflow } from './level3.js';
 import { level4Workflow } from './level4.js';
 import { quick } from './proxies.js';
-import { Runbook, formatDuration, outcomeOf } from './runbook.js';
+import { formatDuration } from '../common/time.js';
+import { outcomeOf } from './engine/outcome.js';
+import { Runbook } from './engine/runbook.js';
 import { triage } from './triage.js';
 
 const plans = { L1: level1Workflow, L2: level2Workflow, L3: level3Workflow, L4: level4Workflow } as const;
@@ -47,18 +49,19 @@ export async function incidentWorkflow(input: IncidentInput): Promise<RunResult>
     }
     run.skip(`assess: level ${assessed.level}`, assessed.why);
 
-    run.childWorkflowId = planWorkflowId(incidentId, assessed.level);
+    const childWorkflowId = planWorkflowId(incidentId, assessed.level);
+    run.show({ childWorkflowId });
     const plan = await run.step(
       `recover: run the ${assessed.level} plan`,
       () =>
         executeChild(plans[assessed.level], {
-          workflowId: run.childWorkflowId!,
+          workflowId: childWorkflowId,
           args: [{ context: { ...context, thread: run.thread }, options: input.options }],
           parentClosePolicy: ParentClosePolicy.TERMINATE,
         }),
       (r) => `${r.outcome}: ${r.detail}`,
     );
-    run.backupUsed = plan.backupUsed;
+    run.show({ backupUsed: plan.backupUsed });
     result = plan;
   } catch (err) {
     result = { ...outcomeOf(err), timeline: [] };
@@ -68,7 +71,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<RunResult>
     // L2 and L3 hold their own review; the others end with the DR document's "review".
     await run.task('review', 'Review the incident: cause, timeline, what to change. Note the conclusions.').catch(() => undefined);
   }
-  const rto = await run.finish(result.outcome);
+  const rto = await run.finish(result.outcome, { backupUsed: result.backupUsed });
   const final: RunResult = { ...result, rto, timeline: [...run.timeline, ...result.timeline] };
   final.reportKeys = await quick
     .writeIncidentReport({ context, result: final, workflowId: workflowInfo().workflowId })

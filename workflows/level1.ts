@@ -2,13 +2,16 @@
 // identify affected records → restore from the most recent backup → verify fix → document.
 import { L1_RECORD_LIMIT, type PlanInput, type RunResult } from '../common/plans.js';
 import { quick, heavy } from './proxies.js';
-import { Runbook, formatDuration, outcomeOf } from './runbook.js';
+import { formatDuration } from '../common/time.js';
+import { outcomeOf } from './engine/outcome.js';
+import { type PlanFacts, Runbook } from './engine/runbook.js';
 
 export async function level1Workflow({ context, options }: PlanInput): Promise<RunResult> {
   const run = new Runbook(context, { clock: false });
   const selection = options.record;
   const { incidentId, target } = context;
   let staged = false;
+  let backupUsed: PlanFacts['backupUsed'];
   try {
     if (!selection) throw new Error('an L1 needs the records to restore: a table and primary keys or a filter');
     if ((selection.keys?.length ?? 0) > L1_RECORD_LIMIT && !selection.overrideRecordLimit)
@@ -20,7 +23,8 @@ export async function level1Workflow({ context, options }: PlanInput): Promise<R
       () => quick.chooseBackup({ ...run.where, before: selection.goodBefore }),
       (b) => `${b.id}, taken ${b.startedAt}`,
     );
-    run.backupUsed = backup;
+    backupUsed = backup;
+    run.show({ backupUsed });
     staged = true; // from here on the staging area may exist, even if staging fails half-way
     const stage = await run.step(
       'identify: stage the affected records from the backup',
@@ -94,7 +98,7 @@ export async function level1Workflow({ context, options }: PlanInput): Promise<R
       backupUsed: backup,
     };
   } catch (err) {
-    return { ...outcomeOf(err), timeline: run.timeline, backupUsed: run.backupUsed };
+    return { ...outcomeOf(err), timeline: run.timeline, backupUsed };
   } finally {
     if (staged) await run.cleanup('clean up the staging area', () => quick.dropStaging({ incidentId, ...run.where }));
   }

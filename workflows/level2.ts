@@ -3,13 +3,15 @@
 // test functionality → resume operations → post-incident review.
 import type { PlanInput, RunResult } from '../common/plans.js';
 import { quick, heavy } from './proxies.js';
-import { Runbook, outcomeOf } from './runbook.js';
+import { outcomeOf } from './engine/outcome.js';
+import { type PlanFacts, Runbook } from './engine/runbook.js';
 import { safetySnapshot } from './restore-steps.js';
 
 export async function level2Workflow({ context, options }: PlanInput): Promise<RunResult> {
   const run = new Runbook(context, { clock: false });
   const { incidentId, target } = context;
   let staged = false;
+  let backupUsed: PlanFacts['backupUsed'];
   try {
     await run.announce(
       'notify affected users',
@@ -54,7 +56,8 @@ export async function level2Workflow({ context, options }: PlanInput): Promise<R
         () => quick.chooseBackup({ ...run.where, before: context.declaredAt }),
         (b) => b.id,
       );
-      run.backupUsed = backup;
+      backupUsed = backup;
+      run.show({ backupUsed });
       const snapshot = await safetySnapshot(run, `restore: safety snapshot of ${table}`, {
         tables: [table],
         reason: `before restoring ${table}`,
@@ -115,10 +118,10 @@ export async function level2Workflow({ context, options }: PlanInput): Promise<R
       outcome: 'recovered',
       detail: `actions: ${[...actions].join(', ') || 'none'}`,
       timeline: run.timeline,
-      backupUsed: run.backupUsed,
+      backupUsed,
     };
   } catch (err) {
-    return { ...outcomeOf(err), timeline: run.timeline, backupUsed: run.backupUsed };
+    return { ...outcomeOf(err), timeline: run.timeline, backupUsed };
   } finally {
     if (staged) await run.cleanup('clean up the staging area', () => quick.dropStaging({ incidentId, ...run.where }));
   }

@@ -3,11 +3,15 @@
 // verify all systems → gradual resumption → post-mortem.
 import type { PlanInput, RunResult } from '../common/plans.js';
 import { quick } from './proxies.js';
-import { Runbook, outcomeOf } from './runbook.js';
-import { dropUnusedDatabase, fullRestore } from './restore-steps.js';
+import { outcomeOf } from './engine/outcome.js';
+import { type PlanFacts, Runbook } from './engine/runbook.js';
+import { dropUnusedDatabase, fullRestore, newDatabaseName } from './restore-steps.js';
 
 export async function level3Workflow({ context, options }: PlanInput): Promise<RunResult> {
   const run = new Runbook(context, { clock: false });
+  let backupUsed: PlanFacts['backupUsed'];
+  /** A database the restore created: dropped again if the plan does not end recovered. */
+  let newDatabase: string | undefined;
   try {
     await run.announce(
       'activate response team',
@@ -28,8 +32,10 @@ export async function level3Workflow({ context, options }: PlanInput): Promise<R
       () => quick.chooseBackup({ ...run.where, before: context.declaredAt }),
       (b) => `${b.id}, taken ${b.startedAt}`,
     );
-    run.backupUsed = backup;
-    const restored = await fullRestore(run, backup, { inPlace: options.inPlace === true, gate: 'restore-in-place' });
+    backupUsed = backup;
+    run.show({ backupUsed });
+    if (!options.inPlace) newDatabase = await newDatabaseName(run);
+    const restored = await fullRestore(run, backup, { into: newDatabase, gate: 'restore-in-place' });
 
     await run.step(
       'verify all systems: critical-function checks',
@@ -54,7 +60,7 @@ export async function level3Workflow({ context, options }: PlanInput): Promise<R
       fingerprints: restored.fingerprints,
     };
   } catch (err) {
-    await dropUnusedDatabase(run);
-    return { ...outcomeOf(err), timeline: run.timeline, backupUsed: run.backupUsed };
+    await dropUnusedDatabase(run, newDatabase);
+    return { ...outcomeOf(err), timeline: run.timeline, backupUsed };
   }
 }

@@ -3,12 +3,17 @@
 // backup → accept potential data loss (two approvers) → restore → manual data reconstruction → full audit.
 import type { PlanInput, RunResult } from '../common/plans.js';
 import { quick, heavy } from './proxies.js';
-import { Runbook, formatDuration, outcomeOf } from './runbook.js';
-import { dropUnusedDatabase, fullRestore } from './restore-steps.js';
+import { formatDuration } from '../common/time.js';
+import { outcomeOf } from './engine/outcome.js';
+import { type PlanFacts, Runbook } from './engine/runbook.js';
+import { dropUnusedDatabase, fullRestore, newDatabaseName } from './restore-steps.js';
 
 export async function level4Workflow({ context, options }: PlanInput): Promise<RunResult> {
   const run = new Runbook(context, { clock: false });
   const { target } = context;
+  let backupUsed: PlanFacts['backupUsed'];
+  /** A database the restore created: dropped again if the plan does not end recovered. */
+  let newDatabase: string | undefined;
   try {
     await run.announce(
       'emergency activation',
@@ -31,7 +36,8 @@ export async function level4Workflow({ context, options }: PlanInput): Promise<R
       () => heavy.findUsableBackup(run.where),
       (u) => `${u.backup.id}${u.skipped.length ? `; skipped ${u.skipped.map((s) => `${s.id} (${s.reason})`).join(', ')}` : ''}`,
     );
-    run.backupUsed = usable.backup;
+    backupUsed = usable.backup;
+    run.show({ backupUsed });
     const lossWindow = Date.parse(context.declaredAt) - Date.parse(usable.backup.startedAt);
     await run.gate(
       'accept-data-loss',
@@ -48,7 +54,8 @@ export async function level4Workflow({ context, options }: PlanInput): Promise<R
       },
       { required: 2 },
     );
-    const restored = await fullRestore(run, usable.backup, { inPlace: options.inPlace === true, gate: 'restore-in-place' });
+    if (!options.inPlace) newDatabase = await newDatabaseName(run);
+    const restored = await fullRestore(run, usable.backup, { into: newDatabase, gate: 'restore-in-place' });
     if (!options.inPlace) await run.task('cut-over', `Point the application at database "${restored.database}", then mark this done.`);
     await run.task(
       'manual-reconstruction',
@@ -69,7 +76,7 @@ export async function level4Workflow({ context, options }: PlanInput): Promise<R
       fingerprints: restored.fingerprints,
     };
   } catch (err) {
-    await dropUnusedDatabase(run);
-    return { ...outcomeOf(err), timeline: run.timeline, backupUsed: run.backupUsed };
+    await dropUnusedDatabase(run, newDatabase);
+    return { ...outcomeOf(err), timeline: run.timeline, backupUsed };
   }
 }

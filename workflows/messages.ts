@@ -3,9 +3,10 @@
 import { SearchAttributeType, defineSearchAttributeKey } from '@temporalio/common';
 import { defineQuery, defineUpdate } from '@temporalio/workflow';
 import type { DrillResult } from '../common/drills.js';
-import type { AbortRequest, Completion, RunStatus, Vote, WaitingItem } from '../common/plans.js';
+import type { AbortRequest, ApprovalItem, Completion, RunStatus, Vote } from '../common/plans.js';
 
-export const approveUpdate = defineUpdate<WaitingItem | null, [Vote]>('approve');
+/** Returns the gate while it still needs approvals (the two-person rule), null once approved. */
+export const approveUpdate = defineUpdate<ApprovalItem | null, [Vote]>('approve');
 export const rejectUpdate = defineUpdate<void, [Vote]>('reject');
 export const completeUpdate = defineUpdate<void, [Completion]>('complete');
 export const abortUpdate = defineUpdate<void, [AbortRequest]>('abort');

@@ -1,17 +1,24 @@
 // The full-restore steps L3 and L4 share: into a new database by default (non-destructive), or in
-// place after a safety snapshot and an approval; then every table checked against the backup.
+// place after a safety snapshot and an approval; then every table checked against the backup. A plan
+// keeps the new database's name itself, to drop it again if it does not end recovered.
 import { quick, heavy } from './proxies.js';
 import type { TableFingerprint } from '../common/backups.js';
-import { type Runbook } from './runbook.js';
+import { type Runbook } from './engine/runbook.js';
 
+/** Names the new database a full restore goes into (unless it restores in place). */
+export function newDatabaseName(run: Runbook): Promise<string> {
+  return quick.newDatabaseName({ ...run.where, incidentId: run.context.incidentId });
+}
+
+/** Restores `backup` into the new database `into` or, without one, in place once the gate is approved. */
 export async function fullRestore(
   run: Runbook,
   backup: { id: string; startedAt: string },
-  options: { inPlace: boolean; gate: string },
+  options: { into?: string; gate: string },
 ): Promise<{ database: string; fingerprints: Record<string, TableFingerprint> }> {
   const { incidentId, target } = run.context;
-  let database: string | undefined;
-  if (options.inPlace) {
+  const database = options.into;
+  if (database === undefined) {
     const snapshot = await safetySnapshot(run, 'safety snapshot of the production database', { reason: 'before an in-place restore' });
     await run.gate(options.gate, {
       title: `Replace the production database of ${target} with backup ${backup.id}`,
@@ -22,12 +29,9 @@ export async function fullRestore(
       dataLossWindowMs: Date.parse(run.context.declaredAt) - Date.parse(backup.startedAt),
       snapshot,
     });
-  } else {
-    database = await quick.newDatabaseName({ ...run.where, incidentId });
-    run.newDatabase = database; // dropped again if the plan does not end recovered
   }
   const restored = await run.step(
-    options.inPlace ? 'restore in place (one transaction)' : `restore into a new database`,
+    database === undefined ? 'restore in place (one transaction)' : `restore into a new database`,
     () => heavy.restoreDatabase({ ...run.where, backupId: backup.id, database, incidentId }),
     (r) => `${r.database}: ${r.tables} tables`,
   );
@@ -40,8 +44,7 @@ export async function fullRestore(
 }
 
 /** A plan that ends without recovering drops the new database it restored into: nothing half-used stays. */
-export async function dropUnusedDatabase(run: Runbook): Promise<void> {
-  const database = run.newDatabase;
+export async function dropUnusedDatabase(run: Runbook, database: string | undefined): Promise<void> {
   if (database) await run.cleanup(`drop the unused database ${database}`, () => quick.dropRestoredDatabase({ ...run.where, database }));
 }
 

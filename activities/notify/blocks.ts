@@ -2,7 +2,7 @@
 // notifications and screen readers). Pure functions: the same notice always gives the same message.
 import type { types as slack } from '@slack/bolt';
 import type { ApprovalRequest } from '../../common/plans.js';
-import type { Notice, NoticeAction } from './notifier.js';
+import type { ApprovalAction, Notice, NoticeAction } from './notifier.js';
 import { APPROVE_ACTION, DONE_ACTION, GATE_BLOCK, REJECT_ACTION, encodeButtonValue } from './slack-actions.js';
 
 export interface SlackMessage {
@@ -117,12 +117,10 @@ function requestBlocks(request: ApprovalRequest): slack.KnownBlock[] {
   return [section(clip(change, 3000)), { type: 'section', fields }];
 }
 
-function approvalStatus(action: NoticeAction): string {
-  const required = action.required ?? 1;
-  const approvedBy = action.approvedBy ?? [];
+function approvalStatus({ required, approvedBy, approvers }: ApprovalAction): string {
   const left = Math.max(0, required - approvedBy.length);
   const so = approvedBy.length ? ` — approved so far by ${list(approvedBy)}` : '';
-  return `*May approve:* ${list(action.approvers ?? [])}\n*Approvals:* ${approvedBy.length} of ${required}${so}; *${left} more needed*`;
+  return `*May approve:* ${list(approvers)}\n*Approvals:* ${approvedBy.length} of ${required}${so}; *${left} more needed*`;
 }
 
 function buttons(action: NoticeAction, request: ApprovalRequest | undefined): slack.ActionsBlock {
@@ -189,12 +187,13 @@ function actionBlocks(notice: Notice, action: NoticeAction): slack.KnownBlock[] 
     return blocks;
   }
   if (action.kind === 'approval') blocks.push(section(approvalStatus(action)));
+  const choices = action.kind === 'task' ? action.choices : undefined;
   const cli =
     action.kind === 'approval'
       ? `lifeboat approve ${action.incidentId} --gate ${action.name} --as <you>`
-      : `lifeboat complete ${action.incidentId} --task ${action.name} --as <you>${action.choices?.map((c) => ` [--choose ${c}]`).join('') ?? ''}`;
+      : `lifeboat complete ${action.incidentId} --task ${action.name} --as <you>${choices?.map((c) => ` [--choose ${c}]`).join('') ?? ''}`;
   // A button cannot carry a task's choices: such a task is completed from the terminal.
-  if (action.choices?.length) blocks.push(context(`Complete it from a terminal with your choices: ${code(cli)}`));
+  if (choices?.length) blocks.push(context(`Complete it from a terminal with your choices: ${code(cli)}`));
   else {
     blocks.push(buttons(action, request));
     blocks.push(context(`Or from a terminal: ${code(cli)}`));

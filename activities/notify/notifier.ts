@@ -15,24 +15,33 @@ export interface Notice {
   action?: NoticeAction;
 }
 
-/** An approval gate or human task, as a notifier shows it; the buttons send Updates to `workflowId`. */
-export interface NoticeAction {
-  kind: 'approval' | 'task';
+interface ActionBase {
   /** The workflow holding the gate or task (a plan runs as a child of its incident or drill). */
   workflowId: string;
   incidentId: string;
   /** The gate's or task's name, as the `approve`/`complete` Updates take it. */
   name: string;
-  /** Approvals: what will change, who may approve, how many approvals are needed, who approved so far. */
-  request?: ApprovalRequest;
-  approvers?: string[];
-  required?: number;
-  approvedBy?: string[];
-  /** Tasks: the choices the person must make when completing it (a button cannot carry them). */
-  choices?: string[];
   /** Once settled: the buttons are replaced by who decided, when and why. */
   settled?: { outcome: 'approved' | 'rejected' | 'done' | 'aborted' | 'expired'; by: string; at: string; reason?: string };
 }
+
+/** An approval gate: what will change, who may approve, how many approvals are needed, who approved so far. */
+export interface ApprovalAction extends ActionBase {
+  kind: 'approval';
+  request: ApprovalRequest;
+  approvers: string[];
+  required: number;
+  approvedBy: string[];
+}
+
+/** A human task, with the choices the person must make when completing it (a button cannot carry them). */
+export interface TaskAction extends ActionBase {
+  kind: 'task';
+  choices?: string[];
+}
+
+/** An approval gate or human task, as a notifier shows it; the buttons send Updates to `workflowId`. */
+export type NoticeAction = ApprovalAction | TaskAction;
 
 /** Where a notice went: pass `ref` as `thread` or `replaces` later. Notifiers without threads return none. */
 export interface Posted {

@@ -1,0 +1,344 @@
+// The step engine's vocabulary, which every plan is written in: automated step, human task, approval
+// gate, notification, clean-up — each on the timeline, abortable at safe points (between steps, never
+// in the middle of one). It composes the parts of a run: the timeline, the announcer (notices and
+// step progress), the inbox (gates and tasks waiting for people, with the Updates' validators) and,
+// for an incident, the RTO clock. Deterministic: it runs inside workflows only.
+import { CancellationScope, condition, isCancellation, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import type {
+  AbortRequest,
+  ApprovalRequest,
+  Completion,
+  Outcome,
+  RtoResult,
+  RtoStatus,
+  RunContext,
+  RunResult,
+  RunStatus,
+  StepRecord,
+  TargetRef,
+} from '../../common/plans.js';
+import type { NoticeAction } from '../../activities/notify/notifier.js';
+import { incidentIdSA, levelSA, rtoStatusSA, statusQuery } from '../messages.js';
+import { Announcer, describeRequest } from './announcer.js';
+import { Inbox } from './inbox.js';
+import { GateRejected, RunAborted, failureText } from './outcome.js';
+import { type RtoClock, measureRto, startRtoClock } from './rto-clock.js';
+import { Timeline } from './timeline.js';
+import type { OpenGate, OpenTask } from './validators.js';
+
+/** What a plan has learned that clients follow in the status query; the plan keeps them, and shows them with `show`. */
+export interface PlanFacts {
+  backupUsed?: RunResult['backupUsed'];
+  /** The plan running as a child, to which its approvals are sent. */
+  childWorkflowId?: string;
+  /** A drill's simulated incident began here (after the scenario), not at the drill's start. */
+  declaredAt?: string;
+}
+
+/** How a wait for a person ended: their answer, or else the run's abort (the wait ends only when one is there). */
+function endedBy<T>(answer: T | undefined, abort: AbortRequest | undefined): { answer: T } | { abort: AbortRequest } {
+  if (answer !== undefined) return { answer };
+  if (abort) return { abort };
+  throw new Error('a wait for a person ended with neither an answer nor an abort');
+}
+
+interface TaskOptions {
+  deadlineMs?: number;
+  choices?: string[];
+  drillChoices?: string[];
+}
+
+export class Runbook {
+  private readonly steps = new Timeline();
+  private readonly announcer: Announcer;
+  private readonly inbox: Inbox;
+  private readonly clock?: RtoClock;
+  private rtoStatus: RtoStatus = 'on-track';
+  private facts: PlanFacts = {};
+  private outcome?: Outcome;
+  private rto?: RtoResult;
+
+  /** Starts a run: its handlers, search attributes and (for the incident) the RTO clock. */
+  constructor(
+    readonly context: RunContext,
+    options: { clock: boolean },
+  ) {
+    this.announcer = new Announcer(context, this.steps);
+    this.inbox = new Inbox(context, () => this.outcome);
+    setHandler(statusQuery, () => this.status());
+    upsertSearchAttributes([
+      { key: incidentIdSA, value: context.incidentId },
+      { key: levelSA, value: context.level },
+      { key: rtoStatusSA, value: this.rtoStatus },
+    ]);
+    if (options.clock)
+      this.clock = startRtoClock(context, {
+        timeline: this.steps,
+        announcer: this.announcer,
+        setStatus: (status) => this.setRtoStatus(status),
+      });
+  }
+
+  get timeline(): StepRecord[] {
+    return this.steps.records;
+  }
+
+  /** The notifier's thread: child plans post into it. */
+  get thread(): string | undefined {
+    return this.announcer.thread;
+  }
+
+  get aborted(): AbortRequest | undefined {
+    return this.inbox.aborted;
+  }
+
+  /** What the plan's activities work on: the target, or in a drill its test database. */
+  get where(): TargetRef {
+    return { target: this.context.target, testDatabase: this.context.testDatabase };
+  }
+
+  /** Shows what the plan has learned (the backup it uses, its child plan) in the status query. */
+  show(facts: PlanFacts): void {
+    this.facts = { ...this.facts, ...facts };
+  }
+
+  status(): RunStatus {
+    const { declaredAt, childWorkflowId, backupUsed } = this.facts;
+    return {
+      context: declaredAt ? { ...this.context, declaredAt } : this.context,
+      workflowId: workflowInfo().workflowId,
+      timeline: this.steps.records,
+      waiting: this.inbox.waiting(),
+      rtoStatus: this.rtoStatus,
+      childWorkflowId,
+      outcome: this.outcome,
+      rto: this.rto,
+      backupUsed,
+    };
+  }
+
+  /** An automated step. Abort is honoured before it starts, never in the middle. */
+  async step<T>(name: string, run: () => Promise<T>, describe?: (result: T) => string): Promise<T> {
+    this.checkpoint();
+    const record = this.steps.begin(name, 'automated', 'running');
+    const posted = await this.announcer.progress(record);
+    try {
+      const result = await run();
+      this.steps.end(record, 'done', { detail: describe?.(result) });
+      await this.announcer.progress(record, posted);
+      return result;
+    } catch (err) {
+      this.steps.end(record, isCancellation(err) ? 'aborted' : 'failed', { detail: failureText(err) });
+      if (!isCancellation(err)) await this.announcer.progress(record, posted);
+      throw err;
+    }
+  }
+
+  /** A clean-up step: runs even after an abort or a cancellation, and never throws. */
+  async cleanup(name: string, run: () => Promise<unknown>): Promise<void> {
+    const record = this.steps.begin(name, 'automated', 'running');
+    try {
+      await CancellationScope.nonCancellable(run);
+      this.steps.end(record, 'done', {});
+    } catch (err) {
+      this.steps.end(record, 'failed', { detail: failureText(err) });
+    }
+  }
+
+  /** A step the plan decides not to run, kept on the timeline with the reason. */
+  skip(name: string, why: string): void {
+    const record = this.steps.begin(name, 'automated', 'skipped');
+    this.steps.end(record, 'skipped', { detail: why });
+  }
+
+  /** Waits for a person to say the task is done; past its deadline it escalates and keeps waiting. */
+  async task(name: string, prompt: string, options: TaskOptions = {}): Promise<Completion> {
+    return this.waitForTask(name, prompt, { ...options, atDeadline: 'escalate' });
+  }
+
+  /** A task nobody has to do: past its deadline it is closed as still open, and the run goes on without it. */
+  async optionalTask(name: string, prompt: string, deadlineMs: number): Promise<Completion | undefined> {
+    return this.waitForTask(name, prompt, { deadlineMs, atDeadline: 'close' });
+  }
+
+  private async waitForTask(name: string, prompt: string, options: TaskOptions & { atDeadline: 'escalate' }): Promise<Completion>;
+  private async waitForTask(name: string, prompt: string, options: TaskOptions & { atDeadline: 'close' }): Promise<Completion | undefined>;
+  private async waitForTask(
+    name: string,
+    prompt: string,
+    options: TaskOptions & { atDeadline: 'escalate' | 'close' },
+  ): Promise<Completion | undefined> {
+    this.checkpoint();
+    const record = this.steps.begin(name, 'human', 'waiting');
+    if (this.context.actAs)
+      return this.answeredByDrill(record, {
+        task: name,
+        by: this.context.actAs,
+        note: 'answered by the drill',
+        choices: options.drillChoices,
+      });
+    const deadline = options.deadlineMs !== undefined ? new Date(Date.now() + options.deadlineMs).toISOString() : undefined;
+    const item = this.inbox.add<OpenTask>({ kind: 'human', name, prompt, since: record.startedAt, ...(deadline ? { deadline } : {}) });
+    const action = (): NoticeAction => ({
+      kind: 'task',
+      workflowId: workflowInfo().workflowId,
+      incidentId: this.context.incidentId,
+      name,
+      choices: options.choices,
+    });
+    const posted = await this.notify(
+      'info',
+      `Task waiting: ${name}`,
+      `${prompt}${deadline ? `\nDue ${deadline}.` : ''}\nMark it done with the button or: lifeboat complete ${this.context.incidentId} --task ${name} --as <you> --note "…"`,
+      { action: action() },
+    );
+    const settled = () => item.completion !== undefined || this.inbox.aborted !== undefined;
+    if (options.deadlineMs !== undefined && !(await condition(settled, options.deadlineMs))) {
+      if (options.atDeadline === 'close') {
+        this.inbox.close(name);
+        const detail = `still open at its deadline ${deadline}`;
+        await this.notify('info', `Task closed unanswered: ${name}`, prompt, {
+          action: { ...action(), settled: { outcome: 'expired', by: 'nobody', at: new Date().toISOString(), reason: detail } },
+          replaces: posted,
+        });
+        this.steps.end(record, 'skipped', { detail });
+        return undefined;
+      }
+      await this.notify('warning', `Task overdue: ${name}`, `"${name}" was due at ${deadline} and is still open. ${prompt}`);
+      record.detail = `escalated at ${new Date().toISOString()}`;
+    }
+    await condition(settled);
+    this.inbox.close(name);
+    const ended = endedBy(item.completion, this.inbox.aborted);
+    const settledAction: NoticeAction = {
+      ...action(),
+      settled: {
+        outcome: 'answer' in ended ? 'done' : 'aborted',
+        by: 'answer' in ended ? ended.answer.by : ended.abort.by,
+        at: new Date().toISOString(),
+        reason: item.completion?.note ?? this.inbox.aborted?.reason,
+      },
+    };
+    await this.notify('info', 'answer' in ended ? `Task done: ${name}` : `Task aborted: ${name}`, prompt, {
+      action: settledAction,
+      replaces: posted,
+    });
+    if ('abort' in ended) {
+      this.steps.end(record, 'aborted', { detail: ended.abort.reason });
+      throw new RunAborted(ended.abort.reason);
+    }
+    this.steps.end(record, 'done', { actor: ended.answer.by, detail: ended.answer.note });
+    return ended.answer;
+  }
+
+  /** Waits for `required` distinct allowed approvers, or one rejection; the request is updated in place as votes arrive. */
+  async gate(name: string, request: ApprovalRequest, options: { required?: number } = {}): Promise<string[]> {
+    this.checkpoint();
+    const required = options.required ?? 1;
+    const approvers = this.context.approvals.gates[name] ?? this.context.approvals.approvers;
+    const record = this.steps.begin(name, 'approval', 'waiting');
+    if (this.context.actAs) return [this.answeredByDrill(record, { task: name, by: this.context.actAs }).by];
+    const item = this.inbox.add<OpenGate>({
+      kind: 'approval',
+      name,
+      prompt: request.title,
+      since: record.startedAt,
+      approvers,
+      required,
+      approvedBy: [],
+      request,
+    });
+    const action = (): NoticeAction => ({
+      kind: 'approval',
+      workflowId: workflowInfo().workflowId,
+      incidentId: this.context.incidentId,
+      name,
+      request,
+      approvers,
+      required,
+      approvedBy: [...item.approvedBy],
+    });
+    const text = describeRequest(this.context, name, request, approvers, required);
+    let posted = await this.notify('warning', `Approval needed: ${request.title}`, text, { action: action() });
+    for (;;) {
+      const seen = item.approvedBy.length;
+      await condition(() => item.decided !== undefined || this.inbox.aborted !== undefined || item.approvedBy.length !== seen);
+      if (item.decided || this.inbox.aborted) break;
+      // A partial approval under the two-person rule: show who approved and how many are still needed.
+      posted = (await this.notify('warning', `Approval needed: ${request.title}`, text, { action: action(), replaces: posted })) ?? posted;
+    }
+    this.inbox.close(name);
+    const ended = endedBy(item.decided, this.inbox.aborted);
+    const outcome = 'abort' in ended ? 'aborted' : ended.answer.approved ? 'approved' : 'rejected';
+    const by = 'abort' in ended ? ended.abort.by : ended.answer.approved ? item.approvedBy.join(', ') : ended.answer.by;
+    const reason = 'abort' in ended ? ended.abort.reason : ended.answer.reason;
+    await this.notify(
+      outcome === 'approved' ? 'info' : 'warning',
+      `${outcome.charAt(0).toUpperCase()}${outcome.slice(1)}: ${request.title}`,
+      text,
+      {
+        action: { ...action(), settled: { outcome, by, at: new Date().toISOString(), reason } },
+        replaces: posted,
+      },
+    );
+    if ('abort' in ended) {
+      this.steps.end(record, 'aborted', { detail: ended.abort.reason });
+      throw new RunAborted(ended.abort.reason);
+    }
+    const decided = ended.answer;
+    if (!decided.approved) {
+      this.steps.end(record, 'rejected', { actor: decided.by, detail: decided.reason });
+      throw new GateRejected(`${decided.by} rejected "${name}"${decided.reason ? `: ${decided.reason}` : ''}`);
+    }
+    this.steps.end(record, 'done', { actor: item.approvedBy.join(', '), detail: `approved by ${item.approvedBy.join(' and ')}` });
+    return item.approvedBy;
+  }
+
+  /**
+   * Tells people through the notifier, in the run's thread; returns the message's reference. A failed
+   * notification is recorded on the timeline, never fatal.
+   */
+  notify(...notice: Parameters<Announcer['notify']>): Promise<string | undefined> {
+    return this.announcer.notify(...notice);
+  }
+
+  /** A notification that is itself a step of the plan (e.g. "communicate to all users"). */
+  async announce(name: string, severity: 'info' | 'warning' | 'critical', title: string, text: string): Promise<void> {
+    this.checkpoint();
+    const record = this.steps.begin(name, 'notification', 'running');
+    await this.notify(severity, title, text);
+    this.steps.end(record, 'done', { detail: title });
+  }
+
+  /** Throws RunAborted when an abort was requested: plans call it between steps. */
+  checkpoint(): void {
+    const abort = this.inbox.aborted;
+    if (abort) throw new RunAborted(abort.reason);
+  }
+
+  /**
+   * Ends the run: stops the clock and records the RTO and RPO results, from the backup the plan used
+   * and (a drill) the moment its simulated incident began.
+   */
+  async finish(outcome: Outcome, facts: Pick<PlanFacts, 'backupUsed' | 'declaredAt'> = {}): Promise<RtoResult> {
+    this.outcome = outcome;
+    if (this.clock) await this.clock.stop();
+    this.rto = measureRto(this.context, outcome, facts);
+    this.setRtoStatus(this.rto.verdict);
+    return this.rto;
+  }
+
+  /** In a drill, the drill's identity answers gates and tasks at once, on the record. */
+  private answeredByDrill(record: StepRecord, completion: Completion): Completion {
+    this.steps.end(record, 'done', {
+      actor: completion.by,
+      detail: `answered by the drill as ${completion.by}${completion.choices?.length ? `: ${completion.choices.join(', ')}` : ''}`,
+    });
+    return completion;
+  }
+
+  private setRtoStatus(status: RtoStatus): void {
+    this.rtoStatus = status;
+    upsertSearchAttributes([{ key: rtoStatusSA, value: status }]);
+  }
+}

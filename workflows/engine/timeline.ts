@@ -1,0 +1,24 @@
+// The run's timeline: every step as it begins and ends, as the status query and reports show it.
+// Each beginning also names the step in the LifeboatCurrentStep search attribute (an upsert is a
+// workflow command: it happens where a step begins and nowhere else).
+import { upsertSearchAttributes } from '@temporalio/workflow';
+import type { StepKind, StepRecord } from '../../common/plans.js';
+import { currentStepSA } from '../messages.js';
+
+export class Timeline {
+  readonly records: StepRecord[] = [];
+
+  begin(name: string, kind: StepKind, status: StepRecord['status']): StepRecord {
+    const record: StepRecord = { name, kind, status, startedAt: new Date().toISOString() };
+    this.records.push(record);
+    upsertSearchAttributes([{ key: currentStepSA, value: name }]);
+    return record;
+  }
+
+  end(record: StepRecord, status: StepRecord['status'], extra: { actor?: string; detail?: string }): void {
+    record.status = status;
+    record.finishedAt = new Date().toISOString();
+    if (extra.actor) record.actor = extra.actor;
+    if (extra.detail) record.detail = extra.detail;
+  }
+}
