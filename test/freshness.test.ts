@@ -71,7 +71,7 @@ describe('freshness check', () => {
     expect(result).toMatchObject({ fresh: false, newestVerifiedId: stale });
     expect(result.ageMs).toBeGreaterThan(30 * HOUR - 60_000);
     expect(worker.notices.slice(before)).toEqual([
-      expect.objectContaining({ severity: 'critical', text: expect.stringContaining(`${stale}, is 30.0 h old (limit 25.0 h)`) }),
+      expect.objectContaining({ severity: 'critical', text: expect.stringContaining(`${stale}, is 30 h old (limit 25 h)`) }),
     ]);
   });
 

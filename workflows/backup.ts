@@ -13,6 +13,7 @@ import {
   type VerifyInput,
 } from '../common/backups.js';
 import { backupIdFor } from '../common/names.js';
+import { formatDuration } from '../common/time.js';
 import { heavy, quick } from './proxies.js';
 import { planRetention } from './retention.js';
 
@@ -103,13 +104,12 @@ export async function freshnessWorkflow(input: FreshnessInput): Promise<Freshnes
   const ageMs = newest ? Date.now() - Date.parse(newest.manifest.startedAt) : undefined;
   const fresh = ageMs !== undefined && ageMs <= freshnessMaxAgeMs;
   if (!fresh) {
-    const hours = (ms: number) => `${(ms / 3_600_000).toFixed(1)} h`;
     await quick.notify({
       severity: 'critical',
       title: `No fresh verified backup of ${input.target}`,
       text: newest
-        ? `the newest verified backup, ${newest.manifest.id}, is ${hours(ageMs!)} old (limit ${hours(freshnessMaxAgeMs)}): run "lifeboat backup --target ${input.target}" then "lifeboat verify latest --target ${input.target}"`
-        : `no backup of ${input.target} has passed verification (limit ${hours(freshnessMaxAgeMs)}): run "lifeboat backup --target ${input.target}" then "lifeboat verify latest --target ${input.target}"`,
+        ? `the newest verified backup, ${newest.manifest.id}, is ${formatDuration(ageMs!)} old (limit ${formatDuration(freshnessMaxAgeMs)}): run "lifeboat backup --target ${input.target}" then "lifeboat verify latest --target ${input.target}"`
+        : `no backup of ${input.target} has passed verification (limit ${formatDuration(freshnessMaxAgeMs)}): run "lifeboat backup --target ${input.target}" then "lifeboat verify latest --target ${input.target}"`,
     });
   }
   return { target: input.target, newestVerifiedId: newest?.manifest.id, ageMs, maxAgeMs: freshnessMaxAgeMs, fresh };
