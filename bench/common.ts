@@ -13,7 +13,7 @@ import { escapeIdentifier, libpqEnv, pgTool, withClient, withDatabase } from '..
 import { rowCounts } from '../activities/postgres/inspect.js';
 import { seedCrm } from '../activities/postgres/seed.js';
 import { downloadChecked } from '../activities/storage/checksum.js';
-import { openStore } from '../activities/storage/store.js';
+import { openStore } from '../activities/storage/open.js';
 import { bytes } from '../client/format.js';
 import { type Stack, startStack } from '../client/stack/index.js';
 import { REPO_ROOT } from '../client/stack/processes.js';

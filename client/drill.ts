@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { drillSettings } from '../activities/drill.js';
 import { listDrills } from '../activities/reports/drill-report.js';
 import { recoveryVsTarget } from '../activities/reports/drill-markdown.js';
-import { openStore } from '../activities/storage/store.js';
+import { openStore } from '../activities/storage/open.js';
 import type { LifeboatConfig } from '../config/config.js';
 import { type DrillInput, type DrillResult, type ScenarioKind } from '../common/drills.js';
 import { drillIdFor } from '../common/names.js';
