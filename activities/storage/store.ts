@@ -2,6 +2,7 @@
 // module imports neither (open.ts chooses between them), so the drivers depend on it alone.
 // Uploads are atomic: an object is visible only once it is complete.
 import type { Readable } from 'node:stream';
+import { FailureType } from '../../common/errors.js';
 
 export interface StoredObject {
   key: string;
@@ -31,8 +32,9 @@ export interface BackupStore {
   delete(keys: string[]): Promise<void>;
 }
 
+/** A store that cannot be used; its name is the failure type workflows see (FailureType.store). */
 export class StoreError extends Error {
-  override name = 'StoreError';
+  override name = FailureType.store;
 }
 
 /** Joins a store prefix and a key without doubled or leading slashes. */
