@@ -5,7 +5,8 @@ import { parse } from 'pg-connection-string';
 import { type LifeboatConfig, type TargetConfig, targetConfig } from '../config/config.js';
 import { withDatabase } from './postgres/connection.js';
 import { Catalog } from './storage/catalog.js';
-import { type BackupStore, openStore } from './storage/store.js';
+import { openStore } from './storage/open.js';
+import type { BackupStore } from './storage/store.js';
 import { FailureType } from '../common/errors.js';
 
 /** Drill test databases carry this prefix, so nothing else can be mistaken for one (or swept as one). */

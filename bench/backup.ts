@@ -13,11 +13,12 @@ import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { libpqEnv, pgTool } from '../activities/postgres/connection.js';
+import { runTool } from '../activities/postgres/tool.js';
 import { bytes, table } from '../client/format.js';
 import { DEFAULT_CONFIG_PATH, loadConfig } from '../config/config.js';
 import { type BackupManifest } from '../common/backups.js';
 import { parseBackupId } from '../common/names.js';
-import { benchMain, log, mb, median, parseLeads, run, secs, seedBenchCrm, sleep, withHarness } from './common.js';
+import { benchMain, log, mb, median, parseLeads, secs, seedBenchCrm, sleep, withHarness } from './common.js';
 import type { TreeMemory } from './proc-memory.js';
 
 const RUNS = 3;
@@ -61,7 +62,9 @@ async function bench(leads: number): Promise<Outcome> {
       const file = join(scratch, 'crm.dump');
       const load = loadavg()[0]!;
       let t = performance.now();
-      await run(pgTool('pg_dump'), ['--format=custom', `--compress=${compression}`, '--no-password', `--file=${file}`], libpqEnv(url));
+      await runTool(pgTool('pg_dump'), ['--format=custom', `--compress=${compression}`, '--no-password', `--file=${file}`], {
+        env: libpqEnv(url),
+      });
       const rawMs = performance.now() - t;
       const rawBytes = statSync(file).size;
       rmSync(file);

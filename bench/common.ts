@@ -12,8 +12,9 @@ import { performance } from 'node:perf_hooks';
 import { escapeIdentifier, libpqEnv, pgTool, withClient, withDatabase } from '../activities/postgres/connection.js';
 import { rowCounts } from '../activities/postgres/inspect.js';
 import { seedCrm } from '../activities/postgres/seed.js';
+import { runTool } from '../activities/postgres/tool.js';
 import { downloadChecked } from '../activities/storage/checksum.js';
-import { openStore } from '../activities/storage/store.js';
+import { openStore } from '../activities/storage/open.js';
 import { bytes } from '../client/format.js';
 import { type Stack, startStack } from '../client/stack/index.js';
 import { REPO_ROOT } from '../client/stack/processes.js';
@@ -75,17 +76,6 @@ export const median = (xs: number[]): number => {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 };
 export const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
-
-/** Runs a command to its end; fails with its stderr when it exits non-zero. */
-export function run(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<void> {
-  return new Promise((ok, fail) => {
-    const child = spawn(command, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', fail);
-    child.on('close', (code) => (code === 0 ? ok() : fail(new Error(`${command} exited with ${code}: ${stderr.trim()}`))));
-  });
-}
 
 export interface WorkerProcess {
   memory: ReturnType<typeof sampleTreeMemory>;
@@ -276,8 +266,8 @@ export async function rawRestore(
   await checkpoint(adminUrl);
   try {
     let t = performance.now();
-    await run(clientTool('createdb'), ['--no-password', database], env);
-    await run(pgTool('pg_restore'), ['-j2', '--no-owner', '--no-acl', '--no-password', '-d', database, file], env);
+    await runTool(clientTool('createdb'), ['--no-password', database], { env });
+    await runTool(pgTool('pg_restore'), ['-j2', '--no-owner', '--no-acl', '--no-password', '-d', database, file], { env });
     const restoreMs = performance.now() - t;
     t = performance.now();
     const counts = await withClient(withDatabase(adminUrl, database), (c) => rowCounts(c, Object.keys(manifest.tables)));

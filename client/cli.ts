@@ -4,7 +4,7 @@ import { describeNotifier } from '../activities/notify/select.js';
 import { NativeConnection } from '@temporalio/worker';
 import { Command, CommanderError, Option } from 'commander';
 import { Catalog } from '../activities/storage/catalog.js';
-import { openStore } from '../activities/storage/store.js';
+import { openStore } from '../activities/storage/open.js';
 import { ConfigError } from '../common/errors.js';
 import { type LifeboatConfig, loadConfig, targetConfig } from '../config/config.js';
 import { createWorker } from '../worker/worker.js';

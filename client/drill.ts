@@ -4,10 +4,10 @@
 import { type Client, type WorkflowHandle, WorkflowFailedError } from '@temporalio/client';
 import { type Command, Option } from 'commander';
 import { randomBytes } from 'node:crypto';
-import { drillSettings } from '../activities/drill.js';
+import { drillSettings } from '../activities/drill/settings.js';
 import { listDrills } from '../activities/reports/drill-report.js';
 import { recoveryVsTarget } from '../activities/reports/drill-markdown.js';
-import { openStore } from '../activities/storage/store.js';
+import { openStore } from '../activities/storage/open.js';
 import type { LifeboatConfig } from '../config/config.js';
 import { type DrillInput, type DrillResult, type ScenarioKind } from '../common/drills.js';
 import { drillIdFor } from '../common/names.js';

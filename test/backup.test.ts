@@ -6,7 +6,7 @@ import { withClient } from '../activities/postgres/connection.js';
 import { fingerprintDatabase, rowCounts, userTables } from '../activities/postgres/inspect.js';
 import { Catalog } from '../activities/storage/catalog.js';
 import { dumpKey } from '../common/names.js';
-import { openStore } from '../activities/storage/store.js';
+import { openStore } from '../activities/storage/open.js';
 import type { LifeboatConfig } from '../config/config.js';
 import type { BackupManifest, VerificationRecord } from '../common/backups.js';
 import { type TestDatabase, type TestWorker, createCrmDatabase, startTestWorker, testConfig, testEnv, uniqueName } from './helpers.js';

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Catalog } from '../activities/storage/catalog.js';
-import { type BackupStore, openStore } from '../activities/storage/store.js';
+import { openStore } from '../activities/storage/open.js';
+import type { BackupStore } from '../activities/storage/store.js';
 import { parseConfig } from '../config/config.js';
 import type { BackupSummary } from '../common/backups.js';
 import {

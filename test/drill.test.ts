@@ -12,7 +12,7 @@ import { withClient } from '../activities/postgres/connection.js';
 import { fingerprints, userTables } from '../activities/postgres/inspect.js';
 import { readReport } from '../activities/reports/report.js';
 import { dumpKey } from '../common/names.js';
-import { openStore } from '../activities/storage/store.js';
+import { openStore } from '../activities/storage/open.js';
 import { desiredSchedules } from '../client/schedules.js';
 import type { LifeboatConfig } from '../config/config.js';
 import { type DrillInput, type DrillResult } from '../common/drills.js';

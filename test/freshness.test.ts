@@ -1,7 +1,7 @@
 // The freshness alarm: raised through the notifier when the newest verified backup is too old.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Catalog } from '../activities/storage/catalog.js';
-import { openStore } from '../activities/storage/store.js';
+import { openStore } from '../activities/storage/open.js';
 import type { LifeboatConfig } from '../config/config.js';
 import { type BackupManifest, type FreshnessResult } from '../common/backups.js';
 import { backupIdFor } from '../common/names.js';

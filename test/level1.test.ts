@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withClient } from '../activities/postgres/connection.js';
 import { fingerprints, userTables } from '../activities/postgres/inspect.js';
 import { readReport } from '../activities/reports/report.js';
-import { openStore } from '../activities/storage/store.js';
+import { openStore } from '../activities/storage/open.js';
 import { abort, incidentInput } from '../client/incidents.js';
 import { REPO_ROOT } from '../client/stack/processes.js';
 import { parseConfig } from '../config/config.js';

@@ -6,7 +6,7 @@ import { withClient, withDatabase } from '../activities/postgres/connection.js';
 import { fingerprints, userTables } from '../activities/postgres/inspect.js';
 import { Catalog } from '../activities/storage/catalog.js';
 import { dumpKey } from '../common/names.js';
-import { openStore } from '../activities/storage/store.js';
+import { openStore } from '../activities/storage/open.js';
 import { abort, incidentInput } from '../client/incidents.js';
 import type { LifeboatConfig } from '../config/config.js';
 import { type BackupManifest } from '../common/backups.js';

@@ -6,15 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  formatDuration,
-  listReports,
-  readReport,
-  renderMarkdown,
-  renderTimelineSvg,
-  type RunReport,
-  writeReport,
-} from '../activities/reports/report.js';
+import { listReports, readReport, renderMarkdown, type RunReport, writeReport } from '../activities/reports/report.js';
+import { renderTimelineSvg } from '../activities/reports/timeline-svg.js';
+import { formatDuration } from '../common/time.js';
 import { LocalStore } from '../activities/storage/local.js';
 import { InputError } from '../common/errors.js';
 

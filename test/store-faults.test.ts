@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { dumpToStore } from '../activities/postgres/dump.js';
 import { Catalog } from '../activities/storage/catalog.js';
 import { dumpKey } from '../common/names.js';
-import { openStore } from '../activities/storage/store.js';
+import { openStore } from '../activities/storage/open.js';
 import { type S3Server, startSeaweed } from '../client/stack/seaweed.js';
 import { parseConfig } from '../config/config.js';
 import { backupIdFor } from '../common/names.js';

@@ -1,7 +1,7 @@
 // Streams `pg_dump -Fc` through a SHA-256 hash into a store: no temporary copy on disk, and
 // memory bounded by the store's upload buffers. Row counts are taken in the very snapshot the
 // dump reads, so the manifest's counts describe exactly what the dump holds.
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { Transform } from 'node:stream';
@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import type { BackupStore } from '../storage/store.js';
 import { libpqEnv, pgTool, withClient } from './connection.js';
 import { rowCounts, userTables } from './inspect.js';
+import { startTool } from './tool.js';
 
 const STDBUF = '/usr/bin/stdbuf';
 
@@ -50,15 +51,7 @@ export async function dumpToStore(url: string, store: BackupStore, key: string, 
       // pg_dump writes its archive in 4 KiB pieces; a 1 MiB stdio buffer makes the pipe to us
       // as cheap as writing a file (same bytes, fewer and larger writes).
       const [command, argv] = existsSync(STDBUF) ? [STDBUF, ['-o1M', pgTool('pg_dump'), ...args]] : [pgTool('pg_dump'), args];
-      const dump = spawn(command, argv, { env: libpqEnv(url), stdio: ['ignore', 'pipe', 'pipe'] });
-      let stderr = '';
-      dump.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-      const exited = new Promise<number>((resolve, reject) => {
-        dump.on('error', reject);
-        dump.on('close', (code) => resolve(code ?? 1));
-      });
-      const stop = () => dump.kill('SIGTERM');
-      options.signal?.addEventListener('abort', stop, { once: true });
+      const dump = startTool(command, argv, { name: 'pg_dump', env: libpqEnv(url), stdout: 'pipe', signal: options.signal });
 
       const hash = createHash('sha256');
       let size = 0;
@@ -72,25 +65,22 @@ export async function dumpToStore(url: string, store: BackupStore, key: string, 
           done(null, chunk);
         },
         flush(done) {
-          exited.then(
-            (code) => done(code === 0 ? null : new Error(`pg_dump exited with ${code}: ${stderr.trim()}`)),
+          dump.done.then(
+            () => done(null),
             (err: Error) => done(err),
           );
         },
       });
-      dump.stdout.pipe(hashing);
+      dump.stdout!.pipe(hashing);
       const counting = (options.tables ? Promise.resolve(options.tables) : userTables(client)).then((tables) => rowCounts(client, tables));
       try {
         const [tables] = await Promise.all([counting, store.upload(key, hashing, { signal: options.signal })]);
-        const code = await exited;
-        if (code !== 0) throw new Error(`pg_dump exited with ${code}: ${stderr.trim()}`);
+        await dump.done;
         return { sizeBytes: size, sha256: hash.digest('hex'), tables, serverVersion, pgDumpVersion: toolVersion };
       } catch (err) {
-        stop();
+        dump.stop();
         await counting.catch(() => undefined);
         throw err;
-      } finally {
-        options.signal?.removeEventListener('abort', stop);
       }
     } finally {
       await client.query('ROLLBACK').catch(() => undefined);

@@ -1,9 +1,9 @@
 // Scratch databases and pg_restore: from a stream (in place, one transaction) or, into a new
 // database, from a local file with parallel jobs.
-import { spawn } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { escapeIdentifier, libpqEnv, pgTool, withClient, withDatabase } from './connection.js';
+import { runTool, startTool } from './tool.js';
 
 /** Creates an empty database, replacing one left by an earlier attempt (so retries are safe). */
 export async function recreateDatabase(serverUrl: string, name: string): Promise<void> {
@@ -29,28 +29,27 @@ export async function restoreFromStream(
   options: { inPlace?: boolean } = {},
 ): Promise<void> {
   const inPlace = options.inPlace ? ['--clean', '--if-exists', '--single-transaction'] : [];
-  const restore = spawn(
+  const restore = startTool(
     pgTool('pg_restore'),
     ['--no-owner', '--no-acl', '--exit-on-error', '--no-password', ...inPlace, `--dbname=${name}`],
-    { env: libpqEnv(withDatabase(serverUrl, name)), stdio: ['pipe', 'ignore', 'pipe'] },
+    {
+      env: libpqEnv(withDatabase(serverUrl, name)),
+      stdin: 'pipe',
+    },
   );
-  let stderr = '';
-  restore.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-  const exited = new Promise<number>((resolve, reject) => {
-    restore.on('error', reject);
-    restore.on('close', (code) => resolve(code ?? 1));
-  });
   try {
-    await pipeline(body, restore.stdin, { signal });
+    await pipeline(body, restore.stdin!, { signal });
   } catch (err) {
-    restore.kill('SIGTERM');
-    const code = await exited;
+    restore.stop();
     // pg_restore stopping early closes its input: its own message is the real cause.
-    if (code !== 0 && stderr) throw new Error(`pg_restore failed: ${stderr.trim()}`);
+    const failed = await restore.done.then(
+      () => false,
+      () => true,
+    );
+    if (failed && restore.stderrTail()) throw new Error(`pg_restore failed: ${restore.stderrTail()}`);
     throw err;
   }
-  const code = await exited;
-  if (code !== 0) throw new Error(`pg_restore exited with ${code}: ${stderr.trim()}`);
+  await restore.done;
 }
 
 /**
@@ -65,26 +64,13 @@ export async function restoreFromFile(
   file: string,
   options: { jobs: number; signal?: AbortSignal },
 ): Promise<void> {
-  const { signal } = options;
-  signal?.throwIfAborted();
-  const restore = spawn(
+  // pg_restore's workers are its children: SIGTERM makes the leader stop them and their sessions.
+  await runTool(
     pgTool('pg_restore'),
     [`--jobs=${options.jobs}`, '--no-owner', '--no-acl', '--exit-on-error', '--no-password', `--dbname=${name}`, file],
-    { env: libpqEnv(withDatabase(serverUrl, name)), stdio: ['ignore', 'ignore', 'pipe'] },
+    {
+      env: libpqEnv(withDatabase(serverUrl, name)),
+      signal: options.signal,
+    },
   );
-  let stderr = '';
-  restore.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
-  // pg_restore's workers are its children: SIGTERM makes the leader stop them and their sessions.
-  const stop = () => restore.kill('SIGTERM');
-  signal?.addEventListener('abort', stop, { once: true });
-  try {
-    const code = await new Promise<number>((resolve, reject) => {
-      restore.on('error', reject);
-      restore.on('close', (code) => resolve(code ?? 1));
-    });
-    signal?.throwIfAborted();
-    if (code !== 0) throw new Error(`pg_restore exited with ${code}: ${stderr.trim()}`);
-  } finally {
-    signal?.removeEventListener('abort', stop);
-  }
 }

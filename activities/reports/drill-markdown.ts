@@ -2,7 +2,7 @@
 // the trend of earlier drills (recovery time against the target, quarter by quarter).
 import type { DrillRecord, TrendRow } from '../../common/drills.js';
 import { row } from './markdown.js';
-import { formatDuration, formatTime } from './timeline-svg.js';
+import { formatDuration, formatTime } from '../../common/time.js';
 
 const mark = (verdict: string) =>
   verdict === 'met' || verdict === 'passed' ? `✅ ${verdict}` : verdict === 'not measured' ? verdict : `❌ ${verdict}`;

@@ -3,30 +3,14 @@
 // people, renders on GitHub) and timeline.svg (the picture the Markdown shows).
 import type { BackupStore } from '../storage/store.js';
 import { InputError } from '../../common/errors.js';
-import { type RunContext, type RunResult, type StepRecord } from '../../common/plans.js';
-import { type DrillRecord } from '../../common/drills.js';
+import { type StepRecord } from '../../common/plans.js';
 import { drillSections } from './drill-markdown.js';
 import { row } from './markdown.js';
-import { formatDuration, formatTime, renderTimelineSvg, timeOf } from './timeline-svg.js';
+import { formatDuration, formatTime, timeOf } from '../../common/time.js';
+import type { RunReport } from './run-report.js';
+import { renderTimelineSvg } from './timeline-svg.js';
 
-export { formatDuration, formatTime, renderTimelineSvg } from './timeline-svg.js';
-
-export interface RunReport {
-  kind: 'incident' | 'drill';
-  /** Incident id (inc-20261122-040512-ab12) or drill id. */
-  id: string;
-  /** e.g. "L1 incident inc-…: 7 leads deleted by a bad script" */
-  title: string;
-  context: RunContext;
-  result: RunResult;
-  /** ISO time the report was made: steps still open are drawn up to it. */
-  generatedAt: string;
-  findings?: { check: string; detail: string }[];
-  /** Free facts shown in a table (e.g. rows restored). */
-  extra?: Record<string, string | number>;
-  /** Drills: the verdicts, table checks and trend (what `lifeboat drills` lists). */
-  drill?: DrillRecord;
-}
+export type { RunReport } from './run-report.js';
 
 /** Marks the stored JSON so a reader years from now knows what it holds. */
 const FORMAT = 'lifeboat-report/1';

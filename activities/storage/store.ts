@@ -1,9 +1,8 @@
-// A backup store holds objects under relative keys; S3 and a local folder implement it.
+// A backup store holds objects under relative keys; S3 and a local folder implement it. This
+// module imports neither (open.ts chooses between them), so the drivers depend on it alone.
 // Uploads are atomic: an object is visible only once it is complete.
 import type { Readable } from 'node:stream';
-import type { StoreConfig } from '../../config/config.js';
-import { LocalStore } from './local.js';
-import { S3Store } from './s3.js';
+import { FailureType } from '../../common/errors.js';
 
 export interface StoredObject {
   key: string;
@@ -33,12 +32,9 @@ export interface BackupStore {
   delete(keys: string[]): Promise<void>;
 }
 
+/** A store that cannot be used; its name is the failure type workflows see (FailureType.store). */
 export class StoreError extends Error {
-  override name = 'StoreError';
-}
-
-export function openStore(name: string, config: StoreConfig, env = process.env): BackupStore {
-  return config.type === 's3' ? new S3Store(name, config, env) : new LocalStore(name, config);
+  override name = FailureType.store;
 }
 
 /** Joins a store prefix and a key without doubled or leading slashes. */

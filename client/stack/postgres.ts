@@ -5,6 +5,7 @@ import { chmodSync, chownSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { runTool } from '../../activities/postgres/tool.js';
 
 const run = promisify(execFile);
 const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
@@ -20,12 +21,7 @@ async function asOwner(owner: { uid: number; gid: number; name: string } | undef
   const command = owner
     ? (['runuser', ['-u', owner.name, '--', join(PG_BIN, tool), ...args]] as const)
     : ([join(PG_BIN, tool), args] as const);
-  try {
-    return await run(command[0], [...command[1]], { maxBuffer: 1 << 24 });
-  } catch (err) {
-    const e = err as { stderr?: string; message: string };
-    throw new Error(`${tool} failed: ${e.stderr?.trim() || e.message}`);
-  }
+  await runTool(command[0], [...command[1]], { name: tool, env: process.env });
 }
 
 async function postgresUser() {

@@ -1,11 +1,11 @@
 // Takes a backup of a target into its store and writes the manifest last: used by scheduled and
 // manual backups and by the safety snapshots taken before destructive steps.
 import { Context } from '@temporalio/activity';
-import type { BackupManifest } from '../common/backups.js';
-import { heartbeater } from './heartbeat.js';
-import { dumpToStore } from './postgres/dump.js';
-import type { Resolver } from './resolve.js';
-import { dumpKey } from '../common/names.js';
+import type { BackupManifest } from '../../common/backups.js';
+import { heartbeater } from '../heartbeat.js';
+import { dumpToStore } from '../postgres/dump.js';
+import type { Resolver } from '../resolve.js';
+import { dumpKey } from '../../common/names.js';
 
 export interface BackupRequest {
   id: string;

@@ -1,69 +1,25 @@
 // Activities of the quarterly drill: its settings, the backup it recovers from, the isolated test
 // database (created, restored, damaged, checked, dropped) and its report. Everything touches the
 // test server through the resolver, which refuses a test database that is production.
-import { ApplicationFailure } from '@temporalio/common';
 import type pg from 'pg';
-import { type LifeboatConfig, durationMs } from '../config/config.js';
-import { type Level, type RunContext, type RunResult } from '../common/plans.js';
-import { type TableFingerprint } from '../common/backups.js';
-import { InputError } from '../common/errors.js';
-import {
-  type DrillBackup,
-  type DrillInput,
-  type DrillRecord,
-  type DrillSettings,
-  type ScenarioKind,
-  type TableCheck,
-  SCENARIO_OF,
-} from '../common/drills.js';
-import { heartbeatWhile, heartbeater } from './heartbeat.js';
-import { databaseName, describeUrl, escapeIdentifier, withClient, withDatabase } from './postgres/connection.js';
-import { fingerprintDatabase, quoteTable, rowCounts } from './postgres/inspect.js';
-import { describeTable } from './postgres/records.js';
-import { dropDatabase, recreateDatabase } from './postgres/restore.js';
-import { writeDrillReport } from './reports/drill-report.js';
-import { type Resolver, TEST_DATABASE } from './resolve.js';
-import { restoreIntactBackupInto } from './restore-backup.js';
-import { checksumFindings } from './storage/checksum.js';
-import { FailureType } from '../common/errors.js';
-
-const refuse = (message: string, type: FailureType = FailureType.input) => ApplicationFailure.nonRetryable(message, type);
-
-/** The level a scenario rehearses when only the scenario is given. */
-function levelOf(kind: ScenarioKind, configured: Level): Level {
-  if (kind === 'lose-database') return configured === 'L4' ? 'L4' : 'L3';
-  return kind === 'delete-rows' ? 'L1' : 'L2';
-}
-
-/** A drill's settings from the configuration and the request; refuses what the plans cannot mend. Used by the CLI before starting, too. */
-export function drillSettings(config: LifeboatConfig, input: DrillInput): DrillSettings {
-  const targets = Object.keys(config.targets);
-  const target = input.target ?? config.drill.target ?? (targets.length === 1 ? targets[0]! : undefined);
-  if (!target)
-    throw new InputError(`several targets are configured (${targets.join(', ')}): name the drill's target (--target, or drill.target)`);
-  if (!config.targets[target]) throw new InputError(`unknown target "${target}" (configured targets: ${targets.join(', ')})`);
-  const kind = input.scenario?.kind;
-  const level = input.level ?? (kind ? levelOf(kind, config.drill.level) : config.drill.level);
-  if (kind && kind !== SCENARIO_OF[level]) {
-    throw new InputError(`the ${level} plan does not mend a "${kind}" scenario: ${level} rehearses "${SCENARIO_OF[level]}"`);
-  }
-  const records = input.scenario?.records ?? config.drill.records;
-  if (!Number.isSafeInteger(records) || records < 1 || records > 10)
-    throw new InputError(`an L1 drill deletes 1 to 10 records, not ${records}`);
-  const policy = config.approvals[level];
-  return {
-    target,
-    level,
-    scenario: { kind: SCENARIO_OF[level], records, table: input.scenario?.table ?? config.drill.table },
-    rtoMs: durationMs(config.levels[level].rto),
-    rpoMs: durationMs(config.levels[level].rpo),
-    actAs: config.drill.approvals === 'drill' ? config.drill.approveAs : undefined,
-    approvers: config.drill.approvals === 'drill' ? [config.drill.approveAs] : policy.approvers,
-    gates: config.drill.approvals === 'drill' ? {} : policy.gates,
-    selfApproval: config.approvals.selfApproval,
-    improvementsDeadlineMs: config.drill.improvements ? durationMs(config.drill.improvementsDeadline) : undefined,
-  };
-}
+import type { RunContext, RunResult } from '../../common/plans.js';
+import type { TableFingerprint } from '../../common/backups.js';
+import type { DrillBackup, DrillInput, DrillRecord, DrillSettings, ScenarioKind, TableCheck } from '../../common/drills.js';
+import { FailureType } from '../../common/errors.js';
+import { rankBackups } from '../backups/choice.js';
+import { findIntact } from '../backups/find-intact.js';
+import { refuse } from '../failure.js';
+import { heartbeatWhile } from '../heartbeat.js';
+import type { TestDatabaseRef } from '../inputs.js';
+import { databaseName, describeUrl, escapeIdentifier, withClient, withDatabase } from '../postgres/connection.js';
+import { fingerprintDatabase, quoteTable, rowCounts } from '../postgres/inspect.js';
+import { describeTable } from '../postgres/records.js';
+import { dropDatabase, recreateDatabase } from '../postgres/restore.js';
+import { writeDrillReport } from '../reports/drill-report.js';
+import { type Resolver, TEST_DATABASE } from '../resolve.js';
+import { manifestOf } from '../restores/intact.js';
+import { restoreIntactBackupInto } from '../restores/restore-backup.js';
+import { drillSettings } from './settings.js';
 
 /**
  * The table a scenario damages when none is configured, read from the foreign keys: L1 deletes
@@ -97,7 +53,7 @@ export function createDrillActivities(resolver: Resolver) {
       try {
         return drillSettings(config, input);
       } catch (err) {
-        throw refuse((err as Error).message);
+        throw refuse((err as Error).message, FailureType.input);
       }
     },
 
@@ -107,31 +63,29 @@ export function createDrillActivities(resolver: Resolver) {
      */
     async chooseDrillBackup(input: { target: string }): Promise<DrillBackup> {
       const catalog = catalogOf(input.target);
-      const skipped: DrillBackup['skipped'] = [];
-      const beat = heartbeater();
-      for (const { manifest, verification } of await catalog.list(input.target)) {
-        if (manifest.onlyTables || verification?.result !== 'passed') continue;
-        const started = Date.now();
-        const findings = await checksumFindings(storeOf(input.target), manifest, (bytes) =>
-          beat({ phase: `checksumming ${manifest.id}`, bytes }),
-        );
-        if (!findings.length) {
-          return {
-            backup: { id: manifest.id, startedAt: manifest.startedAt },
-            manifestTables: manifest.tables,
-            verified: verification.tables,
-            skipped,
-          };
-        }
-        await catalog.writeVerification({
-          backupId: manifest.id,
-          verifiedAt: new Date().toISOString(),
-          result: 'failed',
-          durationMs: Date.now() - started,
-          tables: {},
-          findings,
-        });
-        skipped.push({ id: manifest.id, reason: findings.map((f) => f.detail).join('; ') });
+      const found = await findIntact(rankBackups(await catalog.list(input.target), { verified: true }), {
+        store: storeOf(input.target),
+        skipUnreadable: false,
+        onDamaged: (manifest, findings, durationMs) =>
+          catalog.writeVerification({
+            backupId: manifest.id,
+            verifiedAt: new Date().toISOString(),
+            result: 'failed',
+            durationMs,
+            tables: {},
+            findings,
+          }),
+      });
+      // Unverified and partial backups are passed over silently: a drill only ever uses a verified one.
+      const skipped = found.skipped.filter((s) => s.why === 'damaged').map(({ id, reason }) => ({ id, reason }));
+      if (found.chosen?.verification) {
+        const { manifest, verification } = found.chosen;
+        return {
+          backup: { id: manifest.id, startedAt: manifest.startedAt },
+          manifestTables: manifest.tables,
+          verified: verification.tables,
+          skipped,
+        };
       }
       const why = skipped.length ? `; skipped ${skipped.map((s) => `${s.id} (${s.reason})`).join(', ')}` : '';
       throw refuse(
@@ -141,12 +95,12 @@ export function createDrillActivities(resolver: Resolver) {
     },
 
     /** Where the test database will live; refused (before anything exists) when that is production. */
-    async resolveTestDatabase(input: { target: string; testDatabase: string }): Promise<string> {
+    async resolveTestDatabase(input: TestDatabaseRef): Promise<string> {
       return describeUrl(testUrl(input.target, input.testDatabase));
     },
 
     /** Creates the empty test database (replacing one an earlier attempt left) and checks where it landed. */
-    async createTestDatabase(input: { target: string; testDatabase: string }): Promise<string> {
+    async createTestDatabase(input: TestDatabaseRef): Promise<string> {
       const url = testUrl(input.target, input.testDatabase);
       await recreateDatabase(testServerUrl(input.target), input.testDatabase);
       const actual = await withClient(url, async (c) => (await c.query<{ db: string }>('SELECT current_database() AS db')).rows[0]!.db);
@@ -159,24 +113,17 @@ export function createDrillActivities(resolver: Resolver) {
      * Restores the backup into the test database (recreated empty, so a retry starts afresh; refused
      * when its checksum does not match) and fingerprints every table: the reference the recovery must reach.
      */
-    async restoreTestDatabase(input: {
-      target: string;
-      testDatabase: string;
-      backupId: string;
-    }): Promise<Record<string, TableFingerprint>> {
+    async restoreTestDatabase(input: TestDatabaseRef & { backupId: string }): Promise<Record<string, TableFingerprint>> {
       const url = testUrl(input.target, input.testDatabase);
-      const found = await catalogOf(input.target).find(input.backupId, input.target);
-      if (!found) throw refuse(`no backup "${input.backupId}" of target "${input.target}"`, FailureType.backupNotFound);
-      await restoreIntactBackupInto(storeOf(input.target), found.manifest, testServerUrl(input.target), input.testDatabase);
+      const manifest = await manifestOf(resolver, input.target, input.backupId);
+      await restoreIntactBackupInto(storeOf(input.target), manifest, testServerUrl(input.target), input.testDatabase);
       return heartbeatWhile({ phase: 'fingerprinting' }, () => fingerprintDatabase(url));
     },
 
     /** The loss the plan must mend, done to the test database only. */
-    async simulateScenario(input: {
-      target: string;
-      testDatabase: string;
-      scenario: DrillSettings['scenario'];
-    }): Promise<{ table?: string; keys?: string[]; detail: string }> {
+    async simulateScenario(
+      input: TestDatabaseRef & { scenario: DrillSettings['scenario'] },
+    ): Promise<{ table?: string; keys?: string[]; detail: string }> {
       const { kind, records } = input.scenario;
       if (kind === 'lose-database')
         return { detail: 'the whole database is lost: the test database is empty, the plan restores everything' };
@@ -209,20 +156,20 @@ export function createDrillActivities(resolver: Resolver) {
           };
         } catch (err) {
           await c.query('ROLLBACK').catch(() => undefined);
-          throw refuse(`the ${kind} scenario cannot be simulated on ${table}: ${(err as Error).message}`);
+          throw refuse(`the ${kind} scenario cannot be simulated on ${table}: ${(err as Error).message}`, FailureType.input);
         }
       });
     },
 
     /** Every table of the manifest in the recovered database: its row count, and its checksum against the reference. */
-    async checkDrillTables(input: {
-      target: string;
-      testDatabase: string;
-      database?: string;
-      manifestTables: Record<string, number>;
-      reference: Record<string, TableFingerprint>;
-      measured?: Record<string, TableFingerprint>;
-    }): Promise<TableCheck[]> {
+    async checkDrillTables(
+      input: TestDatabaseRef & {
+        database?: string;
+        manifestTables: Record<string, number>;
+        reference: Record<string, TableFingerprint>;
+        measured?: Record<string, TableFingerprint>;
+      },
+    ): Promise<TableCheck[]> {
       const url = testUrl(input.target, input.testDatabase, input.database);
       const found =
         input.measured ?? (await heartbeatWhile({ phase: 'fingerprinting' }, () => fingerprintDatabase(url, { like: input.reference })));
@@ -235,8 +182,8 @@ export function createDrillActivities(resolver: Resolver) {
     },
 
     /** Drops the test database and every database the plan created beside it (named after it); never anything else. */
-    async dropTestDatabases(input: { target: string; testDatabase: string }): Promise<string[]> {
-      if (!TEST_DATABASE.test(input.testDatabase)) throw refuse(`"${input.testDatabase}" is not a drill test database`);
+    async dropTestDatabases(input: TestDatabaseRef): Promise<string[]> {
+      if (!TEST_DATABASE.test(input.testDatabase)) throw refuse(`"${input.testDatabase}" is not a drill test database`, FailureType.input);
       const server = testServerUrl(input.target);
       const production = databaseName(databaseUrl(input.target));
       const names = await withClient(server, async (c) =>

@@ -5,17 +5,16 @@
 // planner statistics a restore does not carry. The file is removed in every case; a restore that
 // fails or is cancelled drops the database it created.
 import { Context, log } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import { mkdtemp, open, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BackupManifest, Finding } from '../common/backups.js';
-import { FailureType } from '../common/errors.js';
-import { heartbeatWhile, heartbeater } from './heartbeat.js';
-import { withClient, withDatabase } from './postgres/connection.js';
-import { dropDatabase, recreateDatabase, restoreFromFile } from './postgres/restore.js';
-import { downloadChecked } from './storage/checksum.js';
-import type { BackupStore } from './storage/store.js';
+import type { BackupManifest, Finding } from '../../common/backups.js';
+import { heartbeatWhile, heartbeater } from '../heartbeat.js';
+import { withClient, withDatabase } from '../postgres/connection.js';
+import { dropDatabase, recreateDatabase, restoreFromFile } from '../postgres/restore.js';
+import { downloadChecked } from '../storage/checksum.js';
+import type { BackupStore } from '../storage/store.js';
+import { refuseDamaged } from './intact.js';
 
 /**
  * pg_restore's parallel jobs. Two keep two cores busy (one loads or indexes a table while the other
@@ -98,10 +97,5 @@ export async function restoreIntactBackupInto(
   serverUrl: string,
   database: string,
 ): Promise<void> {
-  const findings = await restoreBackupInto(store, manifest, serverUrl, database);
-  if (findings.length)
-    throw ApplicationFailure.nonRetryable(
-      `backup ${manifest.id} cannot be used: ${findings.map((f) => f.detail).join('; ')}`,
-      FailureType.checksumMismatch,
-    );
+  refuseDamaged(manifest, await restoreBackupInto(store, manifest, serverUrl, database));
 }

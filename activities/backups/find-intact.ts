@@ -1,0 +1,52 @@
+// Walks the policy's candidates newest first and takes the first whose stored bytes still match
+// its manifest (size and SHA-256): the one place backups are checksummed while choosing. Every
+// newer backup passed over is returned with the reason, so plans can show what they skipped.
+import type { BackupManifest, BackupSummary, Finding } from '../../common/backups.js';
+import { heartbeater } from '../heartbeat.js';
+import { checksumFindings } from '../storage/checksum.js';
+import type { BackupStore } from '../storage/store.js';
+import type { Candidate } from './choice.js';
+
+export interface Skipped {
+  id: string;
+  reason: string;
+  /** refused: by the policy; damaged: its bytes no longer match; unreadable: it could not be read. */
+  why: 'refused' | 'damaged' | 'unreadable';
+}
+
+export interface IntactSearch {
+  store: BackupStore;
+  /** A backup that cannot be read is skipped instead of failing the search (and its retries). */
+  skipUnreadable: boolean;
+  /** Told about each damaged backup, with how long the check took (the drill records it as failed verification). */
+  onDamaged?: (manifest: BackupManifest, findings: Finding[], durationMs: number) => Promise<void>;
+}
+
+/** The newest candidate whose checksum verifies (undefined when none does), and every newer one skipped. */
+export async function findIntact(
+  candidates: readonly Candidate[],
+  search: IntactSearch,
+): Promise<{ chosen?: BackupSummary; skipped: Skipped[] }> {
+  const beat = heartbeater();
+  const skipped: Skipped[] = [];
+  for (const { summary, refused } of candidates) {
+    const { manifest } = summary;
+    if (refused) {
+      skipped.push({ id: manifest.id, reason: refused, why: 'refused' });
+      continue;
+    }
+    const started = Date.now();
+    let findings: Finding[];
+    try {
+      findings = await checksumFindings(search.store, manifest, (bytes) => beat({ phase: `checksumming ${manifest.id}`, bytes }));
+    } catch (err) {
+      if (!search.skipUnreadable) throw err;
+      skipped.push({ id: manifest.id, reason: (err as Error).message, why: 'unreadable' });
+      continue;
+    }
+    if (!findings.length) return { chosen: summary, skipped };
+    await search.onDamaged?.(manifest, findings, Date.now() - started);
+    skipped.push({ id: manifest.id, reason: findings.map((f) => f.detail).join('; '), why: 'damaged' });
+  }
+  return { skipped };
+}

@@ -1,0 +1,129 @@
+// Activities that look at a database without changing it: where a target is, its health (L2
+// diagnosis), a restored database against its backup (row counts, and checksums when verification
+// recorded them), the target's integrity and critical-function checks (run in transactions that
+// are rolled back). A failed check is a non-retryable failure naming every problem found.
+import type { Finding, TableFingerprint } from '../../common/backups.js';
+import { FailureType } from '../../common/errors.js';
+import type { TargetRef } from '../../common/plans.js';
+import { refuse } from '../failure.js';
+import { heartbeatWhile } from '../heartbeat.js';
+import type { DatabaseRef, RestoredRef } from '../inputs.js';
+import { describeUrl, withClient, withDatabase } from '../postgres/connection.js';
+import { fingerprintDatabase, integrityFindings, rowCounts } from '../postgres/inspect.js';
+import type { Resolver } from '../resolve.js';
+
+export function createCheckActivities(resolve: Resolver) {
+  const { databaseUrl, scratchServerUrl, catalogOf } = resolve;
+
+  /** Every table of the restored database against the backup: fingerprints when verification recorded them, counts otherwise. */
+  async function compareWithBackup(input: RestoredRef): Promise<{ summary: string; tables: Record<string, TableFingerprint> }> {
+    const { manifest, verification } = (await catalogOf(input.target).find(input.backupId, input.target))!;
+    const restored = await fingerprintDatabase(withDatabase(databaseUrl(input.target, input.testDatabase), input.database), {
+      like: verification?.tables,
+    });
+    const problems: string[] = [];
+    for (const [table, rows] of Object.entries(manifest.tables)) {
+      if (restored[table]?.rows !== rows) problems.push(`${table}: ${restored[table]?.rows ?? 'missing'} rows, backup has ${rows}`);
+      const expected = verification?.result === 'passed' ? verification.tables[table]?.checksum : undefined;
+      if (expected && restored[table] && restored[table].checksum !== expected)
+        problems.push(`${table}: content differs from the verified backup`);
+    }
+    if (problems.length)
+      throw refuse(`the restored database does not match backup ${manifest.id}: ${problems.join('; ')}`, FailureType.verification);
+    const summary = `${Object.keys(manifest.tables).length} tables match ${manifest.id} (${verification?.result === 'passed' ? 'counts and checksums' : 'counts; the backup had no verified checksums'})`;
+    return { summary, tables: restored };
+  }
+
+  return {
+    async describeTarget(input: TargetRef): Promise<string> {
+      return describeUrl(databaseUrl(input.target, input.testDatabase));
+    },
+
+    /** Fingerprints every table of a database (the target's, or a scratch one) and runs the target's integrity checks there. */
+    async inspectDatabase(input: {
+      target: string;
+      database?: string;
+    }): Promise<{ tables: Record<string, TableFingerprint>; findings: Finding[] }> {
+      const base = input.database ? withDatabase(scratchServerUrl(input.target), input.database) : databaseUrl(input.target);
+      const tables = await heartbeatWhile({ phase: 'fingerprinting' }, () => fingerprintDatabase(base));
+      const findings = await heartbeatWhile({ phase: 'integrity checks' }, () =>
+        withClient(base, (client) => integrityFindings(client, resolve.target(input.target).integrityChecks)),
+      );
+      return { tables, findings };
+    },
+
+    compareWithBackup,
+
+    async auditDatabase(input: RestoredRef): Promise<string> {
+      const { summary: matched } = await compareWithBackup(input);
+      const findings = await withClient(withDatabase(databaseUrl(input.target, input.testDatabase), input.database), (c) =>
+        integrityFindings(c, resolve.target(input.target).integrityChecks),
+      );
+      if (findings.length)
+        throw refuse(`audit findings: ${findings.map((f) => `${f.check}: ${f.detail}`).join('; ')}`, FailureType.verification);
+      return `${matched}; integrity checks clean`;
+    },
+
+    /** L2 diagnosis: connectivity, row counts against the last manifest, integrity, recent writes. */
+    async healthChecks(input: TargetRef): Promise<Array<{ check: string; ok: boolean; detail: string }>> {
+      const url = databaseUrl(input.target, input.testDatabase);
+      const last = (await catalogOf(input.target).list(input.target))[0]?.manifest;
+      try {
+        return await withClient(url, async (c) => {
+          const started = Date.now();
+          await c.query('SELECT 1');
+          const results = [{ check: 'connectivity', ok: true, detail: `answered in ${Date.now() - started} ms` }];
+          const tables = resolve.target(input.target).tables;
+          const counts = Object.entries(await rowCounts(c, tables));
+          const dropped = counts.filter(([t, n]) => last?.tables[t] !== undefined && n < last.tables[t]! * 0.9);
+          results.push({
+            check: 'row counts',
+            ok: dropped.length === 0,
+            detail: dropped.length
+              ? dropped.map(([t, n]) => `${t} ${n} rows, last backup ${last!.tables[t]}`).join('; ')
+              : last
+                ? `no table shrank by more than 10 % since ${last.id}`
+                : 'no backup to compare with',
+          });
+          const findings: Finding[] = await integrityFindings(c, resolve.target(input.target).integrityChecks);
+          results.push({
+            check: 'integrity',
+            ok: findings.length === 0,
+            detail: findings.map((f) => `${f.check}: ${f.detail}`).join('; ') || 'clean',
+          });
+          const { rows } = await c.query<{ n: string }>(
+            `SELECT coalesce(sum(n_tup_ins + n_tup_upd + n_tup_del), 0) AS n FROM pg_stat_user_tables WHERE relname = ANY($1)`,
+            [tables],
+          );
+          results.push({ check: 'recent activity', ok: true, detail: `${rows[0]!.n} rows written since statistics were reset` });
+          return results;
+        });
+      } catch (err) {
+        return [{ check: 'connectivity', ok: false, detail: (err as Error).message }];
+      }
+    },
+
+    /** The application's critical functions, each in a transaction that is rolled back. */
+    async criticalChecks(input: TargetRef & Partial<DatabaseRef>): Promise<Array<{ check: string; ok: true }>> {
+      const base = databaseUrl(input.target, input.testDatabase);
+      const url = input.database ? withDatabase(base, input.database) : base;
+      const failures: string[] = [];
+      const passed: Array<{ check: string; ok: true }> = [];
+      await withClient(url, async (c) => {
+        for (const check of resolve.target(input.target).criticalChecks) {
+          await c.query('BEGIN');
+          try {
+            await c.query(check.sql);
+            passed.push({ check: check.name, ok: true });
+          } catch (err) {
+            failures.push(`${check.name}: ${(err as Error).message}`);
+          } finally {
+            await c.query('ROLLBACK');
+          }
+        }
+      });
+      if (failures.length) throw refuse(`critical functions fail: ${failures.join('; ')}`, FailureType.criticalCheck);
+      return passed;
+    },
+  };
+}

@@ -1,0 +1,108 @@
+// Activities that restore selected records (L1) or whole tables (L2) from a backup: the records
+// are staged from the backup into the incident's staging schema, diffed against the live rows,
+// snapshotted (what the apply will overwrite goes to the store), applied in one transaction and
+// checked. Each is safe to run twice: staging is recreated, the apply is an upsert, and the
+// snapshot overwrites itself.
+import { FailureType } from '../../common/errors.js';
+import { dumpKey, stagingSchema } from '../../common/names.js';
+import { refuse } from '../failure.js';
+import { heartbeatWhile, heartbeater } from '../heartbeat.js';
+import type { IncidentRef, StageInput, StagedRecords, StagedRef } from '../inputs.js';
+import { withClient } from '../postgres/connection.js';
+import { integrityFindings } from '../postgres/inspect.js';
+import {
+  type StagedTable,
+  applyStaged,
+  compareWithStaged,
+  describeTable,
+  diffStaged,
+  dropStaging,
+  parseFilter,
+  snapshotRows,
+  stageFromBackup,
+  validateKeys,
+} from '../postgres/records.js';
+import type { Resolver } from '../resolve.js';
+import { assertIntact, manifestOf } from './intact.js';
+
+export function createRecordRestoreActivities(resolve: Resolver) {
+  const { databaseUrl, storeOf } = resolve;
+
+  return {
+    /** Stages the selected records (or a whole table) from the backup, after validating the selection. */
+    async stageRecords(input: StageInput): Promise<StagedTable[]> {
+      const { selection } = input;
+      const url = databaseUrl(input.target, input.testDatabase);
+      const plan = await withClient(url, async (client) => {
+        const shape = await describeTable(client, selection.table);
+        if (!resolve.target(input.target).tables.includes(shape.table)) {
+          throw refuse(
+            `table ${shape.table} is not one of target ${input.target}'s tables (${resolve.target(input.target).tables.join(', ')})`,
+            FailureType.input,
+          );
+        }
+        return {
+          schema: stagingSchema(input.incidentId),
+          table: shape.table,
+          keys: selection.keys ? validateKeys(selection.keys, shape) : undefined,
+          filter: selection.filter ? parseFilter(selection.filter, shape) : undefined,
+          wholeTable: input.wholeTable,
+          includeChildren: selection.includeChildren,
+        };
+      });
+      if (!plan.keys && !plan.filter && !plan.wholeTable)
+        throw refuse('say which records: primary keys (--keys) or a filter (--where)', FailureType.input);
+      const manifest = await manifestOf(resolve, input.target, input.backupId);
+      await assertIntact(resolve, manifest);
+      const beat = heartbeater();
+      // An opener, not a stream: a filter with children reads the archive twice rather than staging whole child tables.
+      return stageFromBackup(
+        url,
+        () => storeOf(input.target).download(dumpKey(manifest.id)),
+        plan,
+        (p) => beat(p),
+      );
+    },
+
+    async diffRecords(input: StagedRecords) {
+      return diffStaged(databaseUrl(input.target, input.testDatabase), stagingSchema(input.incidentId), input.staged, {
+        wholeTable: input.wholeTable,
+      });
+    },
+
+    /** Writes the current state of every row the apply will touch to the store; returns where. */
+    async snapshotRecords(input: StagedRef): Promise<string> {
+      const rows = await snapshotRows(databaseUrl(input.target, input.testDatabase), stagingSchema(input.incidentId), input.staged);
+      const store = storeOf(input.target);
+      const folder = `incidents/${input.incidentId}/snapshot`;
+      for (const [table, lines] of Object.entries(rows)) await store.putText(`${folder}/${table}.jsonl`, lines);
+      return `${store.location}/${folder}/`;
+    },
+
+    async applyRecords(input: StagedRecords) {
+      return heartbeatWhile({ phase: 'applying' }, () =>
+        applyStaged(databaseUrl(input.target, input.testDatabase), stagingSchema(input.incidentId), input.staged, {
+          wholeTable: input.wholeTable,
+        }),
+      );
+    },
+
+    /** The restored rows equal the backup's and the integrity checks pass; throws otherwise. */
+    async checkRecords(input: StagedRef): Promise<void> {
+      const url = databaseUrl(input.target, input.testDatabase);
+      const mismatches = Object.entries(await compareWithStaged(url, stagingSchema(input.incidentId), input.staged)).filter(
+        ([, keys]) => keys.length,
+      );
+      const findings = await withClient(url, (c) => integrityFindings(c, resolve.target(input.target).integrityChecks));
+      const problems = [
+        ...mismatches.map(([t, keys]) => `${t}: rows ${keys.slice(0, 10).join(', ')} differ from the backup`),
+        ...findings.map((f) => `${f.check}: ${f.detail}`),
+      ];
+      if (problems.length) throw refuse(`verification failed: ${problems.join('; ')}`, FailureType.verification);
+    },
+
+    async dropStaging(input: IncidentRef): Promise<void> {
+      await dropStaging(databaseUrl(input.target, input.testDatabase), stagingSchema(input.incidentId));
+    },
+  };
+}

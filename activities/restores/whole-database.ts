@@ -1,0 +1,69 @@
+// Activities that restore a whole database from a backup: into a new database beside the target's
+// (a recovery copy, or the scratch database a verification checks), or over the target's own
+// database in one transaction. Each refuses a backup whose bytes do not match its manifest, and
+// each is safe to run twice: a new database is recreated, an in-place restore is all or nothing.
+import { Context } from '@temporalio/activity';
+import { parse } from 'pg-connection-string';
+import type { BackupManifest, Finding } from '../../common/backups.js';
+import { FailureType } from '../../common/errors.js';
+import { dumpKey, restoredDatabaseName } from '../../common/names.js';
+import { refuse } from '../failure.js';
+import { reportBytes } from '../heartbeat.js';
+import type { DatabaseRef, IncidentRef, RestoreInput } from '../inputs.js';
+import { dropDatabase, restoreFromStream } from '../postgres/restore.js';
+import type { Resolver } from '../resolve.js';
+import { assertIntact, manifestOf } from './intact.js';
+import { restoreBackupInto, restoreIntactBackupInto } from './restore-backup.js';
+
+export function createDatabaseRestoreActivities(resolve: Resolver) {
+  const { databaseUrl, scratchServerUrl, storeOf } = resolve;
+
+  return {
+    /**
+     * Restores the backup into a scratch database on the target's server (recreated if present),
+     * checking its size and SHA-256 on the way in; returns what differs, and then restores nothing.
+     */
+    async restoreToScratch(input: { manifest: BackupManifest; database: string }): Promise<Finding[]> {
+      const { manifest, database } = input;
+      return restoreBackupInto(storeOf(manifest.target), manifest, scratchServerUrl(manifest.target), database);
+    },
+
+    async dropScratchDatabase(input: { target: string; database: string }): Promise<void> {
+      await dropDatabase(scratchServerUrl(input.target), input.database);
+    },
+
+    async newDatabaseName(input: IncidentRef): Promise<string> {
+      const base = parse(databaseUrl(input.target, input.testDatabase)).database ?? input.target;
+      return restoredDatabaseName(base, input.incidentId);
+    },
+
+    /**
+     * Restores a backup whose checksum verifies: into a new database (recreated if a previous
+     * attempt left one; checked while spooled, restored with parallel jobs, analyzed), or in place
+     * in one transaction, so it is never half applied (checked first, then streamed).
+     */
+    async restoreDatabase(input: RestoreInput): Promise<{ database: string; tables: number }> {
+      const manifest = await manifestOf(resolve, input.target, input.backupId);
+      const url = databaseUrl(input.target, input.testDatabase);
+      if (input.database) {
+        await restoreIntactBackupInto(storeOf(input.target), manifest, url, input.database);
+        return { database: input.database, tables: Object.keys(manifest.tables).length };
+      }
+      await assertIntact(resolve, manifest);
+      const database = parse(url).database!;
+      const body = reportBytes(await storeOf(input.target).download(dumpKey(manifest.id)), 'restoring');
+      await restoreFromStream(url, database, body, Context.current().cancellationSignal, { inPlace: true });
+      return { database, tables: Object.keys(manifest.tables).length };
+    },
+
+    /** Drops a database a plan restored into; never the production database, nor the one the plan works on. */
+    async dropRestoredDatabase(input: DatabaseRef): Promise<void> {
+      const url = databaseUrl(input.target, input.testDatabase);
+      for (const kept of [databaseUrl(input.target), url]) {
+        if (input.database === parse(kept).database)
+          throw refuse(`refusing to drop ${input.database}: it is the database target ${input.target} works on`, FailureType.input);
+      }
+      await dropDatabase(url, input.database);
+    },
+  };
+}
