@@ -87,6 +87,19 @@ export function stagingSchema(incidentId: string): string {
   return `lifeboat_staging_${incidentId.replace(/[^a-z0-9]/g, '_')}`;
 }
 
+/**
+ * The scratch database a verification restores into: the same on every attempt of one run, so a
+ * retry replaces it, and distinct between runs, so two verifications of one backup id (two
+ * backups taken in the same second) never drop each other's.
+ */
+export function verifyDatabaseFor(backupId: string, runId: string): string {
+  const run = runId
+    .replace(/[^a-z0-9]/gi, '')
+    .slice(-8)
+    .toLowerCase();
+  return `lifeboat_verify_${run}_${backupId.replace(/[^a-z0-9]/g, '_')}`.slice(0, 63);
+}
+
 /** The new database a full restore creates beside `base` (the target's database), within PostgreSQL's 63 bytes. */
 export function restoredDatabaseName(base: string, incidentId: string): string {
   return `${base}_restored_${incidentId.replace(/^inc-/, '').replace(/[^a-z0-9]/g, '_')}`.slice(0, 63);

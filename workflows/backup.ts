@@ -12,7 +12,7 @@ import {
   type VerificationRecord,
   type VerifyInput,
 } from '../common/backups.js';
-import { backupIdFor } from '../common/names.js';
+import { backupIdFor, verifyDatabaseFor } from '../common/names.js';
 import { formatDuration } from '../common/time.js';
 import { heavy, quick } from './proxies.js';
 import { planRetention } from './retention.js';
@@ -22,11 +22,6 @@ export async function backupWorkflow(input: BackupInput): Promise<BackupManifest
   return heavy.createBackup({ id, target: input.target, tags: input.tags ?? [], reason: input.reason ?? 'scheduled' });
 }
 
-/** A scratch database name that is the same on every attempt, so retries replace it. */
-function scratchDatabaseFor(backupId: string): string {
-  return `lifeboat_verify_${backupId.replace(/[^a-z0-9]/g, '_')}`.slice(0, 63);
-}
-
 function failureMessage(err: unknown): string {
   return err instanceof ActivityFailure && err.cause ? err.cause.message : (err as Error).message;
 }
@@ -34,7 +29,7 @@ function failureMessage(err: unknown): string {
 export async function verifyWorkflow(input: VerifyInput): Promise<VerificationRecord> {
   const started = Date.now();
   const { manifest } = await quick.getBackup({ backupId: input.backupId, target: input.target });
-  const database = scratchDatabaseFor(manifest.id);
+  const database = verifyDatabaseFor(manifest.id, workflowInfo().runId);
   const findings: Finding[] = [];
   let tables: VerificationRecord['tables'] = {};
   try {
