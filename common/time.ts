@@ -2,8 +2,6 @@
 // of a run, reports and the board. Pure: workflows use it too.
 
 const SECOND = 1_000;
-const MINUTE = 60 * SECOND;
-const HOUR = 60 * MINUTE;
 
 /**
  * A duration as people write it: "45 s", "12 min 5 s", "1 h 12 min", "72 h", "5 d 3 h".
