@@ -13,7 +13,8 @@ import { InputError } from '../common/errors.js';
 import { type Level } from '../common/plans.js';
 import { assertIncidentId, parseBackupId } from '../common/names.js';
 import { CliError, connectClient, follow } from './follow.js';
-import { bytes, seconds, table } from './format.js';
+import { formatDuration } from '../common/time.js';
+import { bytes, table } from './format.js';
 import { abort, complete, declare, incidentInput, incidentStatus, listIncidents, renderStatus, vote, whoAmI } from './incidents.js';
 import { applySchedules, listSchedules } from './schedules.js';
 import { registerDrillCommands } from './drill.js';
@@ -152,10 +153,12 @@ program
     const r = await follow<FreshnessResult>(handle, `freshness of ${target}`);
     if (!r.fresh)
       throw new CliError(
-        `✖ ${target}: no verified backup younger than ${seconds(r.maxAgeMs)}${r.newestVerifiedId ? ` (newest: ${r.newestVerifiedId}, ${seconds(r.ageMs!)} old)` : ''}`,
+        `✖ ${target}: no verified backup younger than ${formatDuration(r.maxAgeMs)}${r.newestVerifiedId ? ` (newest: ${r.newestVerifiedId}, ${formatDuration(r.ageMs!)} old)` : ''}`,
         1,
       );
-    console.log(`✔ ${target}: newest verified backup ${r.newestVerifiedId} is ${seconds(r.ageMs!)} old (limit ${seconds(r.maxAgeMs)})`);
+    console.log(
+      `✔ ${target}: newest verified backup ${r.newestVerifiedId} is ${formatDuration(r.ageMs!)} old (limit ${formatDuration(r.maxAgeMs)})`,
+    );
   });
 
 const schedule = program.command('schedule').description('Temporal Schedules for backups, verification, retention and freshness');
@@ -429,7 +432,7 @@ program
         Object.entries(counts).map(([k, v]) => [k, String(v)]),
       ),
     );
-    console.log(`✔ seeded in ${seconds(Date.now() - started)}`);
+    console.log(`✔ seeded in ${formatDuration(Date.now() - started)}`);
   });
 
 export async function main(argv: string[]): Promise<number> {

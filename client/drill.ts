@@ -15,7 +15,8 @@ import { drillResultQuery, statusQuery } from '../workflows/messages.js';
 import { type Level, type RunStatus, type StepRecord } from '../common/plans.js';
 import { InputError } from '../common/errors.js';
 import { CliError, connectClient, rootCause } from './follow.js';
-import { seconds, table } from './format.js';
+import { formatDuration } from '../common/time.js';
+import { table } from './format.js';
 import { whoAmI } from './incidents.js';
 import { applySchedules } from './schedules.js';
 
@@ -33,7 +34,7 @@ const icon: Partial<Record<StepRecord['status'], string>> = {
 };
 
 function stepLine(step: StepRecord, indent: string): string {
-  const took = step.finishedAt ? ` (${seconds(Date.parse(step.finishedAt) - Date.parse(step.startedAt))})` : '';
+  const took = step.finishedAt ? ` (${formatDuration(Date.parse(step.finishedAt) - Date.parse(step.startedAt))})` : '';
   const detail = step.detail ? ` — ${step.detail.replace(/\s+/g, ' ').slice(0, 140)}` : '';
   return `${indent}${icon[step.status] ?? '•'} ${step.name}${took}${step.actor ? ` [${step.actor}]` : ''}${detail}`;
 }
@@ -98,7 +99,7 @@ export function renderVerdict(r: DrillResult): string[] {
     `${d.verdict === 'passed' ? '✔' : '✖'} ${d.level} drill ${r.drillId} of ${d.target}: ${d.verdict.toUpperCase()}`,
     `  scenario      : ${d.scenario}`,
     `  recovery time : ${recoveryVsTarget(d.recoveryMs, d.rtoMs)} — RTO ${d.rtoVerdict}`,
-    `  RPO           : ${d.rpoAchievedMs !== undefined ? `${seconds(d.rpoAchievedMs)} of data at risk` : 'not measured'} — RPO ${d.rpoVerdict}`,
+    `  RPO           : ${d.rpoAchievedMs !== undefined ? `${formatDuration(d.rpoAchievedMs)} of data at risk` : 'not measured'} — RPO ${d.rpoVerdict}`,
     `  tables        : ${d.tables.length ? `${d.tables.filter((t) => t.checksum === 'match' && t.rows === t.expectedRows).length} of ${d.tables.length} match the backup` : 'not checked'}`,
     `  test database : ${d.testDatabase} (dropped)`,
     ...r.findings.map((f) => `  ✖ ${f.check}: ${f.detail}`),
@@ -162,7 +163,7 @@ export function registerDrillCommands(program: Command, config: () => LifeboatCo
         args: [input],
       });
       console.error(
-        `drill ${drillId}: ${settings.level} (${settings.scenario.kind}) of ${settings.target}, RTO ${seconds(settings.rtoMs)} — ${cfg.temporal.uiUrl}/namespaces/${cfg.temporal.namespace}/workflows/${drillId}`,
+        `drill ${drillId}: ${settings.level} (${settings.scenario.kind}) of ${settings.target}, RTO ${formatDuration(settings.rtoMs)} — ${cfg.temporal.uiUrl}/namespaces/${cfg.temporal.namespace}/workflows/${drillId}`,
       );
       const result = await watchDrill(client, handle);
       const lines = renderVerdict(result);

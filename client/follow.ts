@@ -4,7 +4,8 @@ import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@t
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { LifeboatConfig } from '../config/config.js';
 import type { Progress } from '../common/backups.js';
-import { bytes, seconds } from './format.js';
+import { formatDuration } from '../common/time.js';
+import { bytes } from './format.js';
 
 export class CliError extends Error {
   constructor(
@@ -53,7 +54,7 @@ export async function follow<T>(handle: WorkflowHandle, label: string, out: Node
   const timer = setInterval(() => {
     currentProgress(handle)
       .then((p) => {
-        const line = `${label}: ${p ?? 'starting'} · ${seconds(Date.now() - started)}`;
+        const line = `${label}: ${p ?? 'starting'} · ${formatDuration(Date.now() - started)}`;
         if (tty) out.write(`\r\x1b[K${line}`);
         else if (p && p !== last) out.write(`${line}\n`);
         last = p ?? last;

@@ -15,6 +15,7 @@ import {
   type WaitingItem,
 } from '../common/plans.js';
 import { InputError } from '../common/errors.js';
+import { formatDuration } from '../common/time.js';
 import {
   abortUpdate,
   approveUpdate,
@@ -198,6 +199,9 @@ export async function abort(client: Client, incidentId: string, request: { by: s
   return `✔ abort requested by ${request.by}: the run stops at its next safe point and removes what it staged`;
 }
 
+// The RTO clock reads as a clock (h:mm:ss, counting down to a deadline), not as a duration: its
+// lines are read at a glance while the incident runs, and scripts (test/incident-cli.test.ts) match
+// that shape. Step durations are plain durations and read as formatDuration writes them.
 const clock = (ms: number) => {
   const abs = Math.abs(ms);
   const h = Math.floor(abs / 3_600_000);
@@ -212,7 +216,7 @@ function stepRows(steps: StepRecord[], indent: string): string[][] {
     s.kind,
     s.status,
     s.startedAt.slice(11, 19),
-    s.finishedAt ? clock(Date.parse(s.finishedAt) - Date.parse(s.startedAt)) : '…',
+    s.finishedAt ? formatDuration(Date.parse(s.finishedAt) - Date.parse(s.startedAt)) : '…',
     s.actor ?? '',
     (s.detail ?? '').replace(/\s+/g, ' ').slice(0, 90),
   ]);
