@@ -47,7 +47,11 @@ async function currentProgress(handle: WorkflowHandle): Promise<string | undefin
 }
 
 /** Waits for the workflow's result, printing progress to stderr while it runs. */
-export async function follow<T>(handle: WorkflowHandle, label: string, out: NodeJS.WriteStream = process.stderr): Promise<T> {
+export async function follow<R>(
+  handle: WorkflowHandle & { result(): Promise<R> },
+  label: string,
+  out: NodeJS.WriteStream = process.stderr,
+): Promise<R> {
   const started = Date.now();
   let last = '';
   const tty = out.isTTY;
@@ -62,7 +66,7 @@ export async function follow<T>(handle: WorkflowHandle, label: string, out: Node
       .catch(() => undefined);
   }, 1000);
   try {
-    return (await handle.result()) as T;
+    return await handle.result();
   } catch (err) {
     if (err instanceof WorkflowFailedError) throw new CliError(`${label} failed: ${rootCause(err)}`, 1);
     throw err;
