@@ -7,6 +7,7 @@ import { type DrillResult } from '../common/drills.js';
 import { drillIdFor } from '../common/names.js';
 import { type RunStatus, type StepRecord } from '../common/plans.js';
 import { formatDuration } from '../common/time.js';
+import type { drillWorkflow } from '../workflows/index.js';
 import { drillResultQuery, statusQuery } from '../workflows/messages.js';
 import { CliError, rootCause } from './follow.js';
 
@@ -35,7 +36,7 @@ function stepLine(step: StepRecord, indent: string): string {
  */
 export async function watchDrill(
   client: Client,
-  handle: WorkflowHandle,
+  handle: WorkflowHandle<typeof drillWorkflow>,
   write: (line: string) => void = (l) => console.error(l),
 ): Promise<DrillResult> {
   const shown = new Set<string>();

@@ -40,7 +40,7 @@ async function currentProgress(handle: WorkflowHandle): Promise<string | undefin
   const activity = raw.pendingActivities?.[0];
   if (!activity) return undefined;
   const payload = activity.heartbeatDetails?.payloads?.[0];
-  const progress = payload ? (defaultPayloadConverter.fromPayload(payload) as Progress) : undefined;
+  const progress = payload ? defaultPayloadConverter.fromPayload<Progress>(payload) : undefined;
   const name = activity.activityType?.name ?? 'working';
   const attempt = (activity.attempt ?? 1) > 1 ? ` (attempt ${activity.attempt})` : '';
   return progress ? `${progress.phase}${progress.bytes !== undefined ? ` ${bytes(progress.bytes)}` : ''}${attempt}` : `${name}${attempt}`;
