@@ -4,8 +4,8 @@
 // databases with the real plans, prints both verdicts and where the reports are, and stops what
 // it started.
 import { parseArgs } from 'node:util';
-import { type BackupManifest, type VerificationRecord } from '../common/backups.js';
 import { type DrillInput } from '../common/drills.js';
+import type { backupWorkflow, drillWorkflow, verifyWorkflow } from '../workflows/index.js';
 import { newDrillId, renderVerdict, watchDrill } from './drill.js';
 import { driveIncident } from './drive.js';
 import { startEmbedded } from './embedded.js';
@@ -25,23 +25,22 @@ let failed = false;
 try {
   const { client, config, stack } = embedded;
   const { taskQueue } = config.temporal;
-  const run = <T>(workflow: string, id: string, args: unknown[], label: string) =>
-    client.workflow.start(workflow, { taskQueue, workflowId: `${id}-${Date.now()}`, args }).then((h) => follow<T>(h, label));
+  const workflowId = (name: string) => `${name}-${Date.now()}`;
 
   log(`Temporal Web UI: ${stack.temporal.uiUrl} (watch the workflows run)`);
-  const manifest = await run<BackupManifest>(
-    'backupWorkflow',
-    'demo-backup',
-    [{ target: 'crm', reason: 'demo', tags: ['demo'] }],
-    'backup of crm',
-  );
+  const backup = await client.workflow.start<typeof backupWorkflow>('backupWorkflow', {
+    taskQueue,
+    workflowId: workflowId('demo-backup'),
+    args: [{ target: 'crm', reason: 'demo', tags: ['demo'] }],
+  });
+  const manifest = await follow(backup, 'backup of crm');
   console.log(backupVerdict(manifest));
-  const record = await run<VerificationRecord>(
-    'verifyWorkflow',
-    'demo-verify',
-    [{ backupId: manifest.id }],
-    `verification of ${manifest.id}`,
-  );
+  const verify = await client.workflow.start<typeof verifyWorkflow>('verifyWorkflow', {
+    taskQueue,
+    workflowId: workflowId('demo-verify'),
+    args: [{ backupId: manifest.id }],
+  });
+  const record = await follow(verify, `verification of ${manifest.id}`);
   for (const f of record.findings) console.log(`  ✖ ${f.check}: ${f.detail}`);
   console.log(verificationVerdict(record));
   if (record.result !== 'passed') throw new Error('the backup failed verification: no drill can pass on it');
@@ -51,7 +50,7 @@ try {
     const drillId = newDrillId();
     const input: DrillInput = { drillId, target: 'crm', level, scenario: {}, requestedBy: 'demo' };
     log(`${level} drill ${drillId}: the real ${level} plan against an isolated test database`);
-    const handle = await client.workflow.start('drillWorkflow', { taskQueue, workflowId: drillId, args: [input] });
+    const handle = await client.workflow.start<typeof drillWorkflow>('drillWorkflow', { taskQueue, workflowId: drillId, args: [input] });
     const result = await watchDrill(client, handle, (line) => console.log(line));
     failed ||= result.verdict !== 'passed';
     // The improvements task stays open for weeks after a real drill; the demo closes it, so the drill ends here.

@@ -4,7 +4,8 @@ import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@t
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { LifeboatConfig } from '../config/config.js';
 import type { Progress } from '../common/backups.js';
-import { bytes, seconds } from './format.js';
+import { formatDuration } from '../common/time.js';
+import { bytes } from './format.js';
 
 export class CliError extends Error {
   constructor(
@@ -39,21 +40,25 @@ async function currentProgress(handle: WorkflowHandle): Promise<string | undefin
   const activity = raw.pendingActivities?.[0];
   if (!activity) return undefined;
   const payload = activity.heartbeatDetails?.payloads?.[0];
-  const progress = payload ? (defaultPayloadConverter.fromPayload(payload) as Progress) : undefined;
+  const progress = payload ? defaultPayloadConverter.fromPayload<Progress>(payload) : undefined;
   const name = activity.activityType?.name ?? 'working';
   const attempt = (activity.attempt ?? 1) > 1 ? ` (attempt ${activity.attempt})` : '';
   return progress ? `${progress.phase}${progress.bytes !== undefined ? ` ${bytes(progress.bytes)}` : ''}${attempt}` : `${name}${attempt}`;
 }
 
 /** Waits for the workflow's result, printing progress to stderr while it runs. */
-export async function follow<T>(handle: WorkflowHandle, label: string, out: NodeJS.WriteStream = process.stderr): Promise<T> {
+export async function follow<R>(
+  handle: WorkflowHandle & { result(): Promise<R> },
+  label: string,
+  out: NodeJS.WriteStream = process.stderr,
+): Promise<R> {
   const started = Date.now();
   let last = '';
   const tty = out.isTTY;
   const timer = setInterval(() => {
     currentProgress(handle)
       .then((p) => {
-        const line = `${label}: ${p ?? 'starting'} · ${seconds(Date.now() - started)}`;
+        const line = `${label}: ${p ?? 'starting'} · ${formatDuration(Date.now() - started)}`;
         if (tty) out.write(`\r\x1b[K${line}`);
         else if (p && p !== last) out.write(`${line}\n`);
         last = p ?? last;
@@ -61,7 +66,7 @@ export async function follow<T>(handle: WorkflowHandle, label: string, out: Node
       .catch(() => undefined);
   }, 1000);
   try {
-    return (await handle.result()) as T;
+    return await handle.result();
   } catch (err) {
     if (err instanceof WorkflowFailedError) throw new CliError(`${label} failed: ${rootCause(err)}`, 1);
     throw err;

@@ -1,4 +1,5 @@
-// Small formatting helpers for the CLI's tables and progress lines.
+// Small formatting helpers for the CLI's tables and sizes. Durations read as common/time.ts
+// writes them, with one exception below.
 export function bytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = n;
@@ -10,7 +11,12 @@ export function bytes(n: number): string {
   return `${value.toFixed(unit === 0 ? 0 : 1)} ${units[unit]}`;
 }
 
-export function seconds(ms: number): string {
+/**
+ * Tenths of a second ("2.3 s"), then minutes: only the backup verdict's "in …" still reads this
+ * way, because test/cli.test.ts matches that line as `in \d+\.\d s`. Everything else uses
+ * formatDuration from common/time.ts.
+ */
+export function backupSeconds(ms: number): string {
   return ms < 60_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
 }
 

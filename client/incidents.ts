@@ -7,14 +7,15 @@ import {
   type ApprovalPolicy,
   type IncidentInput,
   type Level,
-  LEVELS,
   type PlanOptions,
   type RunStatus,
   type StepRecord,
   type TriageAnswers,
+  type Vote,
   type WaitingItem,
 } from '../common/plans.js';
 import { InputError } from '../common/errors.js';
+import { formatDuration } from '../common/time.js';
 import {
   abortUpdate,
   approveUpdate,
@@ -27,6 +28,7 @@ import {
   statusQuery,
 } from '../workflows/messages.js';
 import { assertIncidentId } from '../common/names.js';
+import type { incidentWorkflow } from '../workflows/index.js';
 import { CliError } from './follow.js';
 import { table } from './format.js';
 
@@ -65,6 +67,7 @@ export function incidentInput(config: LifeboatConfig, request: DeclareRequest, n
     gates: config.approvals[level].gates,
     selfApproval: config.approvals.selfApproval,
   });
+  const rto = (level: Level) => durationMs(config.levels[level].rto);
   return {
     incidentId: newIncidentId(new Date(now)),
     target: request.target,
@@ -73,15 +76,15 @@ export function incidentInput(config: LifeboatConfig, request: DeclareRequest, n
     declaredAt: new Date(declaredAt).toISOString(),
     level: request.level,
     triage: request.triage,
-    rtoMs: Object.fromEntries(LEVELS.map((l) => [l, durationMs(config.levels[l].rto)])) as Record<Level, number>,
-    approvals: Object.fromEntries(LEVELS.map((l) => [l, policy(l)])) as Record<Level, ApprovalPolicy>,
+    rtoMs: { L1: rto('L1'), L2: rto('L2'), L3: rto('L3'), L4: rto('L4') },
+    approvals: { L1: policy('L1'), L2: policy('L2'), L3: policy('L3'), L4: policy('L4') },
     freezeWrites: request.freezeWrites,
     options: request.options,
   };
 }
 
 export async function declare(client: Client, config: LifeboatConfig, input: IncidentInput): Promise<void> {
-  await client.workflow.start('incidentWorkflow', {
+  await client.workflow.start<typeof incidentWorkflow>('incidentWorkflow', {
     taskQueue: config.temporal.taskQueue,
     workflowId: input.incidentId,
     args: [input],
@@ -158,7 +161,7 @@ export async function vote(
     vote.gate,
   );
   const handle = client.workflow.getHandle(run.workflowId);
-  const args = [{ gate: item.name, by: vote.by, reason: vote.reason }] as [typeof vote & { gate: string }];
+  const args: [Vote] = [{ gate: item.name, by: vote.by, reason: vote.reason }];
   if (decision === 'reject') {
     await sendUpdate(() => handle.executeUpdate(rejectUpdate, { args }));
     return `✔ ${vote.by} rejected "${item.name}": nothing is changed; the plan stops`;
@@ -198,6 +201,9 @@ export async function abort(client: Client, incidentId: string, request: { by: s
   return `✔ abort requested by ${request.by}: the run stops at its next safe point and removes what it staged`;
 }
 
+// The RTO clock reads as a clock (h:mm:ss, counting down to a deadline), not as a duration: its
+// lines are read at a glance while the incident runs, and scripts (test/incident-cli.test.ts) match
+// that shape. Step durations are plain durations and read as formatDuration writes them.
 const clock = (ms: number) => {
   const abs = Math.abs(ms);
   const h = Math.floor(abs / 3_600_000);
@@ -212,7 +218,7 @@ function stepRows(steps: StepRecord[], indent: string): string[][] {
     s.kind,
     s.status,
     s.startedAt.slice(11, 19),
-    s.finishedAt ? clock(Date.parse(s.finishedAt) - Date.parse(s.startedAt)) : '…',
+    s.finishedAt ? formatDuration(Date.parse(s.finishedAt) - Date.parse(s.startedAt)) : '…',
     s.actor ?? '',
     (s.detail ?? '').replace(/\s+/g, ' ').slice(0, 90),
   ]);

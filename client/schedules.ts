@@ -3,24 +3,28 @@
 // not changed is left alone.
 import { type Client, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleOptions } from '@temporalio/client';
 import { createHash } from 'node:crypto';
+import type { Workflow } from '@temporalio/common';
 import type { LifeboatConfig } from '../config/config.js';
+import type { backupWorkflow, drillWorkflow, freshnessWorkflow, retentionWorkflow, verifyWorkflow } from '../workflows/index.js';
 
-export type ScheduleKind = 'backup' | 'verify' | 'retention' | 'freshness' | 'drill';
+const KINDS = ['backup', 'verify', 'retention', 'freshness', 'drill'] as const;
+export type ScheduleKind = (typeof KINDS)[number];
 
-const workflows: Record<ScheduleKind, { type: string; args: (target: string) => unknown[] }> = {
-  backup: { type: 'backupWorkflow', args: (target) => [{ target, reason: 'scheduled daily backup' }] },
-  verify: { type: 'verifyWorkflow', args: (target) => [{ backupId: 'latest', target }] },
-  retention: { type: 'retentionWorkflow', args: (target) => [{ target, dryRun: false }] },
-  freshness: { type: 'freshnessWorkflow', args: (target) => [{ target }] },
+/** A schedule's workflow and its arguments for a target, checked against the workflow's input type. */
+const action = <W extends Workflow>(type: string, args: (target: string) => Parameters<W>) => ({ type, args });
+
+const workflows = {
+  backup: action<typeof backupWorkflow>('backupWorkflow', (target) => [{ target, reason: 'scheduled daily backup' }]),
+  verify: action<typeof verifyWorkflow>('verifyWorkflow', (target) => [{ backupId: 'latest', target }]),
+  retention: action<typeof retentionWorkflow>('retentionWorkflow', (target) => [{ target, dryRun: false }]),
+  freshness: action<typeof freshnessWorkflow>('freshnessWorkflow', (target) => [{ target }]),
   // The level, scenario and approvals come from the worker's configuration when the drill starts.
-  drill: { type: 'drillWorkflow', args: (target) => [{ target, requestedBy: 'schedule' }] },
-};
+  drill: action<typeof drillWorkflow>('drillWorkflow', (target) => [{ target, requestedBy: 'schedule' }]),
+} satisfies Record<ScheduleKind, { type: string; args: (target: string) => unknown[] }>;
 
 /** The schedules of a target: all of them, but the drill only for drill.target when one is named. */
 function kindsOf(config: LifeboatConfig, target: string): ScheduleKind[] {
-  return (Object.keys(workflows) as ScheduleKind[]).filter(
-    (kind) => kind !== 'drill' || !config.drill.target || config.drill.target === target,
-  );
+  return KINDS.filter((kind) => kind !== 'drill' || !config.drill.target || config.drill.target === target);
 }
 
 export interface ScheduleChange {

@@ -1,0 +1,36 @@
+// `lifeboat worker` and `lifeboat dev`: the long-running processes, each until Ctrl-C. The worker
+// executes the configured targets' workflows and activities; dev brings up the embedded stack
+// (Temporal with its Web UI, PostgreSQL with the demo CRM, an S3 store) with a worker inside.
+import { NativeConnection } from '@temporalio/worker';
+import { type Command } from 'commander';
+import { describeNotifier } from '../../activities/notify/select.js';
+import { createWorker } from '../../worker/worker.js';
+import { CliError } from '../follow.js';
+import { configOf } from './common.js';
+
+export function registerDevCommands(program: Command): void {
+  program
+    .command('worker')
+    .description('run a worker: executes the workflows and activities for the configured targets')
+    .action(async () => {
+      const cfg = configOf(program);
+      const connection = await NativeConnection.connect({ address: cfg.temporal.address }).catch((err: Error) => {
+        throw new CliError(`cannot reach Temporal at ${cfg.temporal.address}: ${err.message}`, 1);
+      });
+      const worker = await createWorker({ config: cfg, connection });
+      console.log(`notifications go to ${describeNotifier(cfg, process.env)}`);
+      console.log(`worker polling task queue "${cfg.temporal.taskQueue}" on ${cfg.temporal.address} (Ctrl-C to stop)`);
+      await worker.run();
+      await connection.close();
+    });
+
+  program
+    .command('dev')
+    .description('start the embedded stack (Temporal with its Web UI, PostgreSQL with the demo CRM, S3 store) and a worker, until Ctrl-C')
+    .option('--leads <n>', 'size of the demo CRM', '10000')
+    .action(async (opts: { leads: string }) => {
+      // Loaded on demand: the embedded stack is only needed here.
+      const { runDev } = await import('../dev.js');
+      await runDev({ leads: Number(opts.leads) });
+    });
+}

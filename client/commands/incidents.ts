@@ -1,0 +1,203 @@
+// `lifeboat declare`, `status`, `approve`, `reject`, `complete`, `abort`, `list` and `report`: the
+// incident commander's commands. An incident id is checked as the command line is parsed, so a
+// mistyped one is bad input (exit 2) before Temporal is reached; a refused decision exits 1.
+import { Option, type Command } from 'commander';
+import { readReport, renderMarkdown } from '../../activities/reports/report.js';
+import { openStore } from '../../activities/storage/open.js';
+import { InputError } from '../../common/errors.js';
+import { assertIncidentId } from '../../common/names.js';
+import { type Level } from '../../common/plans.js';
+import { triage } from '../../workflows/triage.js';
+import { CliError, connectClient } from '../follow.js';
+import { abort, complete, declare, incidentInput, incidentStatus, listIncidents, renderStatus, vote, whoAmI } from '../incidents.js';
+import { asOption, chooseTarget, configOf, repeatable, targetOption } from './common.js';
+
+const incidentArg = () =>
+  ['<incident>', 'incident id (inc-YYYYMMDD-HHMMSS-xxxx), or a drill id', (id: string) => (assertIncidentId(id), id)] as const;
+const commaList = (value: string, previous: string[] = []) => [
+  ...previous,
+  ...value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean),
+];
+
+/** What commander gives `declare`, option by option. */
+interface DeclareOptions {
+  target?: string;
+  summary: string;
+  level?: Level;
+  records?: string;
+  featureDown?: boolean;
+  systemDown?: boolean;
+  dataLost?: boolean;
+  table?: string;
+  keys?: string[];
+  where?: string[];
+  children?: boolean;
+  goodBefore?: string;
+  overrideRecordLimit?: boolean;
+  inPlace?: boolean;
+  freezeWrites?: boolean;
+  declaredAt?: string;
+  as?: string;
+}
+
+export function registerIncidentCommands(program: Command): void {
+  const config = () => configOf(program);
+
+  program
+    .command('declare')
+    .description("declare an incident and run its level's recovery plan, timed against the RTO from now (or --declared-at)")
+    .addOption(targetOption())
+    .requiredOption('--summary <text>', 'what happened')
+    .addOption(new Option('--level <level>', 'disaster level').choices(['L1', 'L2', 'L3', 'L4']))
+    .option('--records <n>', 'triage: how many records are affected')
+    .option('--feature-down', 'triage: a feature is unavailable')
+    .option('--system-down', 'triage: the whole system is down')
+    .option('--data-lost', 'triage: data is lost (catastrophic)')
+    .option('--table <name>', 'L1/L2: the table whose records or content to restore')
+    .option('--keys <ids>', 'L1: primary keys of the rows to bring back, comma-separated', commaList)
+    .option('--where <expr>', 'L1: a filter such as "status=lost" (repeatable, ANDed)', repeatable)
+    .option('--children', "L1: also bring back rows referencing them (a lead's activities, notes, reminders)")
+    .option('--good-before <time>', 'L1: ISO time before which the data was good (default: the declaration time)')
+    .option('--override-record-limit', 'L1: allow more than 10 records, behind an extra approval')
+    .option('--in-place', 'L3/L4: restore into the production database itself (after a safety snapshot and an approval)')
+    .option('--freeze-writes', "run the target's freezeWrites hook first, and its unfreezeWrites hook at the end")
+    .option('--declared-at <time>', 'when the incident was declared, if before now (ISO)')
+    .addOption(asOption())
+    .action(async (opts: DeclareOptions) => {
+      const cfg = config();
+      const target = chooseTarget(cfg, opts.target);
+      const records = opts.records === undefined ? undefined : Number(opts.records);
+      if (records !== undefined && (!Number.isSafeInteger(records) || records < 0))
+        throw new InputError(`--records must be a whole number, not "${opts.records}"`);
+      const declaredAt = opts.declaredAt ?? new Date().toISOString();
+      const { table, keys, where } = opts;
+      const input = incidentInput(cfg, {
+        target,
+        summary: opts.summary,
+        declaredBy: whoAmI(opts.as),
+        declaredAt,
+        level: opts.level,
+        triage: {
+          recordsAffected: records,
+          featureUnavailable: opts.featureDown === true,
+          systemDown: opts.systemDown === true,
+          dataLost: opts.dataLost === true,
+        },
+        freezeWrites: opts.freezeWrites === true,
+        options: {
+          table,
+          inPlace: opts.inPlace === true,
+          record:
+            table && (keys || where)
+              ? {
+                  table,
+                  keys,
+                  filter: where,
+                  includeChildren: opts.children === true,
+                  goodBefore: opts.goodBefore ?? declaredAt,
+                  overrideRecordLimit: opts.overrideRecordLimit === true,
+                }
+              : undefined,
+        },
+      });
+      // A triaged level is known here too: an L1 by triage needs its records as much as a declared one.
+      const level = input.level ?? triage(input.triage ?? {}).level;
+      if (level === 'L1' && !input.options.record)
+        throw new InputError('an L1 needs --table and --keys or --where (the records to bring back)');
+      await declare(await connectClient(cfg), cfg, input);
+      console.log(`✔ incident ${input.incidentId} declared (${input.level ?? 'level by triage'}, target ${target})`);
+      console.log(`  follow it: lifeboat status ${input.incidentId} --watch`);
+      console.log(`  Web UI   : ${cfg.temporal.uiUrl}/namespaces/${cfg.temporal.namespace}/workflows/${input.incidentId}`);
+    });
+
+  program
+    .command('status')
+    .description("an incident's timeline, what waits on whom, and the RTO clock")
+    .argument(...incidentArg())
+    .option('--watch', 'refresh until the incident ends')
+    .action(async (id: string, opts: { watch?: boolean }) => {
+      const client = await connectClient(config());
+      for (;;) {
+        const status = await incidentStatus(client, id);
+        const screen = renderStatus(status);
+        if (!opts.watch) return console.log(screen);
+        process.stdout.write(`\x1b[2J\x1b[H${screen}\n`);
+        if (status.incident.outcome) return;
+        await new Promise((ok) => setTimeout(ok, 2000));
+      }
+    });
+
+  for (const decision of ['approve', 'reject'] as const) {
+    program
+      .command(decision)
+      .description(
+        decision === 'approve'
+          ? 'approve a waiting gate (destructive steps wait for it)'
+          : 'reject a waiting gate: the plan stops without changing anything',
+      )
+      .argument(...incidentArg())
+      .option('--gate <name>', 'the gate (default: the only one waiting)')
+      .addOption(asOption())
+      .option('--reason <text>', 'why')
+      .action(async (id: string, opts: { gate?: string; as?: string; reason?: string }) => {
+        const cfg = config();
+        if (decision === 'reject' && !opts.reason) throw new InputError('a rejection needs a reason (--reason "…")');
+        console.log(await vote(await connectClient(cfg), id, decision, { gate: opts.gate, by: whoAmI(opts.as), reason: opts.reason }));
+      });
+  }
+
+  program
+    .command('complete')
+    .description('mark a human task done')
+    .argument(...incidentArg())
+    .option('--task <name>', 'the task (default: the only one waiting)')
+    .addOption(asOption())
+    .option('--note <text>', 'what was done (a ticket id, a conclusion)')
+    .option('--choose <option>', 'an option the task offers, e.g. rollback or restore (repeatable)', repeatable)
+    .action(async (id: string, opts: { task?: string; as?: string; note?: string; choose?: string[] }) => {
+      const client = await connectClient(config());
+      console.log(await complete(client, id, { task: opts.task, by: whoAmI(opts.as), note: opts.note, choices: opts.choose }));
+    });
+
+  program
+    .command('abort')
+    .description('stop an incident at its next safe point; staged data is removed, nothing is half applied')
+    .argument(...incidentArg())
+    .requiredOption('--reason <text>', 'why')
+    .addOption(asOption())
+    .action(async (id: string, opts: { reason: string; as?: string }) => {
+      console.log(await abort(await connectClient(config()), id, { by: whoAmI(opts.as), reason: opts.reason }));
+    });
+
+  program
+    .command('list')
+    .description('open incidents with their level, RTO status and current step')
+    .option('--all', 'ended incidents too')
+    .action(async (opts: { all?: boolean }) => {
+      console.log(await listIncidents(await connectClient(config()), Boolean(opts.all)));
+    });
+
+  program
+    .command('report')
+    .description("print an incident's report (Markdown; --json for the data); the SVG timeline lies beside it in the store")
+    .argument(...incidentArg())
+    .addOption(targetOption())
+    .option('--json', 'print JSON')
+    .action(async (id: string, opts: { target?: string; json?: boolean }) => {
+      const cfg = config();
+      const target = chooseTarget(cfg, opts.target);
+      const storeName = cfg.targets[target]!.store;
+      const store = openStore(storeName, cfg.stores[storeName]!);
+      const report = await readReport(store, id);
+      if (!report)
+        throw new CliError(
+          `no report for ${id} in store "${storeName}" yet: it is written when the incident ends (lifeboat status ${id})`,
+          1,
+        );
+      console.log(opts.json ? JSON.stringify(report, null, 2) : renderMarkdown(report, 'timeline.svg'));
+      if (!opts.json) console.error(`(stored under ${store.location}/reports/${id}/)`);
+    });
+}
