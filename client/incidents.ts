@@ -201,17 +201,6 @@ export async function abort(client: Client, incidentId: string, request: { by: s
   return `✔ abort requested by ${request.by}: the run stops at its next safe point and removes what it staged`;
 }
 
-// The RTO clock reads as a clock (h:mm:ss, counting down to a deadline), not as a duration: its
-// lines are read at a glance while the incident runs, and scripts (test/incident-cli.test.ts) match
-// that shape. Step durations are plain durations and read as formatDuration writes them.
-const clock = (ms: number) => {
-  const abs = Math.abs(ms);
-  const h = Math.floor(abs / 3_600_000);
-  const m = Math.floor((abs % 3_600_000) / 60_000);
-  const s = Math.floor((abs % 60_000) / 1000);
-  return `${ms < 0 ? '-' : ''}${h}:${String(m).padStart(2, '0')}:${String(s).padStart(2, '0')}`;
-};
-
 function stepRows(steps: StepRecord[], indent: string): string[][] {
   return steps.map((s) => [
     `${indent}${s.name}`,
@@ -234,8 +223,8 @@ export function renderStatus({ incident, plan }: { incident: RunStatus; plan?: R
     `${c.incidentId}  ${c.level}  target ${c.target}  — ${c.summary}`,
     `declared by ${c.declaredBy} at ${c.declaredAt}`,
     incident.rto
-      ? `RTO ${clock(c.rtoMs)}: ${incident.rto.verdict.toUpperCase()} — ${incident.outcome === 'recovered' ? 'recovered in' : `${incident.outcome ?? 'ended'} after`} ${clock(incident.rto.actualMs)}, margin ${clock(incident.rto.marginMs)}${incident.rto.rpoAchievedMs !== undefined ? `, RPO achieved ${clock(incident.rto.rpoAchievedMs)}` : ''}`
-      : `RTO clock: ${clock(elapsed)} of ${clock(c.rtoMs)} used, ${clock(deadline - now)} left (deadline ${new Date(deadline).toISOString()}) — ${incident.rtoStatus}`,
+      ? `RTO ${formatDuration(c.rtoMs)}: ${incident.rto.verdict.toUpperCase()} — ${incident.outcome === 'recovered' ? 'recovered in' : `${incident.outcome ?? 'ended'} after`} ${formatDuration(incident.rto.actualMs)}, margin ${formatDuration(incident.rto.marginMs)}${incident.rto.rpoAchievedMs !== undefined ? `, RPO achieved ${formatDuration(incident.rto.rpoAchievedMs)}` : ''}`
+      : `RTO clock: ${formatDuration(elapsed)} of ${formatDuration(c.rtoMs)} used, ${formatDuration(deadline - now)} left (deadline ${new Date(deadline).toISOString()}) — ${incident.rtoStatus}`,
     '',
     table(
       ['step', 'kind', 'status', 'started', 'took', 'by', 'detail'],

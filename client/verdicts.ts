@@ -1,11 +1,11 @@
 // One-line verdicts, shared by the CLI and the demo.
 import type { BackupManifest, VerificationRecord } from '../common/backups.js';
 import { formatDuration } from '../common/time.js';
-import { backupSeconds, bytes } from './format.js';
+import { bytes } from './format.js';
 
 export function backupVerdict(m: BackupManifest): string {
   const rows = Object.values(m.tables).reduce((a, b) => a + b, 0);
-  return `✔ backup ${m.id}: ${bytes(m.sizeBytes)}, ${Object.keys(m.tables).length} tables, ${rows} rows, sha256 ${m.sha256.slice(0, 16)}…, in ${backupSeconds(m.durationMs)} → store "${m.store}"`;
+  return `✔ backup ${m.id}: ${bytes(m.sizeBytes)}, ${Object.keys(m.tables).length} tables, ${rows} rows, sha256 ${m.sha256.slice(0, 16)}…, in ${formatDuration(m.durationMs)} → store "${m.store}"`;
 }
 
 export function verificationVerdict(r: VerificationRecord): string {

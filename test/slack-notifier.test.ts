@@ -141,7 +141,7 @@ describe('Slack notifier against the fake Web API', () => {
       'insert 12 missing row(s)',
       '`crm-20261122T020000Z`',
       '8 h 15 min old',
-      '7 h 00 min of changes before the incident',
+      '7 h of changes before the incident',
       'incidents/inc-20261122-101500-abcd/snapshot/',
       'alice, bob, carol',
       '1 of 2',

@@ -2,6 +2,7 @@
 // notifications and screen readers). Pure functions: the same notice always gives the same message.
 import type { types as slack } from '@slack/bolt';
 import type { ApprovalRequest } from '../../common/plans.js';
+import { formatDuration } from '../../common/time.js';
 import type { ApprovalAction, Notice, NoticeAction } from './notifier.js';
 import { APPROVE_ACTION, DONE_ACTION, GATE_BLOCK, REJECT_ACTION, encodeButtonValue } from './slack-actions.js';
 
@@ -77,17 +78,6 @@ function textSections(text: string, max = 8): slack.SectionBlock[] {
   return sections;
 }
 
-/** "3 h 05 min", "12 min", "40 s", "2 d 4 h". */
-export function formatAge(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min`;
-  const h = Math.floor(m / 60);
-  if (h < 48) return `${h} h ${String(m % 60).padStart(2, '0')} min`;
-  return `${Math.floor(h / 24)} d ${h % 24} h`;
-}
-
 const code = (s: string) => `\`${escapeMrkdwn(s.replace(/`/g, "'"))}\``;
 const list = (names: string[]) => (names.length ? names.map(escapeMrkdwn).join(', ') : '_nobody_');
 
@@ -102,14 +92,14 @@ function requestBlocks(request: ApprovalRequest): slack.KnownBlock[] {
   if (request.backup) {
     fields.push(
       md(
-        `*Backup used*\n${code(request.backup.id)}\ntaken ${slackDate(request.backup.startedAt)} (${formatAge(request.backup.ageMs)} old)`,
+        `*Backup used*\n${code(request.backup.id)}\ntaken ${slackDate(request.backup.startedAt)} (${formatDuration(request.backup.ageMs)} old)`,
       ),
     );
   }
   if (request.dataLossWindowMs !== undefined) {
     fields.push(
       md(
-        `*Data-loss window*\n${request.dataLossWindowMs > 0 ? `${formatAge(request.dataLossWindowMs)} of changes before the incident will not come back` : 'none'}`,
+        `*Data-loss window*\n${request.dataLossWindowMs > 0 ? `${formatDuration(request.dataLossWindowMs)} of changes before the incident will not come back` : 'none'}`,
       ),
     );
   }
