@@ -1,7 +1,6 @@
 // The quarterly drill end to end on the real stack: the real plans run against an isolated test
 // database, production's checksums never change, the test databases are always dropped (after a
 // pass, a corrupt backup, a cancellation), and a test database that is production is refused.
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { WorkflowFailedError } from '@temporalio/client';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -11,7 +10,6 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withClient } from '../activities/postgres/connection.js';
 import { fingerprints, userTables } from '../activities/postgres/inspect.js';
 import { readReport } from '../activities/reports/report.js';
-import { dumpKey } from '../common/names.js';
 import { openStore } from '../activities/storage/open.js';
 import { desiredSchedules } from '../client/schedules.js';
 import type { LifeboatConfig } from '../config/config.js';
@@ -29,6 +27,7 @@ import {
   testConfigText,
   testEnv,
   uniqueName,
+  damageStoredDump,
 } from './helpers.js';
 
 const CRITICAL = `    criticalChecks:
@@ -165,18 +164,7 @@ describe('the recovery drill', () => {
       main.client.workflow.execute(type, { taskQueue: main.taskQueue, workflowId: uniqueName(type), args });
     const newer = (await run('backupWorkflow', [{ target: 'crm' }])) as BackupManifest;
     await run('verifyWorkflow', [{ backupId: newer.id }]);
-    const s3 = new S3Client({
-      endpoint: inject('s3Endpoint'),
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { accessKeyId: inject('s3AccessKeyId'), secretAccessKey: inject('s3SecretAccessKey') },
-    });
-    const key = `${prefix}/${dumpKey(newer.id)}`;
-    const bytes = Buffer.from(
-      await (await s3.send(new GetObjectCommand({ Bucket: inject('s3Bucket'), Key: key }))).Body!.transformToByteArray(),
-    );
-    bytes[100]! ^= 0xff;
-    await s3.send(new PutObjectCommand({ Bucket: inject('s3Bucket'), Key: key, Body: bytes }));
+    await damageStoredDump(prefix, newer.id);
 
     const drillId = newDrillId();
     const result = await drill(main, { drillId, level: 'L3' });

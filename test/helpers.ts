@@ -1,6 +1,7 @@
 // Shared pieces of the integration tests: a CRM database of their own on the suite's PostgreSQL,
 // a configuration pointing at the suite's servers, and a worker on a task queue of their own.
-import { Client, Connection } from '@temporalio/client';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -12,6 +13,9 @@ import { seedCrm } from '../activities/postgres/seed.js';
 import { createActivities } from '../activities/index.js';
 import { type LifeboatConfig, parseConfig } from '../config/config.js';
 import { incidentInput } from '../client/incidents.js';
+import { dumpKey } from '../common/names.js';
+import { statusQuery } from '../workflows/messages.js';
+import { CRM_TARGET_YAML } from './crm-target.js';
 
 // Worker state changes at INFO drown the test output; warnings and errors still show.
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -54,13 +58,7 @@ export function testConfigText(options: TestConfigOptions): string {
   address: ${options.temporalAddress ?? inject('temporalAddress')}
   taskQueue: ${options.taskQueue ?? uniqueName('tq')}
 targets:
-  crm:
-    urlEnv: CRM_DATABASE_URL
-    store: main
-    tables: [crm_agents, crm_leads, crm_activities, crm_reminders, crm_lead_notes, crm_notifications]
-    integrityChecks:
-      - name: activities of a missing lead
-        sql: SELECT count(*) FROM crm_activities x WHERE NOT EXISTS (SELECT 1 FROM crm_leads l WHERE l.id = x.lead_id)
+${CRM_TARGET_YAML}
 ${options.crmExtra ?? ''}
 ${options.moreTargets ?? ''}
 stores:
@@ -176,4 +174,28 @@ export function runLifeboat(args: string[], env: NodeJS.ProcessEnv): Promise<Cli
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code: signal ? null : code, stdout, stderr }));
   });
+}
+
+/** The names of the gates and tasks a run waits for (none while it cannot answer): for expect.poll. */
+export function waitingNames(handle: WorkflowHandle): Promise<string[]> {
+  return handle.query(statusQuery).then(
+    (s) => s.waiting.map((w) => w.name),
+    () => [],
+  );
+}
+
+/** Flips one byte of a stored dump in the suite's bucket: the backup no longer matches its checksum. */
+export async function damageStoredDump(prefix: string, backupId: string): Promise<void> {
+  const s3 = new S3Client({
+    endpoint: inject('s3Endpoint'),
+    region: 'us-east-1',
+    forcePathStyle: true,
+    credentials: { accessKeyId: inject('s3AccessKeyId'), secretAccessKey: inject('s3SecretAccessKey') },
+  });
+  const key = `${prefix}/${dumpKey(backupId)}`;
+  const bytes = Buffer.from(
+    await (await s3.send(new GetObjectCommand({ Bucket: inject('s3Bucket'), Key: key }))).Body!.transformToByteArray(),
+  );
+  bytes[100]! ^= 0xff;
+  await s3.send(new PutObjectCommand({ Bucket: inject('s3Bucket'), Key: key, Body: bytes }));
 }

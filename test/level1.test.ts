@@ -20,7 +20,16 @@ import { parseConfig } from '../config/config.js';
 import type { LifeboatConfig } from '../config/config.js';
 import { type RunResult, type RunStatus } from '../common/plans.js';
 import { approveUpdate, completeUpdate, rejectUpdate, statusQuery } from '../workflows/messages.js';
-import { type TestDatabase, type TestWorker, createCrmDatabase, startTestWorker, testConfigText, testEnv, uniqueName } from './helpers.js';
+import {
+  type TestDatabase,
+  type TestWorker,
+  createCrmDatabase,
+  startTestWorker,
+  testConfigText,
+  testEnv,
+  uniqueName,
+  waitingNames,
+} from './helpers.js';
 
 describe('L1 record-level restore', () => {
   let db: TestDatabase;
@@ -112,16 +121,7 @@ describe('L1 record-level restore', () => {
   }
 
   const waitingFor = async (handle: WorkflowHandle, name: string): Promise<RunStatus> => {
-    await expect
-      .poll(
-        () =>
-          handle.query(statusQuery).then(
-            (s) => s.waiting.map((w) => w.name),
-            () => [],
-          ),
-        { timeout: 60_000, interval: 200 },
-      )
-      .toContain(name);
+    await expect.poll(() => waitingNames(handle), { timeout: 60_000, interval: 200 }).toContain(name);
     return handle.query(statusQuery);
   };
 

@@ -1,11 +1,9 @@
 // L2, L3 and L4 end to end on the real stack, with the people played by the test.
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withClient, withDatabase } from '../activities/postgres/connection.js';
 import { fingerprints, userTables } from '../activities/postgres/inspect.js';
 import { Catalog } from '../activities/storage/catalog.js';
-import { dumpKey } from '../common/names.js';
 import { openStore } from '../activities/storage/open.js';
 import { abort, incidentInput } from '../client/incidents.js';
 import type { LifeboatConfig } from '../config/config.js';
@@ -21,6 +19,7 @@ import {
   testConfig,
   testEnv,
   uniqueName,
+  damageStoredDump,
 } from './helpers.js';
 
 describe('recovery plans L2, L3, L4', () => {
@@ -171,18 +170,7 @@ approvals:
     const run = (type: string, args: unknown[]) =>
       worker.client.workflow.execute(type, { taskQueue: worker.taskQueue, workflowId: uniqueName(type), args });
     const newer = (await run('backupWorkflow', [{ target: 'crm' }])) as BackupManifest;
-    const s3 = new S3Client({
-      endpoint: inject('s3Endpoint'),
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { accessKeyId: inject('s3AccessKeyId'), secretAccessKey: inject('s3SecretAccessKey') },
-    });
-    const key = `${prefix}/${dumpKey(newer.id)}`;
-    const bytes = Buffer.from(
-      await (await s3.send(new GetObjectCommand({ Bucket: inject('s3Bucket'), Key: key }))).Body!.transformToByteArray(),
-    );
-    bytes[100]! ^= 0xff;
-    await s3.send(new PutObjectCommand({ Bucket: inject('s3Bucket'), Key: key, Body: bytes }));
+    await damageStoredDump(prefix, newer.id);
 
     const id = await declare('L4');
     const result = await driveIncident(worker.client, id, {

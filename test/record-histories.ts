@@ -28,6 +28,7 @@ import { createWorker } from '../worker/worker.js';
 import { type Level, type PlanOptions } from '../common/plans.js';
 import { completeUpdate, drillResultQuery } from '../workflows/messages.js';
 import { drillIdFor } from '../common/names.js';
+import { CRM_TARGET_YAML } from './crm-target.js';
 
 export const HISTORIES_DIR = join(REPO_ROOT, 'test', 'histories');
 const TASK_QUEUE = 'lifeboat-record';
@@ -37,13 +38,7 @@ const configText = (temporalAddress: string, s3Endpoint: string) => `temporal:
   address: ${temporalAddress}
   taskQueue: ${TASK_QUEUE}
 targets:
-  crm:
-    urlEnv: CRM_DATABASE_URL
-    store: main
-    tables: [crm_agents, crm_leads, crm_activities, crm_reminders, crm_lead_notes, crm_notifications]
-    integrityChecks:
-      - name: activities of a missing lead
-        sql: SELECT count(*) FROM crm_activities x WHERE NOT EXISTS (SELECT 1 FROM crm_leads l WHERE l.id = x.lead_id)
+${CRM_TARGET_YAML}
     criticalChecks:
       - name: read due reminders
         sql: SELECT count(*) FROM crm_reminders WHERE NOT done AND due_at < now() + interval '1 day'

@@ -27,6 +27,7 @@ import {
   testConfig,
   testEnv,
   uniqueName,
+  waitingNames,
 } from './helpers.js';
 import { blockActionsPayload, post, signedRequest } from './slack-sign.js';
 
@@ -200,16 +201,7 @@ approvals:
     expect(root.text).toContain(`[${id} L1] L1 incident declared by carol`);
     expect(approval.text).toContain(`[${id} L1] Approval needed`);
     expect(parseButtonValue(approve.value)).toEqual({ workflowId: `${id}-L1`, name: 'apply-restore', incidentId: id });
-    await expect
-      .poll(
-        () =>
-          plan.query(statusQuery).then(
-            (s) => s.waiting.map((w) => w.name),
-            () => [],
-          ),
-        { timeout: 20_000 },
-      )
-      .toContain('apply-restore');
+    await expect.poll(() => waitingNames(plan), { timeout: 20_000 }).toContain('apply-restore');
     await unaffected();
   });
 

@@ -16,8 +16,7 @@ import { type LifeboatConfig, parseConfig } from '../config/config.js';
 import { buildIdFor } from '../worker/versioning.js';
 import { createWorker } from '../worker/worker.js';
 import { type RunResult } from '../common/plans.js';
-import { statusQuery } from '../workflows/messages.js';
-import { type TestDatabase, createCrmDatabase, testConfig, testConfigText, testEnv, uniqueName } from './helpers.js';
+import { type TestDatabase, createCrmDatabase, testConfig, testConfigText, testEnv, uniqueName, waitingNames } from './helpers.js';
 
 describe('worker versioning', () => {
   let db: TestDatabase;
@@ -106,16 +105,7 @@ describe('worker versioning', () => {
       args: [input],
     });
     const plan = client.workflow.getHandle(`${input.incidentId}-L3`);
-    await expect
-      .poll(
-        () =>
-          plan.query(statusQuery).then(
-            (s) => s.waiting.map((w) => w.name),
-            () => [],
-          ),
-        { timeout: 60_000, interval: 200 },
-      )
-      .toContain('vendor-support');
+    await expect.poll(() => waitingNames(plan), { timeout: 60_000, interval: 200 }).toContain('vendor-support');
 
     // The rollout: B polls (and does not promote itself), then the operator makes it current.
     await startVersion('B', 'never');

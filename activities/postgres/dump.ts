@@ -3,9 +3,8 @@
 // dump reads, so the manifest's counts describe exactly what the dump holds.
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createHash } from 'node:crypto';
-import { Transform } from 'node:stream';
 import { promisify } from 'node:util';
+import { hashTap } from '../storage/hash-tap.js';
 import type { BackupStore } from '../storage/store.js';
 import { libpqEnv, pgTool, withClient } from './connection.js';
 import { rowCounts, userTables } from './inspect.js';
@@ -53,30 +52,15 @@ export async function dumpToStore(url: string, store: BackupStore, key: string, 
       const [command, argv] = existsSync(STDBUF) ? [STDBUF, ['-o1M', pgTool('pg_dump'), ...args]] : [pgTool('pg_dump'), args];
       const dump = startTool(command, argv, { name: 'pg_dump', env: libpqEnv(url), stdout: 'pipe', signal: options.signal });
 
-      const hash = createHash('sha256');
-      let size = 0;
       // The stream only ends cleanly once pg_dump has exited with 0: a failed dump fails the
       // upload, which then leaves nothing behind.
-      const hashing = new Transform({
-        transform(chunk: Buffer, _enc, done) {
-          hash.update(chunk);
-          size += chunk.length;
-          options.onBytes?.(size);
-          done(null, chunk);
-        },
-        flush(done) {
-          dump.done.then(
-            () => done(null),
-            (err: Error) => done(err),
-          );
-        },
-      });
-      dump.stdout!.pipe(hashing);
+      const hashing = hashTap({ onBytes: options.onBytes, beforeEnd: () => dump.done });
+      dump.stdout!.pipe(hashing.stream);
       const counting = (options.tables ? Promise.resolve(options.tables) : userTables(client)).then((tables) => rowCounts(client, tables));
       try {
-        const [tables] = await Promise.all([counting, store.upload(key, hashing, { signal: options.signal })]);
+        const [tables] = await Promise.all([counting, store.upload(key, hashing.stream, { signal: options.signal })]);
         await dump.done;
-        return { sizeBytes: size, sha256: hash.digest('hex'), tables, serverVersion, pgDumpVersion: toolVersion };
+        return { sizeBytes: hashing.size(), sha256: hashing.digest(), tables, serverVersion, pgDumpVersion: toolVersion };
       } catch (err) {
         dump.stop();
         await counting.catch(() => undefined);

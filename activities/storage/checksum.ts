@@ -1,11 +1,11 @@
 // Re-reads a stored backup and compares its size and SHA-256 with the manifest: in passing (a
 // checksum pass) or while spooling it into a local file that a restore then reads.
-import { createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { Transform, Writable } from 'node:stream';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { BackupManifest, Finding } from '../../common/backups.js';
 import { dumpKey } from '../../common/names.js';
+import { hashTap } from './hash-tap.js';
 import type { BackupStore } from './store.js';
 
 export interface ReadOptions {
@@ -21,19 +21,11 @@ async function readChecked(
   sink: Writable | undefined,
   options: ReadOptions,
 ): Promise<Finding[]> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  const tap = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      options.onBytes?.(bytes);
-      done(null, sink ? chunk : undefined);
-    },
-  });
+  const tap = hashTap({ onBytes: options.onBytes, forward: sink !== undefined });
   const end = sink ?? new Writable({ write: (_chunk, _encoding, done) => done() });
-  await pipeline(await store.download(dumpKey(manifest.id)), tap, end, { signal: options.signal });
-  const sha256 = hash.digest('hex');
+  await pipeline(await store.download(dumpKey(manifest.id)), tap.stream, end, { signal: options.signal });
+  const sha256 = tap.digest();
+  const bytes = tap.size();
   const findings: Finding[] = [];
   if (bytes !== manifest.sizeBytes)
     findings.push({ check: 'size', detail: `stored object is ${bytes} bytes, manifest says ${manifest.sizeBytes}` });
