@@ -21,7 +21,7 @@ function readProc(pid: number): Proc | undefined {
 }
 
 /** The root and all its descendants, each with its depth below the root. */
-export function processTree(root: number): Array<Proc & { depth: number }> {
+function processTree(root: number): Array<Proc & { depth: number }> {
   const children = new Map<number, Proc[]>();
   for (const name of readdirSync('/proc')) {
     if (!/^\d+$/.test(name)) continue;
@@ -40,7 +40,7 @@ export function processTree(root: number): Array<Proc & { depth: number }> {
 }
 
 /** A field of /proc/<pid>/status in KiB (VmRSS: resident now, VmHWM: the peak of VmRSS). */
-export function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
+function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number | undefined {
   try {
     const m = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
     return m ? Number(m[1]) : undefined;

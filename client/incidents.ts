@@ -36,7 +36,7 @@ export function whoAmI(given?: string): string {
   return given ?? process.env.LIFEBOAT_USER ?? userInfo().username;
 }
 
-export function newIncidentId(at = new Date()): string {
+function newIncidentId(at = new Date()): string {
   const stamp = at.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   return `inc-${stamp}-${randomBytes(2).toString('hex')}`;
 }

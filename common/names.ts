@@ -42,7 +42,7 @@ export function parseBackupId(id: string): ParsedBackupId {
   return { id, target, startedAt, day: `${y}-${mo}-${d}` };
 }
 
-export const DUMP_FILE = 'backup.dump';
+const DUMP_FILE = 'backup.dump';
 
 /** The folder a backup lives in: <target>/daily/<YYYY-MM-DD>/<id>. */
 export function backupFolder(id: string): string {
@@ -65,7 +65,7 @@ export function assertIncidentId(id: string): void {
     );
 }
 
-/** The child plan's workflow id: derived, so the CLI can find where approvals go. */
+/** The child plan's workflow id of an incident or a drill: derived, so clients find where approvals go. */
 export function planWorkflowId(incidentId: string, level: Level): string {
   return `${incidentId}-${level}`;
 }

@@ -9,7 +9,6 @@ export interface TargetRef {
 }
 
 export type Level = 'L1' | 'L2' | 'L3' | 'L4';
-export const LEVELS: readonly Level[] = ['L1', 'L2', 'L3', 'L4'];
 
 /** The DR document's immediate answers, from which a level is triaged. */
 export interface TriageAnswers {

@@ -205,7 +205,7 @@ export type HookConfig = LifeboatConfig['hooks'][string];
 export type SlackConfig = NonNullable<LifeboatConfig['notify']['slack']>;
 
 /** Replaces ${VAR} and ${VAR:-default} with values from the environment; comment lines are left alone. */
-export function interpolateEnv(text: string, env: NodeJS.ProcessEnv, source: string): string {
+function interpolateEnv(text: string, env: NodeJS.ProcessEnv, source: string): string {
   const interpolate = (line: string) =>
     line.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}/g, (_, variable: string, hasDefault, fallback) => {
       const value = env[variable];

@@ -65,7 +65,7 @@ export function blockActionsPayload(spec: ClickSpec): Record<string, unknown> {
 }
 
 /** Slack's v0 signature of a raw body at a timestamp (seconds). */
-export function slackSignature(secret: string, timestamp: number, rawBody: string): string {
+function slackSignature(secret: string, timestamp: number, rawBody: string): string {
   return `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${rawBody}`).digest('hex')}`;
 }
 

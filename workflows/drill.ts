@@ -22,7 +22,7 @@ import {
   type DrillSettings,
   type TableCheck,
 } from '../common/drills.js';
-import { drillIdFor, testDatabaseFor } from '../common/names.js';
+import { drillIdFor, planWorkflowId, testDatabaseFor } from '../common/names.js';
 import { drillResultQuery } from './messages.js';
 import { type Finding } from '../common/backups.js';
 import { type Level, type PlanOptions, type RtoResult, type RunContext, type RunResult, type StepRecord } from '../common/plans.js';
@@ -36,11 +36,6 @@ import { failureText, outcomeOf } from './engine/outcome.js';
 import { Runbook } from './engine/runbook.js';
 
 const plans = { L1: level1Workflow, L2: level2Workflow, L3: level3Workflow, L4: level4Workflow } as const;
-
-/** The child plan's workflow id: derived, so clients find where a human drill's approvals go. */
-export function drillPlanWorkflowId(drillId: string, level: Level): string {
-  return `${drillId}-${level}`;
-}
 
 /** What the drill learns on the way; the verdict and the report are made from it. */
 interface Observed {
@@ -199,7 +194,7 @@ async function rehearse(
 
   // The incident starts now: the recovery is timed from here.
   const declaredAt = (seen.declaredAt = new Date().toISOString());
-  const childWorkflowId = drillPlanWorkflowId(drillId, level);
+  const childWorkflowId = planWorkflowId(drillId, level);
   run.show({ declaredAt, childWorkflowId });
   const plan = (seen.plan = await run.step(
     `execute: run the real ${level} plan against the test database`,

@@ -4,7 +4,7 @@
 import type { WebClient } from '@slack/web-api';
 import type { SlackConfig } from '../../config/config.js';
 
-export const IDENTITY_CACHE_MS = 60_000;
+const IDENTITY_CACHE_MS = 60_000;
 
 interface Cached<T> {
   value: T;
