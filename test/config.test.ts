@@ -45,6 +45,7 @@ describe('parseConfig', () => {
       namespace: 'default',
       taskQueue: 'lifeboat',
       uiUrl: 'http://127.0.0.1:8233',
+      versioning: { deployment: 'lifeboat', makeCurrent: 'when-none' },
     });
     expect(Object.keys(config.targets)).toEqual(['crm']);
     expect(config.targets.crm).toMatchObject({
