@@ -13,6 +13,9 @@ const WRITABLE = '-c default_transaction_read_only=off';
 
 export async function withClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url, application_name: 'lifeboat', options: WRITABLE });
+  // A server restart or a terminated backend makes the client emit 'error' besides failing the
+  // query in flight; unheard, that event would end the whole worker process and every run on it.
+  client.on('error', () => undefined);
   try {
     await client.connect();
   } catch (err) {
