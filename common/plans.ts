@@ -1,6 +1,7 @@
 // Incidents and recovery plans: levels, the run's context, its timeline, the people's messages
 // (votes, completions, aborts), the RTO result and what a plan returns. Types and constants only.
 import type { TableFingerprint } from './backups.js';
+import type { Proof, ProofPolicy } from './proof.js';
 
 /** What plan activities work on: a target's production database, or (drills) a test database standing in for it. */
 export interface TargetRef {
@@ -26,6 +27,11 @@ export interface ApprovalPolicy {
   gates: Record<string, string[]>;
   /** Whether the person who declared the incident may approve its gates. */
   selfApproval: boolean;
+  /**
+   * Who may prove what (people's SSH keys, receivers that sign for Slack users), from the worker's
+   * configuration. When present, every vote, completion and abort must carry a proof that verifies.
+   */
+  proof?: ProofPolicy;
 }
 
 export interface RunContext {
@@ -79,6 +85,8 @@ export interface Vote {
   gate: string;
   by: string;
   reason?: string;
+  /** The voter's signature over this vote (common/proof.ts): decision "approve" or "reject". */
+  proof?: Proof;
 }
 
 export interface Completion {
@@ -87,11 +95,15 @@ export interface Completion {
   note?: string;
   /** Options the task offers (e.g. "rollback", "restore" when confirming an L2's cause). */
   choices?: string[];
+  /** The person's signature over this completion: decision "complete", text the note. */
+  proof?: Proof;
 }
 
 export interface AbortRequest {
   by: string;
   reason: string;
+  /** The person's signature over this abort: item "run", decision "abort", text the reason. */
+  proof?: Proof;
 }
 
 interface WaitingBase {

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../common/errors.js';
+import { parsePublicKey } from '../common/sshsig.js';
 
 const duration = z.string().regex(/^\d+(s|m|h|d)$/, 'expected a duration such as "90m", "25h" or "7d"');
 
@@ -127,6 +128,14 @@ const drill = z.strictObject({
   improvementsDeadline: duration.default('14d'),
 });
 
+/** A person who may answer runs, and the SSH public keys that prove them (an allowed-signers list). */
+const person = z.strictObject({
+  /** Public keys as lines of a .pub file: "ssh-ed25519 AAAA… comment". */
+  keys: z.array(z.string().min(1)).default([]),
+  /** Files holding such lines, read when the configuration is loaded (relative to the working directory). */
+  keyFiles: z.array(z.string().min(1)).default([]),
+});
+
 const schema = z.strictObject({
   temporal: z
     .strictObject({
@@ -181,6 +190,8 @@ const schema = z.strictObject({
       L4: approvals.prefault({}),
     })
     .prefault({}),
+  /** When set, every approval, task completion and abort must be signed by one of the person's keys. */
+  people: z.record(z.string().min(1), person).default({}),
   notify: z.strictObject({ responseTeam: z.array(z.string()).default([]), slack: slack.optional() }).prefault({}),
   drill: drill.prefault({}),
   schedules: z
@@ -253,6 +264,17 @@ export function parseConfig(text: string, source = 'configuration', env = proces
       );
     }
   }
+  for (const [who, p] of Object.entries(config.people))
+    p.keys = [...p.keys, ...p.keyFiles.flatMap((file) => readKeyFile(file, `${source}: people.${who}.keyFiles`))];
+  for (const [who, p] of Object.entries(config.people)) {
+    p.keys.forEach((line, i) => {
+      try {
+        parsePublicKey(line);
+      } catch (err) {
+        throw new ConfigError(`${source} is invalid:\n  - people.${who}.keys[${i}]: ${(err as Error).message}`);
+      }
+    });
+  }
   return config;
 }
 
@@ -268,6 +290,20 @@ export function loadConfig(path = process.env.LIFEBOAT_CONFIG ?? DEFAULT_CONFIG_
     );
   }
   return parseConfig(text, path, env);
+}
+
+/** The public key lines of a .pub or allowed-keys file (blank lines and comments skipped). */
+function readKeyFile(path: string, field: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`${field}: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return text
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith('#'));
 }
 
 /** Looks a target up by name, refusing unknown names with the list of known ones. */
