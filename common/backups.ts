@@ -1,6 +1,20 @@
 // Backups: what a backup leaves (manifest, verification) and the inputs and results of the
 // backup, verification, retention and freshness workflows. Types only.
 
+/** One privilege granted on an object, as PostgreSQL's aclexplode() lists it ("PUBLIC" for everyone). */
+export interface Grant {
+  grantee: string;
+  privilege: string;
+  grantor: string;
+  grantable: boolean;
+}
+
+/** Who owns an object of the database and what it grants (null: the built-in defaults, nothing granted explicitly). */
+export interface ObjectPrivileges {
+  owner: string;
+  grants: Grant[] | null;
+}
+
 /** A backup's manifest: written last, so a backup without one does not exist. */
 export interface BackupManifest {
   id: string;
@@ -19,6 +33,11 @@ export interface BackupManifest {
   tables: Record<string, number>;
   /** Set when only these tables were dumped (a safety snapshot before a table restore). */
   onlyTables?: string[];
+  /**
+   * Owners and grants of every schema, relation and routine, read in the dump's snapshot (whole
+   * backups only; absent from backups taken before Lifeboat recorded them).
+   */
+  privileges?: Record<string, ObjectPrivileges>;
   tags: string[];
   reason: string;
   lifeboatVersion: string;

@@ -46,6 +46,7 @@ export async function takeBackup(resolve: Resolver, request: BackupRequest, life
     sha256: result.sha256,
     tables: result.tables,
     ...(request.tables ? { onlyTables: request.tables } : {}),
+    ...(result.privileges ? { privileges: result.privileges } : {}),
     tags: request.tags,
     reason: request.reason,
     lifeboatVersion,

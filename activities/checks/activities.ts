@@ -10,6 +10,7 @@ import { heartbeatWhile } from '../heartbeat.js';
 import type { DatabaseRef, RestoredRef } from '../inputs.js';
 import { describeUrl, withClient, withDatabase } from '../postgres/connection.js';
 import { fingerprintDatabase, integrityFindings, rowCounts } from '../postgres/inspect.js';
+import { privilegeDifferences, readPrivileges } from '../postgres/privileges.js';
 import type { Resolver } from '../resolve.js';
 
 export function createCheckActivities(resolve: Resolver) {
@@ -28,9 +29,15 @@ export function createCheckActivities(resolve: Resolver) {
       if (expected && restored[table] && restored[table].checksum !== expected)
         problems.push(`${table}: content differs from the verified backup`);
     }
+    // Owners and grants, where the restore kept them (not in a drill's disposable copy).
+    const comparePrivileges = manifest.privileges !== undefined && !input.testDatabase;
+    if (comparePrivileges) {
+      const actual = await withClient(withDatabase(databaseUrl(input.target), input.database), readPrivileges);
+      problems.push(...privilegeDifferences(manifest.privileges!, actual));
+    }
     if (problems.length)
       throw refuse(`the restored database does not match backup ${manifest.id}: ${problems.join('; ')}`, FailureType.verification);
-    const summary = `${Object.keys(manifest.tables).length} tables match ${manifest.id} (${verification?.result === 'passed' ? 'counts and checksums' : 'counts; the backup had no verified checksums'})`;
+    const summary = `${Object.keys(manifest.tables).length} tables match ${manifest.id} (${verification?.result === 'passed' ? 'counts and checksums' : 'counts; the backup had no verified checksums'}${comparePrivileges ? '; owners and grants' : ''})`;
     return { summary, tables: restored };
   }
 

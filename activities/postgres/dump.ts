@@ -7,7 +7,9 @@ import { promisify } from 'node:util';
 import { hashTap } from '../storage/hash-tap.js';
 import type { BackupStore } from '../storage/store.js';
 import { libpqEnv, pgTool, withClient } from './connection.js';
+import type { ObjectPrivileges } from '../../common/backups.js';
 import { rowCounts, userTables } from './inspect.js';
+import { readPrivileges } from './privileges.js';
 import { startTool } from './tool.js';
 
 const STDBUF = '/usr/bin/stdbuf';
@@ -26,6 +28,8 @@ export interface DumpResult {
   tables: Record<string, number>;
   serverVersion: string;
   pgDumpVersion: string;
+  /** Whole-database dumps only. */
+  privileges?: Record<string, ObjectPrivileges>;
 }
 
 export async function pgDumpVersion(): Promise<string> {
@@ -56,11 +60,22 @@ export async function dumpToStore(url: string, store: BackupStore, key: string, 
       // upload, which then leaves nothing behind.
       const hashing = hashTap({ onBytes: options.onBytes, beforeEnd: () => dump.done });
       dump.stdout!.pipe(hashing.stream);
-      const counting = (options.tables ? Promise.resolve(options.tables) : userTables(client)).then((tables) => rowCounts(client, tables));
+      // Counts and privileges come from the dump's own snapshot, one query after the other on this client.
+      const counting = (options.tables ? Promise.resolve(options.tables) : userTables(client)).then(async (tables) => ({
+        tables: await rowCounts(client, tables),
+        privileges: options.tables ? undefined : await readPrivileges(client),
+      }));
       try {
-        const [tables] = await Promise.all([counting, store.upload(key, hashing.stream, { signal: options.signal })]);
+        const [{ tables, privileges }] = await Promise.all([counting, store.upload(key, hashing.stream, { signal: options.signal })]);
         await dump.done;
-        return { sizeBytes: hashing.size(), sha256: hashing.digest(), tables, serverVersion, pgDumpVersion: toolVersion };
+        return {
+          sizeBytes: hashing.size(),
+          sha256: hashing.digest(),
+          tables,
+          serverVersion,
+          pgDumpVersion: toolVersion,
+          ...(privileges ? { privileges } : {}),
+        };
       } catch (err) {
         dump.stop();
         await counting.catch(() => undefined);

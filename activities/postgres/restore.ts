@@ -1,5 +1,12 @@
 // Scratch databases and pg_restore: from a stream (in place, one transaction) or, into a new
-// database, from a local file with parallel jobs.
+// database, from a local file with parallel jobs. A recovery keeps the backup's owners and grants
+// (the application's roles must still reach their tables afterwards); a scratch copy drops them,
+// as its server need not know the application's roles.
+
+/** 'keep': the backup's owners and grants (every role must exist); 'drop': all owned by whoever restores. */
+export type PrivilegeMode = 'keep' | 'drop';
+
+const privilegeFlags = (mode: PrivilegeMode) => (mode === 'keep' ? [] : ['--no-owner', '--no-acl']);
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { escapeIdentifier, libpqEnv, pgTool, withClient, withDatabase } from './connection.js';
@@ -26,12 +33,12 @@ export async function restoreFromStream(
   name: string,
   body: Readable,
   signal?: AbortSignal,
-  options: { inPlace?: boolean } = {},
+  options: { inPlace?: boolean; privileges?: PrivilegeMode } = {},
 ): Promise<void> {
   const inPlace = options.inPlace ? ['--clean', '--if-exists', '--single-transaction'] : [];
   const restore = startTool(
     pgTool('pg_restore'),
-    ['--no-owner', '--no-acl', '--exit-on-error', '--no-password', ...inPlace, `--dbname=${name}`],
+    [...privilegeFlags(options.privileges ?? 'drop'), '--exit-on-error', '--no-password', ...inPlace, `--dbname=${name}`],
     {
       env: libpqEnv(withDatabase(serverUrl, name)),
       stdin: 'pipe',
@@ -62,12 +69,19 @@ export async function restoreFromFile(
   serverUrl: string,
   name: string,
   file: string,
-  options: { jobs: number; signal?: AbortSignal },
+  options: { jobs: number; signal?: AbortSignal; privileges?: PrivilegeMode },
 ): Promise<void> {
   // pg_restore's workers are its children: SIGTERM makes the leader stop them and their sessions.
   await runTool(
     pgTool('pg_restore'),
-    [`--jobs=${options.jobs}`, '--no-owner', '--no-acl', '--exit-on-error', '--no-password', `--dbname=${name}`, file],
+    [
+      `--jobs=${options.jobs}`,
+      ...privilegeFlags(options.privileges ?? 'drop'),
+      '--exit-on-error',
+      '--no-password',
+      `--dbname=${name}`,
+      file,
+    ],
     {
       env: libpqEnv(withDatabase(serverUrl, name)),
       signal: options.signal,

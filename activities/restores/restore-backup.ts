@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { BackupManifest, Finding } from '../../common/backups.js';
 import { heartbeatWhile, heartbeater } from '../heartbeat.js';
 import { withClient, withDatabase } from '../postgres/connection.js';
-import { dropDatabase, recreateDatabase, restoreFromFile } from '../postgres/restore.js';
+import { type PrivilegeMode, dropDatabase, recreateDatabase, restoreFromFile } from '../postgres/restore.js';
 import { downloadChecked } from '../storage/checksum.js';
 import type { BackupStore } from '../storage/store.js';
 import { refuseDamaged } from './intact.js';
@@ -34,6 +34,7 @@ export async function restoreBackupInto(
   manifest: BackupManifest,
   serverUrl: string,
   database: string,
+  privileges: PrivilegeMode = 'drop',
 ): Promise<Finding[]> {
   const signal = Context.current().cancellationSignal;
   const dir = await mkdtemp(join(tmpdir(), 'lifeboat-restore-'));
@@ -55,7 +56,7 @@ export async function restoreBackupInto(
     await recreateDatabase(serverUrl, database);
     started = Date.now();
     await heartbeatWhile({ phase: 'restoring' }, () =>
-      restoreFromFile(serverUrl, database, join(dir, 'backup.dump'), { jobs: RESTORE_JOBS, signal }),
+      restoreFromFile(serverUrl, database, join(dir, 'backup.dump'), { jobs: RESTORE_JOBS, signal, privileges }),
     );
     const restoreMs = Date.now() - started;
 
@@ -96,6 +97,7 @@ export async function restoreIntactBackupInto(
   manifest: BackupManifest,
   serverUrl: string,
   database: string,
+  privileges: PrivilegeMode = 'drop',
 ): Promise<void> {
-  refuseDamaged(manifest, await restoreBackupInto(store, manifest, serverUrl, database));
+  refuseDamaged(manifest, await restoreBackupInto(store, manifest, serverUrl, database, privileges));
 }

@@ -10,10 +10,26 @@ import { dumpKey, restoredDatabaseName } from '../../common/names.js';
 import { refuse } from '../failure.js';
 import { reportBytes } from '../heartbeat.js';
 import type { DatabaseRef, IncidentRef, RestoreInput } from '../inputs.js';
+import { missingRoles, rolesOf } from '../postgres/privileges.js';
 import { dropDatabase, restoreFromStream } from '../postgres/restore.js';
 import type { Resolver } from '../resolve.js';
 import { assertIntact, manifestOf } from './intact.js';
 import { restoreBackupInto, restoreIntactBackupInto } from './restore-backup.js';
+
+function missingRolesFailure(roles: string[]) {
+  return refuse(
+    `the backup's objects are owned by or granted to roles this server does not have: ${roles.join(', ')}. ` +
+      'Create them (CREATE ROLE …) and run the restore again: nothing was changed',
+    FailureType.input,
+  );
+}
+
+/** Refuses, before anything changes, a restore whose owners and grantees are not all roles of the server. */
+async function refuseMissingRoles(manifest: BackupManifest, serverUrl: string): Promise<void> {
+  if (!manifest.privileges) return;
+  const missing = await missingRoles(serverUrl, rolesOf(manifest.privileges));
+  if (missing.length) throw missingRolesFailure(missing);
+}
 
 export function createDatabaseRestoreActivities(resolve: Resolver) {
   const { databaseUrl, scratchServerUrl, storeOf } = resolve;
@@ -45,15 +61,25 @@ export function createDatabaseRestoreActivities(resolve: Resolver) {
     async restoreDatabase(input: RestoreInput): Promise<{ database: string; tables: number }> {
       const manifest = await manifestOf(resolve, input.target, input.backupId);
       const url = databaseUrl(input.target, input.testDatabase);
-      if (input.database) {
-        await restoreIntactBackupInto(storeOf(input.target), manifest, url, input.database);
-        return { database: input.database, tables: Object.keys(manifest.tables).length };
+      // A recovery keeps the backup's owners and grants; a drill's disposable copy does not need them.
+      const privileges = input.testDatabase ? 'drop' : 'keep';
+      if (privileges === 'keep') await refuseMissingRoles(manifest, url);
+      try {
+        if (input.database) {
+          await restoreIntactBackupInto(storeOf(input.target), manifest, url, input.database, privileges);
+          return { database: input.database, tables: Object.keys(manifest.tables).length };
+        }
+        await assertIntact(resolve, manifest);
+        const database = parse(url).database!;
+        const body = reportBytes(await storeOf(input.target).download(dumpKey(manifest.id)), 'restoring');
+        await restoreFromStream(url, database, body, Context.current().cancellationSignal, { inPlace: true, privileges });
+        return { database, tables: Object.keys(manifest.tables).length };
+      } catch (err) {
+        // A backup older than recorded privileges names its roles only when pg_restore meets one.
+        const role = /role "((?:[^"]|"")+)" does not exist/.exec((err as Error).message)?.[1];
+        if (role) throw missingRolesFailure([role]);
+        throw err;
       }
-      await assertIntact(resolve, manifest);
-      const database = parse(url).database!;
-      const body = reportBytes(await storeOf(input.target).download(dumpKey(manifest.id)), 'restoring');
-      await restoreFromStream(url, database, body, Context.current().cancellationSignal, { inPlace: true });
-      return { database, tables: Object.keys(manifest.tables).length };
     },
 
     /** Drops a database a plan restored into; never the production database, nor the one the plan works on. */
