@@ -3,10 +3,12 @@
 // refused before anything ran (bad input or configuration).
 import { Command, CommanderError } from 'commander';
 import { ConfigError, InputError } from '../common/errors.js';
+import { registerAuditCommands } from './commands/audit.js';
 import { registerBackupCommands } from './commands/backups.js';
 import { registerDevCommands } from './commands/dev.js';
 import { registerDrillCommands } from './commands/drills.js';
 import { registerIncidentCommands } from './commands/incidents.js';
+import { registerKeyCommands } from './commands/keys.js';
 import { registerScheduleCommands } from './commands/schedules.js';
 import { registerSlackCommands } from './commands/slack.js';
 import { CliError } from './follow.js';
@@ -20,6 +22,8 @@ const program = new Command('lifeboat')
 registerBackupCommands(program);
 registerScheduleCommands(program);
 registerIncidentCommands(program);
+registerKeyCommands(program);
+registerAuditCommands(program);
 registerDrillCommands(program);
 registerDevCommands(program);
 registerSlackCommands(program);

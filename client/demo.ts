@@ -53,12 +53,13 @@ try {
     const handle = await client.workflow.start<typeof drillWorkflow>('drillWorkflow', { taskQueue, workflowId: drillId, args: [input] });
     const result = await watchDrill(client, handle, (line) => console.log(line));
     failed ||= result.verdict !== 'passed';
-    // The improvements task stays open for weeks after a real drill; the demo closes it, so the drill ends here.
+    // The improvements task stays open for weeks after a real drill; the demo closes it (as alice,
+    // signed with her throwaway key), so the drill ends here.
     await driveIncident(
       client,
       drillId,
-      { improvements: { complete: { by: 'demo', note: 'demo run: nothing to improve' } } },
-      { pollMs: 200, timeoutMs: 60_000 },
+      { improvements: { complete: { by: 'alice', note: 'demo run: nothing to improve' } } },
+      { pollMs: 200, timeoutMs: 60_000, keys: embedded.keys },
     );
     verdicts.push(renderVerdict(result).filter((line) => !line.includes('improvements')));
   }

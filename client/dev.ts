@@ -15,6 +15,10 @@ In another shell:
   bin/lifeboat backup --target crm
   bin/lifeboat backups
   bin/lifeboat verify latest --target crm
+  bin/lifeboat keys
+
+Approvals are signed: --as ${Object.keys(embedded.keys).join('|')} signs with that person's throwaway key
+in ${process.env.LIFEBOAT_KEYS_DIR} (LIFEBOAT_KEYS_DIR); elsewhere give yours with --key.
 
 Ctrl-C stops everything.`);
   await new Promise<void>((resolve) => {

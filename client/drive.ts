@@ -1,8 +1,10 @@
 // Answers an incident's tasks and gates from a script, as the people would: for tests,
 // benchmarks and automated rehearsals that run a plan end to end with nobody at the keyboard.
+// A scripted person whose key file is given signs each answer as the CLI does (client/sign.ts).
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { type RunResult, type RunStatus } from '../common/plans.js';
 import { approveUpdate, completeUpdate, rejectUpdate, statusQuery } from '../workflows/messages.js';
+import { answerTo } from './sign.js';
 
 /** How a script answers what a run waits for: a task's completion, the approvers of a gate in turn, a rejection, or anything else. */
 export type Answer =
@@ -16,6 +18,8 @@ export interface DriveOptions {
   pollMs?: number;
   /** An incident still running after this long is stuck: fail rather than wait for ever. */
   timeoutMs?: number;
+  /** Person → SSH key file (private, or .pub with ssh-agent): their answers carry proofs. */
+  keys?: Record<string, string>;
 }
 
 /**
@@ -28,7 +32,9 @@ export async function driveIncident(
   answers: Record<string, Answer>,
   options: DriveOptions = {},
 ): Promise<RunResult> {
-  const { pollMs = 200, timeoutMs = 30 * 60_000 } = options;
+  const { pollMs = 200, timeoutMs = 30 * 60_000, keys = {} } = options;
+  const signed = (workflowId: string, item: string, decision: 'approve' | 'reject' | 'complete', by: string, text?: string) =>
+    answerTo(client, workflowId, { item, decision, by, text }, keys[by]);
   const incident = client.workflow.getHandle(incidentId);
   const answered = new Set<string>();
   let outcome: { result: RunResult } | { error: unknown } | undefined;
@@ -54,11 +60,21 @@ export async function driveIncident(
         const answer = answers[item.name];
         if (!answer) throw new Error(`incident ${incidentId} waits for ${item.kind} "${item.name}", which this script does not answer`);
         answered.add(key);
-        const handle = client.workflow.getHandle(run!.workflowId);
-        if ('complete' in answer) await handle.executeUpdate(completeUpdate, { args: [{ task: item.name, ...answer.complete }] });
-        else if ('reject' in answer) await handle.executeUpdate(rejectUpdate, { args: [{ gate: item.name, ...answer.reject }] });
-        else if ('act' in answer) await answer.act(handle);
-        else for (const by of answer.approve) await handle.executeUpdate(approveUpdate, { args: [{ gate: item.name, by }] });
+        const workflowId = run!.workflowId;
+        if ('complete' in answer) {
+          const { by, note } = answer.complete;
+          const { handle, proof } = await signed(workflowId, item.name, 'complete', by, note);
+          await handle.executeUpdate(completeUpdate, { args: [{ task: item.name, ...answer.complete, ...(proof && { proof }) }] });
+        } else if ('reject' in answer) {
+          const { by, reason } = answer.reject;
+          const { handle, proof } = await signed(workflowId, item.name, 'reject', by, reason);
+          await handle.executeUpdate(rejectUpdate, { args: [{ gate: item.name, ...answer.reject, ...(proof && { proof }) }] });
+        } else if ('act' in answer) await answer.act(client.workflow.getHandle(workflowId));
+        else
+          for (const by of answer.approve) {
+            const { handle, proof } = await signed(workflowId, item.name, 'approve', by);
+            await handle.executeUpdate(approveUpdate, { args: [{ gate: item.name, by, ...(proof && { proof }) }] });
+          }
       }
     }
     await Promise.race([done, new Promise((ok) => setTimeout(ok, pollMs))]);

@@ -1,5 +1,7 @@
 // The embedded defaults: the local stack, the demo CRM seeded in it, the example configuration
-// pointed at it, and a worker — what `lifeboat dev` and the demo run on.
+// pointed at it, and a worker — what `lifeboat dev` and the demo run on. The example's approvers get
+// throwaway SSH keys (client/stack/keys.ts), enrolled in this worker's configuration only, and
+// LIFEBOAT_KEYS_DIR in dev.env lets the CLI in another shell sign as them with no --key.
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { appendFileSync, chmodSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -10,6 +12,7 @@ import { seedCrm } from '../activities/postgres/seed.js';
 import { DEFAULT_CONFIG_PATH, type LifeboatConfig, loadConfig } from '../config/config.js';
 import { createWorker } from '../worker/worker.js';
 import { type Stack, startStack } from './stack/index.js';
+import { approversOf, peopleOf, throwawayKeys } from './stack/keys.js';
 import { REPO_ROOT } from './stack/processes.js';
 
 export interface Embedded {
@@ -18,6 +21,8 @@ export interface Embedded {
   client: Client;
   /** Where the stack's environment is written for other shells (mode 600: it holds the demo keys). */
   envFile: string;
+  /** Each approver's throwaway SSH key file, as driveIncident's keys option takes them. */
+  keys: Record<string, string>;
   stop(): Promise<void>;
 }
 
@@ -42,7 +47,8 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
   };
   try {
     await withClient(stack.postgres.adminUrl, (c) => c.query('CREATE DATABASE crm'));
-    const env: Record<string, string> = { ...stack.env('crm'), LIFEBOAT_LOCAL_STORE: join(home, 'store') };
+    const keysDir = join(home, 'keys');
+    const env: Record<string, string> = { ...stack.env('crm'), LIFEBOAT_LOCAL_STORE: join(home, 'store'), LIFEBOAT_KEYS_DIR: keysDir };
     Object.assign(process.env, env);
     mkdirSync(home, { recursive: true });
     const envFile = join(home, 'dev.env');
@@ -59,6 +65,8 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
     await seedCrm(env.CRM_DATABASE_URL!, { leads: options.leads, reset: true });
 
     const config = loadConfig(DEFAULT_CONFIG_PATH);
+    const keys = throwawayKeys(keysDir, approversOf(config));
+    config.people = { ...peopleOf(keys), ...config.people };
     const nativeConnection = await NativeConnection.connect({ address: config.temporal.address });
     const notificationsLog = join(logDir, 'notifications.log');
     const notifier = options.quietNotifications ? new ConsoleNotifier((line) => appendFileSync(notificationsLog, `${line}\n`)) : undefined;
@@ -71,7 +79,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
     });
     const connection = await Connection.connect({ address: config.temporal.address });
     cleanup.push(() => connection.close());
-    return { stack, config, client: new Client({ connection }), envFile, stop };
+    return { stack, config, client: new Client({ connection }), envFile, keys, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -31,6 +31,7 @@ import { assertIncidentId } from '../common/names.js';
 import type { incidentWorkflow } from '../workflows/index.js';
 import { CliError } from './follow.js';
 import { table } from './format.js';
+import { answerTo } from './sign.js';
 
 export function whoAmI(given?: string): string {
   return given ?? process.env.LIFEBOAT_USER ?? userInfo().username;
@@ -148,11 +149,17 @@ async function sendUpdate<A>(run: () => Promise<A>): Promise<A> {
   }
 }
 
+/** Who answers, and the key file that signs for them (none: unsigned, see client/sign.ts keyFileFor). */
+export interface Answerer {
+  by: string;
+  keyFile?: string;
+}
+
 export async function vote(
   client: Client,
   incidentId: string,
   decision: 'approve' | 'reject',
-  vote: { gate?: string; by: string; reason?: string },
+  vote: Answerer & { gate?: string; reason?: string },
 ): Promise<string> {
   const { incident, plan } = await incidentStatus(client, incidentId);
   const { run, item } = findWaiting(
@@ -160,22 +167,23 @@ export async function vote(
     'approval',
     vote.gate,
   );
-  const handle = client.workflow.getHandle(run.workflowId);
-  const args: [Vote] = [{ gate: item.name, by: vote.by, reason: vote.reason }];
+  const { by, reason } = vote;
+  const { handle, proof } = await answerTo(client, run.workflowId, { item: item.name, decision, by, text: reason }, vote.keyFile);
+  const args: [Vote] = [{ gate: item.name, by, reason, ...(proof && { proof }) }];
   if (decision === 'reject') {
     await sendUpdate(() => handle.executeUpdate(rejectUpdate, { args }));
-    return `✔ ${vote.by} rejected "${item.name}": nothing is changed; the plan stops`;
+    return `✔ ${by} rejected "${item.name}": nothing is changed; the plan stops`;
   }
   const remaining = await sendUpdate(() => handle.executeUpdate(approveUpdate, { args }));
   return remaining
-    ? `✔ ${vote.by} approved "${item.name}" (${remaining.approvedBy!.length} of ${remaining.required}); still needs ${remaining.required! - remaining.approvedBy!.length} more from: ${remaining.approvers!.filter((a) => !remaining.approvedBy!.includes(a)).join(', ')}`
-    : `✔ ${vote.by} approved "${item.name}": the plan goes on`;
+    ? `✔ ${by} approved "${item.name}" (${remaining.approvedBy!.length} of ${remaining.required}); still needs ${remaining.required! - remaining.approvedBy!.length} more from: ${remaining.approvers!.filter((a) => !remaining.approvedBy!.includes(a)).join(', ')}`
+    : `✔ ${by} approved "${item.name}": the plan goes on`;
 }
 
 export async function complete(
   client: Client,
   incidentId: string,
-  completion: { task?: string; by: string; note?: string; choices?: string[] },
+  completion: Answerer & { task?: string; note?: string; choices?: string[] },
 ): Promise<string> {
   const { incident, plan } = await incidentStatus(client, incidentId);
   const { run, item } = findWaiting(
@@ -183,22 +191,24 @@ export async function complete(
     'human',
     completion.task,
   );
-  await sendUpdate(() =>
-    client.workflow.getHandle(run.workflowId).executeUpdate(completeUpdate, { args: [{ ...completion, task: item.name }] }),
-  );
-  return `✔ task "${item.name}" done by ${completion.by}`;
+  const { by, note, choices, keyFile } = completion;
+  const { handle, proof } = await answerTo(client, run.workflowId, { item: item.name, decision: 'complete', by, text: note }, keyFile);
+  await sendUpdate(() => handle.executeUpdate(completeUpdate, { args: [{ task: item.name, by, note, choices, ...(proof && { proof }) }] }));
+  return `✔ task "${item.name}" done by ${by}`;
 }
 
 /**
  * Asks the run to stop at its next safe point: the plan while one runs (the incident then ends
  * as aborted on its own), otherwise the incident itself.
  */
-export async function abort(client: Client, incidentId: string, request: { by: string; reason: string }): Promise<string> {
+export async function abort(client: Client, incidentId: string, request: Answerer & { reason: string }): Promise<string> {
   const { incident, plan } = await incidentStatus(client, incidentId);
   if (incident.outcome) throw new CliError(`incident ${incidentId} has already ended (${incident.outcome})`, 1);
   const run = plan && !plan.outcome ? plan : incident;
-  await sendUpdate(() => client.workflow.getHandle(run.workflowId).executeUpdate(abortUpdate, { args: [request] }));
-  return `✔ abort requested by ${request.by}: the run stops at its next safe point and removes what it staged`;
+  const { by, reason, keyFile } = request;
+  const { handle, proof } = await answerTo(client, run.workflowId, { item: 'run', decision: 'abort', by, text: reason }, keyFile);
+  await sendUpdate(() => handle.executeUpdate(abortUpdate, { args: [{ by, reason, ...(proof && { proof }) }] }));
+  return `✔ abort requested by ${by}: the run stops at its next safe point and removes what it staged`;
 }
 
 function stepRows(steps: StepRecord[], indent: string): string[][] {

@@ -1,9 +1,14 @@
 // Signs a person's answer to a run with their SSH key, the way git signs commits: `ssh-keygen -Y
 // sign` with a private key file, or with a public key file whose private half is in ssh-agent.
-// The private key never leaves ssh-keygen.
+// The private key never leaves ssh-keygen. A proof names the run it answers, looked up just before
+// signing, and the answer is sent to that run only.
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { InputError } from '../common/errors.js';
-import { type Proof, SSH_NAMESPACE, type Statement, statementText } from '../common/proof.js';
+import { type Decision, type Proof, SSH_NAMESPACE, type Statement, digestOf, statementText } from '../common/proof.js';
+import type { LifeboatConfig } from '../config/config.js';
 
 /** Runs `ssh-keygen -Y sign` over `message`; returns the armored signature. */
 export function sshSign(message: string, keyFile: string): Promise<string> {
@@ -32,4 +37,37 @@ export async function prove(statement: Omit<Statement, 'signedAt'>, keyFile: str
   const signedAt = now.toISOString();
   const signature = await sshSign(statementText({ ...statement, signedAt }), keyFile);
   return { signature, signedAt, ...(statement.via ? { via: statement.via } : {}) };
+}
+
+/**
+ * The key file that signs `by`'s answers: --key, else $LIFEBOAT_SSH_KEY, else the embedded dev
+ * stack's throwaway key for that person ($LIFEBOAT_KEYS_DIR/<name>). None found: when the
+ * configuration names people the answer would be refused, so it is refused here first; without
+ * people the answer goes unsigned and the worker decides whether that is enough.
+ */
+export function keyFileFor(config: LifeboatConfig, by: string, given?: string, env = process.env): string | undefined {
+  // A name is a file name there, never a path: --as ../x reads nothing outside the folder.
+  const devKey = env.LIFEBOAT_KEYS_DIR && basename(by) === by && join(env.LIFEBOAT_KEYS_DIR, by);
+  const found = given ?? env.LIFEBOAT_SSH_KEY ?? (devKey && existsSync(devKey) ? devKey : undefined);
+  if (found || !Object.keys(config.people).length) return found;
+  throw new InputError('give your SSH key with --key or LIFEBOAT_SSH_KEY (lifeboat keys shows how to enrol one)');
+}
+
+/**
+ * Where to send an answer to workflow `workflowId`, and its proof. With a key file the workflow's
+ * current run is looked up first, the proof names it and the handle is pinned to it, so the answer
+ * reaches exactly the run it was signed for; without one the answer goes unsigned, as before.
+ */
+export async function answerTo(
+  client: Client,
+  workflowId: string,
+  answer: { item: string; decision: Decision; by: string; text?: string },
+  keyFile: string | undefined,
+): Promise<{ handle: WorkflowHandle; proof?: Proof }> {
+  if (!keyFile) return { handle: client.workflow.getHandle(workflowId) };
+  const { runId } = await client.workflow.getHandle(workflowId).describe();
+  const { namespace } = client.options;
+  const { item, decision, by, text } = answer;
+  const proof = await prove({ namespace, workflowId, runId, item, decision, by, textDigest: digestOf(text) }, keyFile);
+  return { handle: client.workflow.getHandle(workflowId, runId), proof };
 }

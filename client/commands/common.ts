@@ -4,6 +4,8 @@
 import { type Command, Option } from 'commander';
 import { ConfigError } from '../../common/errors.js';
 import { type LifeboatConfig, loadConfig, targetConfig } from '../../config/config.js';
+import { type Answerer, whoAmI } from '../incidents.js';
+import { keyFileFor } from '../sign.js';
 
 /** The configuration the global --config names (or $LIFEBOAT_CONFIG, or the example). */
 export function configOf(program: Command): LifeboatConfig {
@@ -20,6 +22,14 @@ export function chooseTarget(cfg: LifeboatConfig, given: string | undefined): st
 
 export const targetOption = () => new Option('-t, --target <name>', 'target database, by its configured name');
 export const asOption = () => new Option('--as <name>', 'who you are (default: $LIFEBOAT_USER or your login)');
+export const keyOption = () =>
+  new Option('--key <file>', 'your SSH key: a private key file, or a .pub whose private half is in ssh-agent (default: $LIFEBOAT_SSH_KEY)');
+
+/** Who answers (--as) and the key that signs it (--key), settled before Temporal is reached. */
+export function answererOf(cfg: LifeboatConfig, opts: { as?: string; key?: string }): Answerer {
+  const by = whoAmI(opts.as);
+  return { by, keyFile: keyFileFor(cfg, by, opts.key) };
+}
 
 /** For an option given several times: each value kept, in order. */
 export const repeatable = (value: string, previous: string[] = []) => [...previous, value];

@@ -10,7 +10,7 @@ import { type Level } from '../../common/plans.js';
 import { triage } from '../../workflows/triage.js';
 import { CliError, connectClient } from '../follow.js';
 import { abort, complete, declare, incidentInput, incidentStatus, listIncidents, renderStatus, vote, whoAmI } from '../incidents.js';
-import { asOption, chooseTarget, configOf, repeatable, targetOption } from './common.js';
+import { answererOf, asOption, chooseTarget, configOf, keyOption, repeatable, targetOption } from './common.js';
 
 const incidentArg = () =>
   ['<incident>', 'incident id (inc-YYYYMMDD-HHMMSS-xxxx), or a drill id', (id: string) => (assertIncidentId(id), id)] as const;
@@ -141,11 +141,13 @@ export function registerIncidentCommands(program: Command): void {
       .argument(...incidentArg())
       .option('--gate <name>', 'the gate (default: the only one waiting)')
       .addOption(asOption())
+      .addOption(keyOption())
       .option('--reason <text>', 'why')
-      .action(async (id: string, opts: { gate?: string; as?: string; reason?: string }) => {
+      .action(async (id: string, opts: { gate?: string; as?: string; key?: string; reason?: string }) => {
         const cfg = config();
         if (decision === 'reject' && !opts.reason) throw new InputError('a rejection needs a reason (--reason "…")');
-        console.log(await vote(await connectClient(cfg), id, decision, { gate: opts.gate, by: whoAmI(opts.as), reason: opts.reason }));
+        const answerer = answererOf(cfg, opts);
+        console.log(await vote(await connectClient(cfg), id, decision, { ...answerer, gate: opts.gate, reason: opts.reason }));
       });
   }
 
@@ -155,11 +157,14 @@ export function registerIncidentCommands(program: Command): void {
     .argument(...incidentArg())
     .option('--task <name>', 'the task (default: the only one waiting)')
     .addOption(asOption())
+    .addOption(keyOption())
     .option('--note <text>', 'what was done (a ticket id, a conclusion)')
     .option('--choose <option>', 'an option the task offers, e.g. rollback or restore (repeatable)', repeatable)
-    .action(async (id: string, opts: { task?: string; as?: string; note?: string; choose?: string[] }) => {
-      const client = await connectClient(config());
-      console.log(await complete(client, id, { task: opts.task, by: whoAmI(opts.as), note: opts.note, choices: opts.choose }));
+    .action(async (id: string, opts: { task?: string; as?: string; key?: string; note?: string; choose?: string[] }) => {
+      const cfg = config();
+      const answerer = answererOf(cfg, opts);
+      const client = await connectClient(cfg);
+      console.log(await complete(client, id, { ...answerer, task: opts.task, note: opts.note, choices: opts.choose }));
     });
 
   program
@@ -168,8 +173,11 @@ export function registerIncidentCommands(program: Command): void {
     .argument(...incidentArg())
     .requiredOption('--reason <text>', 'why')
     .addOption(asOption())
-    .action(async (id: string, opts: { reason: string; as?: string }) => {
-      console.log(await abort(await connectClient(config()), id, { by: whoAmI(opts.as), reason: opts.reason }));
+    .addOption(keyOption())
+    .action(async (id: string, opts: { reason: string; as?: string; key?: string }) => {
+      const cfg = config();
+      const answerer = answererOf(cfg, opts);
+      console.log(await abort(await connectClient(cfg), id, { ...answerer, reason: opts.reason }));
     });
 
   program

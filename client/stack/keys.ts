@@ -1,0 +1,35 @@
+// Throwaway SSH keys for the embedded stack's people, so `lifeboat dev` and `make demo` sign their
+// answers with no setup. Each person gets an Ed25519 key without a passphrase, made by ssh-keygen
+// (the private half is written by ssh-keygen alone, mode 600) and kept between runs; these keys
+// prove nothing outside the local stack and are never meant for a real deployment.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LifeboatConfig } from '../../config/config.js';
+
+/** Everyone the configuration's approvals name: the people of the example runs. */
+export function approversOf(config: LifeboatConfig): string[] {
+  const names = (['L1', 'L2', 'L3', 'L4'] as const).flatMap((l) => {
+    const { approvers, gates } = config.approvals[l];
+    return [...approvers, ...Object.values(gates).flat()];
+  });
+  return [...new Set(names)].sort();
+}
+
+/** Makes `dir/<name>` (and .pub) for each person lacking one; returns each person's key file. */
+export function throwawayKeys(dir: string, names: readonly string[]): Record<string, string> {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const files: Record<string, string> = {};
+  for (const name of names) {
+    const file = join(dir, name);
+    if (!existsSync(file)) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${name}@lifeboat-dev`, '-f', file]);
+    files[name] = file;
+  }
+  return files;
+}
+
+/** The people section those keys form, for the embedded worker's configuration. */
+export const peopleOf = (files: Record<string, string>): LifeboatConfig['people'] =>
+  Object.fromEntries(
+    Object.entries(files).map(([name, file]) => [name, { keys: [readFileSync(`${file}.pub`, 'utf8').trim()], keyFiles: [] }]),
+  );
