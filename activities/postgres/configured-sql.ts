@@ -29,11 +29,14 @@ interface SequenceState {
   isCalled: boolean;
 }
 
-/** Where every sequence this role can read stands (temporary ones of other sessions cannot be read). */
+/**
+ * Where every sequence this role can read stands (temporary ones of other sessions cannot be read).
+ * has_table_privilege, not has_sequence_privilege: the planner may call it on rows of any kind.
+ */
 async function sequenceStates(client: pg.Client): Promise<Map<string, SequenceState>> {
   const { rows: names } = await client.query<{ name: string }>(
     `SELECT c.oid::regclass::text AS name FROM pg_class c
-     WHERE c.relkind = 'S' AND c.relpersistence <> 't' AND has_sequence_privilege(c.oid, 'SELECT')`,
+     WHERE c.relkind = 'S' AND c.relpersistence <> 't' AND has_table_privilege(c.oid, 'SELECT')`,
   );
   const states = new Map<string, SequenceState>();
   if (!names.length) return states;
