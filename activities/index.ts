@@ -3,6 +3,7 @@
 // so no secret ever enters workflow history. Every activity is safe to run twice.
 // The keys of the object createActivities returns are the names workflows call: never rename one
 // (running workflows call activities by name), and keep each one's input and output compatible.
+import type { Redactor } from '../common/redact.js';
 import { type LifeboatConfig, durationMs } from '../config/config.js';
 import type { RetentionPolicy } from '../workflows/retention.js';
 import { createBackupActivities } from './backups/activities.js';
@@ -30,7 +31,7 @@ export function createActivities(context: ActivityContext) {
   const version = context.lifeboatVersion ?? '0.1.0';
   const resolver = createResolver(config, context.env ?? process.env);
 
-  return {
+  return guardedByRedactor(resolver.redactor, {
     ...createBackupActivities(resolver, version),
     ...createDatabaseRestoreActivities(resolver),
     ...createRecordRestoreActivities(resolver),
@@ -47,11 +48,30 @@ export function createActivities(context: ActivityContext) {
       };
     },
 
-    /** Posts (or replaces) a notice; returns its reference for threads and in-place updates. */
+    /** Posts (or replaces) a notice, secrets redacted; returns its reference for threads and in-place updates. */
     async notify(notice: Notice): Promise<Posted> {
-      return notifier.notify(notice);
+      return notifier.notify(resolver.redactor.deep(notice));
     },
-  };
+  });
+}
+
+/**
+ * Every activity's result and failure pass the redactor on their way into workflow history (and
+ * the worker's log, which prints failures): whatever an activity read or was told, a secret of the
+ * worker never leaves it.
+ */
+function guardedByRedactor<A extends Record<string, (...args: never[]) => Promise<unknown>>>(redactor: Redactor, activities: A): A {
+  const guarded: Record<string, (...args: never[]) => Promise<unknown>> = {};
+  for (const [name, activity] of Object.entries(activities)) {
+    guarded[name] = async (...args) => {
+      try {
+        return redactor.deep(await activity(...args));
+      } catch (err) {
+        throw redactor.error(err);
+      }
+    };
+  }
+  return guarded as A;
 }
 
 export type Activities = ReturnType<typeof createActivities>;

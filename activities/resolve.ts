@@ -8,12 +8,17 @@ import { Catalog } from './storage/catalog.js';
 import { openStore } from './storage/open.js';
 import type { BackupStore } from './storage/store.js';
 import { FailureType } from '../common/errors.js';
+import { Redactor, workerSecrets } from '../common/redact.js';
 
 /** Drill test databases carry this prefix, so nothing else can be mistaken for one (or swept as one). */
 export const TEST_DATABASE = /^lifeboat_drill_[a-z0-9_]{1,47}$/;
 
 export interface Resolver {
   config: LifeboatConfig;
+  /** The worker's environment: hooks take the variables their configuration names from it. */
+  env: NodeJS.ProcessEnv;
+  /** Every secret of the configuration and the environment, for text about to leave the worker. */
+  redactor: Redactor;
   target(name: string): TargetConfig;
   /** The production connection of a target, or the drill's test database on the test server. */
   databaseUrl(target: string, testDatabase?: string): string;
@@ -90,6 +95,8 @@ export function createResolver(config: LifeboatConfig, env: NodeJS.ProcessEnv): 
 
   return {
     config,
+    env,
+    redactor: new Redactor(workerSecrets(config, env)),
     target,
     databaseUrl,
     scratchServerUrl,

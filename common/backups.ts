@@ -62,6 +62,8 @@ export interface VerificationRecord {
   durationMs: number;
   tables: Record<string, TableFingerprint>;
   findings: Finding[];
+  /** In a verify run's result: the alarm that could not be delivered, and why (the verification stands). */
+  undeliveredNotice?: string;
 }
 
 export interface BackupSummary {
@@ -111,6 +113,8 @@ export interface FreshnessResult {
   ageMs?: number;
   maxAgeMs: number;
   fresh: boolean;
+  /** The alarm that could not be delivered, and why (the check's outcome stands). */
+  undeliveredNotice?: string;
 }
 
 /** What a long activity reports in its heartbeats; the CLI shows it as progress. */

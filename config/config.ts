@@ -4,7 +4,9 @@ import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../common/errors.js';
+import { Redactor } from '../common/redact.js';
 import { parsePublicKey } from '../common/sshsig.js';
+import { statementCount } from './sql-statements.js';
 
 const duration = z.string().regex(/^\d+(s|m|h|d)$/, 'expected a duration such as "90m", "25h" or "7d"');
 
@@ -14,16 +16,25 @@ const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected the name 
 
 const sqlIdentifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL table name');
 
+/** A check's SQL: one statement, so that nothing can end the read-only or rolled-back transaction it runs in. */
+const oneStatement = z
+  .string()
+  .min(1)
+  .refine(
+    (sql) => statementCount(sql) === 1,
+    'expected exactly one SQL statement (a check runs alone in its transaction: split several into checks of their own)',
+  );
+
 const integrityCheck = z.strictObject({
   name: z.string().min(1),
-  // Counts offending rows: any value above zero is a finding.
-  sql: z.string().min(1),
+  // Counts offending rows: any value above zero is a finding. Runs in a read-only transaction.
+  sql: oneStatement,
 });
 
 const criticalCheck = z.strictObject({
   name: z.string().min(1),
-  // Runs inside a transaction that is always rolled back: it may write, nothing stays.
-  sql: z.string().min(1),
+  // Runs inside a transaction that is always rolled back, and sequences it moved are set back: it may write, nothing stays.
+  sql: oneStatement,
 });
 
 const target = z.strictObject({
@@ -63,6 +74,8 @@ const commandHook = z.strictObject({
   type: z.literal('command'),
   /** argv, run without a shell; the incident's id, target and action arrive as LIFEBOAT_* variables. */
   command: z.array(z.string().min(1)).min(1),
+  /** Variables of the worker's environment the command gets; besides them only PATH, HOME, the locale, LIFEBOAT_* and libpq's. */
+  env: z.array(envName).default([]),
   timeout: duration.default('5m'),
 });
 
@@ -215,12 +228,18 @@ export type LocalStoreConfig = Extract<StoreConfig, { type: 'local' }>;
 export type HookConfig = LifeboatConfig['hooks'][string];
 export type SlackConfig = NonNullable<LifeboatConfig['notify']['slack']>;
 
-/** Replaces ${VAR} and ${VAR:-default} with values from the environment; comment lines are left alone. */
-function interpolateEnv(text: string, env: NodeJS.ProcessEnv, source: string): string {
+/**
+ * Replaces ${VAR} and ${VAR:-default} with values from the environment; comment lines are left
+ * alone. Each value taken from the environment is added to `taken`.
+ */
+function interpolateEnv(text: string, env: NodeJS.ProcessEnv, source: string, taken: string[]): string {
   const interpolate = (line: string) =>
     line.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(:-([^}]*))?\}/g, (_, variable: string, hasDefault, fallback) => {
       const value = env[variable];
-      if (value !== undefined && value !== '') return value;
+      if (value !== undefined && value !== '') {
+        taken.push(value);
+        return value;
+      }
       if (hasDefault !== undefined) return fallback as string;
       throw new ConfigError(`${source}: environment variable ${variable} is not set (write \${${variable}:-default} to give a default)`);
     });
@@ -236,10 +255,23 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return `${path}: ${issue.message}`;
 }
 
+/**
+ * Parses and checks a configuration file's text. A refusal never quotes a value that came from the
+ * environment (a YAML error shows the lines around it, and `${VAR}` may have put a password there).
+ */
 export function parseConfig(text: string, source = 'configuration', env = process.env): LifeboatConfig {
+  const taken: string[] = [];
+  try {
+    return parseInterpolated(text, source, env, taken);
+  } catch (err) {
+    throw new Redactor(taken).error(err);
+  }
+}
+
+function parseInterpolated(text: string, source: string, env: NodeJS.ProcessEnv, taken: string[]): LifeboatConfig {
   let raw: unknown;
   try {
-    raw = parseYaml(interpolateEnv(text, env, source));
+    raw = parseYaml(interpolateEnv(text, env, source, taken));
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(`${source}: not valid YAML: ${(err as Error).message}`);

@@ -17,7 +17,7 @@ const call: HookCall = {
   databaseUrl: `postgres://lifeboat:${encodeURIComponent(PASSWORD)}@db.internal:5433/crm_prod`,
 };
 
-const command = (argv: string[], timeout = '30s'): HookConfig => ({ type: 'command', command: argv, timeout });
+const command = (argv: string[], timeout = '30s', env: string[] = []): HookConfig => ({ type: 'command', command: argv, env, timeout });
 
 /** Whether a process still runs: gone, or a zombie waiting for a parent that does not reap it, counts as not running. */
 function running(pid: number): boolean {

@@ -1,6 +1,7 @@
 // The backup plans of the DR document as workflows: take a backup, verify it by a test restore,
 // keep the right generations, and alarm when the newest verified backup is too old.
-import { ActivityFailure, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, log, workflowInfo } from '@temporalio/workflow';
+import type { Notice } from '../activities/notify/notifier.js';
 import {
   type BackupInput,
   type BackupManifest,
@@ -56,13 +57,31 @@ export async function verifyWorkflow(input: VerifyInput): Promise<VerificationRe
   };
   await quick.recordVerification({ target: manifest.target, record });
   if (record.result === 'failed') {
-    await quick.notify({
+    const undelivered = await alarm({
       severity: 'critical',
       title: `Backup ${manifest.id} failed verification`,
       text: findings.map((f) => `${f.check}: ${f.detail}`).join('; '),
     });
+    if (undelivered) return { ...record, undeliveredNotice: undelivered };
   }
   return record;
+}
+
+/**
+ * Posts an alarm. A notifier that is down must not fail the backup, verification or freshness run
+ * whose outcome it reports (the outcome is recorded anyway): the failure is logged and returned,
+ * and goes into the run's result. Catching around the same activity call leaves the commands as
+ * they were, so histories replay.
+ */
+async function alarm(notice: Notice): Promise<string | undefined> {
+  try {
+    await quick.notify(notice);
+    return undefined;
+  } catch (err) {
+    const why = `notice "${notice.title}" not delivered: ${failureMessage(err)}`;
+    log.warn(why);
+    return why;
+  }
 }
 
 function compareCounts(manifest: BackupManifest, tables: VerificationRecord['tables']): Finding[] {
@@ -98,8 +117,9 @@ export async function freshnessWorkflow(input: FreshnessInput): Promise<Freshnes
   const newest = backups.find((b) => b.verification?.result === 'passed');
   const ageMs = newest ? Date.now() - Date.parse(newest.manifest.startedAt) : undefined;
   const fresh = ageMs !== undefined && ageMs <= freshnessMaxAgeMs;
+  let undeliveredNotice: string | undefined;
   if (!fresh) {
-    await quick.notify({
+    undeliveredNotice = await alarm({
       severity: 'critical',
       title: `No fresh verified backup of ${input.target}`,
       text: newest
@@ -107,5 +127,12 @@ export async function freshnessWorkflow(input: FreshnessInput): Promise<Freshnes
         : `no backup of ${input.target} has passed verification (limit ${formatDuration(freshnessMaxAgeMs)}): run "lifeboat backup --target ${input.target}" then "lifeboat verify latest --target ${input.target}"`,
     });
   }
-  return { target: input.target, newestVerifiedId: newest?.manifest.id, ageMs, maxAgeMs: freshnessMaxAgeMs, fresh };
+  return {
+    target: input.target,
+    newestVerifiedId: newest?.manifest.id,
+    ageMs,
+    maxAgeMs: freshnessMaxAgeMs,
+    fresh,
+    ...(undeliveredNotice ? { undeliveredNotice } : {}),
+  };
 }

@@ -8,6 +8,7 @@ import type { TargetRef } from '../../common/plans.js';
 import { refuse } from '../failure.js';
 import { heartbeatWhile } from '../heartbeat.js';
 import type { DatabaseRef, RestoredRef } from '../inputs.js';
+import { queryLeavingNoTrace } from '../postgres/configured-sql.js';
 import { describeUrl, withClient, withDatabase } from '../postgres/connection.js';
 import { fingerprintDatabase, integrityFindings, rowCounts } from '../postgres/inspect.js';
 import { privilegeDifferences, readPrivileges } from '../postgres/privileges.js';
@@ -110,7 +111,7 @@ export function createCheckActivities(resolve: Resolver) {
       }
     },
 
-    /** The application's critical functions, each in a transaction that is rolled back. */
+    /** The application's critical functions, each one statement in a transaction that is rolled back, sequences set back. */
     async criticalChecks(input: TargetRef & Partial<DatabaseRef>): Promise<Array<{ check: string; ok: true }>> {
       const base = databaseUrl(input.target, input.testDatabase);
       const url = input.database ? withDatabase(base, input.database) : base;
@@ -118,14 +119,11 @@ export function createCheckActivities(resolve: Resolver) {
       const passed: Array<{ check: string; ok: true }> = [];
       await withClient(url, async (c) => {
         for (const check of resolve.target(input.target).criticalChecks) {
-          await c.query('BEGIN');
           try {
-            await c.query(check.sql);
+            await queryLeavingNoTrace(c, check.sql);
             passed.push({ check: check.name, ok: true });
           } catch (err) {
             failures.push(`${check.name}: ${(err as Error).message}`);
-          } finally {
-            await c.query('ROLLBACK');
           }
         }
       });

@@ -212,7 +212,8 @@ export function createDrillActivities(resolver: Resolver) {
       findings: { check: string; detail: string }[];
       workflowId: string;
     }) {
-      return writeDrillReport(storeOf(input.context.target), input);
+      // Findings and step details may quote errors: the report is redacted like history.
+      return writeDrillReport(storeOf(input.context.target), resolver.redactor.deep(input));
     },
   };
 }

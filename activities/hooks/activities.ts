@@ -33,8 +33,9 @@ export function createHookActivities(resolve: Resolver) {
           action: input.role,
           databaseUrl: resolve.databaseUrl(input.target, input.testDatabase),
         },
-        process.env,
+        resolve.env,
         Context.current().cancellationSignal,
+        resolve.redactor,
       );
       if (!result.ok)
         throw ApplicationFailure.retryable(

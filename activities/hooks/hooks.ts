@@ -1,13 +1,16 @@
 // Hooks: the team's own commands and webhooks that Lifeboat calls at fixed moments of a run
 // (freeze writes, roll back the code, cut over). A command runs without a shell in a process
 // group of its own, so a time-out ends it and everything it started; a webhook gets a JSON POST.
-// The result goes into workflow history, so nothing secret may be in it: the webhook token and
-// the database password are redacted from whatever the hook printed or answered.
+// A command gets a minimal environment (the basics, the variables its configuration names, the
+// incident and its database), never the worker's credentials. The result goes into workflow
+// history, so nothing secret may be in it: every secret of the worker, the webhook token and the
+// database password are redacted from whatever the hook printed or answered.
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { HookConfig } from '../../config/config.js';
 import { durationMs } from '../../config/config.js';
+import { Redactor } from '../../common/redact.js';
 import { libpqEnv } from '../postgres/connection.js';
 
 export interface HookCall {
@@ -33,54 +36,27 @@ export interface HookResult {
 export const OUTPUT_LIMIT = 64 * 1024;
 /** How long a timed-out command's process group has between SIGTERM and SIGKILL. */
 export const KILL_GRACE_MS = 5_000;
-export const REDACTED = '[redacted]';
 
+/**
+ * Runs a hook. `env` is the worker's environment: a command gets only its harmless basics, the
+ * variables its configuration names and the LIFEBOAT_* and libpq ones; a webhook reads its token
+ * there. `redactor` holds the worker's secrets; the hook's own (database password, token) are added.
+ */
 export async function runHook(
   name: string,
   hook: HookConfig,
   call: HookCall,
   env: NodeJS.ProcessEnv = process.env,
   signal?: AbortSignal,
+  redactor: Redactor = new Redactor([]),
 ): Promise<HookResult> {
   signal?.throwIfAborted();
-  return hook.type === 'command' ? runCommand(name, hook, call, env, signal) : runWebhook(name, hook, call, env, signal);
+  return hook.type === 'command'
+    ? runCommand(name, hook, call, env, redactor, signal)
+    : runWebhook(name, hook, call, env, redactor, signal);
 }
 
-// ───────────────────────────── Output and secrets ─────────────────────────────
-
-/** Every form in which a secret could show up in output: as is, and percent-encoded. */
-function secretForms(secrets: (string | undefined)[]): string[] {
-  const forms = new Set<string>();
-  for (const secret of secrets) {
-    if (!secret) continue;
-    forms.add(secret);
-    forms.add(encodeURIComponent(secret));
-  }
-  // Longest first, so a secret containing another is replaced whole.
-  return [...forms].sort((a, b) => b.length - a.length);
-}
-
-/**
- * Replaces every secret by REDACTED. When the text was cut from a longer output, a secret may
- * straddle the cut and leave a piece too short to recognise: such a piece is shorter than the
- * longest secret, so the characters that are not part of a recognised secret within that margin
- * of a cut edge are dropped (whole secrets found there are still shown as REDACTED).
- */
-function redact(text: string, secrets: string[], cut: { start?: boolean; end?: boolean } = {}): string {
-  if (!secrets.length) return text;
-  const margin = Math.max(...secrets.map((s) => s.length)) - 1;
-  const from = cut.start ? margin : 0;
-  const to = cut.end ? text.length - margin : text.length;
-  const plain = (start: number, end: number) => text.slice(Math.max(start, from), Math.min(end, to));
-  const pattern = new RegExp(secrets.map((s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('|'), 'g');
-  let out = '';
-  let last = 0;
-  for (const match of text.matchAll(pattern)) {
-    out += plain(last, match.index) + REDACTED;
-    last = match.index + match[0].length;
-  }
-  return out + plain(last, text.length);
-}
+// ───────────────────────────── Output ─────────────────────────────
 
 /** Drops UTF-8 continuation bytes at the start, left over from cutting inside a character. */
 function fromCharBoundary(bytes: Buffer): Buffer {
@@ -116,10 +92,10 @@ class Tail {
 }
 
 /** The last OUTPUT_LIMIT bytes of the output, redacted; a note says how much came before. */
-function boundedTail(tail: Tail, secrets: string[]): string {
+function boundedTail(tail: Tail, redactor: Redactor): string {
   const raw = tail.bytes();
   const cut = tail.total > raw.length;
-  let bytes: Buffer = Buffer.from(redact(fromCharBoundary(raw).toString('utf8'), secrets, { start: cut }), 'utf8');
+  let bytes: Buffer = Buffer.from(redactor.text(fromCharBoundary(raw).toString('utf8'), { start: cut }), 'utf8');
   const truncated = cut || bytes.length > OUTPUT_LIMIT;
   if (bytes.length > OUTPUT_LIMIT) bytes = fromCharBoundary(bytes.subarray(bytes.length - OUTPUT_LIMIT));
   const body = bytes.toString('utf8');
@@ -127,20 +103,36 @@ function boundedTail(tail: Tail, secrets: string[]): string {
 }
 
 /** The first OUTPUT_LIMIT bytes of a body, redacted; `more` when the body went on. */
-function boundedHead(bytes: Buffer, more: boolean, secrets: string[]): string {
+function boundedHead(bytes: Buffer, more: boolean, redactor: Redactor): string {
   const cut = more || bytes.length > OUTPUT_LIMIT;
   // A multi-byte character cut at the end decodes to U+FFFD: drop it.
   const decoded = bytes.subarray(0, OUTPUT_LIMIT).toString('utf8');
   const text = cut ? decoded.replace(/\uFFFD$/, '') : decoded;
-  const body = redact(text, secrets, { end: cut });
+  const body = redactor.text(text, { end: cut });
   return cut ? `${body}\n[… rest of the response omitted]` : body;
 }
 
 // ───────────────────────────── Commands ─────────────────────────────
 
-/** The libpq variables of a connection string, and nothing else of the worker's environment. */
-function libpqVars(url: string): NodeJS.ProcessEnv {
-  return libpqEnv(url, {});
+/** What every command gets of the worker's environment: where programs are, the home directory, the locale. */
+const BASICS = /^(PATH|HOME|LANG|LANGUAGE|LC_[A-Z]+|TZ|TMPDIR|USER|LOGNAME|SHELL|TERM)$/;
+
+/**
+ * A command's whole environment: the basics, the variables its configuration names, the incident
+ * in LIFEBOAT_* variables and the target's database in libpq variables (never the connection
+ * string itself). Nothing else of the worker's: its credentials are not the hook's business.
+ */
+function commandEnv(hook: Extract<HookConfig, { type: 'command' }>, call: HookCall, workerEnv: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [variable, value] of Object.entries(workerEnv)) if (BASICS.test(variable)) env[variable] = value;
+  for (const variable of hook.env) if (workerEnv[variable] !== undefined) env[variable] = workerEnv[variable];
+  return {
+    ...env,
+    LIFEBOAT_INCIDENT_ID: call.incidentId,
+    LIFEBOAT_TARGET: call.target,
+    LIFEBOAT_ACTION: call.action,
+    ...(call.databaseUrl ? libpqEnv(call.databaseUrl, {}) : {}),
+  };
 }
 
 /**
@@ -186,21 +178,16 @@ async function runCommand(
   name: string,
   hook: Extract<HookConfig, { type: 'command' }>,
   call: HookCall,
-  baseEnv: NodeJS.ProcessEnv,
+  workerEnv: NodeJS.ProcessEnv,
+  workerSecrets: Redactor,
   signal?: AbortSignal,
 ): Promise<HookResult> {
   const [file, ...args] = hook.command as [string, ...string[]];
-  const env: NodeJS.ProcessEnv = {
-    ...baseEnv,
-    LIFEBOAT_INCIDENT_ID: call.incidentId,
-    LIFEBOAT_TARGET: call.target,
-    LIFEBOAT_ACTION: call.action,
-    ...(call.databaseUrl ? libpqVars(call.databaseUrl) : {}),
-  };
-  const secrets = secretForms([env.PGPASSWORD]);
+  const env = commandEnv(hook, call, workerEnv);
+  const redactor = workerSecrets.with([env.PGPASSWORD]);
   const timeoutMs = durationMs(hook.timeout);
   const started = performance.now();
-  const tail = new Tail(OUTPUT_LIMIT + 4 * Math.max(0, ...secrets.map((s) => s.length)) + 4);
+  const tail = new Tail(OUTPUT_LIMIT + 4 * redactor.longest + 4);
   const notes: string[] = [];
 
   const child = spawn(file, args, { env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -264,7 +251,7 @@ async function runCommand(
   } else {
     exitCode = exit.code ?? undefined;
   }
-  let output = boundedTail(tail, secrets);
+  let output = boundedTail(tail, redactor);
   if (notes.length) output = `${output}${output && !output.endsWith('\n') ? '\n' : ''}${notes.join('\n')}`;
   return {
     hook: name,
@@ -297,6 +284,7 @@ async function runWebhook(
   hook: Extract<HookConfig, { type: 'webhook' }>,
   call: HookCall,
   env: NodeJS.ProcessEnv,
+  workerSecrets: Redactor,
   signal?: AbortSignal,
 ): Promise<HookResult> {
   const started = performance.now();
@@ -309,7 +297,7 @@ async function runWebhook(
   } catch {
     // The configuration validated the URL; fetch reports anything else.
   }
-  const secrets = secretForms([token, ...urlSecrets]);
+  const redactor = workerSecrets.with([token, ...urlSecrets]);
   const result = (ok: boolean, output: string, extra: Partial<HookResult> = {}): HookResult => ({
     hook: name,
     ok,
@@ -355,7 +343,7 @@ async function runWebhook(
   } catch (err) {
     if (signal?.aborted) throw signal.reason ?? err;
     const timedOut = timeout.signal.aborted;
-    const partial = head.length ? `${boundedHead(Buffer.concat(head), true, secrets)}\n` : '';
+    const partial = head.length ? `${boundedHead(Buffer.concat(head), true, redactor)}\n` : '';
     const why = timedOut ? `timed out after ${hook.timeout}` : describeFetchError(err);
     return result(false, `${partial}[lifeboat: POST ${origin(hook.url)} failed: ${why}]`, {
       ...(status !== undefined ? { httpStatus: status } : {}),
@@ -364,7 +352,7 @@ async function runWebhook(
   } finally {
     clearTimeout(timer);
   }
-  let output = boundedHead(Buffer.concat(head), more, secrets);
+  let output = boundedHead(Buffer.concat(head), more, redactor);
   if (status >= 300 && status < 400)
     output = `${output}${output ? '\n' : ''}[lifeboat: the webhook answered with a redirect, which is not followed]`;
   return result(status >= 200 && status < 300, output, { httpStatus: status });

@@ -1,5 +1,6 @@
 // Reads what a database holds: row counts, order-independent table checksums, integrity checks.
 import type pg from 'pg';
+import { queryReadOnly } from './configured-sql.js';
 import type { Finding, TableFingerprint } from '../../common/backups.js';
 import { escapeIdentifier, withClient } from './connection.js';
 
@@ -199,19 +200,19 @@ export interface IntegrityCheck {
   sql: string;
 }
 
-/** Runs each check read-only; a count above zero, or a check that fails to run, is a finding. */
+/** Runs each check as one read-only statement; a count above zero, or a check that fails to run, is a finding. */
 export async function integrityFindings(client: pg.Client, checks: IntegrityCheck[]): Promise<Finding[]> {
   const findings: Finding[] = [];
   for (const check of checks) {
-    await client.query('BEGIN READ ONLY');
     try {
-      const { rows } = await client.query<Record<string, unknown>>(check.sql);
+      const rows = await queryReadOnly(client, check.sql);
       const count = Number(Object.values(rows[0] ?? {})[0] ?? 0);
       if (count > 0) findings.push({ check: check.name, detail: `${count} offending row(s)` });
     } catch (err) {
-      findings.push({ check: check.name, detail: `the check failed to run: ${(err as Error).message}` });
-    } finally {
-      await client.query('ROLLBACK');
+      findings.push({
+        check: check.name,
+        detail: `the check failed to run: ${(err as Error).message} (an integrity check is one read-only statement: fix its sql in the configuration)`,
+      });
     }
   }
   return findings;

@@ -7,15 +7,19 @@ import { writeReport } from './report.js';
 export function createReportActivities(resolve: Resolver) {
   return {
     async writeIncidentReport(input: { context: RunContext; result: RunResult; workflowId: string }): Promise<string[]> {
-      return writeReport(resolve.storeOf(input.context.target), {
-        kind: 'incident',
-        id: input.context.incidentId,
-        title: `${input.context.level} incident ${input.context.incidentId}: ${input.context.summary}`,
-        context: input.context,
-        result: input.result,
-        generatedAt: new Date().toISOString(),
-        extra: { workflow: input.workflowId },
-      });
+      // A step's detail may quote an error or a hook's output: the report is redacted like history.
+      return writeReport(
+        resolve.storeOf(input.context.target),
+        resolve.redactor.deep({
+          kind: 'incident' as const,
+          id: input.context.incidentId,
+          title: `${input.context.level} incident ${input.context.incidentId}: ${input.context.summary}`,
+          context: input.context,
+          result: input.result,
+          generatedAt: new Date().toISOString(),
+          extra: { workflow: input.workflowId },
+        }),
+      );
     },
   };
 }
