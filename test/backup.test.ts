@@ -68,7 +68,7 @@ describe('backup and verification', () => {
     expect(manifest).toMatchObject({ target: 'crm', format: 'custom', compression: 1, tags: ['pre-deploy'], reason: 'test' });
     expect(manifest.serverVersion).toMatch(/^15\./);
     expect(manifest.pgDumpVersion).toContain('15.');
-    expect(manifest.id).toMatch(/^crm-\d{8}T\d{6}Z$/);
+    expect(manifest.id).toMatch(/^crm-\d{8}T\d{6}Z-[0-9a-f]{6}$/);
     expect(dumpKey(manifest.id)).toBe(`crm/daily/${manifest.startedAt.slice(0, 10)}/${manifest.id}/backup.dump`);
 
     const listed = await catalog().list('crm');

@@ -99,7 +99,7 @@ describe('parseConfig', () => {
 
   it('fills in every default of a minimal configuration', () => {
     const config = parseConfig(
-      'targets:\n  app: { urlEnv: APP_URL, store: disk, tables: [t] }\nstores:\n  disk: { type: local, path: /var/backups }\n',
+      'targets:\n  app: { urlEnv: APP_URL, store: disk, scratchUrlEnv: SCRATCH_URL, tables: [t] }\nstores:\n  disk: { type: local, path: /var/backups }\n',
       'x',
       {},
     );
@@ -110,7 +110,7 @@ describe('parseConfig', () => {
       uiUrl: 'http://127.0.0.1:8233',
     });
     expect(config.targets.app).toMatchObject({ urlEnv: 'APP_URL', store: 'disk', tables: ['t'], integrityChecks: [] });
-    expect(config.targets.app!.scratchUrlEnv).toBeUndefined();
+    expect(config.targets.app!.verifyOn).toBeUndefined();
     expect(config.stores.disk).toEqual({ type: 'local', path: '/var/backups', prefix: 'backups' });
     expect(config.retention).toEqual({ daily: 7, weekly: 4, monthly: 6 });
     expect(config.backup.compression).toBe(1);
