@@ -195,7 +195,9 @@ describe('incident commander CLI', () => {
       /^ {2}identify: choose the newest verified backup before the data went bad\s+automated\s+done\s.*crm-\d{8}T\d{6}Z-[0-9a-f]{6}, taken /m,
     );
     expect(screen).toMatch(/^ {2}apply-restore\s+approval\s+waiting\b/m);
-    expect(screen).toMatch(/^⏸ waiting for approval of "apply-restore": Restore \d+ rows of crm from backup crm-\d{8}T\d{6}Z-[0-9a-f]{6}$/m);
+    expect(screen).toMatch(
+      /^⏸ waiting for approval of "apply-restore": Restore \d+ rows of crm from backup crm-\d{8}T\d{6}Z-[0-9a-f]{6}$/m,
+    );
     expect(screen).toMatch(/^ {2}needs 1 of: alice, bob$/m);
     expect(screen).toMatch(/^ {2}• crm_leads: insert 3 missing row\(s\) \(id /m);
     expect(screen).toContain(`→ lifeboat approve ${l1} --gate apply-restore --as <you>`);
