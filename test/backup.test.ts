@@ -107,6 +107,23 @@ describe('backup and verification', () => {
     await s3.send(new PutObjectCommand({ Bucket: inject('s3Bucket'), Key: key, Body: original }));
   });
 
+  it('completes two backups of one target started at once, each under its own id with its own dump', async () => {
+    const [a, b] = await Promise.all([
+      run<BackupManifest>('backupWorkflow', [{ target: 'crm' }]),
+      run<BackupManifest>('backupWorkflow', [{ target: 'crm' }]),
+    ]);
+    expect(a.id).not.toBe(b.id);
+    const listed = await catalog().list('crm');
+    for (const m of [a, b]) {
+      expect(listed.find((s) => s.manifest.id === m.id)?.manifest).toEqual(m);
+      expect(
+        createHash('sha256')
+          .update(await storedObject(dumpKey(m.id)))
+          .digest('hex'),
+      ).toBe(m.sha256);
+    }
+  });
+
   it('refuses an unknown backup id without retrying', async () => {
     await expect(run('verifyWorkflow', [{ backupId: 'crm-20200101T000000Z' }])).rejects.toMatchObject({
       cause: { cause: { message: expect.stringContaining('no backup "crm-20200101T000000Z"') } },

@@ -124,6 +124,15 @@ describe('parseConfig', () => {
     expect(configError(`${text}\ntargets: {}\n`)).toBe('lifeboat.yaml is invalid:\n  - targets: at least one target is needed');
   });
 
+  it('refuses a target without a verification server unless it says verifyOn: production, saying what to write', () => {
+    const text = exampleWith('    verifyOn: production\n', '');
+    expect(configError(text)).toBe(
+      "lifeboat.yaml is invalid:\n  - targets.crm: no verification server: verification and drills restore backups onto one. Write scratchUrlEnv: <VARIABLE> (the connection string of a server other than production), or verifyOn: production to restore them on the target's own server",
+    );
+    const separate = parseConfig(exampleWith('    verifyOn: production\n', '    scratchUrlEnv: SCRATCH_URL\n'), 'lifeboat.yaml', {});
+    expect(separate.targets.crm).toMatchObject({ scratchUrlEnv: 'SCRATCH_URL' });
+  });
+
   it('refuses a field of the wrong type, naming the field and the type expected', () => {
     expect(configError(exampleWith('compression: 1', 'compression: "fast"'))).toBe(
       'lifeboat.yaml is invalid:\n  - backup.compression: Invalid input: expected number, received string',
