@@ -5,6 +5,7 @@ import { parse } from 'pg-connection-string';
 import { type LifeboatConfig, type TargetConfig, targetConfig } from '../config/config.js';
 import { withDatabase } from './postgres/connection.js';
 import { Catalog } from './storage/catalog.js';
+import { type ManifestKey, manifestKeyOf } from './storage/manifest-file.js';
 import { openStore } from './storage/open.js';
 import type { BackupStore } from './storage/store.js';
 import { FailureType } from '../common/errors.js';
@@ -51,9 +52,17 @@ export function createResolver(config: LifeboatConfig, env: NodeJS.ProcessEnv): 
     return url;
   }
 
+  /** The verification server; the target's own only where the configuration says `verifyOn: production`. */
   function scratchServerUrl(name: string): string {
     const t = target(name);
-    return (t.scratchUrlEnv && env[t.scratchUrlEnv]) || productionUrl(name);
+    if (!t.scratchUrlEnv) return productionUrl(name); // the configuration refuses a target with neither
+    const url = env[t.scratchUrlEnv];
+    if (!url)
+      throw ApplicationFailure.nonRetryable(
+        `target "${name}": scratchUrlEnv names ${t.scratchUrlEnv}, which is not set on the worker (set it to the verification server's connection string)`,
+        FailureType.config,
+      );
+    return url;
   }
 
   function testServerUrl(name: string): string {
@@ -88,6 +97,15 @@ export function createResolver(config: LifeboatConfig, env: NodeJS.ProcessEnv): 
     return url;
   }
 
+  /** The manifest key, read when needed: a missing one fails that activity, not the worker. */
+  function manifestKey(): ManifestKey {
+    try {
+      return manifestKeyOf(config, env);
+    } catch (err) {
+      throw ApplicationFailure.nonRetryable((err as Error).message, FailureType.config);
+    }
+  }
+
   function storeOf(name: string): BackupStore {
     const store = target(name).store;
     return openStore(store, config.stores[store]!, env);
@@ -102,7 +120,7 @@ export function createResolver(config: LifeboatConfig, env: NodeJS.ProcessEnv): 
     scratchServerUrl,
     testServerUrl,
     storeOf,
-    catalogOf: (name) => new Catalog(storeOf(name)),
+    catalogOf: (name) => new Catalog(storeOf(name), manifestKey()),
   };
 }
 

@@ -71,6 +71,21 @@ export interface BackupSummary {
   verification?: VerificationRecord;
 }
 
+/** A manifest found in the store that cannot be used (truncated, foreign, unsigned…): listed, never chosen. */
+export interface DamagedBackup {
+  /** The folder's name: a backup id, unless the object is foreign. */
+  id: string;
+  /** Its key in the store, to find or remove it. */
+  key: string;
+  reason: string;
+}
+
+/** A backup a plan passed over when choosing, and why (damaged, failed its checksum, refused by the policy). */
+export interface SkippedBackup {
+  id: string;
+  reason: string;
+}
+
 export interface BackupInput {
   target: string;
   tags?: string[];

@@ -23,6 +23,7 @@ export const FailureType = {
   backupNotFound: 'BackupNotFound',
   noUsableBackup: 'NoUsableBackup',
   checksumMismatch: 'ChecksumMismatch',
+  damagedBackup: 'DamagedBackup',
   criticalCheck: 'CriticalCheckFailed',
   recovery: 'RecoveryError',
   verification: 'VerificationFailed',

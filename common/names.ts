@@ -5,15 +5,25 @@
 import { BackupIdError, InputError } from './errors.js';
 import type { Level } from './plans.js';
 
-const ID_PATTERN = /^([a-z][a-z0-9_-]{0,39})-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/;
+// The optional suffix tells apart backups of one target started in the same second; ids made
+// before it existed have none and stay valid.
+const ID_PATTERN = /^([a-z][a-z0-9_-]{0,39})-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z(?:-([a-z0-9]{4,12}))?$/;
 
-/** A backup id names its target and UTC start time, e.g. crm-20261122T020000Z. */
-export function backupIdFor(target: string, at: Date): string {
+/** A backup id names its target and UTC start time, and a suffix unique to the run that takes it: crm-20261122T020000Z-3fa9c1. */
+export function backupIdFor(target: string, at: Date, suffix?: string): string {
   const stamp = at
     .toISOString()
     .replace(/[-:]/g, '')
     .replace(/\.\d{3}Z$/, 'Z');
-  return `${target}-${stamp}`;
+  return `${target}-${stamp}${suffix === undefined ? '' : `-${suffix}`}`;
+}
+
+/** A backup id suffix from a Temporal run id (a UUID): the same on every attempt of the run, distinct between runs. */
+export function backupSuffixOf(runId: string): string {
+  return runId
+    .replace(/[^a-z0-9]/gi, '')
+    .slice(-6)
+    .toLowerCase();
 }
 
 export interface ParsedBackupId {
@@ -29,14 +39,14 @@ export function parseBackupId(id: string): ParsedBackupId {
   const m = ID_PATTERN.exec(id);
   if (!m) {
     throw new BackupIdError(
-      `"${id}" is not a backup id: expected <target>-<YYYYMMDD>T<HHMMSS>Z such as crm-20261122T020000Z (run "lifeboat backups" to list them)`,
+      `"${id}" is not a backup id: expected <target>-<YYYYMMDD>T<HHMMSS>Z such as crm-20261122T020000Z, or with a run suffix such as crm-20261122T020000Z-3fa9c1 (run "lifeboat backups" to list them)`,
     );
   }
-  const [, target, y, mo, d, h, mi, s] = m as unknown as [string, string, string, string, string, string, string, string];
+  const [, target, y, mo, d, h, mi, s, suffix] = m as unknown as [string, string, string, string, string, string, string, string, string?];
   const startedAt = new Date(Date.UTC(+y, +mo - 1, +d, +h, +mi, +s));
   // Date.UTC rolls invalid fields over (month 13, minute 60) and maps years 0-99 to 19xx: a real
   // time gives back exactly this id.
-  if (Number.isNaN(startedAt.getTime()) || backupIdFor(target, startedAt) !== id) {
+  if (Number.isNaN(startedAt.getTime()) || backupIdFor(target, startedAt, suffix) !== id) {
     throw new BackupIdError(`"${id}" is not a backup id: its date is not a real date`);
   }
   return { id, target, startedAt, day: `${y}-${mo}-${d}` };

@@ -47,8 +47,10 @@ const target = z.strictObject({
   hooks: z
     .strictObject({ freezeWrites: name.optional(), unfreezeWrites: name.optional(), rollback: name.optional(), cutover: name.optional() })
     .default({}),
-  // Where verification restores into; defaults to the target's own server.
+  /** The verification server: where verification, drills and recovery copies restore into. */
   scratchUrlEnv: envName.optional(),
+  /** "production": without a scratchUrlEnv, restore those copies on the target's own server (an explicit choice). */
+  verifyOn: z.literal('production').optional(),
 });
 
 const s3Store = z.strictObject({
@@ -183,7 +185,13 @@ const schema = z.strictObject({
     L3: { rto: '24h', rpo: '24h' },
     L4: { rto: '72h', rtoTarget: '48h', rpo: '24h' },
   }),
-  backup: z.strictObject({ compression: z.number().int().min(0).max(9).default(1) }).prefault({}),
+  backup: z
+    .strictObject({
+      compression: z.number().int().min(0).max(9).default(1),
+      /** The variable holding the key that signs and checks manifests (HMAC-SHA256); unsigned manifests when absent. */
+      manifestKeyEnv: envName.optional(),
+    })
+    .prefault({}),
   retention: z
     .strictObject({
       daily: z.number().int().min(1).default(7),
@@ -289,6 +297,11 @@ function parseInterpolated(text: string, source: string, env: NodeJS.ProcessEnv,
           `${source} is invalid:\n  - targets.${targetName}.hooks.${role}: no hook named "${hook}" (known: ${Object.keys(config.hooks).join(', ') || 'none'})`,
         );
       }
+    }
+    if (!t.scratchUrlEnv && t.verifyOn !== 'production') {
+      throw new ConfigError(
+        `${source} is invalid:\n  - targets.${targetName}: no verification server: verification and drills restore backups onto one. Write scratchUrlEnv: <VARIABLE> (the connection string of a server other than production), or verifyOn: production to restore them on the target's own server`,
+      );
     }
     if (!config.stores[t.store]) {
       throw new ConfigError(

@@ -68,7 +68,7 @@ describe('backup and verification', () => {
     expect(manifest).toMatchObject({ target: 'crm', format: 'custom', compression: 1, tags: ['pre-deploy'], reason: 'test' });
     expect(manifest.serverVersion).toMatch(/^15\./);
     expect(manifest.pgDumpVersion).toContain('15.');
-    expect(manifest.id).toMatch(/^crm-\d{8}T\d{6}Z$/);
+    expect(manifest.id).toMatch(/^crm-\d{8}T\d{6}Z-[0-9a-f]{6}$/);
     expect(dumpKey(manifest.id)).toBe(`crm/daily/${manifest.startedAt.slice(0, 10)}/${manifest.id}/backup.dump`);
 
     const listed = await catalog().list('crm');
@@ -105,6 +105,23 @@ describe('backup and verification', () => {
     expect(worker.notices.at(-1)).toMatchObject({ severity: 'critical', title: expect.stringContaining(manifest.id) });
 
     await s3.send(new PutObjectCommand({ Bucket: inject('s3Bucket'), Key: key, Body: original }));
+  });
+
+  it('completes two backups of one target started at once, each under its own id with its own dump', async () => {
+    const [a, b] = await Promise.all([
+      run<BackupManifest>('backupWorkflow', [{ target: 'crm' }]),
+      run<BackupManifest>('backupWorkflow', [{ target: 'crm' }]),
+    ]);
+    expect(a.id).not.toBe(b.id);
+    const listed = await catalog().list('crm');
+    for (const m of [a, b]) {
+      expect(listed.find((s) => s.manifest.id === m.id)?.manifest).toEqual(m);
+      expect(
+        createHash('sha256')
+          .update(await storedObject(dumpKey(m.id)))
+          .digest('hex'),
+      ).toBe(m.sha256);
+    }
   });
 
   it('refuses an unknown backup id without retrying', async () => {

@@ -41,7 +41,7 @@ describe('lifeboat CLI', () => {
       taskQueue: uniqueName(`cli-${name}`),
       bucket: options.bucket,
       temporalAddress: '${TEMPORAL_ADDRESS}',
-      moreTargets: '  billing:\n    urlEnv: BILLING_DATABASE_URL\n    store: main\n    tables: [invoices]',
+      moreTargets: '  billing:\n    urlEnv: BILLING_DATABASE_URL\n    store: main\n    verifyOn: production\n    tables: [invoices]',
     });
     const file = join(dir, `${name}.yaml`);
     writeFileSync(file, text);
@@ -94,7 +94,7 @@ describe('lifeboat CLI', () => {
     expect(run.stderr).not.toContain('✖');
     expect(run.code).toBe(0);
     const match =
-      /^✔ backup (crm-\d{8}T\d{6}Z): .+, 6 tables, (\d+) rows, sha256 [0-9a-f]{16}…, in (?:< 1 s|\d+ s|\d+ min(?: \d+ s)?) → store "main"\n$/.exec(
+      /^✔ backup (crm-\d{8}T\d{6}Z-[0-9a-f]{6}): .+, 6 tables, (\d+) rows, sha256 [0-9a-f]{16}…, in (?:< 1 s|\d+ s|\d+ min(?: \d+ s)?) → store "main"\n$/.exec(
         run.stdout,
       );
     expect(match, run.stdout).not.toBeNull();

@@ -99,7 +99,7 @@ describe('parseConfig', () => {
 
   it('fills in every default of a minimal configuration', () => {
     const config = parseConfig(
-      'targets:\n  app: { urlEnv: APP_URL, store: disk, tables: [t] }\nstores:\n  disk: { type: local, path: /var/backups }\n',
+      'targets:\n  app: { urlEnv: APP_URL, store: disk, scratchUrlEnv: SCRATCH_URL, tables: [t] }\nstores:\n  disk: { type: local, path: /var/backups }\n',
       'x',
       {},
     );
@@ -110,7 +110,7 @@ describe('parseConfig', () => {
       uiUrl: 'http://127.0.0.1:8233',
     });
     expect(config.targets.app).toMatchObject({ urlEnv: 'APP_URL', store: 'disk', tables: ['t'], integrityChecks: [] });
-    expect(config.targets.app!.scratchUrlEnv).toBeUndefined();
+    expect(config.targets.app!.verifyOn).toBeUndefined();
     expect(config.stores.disk).toEqual({ type: 'local', path: '/var/backups', prefix: 'backups' });
     expect(config.retention).toEqual({ daily: 7, weekly: 4, monthly: 6 });
     expect(config.backup.compression).toBe(1);
@@ -122,6 +122,15 @@ describe('parseConfig', () => {
     expect(text).not.toContain('urlEnv');
     expect(configError(text)).toBe('lifeboat.yaml is invalid:\n  - targets: Invalid input: expected record, received undefined');
     expect(configError(`${text}\ntargets: {}\n`)).toBe('lifeboat.yaml is invalid:\n  - targets: at least one target is needed');
+  });
+
+  it('refuses a target without a verification server unless it says verifyOn: production, saying what to write', () => {
+    const text = exampleWith('    verifyOn: production\n', '');
+    expect(configError(text)).toBe(
+      "lifeboat.yaml is invalid:\n  - targets.crm: no verification server: verification and drills restore backups onto one. Write scratchUrlEnv: <VARIABLE> (the connection string of a server other than production), or verifyOn: production to restore them on the target's own server",
+    );
+    const separate = parseConfig(exampleWith('    verifyOn: production\n', '    scratchUrlEnv: SCRATCH_URL\n'), 'lifeboat.yaml', {});
+    expect(separate.targets.crm).toMatchObject({ scratchUrlEnv: 'SCRATCH_URL' });
   });
 
   it('refuses a field of the wrong type, naming the field and the type expected', () => {

@@ -3,6 +3,7 @@
 export const CRM_TARGET_YAML = `  crm:
     urlEnv: CRM_DATABASE_URL
     store: main
+    verifyOn: production
     tables: [crm_agents, crm_leads, crm_activities, crm_reminders, crm_lead_notes, crm_notifications]
     integrityChecks:
       - name: activities of a missing lead

@@ -192,10 +192,12 @@ describe('incident commander CLI', () => {
     expect(screen).toMatch(new RegExp(`^RTO clock: ${D} of 1 h used`, 'm'));
     expect(screen).toMatch(/^assess: level L1\s+automated\s+skipped\s.*given at declaration/m);
     expect(screen).toMatch(
-      /^ {2}identify: choose the newest verified backup before the data went bad\s+automated\s+done\s.*crm-\d{8}T\d{6}Z, taken /m,
+      /^ {2}identify: choose the newest verified backup before the data went bad\s+automated\s+done\s.*crm-\d{8}T\d{6}Z-[0-9a-f]{6}, taken /m,
     );
     expect(screen).toMatch(/^ {2}apply-restore\s+approval\s+waiting\b/m);
-    expect(screen).toMatch(/^⏸ waiting for approval of "apply-restore": Restore \d+ rows of crm from backup crm-\d{8}T\d{6}Z$/m);
+    expect(screen).toMatch(
+      /^⏸ waiting for approval of "apply-restore": Restore \d+ rows of crm from backup crm-\d{8}T\d{6}Z-[0-9a-f]{6}$/m,
+    );
     expect(screen).toMatch(/^ {2}needs 1 of: alice, bob$/m);
     expect(screen).toMatch(/^ {2}• crm_leads: insert 3 missing row\(s\) \(id /m);
     expect(screen).toContain(`→ lifeboat approve ${l1} --gate apply-restore --as <you>`);
@@ -264,7 +266,7 @@ describe('incident commander CLI', () => {
     expect(md.code).toBe(0);
     expect(md.stdout).toMatch(/^# .*L1.*\n/);
     expect(md.stdout).toContain(`Incident \`${l1}\` — recovered, RTO met (`);
-    expect(md.stdout).toMatch(/^\| Outcome \| recovered: \d+ rows restored from crm-\d{8}T\d{6}Z /m);
+    expect(md.stdout).toMatch(/^\| Outcome \| recovered: \d+ rows restored from crm-\d{8}T\d{6}Z-[0-9a-f]{6} /m);
     expect(md.stdout).toContain('| Declared by | carol |');
     expect(md.stdout).toContain('![timeline](timeline.svg)');
     expect(md.stderr).toContain(`/reports/${l1}/)`);

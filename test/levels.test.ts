@@ -8,6 +8,7 @@ import { openStore } from '../activities/storage/open.js';
 import { abort, incidentInput } from '../client/incidents.js';
 import type { LifeboatConfig } from '../config/config.js';
 import { type BackupManifest } from '../common/backups.js';
+import { backupFolder, backupIdFor } from '../common/names.js';
 import { type Level, type PlanOptions } from '../common/plans.js';
 import { approveUpdate, statusQuery } from '../workflows/messages.js';
 import {
@@ -163,6 +164,34 @@ approvals:
       async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [restoredDb])).rowCount,
     );
     expect(left).toBe(0);
+  });
+
+  it('L3 recovers from the newest intact backup past a damaged newer one and a truncated manifest, and says why it skipped them', async () => {
+    const run = (type: string, args: unknown[]) =>
+      worker.client.workflow.execute(type, { taskQueue: worker.taskQueue, workflowId: uniqueName(type), args });
+    const newer = (await run('backupWorkflow', [{ target: 'crm' }])) as BackupManifest;
+    await run('verifyWorkflow', [{ backupId: newer.id }]);
+    await damageStoredDump(prefix, newer.id);
+    const truncated = backupIdFor('crm', new Date(Date.parse(newer.startedAt) + 1000), 'dead00');
+    await catalog().store.putText(`${backupFolder(truncated)}/manifest.json`, '{"id": "crm-');
+
+    const id = await declare('L3');
+    const result = await driveIncident(worker.client, id, {
+      'vendor-support': { complete: { by: 'carol', note: 'ticket VEND-1236' } },
+      'cut-over': { complete: { by: 'carol' } },
+      'resume-read-only': { complete: { by: 'carol' } },
+      'resume-internal-users': { complete: { by: 'carol' } },
+      'resume-all-users': { complete: { by: 'carol' } },
+      'post-mortem': { complete: { by: 'carol', note: 'wiki/pm-43' } },
+    });
+    expect(result.outcome).toBe('recovered');
+    const choice = result.timeline.find((s) => s.name === 'execute recovery: choose the newest verified backup')!.detail!;
+    expect(choice).toMatch(new RegExp(`^${verified.id}, taken ${verified.startedAt}; skipped `));
+    expect(choice).toContain(`${truncated} (manifest is not valid JSON`);
+    expect(choice).toContain(`${newer.id} (SHA-256 mismatch`);
+    const restoredDb = /into (\S+)$/.exec(result.detail)![1]!;
+    expect(await sums(withDatabase(db.url, restoredDb))).toEqual(pristine);
+    await withClient(inject('pgAdminUrl'), (c) => c.query(`DROP DATABASE ${restoredDb} WITH (FORCE)`));
   });
 
   it('L4 skips a corrupt newer backup, needs two distinct approvers to accept the data loss, and restores', async () => {

@@ -5,7 +5,7 @@ import { parseConfig } from '../config/config.js';
 
 const config = (drill = '') =>
   parseConfig(
-    `targets:\n  crm: { urlEnv: CRM_URL, store: main, tables: [crm_leads] }\nstores:\n  main: { type: local, path: /tmp/x }\n${drill}`,
+    `targets:\n  crm: { urlEnv: CRM_URL, store: main, verifyOn: production, tables: [crm_leads] }\nstores:\n  main: { type: local, path: /tmp/x }\n${drill}`,
     'test',
     {},
   );

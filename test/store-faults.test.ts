@@ -26,7 +26,7 @@ describe('a store that dies mid-upload', () => {
 
   it('fails the backup, and after a restart the store holds no manifest and no partial dump', async () => {
     const config = parseConfig(
-      `targets: { crm: { urlEnv: DB, store: dying, tables: [crm_leads] } }
+      `targets: { crm: { urlEnv: DB, store: dying, verifyOn: production, tables: [crm_leads] } }
 stores: { dying: { type: s3, endpoint: "${s3.endpoint}", bucket: dying, prefix: backups, partSizeMiB: 5 } }`,
       'test',
       {},

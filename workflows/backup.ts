@@ -1,6 +1,6 @@
 // The backup plans of the DR document as workflows: take a backup, verify it by a test restore,
 // keep the right generations, and alarm when the newest verified backup is too old.
-import { ActivityFailure, log, workflowInfo } from '@temporalio/workflow';
+import { ActivityFailure, log, patched, workflowInfo } from '@temporalio/workflow';
 import type { Notice } from '../activities/notify/notifier.js';
 import {
   type BackupInput,
@@ -13,13 +13,18 @@ import {
   type VerificationRecord,
   type VerifyInput,
 } from '../common/backups.js';
-import { backupIdFor, verifyDatabaseFor } from '../common/names.js';
+import { backupIdFor, backupSuffixOf, verifyDatabaseFor } from '../common/names.js';
 import { formatDuration } from '../common/time.js';
 import { heavy, quick } from './proxies.js';
 import { planRetention } from './retention.js';
 
 export async function backupWorkflow(input: BackupInput): Promise<BackupManifest> {
-  const id = backupIdFor(input.target, workflowInfo().runStartTime);
+  const { runStartTime, runId } = workflowInfo();
+  // Two backups of one target started in the same second once shared an id (and one overwrote the
+  // other): the run's own suffix keeps them apart. Runs started before keep their suffix-less id.
+  const id = patched('backup-id-run-suffix')
+    ? backupIdFor(input.target, runStartTime, backupSuffixOf(runId))
+    : backupIdFor(input.target, runStartTime);
   return heavy.createBackup({ id, target: input.target, tags: input.tags ?? [], reason: input.reason ?? 'scheduled' });
 }
 

@@ -5,6 +5,7 @@ import { quick, heavy } from './proxies.js';
 import { formatDuration } from '../common/time.js';
 import { outcomeOf } from './engine/outcome.js';
 import { type PlanFacts, Runbook } from './engine/runbook.js';
+import { chooseBackup } from './restore-steps.js';
 
 export async function level1Workflow({ context, options }: PlanInput): Promise<RunResult> {
   const run = new Runbook(context, { clock: false });
@@ -18,11 +19,7 @@ export async function level1Workflow({ context, options }: PlanInput): Promise<R
       throw tooMany(selection.keys!.length, selection.table);
 
     // 1. Identify affected records: validated before anything runs.
-    const backup = await run.step(
-      'identify: choose the newest verified backup before the data went bad',
-      () => quick.chooseBackup({ ...run.where, before: selection.goodBefore }),
-      (b) => `${b.id}, taken ${b.startedAt}`,
-    );
+    const backup = await chooseBackup(run, 'identify: choose the newest verified backup before the data went bad', selection.goodBefore);
     backupUsed = backup;
     run.show({ backupUsed });
     staged = true; // from here on the staging area may exist, even if staging fails half-way

@@ -5,7 +5,7 @@ import type { PlanInput, RunResult } from '../common/plans.js';
 import { quick, heavy } from './proxies.js';
 import { outcomeOf } from './engine/outcome.js';
 import { type PlanFacts, Runbook } from './engine/runbook.js';
-import { safetySnapshot } from './restore-steps.js';
+import { chooseBackup, safetySnapshot } from './restore-steps.js';
 
 export async function level2Workflow({ context, options }: PlanInput): Promise<RunResult> {
   const run = new Runbook(context, { clock: false });
@@ -51,11 +51,7 @@ export async function level2Workflow({ context, options }: PlanInput): Promise<R
     if (actions.has('restore')) {
       const table = options.table;
       if (!table) throw new Error('restore was chosen but the incident names no table (declare with --table)');
-      const backup = await run.step(
-        'restore: choose the newest verified backup',
-        () => quick.chooseBackup({ ...run.where, before: context.declaredAt }),
-        (b) => b.id,
-      );
+      const backup = await chooseBackup(run, 'restore: choose the newest verified backup', context.declaredAt);
       backupUsed = backup;
       run.show({ backupUsed });
       const snapshot = await safetySnapshot(run, `restore: safety snapshot of ${table}`, {

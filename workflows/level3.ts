@@ -5,7 +5,7 @@ import type { PlanInput, RunResult } from '../common/plans.js';
 import { quick } from './proxies.js';
 import { outcomeOf } from './engine/outcome.js';
 import { type PlanFacts, Runbook } from './engine/runbook.js';
-import { dropUnusedDatabase, fullRestore, newDatabaseName } from './restore-steps.js';
+import { chooseBackup, dropUnusedDatabase, fullRestore, newDatabaseName } from './restore-steps.js';
 
 export async function level3Workflow({ context, options }: PlanInput): Promise<RunResult> {
   const run = new Runbook(context, { clock: false });
@@ -27,11 +27,7 @@ export async function level3Workflow({ context, options }: PlanInput): Promise<R
     );
     await run.task('vendor-support', 'Open a ticket with the hosting vendor and record its id as the note.', { deadlineMs: 30 * 60_000 });
 
-    const backup = await run.step(
-      'execute recovery: choose the newest verified backup',
-      () => quick.chooseBackup({ ...run.where, before: context.declaredAt }),
-      (b) => `${b.id}, taken ${b.startedAt}`,
-    );
+    const backup = await chooseBackup(run, 'execute recovery: choose the newest verified backup', context.declaredAt);
     backupUsed = backup;
     run.show({ backupUsed });
     if (!options.inPlace) newDatabase = await newDatabaseName(run);

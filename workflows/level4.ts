@@ -6,7 +6,7 @@ import { quick, heavy } from './proxies.js';
 import { formatDuration } from '../common/time.js';
 import { outcomeOf } from './engine/outcome.js';
 import { type PlanFacts, Runbook } from './engine/runbook.js';
-import { dropUnusedDatabase, fullRestore, newDatabaseName } from './restore-steps.js';
+import { dropUnusedDatabase, fullRestore, newDatabaseName, skippedText } from './restore-steps.js';
 
 export async function level4Workflow({ context, options }: PlanInput): Promise<RunResult> {
   const run = new Runbook(context, { clock: false });
@@ -34,7 +34,7 @@ export async function level4Workflow({ context, options }: PlanInput): Promise<R
     const usable = await run.step(
       'use latest available backup: newest whose checksum verifies',
       () => heavy.findUsableBackup(run.where),
-      (u) => `${u.backup.id}${u.skipped.length ? `; skipped ${u.skipped.map((s) => `${s.id} (${s.reason})`).join(', ')}` : ''}`,
+      (u) => `${u.backup.id}${skippedText(u.skipped)}`,
     );
     backupUsed = usable.backup;
     run.show({ backupUsed });

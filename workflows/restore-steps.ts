@@ -1,9 +1,30 @@
 // The full-restore steps L3 and L4 share: into a new database by default (non-destructive), or in
 // place after a safety snapshot and an approval; then every table checked against the backup. A plan
 // keeps the new database's name itself, to drop it again if it does not end recovered.
+import { patched } from '@temporalio/workflow';
 import { quick, heavy } from './proxies.js';
-import type { TableFingerprint } from '../common/backups.js';
+import type { SkippedBackup, TableFingerprint } from '../common/backups.js';
 import { type Runbook } from './engine/runbook.js';
+
+/** "; skipped <id> (<why>), …": the backups a choice passed over, as every plan shows them. */
+export function skippedText(skipped: readonly SkippedBackup[] | undefined): string {
+  return skipped?.length ? `; skipped ${skipped.map((s) => `${s.id} (${s.reason})`).join(', ')}` : '';
+}
+
+/**
+ * L1–L3's choice: the newest verified backup taken before `before` whose checksum verifies, as a
+ * step that names every newer backup it skipped. Checksumming reads the dumps, so it runs on the
+ * heavy profile (heartbeats, hours) from this version on; runs that chose before keep the quick one.
+ */
+export async function chooseBackup(run: Runbook, name: string, before: string): Promise<{ id: string; startedAt: string }> {
+  const { id, startedAt } = await run.step(
+    name,
+    () => (patched('choose-backup-heavy') ? heavy : quick).chooseBackup({ ...run.where, before }),
+    // Runs recorded before the choice checksummed have no `skipped`.
+    (b) => `${b.id}, taken ${b.startedAt}${skippedText(b.skipped)}`,
+  );
+  return { id, startedAt };
+}
 
 /** Names the new database a full restore goes into (unless it restores in place). */
 export function newDatabaseName(run: Runbook): Promise<string> {

@@ -1,18 +1,35 @@
 // Activities about a target's backups: taking them (scheduled, manual, and the safety snapshot
 // before a destructive step), listing and finding them, recording verification verdicts,
 // deleting them, and choosing the one a plan recovers from (through the one policy in choice.ts).
-import type { BackupManifest, BackupSummary, VerificationRecord } from '../../common/backups.js';
+import { randomBytes } from 'node:crypto';
+import type { BackupManifest, BackupSummary, SkippedBackup, VerificationRecord } from '../../common/backups.js';
 import { FailureType } from '../../common/errors.js';
 import { backupIdFor, parseBackupId } from '../../common/names.js';
 import type { TargetRef } from '../../common/plans.js';
 import { refuse } from '../failure.js';
 import type { Resolver } from '../resolve.js';
-import { rankBackups } from './choice.js';
+import { type BackupRule, rankBackups } from './choice.js';
 import { findIntact } from './find-intact.js';
 import { takeBackup } from './take-backup.js';
 
+const describeSkipped = (skipped: SkippedBackup[]) => skipped.map((s) => `${s.id} (${s.reason})`).join('; ');
+
 export function createBackupActivities(resolve: Resolver, version: string) {
   const { catalogOf, storeOf } = resolve;
+
+  /**
+   * The newest backup the rule allows whose stored bytes match its manifest. Skipped: every damaged
+   * manifest in the store (it cannot be trusted to say when it was taken) and every newer backup passed over.
+   */
+  async function newestIntact(target: string, rule: BackupRule) {
+    const { backups, damaged } = await catalogOf(target).survey(target);
+    const found = await findIntact(rankBackups(backups, rule), { store: storeOf(target), skipUnreadable: true });
+    const skipped: SkippedBackup[] = [
+      ...damaged.map(({ id, reason }) => ({ id, reason })),
+      ...found.skipped.map(({ id, reason }) => ({ id, reason })),
+    ];
+    return { chosen: found.chosen, skipped };
+  }
 
   return {
     /** Dumps the target into its store; the manifest is written last. */
@@ -23,7 +40,8 @@ export function createBackupActivities(resolve: Resolver, version: string) {
     /** A backup of what is about to be overwritten, tagged with the incident: kept until deleted. */
     async safetyBackup(input: { incidentId: string; target: string; tables?: string[]; reason: string }): Promise<BackupManifest> {
       const request = {
-        id: backupIdFor(input.target, new Date()),
+        // A random suffix: two snapshots of one target in the same second never share an id.
+        id: backupIdFor(input.target, new Date(), randomBytes(4).toString('hex')),
         target: input.target,
         tables: input.tables,
         tags: ['safety', input.incidentId],
@@ -57,31 +75,28 @@ export function createBackupActivities(resolve: Resolver, version: string) {
       for (const id of input.ids) await catalog.remove(id);
     },
 
-    /** L1–L3: the newest backup that passed verification and was taken before `before` (its bytes are checked when it is used). */
-    async chooseBackup(input: { target: string; before: string }): Promise<{ id: string; startedAt: string }> {
-      const backups = await catalogOf(input.target).list(input.target);
-      const chosen = rankBackups(backups, { verified: true, before: input.before }).find((c) => !c.refused)?.summary.manifest;
-      if (!chosen) {
+    /** L1–L3: the newest backup that passed verification, was taken before `before` and whose checksum verifies; with every one skipped and why. */
+    async chooseBackup(input: { target: string; before: string }) {
+      const found = await newestIntact(input.target, { verified: true, before: input.before });
+      if (!found.chosen)
         throw refuse(
-          `no verified backup of ${input.target} was taken before ${input.before} (${backups.length} backup(s) in the store; run "lifeboat verify")`,
+          `no verified, intact backup of ${input.target} was taken before ${input.before}: ${describeSkipped(found.skipped) || 'there are no backups'} (run "lifeboat backup" then "lifeboat verify latest")`,
           FailureType.noUsableBackup,
         );
-      }
-      return { id: chosen.id, startedAt: chosen.startedAt };
+      const { manifest } = found.chosen;
+      return { id: manifest.id, startedAt: manifest.startedAt, skipped: found.skipped };
     },
 
     /** L4: the newest backup whose checksum verifies, with why each newer one was skipped. */
     async findUsableBackup(input: TargetRef) {
-      const backups = await catalogOf(input.target).list(input.target);
-      const found = await findIntact(rankBackups(backups, { verified: false }), { store: storeOf(input.target), skipUnreadable: true });
-      const skipped = found.skipped.map(({ id, reason }) => ({ id, reason }));
+      const found = await newestIntact(input.target, { verified: false });
       if (!found.chosen)
         throw refuse(
-          `no backup of ${input.target} passes its checksum: ${skipped.map((s) => `${s.id} (${s.reason})`).join('; ') || 'there are no backups'}`,
+          `no backup of ${input.target} passes its checksum: ${describeSkipped(found.skipped) || 'there are no backups'}`,
           FailureType.noUsableBackup,
         );
       const { manifest } = found.chosen;
-      return { backup: { id: manifest.id, startedAt: manifest.startedAt }, tables: manifest.tables, skipped };
+      return { backup: { id: manifest.id, startedAt: manifest.startedAt }, tables: manifest.tables, skipped: found.skipped };
     },
   };
 }

@@ -3,6 +3,7 @@
 // result; a failed verification or a stale newest backup exits 1.
 import { type Command } from 'commander';
 import { Catalog } from '../../activities/storage/catalog.js';
+import { manifestKeyOf } from '../../activities/storage/manifest-file.js';
 import { openStore } from '../../activities/storage/open.js';
 import { ConfigError } from '../../common/errors.js';
 import { parseBackupId } from '../../common/names.js';
@@ -44,28 +45,35 @@ export function registerBackupCommands(program: Command): void {
 
   program
     .command('backups')
-    .description('list the backups of a target (only complete ones: a backup without a manifest does not exist)')
+    .description('list the backups of a target (a backup without a manifest does not exist; a damaged manifest is listed as damaged)')
     .addOption(targetOption())
     .option('--json', 'print JSON')
     .action(async (opts: { target?: string; json?: boolean }) => {
       const cfg = config();
       const target = chooseTarget(cfg, opts.target);
       const storeName = cfg.targets[target]!.store;
-      const list = await new Catalog(openStore(storeName, cfg.stores[storeName]!)).list(target);
-      if (opts.json) return console.log(JSON.stringify(list, null, 2));
-      if (!list.length) return console.log(`no backups of ${target} yet (run "lifeboat backup --target ${target}")`);
+      const catalog = new Catalog(openStore(storeName, cfg.stores[storeName]!), manifestKeyOf(cfg, process.env));
+      const { backups, damaged } = await catalog.survey(target);
+      // Damaged entries follow the backups, as { damaged: { id, key, reason } }.
+      if (opts.json) return console.log(JSON.stringify([...backups, ...damaged.map((d) => ({ damaged: d }))], null, 2));
+      if (!backups.length && !damaged.length) return console.log(`no backups of ${target} yet (run "lifeboat backup --target ${target}")`);
       console.log(
         table(
           ['id', 'time (UTC)', 'size', 'verified', 'tags'],
-          list.map(({ manifest: m, verification: v }) => [
-            m.id,
-            m.startedAt.replace('T', ' ').slice(0, 19),
-            bytes(m.sizeBytes),
-            v ? `${v.result === 'passed' ? 'yes' : 'FAILED'} ${v.verifiedAt.slice(0, 10)}` : 'no',
-            m.tags.join(',') || '-',
-          ]),
+          [
+            ...backups.map(({ manifest: m, verification: v }) => [
+              m.id,
+              m.startedAt.replace('T', ' ').slice(0, 19),
+              bytes(m.sizeBytes),
+              v ? `${v.result === 'passed' ? 'yes' : 'FAILED'} ${v.verifiedAt.slice(0, 10)}` : 'no',
+              m.tags.join(',') || '-',
+            ]),
+            ...damaged.map((d) => [d.id, '-', '-', 'DAMAGED', '-']),
+          ],
         ),
       );
+      for (const d of damaged)
+        console.log(`✖ ${d.id} is damaged and never used: ${d.reason} (inspect or remove ${d.key} in store "${storeName}")`);
     });
 
   program
