@@ -38,7 +38,25 @@ describe('freshness check', () => {
   async function backupFrom(hoursAgo: number, verified: 'passed' | 'failed' | undefined) {
     const startedAt = new Date(Date.now() - hoursAgo * HOUR);
     const id = backupIdFor('crm', startedAt);
-    const manifest = { id, target: 'crm', startedAt: startedAt.toISOString(), tags: [], tables: {} } as unknown as BackupManifest;
+    // A well-formed manifest (the catalogue lists a malformed one as damaged); no dump is read.
+    const manifest: BackupManifest = {
+      id,
+      target: 'crm',
+      store: 'main',
+      startedAt: startedAt.toISOString(),
+      finishedAt: startedAt.toISOString(),
+      durationMs: 0,
+      serverVersion: '15',
+      pgDumpVersion: 'pg_dump (PostgreSQL) 15',
+      format: 'custom',
+      compression: 1,
+      sizeBytes: 0,
+      sha256: '0'.repeat(64),
+      tables: {},
+      tags: [],
+      reason: 'test',
+      lifeboatVersion: 'test',
+    };
     await catalog.writeManifest(manifest);
     if (verified)
       await catalog.writeVerification({

@@ -32,6 +32,15 @@ const manifestShape = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   tables: z.record(z.string(), z.number()),
   onlyTables: z.array(z.string()).optional(),
+  privileges: z
+    .record(
+      z.string(),
+      z.object({
+        owner: z.string(),
+        grants: z.array(z.object({ grantee: z.string(), privilege: z.string(), grantor: z.string(), grantable: z.boolean() })).nullable(),
+      }),
+    )
+    .optional(),
   tags: z.array(z.string()),
   reason: z.string(),
   lifeboatVersion: z.string(),
