@@ -3,7 +3,7 @@
 // receiver only says who the clicker is. A refusal leaves no trace in the run's history.
 import { type Client, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { approveUpdate, completeUpdate, rejectUpdate, statusQuery } from '../../workflows/messages.js';
-import { type RunStatus } from '../../common/plans.js';
+import { type RunResult, type RunStatus } from '../../common/plans.js';
 
 export type ClickKind = 'approve' | 'reject' | 'done';
 
@@ -57,10 +57,16 @@ async function alreadySettled(client: Client, click: Click): Promise<string | un
   const kind = click.kind === 'done' ? 'human' : 'approval';
   // Just after the deciding Update the step is settled but not yet closed on the timeline: look again briefly.
   for (let attempt = 0; attempt < 10; attempt++) {
-    const status: RunStatus | undefined = await client.workflow
-      .getHandle(click.workflowId)
-      .query(statusQuery)
-      .catch(() => undefined);
+    const handle = client.workflow.getHandle(click.workflowId);
+    // A finished plan answers with its result: no worker need replay it for a query.
+    const { status: state } = await handle.describe().catch(() => ({ status: undefined }));
+    const status: Pick<RunStatus, 'waiting' | 'timeline'> | undefined =
+      state && state.name !== 'RUNNING'
+        ? await handle.result().then(
+            (r: RunResult) => ({ waiting: [], timeline: r.timeline }),
+            () => undefined,
+          )
+        : await handle.query(statusQuery).catch(() => undefined);
     if (!status) return undefined;
     const stillOpen = status.waiting.some((w) => w.name === click.name && w.kind === kind);
     const step = [...status.timeline].reverse().find((s) => s.name === click.name && s.kind === kind);
