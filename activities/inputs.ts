@@ -25,6 +25,11 @@ export interface RestoredRef extends DatabaseRef {
   backupId: string;
 }
 
+/** A selection of records of a target's table. */
+export interface SelectionRef extends TargetRef {
+  selection: RecordSelection;
+}
+
 export interface StageInput extends IncidentRef {
   backupId: string;
   selection: RecordSelection;

@@ -1,5 +1,6 @@
 // The incident commander's side: declare, follow, approve, complete, abort, list, report.
-import { type Client, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { type Client, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
 import { type LifeboatConfig, durationMs } from '../config/config.js';
@@ -8,13 +9,14 @@ import {
   type IncidentInput,
   type Level,
   type PlanOptions,
+  type RecordSelection,
   type RunStatus,
   type StepRecord,
   type TriageAnswers,
   type Vote,
   type WaitingItem,
 } from '../common/plans.js';
-import { InputError } from '../common/errors.js';
+import { FailureType, InputError } from '../common/errors.js';
 import { formatDuration } from '../common/time.js';
 import {
   abortUpdate,
@@ -28,7 +30,7 @@ import {
   statusQuery,
 } from '../workflows/messages.js';
 import { assertIncidentId } from '../common/names.js';
-import type { incidentWorkflow } from '../workflows/index.js';
+import type { checkSelectionWorkflow, incidentWorkflow } from '../workflows/index.js';
 import { CliError } from './follow.js';
 import { table } from './format.js';
 import { answerTo } from './sign.js';
@@ -85,6 +87,7 @@ export function incidentInput(config: LifeboatConfig, request: DeclareRequest, n
 }
 
 export async function declare(client: Client, config: LifeboatConfig, input: IncidentInput): Promise<void> {
+  if (input.options.record) await checkSelection(client, config, input.target, input.options.record);
   await client.workflow.start<typeof incidentWorkflow>('incidentWorkflow', {
     taskQueue: config.temporal.taskQueue,
     workflowId: input.incidentId,
@@ -94,6 +97,25 @@ export async function declare(client: Client, config: LifeboatConfig, input: Inc
       { key: levelSA, value: input.level ?? 'triage' },
     ],
   });
+}
+
+/** Refuses (InputError: exit 2) records that cannot be chosen as given, before anything is declared. */
+async function checkSelection(client: Client, config: LifeboatConfig, target: string, selection: RecordSelection): Promise<void> {
+  try {
+    await client.workflow.execute<typeof checkSelectionWorkflow>('checkSelectionWorkflow', {
+      taskQueue: config.temporal.taskQueue,
+      workflowId: `check-selection-${randomBytes(6).toString('hex')}`,
+      args: [{ target, selection }],
+      // A worker answers in seconds; none polling must not hang the declaration.
+      workflowExecutionTimeout: '2m',
+    });
+  } catch (err) {
+    const cause = err instanceof WorkflowFailedError ? err.cause?.cause : undefined;
+    if (cause instanceof ApplicationFailure && (cause.type === FailureType.input || cause.type === FailureType.config)) {
+      throw new InputError(`${cause.message} — nothing was declared`);
+    }
+    throw err;
+  }
 }
 
 /** The incident's status and, while or after it ran, its plan's. */

@@ -328,6 +328,22 @@ describe('incident commander CLI', () => {
         code: 2,
         stderr: /^✖ --declared-at "2999-01-01T00:00:00Z" is not a past ISO time/,
       },
+      // Checked against the live table by the worker before anything is declared.
+      {
+        args: ['declare', '--level', 'L1', '--summary', 'x', '--table', 'crm_leads', '--keys', '12,abc', '--as', 'carol'],
+        code: 2,
+        stderr: /^✖ "abc" is not a valid crm_leads\.id \(bigint\): expected an integer — nothing was declared\n$/,
+      },
+      {
+        args: ['declare', '--level', 'L1', '--summary', 'x', '--table', 'crm_nope', '--keys', '1', '--as', 'carol'],
+        code: 2,
+        stderr: /^✖ unknown table "crm_nope".* — nothing was declared\n$/,
+      },
+      {
+        args: ['declare', '--level', 'L1', '--summary', 'x', '--table', 'crm_leads', '--where', 'no_such_column=1', '--as', 'carol'],
+        code: 2,
+        stderr: /^✖ table crm_leads has no column "no_such_column".* — nothing was declared\n$/,
+      },
       { args: ['reject', l1, '--as', 'bob'], code: 2, stderr: '✖ a rejection needs a reason (--reason "…")\n' },
       { args: ['abort', l1, '--reason', 'x', '--as', 'carol'], code: 1, stderr: `✖ incident ${l1} has already ended (recovered)\n` },
       // An ended incident waits for nothing.

@@ -1,5 +1,6 @@
 // Every workflow the worker runs; the worker bundles this file.
 export * from './backup.js';
+export { checkSelectionWorkflow } from './declaration.js';
 export { incidentWorkflow } from './incident.js';
 export { level1Workflow } from './level1.js';
 export { level2Workflow } from './level2.js';

@@ -7,7 +7,7 @@ import { FailureType } from '../../common/errors.js';
 import { dumpKey, stagingSchema } from '../../common/names.js';
 import { refuse } from '../failure.js';
 import { heartbeatWhile, heartbeater } from '../heartbeat.js';
-import type { IncidentRef, StageInput, StagedRecords, StagedRef } from '../inputs.js';
+import type { IncidentRef, SelectionRef, StageInput, StagedRecords, StagedRef } from '../inputs.js';
 import { withClient } from '../postgres/connection.js';
 import { integrityFindings } from '../postgres/inspect.js';
 import {
@@ -28,30 +28,40 @@ import { assertIntact, manifestOf } from './intact.js';
 export function createRecordRestoreActivities(resolve: Resolver) {
   const { databaseUrl, storeOf } = resolve;
 
+  /** The selection checked against the live table: one of the target's tables, keys of its key's type, filters on its columns. */
+  async function validSelection(input: SelectionRef, wholeTable?: boolean) {
+    const { selection } = input;
+    const plan = await withClient(databaseUrl(input.target, input.testDatabase), async (client) => {
+      const shape = await describeTable(client, selection.table);
+      if (!resolve.target(input.target).tables.includes(shape.table)) {
+        throw refuse(
+          `table ${shape.table} is not one of target ${input.target}'s tables (${resolve.target(input.target).tables.join(', ')})`,
+          FailureType.input,
+        );
+      }
+      return {
+        table: shape.table,
+        keys: selection.keys ? validateKeys(selection.keys, shape) : undefined,
+        filter: selection.filter ? parseFilter(selection.filter, shape) : undefined,
+        wholeTable,
+        includeChildren: selection.includeChildren,
+      };
+    });
+    if (!plan.keys && !plan.filter && !plan.wholeTable)
+      throw refuse('say which records: primary keys (--keys) or a filter (--where)', FailureType.input);
+    return plan;
+  }
+
   return {
+    /** Checks a selection before an incident is declared, so a mistake is refused at once (the CLI exits 2). */
+    async checkSelection(input: SelectionRef): Promise<void> {
+      await validSelection(input);
+    },
+
     /** Stages the selected records (or a whole table) from the backup, after validating the selection. */
     async stageRecords(input: StageInput): Promise<StagedTable[]> {
-      const { selection } = input;
       const url = databaseUrl(input.target, input.testDatabase);
-      const plan = await withClient(url, async (client) => {
-        const shape = await describeTable(client, selection.table);
-        if (!resolve.target(input.target).tables.includes(shape.table)) {
-          throw refuse(
-            `table ${shape.table} is not one of target ${input.target}'s tables (${resolve.target(input.target).tables.join(', ')})`,
-            FailureType.input,
-          );
-        }
-        return {
-          schema: stagingSchema(input.incidentId),
-          table: shape.table,
-          keys: selection.keys ? validateKeys(selection.keys, shape) : undefined,
-          filter: selection.filter ? parseFilter(selection.filter, shape) : undefined,
-          wholeTable: input.wholeTable,
-          includeChildren: selection.includeChildren,
-        };
-      });
-      if (!plan.keys && !plan.filter && !plan.wholeTable)
-        throw refuse('say which records: primary keys (--keys) or a filter (--where)', FailureType.input);
+      const plan = { ...(await validSelection(input, input.wholeTable)), schema: stagingSchema(input.incidentId) };
       const manifest = await manifestOf(resolve, input.target, input.backupId);
       await assertIntact(resolve, manifest);
       const beat = heartbeater();
