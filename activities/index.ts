@@ -5,10 +5,12 @@
 // (running workflows call activities by name), and keep each one's input and output compatible.
 import type { Redactor } from '../common/redact.js';
 import { type LifeboatConfig, durationMs } from '../config/config.js';
+import type { RunPolicy } from '../common/plans.js';
 import type { RetentionPolicy } from '../workflows/retention.js';
 import { createBackupActivities } from './backups/activities.js';
 import { createCheckActivities } from './checks/activities.js';
 import { createDrillActivities } from './drill/activities.js';
+import { runPolicy } from './policy.js';
 import { createHookActivities } from './hooks/activities.js';
 import type { Notice, Notifier, Posted } from './notify/notifier.js';
 import { selectNotifier } from './notify/select.js';
@@ -46,6 +48,11 @@ export function createActivities(context: ActivityContext) {
         retention: config.retention,
         freshnessMaxAgeMs: durationMs(config.freshness.maxAge),
       };
+    },
+
+    /** RTO targets, approvers and the people's keys, from this worker's configuration: a run records them as it starts. */
+    async runPolicy(): Promise<RunPolicy> {
+      return runPolicy(config);
     },
 
     /** Posts (or replaces) a notice, secrets redacted; returns its reference for threads and in-place updates. */

@@ -3,9 +3,8 @@ import { type Client, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdate
 import { ApplicationFailure } from '@temporalio/common';
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
-import { type LifeboatConfig, durationMs } from '../config/config.js';
+import type { LifeboatConfig } from '../config/config.js';
 import {
-  type ApprovalPolicy,
   type IncidentInput,
   type Level,
   type PlanOptions,
@@ -55,8 +54,11 @@ export interface DeclareRequest {
   options: PlanOptions;
 }
 
-/** The incident's input, with RTOs and approvers taken from the configuration now. */
-export function incidentInput(config: LifeboatConfig, request: DeclareRequest, now = Date.now()): IncidentInput {
+/**
+ * The incident's input. RTOs and approvers are not sent: the run takes them from the worker's
+ * configuration, so the client's (`_config`, kept for callers) cannot change who approves.
+ */
+export function incidentInput(_config: LifeboatConfig, request: DeclareRequest, now = Date.now()): IncidentInput {
   if (!request.summary.trim()) throw new InputError('an incident needs a summary (--summary "what happened")');
   const declaredAt = request.declaredAt ?? new Date(now).toISOString();
   if (Number.isNaN(Date.parse(declaredAt)) || Date.parse(declaredAt) > now + 60_000) {
@@ -65,12 +67,6 @@ export function incidentInput(config: LifeboatConfig, request: DeclareRequest, n
   if (!request.level && !Object.values(request.triage ?? {}).some((v) => v !== undefined && v !== false)) {
     throw new InputError('give the level (--level L1..L4) or the triage answers (--records N, --feature-down, --system-down, --data-lost)');
   }
-  const policy = (level: Level): ApprovalPolicy => ({
-    approvers: config.approvals[level].approvers,
-    gates: config.approvals[level].gates,
-    selfApproval: config.approvals.selfApproval,
-  });
-  const rto = (level: Level) => durationMs(config.levels[level].rto);
   return {
     incidentId: newIncidentId(new Date(now)),
     target: request.target,
@@ -79,8 +75,6 @@ export function incidentInput(config: LifeboatConfig, request: DeclareRequest, n
     declaredAt: new Date(declaredAt).toISOString(),
     level: request.level,
     triage: request.triage,
-    rtoMs: { L1: rto('L1'), L2: rto('L2'), L3: rto('L3'), L4: rto('L4') },
-    approvals: { L1: policy('L1'), L2: policy('L2'), L3: policy('L3'), L4: policy('L4') },
     freezeWrites: request.freezeWrites,
     options: request.options,
   };

@@ -2,6 +2,7 @@
 // and constants only.
 import type { TableFingerprint } from './backups.js';
 import type { Level } from './plans.js';
+import type { ProofPolicy } from './proof.js';
 
 /** What a drill does to its test database before the real plan runs. */
 export type ScenarioKind = 'delete-rows' | 'truncate-table' | 'lose-database';
@@ -39,6 +40,8 @@ export interface DrillSettings {
   approvers: string[];
   gates: Record<string, string[]>;
   selfApproval: boolean;
+  /** When people answer (drill.approvals "human") and people are enrolled: the keys that prove them. */
+  proof?: ProofPolicy;
   improvementsDeadlineMs?: number;
 }
 

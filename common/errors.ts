@@ -31,6 +31,8 @@ export const FailureType = {
   store: 'StoreError',
   slack: 'SlackFailed',
   slackBadReference: 'SlackBadReference',
+  /** An approve, reject, completion or abort a run's validator refused (thrown by workflows, read by clients). */
+  approvalRefused: 'ApprovalRefused',
 } as const;
 export type FailureType = (typeof FailureType)[keyof typeof FailureType];
 

@@ -1,7 +1,7 @@
 // Incidents and recovery plans: levels, the run's context, its timeline, the people's messages
 // (votes, completions, aborts), the RTO result and what a plan returns. Types and constants only.
 import type { TableFingerprint } from './backups.js';
-import type { Proof, ProofPolicy } from './proof.js';
+import type { Decision, Proof, ProofPolicy } from './proof.js';
 
 /** What plan activities work on: a target's production database, or (drills) a test database standing in for it. */
 export interface TargetRef {
@@ -19,7 +19,7 @@ export interface TriageAnswers {
   dataLost?: boolean;
 }
 
-/** Who may approve what, taken from the configuration when the incident is declared. */
+/** Who may approve what, from the worker's configuration when the run starts (RunPolicy). */
 export interface ApprovalPolicy {
   /** Approvers of every gate of this level. */
   approvers: string[];
@@ -66,6 +66,23 @@ export interface StepRecord {
   finishedAt?: string;
   actor?: string;
   detail?: string;
+  /** Every answer people gave this step (votes, the completion, an abort that arrived while it ran), as accepted. */
+  decisions?: DecisionRecord[];
+}
+
+/** An accepted answer, on the record for an audit: who, when, what they wrote, and the key that proved them. */
+export interface DecisionRecord {
+  decision: Decision;
+  by: string;
+  /** When the run accepted it. */
+  at: string;
+  /** The reason or note. */
+  text?: string;
+  /** The key's fingerprint ("SHA256:…"), when the run's policy asks for proofs. */
+  fingerprint?: string;
+  /** The receiver's user id, when a receiver (Slack) signed for the person. */
+  via?: string;
+  signedAt?: string;
 }
 
 /** What an approver is shown: exactly what will change, and what protects it. */
@@ -211,11 +228,20 @@ export interface IncidentInput {
   declaredAt: string;
   level?: Level;
   triage?: TriageAnswers;
-  /** From the configuration at declaration: RTO and approvers of every level. */
-  rtoMs: Record<Level, number>;
-  approvals: Record<Level, ApprovalPolicy>;
+  /**
+   * Runs started before the worker owned the policy carried the client's RTOs and approvers here;
+   * newer clients leave them out and the run reads the worker's (RunPolicy).
+   */
+  rtoMs?: Record<Level, number>;
+  approvals?: Record<Level, ApprovalPolicy>;
   freezeWrites?: boolean;
   options: PlanOptions;
+}
+
+/** The RTO targets and approval policies of every level, from the worker's configuration, read when a run starts. */
+export interface RunPolicy {
+  rtoMs: Record<Level, number>;
+  approvals: Record<Level, ApprovalPolicy>;
 }
 
 export const L1_RECORD_LIMIT = 10;

@@ -66,7 +66,7 @@ export async function drillWorkflow(input: DrillInput): Promise<DrillResult> {
     // Until the scenario has run; then "the incident" starts and the recovery is timed from there.
     declaredAt: new Date().toISOString(),
     rtoMs: settings.rtoMs,
-    approvals: { approvers: settings.approvers, gates: settings.gates, selfApproval: settings.selfApproval },
+    approvals: { approvers: settings.approvers, gates: settings.gates, selfApproval: settings.selfApproval, proof: settings.proof },
   };
   // No RTO clock: a drill must not page people as an incident would. The child's recovery is timed with finish().
   const run = new Runbook(context, { clock: false });

@@ -1,9 +1,11 @@
 // An incident, as the DR document's immediate actions go: stop (freeze writes), document and
 // contact (declare and notify), assess (the level), recover (the level's plan), verify, review.
-// The RTO clock runs here, from the declared time, across the whole plan.
-import { ParentClosePolicy, executeChild, workflowInfo } from '@temporalio/workflow';
+// The RTO clock runs here, from the declared time, across the whole plan. The RTO targets and who
+// may approve what are the worker's (read by the runPolicy activity and so recorded in history),
+// never the declaring client's.
+import { ParentClosePolicy, executeChild, patched, workflowInfo } from '@temporalio/workflow';
 import { planWorkflowId } from '../common/names.js';
-import type { IncidentInput, RunContext, RunResult } from '../common/plans.js';
+import type { IncidentInput, RunContext, RunPolicy, RunResult } from '../common/plans.js';
 import { level1Workflow } from './level1.js';
 import { level2Workflow } from './level2.js';
 import { level3Workflow } from './level3.js';
@@ -16,7 +18,14 @@ import { triage } from './triage.js';
 
 const plans = { L1: level1Workflow, L2: level2Workflow, L3: level3Workflow, L4: level4Workflow } as const;
 
+/** The worker's policy; runs started before the worker owned it keep the one their client sent. */
+async function policyOf(input: IncidentInput): Promise<RunPolicy> {
+  if (patched('worker-owns-policy')) return quick.runPolicy();
+  return { rtoMs: input.rtoMs!, approvals: input.approvals! };
+}
+
 export async function incidentWorkflow(input: IncidentInput): Promise<RunResult> {
+  const policy = await policyOf(input);
   const assessed = input.level ? { level: input.level, why: 'given at declaration' } : triage(input.triage ?? {});
   const context: RunContext = {
     incidentId: input.incidentId,
@@ -25,8 +34,8 @@ export async function incidentWorkflow(input: IncidentInput): Promise<RunResult>
     summary: input.summary,
     declaredBy: input.declaredBy,
     declaredAt: input.declaredAt,
-    rtoMs: input.rtoMs[assessed.level],
-    approvals: input.approvals[assessed.level],
+    rtoMs: policy.rtoMs[assessed.level],
+    approvals: policy.approvals[assessed.level],
   };
   const run = new Runbook(context, { clock: true });
   const { incidentId, target } = context;

@@ -1,10 +1,12 @@
-// A drill's settings: which target, level, scenario, RTO/RPO and approvals it runs with, from
-// the worker's configuration and the request. Pure: the drill's first activity calls it, and the
-// CLI calls it before starting a drill so that a bad request is refused at once.
+// A drill's settings: which target, level, scenario, RTO/RPO and approvals (with the people's keys
+// when people answer) it runs with, from the worker's configuration and the request. Pure: the
+// drill's first activity calls it, and the CLI calls it before starting a drill so that a bad
+// request is refused at once.
 import { type LifeboatConfig, durationMs } from '../../config/config.js';
 import { InputError } from '../../common/errors.js';
 import { type DrillInput, type DrillSettings, type ScenarioKind, SCENARIO_OF } from '../../common/drills.js';
 import type { Level } from '../../common/plans.js';
+import { proofPolicy } from '../policy.js';
 
 /** The level a scenario rehearses when only the scenario is given. */
 function levelOf(kind: ScenarioKind, configured: Level): Level {
@@ -28,6 +30,7 @@ export function drillSettings(config: LifeboatConfig, input: DrillInput): DrillS
   if (!Number.isSafeInteger(records) || records < 1 || records > 10)
     throw new InputError(`an L1 drill deletes 1 to 10 records, not ${records}`);
   const policy = config.approvals[level];
+  const proof = config.drill.approvals === 'human' ? proofPolicy(config) : undefined;
   return {
     target,
     level,
@@ -38,6 +41,7 @@ export function drillSettings(config: LifeboatConfig, input: DrillInput): DrillS
     approvers: config.drill.approvals === 'drill' ? [config.drill.approveAs] : policy.approvers,
     gates: config.drill.approvals === 'drill' ? {} : policy.gates,
     selfApproval: config.approvals.selfApproval,
+    ...(proof ? { proof } : {}),
     improvementsDeadlineMs: config.drill.improvements ? durationMs(config.drill.improvementsDeadline) : undefined,
   };
 }

@@ -61,6 +61,25 @@ function formatFact(value: string | number): string {
   return typeof value === 'number' ? new Intl.NumberFormat('en-US').format(value) : value;
 }
 
+/**
+ * Every answer people gave (votes, completions, aborts) with the key that proved it, so an audit
+ * years later can match each one against the signature in the run's history and the enrolled key.
+ */
+function decisionSection(timeline: StepRecord[], declaredAt: string): string[] {
+  const decisions = timeline.flatMap((step) => (step.decisions ?? []).map((d) => ({ step: step.name, ...d })));
+  if (!decisions.length) return ['## Decisions', '', 'No decisions were recorded.', ''];
+  return [
+    '## Decisions',
+    '',
+    'Each answer as the run accepted it; the key is the SSH fingerprint that proved the person (— when the run asked for no proof).',
+    '',
+    '| Step | Decision | By | At | Key | Via | Reason or note |',
+    '|---|---|---|---|---|---|---|',
+    ...decisions.map((d) => row(d.step, d.decision, d.by, runTime(d.at, declaredAt), d.fingerprint, d.via, d.text)),
+    '',
+  ];
+}
+
 export function renderMarkdown(report: RunReport, svgFileName: string = TIMELINE_FILE): string {
   const { context, result } = report;
   const rto = result.rto;
@@ -129,6 +148,8 @@ export function renderMarkdown(report: RunReport, svgFileName: string = TIMELINE
     lines.push('No steps were recorded.');
   }
   lines.push('');
+
+  lines.push(...decisionSection(result.timeline, context.declaredAt));
 
   lines.push('## Findings', '');
   if (report.findings?.length) {

@@ -1,16 +1,22 @@
 // The inbox: the gates and tasks a run waits on, and the handlers of the Updates people send it
 // (approve, reject, complete, abort). Every Update passes its validator first (./validators.ts): a
-// refused one leaves no trace in the history. An accepted one only records the answer here; the
-// step waiting on it (the runbook's gate or task) wakes up and acts on it.
-import { setHandler } from '@temporalio/workflow';
-import type { AbortRequest, ApprovalItem, Outcome, WaitingItem } from '../../common/plans.js';
+// refused one leaves no trace in the history and reaches its sender as a non-retryable
+// ApprovalRefused failure with the reason. When the run's policy asks for proofs, each answer's
+// signature is checked there too. An accepted one only records the answer here (and, through
+// `onDecision`, on the record with the key that proved it); the step waiting on it (the runbook's
+// gate or task) wakes up and acts on it.
+import { ApplicationFailure, setHandler, workflowInfo } from '@temporalio/workflow';
+import { FailureType } from '../../common/errors.js';
+import type { AbortRequest, ApprovalItem, Completion, DecisionRecord, Outcome, Vote, WaitingItem } from '../../common/plans.js';
 import { abortUpdate, approveUpdate, completeUpdate, rejectUpdate } from '../messages.js';
 import {
   type OpenGate,
   type OpenItem,
   type OpenTask,
+  type Answer,
   type VotePolicy,
   isPending,
+  proveAnswer,
   validateAbort,
   validateApproval,
   validateCompletion,
@@ -29,6 +35,18 @@ function publicView(item: OpenItem): WaitingItem {
   return task;
 }
 
+/** Runs a validator; its refusal reaches the sender as a typed, non-retryable failure with the reason. */
+function refuseFailing(validate: () => void): void {
+  try {
+    validate();
+  } catch (err) {
+    throw ApplicationFailure.create({ type: FailureType.approvalRefused, message: (err as Error).message, nonRetryable: true });
+  }
+}
+
+/** Where a decision is recorded: the gate's or task's name, or none for an abort (the step it interrupts). */
+export type DecisionSink = (item: string | undefined, decision: DecisionRecord) => void;
+
 export class Inbox {
   private readonly open = new Map<string, OpenItem>();
   private abortRequest?: AbortRequest;
@@ -37,6 +55,7 @@ export class Inbox {
   constructor(
     private readonly policy: VotePolicy,
     private readonly outcome: () => Outcome | undefined,
+    private readonly onDecision: DecisionSink,
   ) {
     this.installHandlers();
   }
@@ -69,38 +88,94 @@ export class Inbox {
     return item as Extract<OpenItem, { kind: K }>;
   }
 
+  /** Checks the answer's proof against this run, now (in the validator, and again in the handler to learn the key). */
+  private prove(answer: Answer) {
+    const { namespace, workflowId, runId } = workflowInfo();
+    return proveAnswer(this.policy, { namespace, workflowId, runId, nowMs: Date.now() }, answer);
+  }
+
+  /** Puts an accepted answer on the record, with the key that proved it. */
+  private record(answer: Answer): void {
+    const proven = this.prove(answer);
+    this.onDecision(answer.decision === 'abort' ? undefined : answer.item, {
+      decision: answer.decision,
+      by: answer.by,
+      at: new Date().toISOString(),
+      ...(answer.text ? { text: answer.text } : {}),
+      ...(proven ? { fingerprint: proven.fingerprint, signedAt: answer.proof!.signedAt } : {}),
+      ...(proven?.via ? { via: proven.via } : {}),
+    });
+  }
+
   private installHandlers(): void {
+    const approval = (vote: Vote, decision: 'approve' | 'reject'): Answer => ({
+      item: vote.gate,
+      decision,
+      by: vote.by,
+      text: vote.reason,
+      proof: vote.proof,
+    });
+    const completion = (c: Completion): Answer => ({ item: c.task, decision: 'complete', by: c.by, text: c.note, proof: c.proof });
+    const abort = (r: AbortRequest): Answer => ({ item: 'run', decision: 'abort', by: r.by, text: r.reason, proof: r.proof });
     setHandler(
       approveUpdate,
       (vote) => {
         const gate: OpenGate = this.item(vote.gate, 'approval');
         gate.approvedBy.push(vote.by);
+        this.record(approval(vote, 'approve'));
         if (gate.approvedBy.length >= gate.required) gate.decided = { approved: true, by: vote.by, reason: vote.reason };
         return gate.decided ? null : gateView(gate);
       },
-      { validator: (vote) => validateApproval(this.open.get(vote.gate), this.policy, vote, this.waiting()) },
+      {
+        validator: (vote) =>
+          refuseFailing(() => {
+            validateApproval(this.open.get(vote.gate), this.policy, vote, this.waiting());
+            this.prove(approval(vote, 'approve'));
+          }),
+      },
     );
     setHandler(
       rejectUpdate,
       (vote) => {
         this.item(vote.gate, 'approval').decided = { approved: false, by: vote.by, reason: vote.reason };
+        this.record(approval(vote, 'reject'));
       },
-      { validator: (vote) => void validateVote(this.open.get(vote.gate), this.policy, vote, this.waiting()) },
+      {
+        validator: (vote) =>
+          refuseFailing(() => {
+            validateVote(this.open.get(vote.gate), this.policy, vote, this.waiting());
+            this.prove(approval(vote, 'reject'));
+          }),
+      },
     );
     setHandler(
       completeUpdate,
-      (completion) => {
-        const task: OpenTask = this.item(completion.task, 'human');
-        task.completion = completion;
+      (c) => {
+        const task: OpenTask = this.item(c.task, 'human');
+        task.completion = c;
+        this.record(completion(c));
       },
-      { validator: (completion) => validateCompletion(this.open.get(completion.task), completion, this.waiting()) },
+      {
+        validator: (c) =>
+          refuseFailing(() => {
+            validateCompletion(this.open.get(c.task), c, this.waiting());
+            this.prove(completion(c));
+          }),
+      },
     );
     setHandler(
       abortUpdate,
       (request) => {
         this.abortRequest = request;
+        this.record(abort(request));
       },
-      { validator: (request) => validateAbort({ outcome: this.outcome(), aborted: this.abortRequest }, request) },
+      {
+        validator: (request) =>
+          refuseFailing(() => {
+            validateAbort({ outcome: this.outcome(), aborted: this.abortRequest }, request);
+            this.prove(abort(request));
+          }),
+      },
     );
   }
 }

@@ -3,11 +3,21 @@
 // in the middle of one). It composes the parts of a run: the timeline, the announcer (notices and
 // step progress), the inbox (gates and tasks waiting for people, with the Updates' validators) and,
 // for an incident, the RTO clock. Deterministic: it runs inside workflows only.
-import { CancellationScope, condition, isCancellation, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  patched,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type {
   AbortRequest,
   ApprovalRequest,
   Completion,
+  DecisionRecord,
   Outcome,
   RtoResult,
   RtoStatus,
@@ -18,6 +28,7 @@ import type {
   TargetRef,
 } from '../../common/plans.js';
 import type { NoticeAction } from '../../activities/notify/notifier.js';
+import { FailureType } from '../../common/errors.js';
 import { incidentIdSA, levelSA, rtoStatusSA, statusQuery } from '../messages.js';
 import { Announcer, describeRequest } from './announcer.js';
 import { Inbox } from './inbox.js';
@@ -64,7 +75,11 @@ export class Runbook {
     options: { clock: boolean },
   ) {
     this.announcer = new Announcer(context, this.steps);
-    this.inbox = new Inbox(context, () => this.outcome);
+    this.inbox = new Inbox(
+      context,
+      () => this.outcome,
+      (item, decision) => this.recordDecision(item, decision),
+    );
     setHandler(statusQuery, () => this.status());
     upsertSearchAttributes([
       { key: incidentIdSA, value: context.incidentId },
@@ -170,10 +185,11 @@ export class Runbook {
   ): Promise<Completion | undefined> {
     this.checkpoint();
     const record = this.steps.begin(name, 'human', 'waiting');
-    if (this.context.actAs)
+    const actAs = this.drillIdentity(record);
+    if (actAs)
       return this.answeredByDrill(record, {
         task: name,
-        by: this.context.actAs,
+        by: actAs,
         note: 'answered by the drill',
         choices: options.drillChoices,
       });
@@ -237,7 +253,8 @@ export class Runbook {
     const required = options.required ?? 1;
     const approvers = this.context.approvals.gates[name] ?? this.context.approvals.approvers;
     const record = this.steps.begin(name, 'approval', 'waiting');
-    if (this.context.actAs) return [this.answeredByDrill(record, { task: name, by: this.context.actAs }).by];
+    const actAs = this.drillIdentity(record);
+    if (actAs) return [this.answeredByDrill(record, { task: name, by: actAs }).by];
     const item = this.inbox.add<OpenGate>({
       kind: 'approval',
       name,
@@ -326,6 +343,27 @@ export class Runbook {
     this.rto = measureRto(this.context, outcome, facts);
     this.setRtoStatus(this.rto.verdict);
     return this.rto;
+  }
+
+  /**
+   * The identity that answers gates and tasks at once: only a drill has one. A plan started directly
+   * with `actAs` but no test database would answer its own gates on production: it fails instead.
+   */
+  private drillIdentity(record: StepRecord): string | undefined {
+    const { actAs, testDatabase } = this.context;
+    if (actAs && !testDatabase && patched('act-as-only-in-drill')) {
+      const message = `"${actAs}" may answer gates and tasks only in a drill (on its test database): declare an incident (lifeboat declare) and let the approvers answer, or run a drill (lifeboat drill)`;
+      this.steps.end(record, 'failed', { detail: message });
+      throw ApplicationFailure.create({ type: FailureType.approvalRefused, message, nonRetryable: true });
+    }
+    return actAs;
+  }
+
+  /** Puts an accepted answer on the step it answers, or (an abort) on the step it interrupts. */
+  private recordDecision(item: string | undefined, decision: DecisionRecord): void {
+    const records = this.steps.records;
+    const record = item === undefined ? records[records.length - 1] : [...records].reverse().find((r) => r.name === item);
+    if (record) (record.decisions ??= []).push(decision);
   }
 
   /** In a drill, the drill's identity answers gates and tasks at once, on the record. */

@@ -2,8 +2,11 @@
 // decide whether a message may enter the run's history. A refusal throws the reason and what to do
 // next, and leaves no trace in the history; an accepted message is applied by the inbox's handlers.
 // Everything they look at is an argument — the open item, the run's policy, the message, what the
-// run waits for — so they are tested without Temporal, and a signature check is one more argument.
+// run waits for — so they are tested without Temporal. When the run's policy asks for proofs,
+// proveAnswer checks the answer's signature against the run it is for (AnswerScope) and the
+// worker's keys, deterministically (common/proof.ts).
 import type { AbortRequest, ApprovalItem, Completion, Outcome, RunContext, TaskItem, Vote, WaitingItem } from '../../common/plans.js';
+import { type Decision, type Proof, type ProvenAnswer, checkProof, digestOf } from '../../common/proof.js';
 
 /** A gate while the run holds it: the waiting item and, once enough votes or a rejection came, the decision. */
 export type OpenGate = ApprovalItem & { decided?: { approved: boolean; by: string; reason?: string } };
@@ -70,4 +73,33 @@ export function validateAbort(run: { outcome?: Outcome; aborted?: AbortRequest }
   if (!request.reason?.trim()) throw new Error('an abort needs a reason (--reason "…")');
   if (run.outcome) throw new Error(`the run has already ended (${run.outcome})`);
   if (run.aborted) throw new Error(`an abort was already requested by ${run.aborted.by}`);
+}
+
+/** The run a proof must be bound to, and the workflow's clock that judges its age. */
+export interface AnswerScope {
+  namespace: string;
+  workflowId: string;
+  runId: string;
+  nowMs: number;
+}
+
+/** An answer as it is signed: the item ("run" for an abort), the decision, who, the reason or note, and the proof. */
+export interface Answer {
+  item: string;
+  decision: Decision;
+  by: string;
+  text?: string;
+  proof?: Proof;
+}
+
+/**
+ * Who proved the answer and by which key, when the run's policy asks for proofs (undefined when it
+ * does not); throws the reason when the proof is missing, stale, for something else or by someone else.
+ */
+export function proveAnswer(policy: VotePolicy, scope: AnswerScope, answer: Answer): ProvenAnswer | undefined {
+  if (!policy.approvals.proof) return undefined;
+  const { namespace, workflowId, runId, nowMs } = scope;
+  const { item, decision, by } = answer;
+  const expected = { namespace, workflowId, runId, item, decision, by, textDigest: digestOf(answer.text) };
+  return checkProof(answer.proof, expected, policy.approvals.proof, nowMs);
 }
