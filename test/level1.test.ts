@@ -120,8 +120,8 @@ describe('L1 record-level restore', () => {
     return { id: input.incidentId, handle, plan: client.workflow.getHandle(`${input.incidentId}-L1`) };
   }
 
-  const waitingFor = async (handle: WorkflowHandle, name: string): Promise<RunStatus> => {
-    await expect.poll(() => waitingNames(handle), { timeout: 60_000, interval: 200 }).toContain(name);
+  const waitingFor = async (handle: WorkflowHandle, name: string, timeout = 60_000): Promise<RunStatus> => {
+    await expect.poll(() => waitingNames(handle), { timeout, interval: 200 }).toContain(name);
     return handle.query(statusQuery);
   };
 
@@ -269,14 +269,16 @@ describe('L1 record-level restore', () => {
       await locker.end();
 
       worker = await startTestWorker(config, testEnv(db));
-      await waitingFor(handle, 'review');
+      // The killed attempt is retried only after its heartbeat times out (30 s), then the apply,
+      // its check and the plan's end follow: on a loaded machine that outlasts the usual bound.
+      await waitingFor(handle, 'review', 180_000);
       await handle.executeUpdate(completeUpdate, { args: [{ task: 'review', by: 'carol' }] });
       expect(((await handle.result()) as RunResult).outcome).toBe('recovered');
       expect(await tableSums()).toEqual(pristine);
     } finally {
       if (dying) process.kill(-dying.pid!, 'SIGKILL');
     }
-  });
+  }, 300_000);
 
   it('replays its recorded histories without non-determinism', async () => {
     expect(finished.length).toBeGreaterThan(0);
