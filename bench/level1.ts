@@ -135,7 +135,7 @@ async function oursRun(client: Client, config: LifeboatConfig, url: string, roun
 
   const startedAt = Date.now();
   const t = performance.now();
-  const input = incidentInput(config, {
+  const input = incidentInput({
     target: 'crm',
     summary: `bench: a bad script deleted ${deleted.length} leads`,
     declaredBy: 'carol',

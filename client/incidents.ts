@@ -58,7 +58,7 @@ export interface DeclareRequest {
  * The incident's input. RTOs and approvers are not sent: the run takes them from the worker's
  * configuration, so the client's (`_config`, kept for callers) cannot change who approves.
  */
-export function incidentInput(_config: LifeboatConfig, request: DeclareRequest, now = Date.now()): IncidentInput {
+export function incidentInput(request: DeclareRequest, now = Date.now()): IncidentInput {
   if (!request.summary.trim()) throw new InputError('an incident needs a summary (--summary "what happened")');
   const declaredAt = request.declaredAt ?? new Date(now).toISOString();
   if (Number.isNaN(Date.parse(declaredAt)) || Date.parse(declaredAt) > now + 60_000) {

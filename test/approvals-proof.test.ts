@@ -152,7 +152,7 @@ describe('approvals that prove who approved', () => {
   it('L1: refuses unsigned, borrowed, misdirected and raw answers, then accepts a proven approval and brings the rows back', async () => {
     const ids = await leadIds(50);
     await withClient(db.url, (c) => c.query('DELETE FROM crm_leads WHERE id = ANY($1::bigint[])', [ids]));
-    const input = incidentInput(config, {
+    const input = incidentInput({
       target: 'crm',
       summary: 'a script deleted 3 leads',
       declaredBy: 'carol',
@@ -235,7 +235,7 @@ describe('approvals that prove who approved', () => {
 
   it("the policy is the worker's: a client sending mallory as sole approver with self-approval changes nothing", async () => {
     const forged: IncidentInput = {
-      ...incidentInput(config, {
+      ...incidentInput({
         target: 'crm',
         summary: 'mallory wants to approve her own restore',
         declaredBy: 'mallory',
@@ -265,7 +265,7 @@ describe('approvals that prove who approved', () => {
   });
 
   it('L4: one person voting as two names is refused; two proven people pass the two-person gate', async () => {
-    const input = incidentInput(config, { target: 'crm', summary: 'the server is gone', declaredBy: 'carol', level: 'L4', options: {} });
+    const input = incidentInput({ target: 'crm', summary: 'the server is gone', declaredBy: 'carol', level: 'L4', options: {} });
     const { handle, plan } = await declare(input);
     await waitFor(plan, 'vendor-escalation');
     await complete(plan, 'vendor-escalation', 'carol', 'SEV1-99');

@@ -138,7 +138,7 @@ export async function backupAndVerify(worker: TestWorker): Promise<string> {
 
 /** Declares an L1 incident (by carol) bringing back `keys` of crm_leads with their children; returns its id and handles. */
 export async function startL1Incident(worker: TestWorker, config: LifeboatConfig, keys: string[], summary: string) {
-  const input = incidentInput(config, {
+  const input = incidentInput({
     target: 'crm',
     summary,
     declaredBy: 'carol',

@@ -98,7 +98,7 @@ describe('L1 record-level restore', () => {
   async function declareL1(
     extra: { keys?: string[]; children?: boolean } = {},
   ): Promise<{ id: string; handle: WorkflowHandle; plan: WorkflowHandle }> {
-    const input = incidentInput(config, {
+    const input = incidentInput({
       target: 'crm',
       summary: 'a bad script deleted 5 leads and changed 2',
       declaredBy: 'carol',
@@ -204,7 +204,7 @@ describe('L1 record-level restore', () => {
 
   it('refuses bad selections before anything runs', async () => {
     const refused = async (keys: string[] | undefined, table = 'crm_leads', filter?: string[]) => {
-      const input = incidentInput(config, {
+      const input = incidentInput({
         target: 'crm',
         summary: 'bad input',
         declaredBy: 'carol',

@@ -70,7 +70,7 @@ approvals:
   });
 
   async function declare(level: Level, options: PlanOptions = {}): Promise<string> {
-    const input = incidentInput(config, { target: 'crm', summary: `${level} test`, declaredBy: 'carol', level, options });
+    const input = incidentInput({ target: 'crm', summary: `${level} test`, declaredBy: 'carol', level, options });
     await worker.client.workflow.start('incidentWorkflow', { taskQueue: worker.taskQueue, workflowId: input.incidentId, args: [input] });
     return input.incidentId;
   }
@@ -115,7 +115,7 @@ approvals:
   });
 
   it('freezes writes through the hook while the incident runs, and lets them through again at its end', async () => {
-    const input = incidentInput(config, {
+    const input = incidentInput({
       target: 'crm',
       summary: 'frozen',
       declaredBy: 'carol',

@@ -43,7 +43,7 @@ describe('owners and grants across a recovery', () => {
   const run = (type: string, args: unknown[]) =>
     worker.client.workflow.execute(type, { taskQueue: worker.taskQueue, workflowId: uniqueName(type), args });
   const l3 = async (options: PlanOptions) => {
-    const input = incidentInput(config, { target: 'crm', summary: 'L3 privileges', declaredBy: 'carol', level: 'L3', options });
+    const input = incidentInput({ target: 'crm', summary: 'L3 privileges', declaredBy: 'carol', level: 'L3', options });
     await worker.client.workflow.start('incidentWorkflow', { taskQueue: worker.taskQueue, workflowId: input.incidentId, args: [input] });
     return driveIncident(worker.client, input.incidentId, L3_PEOPLE);
   };

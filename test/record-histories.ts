@@ -126,7 +126,7 @@ async function runAll(client: Client, config: LifeboatConfig, crmUrl: string, lo
   await execute('verify', 'verifyWorkflow', [{ backupId: manifest.id }]);
 
   const incident = async (level: Level, options: PlanOptions, answers: Record<string, Answer>) => {
-    const input = incidentInput(config, { target: 'crm', summary: `recorded ${level} incident`, declaredBy: 'carol', level, options });
+    const input = incidentInput({ target: 'crm', summary: `recorded ${level} incident`, declaredBy: 'carol', level, options });
     log(`incident-${level}: ${input.incidentId}`);
     await client.workflow.start('incidentWorkflow', { taskQueue: TASK_QUEUE, workflowId: input.incidentId, args: [input] });
     const result = await driveIncident(client, input.incidentId, answers, { timeoutMs: 10 * 60_000 });

@@ -67,7 +67,6 @@ describe('RTO clock (time skipping)', () => {
   async function declare(level: Level): Promise<{ handle: WorkflowHandle; declaredAt: number; id: string }> {
     const declaredAt = await env.currentTimeMs();
     const input = incidentInput(
-      config,
       {
         target: 'crm',
         summary: `${level} clock test`,

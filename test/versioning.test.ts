@@ -98,7 +98,7 @@ describe('worker versioning', () => {
     await startVersion('A', 'when-none');
     await expect.poll(current, { timeout: 60_000, interval: 200 }).toBe('A');
 
-    const input = incidentInput(base, { target: 'crm', summary: 'a 72-hour incident', declaredBy: 'carol', level: 'L3', options: {} });
+    const input = incidentInput({ target: 'crm', summary: 'a 72-hour incident', declaredBy: 'carol', level: 'L3', options: {} });
     const incident = await client.workflow.start('incidentWorkflow', {
       taskQueue: base.temporal.taskQueue,
       workflowId: input.incidentId,

@@ -74,7 +74,7 @@ export function registerIncidentCommands(program: Command): void {
         throw new InputError(`--records must be a whole number, not "${opts.records}"`);
       const declaredAt = opts.declaredAt ?? new Date().toISOString();
       const { table, keys, where } = opts;
-      const input = incidentInput(cfg, {
+      const input = incidentInput({
         target,
         summary: opts.summary,
         declaredBy: whoAmI(opts.as),
