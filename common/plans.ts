@@ -191,6 +191,8 @@ export interface RunResult {
   database?: string;
   /** The recovered database's tables as the plan's own verification measured them (L3/L4). */
   fingerprints?: Record<string, TableFingerprint>;
+  /** Changes committed to the target before a plan that did not recover stopped (they stay applied). */
+  committed?: string[];
 }
 
 /** L1: which records to bring back, and from before when. */

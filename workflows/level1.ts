@@ -41,7 +41,7 @@ export async function level1Workflow({ context, options }: PlanInput): Promise<R
     const diff = await run.step(
       'identify: compare the backup with production',
       () => quick.diffRecords({ incidentId, ...run.where, staged: stage }),
-      (d) => d.map((t) => `${t.table}: ${t.missing.length} missing, ${t.changed.length} changed`).join('; '),
+      (d) => d.map((t) => `${t.table}: ${t.missingCount} missing, ${t.changedCount} changed`).join('; '),
     );
     const snapshotStep = 'identify: snapshot the rows that will be overwritten';
     // A drill's test database is disposable: its rows do not belong in the store.
@@ -52,12 +52,12 @@ export async function level1Workflow({ context, options }: PlanInput): Promise<R
     // 2. Restore from the most recent backup, once approved.
     const now = Date.now();
     await run.gate('apply-restore', {
-      title: `Restore ${diff.reduce((n, t) => n + t.missing.length + t.changed.length, 0)} rows of ${target} from backup ${backup.id}`,
+      title: `Restore ${diff.reduce((n, t) => n + t.missingCount + t.changedCount, 0)} rows of ${target} from backup ${backup.id}`,
       database: await quick.describeTarget(run.where),
       tables: diff.map((t) => t.table),
       changes: diff.map(
         (t) =>
-          `${t.table}: insert ${t.missing.length} missing row(s)${t.missing.length ? ` (${t.primaryKey} ${t.missing.slice(0, 10).join(', ')}${t.missing.length > 10 ? ', …' : ''})` : ''}, revert ${t.changed.length} changed row(s)${
+          `${t.table}: insert ${t.missingCount} missing row(s)${t.missing.length ? ` (${t.primaryKey} ${t.missing.slice(0, 10).join(', ')}${t.missingCount > 10 ? ', …' : ''})` : ''}, revert ${t.changedCount} changed row(s)${
             t.changed.length
               ? ` (${t.changed
                   .slice(0, 5)
@@ -70,7 +70,7 @@ export async function level1Workflow({ context, options }: PlanInput): Promise<R
       dataLossWindowMs: Date.parse(selection.goodBefore) - Date.parse(backup.startedAt),
       snapshot,
     });
-    const applied = await run.step(
+    const applied = await run.commit(
       'restore: apply the staged rows in one transaction',
       () => heavy.applyRecords({ incidentId, ...run.where, staged: stage }),
       (a) =>
@@ -95,7 +95,7 @@ export async function level1Workflow({ context, options }: PlanInput): Promise<R
       backupUsed: backup,
     };
   } catch (err) {
-    return { ...outcomeOf(err), timeline: run.timeline, backupUsed };
+    return { ...outcomeOf(err, run.committed), timeline: run.timeline, backupUsed };
   } finally {
     if (staged) await run.cleanup('clean up the staging area', () => quick.dropStaging({ incidentId, ...run.where }));
   }

@@ -41,7 +41,7 @@ export async function level2Workflow({ context, options }: PlanInput): Promise<R
         tables: [],
         changes: ['runs the configured rollback hook'],
       });
-      await run.step(
+      await run.commit(
         'roll back code (hook)',
         () => quick.runTargetHook({ incidentId, ...run.where, role: 'rollback' }),
         (r) => `${r.hook}: ${r.ok ? 'ok' : 'FAILED'} ${r.output.slice(-200)}`,
@@ -74,20 +74,20 @@ export async function level2Workflow({ context, options }: PlanInput): Promise<R
       const [diff] = await run.step(
         'restore: compare the backup with production',
         () => quick.diffRecords({ incidentId, ...run.where, staged: stage, wholeTable: true }),
-        (d) => `${d[0]!.missing.length} missing, ${d[0]!.changed.length} changed, ${d[0]!.extra ?? 0} not in the backup`,
+        (d) => `${d[0]!.missingCount} missing, ${d[0]!.changedCount} changed, ${d[0]!.extra ?? 0} not in the backup`,
       );
       await run.gate('table-restore', {
         title: `Restore table ${table} of ${target} from backup ${backup.id}`,
         database: await quick.describeTarget(run.where),
         tables: [table],
         changes: [
-          `${table}: insert ${diff!.missing.length}, revert ${diff!.changed.length}, delete ${diff!.extra ?? 0} rows not in the backup (rows of tables referencing them may go with them)`,
+          `${table}: insert ${diff!.missingCount}, revert ${diff!.changedCount}, delete ${diff!.extra ?? 0} rows not in the backup (rows of tables referencing them may go with them)`,
         ],
         backup: { ...backup, ageMs: Date.now() - Date.parse(backup.startedAt) },
         dataLossWindowMs: Date.parse(context.declaredAt) - Date.parse(backup.startedAt),
         snapshot,
       });
-      await run.step(
+      await run.commit(
         `restore: apply ${table} in one transaction`,
         () => heavy.applyRecords({ incidentId, ...run.where, staged: stage, wholeTable: true }),
         (a) =>
@@ -117,7 +117,7 @@ export async function level2Workflow({ context, options }: PlanInput): Promise<R
       backupUsed,
     };
   } catch (err) {
-    return { ...outcomeOf(err), timeline: run.timeline, backupUsed };
+    return { ...outcomeOf(err, run.committed), timeline: run.timeline, backupUsed };
   } finally {
     if (staged) await run.cleanup('clean up the staging area', () => quick.dropStaging({ incidentId, ...run.where }));
   }

@@ -57,6 +57,6 @@ export async function level3Workflow({ context, options }: PlanInput): Promise<R
     };
   } catch (err) {
     await dropUnusedDatabase(run, newDatabase);
-    return { ...outcomeOf(err), timeline: run.timeline, backupUsed };
+    return { ...outcomeOf(err, run.committed), timeline: run.timeline, backupUsed };
   }
 }

@@ -51,7 +51,8 @@ export async function fullRestore(
       snapshot,
     });
   }
-  const restored = await run.step(
+  // In place, the restore replaces production: a committed change. Into a new database, it is not.
+  const restored = await (database === undefined ? run.commit.bind(run) : run.step.bind(run))(
     database === undefined ? 'restore in place (one transaction)' : `restore into a new database`,
     () => heavy.restoreDatabase({ ...run.where, backupId: backup.id, database, incidentId }),
     (r) => `${r.database}: ${r.tables} tables`,

@@ -19,9 +19,21 @@ export function failureText(err: unknown): string {
   return e?.message ?? String(err);
 }
 
-/** Turns an ended plan's error into its outcome. */
-export function outcomeOf(err: unknown): { outcome: Outcome; detail: string } {
-  if (err instanceof RunAborted) return { outcome: 'aborted', detail: `aborted: ${err.message}` };
-  if (err instanceof GateRejected) return { outcome: 'rejected', detail: err.message };
-  return { outcome: 'failed', detail: failureText(err) };
+/**
+ * Turns an ended plan's error into its outcome. Changes the run had already committed stay
+ * applied: the detail says so, so an abort that came after an apply never reads as "nothing done".
+ */
+export function outcomeOf(err: unknown, committed: readonly string[] = []): { outcome: Outcome; detail: string; committed?: string[] } {
+  const ended =
+    err instanceof RunAborted
+      ? { outcome: 'aborted' as const, detail: `aborted: ${err.message}` }
+      : err instanceof GateRejected
+        ? { outcome: 'rejected' as const, detail: err.message }
+        : { outcome: 'failed' as const, detail: failureText(err) };
+  if (!committed.length) return ended;
+  return {
+    ...ended,
+    detail: `${ended.detail} — already applied before that, and staying applied: ${committed.join('; ')}`,
+    committed: [...committed],
+  };
 }

@@ -68,6 +68,8 @@ export class Runbook {
   private facts: PlanFacts = {};
   private outcome?: Outcome;
   private rto?: RtoResult;
+  /** Changes this run committed to the target, with their step's detail: the outcome names them whatever follows. */
+  readonly committed: string[] = [];
 
   /** Starts a run: its handlers, search attributes and (for the incident) the RTO clock. */
   constructor(
@@ -147,6 +149,17 @@ export class Runbook {
       if (!isCancellation(err)) await this.announcer.progress(record, posted);
       throw err;
     }
+  }
+
+  /**
+   * A step whose success commits a change to the target (an apply, an in-place restore, a code
+   * rollback). Once it is done the change stays, so an abort or a failure after it reports it.
+   */
+  async commit<T>(name: string, run: () => Promise<T>, describe?: (result: T) => string): Promise<T> {
+    const result = await this.step(name, run, describe);
+    const detail = describe?.(result);
+    this.committed.push(detail ? `${name} (${detail})` : name);
+    return result;
   }
 
   /** A clean-up step: runs even after an abort or a cancellation, and never throws. */
