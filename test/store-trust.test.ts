@@ -138,6 +138,32 @@ describe('a catalogue that goes on past what it cannot trust', () => {
     expect((await run(() => activities.chooseBackup({ target: 'crm', before: '2026-12-01T00:00:00Z' }))).id).toBe(older.id);
   });
 
+  it('with a manifest key, reads a verification forged in the bucket as no verification, never as passed', async () => {
+    const { catalog, activities, run, backup, store } = setUp(true);
+    const verified = await backup('2026-11-01T02:00:00Z', 'verified dump');
+    const failed = await backup('2026-11-02T02:00:00Z', 'newer dump', false);
+    await catalog.writeVerification({
+      backupId: failed.id,
+      verifiedAt: '2026-11-02T03:00:00Z',
+      result: 'failed',
+      durationMs: 1,
+      tables: {},
+      findings: [],
+    });
+    expect((await catalog.find(verified.id, 'crm'))?.verification?.result).toBe('passed');
+    // Whoever can write to the bucket turns the failed verdict into a pass, keeping its signature.
+    const key = `${backupFolder(failed.id)}/verification.json`;
+    const signed = JSON.parse((await store.getText(key))!) as Record<string, unknown>;
+    expect(signed.hmacSha256).toMatch(/^[0-9a-f]{64}$/);
+    await store.putText(key, JSON.stringify({ ...signed, result: 'passed' }));
+    expect((await catalog.find(failed.id, 'crm'))?.verification).toBeUndefined();
+    // A verdict copied from another backup's folder is not this backup's either.
+    await store.putText(key, (await store.getText(`${backupFolder(verified.id)}/verification.json`))!);
+    expect((await catalog.find(failed.id, 'crm'))?.verification).toBeUndefined();
+    // So the plans' choice (newest verified) stays on the backup that really passed.
+    expect((await run(() => activities.chooseBackup({ target: 'crm', before: '2026-12-01T00:00:00Z' }))).id).toBe(verified.id);
+  });
+
   it('refuses to list a store whose manifest key is named but not set, saying what to set', () => {
     const config = parseConfig(
       `targets: { crm: { urlEnv: CRM_URL, store: disk, verifyOn: production, tables: [crm_leads] } }

@@ -8,7 +8,7 @@ import type { BackupManifest, BackupSummary, DamagedBackup, VerificationRecord }
 import { FailureType } from '../../common/errors.js';
 import { backupFolder, parseBackupId } from '../../common/names.js';
 import { refuse } from '../failure.js';
-import { type ManifestKey, manifestText, readManifest } from './manifest-file.js';
+import { type ManifestKey, manifestText, readManifest, readVerification, verificationText } from './manifest-file.js';
 import type { BackupStore } from './store.js';
 
 const MANIFEST_FILE = 'manifest.json';
@@ -45,7 +45,7 @@ export class Catalog {
 
   async verification(id: string): Promise<VerificationRecord | undefined> {
     const text = await this.store.getText(`${backupFolder(id)}/${VERIFICATION_FILE}`);
-    return text === undefined ? undefined : (JSON.parse(text) as VerificationRecord);
+    return text === undefined ? undefined : readVerification(text, id, this.key);
   }
 
   /** Every manifest under the target's folder, read and checked; one that cannot be used is listed as damaged. */
@@ -98,7 +98,7 @@ export class Catalog {
   }
 
   async writeVerification(record: VerificationRecord): Promise<void> {
-    await this.store.putText(`${backupFolder(record.backupId)}/${VERIFICATION_FILE}`, JSON.stringify(record, null, 2));
+    await this.store.putText(`${backupFolder(record.backupId)}/${VERIFICATION_FILE}`, verificationText(record, this.key));
   }
 
   /** Deletes a backup: the manifest goes first, so a half-deleted backup no longer exists. */

@@ -1,13 +1,15 @@
-// A backup's manifest.json, written and read back. Guarantees:
+// A backup's manifest.json and verification.json, written and read back. Guarantees:
 // - Reading never throws: a manifest that is not JSON (truncated), not shaped like a manifest,
 //   not in its own backup's folder (copied there, or foreign) or, when the worker holds a key, not
 //   signed with it, comes back as damaged with the reason, so one bad object hides no other backup.
 // - With a key, a manifest carries an HMAC-SHA256 over its canonical JSON (keys sorted, no spaces):
 //   whoever can write to the bucket but lacks the key cannot swap a dump and fix its checksum.
+// - With a key, a verification.json is signed the same way (under its own domain): a verdict
+//   forged in the bucket reads as no verification at all, never as "passed".
 // - The key is only ever passed to the HMAC: it is never returned, logged or written.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
-import type { BackupManifest } from '../../common/backups.js';
+import type { BackupManifest, VerificationRecord } from '../../common/backups.js';
 import { ConfigError } from '../../common/errors.js';
 import type { LifeboatConfig } from '../../config/config.js';
 
@@ -73,14 +75,51 @@ function canonical(value: unknown): string {
   return JSON.stringify(value);
 }
 
-function mac(body: unknown, key: Buffer): Buffer {
-  return createHmac('sha256', key).update(DOMAIN).update(canonical(body)).digest();
+function mac(body: unknown, key: Buffer, domain = DOMAIN): Buffer {
+  return createHmac('sha256', key).update(domain).update(canonical(body)).digest();
+}
+
+/** JSON text of `value`, with its HMAC under `domain` when there is a key. */
+function signedText(value: object, key: ManifestKey, domain: string): string {
+  const body = JSON.parse(JSON.stringify(value)) as Record<string, unknown>;
+  return JSON.stringify(key ? { ...body, [MAC_FIELD]: mac(body, key, domain).toString('hex') } : body, null, 2);
+}
+
+/** Whether `stored` is the HMAC of `body` under `domain` (constant-time). */
+function macMatches(body: unknown, stored: unknown, key: Buffer, domain: string): boolean {
+  if (typeof stored !== 'string') return false;
+  const expected = mac(body, key, domain);
+  const given = Buffer.from(stored, 'hex');
+  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 /** The file's text: the manifest, with its HMAC when there is a key. */
 export function manifestText(manifest: BackupManifest, key: ManifestKey): string {
-  const body = JSON.parse(JSON.stringify(manifest)) as Record<string, unknown>;
-  return JSON.stringify(key ? { ...body, [MAC_FIELD]: mac(body, key).toString('hex') } : body, null, 2);
+  return signedText(manifest, key, DOMAIN);
+}
+
+const VERIFICATION_DOMAIN = 'lifeboat-verification-v1\n';
+
+export function verificationText(record: VerificationRecord, key: ManifestKey): string {
+  return signedText(record, key, VERIFICATION_DOMAIN);
+}
+
+/**
+ * The verification record of backup `backupId`, or undefined when there is none that can be
+ * trusted: not JSON, about another backup, or (with a key) unsigned or signed otherwise.
+ */
+export function readVerification(text: string, backupId: string, key: ManifestKey): VerificationRecord | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return undefined;
+  const { [MAC_FIELD]: stored, ...body } = raw as Record<string, unknown>;
+  if (body.backupId !== backupId) return undefined;
+  if (key && !macMatches(body, stored, key, VERIFICATION_DOMAIN)) return undefined;
+  return body as unknown as VerificationRecord;
 }
 
 export type ManifestRead = { manifest: BackupManifest; damaged?: undefined } | { damaged: string; manifest?: undefined };
@@ -106,9 +145,7 @@ export function readManifest(text: string, where: { folderId: string; target: st
   if (manifest.target !== where.target) return { damaged: `manifest is of target ${manifest.target}, found under ${where.target}` };
   if (key) {
     if (typeof stored !== 'string') return { damaged: 'manifest is not signed with the manifest key (written without it, or edited)' };
-    const expected = mac(body, key);
-    const given = Buffer.from(stored, 'hex');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected))
+    if (!macMatches(body, stored, key, DOMAIN))
       return { damaged: 'manifest signature does not match: edited after it was written, or signed with another key' };
   }
   return { manifest };
