@@ -5,11 +5,11 @@ import { randomBytes } from 'node:crypto';
 import { recoveryVsTarget } from '../activities/reports/drill-markdown.js';
 import { type DrillResult } from '../common/drills.js';
 import { drillIdFor } from '../common/names.js';
-import { type RunStatus, type StepRecord } from '../common/plans.js';
+import { type StepRecord } from '../common/plans.js';
 import { formatDuration } from '../common/time.js';
 import type { drillWorkflow } from '../workflows/index.js';
-import { drillResultQuery, statusQuery } from '../workflows/messages.js';
-import { CliError, rootCause } from './follow.js';
+import { drillResultQuery } from '../workflows/messages.js';
+import { CliError, rootCause, runAndPlanStatus } from './follow.js';
 
 export function newDrillId(at = new Date()): string {
   return drillIdFor(at, randomBytes(2).toString('hex'));
@@ -46,13 +46,7 @@ export async function watchDrill(
     (error: unknown) => (closed = { error }),
   );
   for (;;) {
-    const drill: RunStatus | undefined = await handle.query(statusQuery).catch(() => undefined);
-    const plan: RunStatus | undefined = drill?.childWorkflowId
-      ? await client.workflow
-          .getHandle(drill.childWorkflowId)
-          .query(statusQuery)
-          .catch(() => undefined)
-      : undefined;
+    const { run: drill, plan } = await runAndPlanStatus(client, handle);
     for (const [run, indent] of [
       [drill, '  '],
       [plan, '      '],

@@ -2,8 +2,9 @@
 // benchmarks and automated rehearsals that run a plan end to end with nobody at the keyboard.
 // A scripted person whose key file is given signs each answer as the CLI does (client/sign.ts).
 import type { Client, WorkflowHandle } from '@temporalio/client';
-import { type RunResult, type RunStatus } from '../common/plans.js';
-import { approveUpdate, completeUpdate, rejectUpdate, statusQuery } from '../workflows/messages.js';
+import { type RunResult } from '../common/plans.js';
+import { approveUpdate, completeUpdate, rejectUpdate } from '../workflows/messages.js';
+import { runAndPlanStatus } from './follow.js';
 import { answerTo } from './sign.js';
 
 /** How a script answers what a run waits for: a task's completion, the approvers of a gate in turn, a rejection, or anything else. */
@@ -46,13 +47,7 @@ export async function driveIncident(
   while (!outcome) {
     if (Date.now() > deadline) throw new Error(`incident ${incidentId} did not end within ${timeoutMs / 60_000} min`);
     // Before its first workflow task an incident cannot answer queries yet: look again next round.
-    const status = await incident.query(statusQuery).catch(() => undefined);
-    const plan: RunStatus | undefined = status?.childWorkflowId
-      ? await client.workflow
-          .getHandle(status.childWorkflowId)
-          .query(statusQuery)
-          .catch(() => undefined)
-      : undefined;
+    const { run: status, plan } = await runAndPlanStatus(client, incident);
     for (const run of [plan, status]) {
       for (const item of run?.waiting ?? []) {
         const key = `${run!.workflowId}/${item.name}`;

@@ -4,6 +4,8 @@ import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@t
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { LifeboatConfig } from '../config/config.js';
 import type { Progress } from '../common/backups.js';
+import type { RunStatus } from '../common/plans.js';
+import { statusQuery } from '../workflows/messages.js';
 import { formatDuration } from '../common/time.js';
 import { bytes } from './format.js';
 
@@ -29,6 +31,21 @@ export async function connectClient(config: LifeboatConfig): Promise<Client> {
 }
 
 /** The innermost cause's message: what actually went wrong. */
+/**
+ * A run's status and its child plan's, as far as they can be read now: before a run's first
+ * workflow task, or while a worker is busy, a query fails, and the caller looks again later.
+ */
+export async function runAndPlanStatus(client: Client, handle: WorkflowHandle): Promise<{ run?: RunStatus; plan?: RunStatus }> {
+  const run = await handle.query(statusQuery).catch(() => undefined);
+  const plan = run?.childWorkflowId
+    ? await client.workflow
+        .getHandle(run.childWorkflowId)
+        .query(statusQuery)
+        .catch(() => undefined)
+    : undefined;
+  return { run, plan };
+}
+
 export function rootCause(err: unknown): string {
   let e = err as { cause?: unknown; message?: string } | undefined;
   while (e?.cause) e = e.cause as typeof e;
