@@ -14,6 +14,7 @@ import { createActivities } from '../activities/index.js';
 import { type LifeboatConfig, parseConfig } from '../config/config.js';
 import { incidentInput } from '../client/incidents.js';
 import { dumpKey } from '../common/names.js';
+import type { RunResult } from '../common/plans.js';
 import { statusQuery } from '../workflows/messages.js';
 import { CRM_TARGET_YAML } from './crm-target.js';
 
@@ -176,8 +177,19 @@ export function runLifeboat(args: string[], env: NodeJS.ProcessEnv): Promise<Cli
   });
 }
 
-/** The names of the gates and tasks a run waits for (none while it cannot answer): for expect.poll. */
-export function waitingNames(handle: WorkflowHandle): Promise<string[]> {
+/**
+ * The names of the gates and tasks a run waits for (none while it cannot answer), for expect.poll;
+ * once the run has ended, how it ended, so a wait that can no longer succeed says why it failed.
+ */
+export async function waitingNames(handle: WorkflowHandle): Promise<string[]> {
+  const { status } = await handle.describe().catch(() => ({ status: undefined }));
+  if (status && status.name !== 'RUNNING') {
+    const ended = await handle.result().then(
+      (r: Partial<RunResult>) => `${r.outcome}: ${r.detail ?? ''}`,
+      (err: Error) => `${err.message}: ${(err.cause as Error | undefined)?.message ?? ''}`,
+    );
+    return [`(the run ended ${status.name}, ${ended})`];
+  }
   return handle.query(statusQuery).then(
     (s) => s.waiting.map((w) => w.name),
     () => [],
