@@ -4,29 +4,26 @@
 // that declares; a drill with people answering takes the same proof policy.
 //
 // Guarantees:
-// - Without `people` in the configuration the policy asks for no proofs (as before keys existed).
-// - With `people`, every answer must be signed by a key listed for the person who gives it.
+// - Every answer must be signed by a key the configuration lists for the person who gives it:
+//   with nobody enrolled under `people`, nobody can answer (the refusal says to enrol a key).
 import { type LifeboatConfig, durationMs } from '../config/config.js';
 import type { ApprovalPolicy, Level, RunPolicy } from '../common/plans.js';
 import type { ProofPolicy } from '../common/proof.js';
 
 const LEVELS: readonly Level[] = ['L1', 'L2', 'L3', 'L4'];
 
-/** The people's keys, or nothing when no one is enrolled. Receivers (Slack) are not configured yet. */
-export function proofPolicy(config: LifeboatConfig): ProofPolicy | undefined {
-  const people = Object.entries(config.people);
-  if (!people.length) return undefined;
-  return { people: Object.fromEntries(people.map(([who, person]) => [who, person.keys])), receivers: [] };
+/** The people's keys. Receivers (Slack) are not configured yet. */
+export function proofPolicy(config: LifeboatConfig): ProofPolicy {
+  return { people: Object.fromEntries(Object.entries(config.people).map(([who, person]) => [who, person.keys])), receivers: [] };
 }
 
 /** One level's approval policy. */
 export function approvalPolicy(config: LifeboatConfig, level: Level): ApprovalPolicy {
-  const proof = proofPolicy(config);
   return {
     approvers: config.approvals[level].approvers,
     gates: config.approvals[level].gates,
     selfApproval: config.approvals.selfApproval,
-    ...(proof ? { proof } : {}),
+    proof: proofPolicy(config),
   };
 }
 

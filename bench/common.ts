@@ -3,7 +3,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -17,8 +17,9 @@ import { downloadChecked } from '../activities/storage/checksum.js';
 import { openStore } from '../activities/storage/open.js';
 import { bytes } from '../client/format.js';
 import { type Stack, startStack } from '../client/stack/index.js';
+import { approversOf, peopleYaml, throwawayKeys } from '../client/stack/keys.js';
 import { REPO_ROOT } from '../client/stack/processes.js';
-import { DEFAULT_CONFIG_PATH, type LifeboatConfig } from '../config/config.js';
+import { DEFAULT_CONFIG_PATH, type LifeboatConfig, loadConfig } from '../config/config.js';
 import type { BackupManifest, VerificationRecord } from '../common/backups.js';
 import { sampleTreeMemory } from './proc-memory.js';
 
@@ -83,11 +84,25 @@ export interface WorkerProcess {
 }
 
 /** `bin/lifeboat worker` in its own process group, output to worker.log; resolves once it polls. */
-export async function startWorker(env: Record<string, string>, logDir: string): Promise<WorkerProcess> {
+/**
+ * The example configuration with a throwaway key enrolled for each of its approvers, as `lifeboat
+ * dev` enrols them (client/stack/keys.ts); driveIncident signs with them through LIFEBOAT_KEYS_DIR.
+ */
+function configWithThrowawayPeople(env: Record<string, string>, scratch: string): string {
+  const keysDir = join(scratch, 'keys');
+  const keys = throwawayKeys(keysDir, approversOf(loadConfig(DEFAULT_CONFIG_PATH, { ...process.env, ...env })));
+  const file = join(scratch, 'lifeboat.yaml');
+  writeFileSync(file, `${readFileSync(DEFAULT_CONFIG_PATH, 'utf8')}\n${peopleYaml(keys)}`);
+  process.env.LIFEBOAT_KEYS_DIR = keysDir;
+  return file;
+}
+
+export async function startWorker(env: Record<string, string>, logDir: string, scratch: string): Promise<WorkerProcess> {
   const logFile = join(logDir, 'worker.log');
   const out = createWriteStream(logFile);
+  const config = configWithThrowawayPeople(env, scratch);
   // detached: its own process group, so the tsx launcher and its node child can be killed together.
-  const child: ChildProcess = spawn(join(REPO_ROOT, 'bin/lifeboat'), ['--config', DEFAULT_CONFIG_PATH, 'worker'], {
+  const child: ChildProcess = spawn(join(REPO_ROOT, 'bin/lifeboat'), ['--config', config, 'worker'], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -175,7 +190,7 @@ export async function withHarness<T>(body: (h: Harness) => Promise<T>): Promise<
       scratch,
       async startWorker(env) {
         if (worker) throw new Error('the benchmark already started a worker');
-        worker = await startWorker(env, logDir);
+        worker = await startWorker(env, logDir, scratch);
         return worker;
       },
       async connect(address) {

@@ -84,6 +84,20 @@ function claimOf(name: string, arg: unknown): { item: string; by: string; text?:
 export async function auditRun(client: Client, workflowId: string, fallback: ProofPolicy): Promise<AuditRow[]> {
   const { runId } = await client.workflow.getHandle(workflowId).describe();
   const events = (await client.workflow.getHandle(workflowId, runId).fetchHistory()).events ?? [];
+  const rows = auditHistory(events, { namespace: client.options.namespace, workflowId, runId }, fallback);
+  for (const event of events) {
+    const child = event.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId;
+    if (child) rows.push(...(await auditRun(client, child, fallback)));
+  }
+  return rows;
+}
+
+/** Each decision one run's history accepted, re-checked against the policy it recorded (else `fallback`). */
+export function auditHistory(
+  events: Event[],
+  run: { namespace: string; workflowId: string; runId: string },
+  fallback: ProofPolicy,
+): AuditRow[] {
   const { policy, source } = recordedPolicy(events);
   const rows: AuditRow[] = [];
   for (const event of events) {
@@ -92,14 +106,18 @@ export async function auditRun(client: Client, workflowId: string, fallback: Pro
     const claim = decision && claimOf(decision, first(accepted?.args));
     if (!decision || !claim) continue;
     const at = tsToMs(event.eventTime);
-    const row = { time: new Date(at).toISOString(), workflowId, item: claim.item, decision, by: claim.by };
+    const row = { time: new Date(at).toISOString(), workflowId: run.workflowId, item: claim.item, decision, by: claim.by };
     if (!claim.proof) {
       rows.push({ ...row, key: '', verdict: 'unproven: no signature', ok: false });
       continue;
     }
     try {
-      const expected = { namespace: client.options.namespace, workflowId, runId, item: claim.item, decision, by: claim.by };
-      const proven = checkProof(claim.proof, { ...expected, textDigest: digestOf(claim.text) }, policy ?? fallback, at);
+      const proven = checkProof(
+        claim.proof,
+        { ...run, item: claim.item, decision, by: claim.by, textDigest: digestOf(claim.text) },
+        policy ?? fallback,
+        at,
+      );
       const key = proven.via ? `${proven.fingerprint} via ${proven.via}` : proven.fingerprint;
       rows.push({ ...row, key, verdict: source === 'this configuration' ? 'verified (keys of this configuration)' : 'verified', ok: true });
     } catch (err) {
@@ -110,10 +128,6 @@ export async function auditRun(client: Client, workflowId: string, fallback: Pro
         ok: false,
       });
     }
-  }
-  for (const event of events) {
-    const child = event.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId;
-    if (child) rows.push(...(await auditRun(client, child, fallback)));
   }
   return rows;
 }

@@ -5,7 +5,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { type RunResult } from '../common/plans.js';
 import { approveUpdate, completeUpdate, rejectUpdate } from '../workflows/messages.js';
 import { runAndPlanStatus } from './follow.js';
-import { answerTo } from './sign.js';
+import { answerTo, keyFileFor } from './sign.js';
 
 /** How a script answers what a run waits for: a task's completion, the approvers of a gate in turn, a rejection, or anything else. */
 export type Answer =
@@ -19,7 +19,7 @@ export interface DriveOptions {
   pollMs?: number;
   /** An incident still running after this long is stuck: fail rather than wait for ever. */
   timeoutMs?: number;
-  /** Person → SSH key file (private, or .pub with ssh-agent): their answers carry proofs. */
+  /** Person → SSH key file (private, or .pub with ssh-agent) that signs their answers; default as the CLI finds one (client/sign.ts keyFileFor). */
   keys?: Record<string, string>;
 }
 
@@ -35,7 +35,7 @@ export async function driveIncident(
 ): Promise<RunResult> {
   const { pollMs = 200, timeoutMs = 30 * 60_000, keys = {} } = options;
   const signed = (workflowId: string, item: string, decision: 'approve' | 'reject' | 'complete', by: string, text?: string) =>
-    answerTo(client, workflowId, { item, decision, by, text }, keys[by]);
+    answerTo(client.workflow, workflowId, { item, decision, by, text }, keyFileFor(by, keys[by]));
   const incident = client.workflow.getHandle(incidentId);
   const answered = new Set<string>();
   let outcome: { result: RunResult } | { error: unknown } | undefined;
@@ -59,16 +59,16 @@ export async function driveIncident(
         if ('complete' in answer) {
           const { by, note } = answer.complete;
           const { handle, proof } = await signed(workflowId, item.name, 'complete', by, note);
-          await handle.executeUpdate(completeUpdate, { args: [{ task: item.name, ...answer.complete, ...(proof && { proof }) }] });
+          await handle.executeUpdate(completeUpdate, { args: [{ task: item.name, ...answer.complete, proof }] });
         } else if ('reject' in answer) {
           const { by, reason } = answer.reject;
           const { handle, proof } = await signed(workflowId, item.name, 'reject', by, reason);
-          await handle.executeUpdate(rejectUpdate, { args: [{ gate: item.name, ...answer.reject, ...(proof && { proof }) }] });
+          await handle.executeUpdate(rejectUpdate, { args: [{ gate: item.name, ...answer.reject, proof }] });
         } else if ('act' in answer) await answer.act(client.workflow.getHandle(workflowId));
         else
           for (const by of answer.approve) {
             const { handle, proof } = await signed(workflowId, item.name, 'approve', by);
-            await handle.executeUpdate(approveUpdate, { args: [{ gate: item.name, by, ...(proof && { proof }) }] });
+            await handle.executeUpdate(approveUpdate, { args: [{ gate: item.name, by, proof }] });
           }
       }
     }

@@ -165,10 +165,10 @@ async function sendUpdate<A>(run: () => Promise<A>): Promise<A> {
   }
 }
 
-/** Who answers, and the key file that signs for them (none: unsigned, see client/sign.ts keyFileFor). */
+/** Who answers, and the key file that signs for them (client/sign.ts keyFileFor). */
 export interface Answerer {
   by: string;
-  keyFile?: string;
+  keyFile: string;
 }
 
 export async function vote(
@@ -184,8 +184,8 @@ export async function vote(
     vote.gate,
   );
   const { by, reason } = vote;
-  const { handle, proof } = await answerTo(client, run.workflowId, { item: item.name, decision, by, text: reason }, vote.keyFile);
-  const args: [Vote] = [{ gate: item.name, by, reason, ...(proof && { proof }) }];
+  const { handle, proof } = await answerTo(client.workflow, run.workflowId, { item: item.name, decision, by, text: reason }, vote.keyFile);
+  const args: [Vote] = [{ gate: item.name, by, reason, proof }];
   if (decision === 'reject') {
     await sendUpdate(() => handle.executeUpdate(rejectUpdate, { args }));
     return `✔ ${by} rejected "${item.name}": nothing is changed; the plan stops`;
@@ -208,8 +208,13 @@ export async function complete(
     completion.task,
   );
   const { by, note, choices, keyFile } = completion;
-  const { handle, proof } = await answerTo(client, run.workflowId, { item: item.name, decision: 'complete', by, text: note }, keyFile);
-  await sendUpdate(() => handle.executeUpdate(completeUpdate, { args: [{ task: item.name, by, note, choices, ...(proof && { proof }) }] }));
+  const { handle, proof } = await answerTo(
+    client.workflow,
+    run.workflowId,
+    { item: item.name, decision: 'complete', by, text: note },
+    keyFile,
+  );
+  await sendUpdate(() => handle.executeUpdate(completeUpdate, { args: [{ task: item.name, by, note, choices, proof }] }));
   return `✔ task "${item.name}" done by ${by}`;
 }
 
@@ -222,8 +227,8 @@ export async function abort(client: Client, incidentId: string, request: Answere
   if (incident.outcome) throw new CliError(`incident ${incidentId} has already ended (${incident.outcome})`, 1);
   const run = plan && !plan.outcome ? plan : incident;
   const { by, reason, keyFile } = request;
-  const { handle, proof } = await answerTo(client, run.workflowId, { item: 'run', decision: 'abort', by, text: reason }, keyFile);
-  await sendUpdate(() => handle.executeUpdate(abortUpdate, { args: [{ by, reason, ...(proof && { proof }) }] }));
+  const { handle, proof } = await answerTo(client.workflow, run.workflowId, { item: 'run', decision: 'abort', by, text: reason }, keyFile);
+  await sendUpdate(() => handle.executeUpdate(abortUpdate, { args: [{ by, reason, proof }] }));
   return `✔ abort requested by ${by}: the run stops at its next safe point and removes what it staged`;
 }
 

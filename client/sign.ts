@@ -2,13 +2,12 @@
 // sign` with a private key file, or with a public key file whose private half is in ssh-agent.
 // The private key never leaves ssh-keygen. A proof names the run it answers, looked up just before
 // signing, and the answer is sent to that run only.
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { WorkflowClient, WorkflowHandle } from '@temporalio/client';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { InputError } from '../common/errors.js';
 import { type Decision, type Proof, SSH_NAMESPACE, type Statement, digestOf, statementText } from '../common/proof.js';
-import type { LifeboatConfig } from '../config/config.js';
 
 /** Runs `ssh-keygen -Y sign` over `message`; returns the armored signature. */
 export function sshSign(message: string, keyFile: string): Promise<string> {
@@ -41,33 +40,31 @@ export async function prove(statement: Omit<Statement, 'signedAt'>, keyFile: str
 
 /**
  * The key file that signs `by`'s answers: --key, else $LIFEBOAT_SSH_KEY, else the embedded dev
- * stack's throwaway key for that person ($LIFEBOAT_KEYS_DIR/<name>). None found: when the
- * configuration names people the answer would be refused, so it is refused here first; without
- * people the answer goes unsigned and the worker decides whether that is enough.
+ * stack's throwaway key for that person ($LIFEBOAT_KEYS_DIR/<name>). With none, the worker would
+ * refuse the answer, so it is refused here first, with what to do.
  */
-export function keyFileFor(config: LifeboatConfig, by: string, given?: string, env = process.env): string | undefined {
+export function keyFileFor(by: string, given?: string, env = process.env): string {
   // A name is a file name there, never a path: --as ../x reads nothing outside the folder.
   const devKey = env.LIFEBOAT_KEYS_DIR && basename(by) === by && join(env.LIFEBOAT_KEYS_DIR, by);
   const found = given ?? env.LIFEBOAT_SSH_KEY ?? (devKey && existsSync(devKey) ? devKey : undefined);
-  if (found || !Object.keys(config.people).length) return found;
+  if (found) return found;
   throw new InputError('give your SSH key with --key or LIFEBOAT_SSH_KEY (lifeboat keys shows how to enrol one)');
 }
 
 /**
- * Where to send an answer to workflow `workflowId`, and its proof. With a key file the workflow's
- * current run is looked up first, the proof names it and the handle is pinned to it, so the answer
- * reaches exactly the run it was signed for; without one the answer goes unsigned, as before.
+ * Where to send an answer to workflow `workflowId`, and its proof: the workflow's current run is
+ * looked up first, the proof names it and the handle is pinned to it, so the answer reaches
+ * exactly the run it was signed for.
  */
 export async function answerTo(
-  client: Client,
+  workflows: WorkflowClient,
   workflowId: string,
   answer: { item: string; decision: Decision; by: string; text?: string },
-  keyFile: string | undefined,
-): Promise<{ handle: WorkflowHandle; proof?: Proof }> {
-  if (!keyFile) return { handle: client.workflow.getHandle(workflowId) };
-  const { runId } = await client.workflow.getHandle(workflowId).describe();
-  const { namespace } = client.options;
+  keyFile: string,
+): Promise<{ handle: WorkflowHandle; proof: Proof }> {
+  const { runId } = await workflows.getHandle(workflowId).describe();
+  const { namespace } = workflows.options;
   const { item, decision, by, text } = answer;
   const proof = await prove({ namespace, workflowId, runId, item, decision, by, textDigest: digestOf(text) }, keyFile);
-  return { handle: client.workflow.getHandle(workflowId, runId), proof };
+  return { handle: workflows.getHandle(workflowId, runId), proof };
 }

@@ -261,6 +261,11 @@ export function verifySshSignature(
   return { key };
 }
 
+/** The fingerprint of the key that made an armored signature, read from the signature without checking it. */
+export function signerOf(armored: string): string {
+  return fingerprintOf(parseSignature(armored).publicKey);
+}
+
 /** Hex SHA-256 of a text: binds a reason or note into a signed statement without repeating it. */
 export function sha256Hex(value: string): string {
   return bytesToHex(sha256(utf8(value)));

@@ -54,6 +54,7 @@ describe('approvals that prove who approved', () => {
       .join('\n');
     db = await createCrmDatabase(200);
     config = testConfig({
+      people: false,
       prefix: uniqueName('proof'),
       extra: `approvals:\n  L1: { approvers: [alice, bob] }\n  L4: { approvers: [alice, bob] }\npeople:\n${people}`,
     });
@@ -140,6 +141,11 @@ describe('approvals that prove who approved', () => {
     return { handle, plan: worker.client.workflow.getHandle(`${input.incidentId}-${input.level}`) };
   }
 
+  const leadsDigest = () =>
+    withClient(
+      db.url,
+      async (c) => (await c.query("SELECT md5(string_agg(t::text, ',' ORDER BY id)) AS d FROM crm_leads t")).rows[0].d as string,
+    );
   const leadIds = (offset: number) =>
     withClient(db.url, async (c) =>
       (await c.query<{ id: string }>('SELECT id::text FROM crm_leads ORDER BY id LIMIT 3 OFFSET $1', [offset])).rows.map((r) => r.id),
@@ -298,7 +304,8 @@ describe('approvals that prove who approved', () => {
       await withClient(inject('pgAdminUrl'), (c) => c.query(`DROP DATABASE IF EXISTS ${result.database} WITH (FORCE)`));
   });
 
-  it('actAs answers nothing outside a drill: a plan started with it on production fails at its first gate', async () => {
+  it('a plan started directly, with its own approvers and actAs, is refused before it does anything', async () => {
+    const before = await leadsDigest();
     const input: PlanInput = {
       context: {
         incidentId: uniqueName('inc'),
@@ -313,13 +320,20 @@ describe('approvals that prove who approved', () => {
       },
       options: { record: { table: 'crm_leads', keys: await leadIds(120), goodBefore: new Date().toISOString() } },
     };
-    const result: RunResult = await worker.client.workflow.execute('level1Workflow', {
+    const handle = await worker.client.workflow.start('level1Workflow', {
       taskQueue: worker.taskQueue,
       workflowId: `${input.context.incidentId}-L1`,
       args: [input],
     });
-    expect(result.outcome).toBe('failed');
-    expect(result.detail).toContain('may answer gates and tasks only in a drill');
-    expect(result.timeline.find((s) => s.name === 'apply-restore')?.status).toBe('failed');
+    const failure = await handle.result().then(
+      () => undefined,
+      (err: Error) => err.cause as ApplicationFailure,
+    );
+    expect(failure?.type).toBe('ApprovalRefused');
+    expect(failure?.nonRetryable).toBe(true);
+    expect(failure?.message).toContain('an L1 plan runs only inside an incident or a drill');
+    const scheduled = (await handle.fetchHistory()).events!.filter((e) => e.activityTaskScheduledEventAttributes);
+    expect(scheduled).toEqual([]);
+    expect(await leadsDigest()).toBe(before);
   });
 });

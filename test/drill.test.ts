@@ -15,7 +15,7 @@ import { desiredSchedules } from '../client/schedules.js';
 import type { LifeboatConfig } from '../config/config.js';
 import { type DrillInput, type DrillResult } from '../common/drills.js';
 import { drillIdFor, testDatabaseFor } from '../common/names.js';
-import { drillResultQuery, completeUpdate, statusQuery } from '../workflows/messages.js';
+import { drillResultQuery, statusQuery } from '../workflows/messages.js';
 import { type BackupManifest } from '../common/backups.js';
 import {
   type TestDatabase,
@@ -28,6 +28,7 @@ import {
   testEnv,
   uniqueName,
   damageStoredDump,
+  answer,
 } from './helpers.js';
 
 const CRITICAL = `    criticalChecks:
@@ -102,9 +103,7 @@ describe('the recovery drill', () => {
       await new Promise((ok) => setTimeout(ok, 200));
     const early = await handle.query(drillResultQuery);
     expect(early?.verdict).toBe('passed');
-    await handle
-      .executeUpdate(completeUpdate, { args: [{ task: 'improvements', by: 'carol', note: 'shorten the staging step' }] })
-      .catch(() => undefined);
+    await answer(handle, 'complete', { task: 'improvements', by: 'carol', note: 'shorten the staging step' }).catch(() => undefined);
     const result: DrillResult = await handle.result();
 
     expect(result.verdict, JSON.stringify(result.findings)).toBe('passed');
@@ -191,7 +190,7 @@ describe('the recovery drill', () => {
       throw new Error(`the plan never waited for ${name}`);
     };
     await waitFor('vendor-support');
-    await plan.executeUpdate(completeUpdate, { args: [{ task: 'vendor-support', by: 'carol', note: 'drill' }] });
+    await answer(plan, 'complete', { task: 'vendor-support', by: 'carol', note: 'drill' });
     await waitFor('cut-over');
     expect((await drillDatabases(drillId)).length).toBe(2); // the test database and the one the plan restored into
     await handle.cancel();

@@ -1,10 +1,13 @@
 // Starts one real stack for the whole suite (PostgreSQL 15, SeaweedFS S3, Temporal dev server on
 // free loopback ports) and bundles the workflow code once. Everything stops, and the servers'
 // folders are removed, even when tests fail; their logs stay in .test-logs/ to be read.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { DEMO_BUCKET, startStack } from '../client/stack/index.js';
 import { REPO_ROOT } from '../client/stack/processes.js';
+import { throwawayKeys } from '../client/stack/keys.js';
 import { workflowBundle } from '../worker/bundle.js';
 
 declare module 'vitest' {
@@ -17,8 +20,14 @@ declare module 'vitest' {
     temporalAddress: string;
     workflowBundlePath: string;
     logDir: string;
+    /** A throwaway SSH key for each of the suite's people: <keysDir>/<name> and .pub. */
+    keysDir: string;
+    suitePeople: string[];
   }
 }
+
+/** Everyone the suite's tests answer as: each is enrolled with a throwaway key in every test configuration. */
+const SUITE_PEOPLE = ['alice', 'bob', 'carol', 'dana', 'dave', 'mallory', 'nobody'];
 
 export default async function setup(project: TestProject) {
   const logDir = join(REPO_ROOT, '.test-logs', new Date().toISOString().replace(/[:.]/g, '-'));
@@ -32,7 +41,12 @@ export default async function setup(project: TestProject) {
   project.provide('temporalAddress', stack.temporal.address);
   project.provide('workflowBundlePath', bundlePath);
   project.provide('logDir', logDir);
+  const keysDir = mkdtempSync(join(tmpdir(), 'lifeboat-test-keys-'));
+  throwawayKeys(keysDir, SUITE_PEOPLE);
+  project.provide('keysDir', keysDir);
+  project.provide('suitePeople', SUITE_PEOPLE);
   return async () => {
     await stack.stop();
+    rmSync(keysDir, { recursive: true, force: true });
   };
 }

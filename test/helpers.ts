@@ -1,10 +1,11 @@
 // Shared pieces of the integration tests: a CRM database of their own on the suite's PostgreSQL,
 // a configuration pointing at the suite's servers, and a worker on a task queue of their own.
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { Client, Connection, type WorkflowHandle, type UpdateDefinition } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
 import { ConsoleNotifier, type Notice, type Notifier } from '../activities/notify/notifier.js';
@@ -12,10 +13,13 @@ import { withClient, withDatabase } from '../activities/postgres/connection.js';
 import { seedCrm } from '../activities/postgres/seed.js';
 import { createActivities } from '../activities/index.js';
 import { type LifeboatConfig, parseConfig } from '../config/config.js';
-import { incidentInput } from '../client/incidents.js';
+import { type Answerer, incidentInput } from '../client/incidents.js';
+import { peopleYaml } from '../client/stack/keys.js';
 import { dumpKey } from '../common/names.js';
-import type { RunResult } from '../common/plans.js';
-import { statusQuery } from '../workflows/messages.js';
+import type { AbortRequest, Completion, RunResult, Vote } from '../common/plans.js';
+import { abortUpdate, approveUpdate, completeUpdate, rejectUpdate, statusQuery } from '../workflows/messages.js';
+import { answerTo } from '../client/sign.js';
+import type { Decision } from '../common/proof.js';
 import { CRM_TARGET_YAML } from './crm-target.js';
 
 // Worker state changes at INFO drown the test output; warnings and errors still show.
@@ -51,7 +55,18 @@ export interface TestConfigOptions {
   moreTargets?: string;
   /** More top-level YAML. */
   extra?: string;
+  /** Enrols the suite's people with their throwaway keys (default); false for a test that enrols its own. */
+  people?: boolean;
 }
+
+/** The suite's throwaway key file for a person (test/global-setup.ts makes one for each of its people). */
+export const suiteKey = (by: string): string => join(inject('keysDir'), by);
+
+/** Someone answering with their suite key, as client/incidents.ts takes it. */
+export const as = (by: string): Answerer => ({ by, keyFile: suiteKey(by) });
+
+/** The `people:` section enrolling the suite's people. */
+const suitePeopleYaml = () => peopleYaml(Object.fromEntries(inject('suitePeople').map((who) => [who, suiteKey(who)])));
 
 /** A configuration file as an operator writes one, for one test: its own key prefix and task queue. */
 export function testConfigText(options: TestConfigOptions): string {
@@ -70,6 +85,7 @@ stores:
     prefix: ${options.prefix}
     partSizeMiB: 5
 ${options.extra ?? ''}
+${options.people === false ? '' : suitePeopleYaml()}
 `;
 }
 
@@ -80,6 +96,7 @@ export function testConfig(options: TestConfigOptions): LifeboatConfig {
 export function testEnv(database: TestDatabase): NodeJS.ProcessEnv {
   return {
     CRM_DATABASE_URL: database.url,
+    LIFEBOAT_KEYS_DIR: inject('keysDir'),
     AWS_ACCESS_KEY_ID: inject('s3AccessKeyId'),
     AWS_SECRET_ACCESS_KEY: inject('s3SecretAccessKey'),
   };
@@ -175,6 +192,26 @@ export function runLifeboat(args: string[], env: NodeJS.ProcessEnv): Promise<Cli
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code: signal ? null : code, stdout, stderr }));
   });
+}
+
+/** The messages people send a run, by decision. */
+interface Answers {
+  approve: Vote;
+  reject: Vote;
+  complete: Completion;
+  abort: AbortRequest;
+}
+
+const UPDATES = { approve: approveUpdate, reject: rejectUpdate, complete: completeUpdate, abort: abortUpdate } as const;
+
+/** Sends `message` to the run behind `handle`, signed with the suite key of the person it names, as the CLI would send it. */
+export async function answer<D extends Decision>(handle: WorkflowHandle, decision: D, message: Answers[D]): Promise<unknown> {
+  const m = message as Partial<Vote & Completion & AbortRequest>;
+  const item = m.gate ?? m.task ?? 'run';
+  const text = m.reason ?? m.note;
+  const signed = await answerTo(handle.client, handle.workflowId, { item, decision, by: m.by!, text }, suiteKey(m.by!));
+  const update = UPDATES[decision] as UpdateDefinition<unknown, [Answers[D]]>;
+  return signed.handle.executeUpdate(update, { args: [{ ...message, proof: signed.proof }] });
 }
 
 /**

@@ -35,7 +35,7 @@ describe('signed answers through the CLI', () => {
   const fingerprint = (name: string) => execFileSync('ssh-keygen', ['-lf', `${key(name)}.pub`], { encoding: 'utf8' }).split(' ')[1]!;
   let db: TestDatabase;
   let env: NodeJS.ProcessEnv;
-  /** Configuration files: "signed" lists alice and bob under people, "plain" lists nobody. */
+  /** Configuration files: "signed" lists alice and bob under people, "plain" enrols nobody. */
   const files = { signed: join(dir, 'signed.yaml'), plain: join(dir, 'plain.yaml') };
   const workers: Record<keyof typeof files, TestWorker | undefined> = { signed: undefined, plain: undefined };
 
@@ -70,7 +70,13 @@ describe('signed answers through the CLI', () => {
       ['signed', `${approvals}\n${people}`],
       ['plain', approvals],
     ] as const) {
-      const text = testConfigText({ prefix, taskQueue: uniqueName(`keys-cli-${which}`), temporalAddress: '${TEMPORAL_ADDRESS}', extra });
+      const text = testConfigText({
+        prefix,
+        taskQueue: uniqueName(`keys-cli-${which}`),
+        temporalAddress: '${TEMPORAL_ADDRESS}',
+        extra,
+        people: false,
+      });
       writeFileSync(files[which], text);
       workers[which] = await startTestWorker(parseConfig(text, files[which], env), testEnv(db));
     }
@@ -106,7 +112,7 @@ describe('signed answers through the CLI', () => {
     const enrol = await lifeboat('signed', ['keys', 'enrol', 'erin', `${key('alice')}.pub`]);
     expect(enrol.code).toBe(0);
     expect(enrol.stderr).toContain(fingerprint('alice'));
-    const config = parseConfig(testConfigText({ prefix: 'x', extra: enrol.stdout }), 'enrolled', {});
+    const config = parseConfig(testConfigText({ prefix: 'x', extra: enrol.stdout, people: false }), 'enrolled', {});
     expect(config.people.erin!.keys).toEqual([readFileSync(`${key('alice')}.pub`, 'utf8').trim()]);
   });
 
@@ -157,18 +163,17 @@ describe('signed answers through the CLI', () => {
     expect(audit.stdout).toContain(`✔ all 2 decisions of ${id} verify`);
   });
 
-  it('audits a run answered without proofs (nobody configured) as unproven: exit 1; an unknown run exits 2', async () => {
+  it('with nobody enrolled, a signed answer is refused by the worker and the run waits on; an unknown run exits 2', async () => {
     const id = await declare('plain', '--system-down');
     await statusUntil('plain', id, /waiting for task "vendor-support"/);
-    const abort = await lifeboat('plain', ['abort', id, '--as', 'carol', '--reason', 'rehearsal over']);
-    expect(abort.stderr).toBe('');
-    expect(abort.code).toBe(0);
-    await statusUntil('plain', id, /^outcome: aborted$/m);
-
-    const audit = await lifeboat('plain', ['audit', id]);
-    expect(audit.code).toBe(1);
-    expect(audit.stdout).toMatch(/run\s+abort\s+carol\s+unproven: no signature/);
-    expect(audit.stderr).toContain(`✖ 1 of 1 decisions of ${id} are not proven`);
+    const refused = await lifeboat('plain', ['abort', id, '--as', 'alice', '--key', key('alice'), '--reason', 'rehearsal over']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("alice is not proven: alice has no key in the worker's policy: enrol one (lifeboat keys)");
+    const incident = workers.plain!.client.workflow.getHandle(id);
+    expect((await incident.describe()).status.name).toBe('RUNNING');
+    const history = (await incident.fetchHistory()).events ?? [];
+    expect(history.some((e) => e.workflowExecutionUpdateAcceptedEventAttributes)).toBe(false);
+    await incident.terminate('test over');
 
     const unknown = await lifeboat('plain', ['audit', 'inc-20200101-000000-zzzz']);
     expect(unknown.code).toBe(2);

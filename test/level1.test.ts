@@ -19,7 +19,7 @@ import { REPO_ROOT } from '../client/stack/processes.js';
 import { parseConfig } from '../config/config.js';
 import type { LifeboatConfig } from '../config/config.js';
 import { type RunResult, type RunStatus } from '../common/plans.js';
-import { approveUpdate, completeUpdate, rejectUpdate, statusQuery } from '../workflows/messages.js';
+import { statusQuery } from '../workflows/messages.js';
 import {
   type TestDatabase,
   type TestWorker,
@@ -29,6 +29,8 @@ import {
   testEnv,
   uniqueName,
   waitingNames,
+  as,
+  answer,
 } from './helpers.js';
 
 describe('L1 record-level restore', () => {
@@ -142,7 +144,7 @@ describe('L1 record-level restore', () => {
     expect(status.waiting[0]!.approvers).toEqual(['alice', 'bob', 'carol']);
 
     // The validators refuse at once, with the reason, and leave no trace.
-    const vote = (by: string, gate = 'apply-restore') => plan.executeUpdate(approveUpdate, { args: [{ gate, by }] });
+    const vote = (by: string, gate = 'apply-restore') => answer(plan, 'approve', { gate, by });
     await expect(vote('mallory')).rejects.toMatchObject({
       cause: {
         message: expect.stringMatching(/mallory may not decide gate "apply-restore" of an L1 incident \(allowed: alice, bob, carol\)/),
@@ -158,7 +160,7 @@ describe('L1 record-level restore', () => {
 
     await vote('alice');
     await waitingFor(handle, 'review');
-    await handle.executeUpdate(completeUpdate, { args: [{ task: 'review', by: 'carol', note: 'script fixed' }] });
+    await answer(handle, 'complete', { task: 'review', by: 'carol', note: 'script fixed' });
     const result = (await handle.result()) as RunResult;
     expect(result.outcome).toBe('recovered');
     expect(await tableSums()).toEqual(pristine);
@@ -177,7 +179,7 @@ describe('L1 record-level restore', () => {
     const { id, handle, plan } = await declareL1();
     finished.push(id, `${id}-L1`);
     await waitingFor(plan, 'apply-restore');
-    await plan.executeUpdate(rejectUpdate, { args: [{ gate: 'apply-restore', by: 'bob', reason: 'wrong backup' }] });
+    await answer(plan, 'reject', { gate: 'apply-restore', by: 'bob', reason: 'wrong backup' });
     const result = (await handle.result()) as RunResult;
     expect(result.outcome).toBe('rejected');
     expect(result.detail).toContain('bob rejected "apply-restore": wrong backup');
@@ -193,12 +195,12 @@ describe('L1 record-level restore', () => {
     const damaged = await tableSums();
     const { id, handle, plan } = await declareL1();
     await waitingFor(plan, 'apply-restore');
-    await abort(client, id, { by: 'carol', reason: 'wrong incident' });
+    await abort(client, id, { ...as('carol'), reason: 'wrong incident' });
     const result = (await handle.result()) as RunResult;
     expect(result.outcome).toBe('aborted');
     expect(await tableSums()).toEqual(damaged);
     expect(await stagingSchemas()).toEqual([]);
-    await expect(abort(client, id, { by: 'carol', reason: 'again' })).rejects.toThrow(`incident ${id} has already ended (aborted)`);
+    await expect(abort(client, id, { ...as('carol'), reason: 'again' })).rejects.toThrow(`incident ${id} has already ended (aborted)`);
     await restorePristine();
   });
 
@@ -246,7 +248,7 @@ describe('L1 record-level restore', () => {
       await locker.connect();
       await locker.query('BEGIN');
       await locker.query('SELECT 1 FROM crm_leads WHERE id = $1 FOR UPDATE', [changed[0]]);
-      await plan.executeUpdate(approveUpdate, { args: [{ gate: 'apply-restore', by: 'bob' }] });
+      await answer(plan, 'approve', { gate: 'apply-restore', by: 'bob' });
       await expect
         .poll(async () => (await plan.describe()).raw.pendingActivities?.map((a) => a.activityType?.name) ?? [], {
           timeout: 60_000,
@@ -272,7 +274,7 @@ describe('L1 record-level restore', () => {
       // The killed attempt is retried only after its heartbeat times out (30 s), then the apply,
       // its check and the plan's end follow: on a loaded machine that outlasts the usual bound.
       await waitingFor(handle, 'review', 180_000);
-      await handle.executeUpdate(completeUpdate, { args: [{ task: 'review', by: 'carol' }] });
+      await answer(handle, 'complete', { task: 'review', by: 'carol' });
       expect(((await handle.result()) as RunResult).outcome).toBe('recovered');
       expect(await tableSums()).toEqual(pristine);
     } finally {
@@ -292,9 +294,9 @@ describe('L1 record-level restore', () => {
   async function restorePristine(): Promise<void> {
     const { handle, plan } = await declareL1();
     await waitingFor(plan, 'apply-restore');
-    await plan.executeUpdate(approveUpdate, { args: [{ gate: 'apply-restore', by: 'alice' }] });
+    await answer(plan, 'approve', { gate: 'apply-restore', by: 'alice' });
     await waitingFor(handle, 'review');
-    await handle.executeUpdate(completeUpdate, { args: [{ task: 'review', by: 'carol' }] });
+    await answer(handle, 'complete', { task: 'review', by: 'carol' });
     await handle.result();
     expect(await tableSums()).toEqual(pristine);
   }

@@ -10,7 +10,7 @@ import type { LifeboatConfig } from '../config/config.js';
 import { type BackupManifest } from '../common/backups.js';
 import { backupFolder, backupIdFor } from '../common/names.js';
 import { type Level, type PlanOptions } from '../common/plans.js';
-import { approveUpdate, statusQuery } from '../workflows/messages.js';
+import { statusQuery } from '../workflows/messages.js';
 import {
   type TestDatabase,
   type TestWorker,
@@ -21,6 +21,8 @@ import {
   testEnv,
   uniqueName,
   damageStoredDump,
+  as,
+  answer,
 } from './helpers.js';
 
 describe('recovery plans L2, L3, L4', () => {
@@ -140,7 +142,7 @@ approvals:
       'vendor-support': {
         act: async () => {
           frozen = await readOnly();
-          await abort(worker.client, input.incidentId, { by: 'carol', reason: 'freeze test over' });
+          await abort(worker.client, input.incidentId, { ...as('carol'), reason: 'freeze test over' });
         },
       },
     });
@@ -154,7 +156,7 @@ approvals:
     const id = await declare('L3');
     const result = await driveIncident(worker.client, id, {
       'vendor-support': { complete: { by: 'carol', note: 'ticket VEND-1235' } },
-      'cut-over': { act: async () => void (await abort(worker.client, id, { by: 'carol', reason: 'restoring elsewhere' })) },
+      'cut-over': { act: async () => void (await abort(worker.client, id, { ...as('carol'), reason: 'restoring elsewhere' })) },
     });
     expect(result.outcome).toBe('aborted');
     const restoredDb = /^(\S+):/.exec(result.timeline.find((s) => s.name === 'restore into a new database')!.detail!)![1]!;
@@ -211,7 +213,7 @@ approvals:
           expect(gate.request!.backup!.id).toBe(verified.id);
           expect(gate.request!.dataLossWindowMs).toBe(Date.parse(status.context.declaredAt) - Date.parse(verified.startedAt));
           expect(gate.request!.changes).toContainEqual(expect.stringContaining(`newer backup ${newer.id} skipped: SHA-256 mismatch`));
-          const vote = (by: string) => plan.executeUpdate(approveUpdate, { args: [{ gate: 'accept-data-loss', by }] });
+          const vote = (by: string) => answer(plan, 'approve', { gate: 'accept-data-loss', by });
           await expect(vote('alice')).rejects.toMatchObject({
             cause: { message: expect.stringMatching(/alice may not decide gate "accept-data-loss".*allowed: bob, dana, erin/) },
           });

@@ -8,7 +8,7 @@ import { fingerprints } from '../activities/postgres/inspect.js';
 import { incidentInput } from '../client/incidents.js';
 import type { BackupManifest } from '../common/backups.js';
 import type { LifeboatConfig } from '../config/config.js';
-import { abortUpdate, approveUpdate, statusQuery } from '../workflows/messages.js';
+import { statusQuery } from '../workflows/messages.js';
 import {
   type TestDatabase,
   type TestWorker,
@@ -18,6 +18,7 @@ import {
   testConfig,
   testEnv,
   uniqueName,
+  answer,
 } from './helpers.js';
 
 describe('an abort that comes after the commit', () => {
@@ -72,7 +73,7 @@ describe('an abort that comes after the commit', () => {
           await locker.connect();
           await locker.query('BEGIN');
           await locker.query('SELECT 1 FROM crm_reminders WHERE id = $1 FOR UPDATE', [changed]);
-          await plan.executeUpdate(approveUpdate, { args: [{ gate: 'table-restore', by: 'alice' }] });
+          await answer(plan, 'approve', { gate: 'table-restore', by: 'alice' });
           await expect
             .poll(
               () =>
@@ -85,7 +86,7 @@ describe('an abort that comes after the commit', () => {
               { timeout: 60_000, interval: 100 },
             )
             .toBeGreaterThan(0);
-          await plan.executeUpdate(abortUpdate, { args: [{ by: 'carol', reason: 'wrong table' }] });
+          await answer(plan, 'abort', { by: 'carol', reason: 'wrong table' });
           await locker.query('ROLLBACK');
           await locker.end();
         },

@@ -21,12 +21,13 @@ import { seedCrm } from '../activities/postgres/seed.js';
 import { type Answer, driveIncident } from '../client/drive.js';
 import { incidentInput } from '../client/incidents.js';
 import { DEMO_BUCKET, startStack } from '../client/stack/index.js';
+import { approversOf, peopleYaml, throwawayKeys } from '../client/stack/keys.js';
 import { REPO_ROOT } from '../client/stack/processes.js';
 import { workflowBundle } from '../worker/bundle.js';
 import { type LifeboatConfig, parseConfig } from '../config/config.js';
 import { createWorker } from '../worker/worker.js';
 import { type Level, type PlanOptions } from '../common/plans.js';
-import { completeUpdate, drillResultQuery } from '../workflows/messages.js';
+import { drillResultQuery } from '../workflows/messages.js';
 import { drillIdFor } from '../common/names.js';
 import { CRM_TARGET_YAML } from './crm-target.js';
 
@@ -78,7 +79,12 @@ async function main(): Promise<void> {
     const crmUrl = withDatabase(stack.postgres.adminUrl, 'crm');
     await seedCrm(crmUrl, { leads: LEADS, reset: true });
     const env = { CRM_DATABASE_URL: crmUrl, AWS_ACCESS_KEY_ID: stack.s3.accessKeyId, AWS_SECRET_ACCESS_KEY: stack.s3.secretAccessKey };
-    const config = parseConfig(configText(stack.temporal.address, stack.s3.endpoint), 'recording configuration', {});
+    // The recorded people sign their answers with throwaway keys, as in `lifeboat dev`.
+    const keysDir = join(logDir, 'keys');
+    process.env.LIFEBOAT_KEYS_DIR = keysDir;
+    const plain = parseConfig(configText(stack.temporal.address, stack.s3.endpoint), 'recording configuration', {});
+    const people = peopleYaml(throwawayKeys(keysDir, approversOf(plain)));
+    const config = parseConfig(`${configText(stack.temporal.address, stack.s3.endpoint)}${people}`, 'recording configuration', {});
 
     const nativeConnection = await NativeConnection.connect({ address: stack.temporal.address });
     const worker = await createWorker({
@@ -199,7 +205,7 @@ async function runAll(client: Client, config: LifeboatConfig, crmUrl: string, lo
     args: [{ drillId, level: 'L1', requestedBy: 'record' }],
   });
   await waitFor(drill, async () => (await drill.query(drillResultQuery).catch(() => undefined)) !== undefined, 'the drill verdict');
-  await drill.executeUpdate(completeUpdate, { args: [{ task: 'improvements', by: 'carol', note: 'none' }] });
+  await driveIncident(client, drillId, { improvements: { complete: { by: 'carol', note: 'none' } } });
   const verdict = ((await drill.result()) as { verdict: string }).verdict;
   if (verdict !== 'passed') throw new Error(`the drill ${verdict}`);
   recorded.push({ name: 'drill-L1', workflowId: drillId });

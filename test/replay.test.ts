@@ -7,6 +7,7 @@ import { DefaultLogger, type ReplayResult, Runtime, Worker } from '@temporalio/w
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { auditHistory } from '../client/audit.js';
 import { REPO_ROOT } from '../client/stack/processes.js';
 
 // The replay worker's state changes at INFO drown the output; warnings and errors still show.
@@ -55,5 +56,12 @@ describe('recorded histories replay on today’s workflow code', () => {
       const { name, message } = result!.error;
       throw new Error(`test/histories/${file} does not replay on today's workflow code: ${name}: ${message}`);
     }
+  });
+
+  it('audits the decisions of runs recorded before answers were proven as unproven, never as verified', () => {
+    const history = historyFromJSON(JSON.parse(readFileSync(join(HISTORIES_DIR, 'incident-L1-L1.json'), 'utf8')));
+    const run = { namespace: 'default', workflowId: 'recorded-L1', runId: 'r' };
+    const rows = auditHistory(history.events ?? [], run, { people: {}, receivers: [] });
+    expect(rows.map((r) => [r.item, r.decision, r.verdict, r.ok])).toEqual([['apply-restore', 'approve', 'unproven: no signature', false]]);
   });
 });

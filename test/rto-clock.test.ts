@@ -11,7 +11,7 @@ import { venvTool } from '../client/stack/processes.js';
 import type { LifeboatConfig } from '../config/config.js';
 import { type Level, type RunResult, type RunStatus } from '../common/plans.js';
 import { SEARCH_ATTRIBUTES, statusQuery } from '../workflows/messages.js';
-import { type TestDatabase, type TestWorker, createCrmDatabase, startTestWorker, testConfig, testEnv, uniqueName } from './helpers.js';
+import { type TestDatabase, type TestWorker, createCrmDatabase, startTestWorker, testConfig, testEnv, uniqueName, as } from './helpers.js';
 
 const HOUR = 3_600_000;
 const RTO: Record<Level, number> = { L1: HOUR, L2: 4 * HOUR, L3: 24 * HOUR, L4: 72 * HOUR };
@@ -124,7 +124,7 @@ describe('RTO clock (time skipping)', () => {
       expect(mine.map((n) => n.severity)).toEqual(['warning', 'warning', 'critical']);
 
       // Abort ends the run cleanly.
-      await abort(env.client, id, { by: 'carol', reason: 'test over' });
+      await abort(env.client, id, { ...as('carol'), reason: 'test over' });
       const result = (await handle.result()) as RunResult;
       expect(result.outcome).toBe('aborted');
       expect(result.rto).toMatchObject({ targetMs: rto, verdict: 'missed' });
@@ -143,7 +143,7 @@ describe('RTO clock (time skipping)', () => {
     expect(Date.parse(status.waiting[0]!.deadline!) - taskStarted).toBe(30 * 60_000);
     const escalated = status.timeline.find((s) => s.name === 'vendor-support')!.detail!;
     expect(Date.parse(escalated.replace('escalated at ', '')) - taskStarted).toEqual(firedAt(30 * 60_000));
-    await abort(env.client, id, { by: 'carol', reason: 'test over' });
+    await abort(env.client, id, { ...as('carol'), reason: 'test over' });
     expect(((await handle.result()) as RunResult).outcome).toBe('aborted');
   });
 });

@@ -13,7 +13,8 @@ import { withClient } from '../activities/postgres/connection.js';
 import { integrityFindings } from '../activities/postgres/inspect.js';
 import type { FreshnessResult, VerificationRecord } from '../common/backups.js';
 import { ConfigError } from '../common/errors.js';
-import { REDACTED } from '../common/redact.js';
+import { REDACTED, Redactor, workerSecrets } from '../common/redact.js';
+import { redactedLogFunction } from '../worker/logging.js';
 import { parseConfig } from '../config/config.js';
 import {
   type TestDatabase,
@@ -92,6 +93,18 @@ hooks:
     const text = `${(failed as Error).message}\n${(failed as Error).stack}`;
     expect(text).toContain(`s3=${REDACTED}`);
     for (const secret of [S3_SECRET, SLACK_TOKEN, OTHER_PASSWORD, DEPLOY_TOKEN]) expect(text).not.toContain(secret);
+  });
+
+  it("writes the worker's log through its redactor: a secret in a line or its metadata never reaches it", () => {
+    const env = { AWS_SECRET_ACCESS_KEY: 'aws-secret-in-a-log-line', CRM_DATABASE_URL: 'postgres://app:db-password-9@db/crm' };
+    const lines: string[] = [];
+    const log = redactedLogFunction(new Redactor(workerSecrets(testConfig({ prefix }), env)), (line) => lines.push(line));
+    const cause = new Error('connect failed for postgres://app:db-password-9@db/crm');
+    log({ level: 'WARN', message: 'Activity failed with aws-secret-in-a-log-line', timestampNanos: 0n, meta: { error: cause } });
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('[WARN] Activity failed with [redacted]');
+    expect(lines[0]).toContain('connect failed for');
+    expect(lines[0]).not.toMatch(/aws-secret-in-a-log-line|db-password-9/);
   });
 
   it('never quotes a value interpolated from the environment in a configuration error', () => {

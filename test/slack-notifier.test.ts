@@ -11,7 +11,6 @@ import { SlackNotifier } from '../activities/notify/slack.js';
 import { APPROVE_ACTION, DONE_ACTION, GATE_BLOCK, REJECT_ACTION, parseButtonValue } from '../activities/notify/slack-actions.js';
 import type { LifeboatConfig, SlackConfig } from '../config/config.js';
 import { type ApprovalRequest, type RunResult } from '../common/plans.js';
-import { approveUpdate } from '../workflows/messages.js';
 import { type FakeMessage, type FakeSlack, startFakeSlack } from './fake-slack.js';
 import {
   type TestDatabase,
@@ -24,6 +23,7 @@ import {
   testConfig,
   testEnv,
   uniqueName,
+  answer,
 } from './helpers.js';
 
 const TOKEN = 'xoxb-test-1234567890-secret';
@@ -460,7 +460,7 @@ describe('an L1 incident posting into Slack', () => {
               })
               .toBeDefined();
             seenOpen = slack.messages().find((m) => m.text?.includes(`[${id} L1] Approval needed`));
-            await handle.executeUpdate(approveUpdate, { args: [{ gate: 'apply-restore', by: 'alice' }] });
+            await answer(handle, 'approve', { gate: 'apply-restore', by: 'alice' });
           },
         },
         review: { complete: { by: 'carol', note: 'script fixed' } },

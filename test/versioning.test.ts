@@ -16,7 +16,7 @@ import { type LifeboatConfig, parseConfig } from '../config/config.js';
 import { buildIdFor } from '../worker/versioning.js';
 import { createWorker } from '../worker/worker.js';
 import { type RunResult } from '../common/plans.js';
-import { type TestDatabase, createCrmDatabase, testConfig, testConfigText, testEnv, uniqueName, waitingNames } from './helpers.js';
+import { type TestDatabase, createCrmDatabase, testConfig, testConfigText, testEnv, uniqueName, waitingNames, as } from './helpers.js';
 
 describe('worker versioning', () => {
   let db: TestDatabase;
@@ -137,7 +137,7 @@ describe('worker versioning', () => {
     expect(new Set((await taskVersions(fresh)).map((t) => t.buildId))).toEqual(new Set(['B']));
 
     // The incident and its plan go on after the switch, on A only.
-    await abort(client, input.incidentId, { by: 'carol', reason: 'versioning test over' });
+    await abort(client, input.incidentId, { ...as('carol'), reason: 'versioning test over' });
     expect(((await incident.result()) as RunResult).outcome).toBe('aborted');
     for (const run of [incident, plan]) {
       expect(await pinnedTo(run)).toEqual({ behavior: 'PINNED', buildId: 'A' });

@@ -4,11 +4,11 @@ import { L1_RECORD_LIMIT, type PlanInput, type RunResult } from '../common/plans
 import { quick, heavy } from './proxies.js';
 import { formatDuration } from '../common/time.js';
 import { outcomeOf } from './engine/outcome.js';
-import { type PlanFacts, Runbook } from './engine/runbook.js';
+import { type PlanFacts, planRunbook } from './engine/runbook.js';
 import { chooseBackup } from './restore-steps.js';
 
 export async function level1Workflow({ context, options }: PlanInput): Promise<RunResult> {
-  const run = new Runbook(context, { clock: false });
+  const run = planRunbook(context);
   const selection = options.record;
   const { incidentId, target } = context;
   let staged = false;

@@ -4,11 +4,11 @@
 import type { PlanInput, RunResult } from '../common/plans.js';
 import { quick, heavy } from './proxies.js';
 import { outcomeOf } from './engine/outcome.js';
-import { type PlanFacts, Runbook } from './engine/runbook.js';
+import { type PlanFacts, planRunbook } from './engine/runbook.js';
 import { chooseBackup, safetySnapshot } from './restore-steps.js';
 
 export async function level2Workflow({ context, options }: PlanInput): Promise<RunResult> {
-  const run = new Runbook(context, { clock: false });
+  const run = planRunbook(context);
   const { incidentId, target } = context;
   let staged = false;
   let backupUsed: PlanFacts['backupUsed'];

@@ -4,11 +4,11 @@
 import type { PlanInput, RunResult } from '../common/plans.js';
 import { quick } from './proxies.js';
 import { outcomeOf } from './engine/outcome.js';
-import { type PlanFacts, Runbook } from './engine/runbook.js';
+import { type PlanFacts, planRunbook } from './engine/runbook.js';
 import { chooseBackup, dropUnusedDatabase, fullRestore, newDatabaseName } from './restore-steps.js';
 
 export async function level3Workflow({ context, options }: PlanInput): Promise<RunResult> {
-  const run = new Runbook(context, { clock: false });
+  const run = planRunbook(context);
   let backupUsed: PlanFacts['backupUsed'];
   /** A database the restore created: dropped again if the plan does not end recovered. */
   let newDatabase: string | undefined;

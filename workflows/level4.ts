@@ -5,11 +5,11 @@ import type { PlanInput, RunResult } from '../common/plans.js';
 import { quick, heavy } from './proxies.js';
 import { formatDuration } from '../common/time.js';
 import { outcomeOf } from './engine/outcome.js';
-import { type PlanFacts, Runbook } from './engine/runbook.js';
+import { type PlanFacts, planRunbook } from './engine/runbook.js';
 import { dropUnusedDatabase, fullRestore, newDatabaseName, skippedText } from './restore-steps.js';
 
 export async function level4Workflow({ context, options }: PlanInput): Promise<RunResult> {
-  const run = new Runbook(context, { clock: false });
+  const run = planRunbook(context);
   const { target } = context;
   let backupUsed: PlanFacts['backupUsed'];
   /** A database the restore created: dropped again if the plan does not end recovered. */

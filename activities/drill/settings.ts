@@ -30,7 +30,6 @@ export function drillSettings(config: LifeboatConfig, input: DrillInput): DrillS
   if (!Number.isSafeInteger(records) || records < 1 || records > 10)
     throw new InputError(`an L1 drill deletes 1 to 10 records, not ${records}`);
   const policy = config.approvals[level];
-  const proof = config.drill.approvals === 'human' ? proofPolicy(config) : undefined;
   return {
     target,
     level,
@@ -41,7 +40,7 @@ export function drillSettings(config: LifeboatConfig, input: DrillInput): DrillS
     approvers: config.drill.approvals === 'drill' ? [config.drill.approveAs] : policy.approvers,
     gates: config.drill.approvals === 'drill' ? {} : policy.gates,
     selfApproval: config.approvals.selfApproval,
-    ...(proof ? { proof } : {}),
+    proof: proofPolicy(config),
     improvementsDeadlineMs: config.drill.improvements ? durationMs(config.drill.improvementsDeadline) : undefined,
   };
 }

@@ -26,9 +26,9 @@ export const keyOption = () =>
   new Option('--key <file>', 'your SSH key: a private key file, or a .pub whose private half is in ssh-agent (default: $LIFEBOAT_SSH_KEY)');
 
 /** Who answers (--as) and the key that signs it (--key), settled before Temporal is reached. */
-export function answererOf(cfg: LifeboatConfig, opts: { as?: string; key?: string }): Answerer {
+export function answererOf(opts: { as?: string; key?: string }): Answerer {
   const by = whoAmI(opts.as);
-  return { by, keyFile: keyFileFor(cfg, by, opts.key) };
+  return { by, keyFile: keyFileFor(by, opts.key) };
 }
 
 /** For an option given several times: each value kept, in order. */

@@ -4,6 +4,8 @@
 import { NativeConnection } from '@temporalio/worker';
 import { type Command } from 'commander';
 import { describeNotifier } from '../../activities/notify/select.js';
+import { Redactor, workerSecrets } from '../../common/redact.js';
+import { installRedactedLogging } from '../../worker/logging.js';
 import { createWorker } from '../../worker/worker.js';
 import { CliError } from '../follow.js';
 import { configOf } from './common.js';
@@ -14,11 +16,17 @@ export function registerDevCommands(program: Command): void {
     .description('run a worker: executes the workflows and activities for the configured targets')
     .action(async () => {
       const cfg = configOf(program);
+      installRedactedLogging(new Redactor(workerSecrets(cfg, process.env)));
       const connection = await NativeConnection.connect({ address: cfg.temporal.address }).catch((err: Error) => {
         throw new CliError(`cannot reach Temporal at ${cfg.temporal.address}: ${err.message}`, 1);
       });
       const worker = await createWorker({ config: cfg, connection });
       console.log(`notifications go to ${describeNotifier(cfg, process.env)}`);
+      // Every answer must be signed by an enrolled key: say so now, not at the first refused approval.
+      if (!Object.keys(cfg.people).length)
+        console.log(
+          'nobody is enrolled under people: every approval, task and abort will be refused (lifeboat keys enrol <name> <file.pub>)',
+        );
       console.log(`worker polling task queue "${cfg.temporal.taskQueue}" on ${cfg.temporal.address} (Ctrl-C to stop)`);
       await worker.run();
       await connection.close();

@@ -146,7 +146,7 @@ export function registerIncidentCommands(program: Command): void {
       .action(async (id: string, opts: { gate?: string; as?: string; key?: string; reason?: string }) => {
         const cfg = config();
         if (decision === 'reject' && !opts.reason) throw new InputError('a rejection needs a reason (--reason "…")');
-        const answerer = answererOf(cfg, opts);
+        const answerer = answererOf(opts);
         console.log(await vote(await connectClient(cfg), id, decision, { ...answerer, gate: opts.gate, reason: opts.reason }));
       });
   }
@@ -162,7 +162,7 @@ export function registerIncidentCommands(program: Command): void {
     .option('--choose <option>', 'an option the task offers, e.g. rollback or restore (repeatable)', repeatable)
     .action(async (id: string, opts: { task?: string; as?: string; key?: string; note?: string; choose?: string[] }) => {
       const cfg = config();
-      const answerer = answererOf(cfg, opts);
+      const answerer = answererOf(opts);
       const client = await connectClient(cfg);
       console.log(await complete(client, id, { ...answerer, task: opts.task, note: opts.note, choices: opts.choose }));
     });
@@ -176,7 +176,7 @@ export function registerIncidentCommands(program: Command): void {
     .addOption(keyOption())
     .action(async (id: string, opts: { reason: string; as?: string; key?: string }) => {
       const cfg = config();
-      const answerer = answererOf(cfg, opts);
+      const answerer = answererOf(opts);
       console.log(await abort(await connectClient(cfg), id, { ...answerer, reason: opts.reason }));
     });
 

@@ -33,3 +33,9 @@ export const peopleOf = (files: Record<string, string>): LifeboatConfig['people'
   Object.fromEntries(
     Object.entries(files).map(([name, file]) => [name, { keys: [readFileSync(`${file}.pub`, 'utf8').trim()], keyFiles: [] }]),
   );
+
+/** The same people as a `people:` section of YAML, for a configuration file that has none. */
+export const peopleYaml = (files: Record<string, string>): string =>
+  `people:\n${Object.entries(peopleOf(files))
+    .map(([name, person]) => `  ${name}: { keys: [${JSON.stringify(person.keys[0])}] }`)
+    .join('\n')}\n`;

@@ -8,6 +8,7 @@
 import { ApplicationFailure, setHandler, workflowInfo } from '@temporalio/workflow';
 import { FailureType } from '../../common/errors.js';
 import type { AbortRequest, ApprovalItem, Completion, DecisionRecord, Outcome, Vote, WaitingItem } from '../../common/plans.js';
+import { signerOf } from '../../common/sshsig.js';
 import { abortUpdate, approveUpdate, completeUpdate, rejectUpdate } from '../messages.js';
 import {
   type OpenGate,
@@ -88,15 +89,20 @@ export class Inbox {
     return item as Extract<OpenItem, { kind: K }>;
   }
 
-  /** Checks the answer's proof against this run, now (in the validator, and again in the handler to learn the key). */
-  private prove(answer: Answer) {
+  /** Checks the answer's proof against this run, now: in the validator only, so it never runs on replay. */
+  private prove(answer: Answer): void {
     const { namespace, workflowId, runId } = workflowInfo();
-    return proveAnswer(this.policy, { namespace, workflowId, runId, nowMs: Date.now() }, answer);
+    proveAnswer(this.policy, { namespace, workflowId, runId, nowMs: Date.now() }, answer);
   }
 
-  /** Puts an accepted answer on the record, with the key that proved it. */
+  /**
+   * Puts an accepted answer on the record, with the key that proved it. The validator checked the
+   * proof; the handler only reads the signing key from it, which gives the same record on replay,
+   * wherever and whenever the history is replayed.
+   */
   private record(answer: Answer): void {
-    const proven = this.prove(answer);
+    const proven =
+      this.policy.approvals.proof && answer.proof ? { fingerprint: signerOf(answer.proof.signature), via: answer.proof.via } : undefined;
     this.onDecision(answer.decision === 'abort' ? undefined : answer.item, {
       decision: answer.decision,
       by: answer.by,

@@ -59,6 +59,22 @@ interface TaskOptions {
   drillChoices?: string[];
 }
 
+/**
+ * The runbook of a level's plan. A plan runs only as the child of an incident or a drill, which read
+ * the worker's policy and hand it down: a plan started directly by a client would otherwise bring
+ * its own approvers and keys, so it is refused before it does anything.
+ */
+export function planRunbook(context: RunContext): Runbook {
+  if (!workflowInfo().parent && patched('plans-only-as-children')) {
+    throw ApplicationFailure.create({
+      type: FailureType.approvalRefused,
+      message: `a ${context.level} plan runs only inside an incident or a drill, whose worker sets its approvers: declare an incident (lifeboat declare) or run a drill (lifeboat drill run)`,
+      nonRetryable: true,
+    });
+  }
+  return new Runbook(context, { clock: false });
+}
+
 export class Runbook {
   private readonly steps = new Timeline();
   private readonly announcer: Announcer;

@@ -2,9 +2,8 @@
 // decide whether a message may enter the run's history. A refusal throws the reason and what to do
 // next, and leaves no trace in the history; an accepted message is applied by the inbox's handlers.
 // Everything they look at is an argument — the open item, the run's policy, the message, what the
-// run waits for — so they are tested without Temporal. When the run's policy asks for proofs,
-// proveAnswer checks the answer's signature against the run it is for (AnswerScope) and the
-// worker's keys, deterministically (common/proof.ts).
+// run waits for — so they are tested without Temporal. proveAnswer checks the answer's signature
+// against the run it is for (AnswerScope) and the worker's keys, deterministically (common/proof.ts).
 import type { AbortRequest, ApprovalItem, Completion, Outcome, RunContext, TaskItem, Vote, WaitingItem } from '../../common/plans.js';
 import { type Decision, type Proof, type ProvenAnswer, checkProof, digestOf } from '../../common/proof.js';
 
@@ -93,8 +92,9 @@ export interface Answer {
 }
 
 /**
- * Who proved the answer and by which key, when the run's policy asks for proofs (undefined when it
- * does not); throws the reason when the proof is missing, stale, for something else or by someone else.
+ * Who proved the answer and by which key; throws the reason when the proof is missing, stale, for
+ * something else or by someone else. Every run's policy asks for proofs; only a run started before
+ * answers were proven (its recorded policy has none) answers undefined and goes on as it began.
  */
 export function proveAnswer(policy: VotePolicy, scope: AnswerScope, answer: Answer): ProvenAnswer | undefined {
   if (!policy.approvals.proof) return undefined;
