@@ -4,19 +4,30 @@
 // that declares; a drill with people answering takes the same proof policy.
 //
 // Guarantees:
-// - Without `people` in the configuration the policy asks for no proofs (as before keys existed).
-// - With `people`, every answer must be signed by a key listed for the person who gives it.
+// - Without `people` or the Slack receiver's public key the policy asks for no proofs (as before keys existed).
+// - With either, every answer must be signed by a key listed for the person who gives it, or by the
+//   Slack receiver's key for the person `notify.slack.users` maps the clicking user's id to.
 import { type LifeboatConfig, durationMs } from '../config/config.js';
 import type { ApprovalPolicy, Level, RunPolicy } from '../common/plans.js';
 import type { ProofPolicy } from '../common/proof.js';
+import { slackVia } from './notify/slack-actions.js';
 
 const LEVELS: readonly Level[] = ['L1', 'L2', 'L3', 'L4'];
 
-/** The people's keys, or nothing when no one is enrolled. Receivers (Slack) are not configured yet. */
+/** The people's keys and the Slack receiver's, or nothing when neither is configured. */
 export function proofPolicy(config: LifeboatConfig): ProofPolicy | undefined {
   const people = Object.entries(config.people);
-  if (!people.length) return undefined;
-  return { people: Object.fromEntries(people.map(([who, person]) => [who, person.keys])), receivers: [] };
+  const receivers = slackReceivers(config);
+  if (!people.length && !receivers.length) return undefined;
+  return { people: Object.fromEntries(people.map(([who, person]) => [who, person.keys])), receivers };
+}
+
+/** The Slack receiver, when its key is configured: it may vote only for the mapped user ids, each as one person. */
+function slackReceivers(config: LifeboatConfig): ProofPolicy['receivers'] {
+  const slack = config.notify.slack;
+  if (!slack?.receiver.publicKeys.length) return [];
+  const users = Object.fromEntries(Object.entries(slack.users).map(([id, who]) => [slackVia(id), who]));
+  return [{ name: 'slack', keys: slack.receiver.publicKeys, users }];
 }
 
 /** One level's approval policy. */

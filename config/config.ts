@@ -117,6 +117,12 @@ const slack = z.strictObject({
       signingSecretEnv: envName.default('SLACK_SIGNING_SECRET'),
       /** Socket Mode's app-level token (xapp-…). */
       appTokenEnv: envName.default('SLACK_APP_TOKEN'),
+      /** The receiver's own SSH key (private, or a .pub with ssh-agent): it signs each click it relays. Only `slack serve` reads it. */
+      signingKeyFile: z.string().min(1).optional(),
+      /** Its public half, as lines of a .pub file: the worker trusts it to vote for the `users` below, as them and no one else. */
+      publicKeys: z.array(z.string().min(1)).default([]),
+      /** Files holding such lines, read when the configuration is loaded (relative to the working directory). */
+      publicKeyFiles: z.array(z.string().min(1)).default([]),
     })
     .prefault({}),
   /** Slack user id → approver identity, as the approval lists name people. */
@@ -309,17 +315,9 @@ function parseInterpolated(text: string, source: string, env: NodeJS.ProcessEnv,
       );
     }
   }
-  for (const [who, p] of Object.entries(config.people))
-    p.keys = [...p.keys, ...p.keyFiles.flatMap((file) => readKeyFile(file, `${source}: people.${who}.keyFiles`))];
-  for (const [who, p] of Object.entries(config.people)) {
-    p.keys.forEach((line, i) => {
-      try {
-        parsePublicKey(line);
-      } catch (err) {
-        throw new ConfigError(`${source} is invalid:\n  - people.${who}.keys[${i}]: ${(err as Error).message}`);
-      }
-    });
-  }
+  for (const [who, p] of Object.entries(config.people)) p.keys = publicKeys(p.keys, p.keyFiles, source, `people.${who}.keys`);
+  const receiver = config.notify.slack?.receiver;
+  if (receiver) receiver.publicKeys = publicKeys(receiver.publicKeys, receiver.publicKeyFiles, source, 'notify.slack.receiver.publicKeys');
   return config;
 }
 
@@ -335,6 +333,19 @@ export function loadConfig(path = process.env.LIFEBOAT_CONFIG ?? DEFAULT_CONFIG_
     );
   }
   return parseConfig(text, path, env);
+}
+
+/** The key lines of `field` and of the files its sibling lists (keys → keyFiles), each parsed: a refusal names the field and the key. */
+function publicKeys(lines: string[], files: string[], source: string, field: string): string[] {
+  const all = [...lines, ...files.flatMap((file) => readKeyFile(file, `${source}: ${field.replace(/s$/, 'Files')}`))];
+  all.forEach((line, i) => {
+    try {
+      parsePublicKey(line);
+    } catch (err) {
+      throw new ConfigError(`${source} is invalid:\n  - ${field}[${i}]: ${(err as Error).message}`);
+    }
+  });
+  return all;
 }
 
 /** The public key lines of a .pub or allowed-keys file (blank lines and comments skipped). */
