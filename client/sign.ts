@@ -57,17 +57,18 @@ export function keyFileFor(config: LifeboatConfig, by: string, given?: string, e
  * Where to send an answer to workflow `workflowId`, and its proof. With a key file the workflow's
  * current run is looked up first, the proof names it and the handle is pinned to it, so the answer
  * reaches exactly the run it was signed for; without one the answer goes unsigned, as before.
+ * `via` is set when a receiver signs for the person (the Slack receiver: "slack:<user id>").
  */
 export async function answerTo(
   client: Client,
   workflowId: string,
-  answer: { item: string; decision: Decision; by: string; text?: string },
+  answer: { item: string; decision: Decision; by: string; text?: string; via?: string },
   keyFile: string | undefined,
 ): Promise<{ handle: WorkflowHandle; proof?: Proof }> {
   if (!keyFile) return { handle: client.workflow.getHandle(workflowId) };
   const { runId } = await client.workflow.getHandle(workflowId).describe();
   const { namespace } = client.options;
-  const { item, decision, by, text } = answer;
-  const proof = await prove({ namespace, workflowId, runId, item, decision, by, textDigest: digestOf(text) }, keyFile);
+  const { item, decision, by, text, via } = answer;
+  const proof = await prove({ namespace, workflowId, runId, item, decision, by, via, textDigest: digestOf(text) }, keyFile);
   return { handle: client.workflow.getHandle(workflowId, runId), proof };
 }

@@ -95,7 +95,6 @@ const approvals = z.strictObject({
 });
 
 const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'expected a Slack user id such as U0123ABCD');
-const slackGroupId = z.string().regex(/^S[A-Z0-9]{2,}$/, 'expected a Slack user-group id such as S0123ABCD');
 
 const slack = z.strictObject({
   /** The bot token (xoxb-…); Slack is used only when this variable is set on the worker. */
@@ -125,10 +124,8 @@ const slack = z.strictObject({
       publicKeyFiles: z.array(z.string().min(1)).default([]),
     })
     .prefault({}),
-  /** Slack user id → approver identity, as the approval lists name people. */
+  /** Slack user id → approver identity, as the approval lists name people: by immutable id, never by handle. */
   users: z.record(slackUserId, z.string().min(1)).default({}),
-  /** Members of these user groups act as their Slack handle (the `users` map wins). */
-  userGroups: z.array(slackGroupId).default([]),
 });
 
 const drill = z.strictObject({
@@ -263,10 +260,21 @@ function interpolateEnv(text: string, env: NodeJS.ProcessEnv, source: string, ta
     .join('\n');
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
+/** Fields that no longer exist, and what to write instead: more useful than "unknown field". */
+const REMOVED: Record<string, string> = {
+  'notify.slack.userGroups':
+    "was removed: a group member's Slack handle is theirs to change, so it cannot name an approver. List each approver by Slack user id under notify.slack.users (U0123ALICE: alice)",
+};
+
+function describeIssue(issue: z.core.$ZodIssue): string[] {
   const path = issue.path.length ? issue.path.join('.') : '(top level)';
-  if (issue.code === 'unrecognized_keys') return `${path}: unknown field(s) ${issue.keys.join(', ')}`;
-  return `${path}: ${issue.message}`;
+  if (issue.code !== 'unrecognized_keys') return [`${path}: ${issue.message}`];
+  const removed = (key: string) => REMOVED[[...issue.path, key].join('.')];
+  const unknown = issue.keys.filter((key) => !removed(key));
+  return [
+    ...issue.keys.filter(removed).map((key) => `${path}.${key} ${removed(key)}`),
+    ...(unknown.length ? [`${path}: unknown field(s) ${unknown.join(', ')}`] : []),
+  ];
 }
 
 /**
@@ -292,7 +300,7 @@ function parseInterpolated(text: string, source: string, env: NodeJS.ProcessEnv,
   }
   const result = schema.safeParse(raw ?? {});
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `  - ${describeIssue(i)}`);
+    const lines = result.error.issues.flatMap(describeIssue).map((line) => `  - ${line}`);
     throw new ConfigError(`${source} is invalid:\n${lines.join('\n')}`);
   }
   const config = result.data;

@@ -234,6 +234,14 @@ describe("the Slack receiver's key and users", () => {
       `lifeboat.yaml: notify.slack.receiver.publicKeyFiles: cannot read ${join(dir, 'nope.pub')}: ENOENT`,
     );
   });
+
+  it('refuses userGroups, saying it was removed and to list approvers by user id', () => {
+    expect(configError(withSlack('    userGroups: [S0DBAS]\n    colour: red\n'))).toBe(
+      'lifeboat.yaml is invalid:\n' +
+        "  - notify.slack.userGroups was removed: a group member's Slack handle is theirs to change, so it cannot name an approver. List each approver by Slack user id under notify.slack.users (U0123ALICE: alice)\n" +
+        '  - notify.slack: unknown field(s) colour',
+    );
+  });
 });
 
 describe('parseBackupId', () => {
