@@ -346,6 +346,14 @@ describe('Slack approval receiver', () => {
       expect(noSecret.stderr).toContain('set SLACK_SIGNING_SECRET');
     });
 
+    it("lifeboat keys lists the receiver's key with the fingerprint ssh-keygen -lf prints", async () => {
+      const keys = await runLifeboat(['--config', writeConfig(configText), 'keys'], baseEnv());
+      expect(keys.code).toBe(0);
+      expect(keys.stdout).toMatch(
+        new RegExp(`^\\(Slack receiver\\)\\s+ssh-ed25519\\s+${RECEIVER_FINGERPRINT.replace(/[+/]/g, '\\$&')}\\s+slack-receiver$`, 'm'),
+      );
+    });
+
     it('prints where it listens and stops cleanly on SIGTERM', async () => {
       const file = writeConfig(configText);
       const child = spawn(LIFEBOAT, ['--config', file, 'slack', 'serve'], {
