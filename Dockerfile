@@ -8,8 +8,9 @@ FROM node:20-bookworm-slim
 
 # Debian bookworm ships PostgreSQL 15, the same major version as the databases in docker-compose.yml.
 # pg_dump must not be older than the server it dumps: keep this in step with the protected database.
+# openssh-client: ssh-keygen, with which the Slack receiver signs the clicks it relays.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends postgresql-client-15 ca-certificates \
+ && apt-get install -y --no-install-recommends postgresql-client-15 openssh-client ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 
 ENV NODE_ENV=production

@@ -4,17 +4,30 @@
 // that declares; a drill with people answering takes the same proof policy.
 //
 // Guarantees:
-// - Every answer must be signed by a key the configuration lists for the person who gives it:
-//   with nobody enrolled under `people`, nobody can answer (the refusal says to enrol a key).
+// - Every answer must be signed by a key the configuration lists for the person who gives it, or by
+//   the Slack receiver's key for the person `notify.slack.users` maps the clicking user's id to:
+//   with nobody enrolled, nobody can answer (the refusal says to enrol a key).
 import { type LifeboatConfig, durationMs } from '../config/config.js';
 import type { ApprovalPolicy, Level, RunPolicy } from '../common/plans.js';
 import type { ProofPolicy } from '../common/proof.js';
+import { slackVia } from './notify/slack-actions.js';
 
 const LEVELS: readonly Level[] = ['L1', 'L2', 'L3', 'L4'];
 
-/** The people's keys. Receivers (Slack) are not configured yet. */
+/** The people's keys and the Slack receiver's. */
 export function proofPolicy(config: LifeboatConfig): ProofPolicy {
-  return { people: Object.fromEntries(Object.entries(config.people).map(([who, person]) => [who, person.keys])), receivers: [] };
+  return {
+    people: Object.fromEntries(Object.entries(config.people).map(([who, person]) => [who, person.keys])),
+    receivers: slackReceivers(config),
+  };
+}
+
+/** The Slack receiver, when its key is configured: it may vote only for the mapped user ids, each as one person. */
+function slackReceivers(config: LifeboatConfig): ProofPolicy['receivers'] {
+  const slack = config.notify.slack;
+  if (!slack?.receiver.publicKeys.length) return [];
+  const users = Object.fromEntries(Object.entries(slack.users).map(([id, who]) => [slackVia(id), who]));
+  return [{ name: 'slack', keys: slack.receiver.publicKeys, users }];
 }
 
 /** One level's approval policy. */

@@ -54,17 +54,18 @@ export function keyFileFor(by: string, given?: string, env = process.env): strin
 /**
  * Where to send an answer to workflow `workflowId`, and its proof: the workflow's current run is
  * looked up first, the proof names it and the handle is pinned to it, so the answer reaches
- * exactly the run it was signed for.
+ * exactly the run it was signed for. `via` is set when a receiver signs for the person (the Slack
+ * receiver: "slack:<user id>").
  */
 export async function answerTo(
   workflows: WorkflowClient,
   workflowId: string,
-  answer: { item: string; decision: Decision; by: string; text?: string },
+  answer: { item: string; decision: Decision; by: string; text?: string; via?: string },
   keyFile: string,
 ): Promise<{ handle: WorkflowHandle; proof: Proof }> {
   const { runId } = await workflows.getHandle(workflowId).describe();
   const { namespace } = workflows.options;
-  const { item, decision, by, text } = answer;
-  const proof = await prove({ namespace, workflowId, runId, item, decision, by, textDigest: digestOf(text) }, keyFile);
+  const { item, decision, by, text, via } = answer;
+  const proof = await prove({ namespace, workflowId, runId, item, decision, by, via, textDigest: digestOf(text) }, keyFile);
   return { handle: workflows.getHandle(workflowId, runId), proof };
 }

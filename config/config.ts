@@ -95,7 +95,6 @@ const approvals = z.strictObject({
 });
 
 const slackUserId = z.string().regex(/^[UW][A-Z0-9]{2,}$/, 'expected a Slack user id such as U0123ABCD');
-const slackGroupId = z.string().regex(/^S[A-Z0-9]{2,}$/, 'expected a Slack user-group id such as S0123ABCD');
 
 const slack = z.strictObject({
   /** The bot token (xoxb-…); Slack is used only when this variable is set on the worker. */
@@ -117,12 +116,16 @@ const slack = z.strictObject({
       signingSecretEnv: envName.default('SLACK_SIGNING_SECRET'),
       /** Socket Mode's app-level token (xapp-…). */
       appTokenEnv: envName.default('SLACK_APP_TOKEN'),
+      /** The receiver's own SSH key (private, or a .pub with ssh-agent): it signs each click it relays. Only `slack serve` reads it. */
+      signingKeyFile: z.string().min(1).optional(),
+      /** Its public half, as lines of a .pub file: the worker trusts it to vote for the `users` below, as them and no one else. */
+      publicKeys: z.array(z.string().min(1)).default([]),
+      /** Files holding such lines, read when the configuration is loaded (relative to the working directory). */
+      publicKeyFiles: z.array(z.string().min(1)).default([]),
     })
     .prefault({}),
-  /** Slack user id → approver identity, as the approval lists name people. */
+  /** Slack user id → approver identity, as the approval lists name people: by immutable id, never by handle. */
   users: z.record(slackUserId, z.string().min(1)).default({}),
-  /** Members of these user groups act as their Slack handle (the `users` map wins). */
-  userGroups: z.array(slackGroupId).default([]),
 });
 
 const drill = z.strictObject({
@@ -257,10 +260,21 @@ function interpolateEnv(text: string, env: NodeJS.ProcessEnv, source: string, ta
     .join('\n');
 }
 
-function describeIssue(issue: z.core.$ZodIssue): string {
+/** Fields that no longer exist, and what to write instead: more useful than "unknown field". */
+const REMOVED: Record<string, string> = {
+  'notify.slack.userGroups':
+    "was removed: a group member's Slack handle is theirs to change, so it cannot name an approver. List each approver by Slack user id under notify.slack.users (U0123ALICE: alice)",
+};
+
+function describeIssue(issue: z.core.$ZodIssue): string[] {
   const path = issue.path.length ? issue.path.join('.') : '(top level)';
-  if (issue.code === 'unrecognized_keys') return `${path}: unknown field(s) ${issue.keys.join(', ')}`;
-  return `${path}: ${issue.message}`;
+  if (issue.code !== 'unrecognized_keys') return [`${path}: ${issue.message}`];
+  const removed = (key: string) => REMOVED[[...issue.path, key].join('.')];
+  const unknown = issue.keys.filter((key) => !removed(key));
+  return [
+    ...issue.keys.filter(removed).map((key) => `${path}.${key} ${removed(key)}`),
+    ...(unknown.length ? [`${path}: unknown field(s) ${unknown.join(', ')}`] : []),
+  ];
 }
 
 /**
@@ -286,7 +300,7 @@ function parseInterpolated(text: string, source: string, env: NodeJS.ProcessEnv,
   }
   const result = schema.safeParse(raw ?? {});
   if (!result.success) {
-    const lines = result.error.issues.map((i) => `  - ${describeIssue(i)}`);
+    const lines = result.error.issues.flatMap(describeIssue).map((line) => `  - ${line}`);
     throw new ConfigError(`${source} is invalid:\n${lines.join('\n')}`);
   }
   const config = result.data;
@@ -309,17 +323,9 @@ function parseInterpolated(text: string, source: string, env: NodeJS.ProcessEnv,
       );
     }
   }
-  for (const [who, p] of Object.entries(config.people))
-    p.keys = [...p.keys, ...p.keyFiles.flatMap((file) => readKeyFile(file, `${source}: people.${who}.keyFiles`))];
-  for (const [who, p] of Object.entries(config.people)) {
-    p.keys.forEach((line, i) => {
-      try {
-        parsePublicKey(line);
-      } catch (err) {
-        throw new ConfigError(`${source} is invalid:\n  - people.${who}.keys[${i}]: ${(err as Error).message}`);
-      }
-    });
-  }
+  for (const [who, p] of Object.entries(config.people)) p.keys = publicKeys(p.keys, p.keyFiles, source, `people.${who}.keys`);
+  const receiver = config.notify.slack?.receiver;
+  if (receiver) receiver.publicKeys = publicKeys(receiver.publicKeys, receiver.publicKeyFiles, source, 'notify.slack.receiver.publicKeys');
   return config;
 }
 
@@ -335,6 +341,19 @@ export function loadConfig(path = process.env.LIFEBOAT_CONFIG ?? DEFAULT_CONFIG_
     );
   }
   return parseConfig(text, path, env);
+}
+
+/** The key lines of `field` and of the files its sibling lists (keys → keyFiles), each parsed: a refusal names the field and the key. */
+function publicKeys(lines: string[], files: string[], source: string, field: string): string[] {
+  const all = [...lines, ...files.flatMap((file) => readKeyFile(file, `${source}: ${field.replace(/s$/, 'Files')}`))];
+  all.forEach((line, i) => {
+    try {
+      parsePublicKey(line);
+    } catch (err) {
+      throw new ConfigError(`${source} is invalid:\n  - ${field}[${i}]: ${(err as Error).message}`);
+    }
+  });
+  return all;
 }
 
 /** The public key lines of a .pub or allowed-keys file (blank lines and comments skipped). */

@@ -1,6 +1,7 @@
 // The configuration file and the names that become storage keys: what is accepted, and that what
 // is refused is refused with a message an operator can act on.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -11,6 +12,7 @@ import { LocalStore } from '../activities/storage/local.js';
 import { StoreError } from '../activities/storage/store.js';
 import { ConfigError } from '../common/errors.js';
 import { durationMs, parseConfig, targetConfig } from '../config/config.js';
+import { proofPolicy } from '../activities/policy.js';
 import { BackupIdError } from '../common/errors.js';
 import { backupIdFor, parseBackupId } from '../common/names.js';
 
@@ -192,6 +194,53 @@ describe('parseConfig', () => {
   it('refuses an unknown target by name, listing the configured ones', () => {
     const config = parseConfig(EXAMPLE, 'x', {});
     expect(() => targetConfig(config, 'nope')).toThrow(new ConfigError('unknown target "nope" (configured targets: crm)'));
+  });
+});
+
+describe("the Slack receiver's key and users", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lifeboat-slack-key-'));
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'slack-receiver', '-f', join(dir, 'slack')]);
+  const pub = readFileSync(join(dir, 'slack.pub'), 'utf8').trim();
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const minimal =
+    'targets:\n  app: { urlEnv: APP_URL, store: disk, scratchUrlEnv: SCRATCH_URL, tables: [t] }\nstores:\n  disk: { type: local, path: /var/backups }\n';
+  const withSlack = (lines: string) =>
+    `${minimal}notify:\n  slack:\n    channel: C0123ABCD\n    users: { U0ALICE: alice, U0BOB: bob }\n${lines}`;
+
+  it('loads the public key from a file, and the worker trusts it for the mapped user ids only, each as one person', () => {
+    const config = parseConfig(
+      withSlack(`    receiver: { signingKeyFile: ${join(dir, 'slack')}, publicKeyFiles: [${join(dir, 'slack.pub')}] }\n`),
+      'x',
+      {},
+    );
+    expect(config.notify.slack!.receiver).toMatchObject({ signingKeyFile: join(dir, 'slack'), publicKeys: [pub] });
+    expect(proofPolicy(config)).toEqual({
+      people: {},
+      receivers: [{ name: 'slack', keys: [pub], users: { 'slack:U0ALICE': 'alice', 'slack:U0BOB': 'bob' } }],
+    });
+    // Neither people nor a receiver key: no proofs asked for. The private key alone is the receiver's business.
+    expect(proofPolicy(parseConfig(withSlack(`    receiver: { signingKeyFile: ${join(dir, 'slack')} }\n`), 'x', {}))).toBeUndefined();
+  });
+
+  it('refuses a public key that is not one, or a file it cannot read, naming the field', () => {
+    expect(configError(withSlack('    receiver: { publicKeys: ["ssh-ed25519 !!!"] }\n'))).toMatch(
+      /^lifeboat\.yaml is invalid:\n {2}- notify\.slack\.receiver\.publicKeys\[0\]: .*not valid base64/,
+    );
+    writeFileSync(join(dir, 'private-by-mistake'), readFileSync(join(dir, 'slack')));
+    expect(configError(withSlack(`    receiver: { publicKeyFiles: [${join(dir, 'private-by-mistake')}] }\n`))).toMatch(
+      /^lifeboat\.yaml is invalid:\n {2}- notify\.slack\.receiver\.publicKeys\[0\]: /,
+    );
+    expect(configError(withSlack(`    receiver: { publicKeyFiles: [${join(dir, 'nope.pub')}] }\n`))).toBe(
+      `lifeboat.yaml: notify.slack.receiver.publicKeyFiles: cannot read ${join(dir, 'nope.pub')}: ENOENT`,
+    );
+  });
+
+  it('refuses userGroups, saying it was removed and to list approvers by user id', () => {
+    expect(configError(withSlack('    userGroups: [S0DBAS]\n    colour: red\n'))).toBe(
+      'lifeboat.yaml is invalid:\n' +
+        "  - notify.slack.userGroups was removed: a group member's Slack handle is theirs to change, so it cannot name an approver. List each approver by Slack user id under notify.slack.users (U0123ALICE: alice)\n" +
+        '  - notify.slack: unknown field(s) colour',
+    );
   });
 });
 

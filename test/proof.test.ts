@@ -120,6 +120,15 @@ describe('proof of an answer', () => {
     // A person's own key cannot pose as the receiver.
     const forged = await prove({ ...expected, via: 'slack:U0ALICE' }, key('alice'), at(NOW));
     expect(() => checkProof(forged, expected, policy(), NOW)).toThrow(/is not an allowed key/);
+    // Nor the receiver as a person: without `via` (dropped from its proof, or never signed) its key proves nobody.
+    const { via: _, ...stripped } = viaSlack;
+    expect(() => checkProof(stripped, expected, policy(), NOW)).toThrow(
+      /alice is not proven: the signing key SHA256:\S+ is not an allowed key/,
+    );
+    const bare = await prove(expected, key('slack'), at(NOW));
+    expect(() => checkProof(bare, expected, policy(), NOW)).toThrow(
+      /alice is not proven: the signing key SHA256:\S+ is not an allowed key/,
+    );
   });
 
   it('signs a stable, readable statement', () => {

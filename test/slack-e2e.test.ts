@@ -5,7 +5,14 @@
 // still waits with no approval, no Update was accepted, the message keeps its buttons); then one
 // allowed click approves (twice sent, one approval), the incident recovers with the deleted rows
 // back, and the thread reads: declaration, the approval request updated in place, the final summary.
-import type { WorkflowHandle } from '@temporalio/client';
+// The worker's policy trusts the receiver's own key (and alice's personal one): the approval is on the
+// record as signed by the receiver's key via alice's Slack id, and `lifeboat audit` verifies it; an
+// Update that claims that Slack id but is signed with alice's own key is refused.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type WorkflowHandle, WorkflowUpdateFailedError } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../activities/postgres/connection.js';
 import { fingerprints, userTables } from '../activities/postgres/inspect.js';
@@ -13,9 +20,12 @@ import { selectNotifier } from '../activities/notify/select.js';
 import { SlackNotifier } from '../activities/notify/slack.js';
 import { APPROVE_ACTION, DONE_ACTION, GATE_BLOCK, parseButtonValue } from '../activities/notify/slack-actions.js';
 import { type RunningReceiver, startReceiver } from '../client/slack/receiver.js';
+import { auditRun } from '../client/audit.js';
+import { prove } from '../client/sign.js';
+import { digestOf } from '../common/proof.js';
 import type { LifeboatConfig } from '../config/config.js';
 import { type RunResult } from '../common/plans.js';
-import { statusQuery } from '../workflows/messages.js';
+import { approveUpdate, statusQuery } from '../workflows/messages.js';
 import { type FakeMessage, type FakeSlack, startFakeSlack } from './fake-slack.js';
 import {
   type TestDatabase,
@@ -41,6 +51,12 @@ const people = {
   U0NOBODY: { name: 'nobody' },
 } as const;
 type Person = keyof typeof people;
+
+/** Throwaway keys: the receiver's (`slack`) and alice's own (`alice`), each with its .pub. */
+const keyDir = mkdtempSync(join(tmpdir(), 'lifeboat-slack-e2e-'));
+const keyFile = (name: 'slack' | 'alice') => join(keyDir, name);
+const fingerprint = (name: 'slack' | 'alice') =>
+  execFileSync('ssh-keygen', ['-lf', `${keyFile(name)}.pub`], { encoding: 'utf8' }).split(' ')[1]!;
 
 /** The children of a lead: cascade-deleted (or set null) with it, and restored with it. */
 const CHILDREN = ['crm_activities', 'crm_reminders', 'crm_lead_notes', 'crm_notifications'] as const;
@@ -122,6 +138,7 @@ describe('Slack end to end: the notifier posts, a signed click on the posted but
   };
 
   beforeAll(async () => {
+    for (const name of ['slack', 'alice'] as const) execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-f', keyFile(name)]);
     db = await createCrmDatabase(200);
     slack = await startFakeSlack({ token: TOKEN, channels: [CHANNEL], users: { ...people } });
     config = testConfig({
@@ -130,8 +147,10 @@ describe('Slack end to end: the notifier posts, a signed click on the posted but
   slack:
     channel: ${CHANNEL}
     apiUrl: ${slack.url}
-    receiver: { transport: http, port: 0 }
+    receiver: { transport: http, port: 0, signingKeyFile: ${keyFile('slack')}, publicKeyFiles: [${keyFile('slack')}.pub] }
     users: { U0ALICE: alice, U0CAROL: carol, U0MALLORY: mallory }
+people:
+  alice: { keyFiles: [${keyFile('alice')}.pub] }
 approvals:
   L1: { approvers: [alice, bob, carol] }`,
     });
@@ -154,6 +173,7 @@ approvals:
     await worker?.stop();
     await slack?.close();
     await db?.drop();
+    rmSync(keyDir, { recursive: true, force: true });
   });
 
   it('declares an L1 for deleted leads and posts its approval request, with buttons, into the incident thread', async () => {
@@ -241,6 +261,27 @@ approvals:
     await unaffected();
   });
 
+  it("refuses an Update claiming alice's Slack id but signed with her own key, and an unsigned one: no effect", async () => {
+    const { runId } = await plan.describe();
+    const { namespace } = worker.client.options;
+    const answer = { namespace, workflowId: plan.workflowId, runId, item: 'apply-restore', decision: 'approve' as const, by: 'alice' };
+    const forged = await prove({ ...answer, via: 'slack:U0ALICE', textDigest: digestOf(undefined) }, keyFile('alice'));
+    const pinned = worker.client.workflow.getHandle(plan.workflowId, runId);
+    const refusal = (proof?: typeof forged) =>
+      pinned.executeUpdate(approveUpdate, { args: [{ gate: 'apply-restore', by: 'alice', proof }] }).then(
+        () => undefined,
+        (err: unknown) => err,
+      );
+    const viaForged = await refusal(forged);
+    expect(viaForged).toBeInstanceOf(WorkflowUpdateFailedError);
+    expect((viaForged as WorkflowUpdateFailedError).cause?.message).toMatch(
+      /alice is not proven: the signing key SHA256:\S+ is not an allowed key/,
+    );
+    const unsigned = await refusal(undefined);
+    expect((unsigned as WorkflowUpdateFailedError).cause?.message).toMatch(/alice's answer is not signed/);
+    await unaffected();
+  });
+
   it('approves once from an allowed click sent twice; the second answer says it was already approved', async () => {
     const click = signedRequest(SECRET, clickOn(approval, approve, 'U0ALICE'));
     expect((await post(receiver.url!, click)).status).toBe(200);
@@ -255,6 +296,11 @@ approvals:
     expect(await acceptedUpdates()).toBe(1);
     const gate = (await plan.query(statusQuery)).timeline.filter((s) => s.name === 'apply-restore');
     expect(gate).toEqual([expect.objectContaining({ kind: 'approval', status: 'done', actor: 'alice' })]);
+    // Proven by the receiver's key, for Slack user U0ALICE: not by alice's own key.
+    expect(gate[0]!.decisions).toEqual([
+      expect.objectContaining({ decision: 'approve', by: 'alice', via: 'slack:U0ALICE', fingerprint: fingerprint('slack') }),
+    ]);
+    expect(fingerprint('slack')).not.toBe(fingerprint('alice'));
   });
 
   it('recovers: the deleted rows are back, and the thread holds the declaration, the request updated in place and the summary', async () => {
@@ -318,5 +364,13 @@ approvals:
     ).toEqual(['U0ALICE']);
     expect(logs.join('\n')).not.toContain(SECRET);
     expect(logs.join('\n')).not.toContain(TOKEN);
+
+    // The audit re-checks both Slack answers from history against the policy the run recorded.
+    const audit = (await auditRun(worker.client, id, { people: {}, receivers: [] })).sort((a, b) => a.time.localeCompare(b.time));
+    expect(audit.filter((r) => r.item === 'apply-restore' || r.item === 'review').map((r) => [r.item, r.by, r.key, r.verdict])).toEqual([
+      ['apply-restore', 'alice', `${fingerprint('slack')} via slack:U0ALICE`, 'verified'],
+      ['review', 'alice', `${fingerprint('slack')} via slack:U0ALICE`, 'verified'],
+    ]);
+    expect(audit.every((r) => r.ok)).toBe(true);
   });
 });

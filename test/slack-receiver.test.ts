@@ -1,11 +1,14 @@
 // The approval receiver end to end: signed button clicks (built as Slack builds them) reach a real
-// L1 incident on real Temporal through the receiver, with a fake Slack Web API. Every abuse case
-// is refused with no effect on the run; a double click gives one approval; a valid click approves
-// and the incident recovers. Socket Mode is exercised against a local WebSocket stand-in.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+// L1 incident on real Temporal through the receiver, with a fake Slack Web API. The worker's policy
+// trusts the receiver's own (throwaway) key for the user ids it maps. Every abuse case is refused
+// with no effect on the run, a group member whose handle is an approver's name included; a double
+// click gives one approval, on the record as signed by the receiver's key via the clicker's id; a
+// valid click approves and the incident recovers. Socket Mode is exercised against a local
+// WebSocket stand-in.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,14 +45,20 @@ const people = {
 } as const;
 type Person = keyof typeof people;
 
-const slackConfig = (apiUrl: string, transport: 'http' | 'socket' = 'http') => `notify:
+/** The receiver's throwaway key pair: `slack` (it signs) and `slack.pub` (the worker trusts it). */
+const keyDir = mkdtempSync(join(tmpdir(), 'lifeboat-slack-receiver-'));
+const RECEIVER_KEY = join(keyDir, 'slack');
+execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'slack-receiver', '-f', RECEIVER_KEY]);
+const RECEIVER_FINGERPRINT = execFileSync('ssh-keygen', ['-lf', `${RECEIVER_KEY}.pub`], { encoding: 'utf8' }).split(' ')[1]!;
+
+// Bob is no one's mapped user: he is only in a user group, with the handle "bob".
+const slackConfig = (apiUrl: string, transport: 'http' | 'socket' = 'http', signs = true) => `notify:
   slack:
     channel: ${CHANNEL}
     apiUrl: ${apiUrl}
     retries: 0
-    receiver: { transport: ${transport}, port: 0 }
+    receiver: { transport: ${transport}, port: 0, ${signs ? `signingKeyFile: ${RECEIVER_KEY}, ` : ''}publicKeyFiles: [${RECEIVER_KEY}.pub] }
     users: { U0ALICE: alice, U0CAROL: carol, U0MALLORY: mallory }
-    userGroups: [S0DBAS]
 approvals:
   L1: { approvers: [alice, bob, carol] }`;
 
@@ -88,6 +97,9 @@ describe('Slack approval receiver', () => {
     const gate = status.waiting.find((w) => w.name === 'apply-restore');
     expect(gate, 'the gate still waits').toBeDefined();
     expect(gate!.approvedBy).toEqual([]);
+    // Refusals leave no trace: validators reject before the history.
+    const accepted = (await plan.fetchHistory()).events!.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes);
+    expect(accepted).toEqual([]);
   };
 
   /** Deletes three leads and declares an L1 for them (by carol); resolves once its gate waits. */
@@ -141,6 +153,7 @@ describe('Slack approval receiver', () => {
     await worker?.stop();
     await slack?.close();
     await db?.drop();
+    rmSync(keyDir, { recursive: true, force: true });
   });
 
   it('listens where it says', () => {
@@ -174,6 +187,17 @@ describe('Slack approval receiver', () => {
     expect(logs.some((l) => l.includes('refused interaction (400)'))).toBe(true);
     expect(logs.join('\n')).not.toContain(SECRET);
     expect(logs.join('\n')).not.toContain('not-json');
+  });
+
+  it("does not take a user group member whose handle is an approver's name for that approver, nor ask Slack who they are", async () => {
+    // In the fake workspace U0BOB's handle is "bob", an L1 approver, and he is in group S0DBAS.
+    expect((await send(click('U0BOB'))).status).toBe(200);
+    expect(await nthEphemeral('U0BOB', 1)).toMatch(
+      /^You are not mapped to a Lifeboat approver: ask an admin to add your Slack id U0BOB to notify\.slack\.users\. Nothing was decided\.$/,
+    );
+    expect(slack.calls('users.info')).toEqual([]);
+    expect(slack.calls('usergroups.users.list')).toEqual([]);
+    await stillWaiting();
   });
 
   it('tells an unknown Slack user they are not mapped, and the run keeps waiting', async () => {
@@ -240,21 +264,23 @@ describe('Slack approval receiver', () => {
     }
   });
 
-  it('gives one approval for a double click, acknowledges before answering, and tells the second click it was already approved', async () => {
-    // Bob is mapped through the user group: his handle comes from users.info.
-    const request = signedRequest(SECRET, click('U0BOB'));
+  it('gives one approval for a double click, signed by the receiver via the clicker, and tells the second click it was already approved', async () => {
+    const request = signedRequest(SECRET, click('U0ALICE'));
     const [first, second] = await Promise.all([post(receiver.url!, request), post(receiver.url!, request)]);
     expect([first.status, second.status]).toEqual([200, 200]);
-    const texts = [await nthEphemeral('U0BOB', 1), await nthEphemeral('U0BOB', 2)].sort();
+    const texts = [await nthEphemeral('U0ALICE', 1), await nthEphemeral('U0ALICE', 2)].sort();
     expect(texts[0]).toMatch(new RegExp(`^Approved: gate apply-restore of ${incidentId} — the plan goes on`));
-    expect(texts[1]).toMatch(/^Refused: gate apply-restore of .* was already approved by bob/);
+    expect(texts[1]).toMatch(/^Refused: gate apply-restore of .* was already approved by alice/);
     // The ack (the HTTP response) went out before the outcome was posted: the Update came after it.
-    const firstEphemeral = slack.calls('chat.postEphemeral').find((c) => c.args.user === 'U0BOB')!;
+    const firstEphemeral = slack.calls('chat.postEphemeral').find((c) => c.args.user === 'U0ALICE')!;
     expect(Math.min(first.at, second.at)).toBeLessThanOrEqual(firstEphemeral.at);
-    expect(slack.calls('usergroups.users.list').length).toBe(1); // cached for a minute
 
+    // On the record: alice, proven by the receiver's key, for Slack user U0ALICE.
     const gate = (await planStatus()).timeline.find((s) => s.name === 'apply-restore')!;
-    expect(gate).toMatchObject({ status: 'done', actor: 'bob' });
+    expect(gate).toMatchObject({ status: 'done', actor: 'alice' });
+    expect(gate.decisions).toEqual([
+      expect.objectContaining({ decision: 'approve', by: 'alice', via: 'slack:U0ALICE', fingerprint: RECEIVER_FINGERPRINT }),
+    ]);
   });
 
   it('completes the review task from a "Mark done" click, and the incident recovers', async () => {
@@ -263,14 +289,17 @@ describe('Slack approval receiver', () => {
       .toContain('review');
     const res = await send(click('U0ALICE', { actionId: DONE_ACTION, value: value('review', incidentId) }));
     expect(res.status).toBe(200);
-    expect(await nthEphemeral('U0ALICE', 1)).toMatch(new RegExp(`^Done: task review of ${incidentId}`));
+    expect(await nthEphemeral('U0ALICE', 3)).toMatch(new RegExp(`^Done: task review of ${incidentId}`));
     const result = (await incident.result()) as RunResult;
     expect(result.outcome).toBe('recovered');
     const review = result.timeline.find((s) => s.name === 'review');
     expect(review).toMatchObject({ status: 'done', actor: 'alice' });
+    expect(review!.decisions).toEqual([
+      expect.objectContaining({ decision: 'complete', by: 'alice', text: 'marked done from Slack by alice', via: 'slack:U0ALICE' }),
+    ]);
     // A click on a button of an ended run is refused with what happened.
     await send(click('U0ALICE'));
-    expect(await nthEphemeral('U0ALICE', 2)).toMatch(/^Refused: gate apply-restore of .* was already approved by bob/);
+    expect(await nthEphemeral('U0ALICE', 4)).toMatch(/^Refused: gate apply-restore of .* was already approved by alice/);
   });
 
   it('rejects from Slack with a reason naming the approver, and the plan stops without changing anything', async () => {
@@ -294,17 +323,35 @@ describe('Slack approval receiver', () => {
     };
     const baseEnv = () => ({ PATH: process.env.PATH, HOME: process.env.HOME, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' });
 
-    it('refuses (exit 2) without notify.slack, or without the signing secret, naming what is missing', async () => {
+    it('refuses (exit 2) without notify.slack, without its signing key, or without the signing secret, naming what is missing', async () => {
       const bare = writeConfig(testConfigText({ prefix: uniqueName('slack') }));
       const none = await runLifeboat(['--config', bare, 'slack', 'serve'], baseEnv());
       expect(none.code).toBe(2);
       expect(none.stderr).toContain('notify.slack is not configured');
+      const keyless = writeConfig(testConfigText({ prefix: uniqueName('slack'), extra: slackConfig(slack.url, 'http', false) }));
+      const noKey = await runLifeboat(['--config', keyless, 'slack', 'serve'], {
+        ...baseEnv(),
+        SLACK_BOT_TOKEN: slack.token,
+        SLACK_SIGNING_SECRET: SECRET,
+      });
+      expect(noKey.code).toBe(2);
+      expect(noKey.stderr).toContain(
+        'notify.slack.receiver.signingKeyFile is not set: the receiver signs every click with its own SSH key',
+      );
       const noSecret = await runLifeboat(['--config', writeConfig(configText), 'slack', 'serve'], {
         ...baseEnv(),
         SLACK_BOT_TOKEN: slack.token,
       });
       expect(noSecret.code).toBe(2);
       expect(noSecret.stderr).toContain('set SLACK_SIGNING_SECRET');
+    });
+
+    it("lifeboat keys lists the receiver's key with the fingerprint ssh-keygen -lf prints", async () => {
+      const keys = await runLifeboat(['--config', writeConfig(configText), 'keys'], baseEnv());
+      expect(keys.code).toBe(0);
+      expect(keys.stdout).toMatch(
+        new RegExp(`^\\(Slack receiver\\)\\s+ssh-ed25519\\s+${RECEIVER_FINGERPRINT.replace(/[+/]/g, '\\$&')}\\s+slack-receiver$`, 'm'),
+      );
     });
 
     it('prints where it listens and stops cleanly on SIGTERM', async () => {

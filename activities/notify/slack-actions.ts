@@ -12,6 +12,12 @@ export type LifeboatActionId = (typeof LIFEBOAT_ACTIONS)[number];
 /** The block holding the buttons of a gate or task. */
 export const GATE_BLOCK = 'lifeboat_gate';
 
+/**
+ * Who a click was made by, as the receiver's proof names it (a statement's `via`) and the worker's
+ * policy maps it: the Slack user's immutable id, never their handle, which they may change.
+ */
+export const slackVia = (userId: string): string => `slack:${userId}`;
+
 /** Slack's limit on a button's value. */
 export const MAX_BUTTON_VALUE = 2000;
 

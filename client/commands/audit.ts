@@ -3,6 +3,7 @@
 // does not, 2 for an id that names no run.
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { type Command } from 'commander';
+import { proofPolicy } from '../../activities/policy.js';
 import { assertIncidentId } from '../../common/names.js';
 import { auditRun } from '../audit.js';
 import { CliError, connectClient } from '../follow.js';
@@ -17,7 +18,7 @@ export function registerAuditCommands(program: Command): void {
     .action(async (id: string) => {
       const cfg = configOf(program);
       const client = await connectClient(cfg);
-      const fallback = { people: Object.fromEntries(Object.entries(cfg.people).map(([who, p]) => [who, p.keys])), receivers: [] };
+      const fallback = proofPolicy(cfg);
       const rows = await auditRun(client, id, fallback).catch((err: unknown) => {
         if (err instanceof WorkflowNotFoundError) throw new CliError(`no run ${id} (lifeboat list --all shows incidents)`, 2);
         throw err;

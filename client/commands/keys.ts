@@ -1,8 +1,9 @@
 // `lifeboat keys` and `lifeboat keys enrol`: whose SSH keys prove answers, and how to add a person.
 // Listing shows each key's type and fingerprint exactly as `ssh-keygen -lf` prints it, so a person
-// can compare it with their own. Enrolment only prints the YAML to add under `people:` (the
-// worker's configuration is the allowed-signers list, edited by whoever runs the worker); it reads
-// a public key and refuses anything else (a private key, RSA, not a key) with the reason.
+// can compare it with their own; the Slack receiver's key is listed too, as it proves clicks.
+// Enrolment only prints the YAML to add under `people:` (the worker's configuration is the
+// allowed-signers list, edited by whoever runs the worker); it reads a public key and refuses
+// anything else (a private key, RSA, not a key) with the reason.
 import { type Command } from 'commander';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +15,8 @@ import { configOf } from './common.js';
 
 const ENROL_HINT =
   "enrol a person: lifeboat keys enrol <name> <file.pub>   (prints the YAML to add under people: in the worker's configuration)";
+const RECEIVER_HINT =
+  "the Slack receiver signs clicks with its own key: ssh-keygen -t ed25519 -N '' -f slack-receiver, then set notify.slack.receiver.signingKeyFile: slack-receiver and publicKeyFiles: [slack-receiver.pub]";
 const PERSON = /^[A-Za-z0-9._@-]{1,64}$/;
 
 /** The public key lines of `file`, each checked; refusals say what to give instead. */
@@ -54,15 +57,19 @@ export function registerKeyCommands(program: Command): void {
     .command('keys')
     .description("the people whose SSH keys prove approvals, task completions and aborts, with each key's fingerprint")
     .action(() => {
-      const configured = Object.entries(configOf(program).people).map(([who, p]) => [who, p.keys] as const);
+      const config = configOf(program);
+      const configured = Object.entries(config.people).map(([who, p]) => [who, p.keys] as const);
       const dir = process.env.LIFEBOAT_KEYS_DIR;
       // In a shell of `lifeboat dev`, its worker's people are the throwaway keys there, not the file's.
       const people = configured.length || !dir ? configured : throwawayPeople(dir);
       if (dir && people !== configured) console.log(`the embedded stack's throwaway keys (${dir}):`);
-      if (!people.length) {
+      // A signer beside the people: the receiver proves the clicks of the Slack users notify.slack.users maps.
+      const receiverKeys = config.notify.slack?.receiver.publicKeys ?? [];
+      const signers = receiverKeys.length ? [...people, ['(Slack receiver)', receiverKeys] as const] : people;
+      if (!signers.length) {
         console.log('no people configured: answers are not required to be signed');
       } else {
-        const rows = people.flatMap(([who, lines]) =>
+        const rows = signers.flatMap(([who, lines]) =>
           lines.map((line) => {
             const key = parsePublicKey(line);
             return [who, key.type, key.fingerprint, key.comment ?? ''];
@@ -71,6 +78,7 @@ export function registerKeyCommands(program: Command): void {
         console.log(table(['person', 'type', 'fingerprint', 'comment'], rows));
       }
       console.log(`\n${ENROL_HINT}`);
+      if (config.notify.slack && !receiverKeys.length) console.log(RECEIVER_HINT);
     });
 
   keys

@@ -1,9 +1,19 @@
 // Turns a verified button click into the Temporal Update the CLI would send, and the outcome
 // into the sentence the clicking user sees. The workflow's validators decide who may act: the
-// receiver only says who the clicker is. A refusal leaves no trace in the run's history.
+// receiver only says who the clicker is, and signs that with its own key. A refusal leaves no
+// trace in the run's history.
+//
+// Guarantees:
+// - Every Update carries a proof signed with the receiver's key for exactly this run (its current
+//   run id, looked up first; the Update goes to that run only), item, decision, person, text and
+//   Slack user id (`via slack:<id>`); the worker's policy decides whether that user may be that person.
+// - Nothing is sent when the answer cannot be signed.
 import { type Client, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { approveUpdate, completeUpdate, rejectUpdate, statusQuery } from '../../workflows/messages.js';
+import { InputError } from '../../common/errors.js';
 import { type RunResult, type RunStatus } from '../../common/plans.js';
+import { slackVia } from '../../activities/notify/slack-actions.js';
+import { answerTo } from '../sign.js';
 
 export type ClickKind = 'approve' | 'reject' | 'done';
 
@@ -16,23 +26,47 @@ export interface Click {
 }
 
 const what = (click: Click) => `${click.kind === 'done' ? 'task' : 'gate'} ${click.name} of ${click.incidentId}`;
+const cli = (click: Click, by: string) =>
+  click.kind === 'done'
+    ? `lifeboat complete ${click.incidentId} --task ${click.name} --as ${by}`
+    : `lifeboat ${click.kind} ${click.incidentId} --gate ${click.name} --as ${by}`;
 
-/** Sends the Update for a click by `by`; returns the message for the clicking user, never throws. */
-export async function decide(client: Client, click: Click, by: string): Promise<string> {
-  const handle = client.workflow.getHandle(click.workflowId);
+/** Who clicked: the approver the configuration maps their Slack user id to, and that id. */
+export interface Clicker {
+  by: string;
+  userId: string;
+}
+
+/**
+ * Signs the answer for a click with the receiver's key file and sends its Update; returns the
+ * message for the clicking user, never throws. `log` gets what the user is not shown.
+ */
+export async function decide(
+  client: Client,
+  click: Click,
+  clicker: Clicker,
+  keyFile: string,
+  log: (line: string) => void = () => undefined,
+): Promise<string> {
+  const { by } = clicker;
+  const decision = click.kind === 'done' ? 'complete' : click.kind;
+  const text =
+    click.kind === 'approve' ? undefined : click.kind === 'reject' ? `rejected from Slack by ${by}` : `marked done from Slack by ${by}`;
   try {
+    const via = slackVia(clicker.userId);
+    const { handle, proof } = await answerTo(client.workflow, click.workflowId, { item: click.name, decision, by, text, via }, keyFile);
     if (click.kind === 'approve') {
-      const left = await handle.executeUpdate(approveUpdate, { args: [{ gate: click.name, by }] });
+      const left = await handle.executeUpdate(approveUpdate, { args: [{ gate: click.name, by, proof }] });
       if (!left) return `Approved: ${what(click)} — the plan goes on.`;
       const more = left.required! - left.approvedBy!.length;
       const others = left.approvers!.filter((a) => !left.approvedBy!.includes(a));
       return `Approved: ${what(click)} — ${more} more approval${more === 1 ? '' : 's'} needed (from: ${others.join(', ')}).`;
     }
     if (click.kind === 'reject') {
-      await handle.executeUpdate(rejectUpdate, { args: [{ gate: click.name, by, reason: `rejected from Slack by ${by}` }] });
+      await handle.executeUpdate(rejectUpdate, { args: [{ gate: click.name, by, reason: text, proof }] });
       return `Rejected: ${what(click)} — nothing is changed; the plan stops.`;
     }
-    await handle.executeUpdate(completeUpdate, { args: [{ task: click.name, by, note: `marked done from Slack by ${by}` }] });
+    await handle.executeUpdate(completeUpdate, { args: [{ task: click.name, by, note: text, proof }] });
     return `Done: ${what(click)} — the plan goes on.`;
   } catch (err) {
     if (err instanceof WorkflowUpdateFailedError || err instanceof WorkflowNotFoundError) {
@@ -40,12 +74,13 @@ export async function decide(client: Client, click: Click, by: string): Promise<
         err instanceof WorkflowUpdateFailedError ? (err.cause?.message ?? err.message) : `the run ${click.workflowId} is not running`;
       return `Refused: ${(await alreadySettled(client, click)) ?? reason}`;
     }
+    // ssh-keygen refused the receiver's key: the reason names the key file, for the operator's eyes only.
+    if (err instanceof InputError) {
+      log(`could not sign ${click.kind} of ${what(click)} for ${by}: ${err.message}`);
+      return `The receiver could not sign your answer: nothing was decided. Tell whoever runs lifeboat slack serve (its log says why), or use \`${cli(click, by)}\`.`;
+    }
     // Temporal unreachable or similar: nothing was decided; the CLI is the fallback.
-    const cli =
-      click.kind === 'done'
-        ? `lifeboat complete ${click.incidentId} --task ${click.name}`
-        : `lifeboat ${click.kind} ${click.incidentId} --gate ${click.name}`;
-    return `Could not reach Lifeboat (${(err as Error).message}): nothing was decided. Try again, or use \`${cli} --as ${by}\`.`;
+    return `Could not reach Lifeboat (${(err as Error).message}): nothing was decided. Try again, or use \`${cli(click, by)}\`.`;
   }
 }
 

@@ -1,9 +1,16 @@
 // The approval receiver: Slack's interactivity requests (button clicks) arrive here, over HTTP or
 // Socket Mode, and become Temporal Updates. Bolt verifies the request (HMAC signature, 5-minute
 // timestamp window, constant-time comparison) before any of this code runs; a click is acknowledged
-// at once (Slack allows 3 s), then the clicker is mapped to an approver identity, the Update is sent,
-// and the outcome goes back to the clicker alone as an ephemeral message. The approval message
-// itself is replaced by the workflow's notifier, not here.
+// at once (Slack allows 3 s), then the clicker's user id is mapped to an approver identity, the
+// answer is signed with the receiver's own key and its Update sent, and the outcome goes back to the
+// clicker alone as an ephemeral message. The approval message itself is replaced by the workflow's
+// notifier, not here.
+//
+// Guarantees:
+// - The receiver signs only after Bolt has checked Slack's request signature, and only for a user
+//   id that `notify.slack.users` maps to a person; any other click sends no Update.
+// - Without its signing key configured and readable the receiver does not start.
+import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { App, HTTPReceiver, LogLevel, type Logger, SocketModeReceiver } from '@slack/bolt';
@@ -12,7 +19,7 @@ import type { Client } from '@temporalio/client';
 import { ConfigError } from '../../common/errors.js';
 import { type SlackConfig } from '../../config/config.js';
 import { type Click, decide } from './decide.js';
-import { SlackIdentities } from './identity.js';
+import { approverOf } from './identity.js';
 import { BadInteraction, parseClick } from './interaction.js';
 
 export interface ReceiverOptions {
@@ -35,11 +42,17 @@ export interface RunningReceiver {
   stop(): Promise<void>;
 }
 
-/** The environment variables the receiver needs, refused by name when missing (the CLI exits 2). */
+/** The receiver's signing key file, and the environment variables it needs: each refused by name when missing (the CLI exits 2). */
 export function receiverSecrets(
   slack: SlackConfig,
   env: NodeJS.ProcessEnv,
-): { botToken: string; signingSecret?: string; appToken?: string } {
+): { keyFile: string; botToken: string; signingSecret?: string; appToken?: string } {
+  const keyFile = slack.receiver.signingKeyFile;
+  if (!keyFile)
+    throw new ConfigError(
+      "notify.slack.receiver.signingKeyFile is not set: the receiver signs every click with its own SSH key. Make one (ssh-keygen -t ed25519 -N '' -f slack-receiver), set signingKeyFile to it and publicKeyFiles to its .pub, for the worker to trust",
+    );
+  if (!existsSync(keyFile)) throw new ConfigError(`notify.slack.receiver.signingKeyFile: there is no file ${keyFile}`);
   const need = (name: string, what: string) => {
     const value = env[name];
     if (!value) throw new ConfigError(`set ${name} to ${what} (notify.slack in the configuration names this variable)`);
@@ -48,6 +61,7 @@ export function receiverSecrets(
   const botToken = need(slack.tokenEnv, "the Slack app's bot token (xoxb-…, OAuth & Permissions)");
   if (slack.receiver.transport === 'socket') {
     return {
+      keyFile,
       botToken,
       appToken: need(
         slack.receiver.appTokenEnv,
@@ -56,6 +70,7 @@ export function receiverSecrets(
     };
   }
   return {
+    keyFile,
     botToken,
     signingSecret: need(slack.receiver.signingSecretEnv, "the Slack app's signing secret (Basic Information → App Credentials)"),
   };
@@ -97,7 +112,6 @@ export async function startReceiver(options: ReceiverOptions): Promise<RunningRe
     retryConfig: { retries: slack.retries },
   };
   const web = new WebClient(secrets.botToken, { ...clientOptions, logger });
-  const identities = new SlackIdentities(slack, web);
 
   const receiver =
     slack.receiver.transport === 'socket'
@@ -153,18 +167,14 @@ export async function startReceiver(options: ReceiverOptions): Promise<RunningRe
       .catch((err: Error) => log(`could not tell ${user} the outcome: ${err.message}`));
   });
 
+  // Runs only for a request Bolt has verified (the listener is reached after its signature check).
   async function answer(click: Click, user: string): Promise<string> {
-    let by: string | undefined;
-    try {
-      by = await identities.resolve(user);
-    } catch (err) {
-      return `Could not look you up in Slack (${(err as Error).message}): nothing was decided. Try again, or use the lifeboat CLI.`;
-    }
+    const by = approverOf(slack, user);
     if (!by) {
       log(`refused a click on ${click.incidentId}: Slack user ${user} is not mapped to an approver`);
-      return `You are not mapped to a Lifeboat approver: ask an admin to add your Slack id ${user} to notify.slack.users (or to one of notify.slack.userGroups). Nothing was decided.`;
+      return `You are not mapped to a Lifeboat approver: ask an admin to add your Slack id ${user} to notify.slack.users. Nothing was decided.`;
     }
-    const text = await decide(temporal, click, by);
+    const text = await decide(temporal, click, { by, userId: user }, secrets.keyFile, log);
     log(`${click.kind} ${click.name} of ${click.incidentId} by ${by} (${user}): ${text.split(':')[0]}`);
     return text;
   }

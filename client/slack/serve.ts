@@ -1,5 +1,6 @@
 // `lifeboat slack serve`: the approval receiver as a long-running process, until SIGINT/SIGTERM.
-// Refuses (exit 2) before reaching anything when Slack is not configured or a secret is missing.
+// Refuses (exit 2) before reaching anything when Slack is not configured, or its signing key or a
+// secret is missing.
 import type { LifeboatConfig } from '../../config/config.js';
 import { ConfigError } from '../../common/errors.js';
 import { connectClient } from '../follow.js';
@@ -12,7 +13,7 @@ export async function serveSlack(config: LifeboatConfig, env: NodeJS.ProcessEnv 
       'notify.slack is not configured: add notify.slack (channel, users, receiver) to the configuration (README: "Slack: approvals from a button")',
     );
   }
-  receiverSecrets(slack, env); // names the missing variable before Temporal is reached
+  receiverSecrets(slack, env); // names the missing key or variable before Temporal is reached
   const client = await connectClient(config);
   const receiver = await startReceiver({ slack, temporal: client, env });
   console.log(
