@@ -10,7 +10,7 @@
 // - An answer without a proof is "unproven", never skipped: the audit passes only when every
 //   decision verifies.
 import type { Client } from '@temporalio/client';
-import { defaultPayloadConverter, tsToMs } from '@temporalio/common';
+import { defaultPayloadConverter } from '@temporalio/common';
 import type { temporal } from '@temporalio/proto';
 import type { AbortRequest, Completion, Vote } from '../common/plans.js';
 import { type Decision, type Proof, type ProofPolicy, checkProof, digestOf } from '../common/proof.js';
@@ -92,6 +92,10 @@ export async function auditRun(client: Client, workflowId: string, fallback: Pro
   return rows;
 }
 
+/** When an event happened, in ms: from a server's history or one read back from JSON (whose seconds may be a plain number). */
+const timeOf = (event: Event): number =>
+  Number(String(event.eventTime?.seconds ?? 0)) * 1000 + Math.floor((event.eventTime?.nanos ?? 0) / 1e6);
+
 /** Each decision one run's history accepted, re-checked against the policy it recorded (else `fallback`). */
 export function auditHistory(
   events: Event[],
@@ -105,7 +109,7 @@ export function auditHistory(
     const decision = accepted?.name as Decision | undefined;
     const claim = decision && claimOf(decision, first(accepted?.args));
     if (!decision || !claim) continue;
-    const at = tsToMs(event.eventTime);
+    const at = timeOf(event);
     const row = { time: new Date(at).toISOString(), workflowId: run.workflowId, item: claim.item, decision, by: claim.by };
     if (!claim.proof) {
       rows.push({ ...row, key: '', verdict: 'unproven: no signature', ok: false });

@@ -169,6 +169,8 @@ async function sendUpdate<A>(run: () => Promise<A>): Promise<A> {
 export interface Answerer {
   by: string;
   keyFile: string;
+  /** The moment the answer is signed, when not now: a time-skipping test's clock. */
+  signedAt?: Date;
 }
 
 export async function vote(
@@ -226,8 +228,14 @@ export async function abort(client: Client, incidentId: string, request: Answere
   const { incident, plan } = await incidentStatus(client, incidentId);
   if (incident.outcome) throw new CliError(`incident ${incidentId} has already ended (${incident.outcome})`, 1);
   const run = plan && !plan.outcome ? plan : incident;
-  const { by, reason, keyFile } = request;
-  const { handle, proof } = await answerTo(client.workflow, run.workflowId, { item: 'run', decision: 'abort', by, text: reason }, keyFile);
+  const { by, reason, keyFile, signedAt } = request;
+  const { handle, proof } = await answerTo(
+    client.workflow,
+    run.workflowId,
+    { item: 'run', decision: 'abort', by, text: reason },
+    keyFile,
+    signedAt,
+  );
   await sendUpdate(() => handle.executeUpdate(abortUpdate, { args: [{ by, reason, proof }] }));
   return `✔ abort requested by ${by}: the run stops at its next safe point and removes what it staged`;
 }

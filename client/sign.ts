@@ -62,10 +62,11 @@ export async function answerTo(
   workflowId: string,
   answer: { item: string; decision: Decision; by: string; text?: string; via?: string },
   keyFile: string,
+  signedAt = new Date(),
 ): Promise<{ handle: WorkflowHandle; proof: Proof }> {
   const { runId } = await workflows.getHandle(workflowId).describe();
   const { namespace } = workflows.options;
   const { item, decision, by, text, via } = answer;
-  const proof = await prove({ namespace, workflowId, runId, item, decision, by, via, textDigest: digestOf(text) }, keyFile);
+  const proof = await prove({ namespace, workflowId, runId, item, decision, by, via, textDigest: digestOf(text) }, keyFile, signedAt);
   return { handle: workflows.getHandle(workflowId, runId), proof };
 }

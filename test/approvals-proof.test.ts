@@ -32,6 +32,7 @@ import {
   testEnv,
   uniqueName,
   waitingNames,
+  observed,
 } from './helpers.js';
 
 const PEOPLE = ['alice', 'bob', 'carol', 'mallory'] as const;
@@ -237,6 +238,14 @@ describe('approvals that prove who approved', () => {
     expect(markdown).toContain(`| apply-restore | approve | alice |`);
     expect(markdown).toContain(fingerprint('alice'));
     expect(markdown).toContain(fingerprint('carol'));
+    observed(
+      'approve --as another person (unproven)',
+      "an answer signed with another key than the named person's was refused with the reason; nothing in history",
+    );
+    observed(
+      'raw update with "by":"alice", unsigned or borrowed proof',
+      'unsigned, other-run and other-gate proofs refused at the validator; rows unchanged until the proven approval',
+    );
   });
 
   it("the policy is the worker's: a client sending mallory as sole approver with self-approval changes nothing", async () => {
@@ -268,6 +277,7 @@ describe('approvals that prove who approved', () => {
     expect(result.timeline.flatMap((s) => s.decisions ?? [])).toContainEqual(
       expect.objectContaining({ decision: 'abort', by: 'alice', text: reason, fingerprint: fingerprint('alice') }),
     );
+    observed("client's config naming mallory sole approver", "the run used the worker's approvers and RTO; mallory's approval was refused");
   });
 
   it('L4: one person voting as two names is refused; two proven people pass the two-person gate', async () => {
@@ -302,6 +312,10 @@ describe('approvals that prove who approved', () => {
     ]);
     if (result.database && result.database !== db.name)
       await withClient(inject('pgAdminUrl'), (c) => c.query(`DROP DATABASE IF EXISTS ${result.database} WITH (FORCE)`));
+    observed(
+      'one person approving as two names (L4)',
+      "the second name, signed with the first person's key, was refused; two proven people passed the gate",
+    );
   });
 
   it('a plan started directly, with its own approvers and actAs, is refused before it does anything', async () => {
@@ -335,5 +349,9 @@ describe('approvals that prove who approved', () => {
     const scheduled = (await handle.fetchHistory()).events!.filter((e) => e.activityTaskScheduledEventAttributes);
     expect(scheduled).toEqual([]);
     expect(await leadsDigest()).toBe(before);
+    observed(
+      'plan started directly with its own approvers and actAs',
+      'failed at once (ApprovalRefused, non-retryable) with no activity scheduled; crm_leads unchanged',
+    );
   });
 });

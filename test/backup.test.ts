@@ -9,7 +9,16 @@ import { dumpKey } from '../common/names.js';
 import { openStore } from '../activities/storage/open.js';
 import type { LifeboatConfig } from '../config/config.js';
 import type { BackupManifest, VerificationRecord } from '../common/backups.js';
-import { type TestDatabase, type TestWorker, createCrmDatabase, startTestWorker, testConfig, testEnv, uniqueName } from './helpers.js';
+import {
+  type TestDatabase,
+  type TestWorker,
+  createCrmDatabase,
+  startTestWorker,
+  testConfig,
+  testEnv,
+  uniqueName,
+  observed,
+} from './helpers.js';
 
 describe('backup and verification', () => {
   let db: TestDatabase;
@@ -122,6 +131,7 @@ describe('backup and verification', () => {
           .digest('hex'),
       ).toBe(m.sha256);
     }
+    observed('two backups in one second', 'both completed under distinct ids, each dump matching its own checksum');
   });
 
   it('refuses an unknown backup id without retrying', async () => {

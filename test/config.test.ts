@@ -218,8 +218,11 @@ describe("the Slack receiver's key and users", () => {
       people: {},
       receivers: [{ name: 'slack', keys: [pub], users: { 'slack:U0ALICE': 'alice', 'slack:U0BOB': 'bob' } }],
     });
-    // Neither people nor a receiver key: no proofs asked for. The private key alone is the receiver's business.
-    expect(proofPolicy(parseConfig(withSlack(`    receiver: { signingKeyFile: ${join(dir, 'slack')} }\n`), 'x', {}))).toBeUndefined();
+    // Neither people nor a receiver key: proofs are still asked for, and nobody can give one. The private key alone is the receiver's business.
+    expect(proofPolicy(parseConfig(withSlack(`    receiver: { signingKeyFile: ${join(dir, 'slack')} }\n`), 'x', {}))).toEqual({
+      people: {},
+      receivers: [],
+    });
   });
 
   it('refuses a public key that is not one, or a file it cannot read, naming the field', () => {

@@ -3,6 +3,7 @@
 // connection, and an unheard 'error' event ends a Node process.
 import { inject, describe, expect, it } from 'vitest';
 import { withClient } from '../activities/postgres/connection.js';
+import { observed } from './helpers.js';
 
 describe('a lost database connection', () => {
   it('fails the query in flight and the next one, and the process lives on', async () => {
@@ -20,6 +21,10 @@ describe('a lost database connection', () => {
     await expect(outcome).rejects.toThrow(/Connection terminated|not queryable|terminat/i);
     // The process is still here to run more work.
     await expect(withClient(admin, (c) => c.query('SELECT 1 AS one'))).resolves.toMatchObject({ rows: [{ one: 1 }] });
+    observed(
+      'database connection dropped under the worker',
+      'the query in flight and the next failed with the reason; the process ran the next query',
+    );
   });
 
   it('an idle connection dropped by the server does not end the process', async () => {

@@ -1,7 +1,7 @@
 // Starts one real stack for the whole suite (PostgreSQL 15, SeaweedFS S3, Temporal dev server on
 // free loopback ports) and bundles the workflow code once. Everything stops, and the servers'
 // folders are removed, even when tests fail; their logs stay in .test-logs/ to be read.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -9,6 +9,7 @@ import { DEMO_BUCKET, startStack } from '../client/stack/index.js';
 import { REPO_ROOT } from '../client/stack/processes.js';
 import { throwawayKeys } from '../client/stack/keys.js';
 import { workflowBundle } from '../worker/bundle.js';
+import { ledgerTable } from './ledger.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -46,6 +47,12 @@ export default async function setup(project: TestProject) {
   project.provide('keysDir', keysDir);
   project.provide('suitePeople', SUITE_PEOPLE);
   return async () => {
+    // The fault and abuse table, when this run drove any of its cases (test/ledger.ts).
+    if (existsSync(join(logDir, 'fault-abuse-cases.jsonl'))) {
+      const table = ledgerTable(logDir);
+      writeFileSync(join(logDir, 'fault-abuse-table.md'), `${table}\n`);
+      console.log(`\nFault and abuse cases (${join(logDir, 'fault-abuse-table.md')}):\n${table}\n`);
+    }
     await stack.stop();
     rmSync(keysDir, { recursive: true, force: true });
   };

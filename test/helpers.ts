@@ -21,6 +21,7 @@ import { abortUpdate, approveUpdate, completeUpdate, rejectUpdate, statusQuery }
 import { answerTo } from '../client/sign.js';
 import type { Decision } from '../common/proof.js';
 import { CRM_TARGET_YAML } from './crm-target.js';
+import { type CaseName, recordCase } from './ledger.js';
 
 // Worker state changes at INFO drown the test output; warnings and errors still show.
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -33,8 +34,8 @@ export interface TestDatabase {
   drop(): Promise<void>;
 }
 
-export async function createCrmDatabase(leads: number): Promise<TestDatabase> {
-  const admin = inject('pgAdminUrl');
+/** A new database holding the demo CRM, on the suite's server or the one `admin` connects to. */
+export async function createCrmDatabase(leads: number, admin = inject('pgAdminUrl')): Promise<TestDatabase> {
   const name = uniqueName('crm');
   await withClient(admin, (c) => c.query(`CREATE DATABASE ${name}`));
   const url = withDatabase(admin, name);
@@ -248,3 +249,6 @@ export async function damageStoredDump(prefix: string, backupId: string): Promis
   bytes[100]! ^= 0xff;
   await s3.send(new PutObjectCommand({ Bucket: inject('s3Bucket'), Key: key, Body: bytes }));
 }
+
+/** Records a fault or abuse case for the suite's table (test/ledger.ts), once the test's assertions have passed. */
+export const observed = (name: CaseName, text: string, rowsLost = 0): void => recordCase(inject('logDir'), name, text, rowsLost);

@@ -22,6 +22,7 @@ import {
   testConfigText,
   testEnv,
   uniqueName,
+  observed,
 } from './helpers.js';
 
 /** A duration as common/time.ts formatDuration writes it ("12 s", "59 min 48 s", "1 h", "−5 min"). */
@@ -358,6 +359,7 @@ describe('incident commander CLI', () => {
       if (typeof stderr === 'string') expect(run.stderr, what).toBe(stderr);
       else expect(run.stderr, what).toMatch(stderr);
     }
+    observed('declare with invalid keys', 'exit 2 naming the bad key, and no incident started');
   }, 180_000);
 
   let triagedL1: string;

@@ -31,6 +31,7 @@ import {
   waitingNames,
   as,
   answer,
+  observed,
 } from './helpers.js';
 
 describe('L1 record-level restore', () => {
@@ -273,13 +274,27 @@ describe('L1 record-level restore', () => {
       worker = await startTestWorker(config, testEnv(db));
       // The killed attempt is retried only after its heartbeat times out (30 s), then the apply,
       // its check and the plan's end follow: on a loaded machine that outlasts the usual bound.
-      await waitingFor(handle, 'review', 180_000);
+      await waitingFor(handle, 'review', 180_000).catch(async (err: Error) => {
+        // What the plan was doing when the wait gave up: the activity it waits on and its last failure.
+        const pending = (await plan.describe()).raw.pendingActivities?.map((a) => ({
+          activity: a.activityType?.name,
+          state: a.state,
+          attempt: a.attempt,
+          lastFailure: a.lastFailure?.message,
+          lastWorker: a.lastWorkerIdentity,
+        }));
+        throw new Error(`${err.message}; the plan's pending activities: ${JSON.stringify(pending)}`, { cause: err });
+      });
       await answer(handle, 'complete', { task: 'review', by: 'carol' });
       expect(((await handle.result()) as RunResult).outcome).toBe('recovered');
       expect(await tableSums()).toEqual(pristine);
     } finally {
       if (dying) process.kill(-dying.pid!, 'SIGKILL');
     }
+    observed(
+      'worker SIGKILLed mid-apply (L1)',
+      'killed while the apply waited on a row lock; the retry on a new worker applied it; every table equals the pristine sums',
+    );
   }, 300_000);
 
   it('replays its recorded histories without non-determinism', async () => {

@@ -124,7 +124,7 @@ describe('RTO clock (time skipping)', () => {
       expect(mine.map((n) => n.severity)).toEqual(['warning', 'warning', 'critical']);
 
       // Abort ends the run cleanly.
-      await abort(env.client, id, { ...as('carol'), reason: 'test over' });
+      await abort(env.client, id, { ...as('carol'), reason: 'test over', signedAt: new Date(await env.currentTimeMs()) });
       const result = (await handle.result()) as RunResult;
       expect(result.outcome).toBe('aborted');
       expect(result.rto).toMatchObject({ targetMs: rto, verdict: 'missed' });
@@ -143,7 +143,7 @@ describe('RTO clock (time skipping)', () => {
     expect(Date.parse(status.waiting[0]!.deadline!) - taskStarted).toBe(30 * 60_000);
     const escalated = status.timeline.find((s) => s.name === 'vendor-support')!.detail!;
     expect(Date.parse(escalated.replace('escalated at ', '')) - taskStarted).toEqual(firedAt(30 * 60_000));
-    await abort(env.client, id, { ...as('carol'), reason: 'test over' });
+    await abort(env.client, id, { ...as('carol'), reason: 'test over', signedAt: new Date(await env.currentTimeMs()) });
     expect(((await handle.result()) as RunResult).outcome).toBe('aborted');
   });
 });

@@ -26,6 +26,7 @@ import {
   testConfigText,
   testEnv,
   uniqueName,
+  observed,
 } from './helpers.js';
 
 const S3_SECRET = 'aws-s3cret-0f9e8d7c';
@@ -93,6 +94,10 @@ hooks:
     const text = `${(failed as Error).message}\n${(failed as Error).stack}`;
     expect(text).toContain(`s3=${REDACTED}`);
     for (const secret of [S3_SECRET, SLACK_TOKEN, OTHER_PASSWORD, DEPLOY_TOKEN]) expect(text).not.toContain(secret);
+    observed(
+      'hook printing worker secrets',
+      'the hook saw only its named variables; every secret it printed came back redacted, in its result and its failure',
+    );
   });
 
   it("writes the worker's log through its redactor: a secret in a line or its metadata never reaches it", () => {
@@ -148,6 +153,10 @@ describe('configured SQL', () => {
     const findings = await withClient(db.url, (c) => integrityFindings(c, [{ name: 'sneaky', sql: MULTI }]));
     expect(findings).toEqual([{ check: 'sneaky', detail: expect.stringContaining('cannot insert multiple commands') }]);
     expect(await escaped()).toBeNull();
+    observed(
+      'multi-statement "read-only" check SQL',
+      'refused when the configuration loads, and refused by the database when forced; no table created',
+    );
   });
 
   it('leaves the sequences a critical check drew from where they were', async () => {

@@ -143,6 +143,7 @@ describe('Slack end to end: the notifier posts, a signed click on the posted but
     slack = await startFakeSlack({ token: TOKEN, channels: [CHANNEL], users: { ...people } });
     config = testConfig({
       prefix: uniqueName('slack_e2e'),
+      people: false,
       extra: `notify:
   slack:
     channel: ${CHANNEL}

@@ -24,6 +24,7 @@ import {
   testEnv,
   uniqueName,
   answer,
+  observed,
 } from './helpers.js';
 
 const TOKEN = 'xoxb-test-1234567890-secret';
@@ -532,5 +533,6 @@ describe('an L1 incident posting into Slack', () => {
     } finally {
       await slack.setDown(false);
     }
+    observed('Slack down', 'the incident recovered with Slack refusing every call; each undelivered notice is on the timeline');
   });
 });

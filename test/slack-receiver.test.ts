@@ -31,6 +31,7 @@ import {
   testConfigText,
   testEnv,
   uniqueName,
+  observed,
 } from './helpers.js';
 import { blockActionsPayload, post, signedRequest } from './slack-sign.js';
 
@@ -170,6 +171,7 @@ describe('Slack approval receiver', () => {
     expect((await post(receiver.url!, captured)).status).toBe(401);
     await stillWaiting();
     expect(ephemeralsTo('U0ALICE')).toEqual([]);
+    observed('forged or replayed Slack request', 'both answered 401; no Update reached the run');
   });
 
   it('refuses malformed requests with 400: unparsable body, a bad button value, an unknown action, another interaction type', async () => {
@@ -198,6 +200,7 @@ describe('Slack approval receiver', () => {
     expect(slack.calls('users.info')).toEqual([]);
     expect(slack.calls('usergroups.users.list')).toEqual([]);
     await stillWaiting();
+    observed('Slack group member whose handle is an approver', 'refused; nothing in history; Slack was never asked who they are');
   });
 
   it('tells an unknown Slack user they are not mapped, and the run keeps waiting', async () => {

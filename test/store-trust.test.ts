@@ -14,6 +14,7 @@ import { createResolver } from '../activities/resolve.js';
 import type { BackupManifest } from '../common/backups.js';
 import { backupFolder, backupIdFor, dumpKey } from '../common/names.js';
 import { parseConfig } from '../config/config.js';
+import { observed } from './helpers.js';
 
 const KEY = 'k'.repeat(64);
 
@@ -88,6 +89,10 @@ describe('a catalogue that goes on past what it cannot trust', () => {
       nonRetryable: true,
       message: expect.stringMatching(/^backup .* cannot be used: manifest is not valid JSON .*lifeboat backups/),
     });
+    observed(
+      'truncated and foreign manifests',
+      'a truncated, a stray and a copied manifest listed as damaged; the good backups still listed and chosen',
+    );
   });
 
   it('chooses the newest verified backup whose checksum verifies, naming the damaged newer one', async () => {
@@ -106,6 +111,7 @@ describe('a catalogue that goes on past what it cannot trust', () => {
         new RegExp(`^no verified, intact backup of crm .*${newest.id} \\(SHA-256 mismatch.*lifeboat verify latest`),
       ),
     });
+    observed('flipped byte in the newest dump', 'the newest backup skipped as damaged, named in the step; the next intact one chosen');
   });
 
   it('with a manifest key, refuses a manifest edited to match a swapped dump, and an unsigned one', async () => {
@@ -162,6 +168,10 @@ describe('a catalogue that goes on past what it cannot trust', () => {
     expect((await catalog.find(failed.id, 'crm'))?.verification).toBeUndefined();
     // So the plans' choice (newest verified) stays on the backup that really passed.
     expect((await run(() => activities.chooseBackup({ target: 'crm', before: '2026-12-01T00:00:00Z' }))).id).toBe(verified.id);
+    observed(
+      'forged manifest or verification in the bucket',
+      'an edited manifest and an unsigned one refused; a forged verification read as none',
+    );
   });
 
   it('refuses to list a store whose manifest key is named but not set, saying what to set', () => {

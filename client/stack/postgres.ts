@@ -14,6 +14,8 @@ export interface PostgresServer {
   port: number;
   /** Superuser connection string to the `postgres` database. */
   adminUrl: string;
+  /** Restarts the server as a crash looks to its clients: every connection cut at once (immediate shutdown), then up again. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -49,6 +51,9 @@ export async function startPostgres(port: number, logFile: string): Promise<Post
   return {
     port,
     adminUrl: `postgresql://postgres@127.0.0.1:${port}/postgres`,
+    async restart() {
+      await asOwner(owner, 'pg_ctl', ['-D', data, '-m', 'immediate', '-l', serverLog, '-w', '-t', '60', 'restart']);
+    },
     async stop() {
       await asOwner(owner, 'pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']).catch(() => undefined);
       await run('cp', [serverLog, logFile]).catch(() => undefined);

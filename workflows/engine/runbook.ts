@@ -68,7 +68,7 @@ export function planRunbook(context: RunContext): Runbook {
   if (!workflowInfo().parent && patched('plans-only-as-children')) {
     throw ApplicationFailure.create({
       type: FailureType.approvalRefused,
-      message: `a ${context.level} plan runs only inside an incident or a drill, whose worker sets its approvers: declare an incident (lifeboat declare) or run a drill (lifeboat drill run)`,
+      message: `an ${context.level} plan runs only inside an incident or a drill, whose worker sets its approvers: declare an incident (lifeboat declare) or run a drill (lifeboat drill run)`,
       nonRetryable: true,
     });
   }
