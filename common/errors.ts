@@ -31,6 +31,8 @@ export const FailureType = {
   store: 'StoreError',
   slack: 'SlackFailed',
   slackBadReference: 'SlackBadReference',
+  /** A destructive step an earlier attempt started and never finished: it may have run, and is not run again. */
+  unfinished: 'UnfinishedStep',
   /** An approve, reject, completion or abort a run's validator refused (thrown by workflows, read by clients). */
   approvalRefused: 'ApprovalRefused',
 } as const;

@@ -113,6 +113,8 @@ export interface TestWorker {
 export interface TestWorkerOptions {
   /** Where notices go (e.g. a SlackNotifier against the fake Slack); they are still recorded in `notices`. Default: a silent console. */
   notifier?: Notifier;
+  /** Another Temporal server than the suite's (a test that crashes its own). */
+  temporalAddress?: string;
 }
 
 /** A worker on the configuration's task queue (one per test configuration), running the suite's workflow bundle. */
@@ -125,7 +127,8 @@ export async function startTestWorker(
   const notices: Notice[] = [];
   const target = options.notifier ?? new ConsoleNotifier(() => undefined);
   const notifier = { notify: async (n: Notice) => (notices.push(n), target.notify(n)) };
-  const nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
+  const address = options.temporalAddress ?? inject('temporalAddress');
+  const nativeConnection = await NativeConnection.connect({ address });
   const worker = await Worker.create({
     connection: nativeConnection,
     taskQueue,
@@ -133,7 +136,7 @@ export async function startTestWorker(
     activities: createActivities({ config, env, notifier }),
   });
   const running = worker.run();
-  const connection = await Connection.connect({ address: inject('temporalAddress') });
+  const connection = await Connection.connect({ address });
   return {
     client: new Client({ connection }),
     taskQueue,

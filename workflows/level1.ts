@@ -5,7 +5,7 @@ import { quick, heavy } from './proxies.js';
 import { formatDuration } from '../common/time.js';
 import { outcomeOf } from './engine/outcome.js';
 import { type PlanFacts, planRunbook } from './engine/runbook.js';
-import { chooseBackup } from './restore-steps.js';
+import { chooseBackup, fenceNote } from './restore-steps.js';
 
 export async function level1Workflow({ context, options }: PlanInput): Promise<RunResult> {
   const run = planRunbook(context);
@@ -76,7 +76,7 @@ export async function level1Workflow({ context, options }: PlanInput): Promise<R
       (a) =>
         Object.entries(a)
           .map(([t, c]) => `${t}: +${c.inserted} ~${c.updated}`)
-          .join(', '),
+          .join(', ') + fenceNote(Object.values(a)[0]),
     );
 
     // 3. Verify the fix.

@@ -5,7 +5,7 @@ import type { PlanInput, RunResult } from '../common/plans.js';
 import { quick, heavy } from './proxies.js';
 import { outcomeOf } from './engine/outcome.js';
 import { type PlanFacts, planRunbook } from './engine/runbook.js';
-import { chooseBackup, safetySnapshot } from './restore-steps.js';
+import { chooseBackup, fenceNote, safetySnapshot } from './restore-steps.js';
 
 export async function level2Workflow({ context, options }: PlanInput): Promise<RunResult> {
   const run = planRunbook(context);
@@ -44,7 +44,7 @@ export async function level2Workflow({ context, options }: PlanInput): Promise<R
       await run.commit(
         'roll back code (hook)',
         () => quick.runTargetHook({ incidentId, ...run.where, role: 'rollback' }),
-        (r) => `${r.hook}: ${r.ok ? 'ok' : 'FAILED'} ${r.output.slice(-200)}`,
+        (r) => `${r.hook}: ${r.ok ? 'ok' : 'FAILED'} ${r.output.slice(-200)}${fenceNote(r)}`,
       );
     } else run.skip('roll back code', 'not chosen at confirm-cause');
 
@@ -93,7 +93,7 @@ export async function level2Workflow({ context, options }: PlanInput): Promise<R
         (a) =>
           Object.entries(a)
             .map(([t, c]) => `${t}: +${c.inserted} ~${c.updated} -${c.deleted}`)
-            .join(', '),
+            .join(', ') + fenceNote(Object.values(a)[0]),
       );
       await run.step(
         `restore: ${table} equals the backup`,

@@ -12,6 +12,16 @@ export function skippedText(skipped: readonly SkippedBackup[] | undefined): stri
 }
 
 /**
+ * " (already applied by attempt 1 at …)" when a destructive step's retry found the first attempt's
+ * fence and changed nothing (activities/fence.ts); "" otherwise. Results recorded before fences have
+ * no such field, so their step details (and the notices carrying them) come out byte for byte as
+ * before and no command changes: no patched() is needed.
+ */
+export function fenceNote(result: { alreadyApplied?: string } | undefined): string {
+  return result?.alreadyApplied ? ` (${result.alreadyApplied})` : '';
+}
+
+/**
  * L1–L3's choice: the newest verified backup taken before `before` whose checksum verifies, as a
  * step that names every newer backup it skipped. Checksumming reads the dumps, so it runs on the
  * heavy profile (heartbeats, hours) from this version on; runs that chose before keep the quick one.
@@ -55,7 +65,7 @@ export async function fullRestore(
   const restored = await (database === undefined ? run.commit.bind(run) : run.step.bind(run))(
     database === undefined ? 'restore in place (one transaction)' : `restore into a new database`,
     () => heavy.restoreDatabase({ ...run.where, backupId: backup.id, database, incidentId }),
-    (r) => `${r.database}: ${r.tables} tables`,
+    (r) => `${r.database}: ${r.tables} tables${fenceNote(r)}`,
   );
   const compared = await run.step(
     'verify all tables: counts and checksums against the backup',

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { parse } from 'pg-connection-string';
 
-export const { escapeIdentifier } = pg;
+export const { escapeIdentifier, escapeLiteral } = pg;
 
 // An incident may freeze the database (default_transaction_read_only); Lifeboat's own sessions
 // must still be able to restore into it.

@@ -1597,53 +1597,75 @@ export async function applyStaged(
   url: string,
   schema: string,
   staged: StagedTable[],
-  options: { wholeTable?: boolean; onProgress?: () => void } = {},
-): Promise<Record<string, { inserted: number; updated: number; deleted: number }>> {
-  return withClient(url, async (client) => {
-    await client.query('SET statement_timeout = 0');
-    const infos = await stagedInfo(client, schema, staged);
-    const result: Record<string, { inserted: number; updated: number; deleted: number }> = {};
-    await client.query('BEGIN');
-    try {
-      if (options.wholeTable) {
-        for (const t of [...infos].reverse()) {
-          await client.query(`LOCK TABLE ${t.prod} IN SHARE ROW EXCLUSIVE MODE`);
-          const pk = quote(t.pk);
-          const { rowCount } = await client.query(
-            `DELETE FROM ${t.prod} p WHERE NOT EXISTS (SELECT 1 FROM ${t.stage} s WHERE s.${pk} = p.${pk})`,
-          );
-          result[t.table] = { inserted: 0, updated: 0, deleted: rowCount ?? 0 };
-          options.onProgress?.();
-        }
-      }
-      for (const t of infos) {
+  options: ApplyOptions = {},
+): Promise<Record<string, AppliedCounts>> {
+  return withClient(url, (client) => applyStagedOn(client, schema, staged, options));
+}
+
+export interface AppliedCounts {
+  inserted: number;
+  updated: number;
+  deleted: number;
+}
+
+export interface ApplyOptions {
+  wholeTable?: boolean;
+  onProgress?: () => void;
+  /** Runs in the apply's transaction just before its COMMIT, with the result: a fence is written there. */
+  beforeCommit?: (client: pg.Client, result: Record<string, AppliedCounts>) => Promise<void>;
+}
+
+/** applyStaged on a connection the caller holds (and may hold a lock on). */
+export async function applyStagedOn(
+  client: pg.Client,
+  schema: string,
+  staged: StagedTable[],
+  options: ApplyOptions = {},
+): Promise<Record<string, AppliedCounts>> {
+  await client.query('SET statement_timeout = 0');
+  const infos = await stagedInfo(client, schema, staged);
+  const result: Record<string, AppliedCounts> = {};
+  await client.query('BEGIN');
+  try {
+    if (options.wholeTable) {
+      for (const t of [...infos].reverse()) {
+        await client.query(`LOCK TABLE ${t.prod} IN SHARE ROW EXCLUSIVE MODE`);
         const pk = quote(t.pk);
-        const list = t.columns.map(quote).join(', ');
-        const settable = t.columns.filter((c) => c !== t.pk && !t.identityAlways.has(c));
-        const onConflict = settable.length
-          ? `DO UPDATE SET ${settable.map((c) => `${quote(c)} = EXCLUDED.${quote(c)}`).join(', ')} WHERE ${rowsDiffer('p', 'EXCLUDED', settable)}`
-          : 'DO NOTHING';
-        // xmax is 0 on a row this statement inserted, the updating transaction's id on an updated one.
-        const { rows } = await client.query<{ inserted: string; updated: string }>(
-          `WITH written AS (
-             INSERT INTO ${t.prod} AS p (${list}) OVERRIDING SYSTEM VALUE
-             SELECT ${list} FROM ${t.stage}
-             ON CONFLICT (${pk}) ${onConflict}
-             RETURNING (p.xmax = 0) AS inserted)
-           SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated FROM written`,
+        const { rowCount } = await client.query(
+          `DELETE FROM ${t.prod} p WHERE NOT EXISTS (SELECT 1 FROM ${t.stage} s WHERE s.${pk} = p.${pk})`,
         );
-        const r = rows[0]!;
-        result[t.table] = { inserted: Number(r.inserted), updated: Number(r.updated), deleted: result[t.table]?.deleted ?? 0 };
-        await moveSequences(client, t);
+        result[t.table] = { inserted: 0, updated: 0, deleted: rowCount ?? 0 };
         options.onProgress?.();
       }
-      await client.query('COMMIT');
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw err;
     }
-  });
+    for (const t of infos) {
+      const pk = quote(t.pk);
+      const list = t.columns.map(quote).join(', ');
+      const settable = t.columns.filter((c) => c !== t.pk && !t.identityAlways.has(c));
+      const onConflict = settable.length
+        ? `DO UPDATE SET ${settable.map((c) => `${quote(c)} = EXCLUDED.${quote(c)}`).join(', ')} WHERE ${rowsDiffer('p', 'EXCLUDED', settable)}`
+        : 'DO NOTHING';
+      // xmax is 0 on a row this statement inserted, the updating transaction's id on an updated one.
+      const { rows } = await client.query<{ inserted: string; updated: string }>(
+        `WITH written AS (
+           INSERT INTO ${t.prod} AS p (${list}) OVERRIDING SYSTEM VALUE
+           SELECT ${list} FROM ${t.stage}
+           ON CONFLICT (${pk}) ${onConflict}
+           RETURNING (p.xmax = 0) AS inserted)
+         SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated FROM written`,
+      );
+      const r = rows[0]!;
+      result[t.table] = { inserted: Number(r.inserted), updated: Number(r.updated), deleted: result[t.table]?.deleted ?? 0 };
+      await moveSequences(client, t);
+      options.onProgress?.();
+    }
+    await options.beforeCommit?.(client, result);
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
 }
 
 /** Sets every serial or identity sequence of the table past the column's largest value, if it is not already. */

@@ -1,16 +1,14 @@
-// Scratch databases and pg_restore: from a stream (in place, one transaction) or, into a new
-// database, from a local file with parallel jobs. A recovery keeps the backup's owners and grants
-// (the application's roles must still reach their tables afterwards); a scratch copy drops them,
-// as its server need not know the application's roles.
+// Scratch databases and pg_restore into a new database, from a local file with parallel jobs (in
+// place, over a production database: restore-in-place.ts). A recovery keeps the backup's owners
+// and grants (the application's roles must still reach their tables afterwards); a scratch copy
+// drops them, as its server need not know the application's roles.
 
 /** 'keep': the backup's owners and grants (every role must exist); 'drop': all owned by whoever restores. */
 export type PrivilegeMode = 'keep' | 'drop';
 
-const privilegeFlags = (mode: PrivilegeMode) => (mode === 'keep' ? [] : ['--no-owner', '--no-acl']);
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+export const privilegeFlags = (mode: PrivilegeMode) => (mode === 'keep' ? [] : ['--no-owner', '--no-acl']);
 import { escapeIdentifier, libpqEnv, pgTool, withClient, withDatabase } from './connection.js';
-import { runTool, startTool } from './tool.js';
+import { runTool } from './tool.js';
 
 /** Creates an empty database, replacing one left by an earlier attempt (so retries are safe). */
 export async function recreateDatabase(serverUrl: string, name: string): Promise<void> {
@@ -22,41 +20,6 @@ export async function recreateDatabase(serverUrl: string, name: string): Promise
 
 export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
   await withClient(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(name)} WITH (FORCE)`));
-}
-
-/**
- * Restores a custom-format dump read from `body` into database `name` on the server. In place,
- * existing objects are dropped and recreated in one transaction: all of it, or nothing.
- */
-export async function restoreFromStream(
-  serverUrl: string,
-  name: string,
-  body: Readable,
-  signal?: AbortSignal,
-  options: { inPlace?: boolean; privileges?: PrivilegeMode } = {},
-): Promise<void> {
-  const inPlace = options.inPlace ? ['--clean', '--if-exists', '--single-transaction'] : [];
-  const restore = startTool(
-    pgTool('pg_restore'),
-    [...privilegeFlags(options.privileges ?? 'drop'), '--exit-on-error', '--no-password', ...inPlace, `--dbname=${name}`],
-    {
-      env: libpqEnv(withDatabase(serverUrl, name)),
-      stdin: 'pipe',
-    },
-  );
-  try {
-    await pipeline(body, restore.stdin!, { signal });
-  } catch (err) {
-    restore.stop();
-    // pg_restore stopping early closes its input: its own message is the real cause.
-    const failed = await restore.done.then(
-      () => false,
-      () => true,
-    );
-    if (failed && restore.stderrTail()) throw new Error(`pg_restore failed: ${restore.stderrTail()}`);
-    throw err;
-  }
-  await restore.done;
 }
 
 /**

@@ -3,7 +3,8 @@
 // - only the tail of its stderr is kept (a tool that prints for hours never fills memory), and
 //   that tail is the message when it fails: "pg_restore exited with 1: <stderr tail>";
 // - aborting the signal stops it with SIGTERM (pg_restore's leader then stops its workers) and
-//   makes the run reject with the signal's reason, whatever the tool's exit code.
+//   makes the run reject with the signal's reason, whatever the tool's exit code (psql is stopped
+//   with SIGINT instead: it then cancels its statement in the server before it exits).
 // Connection strings go to the tool through its environment (libpq variables), never its arguments.
 import { spawn } from 'node:child_process';
 import { basename } from 'node:path';
@@ -18,6 +19,8 @@ export interface ToolOptions {
   /** 'pipe' to read the tool's output from `stdout`; ignored otherwise. */
   stdout?: 'pipe' | 'ignore';
   signal?: AbortSignal;
+  /** How `stop()` and the signal end it: SIGTERM unless said otherwise. */
+  stopSignal?: NodeJS.Signals;
   /** The name errors use; the command's file name by default (set it when a wrapper such as stdbuf runs the tool). */
   name?: string;
 }
@@ -29,7 +32,7 @@ export interface RunningTool {
   readonly done: Promise<void>;
   /** What the tool has written to stderr lately, trimmed. */
   stderrTail(): string;
-  /** Stops the tool (SIGTERM) if it is still running. */
+  /** Stops the tool (SIGTERM, or its `stopSignal`) if it is still running. */
   stop(): void;
 }
 
@@ -41,7 +44,7 @@ export function startTool(command: string, args: string[], options: ToolOptions)
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-STDERR_TAIL)));
   const stop = () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    if (child.exitCode === null && child.signalCode === null) child.kill(options.stopSignal ?? 'SIGTERM');
   };
   signal?.addEventListener('abort', stop, { once: true });
   const done = new Promise<void>((resolve, reject) => {

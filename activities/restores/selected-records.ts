@@ -1,18 +1,21 @@
 // Activities that restore selected records (L1) or whole tables (L2) from a backup: the records
 // are staged from the backup into the incident's staging schema, diffed against the live rows,
 // snapshotted (what the apply will overwrite goes to the store), applied in one transaction and
-// checked. Each is safe to run twice: staging is recreated, the apply is an upsert, and the
-// snapshot overwrites itself.
+// checked. Each is safe to run twice: staging is recreated, the apply happens once per approval
+// (a fence in the staging schema, activities/postgres/fence.ts), and the snapshot overwrites itself.
 import { FailureType } from '../../common/errors.js';
 import { dumpKey, stagingSchema } from '../../common/names.js';
 import { refuse } from '../failure.js';
+import { alreadyApplied, currentFence } from '../fence.js';
 import { heartbeatWhile, heartbeater } from '../heartbeat.js';
 import type { IncidentRef, SelectionRef, StageInput, StagedRecords, StagedRef } from '../inputs.js';
 import { withClient } from '../postgres/connection.js';
 import { integrityFindings } from '../postgres/inspect.js';
+import { lockFence, readStagingFence, writeStagingFence } from '../postgres/fence.js';
 import {
+  type AppliedCounts,
   type StagedTable,
-  applyStaged,
+  applyStagedOn,
   compareWithStaged,
   describeTable,
   diffStaged,
@@ -89,12 +92,28 @@ export function createRecordRestoreActivities(resolve: Resolver) {
       return `${store.location}/${folder}/`;
     },
 
-    async applyRecords(input: StagedRecords) {
-      return heartbeatWhile({ phase: 'applying' }, () =>
-        applyStaged(databaseUrl(input.target, input.testDatabase), stagingSchema(input.incidentId), input.staged, {
-          wholeTable: input.wholeTable,
-        }),
-      );
+    /**
+     * Applies the staged rows in one transaction, at most once per approval: the apply's session
+     * holds the fence's lock (a retry waits for it), and its fence and result are written in the
+     * apply's transaction. A retry that finds them returns that result, marked, and changes nothing.
+     */
+    async applyRecords(input: StagedRecords): Promise<Record<string, AppliedCounts & { alreadyApplied?: string }>> {
+      const schema = stagingSchema(input.incidentId);
+      const fence = currentFence();
+      return withClient(databaseUrl(input.target, input.testDatabase), async (client) => {
+        await lockFence(client, fence);
+        const earlier = await readStagingFence<Record<string, AppliedCounts>>(client, schema, fence);
+        if (earlier) {
+          const note = alreadyApplied(earlier);
+          return Object.fromEntries(Object.entries(earlier.result).map(([table, counts]) => [table, { ...counts, alreadyApplied: note }]));
+        }
+        return heartbeatWhile({ phase: 'applying' }, () =>
+          applyStagedOn(client, schema, input.staged, {
+            wholeTable: input.wholeTable,
+            beforeCommit: (c, result) => writeStagingFence(c, schema, fence, result),
+          }),
+        );
+      });
     },
 
     /** The restored rows equal the backup's and the integrity checks pass; throws otherwise. */

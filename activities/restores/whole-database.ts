@@ -1,17 +1,22 @@
 // Activities that restore a whole database from a backup: into a new database beside the target's
 // (a recovery copy, or the scratch database a verification checks), or over the target's own
 // database in one transaction. Each refuses a backup whose bytes do not match its manifest, and
-// each is safe to run twice: a new database is recreated, an in-place restore is all or nothing.
+// each is safe to run twice: a new database is recreated, an in-place restore is all or nothing
+// and, fenced, happens once however often it is retried.
 import { Context } from '@temporalio/activity';
 import { parse } from 'pg-connection-string';
 import type { BackupManifest, Finding } from '../../common/backups.js';
 import { FailureType } from '../../common/errors.js';
 import { dumpKey, restoredDatabaseName } from '../../common/names.js';
 import { refuse } from '../failure.js';
+import { alreadyApplied, currentFence } from '../fence.js';
 import { reportBytes } from '../heartbeat.js';
 import type { DatabaseRef, IncidentRef, RestoreInput } from '../inputs.js';
 import { missingRoles, rolesOf } from '../postgres/privileges.js';
-import { dropDatabase, restoreFromStream } from '../postgres/restore.js';
+import { withClient } from '../postgres/connection.js';
+import { mayWriteDatabaseFence } from '../postgres/fence.js';
+import { dropDatabase } from '../postgres/restore.js';
+import { restoreInPlaceOnce } from '../postgres/restore-in-place.js';
 import type { Resolver } from '../resolve.js';
 import { assertIntact, manifestOf } from './intact.js';
 import { restoreBackupInto, restoreIntactBackupInto } from './restore-backup.js';
@@ -56,10 +61,12 @@ export function createDatabaseRestoreActivities(resolve: Resolver) {
     /**
      * Restores a backup whose checksum verifies: into a new database (recreated if a previous
      * attempt left one; checked while spooled, restored with parallel jobs, analyzed), or in place
-     * in one transaction, so it is never half applied (checked first, then streamed).
+     * in one transaction, so it is never half applied (checked first, then streamed), and at most
+     * once per approval: a retry that finds the first attempt's fence says so and changes nothing.
      */
-    async restoreDatabase(input: RestoreInput): Promise<{ database: string; tables: number }> {
+    async restoreDatabase(input: RestoreInput): Promise<{ database: string; tables: number; alreadyApplied?: string }> {
       const manifest = await manifestOf(resolve, input.target, input.backupId);
+      const tables = Object.keys(manifest.tables).length;
       const url = databaseUrl(input.target, input.testDatabase);
       // A recovery keeps the backup's owners and grants; a drill's disposable copy does not need them.
       const privileges = input.testDatabase ? 'drop' : 'keep';
@@ -67,13 +74,25 @@ export function createDatabaseRestoreActivities(resolve: Resolver) {
       try {
         if (input.database) {
           await restoreIntactBackupInto(storeOf(input.target), manifest, url, input.database, privileges);
-          return { database: input.database, tables: Object.keys(manifest.tables).length };
+          return { database: input.database, tables };
         }
-        await assertIntact(resolve, manifest);
         const database = parse(url).database!;
-        const body = reportBytes(await storeOf(input.target).download(dumpKey(manifest.id)), 'restoring');
-        await restoreFromStream(url, database, body, Context.current().cancellationSignal, { inPlace: true, privileges });
-        return { database, tables: Object.keys(manifest.tables).length };
+        if (!(await withClient(url, mayWriteDatabaseFence)))
+          throw refuse(
+            `an in-place restore records that it ran in the comment of database ${database} (so that a retry never restores twice), ` +
+              `which only its owner may set: connect as the owner of ${database} (or a member of its role) and run the restore again: nothing was changed`,
+            FailureType.config,
+          );
+        // The fence is looked at before the backup is read: a retry after the restore committed reads nothing.
+        const applied = await restoreInPlaceOnce(
+          url,
+          async () => {
+            await assertIntact(resolve, manifest);
+            return reportBytes(await storeOf(input.target).download(dumpKey(manifest.id)), 'restoring');
+          },
+          { fence: currentFence(), privileges, signal: Context.current().cancellationSignal },
+        );
+        return { database, tables, ...(applied.earlier && { alreadyApplied: alreadyApplied(applied) }) };
       } catch (err) {
         // A backup older than recorded privileges names its roles only when pg_restore meets one.
         const role = /role "((?:[^"]|"")+)" does not exist/.exec((err as Error).message)?.[1];

@@ -10,6 +10,10 @@ export interface TemporalServer {
   address: string;
   uiUrl?: string;
   stop(): Promise<void>;
+  /** Ends the server at once, as a crash would (SIGKILL); its database file stays for `restart`. */
+  kill(): Promise<void>;
+  /** Starts it again on the same database file and ports (after `kill`), and waits for it. */
+  restart(): Promise<void>;
 }
 
 export async function startTemporal(logFile: string, options: { ui: boolean }): Promise<TemporalServer> {
@@ -34,12 +38,22 @@ export async function startTemporal(logFile: string, options: { ui: boolean }): 
     ...SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
   ];
   args.push(...(options.ui ? ['--ui-port', String(uiPort)] : ['--headless']));
-  const daemon = startDaemon(venvTool('temporal'), args, logFile);
-  await waitForPort(port!, 'Temporal dev server', 90_000, () => daemon.process.exitCode === null);
-  if (options.ui) await waitForPort(uiPort!, 'Temporal Web UI', 60_000, () => daemon.process.exitCode === null);
+  let daemon = startDaemon(venvTool('temporal'), args, logFile);
+  const ready = async () => {
+    const alive = () => daemon.process.exitCode === null;
+    await waitForPort(port!, 'Temporal dev server', 90_000, alive);
+    if (options.ui) await waitForPort(uiPort!, 'Temporal Web UI', 60_000, alive);
+  };
+  await ready();
   return {
     address: `127.0.0.1:${port}`,
     uiUrl: options.ui ? `http://127.0.0.1:${uiPort}` : undefined,
     stop: async () => (await daemon.stop(), rmSync(dir, { recursive: true, force: true })),
+    kill: () => daemon.kill(),
+    restart: async () => {
+      await daemon.kill();
+      daemon = startDaemon(venvTool('temporal'), args, logFile);
+      await ready();
+    },
   };
 }

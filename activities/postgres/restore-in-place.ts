@@ -1,0 +1,122 @@
+// An in-place restore: a custom-format dump replaces the objects of a production database in one
+// transaction, at most once per fence (activities/fence.ts). pg_restore writes the restore as a
+// script (--single-transaction: its own BEGIN … COMMIT) and psql runs it, so that the fence can be
+// written in that very transaction (activities/postgres/fence.ts):
+//   [fence lock + check] BEGIN; <the dump's drops, creates, data, indexes> [fence] COMMIT;
+//
+// Guarantees:
+// - All or nothing: the script's COMMIT is held back until pg_restore has exited cleanly, so a dump
+//   that breaks off (a damaged archive, a dropped download, a cancelled attempt) never commits; psql
+//   is stopped (it cancels its statement) before it could see the end of a broken script.
+// - At most once per fence: an attempt first waits, heartbeating, while another attempt's restore
+//   still runs, then looks for the fence; found, it returns who restored and when, and downloads and
+//   changes nothing. psql's session checks again under the fence's lock, so two attempts started at
+//   once cannot both restore.
+// - The truth is the fence: the restore succeeded if and only if its fence is in the database.
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Applied, Fence } from '../fence.js';
+import { libpqEnv, pgTool, withClient } from './connection.js';
+import { databaseFenceSql, lockFence, readDatabaseFence, unlockFence } from './fence.js';
+import { type PrivilegeMode, privilegeFlags } from './restore.js';
+import { type RunningTool, startTool } from './tool.js';
+
+/** The end of pg_restore's script held back until it exits: COMMIT and the lines after it are a few hundred bytes. */
+const HELD_BACK = 64 * 1024;
+
+export interface InPlaceOptions {
+  fence: Fence;
+  privileges: PrivilegeMode;
+  signal?: AbortSignal;
+}
+
+/**
+ * Restores the dump `open` gives over the database of `url`, unless the fence says an attempt
+ * already did; returns the attempt that restored it (`earlier` when it was not this one).
+ */
+export async function restoreInPlaceOnce(
+  url: string,
+  open: () => Promise<Readable>,
+  options: InPlaceOptions,
+): Promise<Applied & { earlier: boolean }> {
+  const { fence } = options;
+  const findFence = () => withClient(url, (client) => readDatabaseFence(client, fence));
+  // Wait until no attempt holds the fence's lock: an earlier one has then committed or given up.
+  await withClient(url, async (client) => {
+    await lockFence(client, fence);
+    await unlockFence(client, fence);
+  });
+  const earlier = await findFence();
+  if (earlier) return { ...earlier, earlier: true };
+
+  const failure = await runScript(url, await open(), options).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  // psql may have failed after its COMMIT (cancelled too late) or found an earlier attempt's fence under the lock.
+  const applied = await findFence();
+  if (applied) return { ...applied, earlier: applied.attempt !== fence.attempt };
+  throw failure ?? new Error('the in-place restore ended without committing: nothing was changed');
+}
+
+/** pg_restore's script, wrapped in the fence's SQL, through psql; rejects with the failing tool's own message. */
+async function runScript(url: string, body: Readable, options: InPlaceOptions): Promise<void> {
+  const { signal } = options;
+  const sql = databaseFenceSql(options.fence);
+  const env = libpqEnv(url);
+  const restore = startTool(
+    pgTool('pg_restore'),
+    [...privilegeFlags(options.privileges), '--clean', '--if-exists', '--single-transaction', '--file=-'],
+    { env, stdin: 'pipe', stdout: 'pipe', signal },
+  );
+  const psql = startTool(pgTool('psql'), ['--no-psqlrc', '--quiet', '--no-password', '--set=ON_ERROR_STOP=1'], {
+    env,
+    stdin: 'pipe',
+    signal,
+    stopSignal: 'SIGINT',
+  });
+
+  async function* script(): AsyncGenerator<string | Buffer> {
+    try {
+      yield sql.before;
+      let held = Buffer.alloc(0);
+      for await (const chunk of restore.stdout! as AsyncIterable<Buffer>) {
+        held = Buffer.concat([held, chunk]);
+        if (held.length > HELD_BACK) {
+          yield held.subarray(0, held.length - HELD_BACK);
+          held = held.subarray(held.length - HELD_BACK);
+        }
+      }
+      await restore.done;
+      const commit = held.lastIndexOf('\nCOMMIT;\n');
+      if (commit < 0) throw new Error('pg_restore wrote no COMMIT at the end of its script: nothing was restored');
+      yield held.subarray(0, commit + 1);
+      yield sql.beforeCommit;
+      yield held.subarray(commit + 1);
+    } catch (err) {
+      // Stopped before its input ends, psql never runs the rest of a broken script.
+      psql.stop();
+      await psql.done.catch(() => undefined);
+      throw err;
+    }
+  }
+
+  try {
+    await Promise.all([pipeline(body, restore.stdin!, { signal }), pipeline(script, psql.stdin!)]);
+    await psql.done;
+  } catch (err) {
+    restore.stop();
+    psql.stop();
+    if (signal?.aborted) throw err;
+    throw (await toolFailure(psql, 'psql', /ERROR:/)) ?? (await toolFailure(restore, 'pg_restore')) ?? err;
+  }
+}
+
+/** The tool's own message when it failed and said why (matching `pattern`); undefined otherwise. */
+async function toolFailure(tool: RunningTool, name: string, pattern = /\S/): Promise<Error | undefined> {
+  const failed = await tool.done.then(
+    () => false,
+    () => true,
+  );
+  return failed && pattern.test(tool.stderrTail()) ? new Error(`${name} failed: ${tool.stderrTail()}`) : undefined;
+}
