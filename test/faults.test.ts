@@ -78,7 +78,7 @@ describe('faults a recovery survives', () => {
     };
   }
 
-  /** Waits until a session of `tool` (pg_dump, pg_restore) waits on a lock in the target database. */
+  /** Waits until a session of `tool` waits on a lock in the target database: pg_dump, or psql running an in-place restore's script. */
   const toolWaitingOnLock = (tool: string) =>
     expect
       .poll(
@@ -189,7 +189,7 @@ describe('faults a recovery survives', () => {
     const lock = await holdLock('ACCESS SHARE');
     const incidentId = await declareL3InPlace(worker.client, worker.taskQueue);
     const recovery = driveIncident(worker.client, incidentId, L3_IN_PLACE, { timeoutMs: 10 * 60_000 });
-    await toolWaitingOnLock('pg_restore');
+    await toolWaitingOnLock('psql');
     await postgres.restart();
     await lock.release();
     const result = await recovery;
@@ -201,7 +201,7 @@ describe('faults a recovery survives', () => {
     expect(now).toEqual(backedUp);
     observed(
       'PostgreSQL restarted mid-restore (L3 in place)',
-      `pg_restore cut inside its transaction; attempt ${attempts} restored; every table equals the backup`,
+      `the restore script cut inside its transaction; attempt ${attempts} restored; every table equals the backup`,
     );
   });
 
@@ -222,7 +222,7 @@ describe('faults a recovery survives', () => {
       const lock = await holdLock('ACCESS SHARE');
       const incidentId = await declareL3InPlace(worker.client, taskQueue);
       const recovery = driveIncident(worker.client, incidentId, L3_IN_PLACE, { timeoutMs: 10 * 60_000 });
-      await toolWaitingOnLock('pg_restore');
+      await toolWaitingOnLock('psql');
       process.kill(-dying.pid!, 'SIGKILL'); // the worker and its pg_restore, as a crash takes them
       dying = undefined;
       await lock.release();
@@ -234,7 +234,7 @@ describe('faults a recovery survives', () => {
       expect(await tableSums()).toEqual(backedUp);
       observed(
         'worker SIGKILLed mid-restore (L3 in place)',
-        `killed with pg_restore waiting inside its transaction; attempt ${attempts} on another worker restored; every table equals the backup`,
+        `killed while the restore script waited inside its transaction; attempt ${attempts} on another worker restored; every table equals the backup`,
       );
     } finally {
       if (dying) process.kill(-dying.pid!, 'SIGKILL');

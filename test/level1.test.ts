@@ -261,7 +261,12 @@ describe('L1 record-level restore', () => {
           () =>
             withClient(
               db.url,
-              async (c) => (await c.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'")).rows[0].n,
+              async (c) =>
+                (
+                  await c.query(
+                    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                  )
+                ).rows[0].n,
             ),
           { timeout: 30_000, interval: 100 },
         )

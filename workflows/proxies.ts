@@ -11,11 +11,15 @@ export const quick = proxyActivities<Activities>({
   retry: { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes },
 });
 
-/** Dumps, restores, staging and applies: as long as the database needs; heartbeats tell a dead worker apart. */
+/**
+ * Dumps, restores, staging and applies: as long as the database needs; heartbeats tell a dead worker
+ * apart. The retries span three minutes, so a restarted database or a store down for a minute
+ * costs a retry, not the backup or the recovery; fences make a retried destructive step safe.
+ */
 export const heavy = proxyActivities<Activities>({
   startToCloseTimeout: '12h',
   heartbeatTimeout: '30s',
-  retry: { maximumAttempts: 5, initialInterval: '2s', nonRetryableErrorTypes },
+  retry: { maximumAttempts: 8, initialInterval: '2s', maximumInterval: '1m', nonRetryableErrorTypes },
 });
 
 /**
