@@ -17,7 +17,7 @@ import { downloadChecked } from '../activities/storage/checksum.js';
 import { openStore } from '../activities/storage/open.js';
 import { bytes } from '../client/format.js';
 import { type Stack, startStack } from '../client/stack/index.js';
-import { approversOf, peopleYaml, throwawayKeys } from '../client/stack/keys.js';
+import { approversOf, localManifestKey, peopleYaml, throwawayKeys } from '../client/stack/keys.js';
 import { REPO_ROOT } from '../client/stack/processes.js';
 import { DEFAULT_CONFIG_PATH, type LifeboatConfig, loadConfig } from '../config/config.js';
 import type { BackupManifest, VerificationRecord } from '../common/backups.js';
@@ -164,6 +164,8 @@ export async function withHarness<T>(body: (h: Harness) => Promise<T>): Promise<
   log(`starting PostgreSQL, SeaweedFS and Temporal (logs in ${logDir})`);
   const stack = await startStack({ logDir, ui: false });
   const scratch = mkdtempSync(join(tmpdir(), 'lifeboat-bench-'));
+  // The example signs its manifests: a key for this run's fresh store, for the worker and this process.
+  process.env.LIFEBOAT_MANIFEST_KEY = localManifestKey(scratch);
   let worker: WorkerProcess | undefined;
   let connection: Connection | undefined;
   // Once only: a signal and the finally block below may both ask for it.

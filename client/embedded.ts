@@ -12,7 +12,7 @@ import { seedCrm } from '../activities/postgres/seed.js';
 import { DEFAULT_CONFIG_PATH, type LifeboatConfig, loadConfig } from '../config/config.js';
 import { createWorker } from '../worker/worker.js';
 import { type Stack, startStack } from './stack/index.js';
-import { approversOf, peopleOf, throwawayKeys } from './stack/keys.js';
+import { approversOf, localManifestKey, peopleOf, throwawayKeys } from './stack/keys.js';
 import { REPO_ROOT } from './stack/processes.js';
 
 export interface Embedded {
@@ -48,7 +48,12 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
   try {
     await withClient(stack.postgres.adminUrl, (c) => c.query('CREATE DATABASE crm'));
     const keysDir = join(home, 'keys');
-    const env: Record<string, string> = { ...stack.env('crm'), LIFEBOAT_LOCAL_STORE: join(home, 'store'), LIFEBOAT_KEYS_DIR: keysDir };
+    const env: Record<string, string> = {
+      ...stack.env('crm'),
+      LIFEBOAT_LOCAL_STORE: join(home, 'store'),
+      LIFEBOAT_KEYS_DIR: keysDir,
+      LIFEBOAT_MANIFEST_KEY: localManifestKey(home),
+    };
     Object.assign(process.env, env);
     mkdirSync(home, { recursive: true });
     const envFile = join(home, 'dev.env');

@@ -79,7 +79,7 @@ describe('docker-compose.yml', () => {
     const env = services['lifeboat-worker']?.environment ?? {};
     expect(env['TEMPORAL_ADDRESS']).toBe('temporal:7233');
     expect(env['LIFEBOAT_S3_ENDPOINT']).toBe('http://seaweedfs:8333');
-    for (const name of ['LIFEBOAT_S3_BUCKET', 'CRM_DATABASE_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY']) {
+    for (const name of ['LIFEBOAT_S3_BUCKET', 'CRM_DATABASE_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'LIFEBOAT_MANIFEST_KEY']) {
       expect(env[name], name).toBeTruthy();
     }
 

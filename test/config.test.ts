@@ -78,7 +78,7 @@ describe('parseConfig', () => {
       offsite: { type: 'local', path: '/mnt/offsite', prefix: 'backups' },
     });
     expect(config.retention).toEqual({ daily: 7, weekly: 4, monthly: 6 });
-    expect(config.backup).toEqual({ compression: 1 });
+    expect(config.backup).toEqual({ compression: 1, manifestKeyEnv: 'LIFEBOAT_MANIFEST_KEY' });
     expect(durationMs(config.freshness.maxAge)).toBe(25 * 3_600_000);
     expect(config.levels.L4).toEqual({ rto: '72h', rtoTarget: '48h', rpo: '24h' });
     expect(config.schedules).toEqual({

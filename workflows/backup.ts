@@ -25,6 +25,8 @@ export async function backupWorkflow(input: BackupInput): Promise<BackupManifest
   const id = patched('backup-id-run-suffix')
     ? backupIdFor(input.target, runStartTime, backupSuffixOf(runId))
     : backupIdFor(input.target, runStartTime);
+  // A wrong address or a missing bucket fails in seconds here; the dump's own retries span minutes.
+  if (patched('backup-preflight')) await quick.checkBackupSources({ target: input.target });
   return heavy.createBackup({ id, target: input.target, tags: input.tags ?? [], reason: input.reason ?? 'scheduled' });
 }
 

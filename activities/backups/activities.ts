@@ -7,6 +7,7 @@ import { FailureType } from '../../common/errors.js';
 import { backupIdFor, parseBackupId } from '../../common/names.js';
 import type { TargetRef } from '../../common/plans.js';
 import { refuse } from '../failure.js';
+import { withClient } from '../postgres/connection.js';
 import type { Resolver } from '../resolve.js';
 import { type BackupRule, rankBackups } from './choice.js';
 import { findIntact } from './find-intact.js';
@@ -32,6 +33,16 @@ export function createBackupActivities(resolve: Resolver, version: string) {
   }
 
   return {
+    /**
+     * Whether a backup can start: the target's database answers and its store's bucket exists. A
+     * quick check with few retries, so a wrong address fails in seconds; the dump itself retries
+     * for minutes, for faults that come and go (a database restart, a store down for a while).
+     */
+    async checkBackupSources(input: { target: string }): Promise<void> {
+      await withClient(resolve.databaseUrl(input.target), (c) => c.query('SELECT 1'));
+      await storeOf(input.target).check();
+    },
+
     /** Dumps the target into its store; the manifest is written last. */
     async createBackup(input: { id: string; target: string; tags: string[]; reason: string }): Promise<BackupManifest> {
       return takeBackup(resolve, input, version);

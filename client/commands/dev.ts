@@ -23,6 +23,8 @@ export function registerDevCommands(program: Command): void {
       const worker = await createWorker({ config: cfg, connection });
       console.log(`notifications go to ${describeNotifier(cfg, process.env)}`);
       // Every answer must be signed by an enrolled key: say so now, not at the first refused approval.
+      if (!cfg.backup.manifestKeyEnv)
+        console.log('backup.manifestKeyEnv is not set: manifests are not signed, and whoever can write to the bucket can swap a dump');
       if (!Object.keys(cfg.people).length)
         console.log(
           'nobody is enrolled under people: every approval, task and abort will be refused (lifeboat keys enrol <name> <file.pub>)',

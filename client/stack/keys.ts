@@ -3,7 +3,8 @@
 // (the private half is written by ssh-keygen alone, mode 600) and kept between runs; these keys
 // prove nothing outside the local stack and are never meant for a real deployment.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LifeboatConfig } from '../../config/config.js';
 
@@ -39,3 +40,16 @@ export const peopleYaml = (files: Record<string, string>): string =>
   `people:\n${Object.entries(peopleOf(files))
     .map(([name, person]) => `  ${name}: { keys: [${JSON.stringify(person.keys[0])}] }`)
     .join('\n')}\n`;
+
+/**
+ * The local stack's manifest key (backup.manifestKeyEnv): made once in `dir`/manifest.key (mode
+ * 600) and kept, so the manifests of earlier runs in the same store still verify.
+ */
+export function localManifestKey(dir: string): string {
+  const file = join(dir, 'manifest.key');
+  if (!existsSync(file)) {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: 'wx' });
+  }
+  return readFileSync(file, 'utf8').trim();
+}
