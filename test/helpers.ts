@@ -255,3 +255,29 @@ export async function damageStoredDump(prefix: string, backupId: string): Promis
 
 /** Records a fault or abuse case for the suite's table (test/ledger.ts), once the test's assertions have passed. */
 export const observed = (name: CaseName, text: string, rowsLost = 0): void => recordCase(inject('logDir'), name, text, rowsLost);
+
+/** What a run is doing, for a test that gave up waiting on it: its state, pending work, last workflow task failure and latest events. */
+export async function explainRun(handle: WorkflowHandle): Promise<string> {
+  const d = await handle.describe().catch((err: Error) => err);
+  if (d instanceof Error) return `${handle.workflowId}: cannot describe (${d.message})`;
+  const events = (await handle.fetchHistory().catch(() => undefined))?.events ?? [];
+  const failed = [...events].reverse().find((e) => e.workflowTaskFailedEventAttributes)?.workflowTaskFailedEventAttributes;
+  const latest = events.slice(-8).map((e) => String(e.eventType));
+  const query = await handle.query(statusQuery).then(
+    (s) => `waiting: [${s.waiting.map((w) => w.name).join(', ')}]`,
+    (err: Error) => `query failed: ${err.message}`,
+  );
+  return JSON.stringify({
+    workflowId: handle.workflowId,
+    status: d.status.name,
+    pendingActivities: d.raw.pendingActivities?.map(
+      (a) => `${a.activityType?.name} attempt ${a.attempt} ${a.state}: ${a.lastFailure?.message ?? ''}`,
+    ),
+    pendingWorkflowTask: d.raw.pendingWorkflowTask
+      ? `${d.raw.pendingWorkflowTask.state} attempt ${d.raw.pendingWorkflowTask.attempt}`
+      : undefined,
+    lastWorkflowTaskFailure: failed ? `${failed.cause}: ${failed.failure?.message}` : undefined,
+    latestEvents: latest,
+    query,
+  });
+}

@@ -32,6 +32,7 @@ import {
   as,
   answer,
   observed,
+  explainRun,
 } from './helpers.js';
 
 describe('L1 record-level restore', () => {
@@ -280,15 +281,8 @@ describe('L1 record-level restore', () => {
       // The killed attempt is retried only after its heartbeat times out (30 s), then the apply,
       // its check and the plan's end follow: on a loaded machine that outlasts the usual bound.
       await waitingFor(handle, 'review', 180_000).catch(async (err: Error) => {
-        // What the plan was doing when the wait gave up: the activity it waits on and its last failure.
-        const pending = (await plan.describe()).raw.pendingActivities?.map((a) => ({
-          activity: a.activityType?.name,
-          state: a.state,
-          attempt: a.attempt,
-          lastFailure: a.lastFailure?.message,
-          lastWorker: a.lastWorkerIdentity,
-        }));
-        throw new Error(`${err.message}; the plan's pending activities: ${JSON.stringify(pending)}`, { cause: err });
+        // What the incident and its plan were doing when the wait gave up.
+        throw new Error(`${err.message}\n${await explainRun(handle)}\n${await explainRun(plan)}`, { cause: err });
       });
       await answer(handle, 'complete', { task: 'review', by: 'carol' });
       expect(((await handle.result()) as RunResult).outcome).toBe('recovered');

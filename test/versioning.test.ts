@@ -60,6 +60,18 @@ describe('worker versioning', () => {
       () => undefined,
     );
   const current = async () => (await described())?.routingConfig?.currentDeploymentVersion?.buildId ?? undefined;
+  /** The task queues (name and type) a version's workers poll, as the server knows them. */
+  const queuesOf = async (buildId: string) =>
+    (
+      await connection.workflowService
+        .describeWorkerDeploymentVersion({ namespace: 'default', deploymentVersion: { deploymentName: deployment, buildId } })
+        .then(
+          (r) => r.workerDeploymentVersionInfo?.taskQueueInfos ?? [],
+          () => [],
+        )
+    )
+      .map((q) => `${q.name}/${q.type}`)
+      .sort();
   const knownVersions = async () => ((await described())?.versionSummaries ?? []).map((v) => v.deploymentVersion?.buildId);
   /** The build id of the worker that completed each workflow task, with the task's time. */
   const taskVersions = async (handle: WorkflowHandle) =>
@@ -110,6 +122,8 @@ describe('worker versioning', () => {
     // The rollout: B polls (and does not promote itself), then the operator makes it current.
     await startVersion('B', 'never');
     await expect.poll(knownVersions, { timeout: 60_000, interval: 200 }).toContain('B');
+    // The server refuses to make B current until B polls every task queue A does (workflow and activity).
+    await expect.poll(async () => queuesOf('B'), { timeout: 60_000, interval: 200 }).toEqual(await queuesOf('A'));
     expect(await current()).toBe('A');
     const switchedAt = Date.now();
     await promisify(execFile)(venvTool('temporal'), [
