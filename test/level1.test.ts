@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
@@ -300,7 +301,14 @@ describe('L1 record-level restore', () => {
     expect(finished.length).toBeGreaterThan(0);
     for (const workflowId of finished) {
       const history = await client.workflow.getHandle(workflowId).fetchHistory();
-      await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, history, workflowId);
+      await Worker.runReplayHistory({ workflowBundle: { codePath: inject('workflowBundlePath') } }, history, workflowId).catch(
+        (err: Error) => {
+          // Kept for reading: a history this run made that does not replay.
+          const file = join(inject('logDir'), `unreplayable-${workflowId}.json`);
+          writeFileSync(file, JSON.stringify(historyToJSON(history), null, 1));
+          throw new Error(`${err.message} (history in ${file})`, { cause: err });
+        },
+      );
     }
   });
 
