@@ -29,7 +29,8 @@ export function fenceNote(result: { alreadyApplied?: string } | undefined): stri
 export async function chooseBackup(run: Runbook, name: string, before: string): Promise<{ id: string; startedAt: string }> {
   const { id, startedAt } = await run.step(
     name,
-    () => (patched('choose-backup-heavy') ? heavy : quick).chooseBackup({ ...run.where, before }),
+    // Plans started before the patch was asked at their start ask it here, where their history has it.
+    () => (run.heavyChoice || patched('choose-backup-heavy') ? heavy : quick).chooseBackup({ ...run.where, before }),
     // Runs recorded before the choice checksummed have no `skipped`.
     (b) => `${b.id}, taken ${b.startedAt}${skippedText(b.skipped)}`,
   );

@@ -72,7 +72,10 @@ export function planRunbook(context: RunContext): Runbook {
       nonRetryable: true,
     });
   }
-  return new Runbook(context, { clock: false });
+  // Asked here, before the plan's first local activity: a patch first asked right after a local
+  // activity's result can be missed on replay when that result and the patch marker were recorded
+  // in different workflow tasks (seen under load: the plan then cannot move to another worker).
+  return new Runbook(context, { clock: false, heavyChoice: patched('choose-backup-heavy-at-start') });
 }
 
 export class Runbook {
@@ -88,10 +91,14 @@ export class Runbook {
   readonly committed: string[] = [];
 
   /** Starts a run: its handlers, search attributes and (for the incident) the RTO clock. */
+  /** The backup choice checksums on the heavy profile (asked at the plan's start; see planRunbook). */
+  readonly heavyChoice: boolean;
+
   constructor(
     readonly context: RunContext,
-    options: { clock: boolean },
+    options: { clock: boolean; heavyChoice?: boolean },
   ) {
+    this.heavyChoice = options.heavyChoice ?? false;
     this.announcer = new Announcer(context, this.steps);
     this.inbox = new Inbox(
       context,
