@@ -31,6 +31,7 @@ import { level2Workflow } from './level2.js';
 import { level3Workflow } from './level3.js';
 import { level4Workflow } from './level4.js';
 import { heavy, quick } from './proxies.js';
+import { rtoSummary } from '../common/rto.js';
 import { formatDuration } from '../common/time.js';
 import { failureText, outcomeOf } from './engine/outcome.js';
 import { Runbook } from './engine/runbook.js';
@@ -216,7 +217,7 @@ async function rehearse(
   seen.rto = await run.step(
     'execute: time the recovery against the RTO',
     () => run.finish(plan.outcome, { backupUsed: plan.backupUsed, declaredAt }),
-    (r) => `${formatDuration(r.actualMs)} of ${formatDuration(r.targetMs)}: ${r.verdict}`,
+    (r) => rtoSummary(r, plan.outcome),
   );
   if (plan.outcome !== 'recovered') throw new Error(`the ${level} plan ended ${plan.outcome}: ${plan.detail}`);
 
@@ -273,7 +274,7 @@ function assess(
   const { rto } = seen;
   const rpoAchievedMs = rto?.rpoAchievedMs;
   const rpoVerdict = rpoAchievedMs === undefined ? 'not measured' : rpoAchievedMs <= settings.rpoMs ? 'met' : 'missed';
-  const rtoVerdict = rto ? rto.verdict : 'not measured';
+  const rtoVerdict = !rto ? 'not measured' : rto.verdict === 'not-recovered' ? 'not achieved' : rto.verdict;
   const passed = seen.plan?.outcome === 'recovered' && rtoVerdict === 'met' && rpoVerdict === 'met' && seen.failed.length === 0;
   if (rtoVerdict === 'missed')
     seen.findings.push({

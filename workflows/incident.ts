@@ -12,6 +12,7 @@ import { level3Workflow } from './level3.js';
 import { level4Workflow } from './level4.js';
 import { quick } from './proxies.js';
 import { formatDuration } from '../common/time.js';
+import { rpoSummary, rtoSummary } from '../common/rto.js';
 import { outcomeOf } from './engine/outcome.js';
 import { Runbook } from './engine/runbook.js';
 import { triage } from './triage.js';
@@ -85,10 +86,11 @@ export async function incidentWorkflow(input: IncidentInput): Promise<RunResult>
   final.reportKeys = await quick
     .writeIncidentReport({ context, result: final, workflowId: workflowInfo().workflowId })
     .catch(() => undefined);
+  const rpo = rpoSummary(rto, result.outcome);
   await run.notify(
     result.outcome === 'recovered' ? 'info' : 'critical',
     `Incident ${result.outcome}`,
-    `${result.detail}\nRTO ${formatDuration(rto.targetMs)}: ${rto.verdict} (actual ${formatDuration(rto.actualMs)}, margin ${formatDuration(rto.marginMs)})${rto.rpoAchievedMs !== undefined ? `; RPO achieved ${formatDuration(rto.rpoAchievedMs)}` : ''}${final.reportKeys ? `\nReport: ${final.reportKeys.join(', ')}` : ''}`,
+    `${result.detail}\n${rtoSummary(rto, result.outcome)}${rpo ? `; ${rpo}` : ''}${final.reportKeys ? `\nReport: ${final.reportKeys.join(', ')}` : ''}`,
   );
   return final;
 }

@@ -46,6 +46,15 @@ export interface PlanFacts {
   declaredAt?: string;
 }
 
+/**
+ * Runs begun before a run that did not recover had the "not-recovered" RTO verdict replay as they
+ * ran (their RTO status search attribute read "missed"). It is asked once, as a run starts: asked
+ * at the end, after a local activity (a notice) whose result a replay may deliver a workflow task
+ * earlier than the run saw it, the replay would not find the marker where it looks and fail (seen
+ * in tests, SDK 1.24).
+ */
+const FAILURE_VISIBLE = 'failure-visible';
+
 /** How a wait for a person ended: their answer, or else the run's abort (the wait ends only when one is there). */
 function endedBy<T>(answer: T | undefined, abort: AbortRequest | undefined): { answer: T } | { abort: AbortRequest } {
   if (answer !== undefined) return { answer };
@@ -84,6 +93,8 @@ export class Runbook {
   private facts: PlanFacts = {};
   private outcome?: Outcome;
   private rto?: RtoResult;
+  /** Whether this run ends as FAILURE_VISIBLE says (false: a run begun before, replaying). */
+  private readonly endsVisibly: boolean;
   /** Changes this run committed to the target, with their step's detail: the outcome names them whatever follows. */
   readonly committed: string[] = [];
 
@@ -98,6 +109,7 @@ export class Runbook {
       () => this.outcome,
       (item, decision) => this.recordDecision(item, decision),
     );
+    this.endsVisibly = patched(FAILURE_VISIBLE);
     setHandler(statusQuery, () => this.status());
     upsertSearchAttributes([
       { key: incidentIdSA, value: context.incidentId },
@@ -369,7 +381,9 @@ export class Runbook {
   async finish(outcome: Outcome, facts: Pick<PlanFacts, 'backupUsed' | 'declaredAt'> = {}): Promise<RtoResult> {
     this.outcome = outcome;
     if (this.clock) await this.clock.stop();
-    this.rto = measureRto(this.context, outcome, facts);
+    const rto = measureRto(this.context, outcome, facts);
+    // Older runs upserted "missed" as the RTO status of a run that did not recover.
+    this.rto = rto.verdict === 'not-recovered' && !this.endsVisibly ? { ...rto, verdict: 'missed' } : rto;
     this.setRtoStatus(this.rto.verdict);
     return this.rto;
   }
