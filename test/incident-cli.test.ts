@@ -11,13 +11,13 @@ import { withClient } from '../activities/postgres/connection.js';
 import { fingerprints, userTables } from '../activities/postgres/inspect.js';
 import type { RunReport } from '../activities/reports/report.js';
 import { type LifeboatConfig, parseConfig } from '../config/config.js';
-import type { RunResult } from '../common/plans.js';
 import {
   type CliRun,
   type TestDatabase,
   type TestWorker,
   createCrmDatabase,
   runLifeboat,
+  runResultOf,
   startTestWorker,
   testConfigText,
   testEnv,
@@ -99,8 +99,10 @@ describe('incident commander CLI', () => {
     return { id: id!, run };
   }
 
-  /** Waits for the incident workflow itself to close: its report is written just before. */
-  const ended = (id: string) => worker.client.workflow.getHandle(id).result() as Promise<RunResult>;
+  /** Waits for the incident workflow itself to close, completed or failed: its report is written just before. */
+  const ended = (id: string) => runResultOf(worker.client.workflow.getHandle(id));
+  /** How the incident's workflow execution closed, as the Web UI shows it. */
+  const closedAs = async (id: string) => (await worker.client.workflow.getHandle(id).describe()).status.name;
 
   beforeAll(async () => {
     db = await createCrmDatabase(200);
@@ -260,6 +262,7 @@ describe('incident commander CLI', () => {
 
     const result = await ended(l1);
     expect(result).toMatchObject({ outcome: 'recovered', rto: { verdict: 'met', targetMs: 3_600_000 } });
+    expect(await closedAs(l1)).toBe('COMPLETED');
     expect(await countChildren(deleted)).toEqual(childCounts);
     expect(await tableSums()).toEqual(pristine);
   }, 180_000);
@@ -404,6 +407,7 @@ describe('incident commander CLI', () => {
     expect(end.stdout).toMatch(new RegExp(`^RTO 1 h: not achieved — the recovery was rejected after ${D} \\(deadline ${UTC}\\)$`, 'm'));
     expect(end.stdout).not.toMatch(/to spare|margin/);
     expect((await ended(id)).outcome).toBe('rejected');
+    expect(await closedAs(id)).toBe('FAILED');
     expect(await tableSums()).toEqual(before);
   }, 180_000);
 
@@ -438,6 +442,8 @@ describe('incident commander CLI', () => {
     expect(end.stdout).toMatch(new RegExp(`^RTO 24 h: not achieved — the recovery was aborted after ${D} \\(deadline ${UTC}\\)$`, 'm'));
     expect(end.stdout).toMatch(/^recover: run the L3 plan\s+automated\s+done\s.*aborted: drill over/m);
     expect((await ended(id)).outcome).toBe('aborted');
+    // An abort a person asked for completes (common/errors.ts runFailureType).
+    expect(await closedAs(id)).toBe('COMPLETED');
 
     const again = await lifeboat('abort', id, '--reason', 'again', '--as', 'carol');
     expect(again.code).toBe(1);
@@ -463,15 +469,18 @@ describe('incident commander CLI', () => {
           const run = await lifeboat('list', '--all');
           all = run.stdout;
           return run.code === 0
-            ? ours().filter((id) => new RegExp(`^${id}\\s+L\\d\\s+completed\\s+(met|missed|not-recovered)\\s`, 'm').test(run.stdout))
+            ? ours().filter((id) =>
+                new RegExp(`^${id}\\s+L\\d\\s+(completed|failed)\\s+(met|missed|not-recovered)\\s`, 'm').test(run.stdout),
+              )
             : [`exit ${run.code}`];
         },
         { timeout: 30_000, interval: 1000 },
       )
       .toEqual(ours());
     expect(all).toMatch(/^incident\s+level\s+state\s+RTO\s+current step\s+started \(UTC\)/);
-    expect(all).toMatch(new RegExp(`^${l1}\\s+L1\\s+completed\\s+met\\s`, 'm'));
-    expect(all).toMatch(new RegExp(`^${triagedL1}\\s+L1\\s+completed\\s+not-recovered\\s`, 'm'));
-    expect(all).toMatch(new RegExp(`^${l3}\\s+L3\\s+completed\\s+not-recovered\\s`, 'm'));
+    // How each ended, and the current step closed with it: never a step the run has left.
+    expect(all).toMatch(new RegExp(`^${l1}\\s+L1\\s+completed\\s+met\\s+ended: recovered\\s`, 'm'));
+    expect(all).toMatch(new RegExp(`^${triagedL1}\\s+L1\\s+failed\\s+not-recovered\\s+ended: rejected\\s`, 'm'));
+    expect(all).toMatch(new RegExp(`^${l3}\\s+L3\\s+completed\\s+not-recovered\\s+ended: aborted\\s`, 'm'));
   }, 120_000);
 });

@@ -33,7 +33,7 @@ import { level4Workflow } from './level4.js';
 import { heavy, quick } from './proxies.js';
 import { rtoSummary } from '../common/rto.js';
 import { formatDuration } from '../common/time.js';
-import { failureText, outcomeOf } from './engine/outcome.js';
+import { failureText, outcomeOf, planResultOf } from './engine/outcome.js';
 import { Runbook } from './engine/runbook.js';
 
 const plans = { L1: level1Workflow, L2: level2Workflow, L3: level3Workflow, L4: level4Workflow } as const;
@@ -117,7 +117,10 @@ export async function drillWorkflow(input: DrillInput): Promise<DrillResult> {
     );
     await run.notify(record.verdict === 'passed' ? 'info' : 'critical', `Drill ${record.verdict.toUpperCase()}`, summaryText(result!));
   });
-  if (cancelled) throw cancelled;
+  if (cancelled) {
+    run.close('cancelled');
+    throw cancelled;
+  }
   published = result;
 
   // Improvements: optional and human. The verdict is out already; the drill waits for the task
@@ -126,6 +129,9 @@ export async function drillWorkflow(input: DrillInput): Promise<DrillResult> {
     record.improvements = await improvements(run, settings.improvementsDeadlineMs);
     await document();
   }
+  // A drill completes whatever its verdict: the drill itself worked, and the verdict is its result (its plan's
+  // workflow shows a failed recovery as failed).
+  run.close(record.verdict);
   return (published = result!);
 }
 
@@ -197,22 +203,29 @@ async function rehearse(
   const declaredAt = (seen.declaredAt = new Date().toISOString());
   const childWorkflowId = planWorkflowId(drillId, level);
   run.show({ declaredAt, childWorkflowId });
-  const plan = (seen.plan = await run.step(
-    `execute: run the real ${level} plan against the test database`,
-    () =>
-      executeChild(plans[level], {
-        workflowId: childWorkflowId,
-        args: [
-          {
-            context: { ...run.context, declaredAt, thread: run.thread, testDatabase, actAs: settings.actAs },
-            options: planOptions(level, damage),
-          },
-        ],
-        // A terminated drill still asks its plan to stop (and clean up after itself).
-        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-      }),
-    (r) => `${r.outcome}: ${r.detail}`,
-  ));
+  let plan: RunResult;
+  try {
+    plan = await run.step(
+      `execute: run the real ${level} plan against the test database`,
+      () =>
+        executeChild(plans[level], {
+          workflowId: childWorkflowId,
+          args: [
+            {
+              context: { ...run.context, declaredAt, thread: run.thread, testDatabase, actAs: settings.actAs },
+              options: planOptions(level, damage),
+            },
+          ],
+          // A terminated drill still asks its plan to stop (and clean up after itself).
+          parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        }),
+      (r) => `${r.outcome}: ${r.detail}`,
+    );
+  } catch (err) {
+    // A plan that failed or was rejected fails (its step reads so) and carries its result: the drill judges it all the same.
+    plan = planResultOf(err);
+  }
+  seen.plan = plan;
   run.show({ backupUsed: plan.backupUsed });
   seen.rto = await run.step(
     'execute: time the recovery against the RTO',

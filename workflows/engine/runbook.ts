@@ -32,7 +32,7 @@ import { FailureType } from '../../common/errors.js';
 import { incidentIdSA, levelSA, rtoStatusSA, statusQuery } from '../messages.js';
 import { Announcer, describeRequest } from './announcer.js';
 import { Inbox } from './inbox.js';
-import { GateRejected, RunAborted, failureText } from './outcome.js';
+import { GateRejected, RunAborted, failureText, runFailure } from './outcome.js';
 import { type RtoClock, measureRto, startRtoClock } from './rto-clock.js';
 import { Timeline } from './timeline.js';
 import type { OpenGate, OpenTask } from './validators.js';
@@ -47,11 +47,11 @@ export interface PlanFacts {
 }
 
 /**
- * Runs begun before a run that did not recover had the "not-recovered" RTO verdict replay as they
- * ran (their RTO status search attribute read "missed"). It is asked once, as a run starts: asked
- * at the end, after a local activity (a notice) whose result a replay may deliver a workflow task
- * earlier than the run saw it, the replay would not find the marker where it looks and fail (seen
- * in tests, SDK 1.24).
+ * Runs begun before a failed or rejected run failed its workflow execution (and before the current
+ * step was closed and "not-recovered" was a verdict) replay as they ran: everything this changed
+ * is behind this patch. It is asked once, as a run starts: asked at the end, after a local activity
+ * (a notice) whose result a replay may deliver a workflow task earlier than the run saw it, the
+ * replay would not find the marker where it looks and fail (seen in tests, SDK 1.24).
  */
 const FAILURE_VISIBLE = 'failure-visible';
 
@@ -386,6 +386,24 @@ export class Runbook {
     this.rto = rto.verdict === 'not-recovered' && !this.endsVisibly ? { ...rto, verdict: 'missed' } : rto;
     this.setRtoStatus(this.rto.verdict);
     return this.rto;
+  }
+
+  /** The run has ended (a drill, with its verdict): the current step search attribute says so. */
+  close(how: string): void {
+    if (this.endsVisibly) this.steps.close(how);
+  }
+
+  /**
+   * The run's last act, after its report: closes the current step and, when the run failed or was
+   * rejected, fails its workflow execution with the result as the failure's details, so the Web UI
+   * shows it red and clients still read the result (client/run-result.ts). Returns the result of a
+   * run that completes (recovered, aborted: common/errors.ts runFailureType says why).
+   */
+  end(result: RunResult): RunResult {
+    this.close(result.outcome);
+    const failure = this.endsVisibly ? runFailure(result) : undefined;
+    if (failure) throw failure;
+    return result;
   }
 
   /**
