@@ -5,6 +5,7 @@ import type { Client, WorkflowHandle } from '@temporalio/client';
 import { type RunResult } from '../common/plans.js';
 import { approveUpdate, completeUpdate, rejectUpdate } from '../workflows/messages.js';
 import { runAndPlanStatus } from './follow.js';
+import { runResultOf } from './run-result.js';
 import { answerTo, keyFileFor } from './sign.js';
 
 /** How a script answers what a run waits for: a task's completion, the approvers of a gate in turn, a rejection, or anything else. */
@@ -25,7 +26,8 @@ export interface DriveOptions {
 
 /**
  * Plays the people of an incident: whenever the incident or its plan waits on a task or gate
- * named in `answers`, answers it; returns the incident's result. Anything else waiting is an error.
+ * named in `answers`, answers it; returns the incident's result, however it ended (a failed or
+ * rejected incident's comes from its failure). Anything else waiting is an error.
  */
 export async function driveIncident(
   client: Client,
@@ -39,8 +41,8 @@ export async function driveIncident(
   const incident = client.workflow.getHandle(incidentId);
   const answered = new Set<string>();
   let outcome: { result: RunResult } | { error: unknown } | undefined;
-  const done = incident.result().then(
-    (result: RunResult) => (outcome = { result }),
+  const done = runResultOf(incident).then(
+    (result) => (outcome = { result }),
     (error: unknown) => (outcome = { error }),
   );
   const deadline = Date.now() + timeoutMs;

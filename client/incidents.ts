@@ -16,6 +16,7 @@ import {
   type WaitingItem,
 } from '../common/plans.js';
 import { FailureType, InputError } from '../common/errors.js';
+import { rpoSummary, rtoSummary } from '../common/rto.js';
 import { formatDuration } from '../common/time.js';
 import {
   abortUpdate,
@@ -257,13 +258,15 @@ export function renderStatus({ incident, plan }: { incident: RunStatus; plan?: R
   const c = incident.context;
   const declared = Date.parse(c.declaredAt);
   const deadline = declared + c.rtoMs;
-  const elapsed = (incident.rto ? declared + incident.rto.actualMs : now) - declared;
+  const { rto, outcome } = incident;
+  const rpo = rto && outcome ? rpoSummary(rto, outcome) : undefined;
   const lines = [
     `${c.incidentId}  ${c.level}  target ${c.target}  — ${c.summary}`,
     `declared by ${c.declaredBy} at ${c.declaredAt}`,
-    incident.rto
-      ? `RTO ${formatDuration(c.rtoMs)}: ${incident.rto.verdict.toUpperCase()} — ${incident.outcome === 'recovered' ? 'recovered in' : `${incident.outcome ?? 'ended'} after`} ${formatDuration(incident.rto.actualMs)}, margin ${formatDuration(incident.rto.marginMs)}${incident.rto.rpoAchievedMs !== undefined ? `, RPO achieved ${formatDuration(incident.rto.rpoAchievedMs)}` : ''}`
-      : `RTO clock: ${formatDuration(elapsed)} of ${formatDuration(c.rtoMs)} used, ${formatDuration(deadline - now)} left (deadline ${new Date(deadline).toISOString()}) — ${incident.rtoStatus}`,
+    // Once the run ended, its RTO reads as its report says it (common/rto.ts).
+    rto && outcome
+      ? `${rtoSummary(rto, outcome)}${rpo ? `; ${rpo}` : ''}`
+      : `RTO clock: ${formatDuration(now - declared)} of ${formatDuration(c.rtoMs)} used, ${formatDuration(deadline - now)} left (deadline ${new Date(deadline).toISOString()}) — ${incident.rtoStatus}`,
     '',
     table(
       ['step', 'kind', 'status', 'started', 'took', 'by', 'detail'],

@@ -74,7 +74,8 @@ export interface DrillRecord {
   declaredAt?: string;
   recoveryMs?: number;
   rtoMs: number;
-  rtoVerdict: 'met' | 'missed' | 'not measured';
+  /** "not achieved": the plan did not recover, so there is no recovery time to hold against the RTO. */
+  rtoVerdict: 'met' | 'missed' | 'not achieved' | 'not measured';
   rpoMs: number;
   rpoAchievedMs?: number;
   rpoVerdict: 'met' | 'missed' | 'not measured';

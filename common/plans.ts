@@ -152,14 +152,24 @@ export interface TaskItem extends WaitingBase {
 /** A gate or task a run waits on, as clients see it in the status query. */
 export type WaitingItem = ApprovalItem | TaskItem;
 
-export type RtoStatus = 'on-track' | 'warning' | 'critical' | 'breached' | 'met' | 'missed';
+/** While the clock runs, how much of the RTO is used; once the run ended, its verdict. */
+export type RtoStatus = 'on-track' | 'warning' | 'critical' | 'breached' | RtoVerdict;
+
+/**
+ * Met or missed: the run recovered, within the RTO or after it. A run that did not recover (failed,
+ * rejected, aborted) has no recovery time to judge: "not-recovered". Results recorded before that
+ * verdict existed say "missed" for such runs; common/rto.ts reads them by their outcome.
+ */
+export type RtoVerdict = 'met' | 'missed' | 'not-recovered';
 
 export interface RtoResult {
   targetMs: number;
   deadline: string;
+  /** From the declaration to the run's end: the recovery time when it recovered. */
   actualMs: number;
+  /** The deadline minus the run's end: a margin only for a run that recovered. */
   marginMs: number;
-  verdict: 'met' | 'missed';
+  verdict: RtoVerdict;
   /** Incident time minus the time of the backup used, when a backup was used. */
   rpoAchievedMs?: number;
 }

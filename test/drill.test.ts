@@ -15,7 +15,7 @@ import { desiredSchedules } from '../client/schedules.js';
 import type { LifeboatConfig } from '../config/config.js';
 import { type DrillInput, type DrillResult } from '../common/drills.js';
 import { drillIdFor, testDatabaseFor } from '../common/names.js';
-import { drillResultQuery, statusQuery } from '../workflows/messages.js';
+import { currentStepSA, drillResultQuery, statusQuery } from '../workflows/messages.js';
 import { type BackupManifest } from '../common/backups.js';
 import {
   type TestDatabase,
@@ -29,6 +29,7 @@ import {
   uniqueName,
   damageStoredDump,
   answer,
+  waitingNames,
 } from './helpers.js';
 
 const CRITICAL = `    criticalChecks:
@@ -199,6 +200,36 @@ describe('the recovery drill', () => {
     const report = await readReport(openStore('main', config.stores.main!, testEnv(db)), drillId);
     expect(report?.drill?.verdict).toBe('failed');
     expect(report?.findings).toContainEqual({ check: 'drill', detail: 'the drill was cancelled' });
+  });
+
+  it('a plan whose gate is rejected fails (its workflow FAILED) and the drill, reading its result, fails its verdict without an RTO "missed"', async () => {
+    const { worker: human } = await worker('  approvals: human\n  improvements: false\napprovals:\n  L1: { approvers: [alice, bob] }');
+    const drillId = newDrillId();
+    const handle = await start(human, { drillId, level: 'L1' });
+    const plan = human.client.workflow.getHandle(`${drillId}-L1`);
+    await expect.poll(() => waitingNames(plan), { timeout: 120_000, interval: 200 }).toContain('apply-restore');
+    await answer(plan, 'reject', { gate: 'apply-restore', by: 'bob', reason: 'rehearsing a rejection' });
+    const result: DrillResult = await handle.result();
+    expect(result.verdict).toBe('failed');
+    expect(result.record.rtoVerdict).toBe('not achieved');
+    expect(result.findings).toContainEqual({
+      check: 'drill',
+      detail: expect.stringMatching(/^the L1 plan ended rejected: bob rejected "apply-restore"/),
+    });
+    expect(result.findings.map((f) => f.check)).not.toContain('RTO');
+    const planEnded = await plan.describe();
+    expect(planEnded.status.name).toBe('FAILED');
+    expect(planEnded.typedSearchAttributes.get(currentStepSA)).toBe('ended: rejected');
+    // The drill itself worked: it completes with its verdict, its current step closed with it.
+    const drillEnded = await handle.describe();
+    expect(drillEnded.status.name).toBe('COMPLETED');
+    expect(drillEnded.typedSearchAttributes.get(currentStepSA)).toBe('ended: failed');
+    const report = await readReport(openStore('main', config.stores.main!, testEnv(db)), drillId);
+    expect(report?.result).toMatchObject({ outcome: 'rejected', rto: { verdict: 'not-recovered' } });
+    expect(report?.result.timeline.find((s) => s.name === 'execute: run the real L1 plan against the test database')?.status).toBe(
+      'failed',
+    );
+    expect(await drillDatabases(drillId)).toEqual([]);
   });
 
   it('refuses a test database that resolves to production, before creating anything', async () => {

@@ -19,6 +19,7 @@ import { dumpKey } from '../common/names.js';
 import type { AbortRequest, Completion, RunResult, Vote } from '../common/plans.js';
 import { abortUpdate, approveUpdate, completeUpdate, rejectUpdate, statusQuery } from '../workflows/messages.js';
 import { answerTo } from '../client/sign.js';
+import { runResultOf } from '../client/run-result.js';
 import type { Decision } from '../common/proof.js';
 import { CRM_TARGET_YAML } from './crm-target.js';
 import { type CaseName, recordCase } from './ledger.js';
@@ -176,6 +177,7 @@ export async function startL1Incident(worker: TestWorker, config: LifeboatConfig
 }
 
 export { type Answer, driveIncident } from '../client/drive.js';
+export { runResultOf } from '../client/run-result.js';
 
 export interface CliRun {
   code: number | null;
@@ -225,7 +227,7 @@ export async function answer<D extends Decision>(handle: WorkflowHandle, decisio
 export async function waitingNames(handle: WorkflowHandle): Promise<string[]> {
   const { status } = await handle.describe().catch(() => ({ status: undefined }));
   if (status && status.name !== 'RUNNING') {
-    const ended = await handle.result().then(
+    const ended = await runResultOf(handle).then(
       (r: Partial<RunResult>) => `${r.outcome}: ${r.detail ?? ''}`,
       (err: Error) => `${err.message}: ${(err.cause as Error | undefined)?.message ?? ''}`,
     );

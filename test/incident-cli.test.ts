@@ -11,13 +11,13 @@ import { withClient } from '../activities/postgres/connection.js';
 import { fingerprints, userTables } from '../activities/postgres/inspect.js';
 import type { RunReport } from '../activities/reports/report.js';
 import { type LifeboatConfig, parseConfig } from '../config/config.js';
-import type { RunResult } from '../common/plans.js';
 import {
   type CliRun,
   type TestDatabase,
   type TestWorker,
   createCrmDatabase,
   runLifeboat,
+  runResultOf,
   startTestWorker,
   testConfigText,
   testEnv,
@@ -27,6 +27,8 @@ import {
 
 /** A duration as common/time.ts formatDuration writes it ("12 s", "59 min 48 s", "1 h", "−5 min"). */
 const D = String.raw`(?:−?(?:< 1 s|\d+ (?:s|min|h|d)(?: \d+ (?:s|min|h))?))`;
+/** A time as common/time.ts formatTime writes it. */
+const UTC = String.raw`\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC`;
 
 const INCIDENT_ID = /inc-\d{8}-\d{6}-[a-z0-9]{4}/;
 const CHILD_TABLES = ['crm_activities', 'crm_lead_notes', 'crm_reminders'] as const;
@@ -97,8 +99,10 @@ describe('incident commander CLI', () => {
     return { id: id!, run };
   }
 
-  /** Waits for the incident workflow itself to close: its report is written just before. */
-  const ended = (id: string) => worker.client.workflow.getHandle(id).result() as Promise<RunResult>;
+  /** Waits for the incident workflow itself to close, completed or failed: its report is written just before. */
+  const ended = (id: string) => runResultOf(worker.client.workflow.getHandle(id));
+  /** How the incident's workflow execution closed, as the Web UI shows it. */
+  const closedAs = async (id: string) => (await worker.client.workflow.getHandle(id).describe()).status.name;
 
   beforeAll(async () => {
     db = await createCrmDatabase(200);
@@ -251,13 +255,14 @@ describe('incident commander CLI', () => {
 
     const end = await statusUntil(l1, /^outcome: /m);
     expect(end.stdout).toMatch(/^outcome: recovered$/m);
-    expect(end.stdout).toMatch(new RegExp(`^RTO 1 h: MET — recovered in ${D}, margin ${D}, RPO achieved ${D}$`, 'm'));
+    expect(end.stdout).toMatch(new RegExp(`^RTO 1 h: met — recovered in ${D}, ${D} to spare; RPO achieved ${D}$`, 'm'));
     expect(end.stdout).not.toContain('RTO clock:');
     expect(end.stdout).not.toContain('⏸');
     expect(end.stdout).toMatch(/^review\s+human\s+done\s.*carol\s+done$/m);
 
     const result = await ended(l1);
     expect(result).toMatchObject({ outcome: 'recovered', rto: { verdict: 'met', targetMs: 3_600_000 } });
+    expect(await closedAs(l1)).toBe('COMPLETED');
     expect(await countChildren(deleted)).toEqual(childCounts);
     expect(await tableSums()).toEqual(pristine);
   }, 180_000);
@@ -266,7 +271,7 @@ describe('incident commander CLI', () => {
     const md = await lifeboat('report', l1);
     expect(md.code).toBe(0);
     expect(md.stdout).toMatch(/^# .*L1.*\n/);
-    expect(md.stdout).toContain(`Incident \`${l1}\` — recovered, RTO met (`);
+    expect(md.stdout).toMatch(new RegExp(`^Incident \`${l1}\` — recovered\\. RTO 1 h: met — recovered in ${D}, ${D} to spare\\.$`, 'm'));
     expect(md.stdout).toMatch(/^\| Outcome \| recovered: \d+ rows restored from crm-\d{8}T\d{6}Z-[0-9a-f]{6} /m);
     expect(md.stdout).toContain('| Declared by | carol |');
     expect(md.stdout).toContain('![timeline](timeline.svg)');
@@ -399,8 +404,10 @@ describe('incident commander CLI', () => {
     const end = await statusUntil(id, /^outcome: /m);
     expect(end.stdout).toMatch(/^outcome: rejected$/m);
     expect(end.stdout).toMatch(/^ {2}apply-restore\s+approval\s+rejected\s.*bob\s+nothing is missing/m);
-    expect(end.stdout).toMatch(new RegExp(`^RTO 1 h: MISSED — rejected after ${D}, margin `, 'm'));
+    expect(end.stdout).toMatch(new RegExp(`^RTO 1 h: not achieved — the recovery was rejected after ${D} \\(deadline ${UTC}\\)$`, 'm'));
+    expect(end.stdout).not.toMatch(/to spare|margin/);
     expect((await ended(id)).outcome).toBe('rejected');
+    expect(await closedAs(id)).toBe('FAILED');
     expect(await tableSums()).toEqual(before);
   }, 180_000);
 
@@ -432,9 +439,11 @@ describe('incident commander CLI', () => {
     const end = await statusUntil(id, /^outcome: /m);
     expect(end.stdout).toMatch(/^outcome: aborted$/m);
     expect(end.stdout).toMatch(/^ {2}vendor-support\s+human\s+done\s.*carol\s+TICKET-1$/m);
-    expect(end.stdout).toMatch(new RegExp(`^RTO 24 h: MISSED — aborted after ${D}, margin `, 'm'));
+    expect(end.stdout).toMatch(new RegExp(`^RTO 24 h: not achieved — the recovery was aborted after ${D} \\(deadline ${UTC}\\)$`, 'm'));
     expect(end.stdout).toMatch(/^recover: run the L3 plan\s+automated\s+done\s.*aborted: drill over/m);
     expect((await ended(id)).outcome).toBe('aborted');
+    // An abort a person asked for completes (common/errors.ts runFailureType).
+    expect(await closedAs(id)).toBe('COMPLETED');
 
     const again = await lifeboat('abort', id, '--reason', 'again', '--as', 'carol');
     expect(again.code).toBe(1);
@@ -460,15 +469,18 @@ describe('incident commander CLI', () => {
           const run = await lifeboat('list', '--all');
           all = run.stdout;
           return run.code === 0
-            ? ours().filter((id) => new RegExp(`^${id}\\s+L\\d\\s+completed\\s+(met|missed)\\s`, 'm').test(run.stdout))
+            ? ours().filter((id) =>
+                new RegExp(`^${id}\\s+L\\d\\s+(completed|failed)\\s+(met|missed|not-recovered)\\s`, 'm').test(run.stdout),
+              )
             : [`exit ${run.code}`];
         },
         { timeout: 30_000, interval: 1000 },
       )
       .toEqual(ours());
     expect(all).toMatch(/^incident\s+level\s+state\s+RTO\s+current step\s+started \(UTC\)/);
-    expect(all).toMatch(new RegExp(`^${l1}\\s+L1\\s+completed\\s+met\\s`, 'm'));
-    expect(all).toMatch(new RegExp(`^${triagedL1}\\s+L1\\s+completed\\s+missed\\s`, 'm'));
-    expect(all).toMatch(new RegExp(`^${l3}\\s+L3\\s+completed\\s+missed\\s`, 'm'));
+    // How each ended, and the current step closed with it: never a step the run has left.
+    expect(all).toMatch(new RegExp(`^${l1}\\s+L1\\s+completed\\s+met\\s+ended: recovered\\s`, 'm'));
+    expect(all).toMatch(new RegExp(`^${triagedL1}\\s+L1\\s+failed\\s+not-recovered\\s+ended: rejected\\s`, 'm'));
+    expect(all).toMatch(new RegExp(`^${l3}\\s+L3\\s+completed\\s+not-recovered\\s+ended: aborted\\s`, 'm'));
   }, 120_000);
 });

@@ -34,6 +34,7 @@ import {
   answer,
   observed,
   explainRun,
+  runResultOf,
 } from './helpers.js';
 
 describe('L1 record-level restore', () => {
@@ -183,8 +184,11 @@ describe('L1 record-level restore', () => {
     finished.push(id, `${id}-L1`);
     await waitingFor(plan, 'apply-restore');
     await answer(plan, 'reject', { gate: 'apply-restore', by: 'bob', reason: 'wrong backup' });
-    const result = (await handle.result()) as RunResult;
+    const result = await runResultOf(handle);
     expect(result.outcome).toBe('rejected');
+    // A rejected run fails, the plan and the incident alike: the Web UI shows it red.
+    expect((await handle.describe()).status.name).toBe('FAILED');
+    expect((await plan.describe()).status.name).toBe('FAILED');
     expect(result.detail).toContain('bob rejected "apply-restore": wrong backup');
     expect(await tableSums()).toEqual(damaged);
     expect(await stagingSchemas()).toEqual([]);
@@ -216,12 +220,14 @@ describe('L1 record-level restore', () => {
         level: 'L1',
         options: { record: { table, keys, filter, goodBefore: new Date().toISOString() } },
       });
-      const result = (await client.workflow.execute('incidentWorkflow', {
+      const handle = await client.workflow.start('incidentWorkflow', {
         taskQueue: config.temporal.taskQueue,
         workflowId: input.incidentId,
         args: [input],
-      })) as RunResult;
+      });
+      const result = await runResultOf(handle);
       expect(result.outcome).toBe('failed');
+      expect((await handle.describe()).status.name).toBe('FAILED');
       expect(await stagingSchemas()).toEqual([]);
       return result.detail;
     };

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { listReports, readReport, renderMarkdown, type RunReport, writeReport } from '../activities/reports/report.js';
 import { renderTimelineSvg } from '../activities/reports/timeline-svg.js';
+import { rtoSummary } from '../common/rto.js';
 import { formatDuration } from '../common/time.js';
 import { LocalStore } from '../activities/storage/local.js';
 import { InputError } from '../common/errors.js';
@@ -123,6 +124,7 @@ function parseSvg(svg: string): XmlNode {
 }
 
 const num = (el: XmlNode, attr: string) => Number(el[`@_${attr}`]);
+const escapeXmlText = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 describe('formatDuration', () => {
   it('writes durations the way people do', () => {
@@ -198,6 +200,32 @@ describe('run reports', () => {
     expect(missed).toContain('| Verdict | ❌ missed |');
     expect(missed).toContain('| Margin | 7 min 12 s over the target |');
     expect(missed).toContain('| Actual | 1 h 7 min |');
+  });
+
+  it('reads a run that did not recover as "not achieved", with no margin, also from a result recorded before that verdict', () => {
+    const failedAt = (report: RunReport): RunReport => ({
+      ...report,
+      result: { ...report.result, outcome: 'failed', detail: 'no verified, intact backup of crm' },
+    });
+    // As recorded before: a failed run's RTO "missed", with the time left before the deadline as its "margin".
+    const old = failedAt(sampleReport());
+    expect(old.result.rto).toMatchObject({ verdict: 'met', marginMs: 18 * MINUTE });
+    const recorded = { ...old, result: { ...old.result, rto: { ...old.result.rto!, verdict: 'missed' as const } } };
+    const current = { ...old, result: { ...old.result, rto: { ...old.result.rto!, verdict: 'not-recovered' as const } } };
+    for (const report of [recorded, current]) {
+      const md = renderMarkdown(report, 'timeline.svg');
+      const line = 'RTO 1 h: not achieved — the recovery failed after 42 min (deadline 2026-11-22 05:05:12 UTC)';
+      expect(md).toContain(`Incident \`inc-20261122-040512-ab12\` — failed. ${line}.`);
+      expect(rtoSummary(report.result.rto, 'failed')).toBe(line);
+      expect(md).toContain('| Verdict | ❌ not achieved |');
+      expect(md).toContain('| Actual | not recovered: the recovery failed after 42 min (deadline 2026-11-22 05:05:12 UTC) |');
+      expect(md).toContain('| Margin | none: the run did not recover |');
+      expect(md).toContain('| RPO achieved | none: the run did not recover |');
+      expect(md).not.toMatch(/to spare|over the target|missed/);
+      expect(renderTimelineSvg(report)).toContain(escapeXmlText(line));
+    }
+    const rejected = { ...current, result: { ...current.result, outcome: 'rejected' as const } };
+    expect(renderMarkdown(rejected)).toContain('RTO 1 h: not achieved — the recovery was rejected after 42 min');
   });
 
   for (const missed of [false, true]) {

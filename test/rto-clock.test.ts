@@ -127,7 +127,7 @@ describe('RTO clock (time skipping)', () => {
       await abort(env.client, id, { ...as('carol'), reason: 'test over', signedAt: new Date(await env.currentTimeMs()) });
       const result = (await handle.result()) as RunResult;
       expect(result.outcome).toBe('aborted');
-      expect(result.rto).toMatchObject({ targetMs: rto, verdict: 'missed' });
+      expect(result.rto).toMatchObject({ targetMs: rto, verdict: 'not-recovered' });
     });
   }
 

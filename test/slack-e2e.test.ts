@@ -352,7 +352,7 @@ approvals:
     const summary = thread[thread.length - 1]!;
     expect(thread.indexOf(summary)).toBeGreaterThan(at);
     expect(summary.text).toContain(`[${id} L1] Incident recovered`);
-    expect(summary.text).toMatch(/RTO 1 h( 0 min)?: met \(actual/);
+    expect(summary.text).toMatch(/RTO 1 h: met — recovered in .+ to spare; RPO achieved /);
     expect(summary.text).toContain(`reports/${id}/report.md`);
 
     // Alice alone was told "approved" (ephemerals reach only the clicker); nothing secret was logged.

@@ -502,7 +502,7 @@ describe('an L1 incident posting into Slack', () => {
     // The final summary closes the thread with the RTO verdict, the RPO and the report.
     const summary = mine[mine.length - 1]!;
     expect(summary.text).toContain(`[${id} L1] Incident recovered`);
-    expect(summary.text).toMatch(/RTO 1 h( 0 min)?: met \(actual/);
+    expect(summary.text).toMatch(/RTO 1 h: met — recovered in .+ to spare; RPO achieved /);
     expect(summary.text).toContain('RPO achieved');
     expect(summary.text).toContain(`reports/${id}/report.md`);
     expect(result.timeline.filter((s) => s.kind === 'notification' && s.status === 'failed')).toEqual([]);

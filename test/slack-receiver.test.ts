@@ -32,6 +32,7 @@ import {
   testEnv,
   uniqueName,
   observed,
+  runResultOf,
 } from './helpers.js';
 import { blockActionsPayload, post, signedRequest } from './slack-sign.js';
 
@@ -312,8 +313,9 @@ describe('Slack approval receiver', () => {
     expect(await nthEphemeral('U0ALICE', before + 1)).toMatch(
       new RegExp(`^Rejected: gate apply-restore of ${incidentId} — nothing is changed`),
     );
-    const result = (await incident.result()) as RunResult;
+    const result = await runResultOf(incident);
     expect(result.outcome).toBe('rejected');
+    expect((await incident.describe()).status.name).toBe('FAILED');
     expect(result.detail).toContain('alice rejected "apply-restore": rejected from Slack by alice');
   });
 

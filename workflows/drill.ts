@@ -31,8 +31,9 @@ import { level2Workflow } from './level2.js';
 import { level3Workflow } from './level3.js';
 import { level4Workflow } from './level4.js';
 import { heavy, quick } from './proxies.js';
+import { rtoSummary } from '../common/rto.js';
 import { formatDuration } from '../common/time.js';
-import { failureText, outcomeOf } from './engine/outcome.js';
+import { failureText, outcomeOf, planResultOf } from './engine/outcome.js';
 import { Runbook } from './engine/runbook.js';
 
 const plans = { L1: level1Workflow, L2: level2Workflow, L3: level3Workflow, L4: level4Workflow } as const;
@@ -116,7 +117,10 @@ export async function drillWorkflow(input: DrillInput): Promise<DrillResult> {
     );
     await run.notify(record.verdict === 'passed' ? 'info' : 'critical', `Drill ${record.verdict.toUpperCase()}`, summaryText(result!));
   });
-  if (cancelled) throw cancelled;
+  if (cancelled) {
+    run.close('cancelled');
+    throw cancelled;
+  }
   published = result;
 
   // Improvements: optional and human. The verdict is out already; the drill waits for the task
@@ -125,6 +129,9 @@ export async function drillWorkflow(input: DrillInput): Promise<DrillResult> {
     record.improvements = await improvements(run, settings.improvementsDeadlineMs);
     await document();
   }
+  // A drill completes whatever its verdict: the drill itself worked, and the verdict is its result (its plan's
+  // workflow shows a failed recovery as failed).
+  run.close(record.verdict);
   return (published = result!);
 }
 
@@ -196,27 +203,34 @@ async function rehearse(
   const declaredAt = (seen.declaredAt = new Date().toISOString());
   const childWorkflowId = planWorkflowId(drillId, level);
   run.show({ declaredAt, childWorkflowId });
-  const plan = (seen.plan = await run.step(
-    `execute: run the real ${level} plan against the test database`,
-    () =>
-      executeChild(plans[level], {
-        workflowId: childWorkflowId,
-        args: [
-          {
-            context: { ...run.context, declaredAt, thread: run.thread, testDatabase, actAs: settings.actAs },
-            options: planOptions(level, damage),
-          },
-        ],
-        // A terminated drill still asks its plan to stop (and clean up after itself).
-        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-      }),
-    (r) => `${r.outcome}: ${r.detail}`,
-  ));
+  let plan: RunResult;
+  try {
+    plan = await run.step(
+      `execute: run the real ${level} plan against the test database`,
+      () =>
+        executeChild(plans[level], {
+          workflowId: childWorkflowId,
+          args: [
+            {
+              context: { ...run.context, declaredAt, thread: run.thread, testDatabase, actAs: settings.actAs },
+              options: planOptions(level, damage),
+            },
+          ],
+          // A terminated drill still asks its plan to stop (and clean up after itself).
+          parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        }),
+      (r) => `${r.outcome}: ${r.detail}`,
+    );
+  } catch (err) {
+    // A plan that failed or was rejected fails (its step reads so) and carries its result: the drill judges it all the same.
+    plan = planResultOf(err);
+  }
+  seen.plan = plan;
   run.show({ backupUsed: plan.backupUsed });
   seen.rto = await run.step(
     'execute: time the recovery against the RTO',
     () => run.finish(plan.outcome, { backupUsed: plan.backupUsed, declaredAt }),
-    (r) => `${formatDuration(r.actualMs)} of ${formatDuration(r.targetMs)}: ${r.verdict}`,
+    (r) => rtoSummary(r, plan.outcome),
   );
   if (plan.outcome !== 'recovered') throw new Error(`the ${level} plan ended ${plan.outcome}: ${plan.detail}`);
 
@@ -273,7 +287,7 @@ function assess(
   const { rto } = seen;
   const rpoAchievedMs = rto?.rpoAchievedMs;
   const rpoVerdict = rpoAchievedMs === undefined ? 'not measured' : rpoAchievedMs <= settings.rpoMs ? 'met' : 'missed';
-  const rtoVerdict = rto ? rto.verdict : 'not measured';
+  const rtoVerdict = !rto ? 'not measured' : rto.verdict === 'not-recovered' ? 'not achieved' : rto.verdict;
   const passed = seen.plan?.outcome === 'recovered' && rtoVerdict === 'met' && rpoVerdict === 'met' && seen.failed.length === 0;
   if (rtoVerdict === 'missed')
     seen.findings.push({

@@ -2,7 +2,8 @@
 // contact (declare and notify), assess (the level), recover (the level's plan), verify, review.
 // The RTO clock runs here, from the declared time, across the whole plan. The RTO targets and who
 // may approve what are the worker's (read by the runPolicy activity and so recorded in history),
-// never the declaring client's.
+// never the declaring client's. A failed or rejected incident writes its report, tells people, and
+// then fails its workflow execution with its result as the details (an aborted one completes).
 import { ParentClosePolicy, executeChild, patched, workflowInfo } from '@temporalio/workflow';
 import { planWorkflowId } from '../common/names.js';
 import type { IncidentInput, RunContext, RunPolicy, RunResult } from '../common/plans.js';
@@ -12,7 +13,8 @@ import { level3Workflow } from './level3.js';
 import { level4Workflow } from './level4.js';
 import { quick } from './proxies.js';
 import { formatDuration } from '../common/time.js';
-import { outcomeOf } from './engine/outcome.js';
+import { rpoSummary, rtoSummary } from '../common/rto.js';
+import { outcomeOf, planResultOf } from './engine/outcome.js';
 import { Runbook } from './engine/runbook.js';
 import { triage } from './triage.js';
 
@@ -60,16 +62,22 @@ export async function incidentWorkflow(input: IncidentInput): Promise<RunResult>
 
     const childWorkflowId = planWorkflowId(incidentId, assessed.level);
     run.show({ childWorkflowId });
-    const plan = await run.step(
-      `recover: run the ${assessed.level} plan`,
-      () =>
-        executeChild(plans[assessed.level], {
-          workflowId: childWorkflowId,
-          args: [{ context: { ...context, thread: run.thread }, options: input.options }],
-          parentClosePolicy: ParentClosePolicy.TERMINATE,
-        }),
-      (r) => `${r.outcome}: ${r.detail}`,
-    );
+    let plan: RunResult;
+    try {
+      plan = await run.step(
+        `recover: run the ${assessed.level} plan`,
+        () =>
+          executeChild(plans[assessed.level], {
+            workflowId: childWorkflowId,
+            args: [{ context: { ...context, thread: run.thread }, options: input.options }],
+            parentClosePolicy: ParentClosePolicy.TERMINATE,
+          }),
+        (r) => `${r.outcome}: ${r.detail}`,
+      );
+    } catch (err) {
+      // A plan that failed or was rejected fails (its step reads so) and carries its result; anything else ends the incident failed.
+      plan = planResultOf(err);
+    }
     run.show({ backupUsed: plan.backupUsed });
     result = plan;
   } catch (err) {
@@ -85,10 +93,12 @@ export async function incidentWorkflow(input: IncidentInput): Promise<RunResult>
   final.reportKeys = await quick
     .writeIncidentReport({ context, result: final, workflowId: workflowInfo().workflowId })
     .catch(() => undefined);
+  const rpo = rpoSummary(rto, result.outcome);
   await run.notify(
     result.outcome === 'recovered' ? 'info' : 'critical',
     `Incident ${result.outcome}`,
-    `${result.detail}\nRTO ${formatDuration(rto.targetMs)}: ${rto.verdict} (actual ${formatDuration(rto.actualMs)}, margin ${formatDuration(rto.marginMs)})${rto.rpoAchievedMs !== undefined ? `; RPO achieved ${formatDuration(rto.rpoAchievedMs)}` : ''}${final.reportKeys ? `\nReport: ${final.reportKeys.join(', ')}` : ''}`,
+    `${result.detail}\n${rtoSummary(rto, result.outcome)}${rpo ? `; ${rpo}` : ''}${final.reportKeys ? `\nReport: ${final.reportKeys.join(', ')}` : ''}`,
   );
-  return final;
+  // Last, once the report is written and people are told: a failed or rejected incident fails here.
+  return run.end(final);
 }

@@ -1,14 +1,20 @@
 // L1 — minor data issue (fewer than 10 records), RTO 1 h. The DR document's plan:
 // identify affected records → restore from the most recent backup → verify fix → document.
-import { L1_RECORD_LIMIT, type PlanInput, type RunResult } from '../common/plans.js';
+import { L1_RECORD_LIMIT, type PlanInput, type PlanOptions, type RunResult } from '../common/plans.js';
 import { quick, heavy } from './proxies.js';
 import { formatDuration } from '../common/time.js';
 import { outcomeOf } from './engine/outcome.js';
-import { type PlanFacts, planRunbook } from './engine/runbook.js';
+import { type PlanFacts, type Runbook, planRunbook } from './engine/runbook.js';
 import { chooseBackup, fenceNote } from './restore-steps.js';
 
 export async function level1Workflow({ context, options }: PlanInput): Promise<RunResult> {
   const run = planRunbook(context);
+  // Ended after its own clean-up: a plan that failed or was rejected fails, carrying its result to the incident or drill.
+  return run.end(await recover(run, options));
+}
+
+async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
+  const { context } = run;
   const selection = options.record;
   const { incidentId, target } = context;
   let staged = false;

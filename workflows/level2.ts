@@ -1,14 +1,20 @@
 // L2 — moderate outage (a feature unavailable), RTO 4 h. The DR document's plan:
 // notify affected users → diagnose → roll back code if needed → restore data if needed →
 // test functionality → resume operations → post-incident review.
-import type { PlanInput, RunResult } from '../common/plans.js';
+import type { PlanInput, PlanOptions, RunResult } from '../common/plans.js';
 import { quick, heavy } from './proxies.js';
 import { outcomeOf } from './engine/outcome.js';
-import { type PlanFacts, planRunbook } from './engine/runbook.js';
+import { type PlanFacts, type Runbook, planRunbook } from './engine/runbook.js';
 import { chooseBackup, fenceNote, safetySnapshot } from './restore-steps.js';
 
 export async function level2Workflow({ context, options }: PlanInput): Promise<RunResult> {
   const run = planRunbook(context);
+  // Ended after its own clean-up: a plan that failed or was rejected fails, carrying its result to the incident or drill.
+  return run.end(await recover(run, options));
+}
+
+async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
+  const { context } = run;
   const { incidentId, target } = context;
   let staged = false;
   let backupUsed: PlanFacts['backupUsed'];

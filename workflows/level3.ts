@@ -1,14 +1,20 @@
 // L3 — major outage (system down), RTO 24 h. The DR document's plan:
 // activate response team → communicate to all users → contact vendor support → execute recovery →
 // verify all systems → gradual resumption → post-mortem.
-import type { PlanInput, RunResult } from '../common/plans.js';
+import type { PlanInput, PlanOptions, RunResult } from '../common/plans.js';
 import { quick } from './proxies.js';
 import { outcomeOf } from './engine/outcome.js';
-import { type PlanFacts, planRunbook } from './engine/runbook.js';
+import { type PlanFacts, type Runbook, planRunbook } from './engine/runbook.js';
 import { chooseBackup, dropUnusedDatabase, fullRestore, newDatabaseName } from './restore-steps.js';
 
 export async function level3Workflow({ context, options }: PlanInput): Promise<RunResult> {
   const run = planRunbook(context);
+  // Ended after its own clean-up: a plan that failed or was rejected fails, carrying its result to the incident or drill.
+  return run.end(await recover(run, options));
+}
+
+async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
+  const { context } = run;
   let backupUsed: PlanFacts['backupUsed'];
   /** A database the restore created: dropped again if the plan does not end recovered. */
   let newDatabase: string | undefined;

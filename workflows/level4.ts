@@ -1,15 +1,21 @@
 // L4 — catastrophic data loss, RTO 48–72 h. The DR document's plan:
 // emergency activation → all-hands communication → vendor escalation → use latest available
 // backup → accept potential data loss (two approvers) → restore → manual data reconstruction → full audit.
-import type { PlanInput, RunResult } from '../common/plans.js';
+import type { PlanInput, PlanOptions, RunResult } from '../common/plans.js';
 import { quick, heavy } from './proxies.js';
 import { formatDuration } from '../common/time.js';
 import { outcomeOf } from './engine/outcome.js';
-import { type PlanFacts, planRunbook } from './engine/runbook.js';
+import { type PlanFacts, type Runbook, planRunbook } from './engine/runbook.js';
 import { dropUnusedDatabase, fullRestore, newDatabaseName, skippedText } from './restore-steps.js';
 
 export async function level4Workflow({ context, options }: PlanInput): Promise<RunResult> {
   const run = planRunbook(context);
+  // Ended after its own clean-up: a plan that failed or was rejected fails, carrying its result to the incident or drill.
+  return run.end(await recover(run, options));
+}
+
+async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
+  const { context } = run;
   const { target } = context;
   let backupUsed: PlanFacts['backupUsed'];
   /** A database the restore created: dropped again if the plan does not end recovered. */

@@ -6,6 +6,7 @@ import { InputError } from '../../common/errors.js';
 import { type StepRecord } from '../../common/plans.js';
 import { drillSections } from './drill-markdown.js';
 import { row } from './markdown.js';
+import { formatMargin, rtoActual, rtoSummary, rtoVerdictOf, verdictWord } from '../../common/rto.js';
 import { formatDuration, formatTime, timeOf } from '../../common/time.js';
 import type { RunReport } from './run-report.js';
 import { renderTimelineSvg } from './timeline-svg.js';
@@ -42,10 +43,6 @@ function runTime(iso: string | undefined, declaredAt: string): string {
   if (declared === undefined) return clock;
   const offset = t - declared;
   return `${clock} (T${offset < 0 ? '−' : '+'}${formatDuration(Math.abs(offset))})`;
-}
-
-export function formatMargin(marginMs: number): string {
-  return marginMs >= 0 ? `${formatDuration(marginMs)} to spare` : `${formatDuration(-marginMs)} over the target`;
 }
 
 function stepDuration(step: StepRecord, generatedAt: string): string {
@@ -88,9 +85,12 @@ export function renderMarkdown(report: RunReport, svgFileName: string = TIMELINE
     (timeOf(context.declaredAt) !== undefined ? new Date(timeOf(context.declaredAt)! + context.rtoMs).toISOString() : undefined);
   const lines: string[] = [];
   lines.push(`# ${report.title.replace(/\s*[\r\n]+\s*/g, ' ')}`, '');
+  // The RTO reads here as `lifeboat status` prints it (common/rto.ts); a run that did not recover has no margin.
+  const recovered = result.outcome === 'recovered';
+  const verdict = rto ? rtoVerdictOf(rto, result.outcome) : undefined;
   lines.push(
-    `${report.kind === 'drill' ? 'Drill' : 'Incident'} \`${report.id}\` — ${result.outcome}` +
-      (rto ? `, RTO ${rto.verdict === 'met' ? 'met' : 'missed'} (${formatMargin(rto.marginMs)}).` : '.'),
+    `${report.kind === 'drill' ? 'Drill' : 'Incident'} \`${report.id}\` — ${result.outcome}.` +
+      (rto ? ` ${rtoSummary(rto, result.outcome)}.` : ''),
     '',
   );
 
@@ -103,15 +103,19 @@ export function renderMarkdown(report: RunReport, svgFileName: string = TIMELINE
   lines.push(row('Declared at', formatTime(context.declaredAt)));
   lines.push(row('Outcome', result.detail ? `${result.outcome}: ${result.detail}` : result.outcome));
   lines.push(row('RTO target', `${formatDuration(rto?.targetMs ?? context.rtoMs)} (deadline ${formatTime(deadline)})`));
-  lines.push(row('Actual', rto ? formatDuration(rto.actualMs) : 'not measured'));
-  lines.push(row('Margin', rto ? formatMargin(rto.marginMs) : 'not measured'));
-  lines.push(row('Verdict', rto ? (rto.verdict === 'met' ? '✅ met' : '❌ missed') : 'not measured'));
+  lines.push(
+    row('Actual', !rto ? 'not measured' : recovered ? formatDuration(rto.actualMs) : `not recovered: ${rtoActual(rto, result.outcome)}`),
+  );
+  lines.push(row('Margin', !rto ? 'not measured' : recovered ? formatMargin(rto.marginMs) : 'none: the run did not recover'));
+  lines.push(row('Verdict', verdict ? `${verdict === 'met' ? '✅' : '❌'} ${verdictWord(verdict)}` : 'not measured'));
   lines.push(
     row(
       'RPO achieved',
-      rto?.rpoAchievedMs !== undefined
-        ? `${formatDuration(rto.rpoAchievedMs)} of data written before the incident was lost`
-        : 'no backup used',
+      !recovered && rto
+        ? 'none: the run did not recover'
+        : rto?.rpoAchievedMs !== undefined
+          ? `${formatDuration(rto.rpoAchievedMs)} of data written before the incident was lost`
+          : 'no backup used',
     ),
   );
   lines.push(row('Backup used', result.backupUsed ? `${result.backupUsed.id} (taken ${formatTime(result.backupUsed.startedAt)})` : 'none'));

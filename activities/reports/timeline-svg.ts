@@ -4,6 +4,7 @@
 // and nothing in it depends on the clock or the machine ("now" is the report's generatedAt).
 import type { StepRecord, StepStatus } from '../../common/plans.js';
 import { formatDuration, formatTime, timeOf } from '../../common/time.js';
+import { rtoSummary } from '../../common/rto.js';
 import type { RunReport } from './run-report.js';
 
 const SECOND = 1_000;
@@ -203,10 +204,7 @@ export function renderTimelineSvg(report: RunReport): string {
   // Heading: the title, and one line saying how it went.
   push(`<text x="${PAD}" y="26" font-size="16" font-weight="bold" fill="#212529">${escapeXml(fit(report.title, 110))}</text>`);
   const rto = report.result.rto;
-  const verdict = rto
-    ? `RTO ${formatDuration(rto.targetMs)} ${rto.verdict}: actual ${formatDuration(rto.actualMs)}, ` +
-      (rto.marginMs >= 0 ? `${formatDuration(rto.marginMs)} to spare` : `${formatDuration(-rto.marginMs)} over`)
-    : `RTO ${formatDuration(rtoMs)}: not measured`;
+  const verdict = rto ? rtoSummary(rto, report.result.outcome) : `RTO ${formatDuration(rtoMs)}: not measured`;
   const subtitle = [
     `${report.context.level} ${report.kind}`,
     `target ${report.context.target}`,

@@ -11,8 +11,9 @@
 import { type Client, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { approveUpdate, completeUpdate, rejectUpdate, statusQuery } from '../../workflows/messages.js';
 import { InputError } from '../../common/errors.js';
-import { type RunResult, type RunStatus } from '../../common/plans.js';
+import { type RunStatus } from '../../common/plans.js';
 import { slackVia } from '../../activities/notify/slack-actions.js';
+import { runResultOf } from '../run-result.js';
 import { answerTo } from '../sign.js';
 
 export type ClickKind = 'approve' | 'reject' | 'done';
@@ -97,8 +98,8 @@ async function alreadySettled(client: Client, click: Click): Promise<string | un
     const { status: state } = await handle.describe().catch(() => ({ status: undefined }));
     const status: Pick<RunStatus, 'waiting' | 'timeline'> | undefined =
       state && state.name !== 'RUNNING'
-        ? await handle.result().then(
-            (r: RunResult) => ({ waiting: [], timeline: r.timeline }),
+        ? await runResultOf(handle).then(
+            (r) => ({ waiting: [], timeline: r.timeline }),
             () => undefined,
           )
         : await handle.query(statusQuery).catch(() => undefined);

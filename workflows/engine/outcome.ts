@@ -1,6 +1,10 @@
 // How a plan ends when it does not recover: the two ways people stop it (an abort, a rejected
-// gate), and the text and outcome any other error turns into. Pure: plans and the engine share it.
-import type { Outcome } from '../../common/plans.js';
+// gate), the text and outcome any other error turns into, and the failure a run that failed or was
+// rejected ends its workflow execution with (its RunResult as the details, read back by a parent
+// here and by clients in client/run-result.ts). Pure: plans and the engine share it.
+import { ApplicationFailure, ChildWorkflowFailure } from '@temporalio/common';
+import { RUN_FAILURE_TYPES, runFailureType } from '../../common/errors.js';
+import type { Outcome, RunResult } from '../../common/plans.js';
 
 /** Thrown at a safe point once an abort was requested; plans clean up and end as "aborted". */
 export class RunAborted extends Error {
@@ -36,4 +40,19 @@ export function outcomeOf(err: unknown, committed: readonly string[] = []): { ou
     detail: `${ended.detail} — already applied before that, and staying applied: ${committed.join('; ')}`,
     committed: [...committed],
   };
+}
+
+/** The failure a run with this result ends its workflow execution with; undefined when it completes (recovered, aborted). */
+export function runFailure(result: RunResult): ApplicationFailure | undefined {
+  const type = runFailureType(result.outcome);
+  if (!type) return undefined;
+  return ApplicationFailure.create({ type, message: `${result.outcome}: ${result.detail}`, nonRetryable: true, details: [result] });
+}
+
+/** The result a child plan that failed or was rejected carries in its failure; any other error is thrown again. */
+export function planResultOf(err: unknown): RunResult {
+  const cause = err instanceof ChildWorkflowFailure ? err.cause : undefined;
+  const result = cause instanceof ApplicationFailure && RUN_FAILURE_TYPES.includes(cause.type ?? '') ? cause.details?.[0] : undefined;
+  if (typeof result !== 'object' || result === null) throw err;
+  return result as RunResult;
 }

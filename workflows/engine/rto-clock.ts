@@ -57,7 +57,7 @@ export function startRtoClock(
 
 /**
  * A finished run's RTO and RPO, from the declaration (a drill passes the moment its simulated incident
- * began) to now; met only when the run recovered in time.
+ * began) to now; met only when the run recovered in time, not-recovered when it did not recover at all.
  */
 export function measureRto(
   context: RunContext,
@@ -71,7 +71,7 @@ export function measureRto(
     deadline: new Date(declared + context.rtoMs).toISOString(),
     actualMs,
     marginMs: context.rtoMs - actualMs,
-    verdict: outcome === 'recovered' && actualMs <= context.rtoMs ? 'met' : 'missed',
+    verdict: outcome !== 'recovered' ? 'not-recovered' : actualMs <= context.rtoMs ? 'met' : 'missed',
     rpoAchievedMs: facts.backupUsed ? declared - Date.parse(facts.backupUsed.startedAt) : undefined,
   };
 }

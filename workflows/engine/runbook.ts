@@ -32,7 +32,7 @@ import { FailureType } from '../../common/errors.js';
 import { incidentIdSA, levelSA, rtoStatusSA, statusQuery } from '../messages.js';
 import { Announcer, describeRequest } from './announcer.js';
 import { Inbox } from './inbox.js';
-import { GateRejected, RunAborted, failureText } from './outcome.js';
+import { GateRejected, RunAborted, failureText, runFailure } from './outcome.js';
 import { type RtoClock, measureRto, startRtoClock } from './rto-clock.js';
 import { Timeline } from './timeline.js';
 import type { OpenGate, OpenTask } from './validators.js';
@@ -45,6 +45,15 @@ export interface PlanFacts {
   /** A drill's simulated incident began here (after the scenario), not at the drill's start. */
   declaredAt?: string;
 }
+
+/**
+ * Runs begun before a failed or rejected run failed its workflow execution (and before the current
+ * step was closed and "not-recovered" was a verdict) replay as they ran: everything this changed
+ * is behind this patch. It is asked once, as a run starts: asked at the end, after a local activity
+ * (a notice) whose result a replay may deliver a workflow task earlier than the run saw it, the
+ * replay would not find the marker where it looks and fail (seen in tests, SDK 1.24).
+ */
+const FAILURE_VISIBLE = 'failure-visible';
 
 /** How a wait for a person ended: their answer, or else the run's abort (the wait ends only when one is there). */
 function endedBy<T>(answer: T | undefined, abort: AbortRequest | undefined): { answer: T } | { abort: AbortRequest } {
@@ -87,6 +96,8 @@ export class Runbook {
   private facts: PlanFacts = {};
   private outcome?: Outcome;
   private rto?: RtoResult;
+  /** Whether this run ends as FAILURE_VISIBLE says (false: a run begun before, replaying). */
+  private readonly endsVisibly: boolean;
   /** Changes this run committed to the target, with their step's detail: the outcome names them whatever follows. */
   readonly committed: string[] = [];
 
@@ -105,6 +116,7 @@ export class Runbook {
       () => this.outcome,
       (item, decision) => this.recordDecision(item, decision),
     );
+    this.endsVisibly = patched(FAILURE_VISIBLE);
     setHandler(statusQuery, () => this.status());
     upsertSearchAttributes([
       { key: incidentIdSA, value: context.incidentId },
@@ -376,9 +388,29 @@ export class Runbook {
   async finish(outcome: Outcome, facts: Pick<PlanFacts, 'backupUsed' | 'declaredAt'> = {}): Promise<RtoResult> {
     this.outcome = outcome;
     if (this.clock) await this.clock.stop();
-    this.rto = measureRto(this.context, outcome, facts);
+    const rto = measureRto(this.context, outcome, facts);
+    // Older runs upserted "missed" as the RTO status of a run that did not recover.
+    this.rto = rto.verdict === 'not-recovered' && !this.endsVisibly ? { ...rto, verdict: 'missed' } : rto;
     this.setRtoStatus(this.rto.verdict);
     return this.rto;
+  }
+
+  /** The run has ended (a drill, with its verdict): the current step search attribute says so. */
+  close(how: string): void {
+    if (this.endsVisibly) this.steps.close(how);
+  }
+
+  /**
+   * The run's last act, after its report: closes the current step and, when the run failed or was
+   * rejected, fails its workflow execution with the result as the failure's details, so the Web UI
+   * shows it red and clients still read the result (client/run-result.ts). Returns the result of a
+   * run that completes (recovered, aborted: common/errors.ts runFailureType says why).
+   */
+  end(result: RunResult): RunResult {
+    this.close(result.outcome);
+    const failure = this.endsVisibly ? runFailure(result) : undefined;
+    if (failure) throw failure;
+    return result;
   }
 
   /**
