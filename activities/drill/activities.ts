@@ -13,7 +13,7 @@ import { heartbeatWhile } from '../heartbeat.js';
 import type { TestDatabaseRef } from '../inputs.js';
 import { databaseName, describeUrl, escapeIdentifier, withClient, withDatabase } from '../postgres/connection.js';
 import { fingerprintDatabase, quoteTable, rowCounts } from '../postgres/inspect.js';
-import { describeTable } from '../postgres/records.js';
+import { describeTable } from '../postgres/tables.js';
 import { dropDatabase, recreateDatabase } from '../postgres/restore.js';
 import { writeDrillReport } from '../reports/drill-report.js';
 import { type Resolver, TEST_DATABASE } from '../resolve.js';
