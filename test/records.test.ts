@@ -368,6 +368,49 @@ describe('record-level and table-level recovery', () => {
     await dropStaging(db.url, SCHEMA);
   });
 
+  it("applies as a role that may not set session_replication_role: the tables' enabled user triggers are off inside the apply only", async () => {
+    const role = uniqueName('lb_app');
+    const schema = 'lifeboat_staging_trigger_test';
+    const stamp = `CREATE FUNCTION lb_touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN NEW.updated_at := clock_timestamp(); RETURN NEW; END $$`;
+    await query(`CREATE ROLE ${role} LOGIN`);
+    try {
+      await withClient(db.url, async (c) => {
+        await c.query(stamp);
+        await c.query(`CREATE TABLE lb_touched (id int PRIMARY KEY, v text, updated_at timestamptz)`);
+        await c.query(`CREATE TRIGGER lb_touch BEFORE UPDATE ON lb_touched FOR EACH ROW EXECUTE FUNCTION lb_touch()`);
+        await c.query(`CREATE TRIGGER lb_off BEFORE INSERT ON lb_touched FOR EACH ROW EXECUTE FUNCTION lb_touch()`);
+        await c.query(`ALTER TABLE lb_touched DISABLE TRIGGER lb_off`);
+        await c.query(`ALTER TABLE lb_touched OWNER TO ${role}`);
+        await c.query(`INSERT INTO lb_touched VALUES (1, 'changed', '2020-01-01 00:00:00+00')`);
+        await c.query(`CREATE SCHEMA ${schema} AUTHORIZATION ${role}`);
+        await c.query(
+          `CREATE TABLE ${schema}.lb_touched AS SELECT 1 AS id, 'backup'::text AS v, '2020-01-01 00:00:00+00'::timestamptz AS updated_at`,
+        );
+        await c.query(`INSERT INTO ${schema}.lb_touched VALUES (2, 'gone', '2019-01-01 00:00:00+00')`);
+        await c.query(`ALTER TABLE ${schema}.lb_touched OWNER TO ${role}`);
+      });
+      const asRole = new URL(db.url);
+      asRole.username = role;
+      const staged: StagedTable[] = [{ table: 'lb_touched', primaryKey: 'id', rows: 2, keys: ['1', '2'] }];
+      expect(await applyStaged(asRole.toString(), schema, staged)).toEqual({ lb_touched: { inserted: 1, updated: 1, deleted: 0 } });
+      expect(await query(`SELECT id, v, updated_at::text AS at FROM lb_touched ORDER BY id`)).toEqual([
+        { id: 1, v: 'backup', at: '2020-01-01 00:00:00+00' },
+        { id: 2, v: 'gone', at: '2019-01-01 00:00:00+00' },
+      ]);
+      expect(await compareWithStaged(db.url, schema, staged)).toEqual({ lb_touched: [] });
+      // As they were: the enabled trigger enabled, the disabled one disabled.
+      expect(await query(`SELECT tgname, tgenabled FROM pg_trigger WHERE tgrelid = 'lb_touched'::regclass ORDER BY 1`)).toEqual([
+        { tgname: 'lb_off', tgenabled: 'D' },
+        { tgname: 'lb_touch', tgenabled: 'O' },
+      ]);
+    } finally {
+      await query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+      await query(`DROP TABLE IF EXISTS lb_touched`);
+      await query(`DROP FUNCTION IF EXISTS lb_touch()`);
+      await query(`DROP ROLE ${role}`);
+    }
+  });
+
   it('validates keys by the primary key type', () => {
     const shapeWith = (type: string): Parameters<typeof validateKeys>[1] => ({
       table: 't',
