@@ -11,10 +11,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../activities/index.js';
 import { withClient, withDatabase } from '../activities/postgres/connection.js';
+import { findKeptCopy } from '../activities/postgres/recovery-copy.js';
 import { describeTable } from '../activities/postgres/tables.js';
 import { declare, incidentInput } from '../client/incidents.js';
 import { type LifeboatConfig, parseConfig } from '../config/config.js';
+import { keptCopyName, stagingSchema } from '../common/names.js';
 import type { RunResult, RunStatus } from '../common/plans.js';
 import { statusQuery } from '../workflows/messages.js';
 import { type TestWorker, answer, runLifeboat, startTestWorker, testConfigText, testEnv, uniqueName, waitingNames } from './helpers.js';
@@ -149,6 +153,7 @@ describe('L1 on a schema zoo (billing)', () => {
   let configFile: string;
   let worker: TestWorker;
   let env: NodeJS.ProcessEnv;
+  let workerEnv: NodeJS.ProcessEnv;
   let backupId: string;
   const query = <T extends Record<string, unknown>>(sql: string, params: unknown[] = []) =>
     withClient(url, async (c) => (await c.query<T>(sql, params)).rows);
@@ -178,7 +183,7 @@ describe('L1 on a schema zoo (billing)', () => {
     configFile = join(mkdtempSync(join(tmpdir(), 'lifeboat-zoo-')), 'lifeboat.yaml');
     writeFileSync(configFile, text);
     config = parseConfig(text, configFile, {});
-    const workerEnv = { ...testEnv({ name: zoo, url, drop: async () => undefined }), ZOO_DATABASE_URL: url };
+    workerEnv = { ...testEnv({ name: zoo, url, drop: async () => undefined }), ZOO_DATABASE_URL: url };
     env = { ...process.env, ...workerEnv, TEMPORAL_ADDRESS: inject('temporalAddress') };
     worker = await startTestWorker(config, workerEnv);
     const run = (type: string, args: unknown[]) =>
@@ -348,4 +353,37 @@ describe('L1 on a schema zoo (billing)', () => {
       rows: [],
     });
   }, 240_000);
+
+  it("stages from the backup's kept recovery copy, and from a copy made for the selection when there is none", async () => {
+    // The verification kept its restore, found by the backup's id.
+    const kept = await findKeptCopy(admin(), 'zoo', backupId);
+    expect(kept).toBe(keptCopyName(backupId));
+    // A mark only the kept copy carries shows where the staged row came from.
+    await withClient(withDatabase(admin(), kept!), (c) =>
+      c.query(`UPDATE billing.customers SET name = 'from the kept copy' WHERE region = 'eu' AND customer_no = 1`),
+    );
+    const activities = createActivities({ config, env: workerEnv });
+    const incidentId = 'inc-20261130-000000-zoo1';
+    const input = {
+      incidentId,
+      target: 'zoo',
+      backupId,
+      selection: { table: 'billing.customers', keyTuples: [{ region: 'eu', customer_no: '1' }], goodBefore: new Date().toISOString() },
+    };
+    const stagedName = async () =>
+      (await query<{ name: string }>(`SELECT name FROM ${stagingSchema(incidentId)}."billing.customers"`)).map((r) => r.name);
+
+    const fromKept = await new MockActivityEnvironment().run(activities.stageRecords, input);
+    expect(fromKept).toMatchObject([{ table: 'billing.customers', rows: 1, keys: ['(eu,1)'], keyColumns: ['region', 'customer_no'] }]);
+    expect(await stagedName()).toEqual(['from the kept copy']);
+
+    await withClient(admin(), (c) => c.query(`DROP DATABASE ${kept!} WITH (FORCE)`));
+    expect(await new MockActivityEnvironment().run(activities.stageRecords, input)).toEqual(fromKept);
+    expect(await stagedName()).toEqual(['Customer eu1']);
+    // The copy made for the selection is gone, and so is the work schema.
+    expect(await withClient(admin(), (c) => c.query(`SELECT 1 FROM pg_database WHERE datname LIKE 'lifeboat_copy_%'`))).toMatchObject({
+      rows: [],
+    });
+    await new MockActivityEnvironment().run(activities.dropStaging, { incidentId, target: 'zoo' });
+  });
 });

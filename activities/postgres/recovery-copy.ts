@@ -1,16 +1,24 @@
-// A recovery copy made for one selection: the backup restored into a scratch database with only
-// the rows that selection can need. PostgreSQL's own pg_restore does the reading: `pg_restore -l`
-// lists the archive's table of contents, the list keeps every definition (schemas, types,
-// functions, tables: whatever the tables' columns need) and the data of the wanted tables only,
-// and `pg_restore -L` restores that list, without the post-data section (indexes, constraints,
-// triggers), which a copy queried once does not need.
+// Recovery copies: real PostgreSQL copies of a backup that rows (L1) and tables (L2) are read from
+// with SQL. Two kinds, both on the verification server:
+// - kept: a verification's restore of a backup that passed, kept (renamed, its comment saying whose
+//   backup it holds) until the verification of a newer backup of the target replaces it;
+// - made for one selection, when the chosen backup has no kept copy: the backup restored into a
+//   scratch database with only the rows that selection can need. PostgreSQL's pg_restore does the
+//   reading: `pg_restore -l` lists the archive's table of contents, the list keeps every
+//   definition (schemas, types, functions, tables: whatever the tables' columns need) and the data
+//   of the wanted tables only, and `pg_restore -L` restores that list without the post-data section
+//   (indexes, constraints, triggers), which a copy queried once does not need.
 //
 // Guarantees:
+// - A target has at most one kept copy, of the newest backup verified; it is found by the backup's
+//   id recorded in its comment, never by its (shortened) name.
 // - The data restored is exactly the wanted tables' (their partitions are named one by one: a
 //   partitioned table has no data of its own in an archive); nothing else is loaded.
 // - The list is PostgreSQL's, only filtered: entries keep pg_restore's order and dependencies.
 import { writeFile } from 'node:fs/promises';
-import { escapeIdentifier, libpqEnv, pgTool, withDatabase } from './connection.js';
+import type pg from 'pg';
+import { keptCopyName } from '../../common/names.js';
+import { escapeIdentifier, escapeLiteral, libpqEnv, pgTool, withClient, withDatabase } from './connection.js';
 import { privilegeFlags } from './restore.js';
 import { runTool, startTool } from './tool.js';
 
@@ -89,5 +97,72 @@ export async function restoreTables(
   return kept;
 }
 
-/** SQL naming a table of the copy. */
-export const copyRelation = (t: TableName) => `${escapeIdentifier(t.schema)}.${escapeIdentifier(t.name)}`;
+// ─────────────────────────────── Kept copies: a verification's restore ───────────────────────────────
+
+/** What a kept copy's database comment records: whose backup it holds. */
+interface KeptCopy {
+  lifeboat: 'recovery-copy';
+  target: string;
+  backup: string;
+  startedAt: string;
+}
+
+async function keptCopies(client: pg.Client): Promise<Array<KeptCopy & { database: string }>> {
+  const { rows } = await client.query<{ database: string; comment: string | null }>(
+    `SELECT datname AS database, shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname LIKE 'lifeboat\\_recovery\\_%'`,
+  );
+  return rows.flatMap((r) => {
+    try {
+      const c = JSON.parse(r.comment ?? '') as KeptCopy;
+      return c.lifeboat === 'recovery-copy' ? [{ ...c, database: r.database }] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** The database holding the kept recovery copy of `target`'s backup `backupId` on the server, if there is one. */
+export async function findKeptCopy(serverUrl: string, target: string, backupId: string): Promise<string | undefined> {
+  return withClient(serverUrl, async (c) => (await keptCopies(c)).find((k) => k.target === target && k.backup === backupId)?.database);
+}
+
+/**
+ * Keeps the verified restore `database` as the recovery copy of backup `copy.backup`: renamed
+ * (keptCopyName), its comment recording target, backup and time, and the target's older kept copy
+ * dropped. A copy of an older backup than the one kept is dropped instead. Safe to run twice.
+ * Returns whether it was kept.
+ */
+export async function keepAsRecoveryCopy(serverUrl: string, database: string, copy: Omit<KeptCopy, 'lifeboat'>): Promise<boolean> {
+  const name = keptCopyName(copy.backup);
+  return withClient(serverUrl, async (c) => {
+    const kept = (await keptCopies(c)).filter((k) => k.target === copy.target);
+    const drop = (db: string) => c.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(db)} WITH (FORCE)`);
+    if (kept.some((k) => k.startedAt > copy.startedAt)) {
+      await drop(database);
+      return false;
+    }
+    const exists = async (db: string) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [db])).rows.length > 0;
+    if (await exists(database)) {
+      if (name !== database) {
+        await drop(name);
+        // The verification's sessions are gone; autovacuum may still be in it, and a rename needs it alone.
+        for (let attempt = 1; ; attempt++) {
+          await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [
+            database,
+          ]);
+          try {
+            await c.query(`ALTER DATABASE ${escapeIdentifier(database)} RENAME TO ${escapeIdentifier(name)}`);
+            break;
+          } catch (err) {
+            if ((err as { code?: string }).code !== '55006' || attempt === 10) throw err; // object_in_use
+          }
+        }
+      }
+    } else if (!(await exists(name))) throw new Error(`the verified database ${database} is gone: nothing to keep`);
+    await c.query(
+      `COMMENT ON DATABASE ${escapeIdentifier(name)} IS ${escapeLiteral(JSON.stringify({ lifeboat: 'recovery-copy', ...copy }))}`,
+    );
+    for (const k of kept) if (k.database !== name) await drop(k.database);
+    return true;
+  });
+}

@@ -1,10 +1,10 @@
 // Activities that restore selected records (L1) or whole tables (L2) from a backup: the records
-// are chosen with SQL in a recovery copy of the backup (the backup restored, with only the tables
-// the selection needs, into a scratch database on the verification server), staged into the
-// incident's staging schema, diffed against the live rows, snapshotted (what the apply will
+// are chosen with SQL in a recovery copy of the backup on the verification server (the restore its
+// verification kept, or one made for the selection with only the tables it needs), staged into
+// the incident's staging schema, diffed against the live rows, snapshotted (what the apply will
 // overwrite goes to the store), applied in one transaction and checked. Each is safe to run twice:
-// the copy and the staging are recreated, the apply happens once per approval (a fence in the
-// staging schema, activities/postgres/fence.ts), and the snapshot overwrites itself.
+// a copy made for the selection and the staging are recreated, the apply happens once per approval
+// (a fence in the staging schema, activities/postgres/fence.ts), and the snapshot overwrites itself.
 import { Context } from '@temporalio/activity';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -19,7 +19,7 @@ import { type AppliedCounts, applyStagedOn, compareWithStaged, diffStaged, snaps
 import { withClient, withDatabase } from '../postgres/connection.js';
 import { integrityFindings } from '../postgres/inspect.js';
 import { lockFence, readStagingFence, writeStagingFence } from '../postgres/fence.js';
-import { restoreTables } from '../postgres/recovery-copy.js';
+import { findKeptCopy, restoreTables } from '../postgres/recovery-copy.js';
 import { dropDatabase, recreateDatabase } from '../postgres/restore.js';
 import { parseFilter } from '../postgres/selection.js';
 import { type StagedTable, type StagingPlan, dropStaging, planStaging, stageSelection } from '../postgres/staging.js';
@@ -70,9 +70,10 @@ export function createRecordRestoreActivities(resolve: Resolver) {
 
     /**
      * Stages the selected records (or a whole table) from the backup, after validating the
-     * selection: the backup is downloaded (its size and SHA-256 checked on the way), the tables
-     * the selection needs are restored into a recovery copy on the verification server, the rows
-     * are chosen there with SQL and copied into the staging schema; the copy is dropped after.
+     * selection, from a recovery copy of the backup on the verification server: the one its
+     * verification kept, else one made now (the backup downloaded, its size and SHA-256 checked on
+     * the way, and the tables the selection needs restored; dropped after). The rows are chosen
+     * there with SQL and copied into the staging schema.
      */
     async stageRecords(input: StageInput): Promise<StagedTable[]> {
       const url = databaseUrl(input.target, input.testDatabase);
@@ -80,6 +81,9 @@ export function createRecordRestoreActivities(resolve: Resolver) {
       const manifest = await manifestOf(resolve, input.target, input.backupId);
       const signal = Context.current().cancellationSignal;
       const server = scratchServerUrl(input.target);
+      // The verification's restore of this backup, when kept: no download, no restore.
+      const kept = await findKeptCopy(server, input.target, manifest.id);
+      if (kept) return heartbeatWhile({ phase: 'staging' }, () => stageSelection(url, withDatabase(server, kept), plan));
       const copy = recoveryCopyName(input.incidentId);
       const dir = await mkdtemp(join(tmpdir(), 'lifeboat-stage-'));
       try {
