@@ -411,6 +411,25 @@ describe('record-level and table-level recovery', () => {
     }
   });
 
+  it('checks the foreign keys the disabled triggers would have: a restored row whose parent is missing rolls the apply back', async () => {
+    const schema = 'lifeboat_staging_fk_test';
+    await query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    await query(`CREATE SCHEMA ${schema}`);
+    try {
+      // An activity of a lead that does not exist, as a wrong selection without its parent would stage it.
+      await query(`CREATE TABLE ${schema}.crm_activities AS SELECT * FROM crm_activities LIMIT 1`);
+      await query(`UPDATE ${schema}.crm_activities SET id = 999999, lead_id = 888888`);
+      const staged: StagedTable[] = [{ table: 'crm_activities', primaryKey: 'id', rows: 1, keys: ['999999'] }];
+      const before = await withClient(db.url, (c) => fingerprints(c, ['crm_activities']));
+      await expect(applyStaged(db.url, schema, staged)).rejects.toThrow(
+        /the apply was rolled back: 1 restored crm_activities row\(s\) reference rows of crm_leads that do not exist \(foreign key crm_activities_lead_fk\)/,
+      );
+      expect(await withClient(db.url, (c) => fingerprints(c, ['crm_activities']))).toEqual(before);
+    } finally {
+      await query(`DROP SCHEMA IF EXISTS ${schema} CASCADE`);
+    }
+  });
+
   it('validates keys by the primary key type', () => {
     const shapeWith = (type: string): Parameters<typeof validateKeys>[1] => ({
       table: 't',
