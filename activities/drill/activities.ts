@@ -135,8 +135,14 @@ export function createDrillActivities(resolver: Resolver) {
         try {
           let keys: string[] | undefined;
           if (kind === 'delete-rows') {
-            const { primaryKey } = await describeTable(c, table);
-            const pk = escapeIdentifier(primaryKey);
+            const { keyColumns } = await describeTable(c, table);
+            // The drill's L1 names the deleted rows by the values of a one-column key (--keys).
+            if (keyColumns.length !== 1)
+              throw refuse(
+                `the L1 drill deletes rows of ${table} by a one-column key, and its key is (${keyColumns.join(', ')}): set drill.table to a table with one`,
+                FailureType.config,
+              );
+            const pk = escapeIdentifier(keyColumns[0]!);
             const picked = await c.query<{ k: string }>(`SELECT ${pk}::text AS k FROM ${quoteTable(table)} ORDER BY random() LIMIT $1`, [
               records,
             ]);
