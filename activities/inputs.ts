@@ -3,7 +3,7 @@
 // `run.where` plus what the activity needs. Types only: they are what running workflows send, so
 // a field may be added only as optional.
 import type { RecordSelection, TargetRef } from '../common/plans.js';
-import type { StagedTable } from './postgres/records.js';
+import type { StagedTable } from './postgres/staging.js';
 
 /** The drill's isolated test database on a target's test server. */
 export interface TestDatabaseRef extends TargetRef {

@@ -97,6 +97,16 @@ export function stagingSchema(incidentId: string): string {
   return `lifeboat_staging_${incidentId.replace(/[^a-z0-9]/g, '_')}`;
 }
 
+/** The recovery copy an incident's staging restores the tables it needs into (on the verification server), within 63 bytes. */
+export function recoveryCopyName(incidentId: string): string {
+  return `lifeboat_copy_${incidentId.replace(/[^a-z0-9]/g, '_')}`.slice(0, 63);
+}
+
+/** The recovery copy a passed verification keeps of a backup (replaced by the next one's), within 63 bytes. */
+export function keptCopyName(backupId: string): string {
+  return `lifeboat_recovery_${backupId.replace(/[^a-z0-9]/g, '_')}`.slice(0, 63);
+}
+
 /**
  * The scratch database a verification restores into: the same on every attempt of one run, so a
  * retry replaces it, and distinct between runs, so two verifications of one backup id (two

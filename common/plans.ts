@@ -207,9 +207,12 @@ export interface RunResult {
 
 /** L1: which records to bring back, and from before when. */
 export interface RecordSelection {
+  /** The table: `table` in public, `schema.table` elsewhere (or as SQL writes it: `billing."Invoices"`); a partitioned table's parent. */
   table: string;
-  /** Primary-key values of the rows to bring back, or `filter` expressions such as "status=lost". */
+  /** Values of a one-column key of the rows to bring back, or `keyTuples`, or `filter` expressions such as "status=lost". */
   keys?: string[];
+  /** Keys of any shape, one per row: column → value, every column of the table's key (`--key customer_id=5,order_id=17`). */
+  keyTuples?: Array<Record<string, string>>;
   filter?: string[];
   /** Also bring back rows of tables referencing these (a lead's activities, notes, reminders). */
   includeChildren?: boolean;

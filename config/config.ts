@@ -14,7 +14,12 @@ const name = z.string().regex(/^[a-z][a-z0-9_-]{0,39}$/, 'expected a lower-case 
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected the name of an environment variable');
 
-const sqlIdentifier = z.string().regex(/^[a-z_][a-z0-9_]{0,62}$/, 'expected a lower-case SQL table name');
+// As PostgreSQL spells them, case and spaces kept, schema-qualified outside public (billing.invoices, Mixed Case).
+const tableName = z.string().regex(
+  // eslint-disable-next-line no-control-regex -- control characters are what the pattern keeps out
+  /^(?:[^.\s"\x00-\x1f][^."\x00-\x1f]{0,62}\.)?[^.\s"\x00-\x1f][^."\x00-\x1f]{0,62}$/,
+  'expected a table name as PostgreSQL spells it: table (in schema public) or schema.table, without quotes',
+);
 
 /** A check's SQL: one statement, so that nothing can end the read-only or rolled-back transaction it runs in. */
 const oneStatement = z
@@ -40,7 +45,7 @@ const criticalCheck = z.strictObject({
 const target = z.strictObject({
   urlEnv: envName,
   store: name,
-  tables: z.array(sqlIdentifier).min(1),
+  tables: z.array(tableName).min(1),
   integrityChecks: z.array(integrityCheck).default([]),
   criticalChecks: z.array(criticalCheck).default([]),
   /** Hooks by role: freezeWrites / unfreezeWrites (incident), rollback (L2 code rollback), cutover (L3). */
@@ -135,7 +140,7 @@ const drill = z.strictObject({
   /** L1: how many random rows of the target's first table are deleted (with their children). */
   records: z.number().int().min(1).max(10).default(5),
   /** L1 and L2: the table the scenario damages; by default chosen from the foreign keys (L1: one whose children go with it; L2: one nothing references). */
-  table: sqlIdentifier.optional(),
+  table: tableName.optional(),
   /** The server the isolated test database is created on; defaults to the target's scratch server. */
   testUrlEnv: envName.optional(),
   /** "drill": gates and tasks are answered by the drill's own identity; "human": people answer them. */

@@ -1,5 +1,6 @@
 // The backup plans of the DR document as workflows: take a backup, verify it by a test restore,
-// keep the right generations, and alarm when the newest verified backup is too old.
+// keep the right generations, and alarm when the newest verified backup is too old. A verification
+// that passes keeps its restore as the backup's recovery copy (activities/postgres/recovery-copy.ts).
 import { ActivityFailure, log, patched, workflowInfo } from '@temporalio/workflow';
 import type { Notice } from '../activities/notify/notifier.js';
 import {
@@ -51,7 +52,10 @@ export async function verifyWorkflow(input: VerifyInput): Promise<VerificationRe
   } catch (err) {
     findings.push({ check: 'restore', detail: failureMessage(err) });
   } finally {
-    await quick.dropScratchDatabase({ target: manifest.target, database });
+    // A restore that passed stays as the backup's recovery copy: L1 and L2 read their rows from it.
+    if (findings.length === 0 && patched('keep-recovery-copy'))
+      await quick.keepRecoveryCopy({ target: manifest.target, database, backupId: manifest.id, startedAt: manifest.startedAt });
+    else await quick.dropScratchDatabase({ target: manifest.target, database });
   }
 
   const record: VerificationRecord = {

@@ -13,7 +13,7 @@ import { heartbeatWhile } from '../heartbeat.js';
 import type { TestDatabaseRef } from '../inputs.js';
 import { databaseName, describeUrl, escapeIdentifier, withClient, withDatabase } from '../postgres/connection.js';
 import { fingerprintDatabase, quoteTable, rowCounts } from '../postgres/inspect.js';
-import { describeTable } from '../postgres/records.js';
+import { describeTable } from '../postgres/tables.js';
 import { dropDatabase, recreateDatabase } from '../postgres/restore.js';
 import { writeDrillReport } from '../reports/drill-report.js';
 import { type Resolver, TEST_DATABASE } from '../resolve.js';
@@ -135,8 +135,14 @@ export function createDrillActivities(resolver: Resolver) {
         try {
           let keys: string[] | undefined;
           if (kind === 'delete-rows') {
-            const { primaryKey } = await describeTable(c, table);
-            const pk = escapeIdentifier(primaryKey);
+            const { keyColumns } = await describeTable(c, table);
+            // The drill's L1 names the deleted rows by the values of a one-column key (--keys).
+            if (keyColumns.length !== 1)
+              throw refuse(
+                `the L1 drill deletes rows of ${table} by a one-column key, and its key is (${keyColumns.join(', ')}): set drill.table to a table with one`,
+                FailureType.config,
+              );
+            const pk = escapeIdentifier(keyColumns[0]!);
             const picked = await c.query<{ k: string }>(`SELECT ${pk}::text AS k FROM ${quoteTable(table)} ORDER BY random() LIMIT $1`, [
               records,
             ]);

@@ -8,7 +8,7 @@ import { hashTap } from '../storage/hash-tap.js';
 import type { BackupStore } from '../storage/store.js';
 import { libpqEnv, pgTool, withClient } from './connection.js';
 import type { ObjectPrivileges } from '../../common/backups.js';
-import { rowCounts, userTables } from './inspect.js';
+import { quoteTable, rowCounts, userTables } from './inspect.js';
 import { readPrivileges } from './privileges.js';
 import { startTool } from './tool.js';
 
@@ -49,7 +49,8 @@ export async function dumpToStore(url: string, store: BackupStore, key: string, 
         `--compress=${options.compression}`,
         `--snapshot=${snapshot}`,
         '--no-password',
-        ...(options.tables ?? []).map((t) => `--table=${t}`),
+        // Quoted: a pattern would fold Mixed Case to lower case and read * and ? as wildcards.
+        ...(options.tables ?? []).map((t) => `--table=${quoteTable(t)}`),
       ];
       // pg_dump writes its archive in 4 KiB pieces; a 1 MiB stdio buffer makes the pipe to us
       // as cheap as writing a file (same bytes, fewer and larger writes).

@@ -14,8 +14,10 @@ export async function userTables(client: pg.Client): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
+/** A table as Lifeboat names it (`table` in public, `schema.table` elsewhere, as spelt) quoted for SQL. */
 export function quoteTable(name: string): string {
-  return name.split('.').map(escapeIdentifier).join('.');
+  const dot = name.indexOf('.');
+  return dot > 0 ? `${escapeIdentifier(name.slice(0, dot))}.${escapeIdentifier(name.slice(dot + 1))}` : escapeIdentifier(name);
 }
 
 export async function rowCounts(client: pg.Client, tables: string[]): Promise<Record<string, number>> {

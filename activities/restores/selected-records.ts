@@ -1,58 +1,65 @@
 // Activities that restore selected records (L1) or whole tables (L2) from a backup: the records
-// are staged from the backup into the incident's staging schema, diffed against the live rows,
-// snapshotted (what the apply will overwrite goes to the store), applied in one transaction and
-// checked. Each is safe to run twice: staging is recreated, the apply happens once per approval
+// are chosen with SQL in a recovery copy of the backup on the verification server (the restore its
+// verification kept, or one made for the selection with only the tables it needs), staged into
+// the incident's staging schema, diffed against the live rows, snapshotted (what the apply will
+// overwrite goes to the store), applied in one transaction and checked. Each is safe to run twice:
+// a copy made for the selection and the staging are recreated, the apply happens once per approval
 // (a fence in the staging schema, activities/postgres/fence.ts), and the snapshot overwrites itself.
+import { Context } from '@temporalio/activity';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { FailureType } from '../../common/errors.js';
-import { dumpKey, stagingSchema } from '../../common/names.js';
+import { recoveryCopyName, stagingSchema } from '../../common/names.js';
 import { refuse } from '../failure.js';
 import { alreadyApplied, currentFence } from '../fence.js';
 import { heartbeatWhile, heartbeater } from '../heartbeat.js';
 import type { IncidentRef, SelectionRef, StageInput, StagedRecords, StagedRef } from '../inputs.js';
-import { withClient } from '../postgres/connection.js';
+import { type AppliedCounts, applyStagedOn, compareWithStaged, diffStaged, snapshotRows } from '../postgres/apply.js';
+import { withClient, withDatabase } from '../postgres/connection.js';
 import { integrityFindings } from '../postgres/inspect.js';
 import { lockFence, readStagingFence, writeStagingFence } from '../postgres/fence.js';
-import {
-  type AppliedCounts,
-  type StagedTable,
-  applyStagedOn,
-  compareWithStaged,
-  describeTable,
-  diffStaged,
-  dropStaging,
-  parseFilter,
-  snapshotRows,
-  stageFromBackup,
-  validateKeys,
-} from '../postgres/records.js';
+import { findKeptCopy, restoreTables } from '../postgres/recovery-copy.js';
+import { dropDatabase, recreateDatabase } from '../postgres/restore.js';
+import { parseFilter } from '../postgres/selection.js';
+import { type StagedTable, type StagingPlan, dropStaging, planStaging, stageSelection } from '../postgres/staging.js';
+import { describeTable, partitionRootName } from '../postgres/tables.js';
 import type { Resolver } from '../resolve.js';
-import { assertIntact, manifestOf } from './intact.js';
+import { downloadChecked } from '../storage/checksum.js';
+import { manifestOf, refuseDamaged } from './intact.js';
+import { RESTORE_JOBS } from './restore-backup.js';
+
+/** The schema a selection is checked against before an incident has one: never created. */
+const CHECK_SCHEMA = 'lifeboat_check';
 
 export function createRecordRestoreActivities(resolve: Resolver) {
-  const { databaseUrl, storeOf } = resolve;
+  const { databaseUrl, scratchServerUrl, storeOf } = resolve;
 
-  /** The selection checked against the live table: one of the target's tables, keys of its key's type, filters on its columns. */
-  async function validSelection(input: SelectionRef, wholeTable?: boolean) {
+  /**
+   * The selection checked against the live table: one of the target's tables (or a partition of
+   * one), any schema; keys of its key's shape and types; filters on its columns; children that
+   * can be staged. Returns the staging plan.
+   */
+  async function validSelection(input: SelectionRef & { incidentId?: string }, wholeTable?: boolean): Promise<StagingPlan> {
     const { selection } = input;
-    const plan = await withClient(databaseUrl(input.target, input.testDatabase), async (client) => {
+    if (!selection.keys && !selection.keyTuples && !selection.filter && !wholeTable)
+      throw refuse('say which records: key values (--keys), key tuples (--key col=value,…) or a filter (--where)', FailureType.input);
+    return withClient(databaseUrl(input.target, input.testDatabase), async (client) => {
       const shape = await describeTable(client, selection.table);
-      if (!resolve.target(input.target).tables.includes(shape.table)) {
-        throw refuse(
-          `table ${shape.table} is not one of target ${input.target}'s tables (${resolve.target(input.target).tables.join(', ')})`,
-          FailureType.input,
-        );
+      const tables = resolve.target(input.target).tables;
+      if (!tables.includes(shape.table) && !tables.includes(await partitionRootName(client, shape.oid))) {
+        throw refuse(`table ${shape.table} is not one of target ${input.target}'s tables (${tables.join(', ')})`, FailureType.input);
       }
-      return {
+      return planStaging(client, {
+        schema: input.incidentId ? stagingSchema(input.incidentId) : CHECK_SCHEMA,
         table: shape.table,
-        keys: selection.keys ? validateKeys(selection.keys, shape) : undefined,
+        keys: selection.keys,
+        keyTuples: selection.keyTuples,
         filter: selection.filter ? parseFilter(selection.filter, shape) : undefined,
         wholeTable,
         includeChildren: selection.includeChildren,
-      };
+      });
     });
-    if (!plan.keys && !plan.filter && !plan.wholeTable)
-      throw refuse('say which records: primary keys (--keys) or a filter (--where)', FailureType.input);
-    return plan;
   }
 
   return {
@@ -61,20 +68,43 @@ export function createRecordRestoreActivities(resolve: Resolver) {
       await validSelection(input);
     },
 
-    /** Stages the selected records (or a whole table) from the backup, after validating the selection. */
+    /**
+     * Stages the selected records (or a whole table) from the backup, after validating the
+     * selection, from a recovery copy of the backup on the verification server: the one its
+     * verification kept, else one made now (the backup downloaded, its size and SHA-256 checked on
+     * the way, and the tables the selection needs restored; dropped after). The rows are chosen
+     * there with SQL and copied into the staging schema.
+     */
     async stageRecords(input: StageInput): Promise<StagedTable[]> {
       const url = databaseUrl(input.target, input.testDatabase);
-      const plan = { ...(await validSelection(input, input.wholeTable)), schema: stagingSchema(input.incidentId) };
+      const plan = await validSelection(input, input.wholeTable);
       const manifest = await manifestOf(resolve, input.target, input.backupId);
-      await assertIntact(resolve, manifest);
-      const beat = heartbeater();
-      // An opener, not a stream: a filter with children reads the archive twice rather than staging whole child tables.
-      return stageFromBackup(
-        url,
-        () => storeOf(input.target).download(dumpKey(manifest.id)),
-        plan,
-        (p) => beat(p),
-      );
+      const signal = Context.current().cancellationSignal;
+      const server = scratchServerUrl(input.target);
+      // The verification's restore of this backup, when kept: no download, no restore.
+      const kept = await findKeptCopy(server, input.target, manifest.id);
+      if (kept) return heartbeatWhile({ phase: 'staging' }, () => stageSelection(url, withDatabase(server, kept), plan));
+      const copy = recoveryCopyName(input.incidentId);
+      const dir = await mkdtemp(join(tmpdir(), 'lifeboat-stage-'));
+      try {
+        const beat = heartbeater();
+        const file = join(dir, 'backup.dump');
+        refuseDamaged(
+          manifest,
+          await downloadChecked(storeOf(input.target), manifest, file, {
+            signal,
+            onBytes: (bytes) => beat({ phase: 'downloading', bytes }),
+          }),
+        );
+        await recreateDatabase(server, copy);
+        await heartbeatWhile({ phase: 'restoring the recovery copy' }, () =>
+          restoreTables(server, copy, file, plan.dataTables, { jobs: RESTORE_JOBS, signal }),
+        );
+        return await heartbeatWhile({ phase: 'staging' }, () => stageSelection(url, withDatabase(server, copy), plan));
+      } finally {
+        await dropDatabase(server, copy).catch(() => undefined);
+        await rm(dir, { recursive: true, force: true });
+      }
     },
 
     async diffRecords(input: StagedRecords) {

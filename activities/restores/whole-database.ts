@@ -3,7 +3,7 @@
 // database in one transaction. Each refuses a backup whose bytes do not match its manifest, and
 // each is safe to run twice: a new database is recreated, an in-place restore is all or nothing
 // and, fenced, happens once however often it is retried.
-import { Context } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import { parse } from 'pg-connection-string';
 import type { BackupManifest, Finding } from '../../common/backups.js';
 import { FailureType } from '../../common/errors.js';
@@ -15,6 +15,7 @@ import type { DatabaseRef, IncidentRef, RestoreInput } from '../inputs.js';
 import { missingRoles, rolesOf } from '../postgres/privileges.js';
 import { withClient } from '../postgres/connection.js';
 import { mayWriteDatabaseFence } from '../postgres/fence.js';
+import { keepAsRecoveryCopy } from '../postgres/recovery-copy.js';
 import { dropDatabase } from '../postgres/restore.js';
 import { restoreInPlaceOnce } from '../postgres/restore-in-place.js';
 import type { Resolver } from '../resolve.js';
@@ -51,6 +52,28 @@ export function createDatabaseRestoreActivities(resolve: Resolver) {
 
     async dropScratchDatabase(input: { target: string; database: string }): Promise<void> {
       await dropDatabase(scratchServerUrl(input.target), input.database);
+    },
+
+    /**
+     * Keeps a verification's restore of a backup that passed as the target's recovery copy (L1 and
+     * L2 then read rows from it instead of restoring the backup again), replacing the copy of an
+     * older backup. Never fails the verification: a copy that cannot be kept is dropped, and why is
+     * returned.
+     */
+    async keepRecoveryCopy(input: { target: string; database: string; backupId: string; startedAt: string }): Promise<string> {
+      const server = scratchServerUrl(input.target);
+      try {
+        const kept = await keepAsRecoveryCopy(server, input.database, {
+          target: input.target,
+          backup: input.backupId,
+          startedAt: input.startedAt,
+        });
+        return kept ? `kept as the recovery copy of ${input.backupId}` : 'a newer backup has the recovery copy: dropped';
+      } catch (err) {
+        log.warn('could not keep the recovery copy', { database: input.database, error: (err as Error).message });
+        await dropDatabase(server, input.database).catch(() => undefined);
+        return `not kept: ${(err as Error).message}`;
+      }
     },
 
     async newDatabaseName(input: IncidentRef): Promise<string> {

@@ -2,6 +2,7 @@
 // incident commander's commands. An incident id is checked as the command line is parsed, so a
 // mistyped one is bad input (exit 2) before Temporal is reached; a refused decision exits 1.
 import { Option, type Command } from 'commander';
+import { readFileSync } from 'node:fs';
 import { readReport, renderMarkdown } from '../../activities/reports/report.js';
 import { openStore } from '../../activities/storage/open.js';
 import { InputError } from '../../common/errors.js';
@@ -9,6 +10,7 @@ import { assertIncidentId } from '../../common/names.js';
 import { type Level } from '../../common/plans.js';
 import { triage } from '../../workflows/triage.js';
 import { CliError, connectClient } from '../follow.js';
+import { parseKeyOption, parseKeysFile } from '../key-tuples.js';
 import { abort, complete, declare, incidentInput, incidentStatus, listIncidents, renderStatus, vote, whoAmI } from '../incidents.js';
 import { answererOf, asOption, chooseTarget, configOf, keyOption, repeatable, targetOption } from './common.js';
 
@@ -33,6 +35,8 @@ interface DeclareOptions {
   dataLost?: boolean;
   table?: string;
   keys?: string[];
+  key?: string[];
+  keysFile?: string;
   where?: string[];
   children?: boolean;
   goodBefore?: string;
@@ -41,6 +45,14 @@ interface DeclareOptions {
   freezeWrites?: boolean;
   declaredAt?: string;
   as?: string;
+}
+
+function readKeysFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new InputError(`--keys-file ${file}: ${(err as Error).message}`);
+  }
 }
 
 export function registerIncidentCommands(program: Command): void {
@@ -56,10 +68,22 @@ export function registerIncidentCommands(program: Command): void {
     .option('--feature-down', 'triage: a feature is unavailable')
     .option('--system-down', 'triage: the whole system is down')
     .option('--data-lost', 'triage: data is lost (catastrophic)')
-    .option('--table <name>', 'L1/L2: the table whose records or content to restore')
-    .option('--keys <ids>', 'L1: primary keys of the rows to bring back, comma-separated', commaList)
+    .option(
+      '--table <name>',
+      'L1/L2: the table whose records or content to restore (schema.table outside public; a partitioned table by its parent)',
+    )
+    .option('--keys <ids>', 'L1: values of a one-column key of the rows to bring back, comma-separated', commaList)
+    .option(
+      '--key <column=value,...>',
+      'L1: one row by its key, any number of columns, e.g. --key customer_id=5,order_id=17 (repeatable)',
+      repeatable,
+    )
+    .option(
+      '--keys-file <file>',
+      'L1: the rows\' keys from a file: JSON [{"customer_id": 5, "order_id": 17}, …] or CSV (a header of the key\'s columns, then one row per record)',
+    )
     .option('--where <expr>', 'L1: a filter such as "status=lost" (repeatable, ANDed)', repeatable)
-    .option('--children', "L1: also bring back rows referencing them (a lead's activities, notes, reminders)")
+    .option('--children', "L1: also bring back rows referencing them, several levels deep (a lead's activities, notes, reminders)")
     .option('--good-before <time>', 'L1: ISO time before which the data was good (default: the declaration time)')
     .option('--override-record-limit', 'L1: allow more than 10 records, behind an extra approval')
     .option('--in-place', 'L3/L4: restore into the production database itself (after a safety snapshot and an approval)')
@@ -74,6 +98,10 @@ export function registerIncidentCommands(program: Command): void {
         throw new InputError(`--records must be a whole number, not "${opts.records}"`);
       const declaredAt = opts.declaredAt ?? new Date().toISOString();
       const { table, keys, where } = opts;
+      const keyTuples = [
+        ...(opts.key ?? []).map(parseKeyOption),
+        ...(opts.keysFile ? parseKeysFile(readKeysFile(opts.keysFile), opts.keysFile) : []),
+      ];
       const input = incidentInput({
         target,
         summary: opts.summary,
@@ -91,10 +119,11 @@ export function registerIncidentCommands(program: Command): void {
           table,
           inPlace: opts.inPlace === true,
           record:
-            table && (keys || where)
+            table && (keys || where || keyTuples.length)
               ? {
                   table,
                   keys,
+                  ...(keyTuples.length ? { keyTuples } : {}),
                   filter: where,
                   includeChildren: opts.children === true,
                   goodBefore: opts.goodBefore ?? declaredAt,

@@ -1,0 +1,168 @@
+// Recovery copies: real PostgreSQL copies of a backup that rows (L1) and tables (L2) are read from
+// with SQL. Two kinds, both on the verification server:
+// - kept: a verification's restore of a backup that passed, kept (renamed, its comment saying whose
+//   backup it holds) until the verification of a newer backup of the target replaces it;
+// - made for one selection, when the chosen backup has no kept copy: the backup restored into a
+//   scratch database with only the rows that selection can need. PostgreSQL's pg_restore does the
+//   reading: `pg_restore -l` lists the archive's table of contents, the list keeps every
+//   definition (schemas, types, functions, tables: whatever the tables' columns need) and the data
+//   of the wanted tables only, and `pg_restore -L` restores that list without the post-data section
+//   (indexes, constraints, triggers), which a copy queried once does not need.
+//
+// Guarantees:
+// - A target has at most one kept copy, of the newest backup verified; it is found by the backup's
+//   id recorded in its comment, never by its (shortened) name.
+// - The data restored is exactly the wanted tables' (their partitions are named one by one: a
+//   partitioned table has no data of its own in an archive); nothing else is loaded.
+// - The list is PostgreSQL's, only filtered: entries keep pg_restore's order and dependencies.
+import { writeFile } from 'node:fs/promises';
+import type pg from 'pg';
+import { keptCopyName } from '../../common/names.js';
+import { escapeIdentifier, escapeLiteral, libpqEnv, pgTool, withClient, withDatabase } from './connection.js';
+import { privilegeFlags } from './restore.js';
+import { runTool, startTool } from './tool.js';
+
+export interface TableName {
+  schema: string;
+  name: string;
+}
+
+/** The archive's table of contents, as `pg_restore -l` prints it. */
+export async function archiveList(file: string, signal?: AbortSignal): Promise<string> {
+  const tool = startTool(pgTool('pg_restore'), ['--list', file], { env: process.env, stdout: 'pipe', signal });
+  const chunks: Buffer[] = [];
+  for await (const chunk of tool.stdout!) chunks.push(chunk as Buffer);
+  await tool.done;
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** Entries of the data section that are never a selection's rows. */
+const OTHER_DATA = /^(BLOBS|BLOB DATA|LARGE OBJECT|SEQUENCE SET) /;
+
+/**
+ * The list with the data of `tables` only: every other `TABLE DATA` entry (and large objects) is
+ * commented out, as pg_restore's documentation suggests for -L. An entry reads
+ * `<id>; <catalog oid> <oid> TABLE DATA <schema> <name> <owner>`, unquoted: a table whose name
+ * begins like a wanted one's followed by a space may come along too, which costs time only (rows
+ * are chosen by table afterwards); a wanted table's data is never left out.
+ */
+export function keepDataOf(list: string, tables: TableName[]): { list: string; kept: number } {
+  const wanted = tables.map((t) => `TABLE DATA ${t.schema} ${t.name} `);
+  let kept = 0;
+  const lines = list.split('\n').map((line) => {
+    const entry = /^\d+; \d+ \d+ (.*)$/.exec(line)?.[1];
+    if (entry === undefined) return line;
+    if (entry.startsWith('TABLE DATA ')) {
+      if (wanted.some((w) => entry.startsWith(w))) {
+        kept++;
+        return line;
+      }
+      return `;${line}`;
+    }
+    return OTHER_DATA.test(entry) ? `;${line}` : line;
+  });
+  return { list: lines.join('\n'), kept };
+}
+
+/**
+ * Restores from the archive `file` into the empty database `database` (on the server of
+ * `serverUrl`) the definitions and the data of `tables` only, with `jobs` parallel jobs. Returns
+ * how many of the wanted tables the archive held data for.
+ */
+export async function restoreTables(
+  serverUrl: string,
+  database: string,
+  file: string,
+  tables: TableName[],
+  options: { jobs: number; signal?: AbortSignal },
+): Promise<number> {
+  const { list, kept } = keepDataOf(await archiveList(file, options.signal), tables);
+  const listFile = `${file}.list`;
+  await writeFile(listFile, list);
+  await runTool(
+    pgTool('pg_restore'),
+    [
+      `--jobs=${options.jobs}`,
+      '--section=pre-data',
+      '--section=data',
+      `--use-list=${listFile}`,
+      ...privilegeFlags('drop'),
+      '--exit-on-error',
+      '--no-password',
+      `--dbname=${database}`,
+      file,
+    ],
+    { env: libpqEnv(withDatabase(serverUrl, database)), signal: options.signal },
+  );
+  return kept;
+}
+
+// ─────────────────────────────── Kept copies: a verification's restore ───────────────────────────────
+
+/** What a kept copy's database comment records: whose backup it holds. */
+interface KeptCopy {
+  lifeboat: 'recovery-copy';
+  target: string;
+  backup: string;
+  startedAt: string;
+}
+
+async function keptCopies(client: pg.Client): Promise<Array<KeptCopy & { database: string }>> {
+  const { rows } = await client.query<{ database: string; comment: string | null }>(
+    `SELECT datname AS database, shobj_description(oid, 'pg_database') AS comment FROM pg_database WHERE datname LIKE 'lifeboat\\_recovery\\_%'`,
+  );
+  return rows.flatMap((r) => {
+    try {
+      const c = JSON.parse(r.comment ?? '') as KeptCopy;
+      return c.lifeboat === 'recovery-copy' ? [{ ...c, database: r.database }] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** The database holding the kept recovery copy of `target`'s backup `backupId` on the server, if there is one. */
+export async function findKeptCopy(serverUrl: string, target: string, backupId: string): Promise<string | undefined> {
+  return withClient(serverUrl, async (c) => (await keptCopies(c)).find((k) => k.target === target && k.backup === backupId)?.database);
+}
+
+/**
+ * Keeps the verified restore `database` as the recovery copy of backup `copy.backup`: renamed
+ * (keptCopyName), its comment recording target, backup and time, and the target's older kept copy
+ * dropped. A copy of an older backup than the one kept is dropped instead. Safe to run twice.
+ * Returns whether it was kept.
+ */
+export async function keepAsRecoveryCopy(serverUrl: string, database: string, copy: Omit<KeptCopy, 'lifeboat'>): Promise<boolean> {
+  const name = keptCopyName(copy.backup);
+  return withClient(serverUrl, async (c) => {
+    const kept = (await keptCopies(c)).filter((k) => k.target === copy.target);
+    const drop = (db: string) => c.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(db)} WITH (FORCE)`);
+    if (kept.some((k) => k.startedAt > copy.startedAt)) {
+      await drop(database);
+      return false;
+    }
+    const exists = async (db: string) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [db])).rows.length > 0;
+    if (await exists(database)) {
+      if (name !== database) {
+        await drop(name);
+        // The verification's sessions are gone; autovacuum may still be in it, and a rename needs it alone.
+        for (let attempt = 1; ; attempt++) {
+          await c.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [
+            database,
+          ]);
+          try {
+            await c.query(`ALTER DATABASE ${escapeIdentifier(database)} RENAME TO ${escapeIdentifier(name)}`);
+            break;
+          } catch (err) {
+            if ((err as { code?: string }).code !== '55006' || attempt === 10) throw err; // object_in_use
+          }
+        }
+      }
+    } else if (!(await exists(name))) throw new Error(`the verified database ${database} is gone: nothing to keep`);
+    await c.query(
+      `COMMENT ON DATABASE ${escapeIdentifier(name)} IS ${escapeLiteral(JSON.stringify({ lifeboat: 'recovery-copy', ...copy }))}`,
+    );
+    for (const k of kept) if (k.database !== name) await drop(k.database);
+    return true;
+  });
+}
