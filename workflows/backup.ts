@@ -36,6 +36,8 @@ function failureMessage(err: unknown): string {
 }
 
 export async function verifyWorkflow(input: VerifyInput): Promise<VerificationRecord> {
+  // Asked at the start, as every patch is: before any local activity (see planRunbook).
+  const keepsCopy = patched('keep-recovery-copy');
   const started = Date.now();
   const { manifest } = await quick.getBackup({ backupId: input.backupId, target: input.target });
   const database = verifyDatabaseFor(manifest.id, workflowInfo().runId);
@@ -53,7 +55,7 @@ export async function verifyWorkflow(input: VerifyInput): Promise<VerificationRe
     findings.push({ check: 'restore', detail: failureMessage(err) });
   } finally {
     // A restore that passed stays as the backup's recovery copy: L1 and L2 read their rows from it.
-    if (findings.length === 0 && patched('keep-recovery-copy'))
+    if (findings.length === 0 && keepsCopy)
       await quick.keepRecoveryCopy({ target: manifest.target, database, backupId: manifest.id, startedAt: manifest.startedAt });
     else await quick.dropScratchDatabase({ target: manifest.target, database });
   }
