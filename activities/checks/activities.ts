@@ -9,7 +9,7 @@ import { refuse } from '../failure.js';
 import { heartbeatWhile } from '../heartbeat.js';
 import type { DatabaseRef, RestoredRef } from '../inputs.js';
 import { queryLeavingNoTrace } from '../postgres/configured-sql.js';
-import { describeUrl, withClient, withDatabase } from '../postgres/connection.js';
+import { databaseExists, describeUrl, withClient, withDatabase } from '../postgres/connection.js';
 import { fingerprintDatabase, integrityFindings, rowCounts } from '../postgres/inspect.js';
 import { privilegeDifferences, readPrivileges } from '../postgres/privileges.js';
 import type { Resolver } from '../resolve.js';
@@ -43,8 +43,18 @@ export function createCheckActivities(resolve: Resolver) {
   }
 
   return {
+    /** Where the target's database is, for approvers; says so when it does not exist (dropped). */
     async describeTarget(input: TargetRef): Promise<string> {
-      return describeUrl(databaseUrl(input.target, input.testDatabase));
+      const url = databaseUrl(input.target, input.testDatabase);
+      // A server that cannot be asked is the restore's problem to report, not the description's.
+      const exists = await databaseExists(url).catch(() => true);
+      return `${describeUrl(url)}${exists ? '' : ' (does not exist: dropped)'}`;
+    },
+
+    /** Whether the target's database exists, and where it is: a dropped one has nothing to snapshot. */
+    async findTargetDatabase(input: TargetRef): Promise<{ exists: boolean; where: string }> {
+      const url = databaseUrl(input.target, input.testDatabase);
+      return { exists: await databaseExists(url), where: describeUrl(url) };
     },
 
     /** Fingerprints every table of a database (the target's, or a scratch one) and runs the target's integrity checks there. */

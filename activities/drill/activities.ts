@@ -11,7 +11,7 @@ import { findIntact } from '../backups/find-intact.js';
 import { refuse } from '../failure.js';
 import { heartbeatWhile } from '../heartbeat.js';
 import type { TestDatabaseRef } from '../inputs.js';
-import { databaseName, describeUrl, escapeIdentifier, withClient, withDatabase } from '../postgres/connection.js';
+import { databaseName, describeUrl, escapeIdentifier, withClient, withDatabase, withServer } from '../postgres/connection.js';
 import { fingerprintDatabase, quoteTable, rowCounts } from '../postgres/inspect.js';
 import { describeTable } from '../postgres/records.js';
 import { dropDatabase, recreateDatabase } from '../postgres/restore.js';
@@ -186,7 +186,7 @@ export function createDrillActivities(resolver: Resolver) {
       if (!TEST_DATABASE.test(input.testDatabase)) throw refuse(`"${input.testDatabase}" is not a drill test database`, FailureType.input);
       const server = testServerUrl(input.target);
       const production = databaseName(databaseUrl(input.target));
-      const names = await withClient(server, async (c) =>
+      const names = await withServer(server, async (c) =>
         (
           await c.query<{ name: string }>('SELECT datname AS name FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1', [
             input.testDatabase,

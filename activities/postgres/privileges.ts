@@ -4,7 +4,7 @@
 // table before a restore still can afterwards.
 import type pg from 'pg';
 import type { Grant, ObjectPrivileges } from '../../common/backups.js';
-import { withClient } from './connection.js';
+import { withServer } from './connection.js';
 
 // Schemas, relations (tables, partitions, views, materialized views, sequences, foreign tables)
 // and routines of the user's schemas, by a stable name; grants as aclexplode() lists them, so
@@ -34,6 +34,14 @@ export async function readPrivileges(client: pg.Client): Promise<Record<string, 
   return Object.fromEntries(rows.map((r) => [r.object, { owner: r.owner, grants: r.grants }]));
 }
 
+/** The role that owns the database `client` is connected to. */
+export async function databaseOwner(client: pg.Client): Promise<string> {
+  const { rows } = await client.query<{ owner: string }>(
+    'SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = current_database()',
+  );
+  return rows[0]!.owner;
+}
+
 /** Every role the privileges name: owners, grantees and grantors. */
 export function rolesOf(privileges: Record<string, ObjectPrivileges>): string[] {
   const roles = new Set<string>();
@@ -44,10 +52,10 @@ export function rolesOf(privileges: Record<string, ObjectPrivileges>): string[] 
   return [...roles].sort();
 }
 
-/** The roles among `roles` that do not exist on the server. */
+/** The roles among `roles` that do not exist on the server (asked of the server: the database of `serverUrl` may be gone). */
 export async function missingRoles(serverUrl: string, roles: string[]): Promise<string[]> {
   if (!roles.length) return [];
-  return withClient(serverUrl, async (client) => {
+  return withServer(serverUrl, async (client) => {
     const { rows } = await client.query<{ name: string }>(
       'SELECT r.name FROM unnest($1::text[]) AS r(name) WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r.name) ORDER BY 1',
       [roles],

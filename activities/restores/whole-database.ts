@@ -3,6 +3,9 @@
 // database in one transaction. Each refuses a backup whose bytes do not match its manifest, and
 // each is safe to run twice: a new database is recreated, an in-place restore is all or nothing
 // and, fenced, happens once however often it is retried.
+// The target's database may be gone (dropped: the L3/L4 scenario itself): server-wide work goes to
+// the server's maintenance database, and "in place" then means recreated under its own name, owned
+// by the owner the backup recorded, and restored into like any other.
 import { Context } from '@temporalio/activity';
 import { parse } from 'pg-connection-string';
 import type { BackupManifest, Finding } from '../../common/backups.js';
@@ -13,9 +16,9 @@ import { alreadyApplied, currentFence } from '../fence.js';
 import { reportBytes } from '../heartbeat.js';
 import type { DatabaseRef, IncidentRef, RestoreInput } from '../inputs.js';
 import { missingRoles, rolesOf } from '../postgres/privileges.js';
-import { withClient } from '../postgres/connection.js';
+import { databaseExists, withClient } from '../postgres/connection.js';
 import { mayWriteDatabaseFence } from '../postgres/fence.js';
-import { dropDatabase } from '../postgres/restore.js';
+import { type PrivilegeMode, createDatabase, dropDatabase } from '../postgres/restore.js';
 import { restoreInPlaceOnce } from '../postgres/restore-in-place.js';
 import type { Resolver } from '../resolve.js';
 import { assertIntact, manifestOf } from './intact.js';
@@ -29,10 +32,10 @@ function missingRolesFailure(roles: string[]) {
   );
 }
 
-/** Refuses, before anything changes, a restore whose owners and grantees are not all roles of the server. */
+/** Refuses, before anything changes, a restore whose owners and grantees (the database's owner too) are not all roles of the server. */
 async function refuseMissingRoles(manifest: BackupManifest, serverUrl: string): Promise<void> {
-  if (!manifest.privileges) return;
-  const missing = await missingRoles(serverUrl, rolesOf(manifest.privileges));
+  const roles = [...rolesOf(manifest.privileges ?? {}), ...(manifest.databaseOwner ? [manifest.databaseOwner] : [])];
+  const missing = await missingRoles(serverUrl, [...new Set(roles)].sort());
   if (missing.length) throw missingRolesFailure(missing);
 }
 
@@ -63,20 +66,26 @@ export function createDatabaseRestoreActivities(resolve: Resolver) {
      * attempt left one; checked while spooled, restored with parallel jobs, analyzed), or in place
      * in one transaction, so it is never half applied (checked first, then streamed), and at most
      * once per approval: a retry that finds the first attempt's fence says so and changes nothing.
+     * In place into a database that is gone, it first creates it (`created` says so and whose it is).
      */
-    async restoreDatabase(input: RestoreInput): Promise<{ database: string; tables: number; alreadyApplied?: string }> {
+    async restoreDatabase(input: RestoreInput): Promise<{ database: string; tables: number; alreadyApplied?: string; created?: string }> {
       const manifest = await manifestOf(resolve, input.target, input.backupId);
       const tables = Object.keys(manifest.tables).length;
       const url = databaseUrl(input.target, input.testDatabase);
       // A recovery keeps the backup's owners and grants; a drill's disposable copy does not need them.
-      const privileges = input.testDatabase ? 'drop' : 'keep';
+      const privileges: PrivilegeMode = input.testDatabase ? 'drop' : 'keep';
       if (privileges === 'keep') await refuseMissingRoles(manifest, url);
+      // A database Lifeboat creates for a recovery is the application's, as the one it replaces was.
+      const owner = privileges === 'keep' ? manifest.databaseOwner : undefined;
       try {
         if (input.database) {
-          await restoreIntactBackupInto(storeOf(input.target), manifest, url, input.database, privileges);
+          await restoreIntactBackupInto(storeOf(input.target), manifest, url, input.database, privileges, owner);
           return { database: input.database, tables };
         }
         const database = parse(url).database!;
+        const created = (await databaseExists(url))
+          ? undefined
+          : `the database did not exist: created it, owned by ${await createDatabase(url, owner)}`;
         if (!(await withClient(url, mayWriteDatabaseFence)))
           throw refuse(
             `an in-place restore records that it ran in the comment of database ${database} (so that a retry never restores twice), ` +
@@ -92,7 +101,7 @@ export function createDatabaseRestoreActivities(resolve: Resolver) {
           },
           { fence: currentFence(), privileges, signal: Context.current().cancellationSignal },
         );
-        return { database, tables, ...(applied.earlier && { alreadyApplied: alreadyApplied(applied) }) };
+        return { database, tables, ...(created && { created }), ...(applied.earlier && { alreadyApplied: alreadyApplied(applied) }) };
       } catch (err) {
         // A backup older than recorded privileges names its roles only when pg_restore meets one.
         const role = /role "((?:[^"]|"")+)" does not exist/.exec((err as Error).message)?.[1];
