@@ -30,15 +30,21 @@ export function createCheckActivities(resolve: Resolver) {
       if (expected && restored[table] && restored[table].checksum !== expected)
         problems.push(`${table}: content differs from the verified backup`);
     }
-    // Owners and grants, where the restore kept them (not in a drill's disposable copy).
-    const comparePrivileges = manifest.privileges !== undefined && !input.testDatabase;
+    // Owners and grants, where the restore kept them: not in a drill's disposable copy, nor where the target restores without them.
+    const ownersDropped = resolve.target(input.target).restore.owners === 'drop';
+    const comparePrivileges = manifest.privileges !== undefined && !input.testDatabase && !ownersDropped;
     if (comparePrivileges) {
       const actual = await withClient(withDatabase(databaseUrl(input.target), input.database), readPrivileges);
       problems.push(...privilegeDifferences(manifest.privileges!, actual));
     }
     if (problems.length)
       throw refuse(`the restored database does not match backup ${manifest.id}: ${problems.join('; ')}`, FailureType.verification);
-    const summary = `${Object.keys(manifest.tables).length} tables match ${manifest.id} (${verification?.result === 'passed' ? 'counts and checksums' : 'counts; the backup had no verified checksums'}${comparePrivileges ? '; owners and grants' : ''})`;
+    const privileges = comparePrivileges
+      ? '; owners and grants'
+      : ownersDropped && !input.testDatabase
+        ? '; owners and grants not restored (restore.owners: drop)'
+        : '';
+    const summary = `${Object.keys(manifest.tables).length} tables match ${manifest.id} (${verification?.result === 'passed' ? 'counts and checksums' : 'counts; the backup had no verified checksums'}${privileges})`;
     return { summary, tables: restored };
   }
 

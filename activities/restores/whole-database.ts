@@ -24,19 +24,20 @@ import type { Resolver } from '../resolve.js';
 import { assertIntact, manifestOf } from './intact.js';
 import { restoreBackupInto, restoreIntactBackupInto } from './restore-backup.js';
 
-function missingRolesFailure(roles: string[]) {
+function missingRolesFailure(target: string, roles: string[]) {
   return refuse(
     `the backup's objects are owned by or granted to roles this server does not have: ${roles.join(', ')}. ` +
-      'Create them (CREATE ROLE …) and run the restore again: nothing was changed',
+      `Create them (CREATE ROLE …) and run the restore again, or set targets.${target}.restore.owners: drop to restore ` +
+      "without the backup's owners and grants: nothing was changed",
     FailureType.input,
   );
 }
 
 /** Refuses, before anything changes, a restore whose owners and grantees (the database's owner too) are not all roles of the server. */
-async function refuseMissingRoles(manifest: BackupManifest, serverUrl: string): Promise<void> {
+async function refuseMissingRoles(target: string, manifest: BackupManifest, serverUrl: string): Promise<void> {
   const roles = [...rolesOf(manifest.privileges ?? {}), ...(manifest.databaseOwner ? [manifest.databaseOwner] : [])];
   const missing = await missingRoles(serverUrl, [...new Set(roles)].sort());
-  if (missing.length) throw missingRolesFailure(missing);
+  if (missing.length) throw missingRolesFailure(target, missing);
 }
 
 export function createDatabaseRestoreActivities(resolve: Resolver) {
@@ -72,9 +73,10 @@ export function createDatabaseRestoreActivities(resolve: Resolver) {
       const manifest = await manifestOf(resolve, input.target, input.backupId);
       const tables = Object.keys(manifest.tables).length;
       const url = databaseUrl(input.target, input.testDatabase);
-      // A recovery keeps the backup's owners and grants; a drill's disposable copy does not need them.
-      const privileges: PrivilegeMode = input.testDatabase ? 'drop' : 'keep';
-      if (privileges === 'keep') await refuseMissingRoles(manifest, url);
+      // A recovery keeps the backup's owners and grants unless its target says otherwise (a fresh
+      // server without the application's roles); a drill's disposable copy does not need them.
+      const privileges: PrivilegeMode = input.testDatabase ? 'drop' : resolve.target(input.target).restore.owners;
+      if (privileges === 'keep') await refuseMissingRoles(input.target, manifest, url);
       // A database Lifeboat creates for a recovery is the application's, as the one it replaces was.
       const owner = privileges === 'keep' ? manifest.databaseOwner : undefined;
       try {
@@ -105,7 +107,7 @@ export function createDatabaseRestoreActivities(resolve: Resolver) {
       } catch (err) {
         // A backup older than recorded privileges names its roles only when pg_restore meets one.
         const role = /role "((?:[^"]|"")+)" does not exist/.exec((err as Error).message)?.[1];
-        if (role) throw missingRolesFailure([role]);
+        if (role) throw missingRolesFailure(input.target, [role]);
         throw err;
       }
     },
