@@ -9,7 +9,7 @@ import { refuse } from '../failure.js';
 import { heartbeatWhile } from '../heartbeat.js';
 import type { DatabaseRef, RestoredRef } from '../inputs.js';
 import { queryLeavingNoTrace } from '../postgres/configured-sql.js';
-import { databaseExists, describeUrl, withClient, withDatabase } from '../postgres/connection.js';
+import { databaseExists, databaseName, describeUrl, withClient, withDatabase } from '../postgres/connection.js';
 import { fingerprintDatabase, integrityFindings, rowCounts } from '../postgres/inspect.js';
 import { privilegeDifferences, readPrivileges } from '../postgres/privileges.js';
 import type { Resolver } from '../resolve.js';
@@ -35,7 +35,9 @@ export function createCheckActivities(resolve: Resolver) {
     const comparePrivileges = manifest.privileges !== undefined && !input.testDatabase && !ownersDropped;
     if (comparePrivileges) {
       const actual = await withClient(withDatabase(databaseUrl(input.target), input.database), readPrivileges);
-      problems.push(...privilegeDifferences(manifest.privileges!, actual));
+      // In place, the schema public keeps the owner the database gave it (activities/postgres/restore-in-place.ts).
+      const inPlace = input.database === databaseName(databaseUrl(input.target));
+      problems.push(...privilegeDifferences(manifest.privileges!, actual, inPlace ? ['schema public'] : []));
     }
     if (problems.length)
       throw refuse(`the restored database does not match backup ${manifest.id}: ${problems.join('; ')}`, FailureType.verification);

@@ -65,17 +65,37 @@ export async function missingRoles(serverUrl: string, roles: string[]): Promise<
 }
 
 const grantsText = (grants: Grant[] | null) =>
-  grants?.map((g) => `${g.privilege} to ${g.grantee}${g.grantable ? ' (grantable)' : ''}`).join(', ') ?? 'the defaults';
+  grants
+    ?.map((g) => `${g.privilege} to ${g.grantee}${g.grantable ? ' (grantable)' : ''}`)
+    .sort()
+    .join(', ') ?? 'the defaults';
 
-/** What differs between the backup's privileges and a restored database's: owners and grants, object by object. */
-export function privilegeDifferences(expected: Record<string, ObjectPrivileges>, actual: Record<string, ObjectPrivileges>): string[] {
+/**
+ * What differs between the backup's privileges and a restored database's: owners and grants, object
+ * by object. The objects of `keptOwners` keep the owner they had before the restore: theirs is not
+ * compared, and their grants are read as ALTER … OWNER leaves them, the old owner's own by the new.
+ */
+export function privilegeDifferences(
+  expected: Record<string, ObjectPrivileges>,
+  actual: Record<string, ObjectPrivileges>,
+  keptOwners: string[] = [],
+): string[] {
   const differences: string[] = [];
-  for (const [object, want] of Object.entries(expected)) {
+  for (const [object, backup] of Object.entries(expected)) {
     const got = actual[object];
     if (!got) continue; // a missing object is the row and table checks' finding
+    const kept = keptOwners.includes(object) && got.owner !== backup.owner;
+    const want = kept ? withOwner(backup, got.owner) : backup;
     if (got.owner !== want.owner) differences.push(`${object} is owned by ${got.owner}, the backup says ${want.owner}`);
     if (grantsText(got.grants) !== grantsText(want.grants))
       differences.push(`${object} grants ${grantsText(got.grants)}, the backup grants ${grantsText(want.grants)}`);
   }
   return differences;
+}
+
+/** The privileges as ALTER … OWNER TO `owner` makes them: the old owner's grants, given and received, become the new one's. */
+function withOwner(p: ObjectPrivileges, owner: string): ObjectPrivileges {
+  const rename = (role: string) => (role === p.owner ? owner : role);
+  const grants = p.grants?.map((g) => ({ ...g, grantee: rename(g.grantee), grantor: rename(g.grantor) }));
+  return { owner, grants: grants ?? null };
 }

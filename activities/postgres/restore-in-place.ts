@@ -19,6 +19,10 @@
 //   constraint": pg_restore --clean itself fails so) and drops with its partitioned table's next.
 //   Anything else they meet (an object of the database's own that depends on a table of the dump)
 //   still fails the restore, unchanged.
+// - The schema public keeps its owner. PostgreSQL 15 creates it with every database, owned by
+//   pg_database_owner; pg_dump records its owner only where it differs, and pg_restore replays that
+//   ALTER SCHEMA over whatever the database has now. Like the database itself (and its comment),
+//   the schema is the database's, not the dump's: its owner is read before and set back before COMMIT.
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Applied, Fence } from '../fence.js';
@@ -33,8 +37,25 @@ const HELD_BACK = 64 * 1024;
 export interface InPlaceOptions {
   fence: Fence;
   privileges: PrivilegeMode;
+  /** Set the schema public's owner back to the one it had before the restore (off for a database just created: the dump's then). */
+  keepPublicOwner?: boolean;
   signal?: AbortSignal;
 }
+
+// The schema public's owner, read by psql's session outside the restore's transaction and set back in it.
+const PUBLIC_OWNER = {
+  before: `SELECT set_config('lifeboat.public_owner', coalesce((SELECT nspowner::text FROM pg_namespace WHERE nspname = 'public'), ''), false);
+`,
+  beforeCommit: `DO $lifeboat$
+DECLARE
+  was text := current_setting('lifeboat.public_owner', true);
+BEGIN
+  IF was <> '' AND EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'public' AND nspowner <> was::oid) THEN
+    EXECUTE format('ALTER SCHEMA public OWNER TO %I', pg_get_userbyid(was::oid));
+  END IF;
+END $lifeboat$;
+`,
+};
 
 /**
  * Restores the dump `open` gives over the database of `url`, unless the fence says an attempt
@@ -68,7 +89,10 @@ export async function restoreInPlaceOnce(
 /** pg_restore's script, wrapped in the fence's SQL, through psql; rejects with the failing tool's own message. */
 async function runScript(url: string, body: Readable, options: InPlaceOptions): Promise<void> {
   const { signal } = options;
-  const sql = databaseFenceSql(options.fence);
+  const fenceSql = databaseFenceSql(options.fence);
+  const sql = options.keepPublicOwner
+    ? { before: fenceSql.before + PUBLIC_OWNER.before, beforeCommit: PUBLIC_OWNER.beforeCommit + fenceSql.beforeCommit }
+    : fenceSql;
   const env = libpqEnv(url);
   const restore = startTool(
     pgTool('pg_restore'),

@@ -101,7 +101,8 @@ export function createDatabaseRestoreActivities(resolve: Resolver) {
             await assertIntact(resolve, manifest);
             return reportBytes(await storeOf(input.target).download(dumpKey(manifest.id)), 'restoring');
           },
-          { fence: currentFence(), privileges, signal: Context.current().cancellationSignal },
+          // The schema public is the database's own, not the dump's: a database that was there keeps its owner.
+          { fence: currentFence(), privileges, keepPublicOwner: !created, signal: Context.current().cancellationSignal },
         );
         return { database, tables, ...(created && { created }), ...(applied.earlier && { alreadyApplied: alreadyApplied(applied) }) };
       } catch (err) {
