@@ -12,7 +12,7 @@ import { refuse } from '../failure.js';
 import { heartbeatWhile } from '../heartbeat.js';
 import type { TestDatabaseRef } from '../inputs.js';
 import { databaseName, describeUrl, escapeIdentifier, withClient, withDatabase, withServer } from '../postgres/connection.js';
-import { fingerprintDatabase, quoteTable, rowCounts } from '../postgres/inspect.js';
+import { fingerprintDatabase, partitionLeaves, partitionedRows, quoteTable, rowCounts } from '../postgres/inspect.js';
 import { describeTable } from '../postgres/records.js';
 import { dropDatabase, recreateDatabase } from '../postgres/restore.js';
 import { writeDrillReport } from '../reports/drill-report.js';
@@ -173,11 +173,22 @@ export function createDrillActivities(resolver: Resolver) {
       const url = testUrl(input.target, input.testDatabase, input.database);
       const found =
         input.measured ?? (await heartbeatWhile({ phase: 'fingerprinting' }, () => fingerprintDatabase(url, { like: input.reference })));
-      return Object.entries(input.manifestTables).map(([table, expectedRows]): TableCheck => {
+      // A manifest from before partitions were counted alone also lists each partitioned table, whole:
+      // its rows are its partitions' sum, and its content matches when every partition's does.
+      const leaves = await withClient(url, partitionLeaves);
+      const partitioned = partitionedRows(leaves, found);
+      const matches = (table: string): TableCheck['checksum'] => {
         const got = found[table];
         const reference = input.reference[table]?.checksum;
-        const checksum = !got ? 'missing' : !reference ? 'no reference' : got.checksum === reference ? 'match' : 'differs';
-        return { table, rows: got?.rows, expectedRows, checksum };
+        return !got ? 'missing' : !reference ? 'no reference' : got.checksum === reference ? 'match' : 'differs';
+      };
+      return Object.entries(input.manifestTables).map(([table, expectedRows]): TableCheck => {
+        const parts = found[table] ? undefined : leaves[table];
+        if (parts) {
+          const checksums = parts.map(matches);
+          return { table, rows: partitioned[table], expectedRows, checksum: checksums.find((c) => c !== 'match') ?? 'match' };
+        }
+        return { table, rows: found[table]?.rows, expectedRows, checksum: matches(table) };
       });
     },
 
