@@ -38,6 +38,12 @@ export interface BackupManifest {
    * backups only; absent from backups taken before Lifeboat recorded them).
    */
   privileges?: Record<string, ObjectPrivileges>;
+  /**
+   * The owner of the dumped database (whole backups only; absent from older ones). A dump does not
+   * carry the database itself: a restore that has to create it (the database was dropped) makes it
+   * this role's, so the schema public (owned by pg_database_owner) is the application's again.
+   */
+  databaseOwner?: string;
   tags: string[];
   reason: string;
   lifeboatVersion: string;

@@ -56,6 +56,16 @@ const target = z.strictObject({
   scratchUrlEnv: envName.optional(),
   /** "production": without a scratchUrlEnv, restore those copies on the target's own server (an explicit choice). */
   verifyOn: z.literal('production').optional(),
+  /** How L3/L4 restore the whole database. */
+  restore: z
+    .strictObject({
+      /**
+       * keep: the backup's owners and grants (refused, naming them, when the server lacks a role they name);
+       * drop: everything owned by the role the worker connects as, no grants: for a fresh server without the application's roles.
+       */
+      owners: z.enum(['keep', 'drop']).default('keep'),
+    })
+    .prefault({}),
 });
 
 const s3Store = z.strictObject({

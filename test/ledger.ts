@@ -19,6 +19,7 @@ export const CASES = {
   'Slack down': ['fault', 'the recovery, verification and freshness check complete; notices recorded as undelivered'],
   'two backups in one second': ['fault', 'both complete under distinct ids, each with its own dump'],
   'database connection dropped under the worker': ['fault', 'the work in flight fails; the process lives on'],
+  'L3 after DROP DATABASE': ['fault', 'recovered into the recreated database; tables equal the backup'],
   // Abuses: refused with the reason, nothing changed.
   'approve --as another person (unproven)': ['abuse', 'refused: not signed by that person; nothing in history'],
   'raw update with "by":"alice", unsigned or borrowed proof': ['abuse', 'refused at the validator; rows untouched'],

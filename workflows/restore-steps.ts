@@ -51,7 +51,7 @@ export async function fullRestore(
   const { incidentId, target } = run.context;
   const database = options.into;
   if (database === undefined) {
-    const snapshot = await safetySnapshot(run, 'safety snapshot of the production database', { reason: 'before an in-place restore' });
+    const snapshot = await inPlaceSnapshot(run);
     await run.gate(options.gate, {
       title: `Replace the production database of ${target} with backup ${backup.id}`,
       database: await quick.describeTarget(run.where),
@@ -66,7 +66,8 @@ export async function fullRestore(
   const restored = await (database === undefined ? run.commit.bind(run) : run.step.bind(run))(
     database === undefined ? 'restore in place (one transaction)' : `restore into a new database`,
     () => heavy.restoreDatabase({ ...run.where, backupId: backup.id, database, incidentId }),
-    (r) => `${r.database}: ${r.tables} tables${fenceNote(r)}`,
+    // `created` (an in-place restore that recreated a dropped database) is absent from older results: their details stay as they were.
+    (r) => `${r.database}: ${r.tables} tables${r.created ? ` (${r.created})` : ''}${fenceNote(r)}`,
   );
   const compared = await run.step(
     'verify all tables: counts and checksums against the backup',
@@ -74,6 +75,23 @@ export async function fullRestore(
     (c) => c.summary,
   );
   return { database: restored.database, fingerprints: compared.tables };
+}
+
+/**
+ * The safety snapshot before an in-place restore. A database that was dropped (the L3/L4 scenario
+ * itself) has nothing to overwrite and nothing to dump: the step is skipped, saying so, and the
+ * restore recreates it. Runs from before this check took the snapshot unconditionally.
+ */
+async function inPlaceSnapshot(run: Runbook): Promise<string | undefined> {
+  const name = 'safety snapshot of the production database';
+  if (run.checksDroppedDatabase) {
+    const target = await quick.findTargetDatabase(run.where);
+    if (!target.exists) {
+      run.skip(name, `${target.where} does not exist (dropped): nothing to overwrite; the restore recreates it`);
+      return undefined;
+    }
+  }
+  return safetySnapshot(run, name, { reason: 'before an in-place restore' });
 }
 
 /** A plan that ends without recovering drops the new database it restored into: nothing half-used stays. */

@@ -47,6 +47,7 @@ export async function takeBackup(resolve: Resolver, request: BackupRequest, life
     tables: result.tables,
     ...(request.tables ? { onlyTables: request.tables } : {}),
     ...(result.privileges ? { privileges: result.privileges } : {}),
+    ...(result.databaseOwner ? { databaseOwner: result.databaseOwner } : {}),
     tags: request.tags,
     reason: request.reason,
     lifeboatVersion,

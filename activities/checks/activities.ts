@@ -9,55 +9,83 @@ import { refuse } from '../failure.js';
 import { heartbeatWhile } from '../heartbeat.js';
 import type { DatabaseRef, RestoredRef } from '../inputs.js';
 import { queryLeavingNoTrace } from '../postgres/configured-sql.js';
-import { describeUrl, withClient, withDatabase } from '../postgres/connection.js';
-import { fingerprintDatabase, integrityFindings, rowCounts } from '../postgres/inspect.js';
+import { databaseExists, databaseName, describeUrl, withClient, withDatabase } from '../postgres/connection.js';
+import { fingerprintDatabase, integrityFindings, partitionLeaves, partitionedRows, rowCounts } from '../postgres/inspect.js';
 import { privilegeDifferences, readPrivileges } from '../postgres/privileges.js';
 import type { Resolver } from '../resolve.js';
 
 export function createCheckActivities(resolve: Resolver) {
   const { databaseUrl, scratchServerUrl, catalogOf } = resolve;
 
-  /** Every table of the restored database against the backup: fingerprints when verification recorded them, counts otherwise. */
+  /**
+   * Every table of the restored database against the backup: fingerprints when verification recorded
+   * them, counts otherwise; owners and grants where the restore kept them. The summary counts each row once.
+   */
   async function compareWithBackup(input: RestoredRef): Promise<{ summary: string; tables: Record<string, TableFingerprint> }> {
     const { manifest, verification } = (await catalogOf(input.target).find(input.backupId, input.target))!;
-    const restored = await fingerprintDatabase(withDatabase(databaseUrl(input.target, input.testDatabase), input.database), {
-      like: verification?.tables,
-    });
+    const url = withDatabase(databaseUrl(input.target, input.testDatabase), input.database);
+    const restored = await fingerprintDatabase(url, { like: verification?.tables });
+    // A backup from before partitions were counted alone also lists each partitioned table, whole.
+    const partitioned = partitionedRows(await withClient(url, partitionLeaves), restored);
     const problems: string[] = [];
     for (const [table, rows] of Object.entries(manifest.tables)) {
-      if (restored[table]?.rows !== rows) problems.push(`${table}: ${restored[table]?.rows ?? 'missing'} rows, backup has ${rows}`);
+      const got = restored[table]?.rows ?? partitioned[table];
+      if (got !== rows) problems.push(`${table}: ${got ?? 'missing'} rows, backup has ${rows}`);
       const expected = verification?.result === 'passed' ? verification.tables[table]?.checksum : undefined;
       if (expected && restored[table] && restored[table].checksum !== expected)
         problems.push(`${table}: content differs from the verified backup`);
     }
-    // Owners and grants, where the restore kept them (not in a drill's disposable copy).
-    const comparePrivileges = manifest.privileges !== undefined && !input.testDatabase;
+    // Owners and grants, where the restore kept them: not in a drill's disposable copy, nor where the target restores without them.
+    const ownersDropped = resolve.target(input.target).restore.owners === 'drop';
+    const comparePrivileges = manifest.privileges !== undefined && !input.testDatabase && !ownersDropped;
     if (comparePrivileges) {
       const actual = await withClient(withDatabase(databaseUrl(input.target), input.database), readPrivileges);
-      problems.push(...privilegeDifferences(manifest.privileges!, actual));
+      // In place, the schema public keeps the owner the database gave it (activities/postgres/restore-in-place.ts).
+      const inPlace = input.database === databaseName(databaseUrl(input.target));
+      problems.push(...privilegeDifferences(manifest.privileges!, actual, inPlace ? ['schema public'] : []));
     }
     if (problems.length)
       throw refuse(`the restored database does not match backup ${manifest.id}: ${problems.join('; ')}`, FailureType.verification);
-    const summary = `${Object.keys(manifest.tables).length} tables match ${manifest.id} (${verification?.result === 'passed' ? 'counts and checksums' : 'counts; the backup had no verified checksums'}${comparePrivileges ? '; owners and grants' : ''})`;
+    const counted = Object.entries(manifest.tables).filter(([table]) => partitioned[table] === undefined);
+    const rows = counted.reduce((sum, [, n]) => sum + n, 0);
+    const privileges = comparePrivileges
+      ? '; owners and grants'
+      : ownersDropped && !input.testDatabase
+        ? '; owners and grants not restored (restore.owners: drop)'
+        : '';
+    const summary = `${counted.length} tables (${rows} rows) match ${manifest.id} (${verification?.result === 'passed' ? 'counts and checksums' : 'counts; the backup had no verified checksums'}${privileges})`;
     return { summary, tables: restored };
   }
 
   return {
+    /** Where the target's database is, for approvers; says so when it does not exist (dropped). */
     async describeTarget(input: TargetRef): Promise<string> {
-      return describeUrl(databaseUrl(input.target, input.testDatabase));
+      const url = databaseUrl(input.target, input.testDatabase);
+      // A server that cannot be asked is the restore's problem to report, not the description's.
+      const exists = await databaseExists(url).catch(() => true);
+      return `${describeUrl(url)}${exists ? '' : ' (does not exist: dropped)'}`;
     },
 
-    /** Fingerprints every table of a database (the target's, or a scratch one) and runs the target's integrity checks there. */
+    /** Whether the target's database exists, and where it is: a dropped one has nothing to snapshot. */
+    async findTargetDatabase(input: TargetRef): Promise<{ exists: boolean; where: string }> {
+      const url = databaseUrl(input.target, input.testDatabase);
+      return { exists: await databaseExists(url), where: describeUrl(url) };
+    },
+
+    /**
+     * Fingerprints every table of a database (the target's, or a scratch one) and runs the target's integrity checks there.
+     * `partitioned`: each partitioned table's rows (its partitions' sum), for a manifest from before partitions were counted alone.
+     */
     async inspectDatabase(input: {
       target: string;
       database?: string;
-    }): Promise<{ tables: Record<string, TableFingerprint>; findings: Finding[] }> {
+    }): Promise<{ tables: Record<string, TableFingerprint>; findings: Finding[]; partitioned: Record<string, number> }> {
       const base = input.database ? withDatabase(scratchServerUrl(input.target), input.database) : databaseUrl(input.target);
       const tables = await heartbeatWhile({ phase: 'fingerprinting' }, () => fingerprintDatabase(base));
       const findings = await heartbeatWhile({ phase: 'integrity checks' }, () =>
         withClient(base, (client) => integrityFindings(client, resolve.target(input.target).integrityChecks)),
       );
-      return { tables, findings };
+      return { tables, findings, partitioned: partitionedRows(await withClient(base, partitionLeaves), tables) };
     },
 
     compareWithBackup,

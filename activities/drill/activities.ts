@@ -11,8 +11,8 @@ import { findIntact } from '../backups/find-intact.js';
 import { refuse } from '../failure.js';
 import { heartbeatWhile } from '../heartbeat.js';
 import type { TestDatabaseRef } from '../inputs.js';
-import { databaseName, describeUrl, escapeIdentifier, withClient, withDatabase } from '../postgres/connection.js';
-import { fingerprintDatabase, quoteTable, rowCounts } from '../postgres/inspect.js';
+import { databaseName, describeUrl, escapeIdentifier, withClient, withDatabase, withServer } from '../postgres/connection.js';
+import { fingerprintDatabase, partitionLeaves, partitionedRows, quoteTable, rowCounts } from '../postgres/inspect.js';
 import { describeTable } from '../postgres/tables.js';
 import { dropDatabase, recreateDatabase } from '../postgres/restore.js';
 import { writeDrillReport } from '../reports/drill-report.js';
@@ -179,11 +179,22 @@ export function createDrillActivities(resolver: Resolver) {
       const url = testUrl(input.target, input.testDatabase, input.database);
       const found =
         input.measured ?? (await heartbeatWhile({ phase: 'fingerprinting' }, () => fingerprintDatabase(url, { like: input.reference })));
-      return Object.entries(input.manifestTables).map(([table, expectedRows]): TableCheck => {
+      // A manifest from before partitions were counted alone also lists each partitioned table, whole:
+      // its rows are its partitions' sum, and its content matches when every partition's does.
+      const leaves = await withClient(url, partitionLeaves);
+      const partitioned = partitionedRows(leaves, found);
+      const matches = (table: string): TableCheck['checksum'] => {
         const got = found[table];
         const reference = input.reference[table]?.checksum;
-        const checksum = !got ? 'missing' : !reference ? 'no reference' : got.checksum === reference ? 'match' : 'differs';
-        return { table, rows: got?.rows, expectedRows, checksum };
+        return !got ? 'missing' : !reference ? 'no reference' : got.checksum === reference ? 'match' : 'differs';
+      };
+      return Object.entries(input.manifestTables).map(([table, expectedRows]): TableCheck => {
+        const parts = found[table] ? undefined : leaves[table];
+        if (parts) {
+          const checksums = parts.map(matches);
+          return { table, rows: partitioned[table], expectedRows, checksum: checksums.find((c) => c !== 'match') ?? 'match' };
+        }
+        return { table, rows: found[table]?.rows, expectedRows, checksum: matches(table) };
       });
     },
 
@@ -192,7 +203,7 @@ export function createDrillActivities(resolver: Resolver) {
       if (!TEST_DATABASE.test(input.testDatabase)) throw refuse(`"${input.testDatabase}" is not a drill test database`, FailureType.input);
       const server = testServerUrl(input.target);
       const production = databaseName(databaseUrl(input.target));
-      const names = await withClient(server, async (c) =>
+      const names = await withServer(server, async (c) =>
         (
           await c.query<{ name: string }>('SELECT datname AS name FROM pg_database WHERE starts_with(datname, $1) ORDER BY 1', [
             input.testDatabase,

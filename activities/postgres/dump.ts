@@ -9,7 +9,7 @@ import type { BackupStore } from '../storage/store.js';
 import { libpqEnv, pgTool, withClient } from './connection.js';
 import type { ObjectPrivileges } from '../../common/backups.js';
 import { quoteTable, rowCounts, userTables } from './inspect.js';
-import { readPrivileges } from './privileges.js';
+import { databaseOwner, readPrivileges } from './privileges.js';
 import { startTool } from './tool.js';
 
 const STDBUF = '/usr/bin/stdbuf';
@@ -30,6 +30,7 @@ export interface DumpResult {
   pgDumpVersion: string;
   /** Whole-database dumps only. */
   privileges?: Record<string, ObjectPrivileges>;
+  databaseOwner?: string;
 }
 
 export async function pgDumpVersion(): Promise<string> {
@@ -65,9 +66,13 @@ export async function dumpToStore(url: string, store: BackupStore, key: string, 
       const counting = (options.tables ? Promise.resolve(options.tables) : userTables(client)).then(async (tables) => ({
         tables: await rowCounts(client, tables),
         privileges: options.tables ? undefined : await readPrivileges(client),
+        databaseOwner: options.tables ? undefined : await databaseOwner(client),
       }));
       try {
-        const [{ tables, privileges }] = await Promise.all([counting, store.upload(key, hashing.stream, { signal: options.signal })]);
+        const [{ tables, privileges, databaseOwner: owner }] = await Promise.all([
+          counting,
+          store.upload(key, hashing.stream, { signal: options.signal }),
+        ]);
         await dump.done;
         return {
           sizeBytes: hashing.size(),
@@ -76,6 +81,7 @@ export async function dumpToStore(url: string, store: BackupStore, key: string, 
           serverVersion,
           pgDumpVersion: toolVersion,
           ...(privileges ? { privileges } : {}),
+          ...(owner ? { databaseOwner: owner } : {}),
         };
       } catch (err) {
         dump.stop();

@@ -1,14 +1,24 @@
 // Reads what a database holds: row counts, order-independent table checksums, integrity checks.
+//
+// Every row is counted once: the tables counted and fingerprinted are those that store rows, plain
+// tables and partitions (relkind 'r'). A partitioned table stores none of its own and a count of it
+// is its partitions' rows again, so it is left out: manifests, verifications, comparisons and every
+// total made of them list partitions, as L1 and L2 restore them. Backups taken before this list a
+// partitioned table beside its partitions; comparisons read its count as its partitions' sum
+// (partitionLeaves, partitionedRows). Tables that inherit (INHERITS, not partitions) are still
+// counted with their children's rows.
 import type pg from 'pg';
 import { queryReadOnly } from './configured-sql.js';
 import type { Finding, TableFingerprint } from '../../common/backups.js';
 import { escapeIdentifier, withClient } from './connection.js';
 
-const TABLE_NAME = `CASE WHEN n.nspname = 'public' THEN c.relname ELSE n.nspname || '.' || c.relname END`;
-const USER_TABLES = `FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-  WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'`;
+const tableName = (c: string, n: string) =>
+  `CASE WHEN ${n}.nspname = 'public' THEN ${c}.relname ELSE ${n}.nspname || '.' || ${c}.relname END`;
+const TABLE_NAME = tableName('c', 'n');
+const USER_SCHEMA = (n: string) => `${n}.nspname NOT IN ('pg_catalog', 'information_schema') AND ${n}.nspname NOT LIKE 'pg_toast%'`;
+const USER_TABLES = `FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND ${USER_SCHEMA('n')}`;
 
-/** Every user table, as schema-qualified names when outside public. */
+/** Every user table that stores rows (partitions, not the partitioned tables), as schema-qualified names when outside public. */
 export async function userTables(client: pg.Client): Promise<string[]> {
   const { rows } = await client.query<{ name: string }>(`SELECT ${TABLE_NAME} AS name ${USER_TABLES} ORDER BY 1`);
   return rows.map((r) => r.name);
@@ -18,6 +28,34 @@ export async function userTables(client: pg.Client): Promise<string[]> {
 export function quoteTable(name: string): string {
   const dot = name.indexOf('.');
   return dot > 0 ? `${escapeIdentifier(name.slice(0, dot))}.${escapeIdentifier(name.slice(dot + 1))}` : escapeIdentifier(name);
+}
+
+/** Every partitioned table (sub-partitioned ones too) and the partitions that store its rows, at any depth. */
+export async function partitionLeaves(client: pg.Client): Promise<Record<string, string[]>> {
+  const { rows } = await client.query<{ parent: string; leaf: string }>(
+    `SELECT ${TABLE_NAME} AS parent, ${tableName('l', 'ln')} AS leaf
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace CROSS JOIN LATERAL pg_partition_tree(c.oid) t
+       JOIN pg_class l ON l.oid = t.relid JOIN pg_namespace ln ON ln.oid = l.relnamespace
+      WHERE c.relkind = 'p' AND t.isleaf AND l.relkind = 'r' AND ${USER_SCHEMA('n')} ORDER BY 1, 2`,
+  );
+  const leaves: Record<string, string[]> = {};
+  for (const { parent, leaf } of rows) (leaves[parent] ??= []).push(leaf);
+  return leaves;
+}
+
+/**
+ * Each partitioned table's rows as a backup taken before partitions were counted alone lists them:
+ * the sum of its partitions' in `found` (the counts or fingerprints of the tables that store rows).
+ */
+export function partitionedRows(
+  leaves: Record<string, string[]>,
+  found: Record<string, number | { rows: number } | undefined>,
+): Record<string, number> {
+  const rows = (leaf: string) => {
+    const f = found[leaf];
+    return typeof f === 'number' ? f : (f?.rows ?? 0);
+  };
+  return Object.fromEntries(Object.entries(leaves).map(([parent, parts]) => [parent, parts.reduce((sum, leaf) => sum + rows(leaf), 0)]));
 }
 
 export async function rowCounts(client: pg.Client, tables: string[]): Promise<Record<string, number>> {

@@ -4,7 +4,7 @@
 // table before a restore still can afterwards.
 import type pg from 'pg';
 import type { Grant, ObjectPrivileges } from '../../common/backups.js';
-import { withClient } from './connection.js';
+import { withServer } from './connection.js';
 
 // Schemas, relations (tables, partitions, views, materialized views, sequences, foreign tables)
 // and routines of the user's schemas, by a stable name; grants as aclexplode() lists them, so
@@ -34,6 +34,14 @@ export async function readPrivileges(client: pg.Client): Promise<Record<string, 
   return Object.fromEntries(rows.map((r) => [r.object, { owner: r.owner, grants: r.grants }]));
 }
 
+/** The role that owns the database `client` is connected to. */
+export async function databaseOwner(client: pg.Client): Promise<string> {
+  const { rows } = await client.query<{ owner: string }>(
+    'SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = current_database()',
+  );
+  return rows[0]!.owner;
+}
+
 /** Every role the privileges name: owners, grantees and grantors. */
 export function rolesOf(privileges: Record<string, ObjectPrivileges>): string[] {
   const roles = new Set<string>();
@@ -44,10 +52,10 @@ export function rolesOf(privileges: Record<string, ObjectPrivileges>): string[] 
   return [...roles].sort();
 }
 
-/** The roles among `roles` that do not exist on the server. */
+/** The roles among `roles` that do not exist on the server (asked of the server: the database of `serverUrl` may be gone). */
 export async function missingRoles(serverUrl: string, roles: string[]): Promise<string[]> {
   if (!roles.length) return [];
-  return withClient(serverUrl, async (client) => {
+  return withServer(serverUrl, async (client) => {
     const { rows } = await client.query<{ name: string }>(
       'SELECT r.name FROM unnest($1::text[]) AS r(name) WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = r.name) ORDER BY 1',
       [roles],
@@ -57,17 +65,37 @@ export async function missingRoles(serverUrl: string, roles: string[]): Promise<
 }
 
 const grantsText = (grants: Grant[] | null) =>
-  grants?.map((g) => `${g.privilege} to ${g.grantee}${g.grantable ? ' (grantable)' : ''}`).join(', ') ?? 'the defaults';
+  grants
+    ?.map((g) => `${g.privilege} to ${g.grantee}${g.grantable ? ' (grantable)' : ''}`)
+    .sort()
+    .join(', ') ?? 'the defaults';
 
-/** What differs between the backup's privileges and a restored database's: owners and grants, object by object. */
-export function privilegeDifferences(expected: Record<string, ObjectPrivileges>, actual: Record<string, ObjectPrivileges>): string[] {
+/**
+ * What differs between the backup's privileges and a restored database's: owners and grants, object
+ * by object. The objects of `keptOwners` keep the owner they had before the restore: theirs is not
+ * compared, and their grants are read as ALTER … OWNER leaves them, the old owner's own by the new.
+ */
+export function privilegeDifferences(
+  expected: Record<string, ObjectPrivileges>,
+  actual: Record<string, ObjectPrivileges>,
+  keptOwners: string[] = [],
+): string[] {
   const differences: string[] = [];
-  for (const [object, want] of Object.entries(expected)) {
+  for (const [object, backup] of Object.entries(expected)) {
     const got = actual[object];
     if (!got) continue; // a missing object is the row and table checks' finding
+    const kept = keptOwners.includes(object) && got.owner !== backup.owner;
+    const want = kept ? withOwner(backup, got.owner) : backup;
     if (got.owner !== want.owner) differences.push(`${object} is owned by ${got.owner}, the backup says ${want.owner}`);
     if (grantsText(got.grants) !== grantsText(want.grants))
       differences.push(`${object} grants ${grantsText(got.grants)}, the backup grants ${grantsText(want.grants)}`);
   }
   return differences;
+}
+
+/** The privileges as ALTER … OWNER TO `owner` makes them: the old owner's grants, given and received, become the new one's. */
+function withOwner(p: ObjectPrivileges, owner: string): ObjectPrivileges {
+  const rename = (role: string) => (role === p.owner ? owner : role);
+  const grants = p.grants?.map((g) => ({ ...g, grantee: rename(g.grantee), grantor: rename(g.grantor) }));
+  return { owner, grants: grants ?? null };
 }

@@ -7,19 +7,46 @@
 export type PrivilegeMode = 'keep' | 'drop';
 
 export const privilegeFlags = (mode: PrivilegeMode) => (mode === 'keep' ? [] : ['--no-owner', '--no-acl']);
-import { escapeIdentifier, libpqEnv, pgTool, withClient, withDatabase } from './connection.js';
+import { databaseName, escapeIdentifier, libpqEnv, pgTool, withDatabase, withServer } from './connection.js';
 import { runTool } from './tool.js';
 
-/** Creates an empty database, replacing one left by an earlier attempt (so retries are safe). */
-export async function recreateDatabase(serverUrl: string, name: string): Promise<void> {
-  await withClient(serverUrl, async (client) => {
+// These work on the server, not in the database `serverUrl` names: it may be gone (withServer).
+
+/**
+ * Creates an empty database, replacing one left by an earlier attempt (so retries are safe), owned
+ * by `owner` when given (the application's role: its schema `public` belongs to pg_database_owner).
+ */
+export async function recreateDatabase(serverUrl: string, name: string, owner?: string): Promise<void> {
+  await withServer(serverUrl, async (client) => {
     await client.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(name)} WITH (FORCE)`);
-    await client.query(`CREATE DATABASE ${escapeIdentifier(name)}`);
+    await client.query(`CREATE DATABASE ${escapeIdentifier(name)}${owner ? ` OWNER ${escapeIdentifier(owner)}` : ''}`);
   });
 }
 
+/**
+ * Creates the database of `url`, which does not exist (dropped), owned by `owner` when given, else by
+ * the role connecting; returns that owner. One an attempt at the same time created first is used.
+ */
+export async function createDatabase(url: string, owner?: string): Promise<string> {
+  return withServer(url, async (client) => {
+    const name = escapeIdentifier(databaseName(url));
+    try {
+      await client.query(`CREATE DATABASE ${name}${owner ? ` OWNER ${escapeIdentifier(owner)}` : ''}`);
+    } catch (err) {
+      if ((err as { code?: string }).code !== DUPLICATE_DATABASE) throw err;
+    }
+    const { rows } = await client.query<{ owner: string }>('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [
+      databaseName(url),
+    ]);
+    return rows[0]!.owner;
+  });
+}
+
+/** SQLSTATE duplicate_database. */
+const DUPLICATE_DATABASE = '42P04';
+
 export async function dropDatabase(serverUrl: string, name: string): Promise<void> {
-  await withClient(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(name)} WITH (FORCE)`));
+  await withServer(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(name)} WITH (FORCE)`));
 }
 
 /**

@@ -26,8 +26,8 @@ export const RESTORE_JOBS = 2;
 
 /**
  * Restores `manifest`'s dump into the database `database` on the server of `serverUrl`, recreated
- * empty first (a retry replaces what an earlier attempt left). Returns what differs from the
- * manifest (size, SHA-256) when the stored bytes do not match: then nothing was created.
+ * empty first (a retry replaces what an earlier attempt left; owned by `owner` when given). Returns
+ * what differs from the manifest (size, SHA-256) when the stored bytes do not match: then nothing was created.
  */
 export async function restoreBackupInto(
   store: BackupStore,
@@ -35,6 +35,7 @@ export async function restoreBackupInto(
   serverUrl: string,
   database: string,
   privileges: PrivilegeMode = 'drop',
+  owner?: string,
 ): Promise<Finding[]> {
   const signal = Context.current().cancellationSignal;
   const dir = await mkdtemp(join(tmpdir(), 'lifeboat-restore-'));
@@ -53,7 +54,7 @@ export async function restoreBackupInto(
     const downloadMs = Date.now() - started;
 
     created = true;
-    await recreateDatabase(serverUrl, database);
+    await recreateDatabase(serverUrl, database, owner);
     started = Date.now();
     await heartbeatWhile({ phase: 'restoring' }, () =>
       restoreFromFile(serverUrl, database, join(dir, 'backup.dump'), { jobs: RESTORE_JOBS, signal, privileges }),
@@ -98,6 +99,7 @@ export async function restoreIntactBackupInto(
   serverUrl: string,
   database: string,
   privileges: PrivilegeMode = 'drop',
+  owner?: string,
 ): Promise<void> {
-  refuseDamaged(manifest, await restoreBackupInto(store, manifest, serverUrl, database, privileges));
+  refuseDamaged(manifest, await restoreBackupInto(store, manifest, serverUrl, database, privileges, owner));
 }

@@ -3,6 +3,9 @@
 // database in one transaction. Each refuses a backup whose bytes do not match its manifest, and
 // each is safe to run twice: a new database is recreated, an in-place restore is all or nothing
 // and, fenced, happens once however often it is retried.
+// The target's database may be gone (dropped: the L3/L4 scenario itself): server-wide work goes to
+// the server's maintenance database, and "in place" then means recreated under its own name, owned
+// by the owner the backup recorded, and restored into like any other.
 import { Context, log } from '@temporalio/activity';
 import { parse } from 'pg-connection-string';
 import type { BackupManifest, Finding } from '../../common/backups.js';
@@ -13,28 +16,29 @@ import { alreadyApplied, currentFence } from '../fence.js';
 import { reportBytes } from '../heartbeat.js';
 import type { DatabaseRef, IncidentRef, RestoreInput } from '../inputs.js';
 import { missingRoles, rolesOf } from '../postgres/privileges.js';
-import { withClient } from '../postgres/connection.js';
+import { databaseExists, withClient } from '../postgres/connection.js';
 import { mayWriteDatabaseFence } from '../postgres/fence.js';
 import { keepAsRecoveryCopy } from '../postgres/recovery-copy.js';
-import { dropDatabase } from '../postgres/restore.js';
+import { type PrivilegeMode, createDatabase, dropDatabase } from '../postgres/restore.js';
 import { restoreInPlaceOnce } from '../postgres/restore-in-place.js';
 import type { Resolver } from '../resolve.js';
 import { assertIntact, manifestOf } from './intact.js';
 import { restoreBackupInto, restoreIntactBackupInto } from './restore-backup.js';
 
-function missingRolesFailure(roles: string[]) {
+function missingRolesFailure(target: string, roles: string[]) {
   return refuse(
     `the backup's objects are owned by or granted to roles this server does not have: ${roles.join(', ')}. ` +
-      'Create them (CREATE ROLE …) and run the restore again: nothing was changed',
+      `Create them (CREATE ROLE …) and run the restore again, or set targets.${target}.restore.owners: drop to restore ` +
+      "without the backup's owners and grants: nothing was changed",
     FailureType.input,
   );
 }
 
-/** Refuses, before anything changes, a restore whose owners and grantees are not all roles of the server. */
-async function refuseMissingRoles(manifest: BackupManifest, serverUrl: string): Promise<void> {
-  if (!manifest.privileges) return;
-  const missing = await missingRoles(serverUrl, rolesOf(manifest.privileges));
-  if (missing.length) throw missingRolesFailure(missing);
+/** Refuses, before anything changes, a restore whose owners and grantees (the database's owner too) are not all roles of the server. */
+async function refuseMissingRoles(target: string, manifest: BackupManifest, serverUrl: string): Promise<void> {
+  const roles = [...rolesOf(manifest.privileges ?? {}), ...(manifest.databaseOwner ? [manifest.databaseOwner] : [])];
+  const missing = await missingRoles(serverUrl, [...new Set(roles)].sort());
+  if (missing.length) throw missingRolesFailure(target, missing);
 }
 
 export function createDatabaseRestoreActivities(resolve: Resolver) {
@@ -86,20 +90,27 @@ export function createDatabaseRestoreActivities(resolve: Resolver) {
      * attempt left one; checked while spooled, restored with parallel jobs, analyzed), or in place
      * in one transaction, so it is never half applied (checked first, then streamed), and at most
      * once per approval: a retry that finds the first attempt's fence says so and changes nothing.
+     * In place into a database that is gone, it first creates it (`created` says so and whose it is).
      */
-    async restoreDatabase(input: RestoreInput): Promise<{ database: string; tables: number; alreadyApplied?: string }> {
+    async restoreDatabase(input: RestoreInput): Promise<{ database: string; tables: number; alreadyApplied?: string; created?: string }> {
       const manifest = await manifestOf(resolve, input.target, input.backupId);
       const tables = Object.keys(manifest.tables).length;
       const url = databaseUrl(input.target, input.testDatabase);
-      // A recovery keeps the backup's owners and grants; a drill's disposable copy does not need them.
-      const privileges = input.testDatabase ? 'drop' : 'keep';
-      if (privileges === 'keep') await refuseMissingRoles(manifest, url);
+      // A recovery keeps the backup's owners and grants unless its target says otherwise (a fresh
+      // server without the application's roles); a drill's disposable copy does not need them.
+      const privileges: PrivilegeMode = input.testDatabase ? 'drop' : resolve.target(input.target).restore.owners;
+      if (privileges === 'keep') await refuseMissingRoles(input.target, manifest, url);
+      // A database Lifeboat creates for a recovery is the application's, as the one it replaces was.
+      const owner = privileges === 'keep' ? manifest.databaseOwner : undefined;
       try {
         if (input.database) {
-          await restoreIntactBackupInto(storeOf(input.target), manifest, url, input.database, privileges);
+          await restoreIntactBackupInto(storeOf(input.target), manifest, url, input.database, privileges, owner);
           return { database: input.database, tables };
         }
         const database = parse(url).database!;
+        const created = (await databaseExists(url))
+          ? undefined
+          : `the database did not exist: created it, owned by ${await createDatabase(url, owner)}`;
         if (!(await withClient(url, mayWriteDatabaseFence)))
           throw refuse(
             `an in-place restore records that it ran in the comment of database ${database} (so that a retry never restores twice), ` +
@@ -113,13 +124,14 @@ export function createDatabaseRestoreActivities(resolve: Resolver) {
             await assertIntact(resolve, manifest);
             return reportBytes(await storeOf(input.target).download(dumpKey(manifest.id)), 'restoring');
           },
-          { fence: currentFence(), privileges, signal: Context.current().cancellationSignal },
+          // The schema public is the database's own, not the dump's: a database that was there keeps its owner.
+          { fence: currentFence(), privileges, keepPublicOwner: !created, signal: Context.current().cancellationSignal },
         );
-        return { database, tables, ...(applied.earlier && { alreadyApplied: alreadyApplied(applied) }) };
+        return { database, tables, ...(created && { created }), ...(applied.earlier && { alreadyApplied: alreadyApplied(applied) }) };
       } catch (err) {
         // A backup older than recorded privileges names its roles only when pg_restore meets one.
         const role = /role "((?:[^"]|"")+)" does not exist/.exec((err as Error).message)?.[1];
-        if (role) throw missingRolesFailure([role]);
+        if (role) throw missingRolesFailure(input.target, [role]);
         throw err;
       }
     },

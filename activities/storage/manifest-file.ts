@@ -43,6 +43,7 @@ const manifestShape = z.object({
       }),
     )
     .optional(),
+  databaseOwner: z.string().optional(),
   tags: z.array(z.string()),
   reason: z.string(),
   lifeboatVersion: z.string(),

@@ -84,7 +84,11 @@ export function planRunbook(context: RunContext): Runbook {
   // Asked here, before the plan's first local activity: a patch first asked right after a local
   // activity's result can be missed on replay when that result and the patch marker were recorded
   // in different workflow tasks (seen under load: the plan then cannot move to another worker).
-  return new Runbook(context, { clock: false, heavyChoice: patched('choose-backup-heavy-at-start') });
+  return new Runbook(context, {
+    clock: false,
+    heavyChoice: patched('choose-backup-heavy-at-start'),
+    checksDroppedDatabase: !context.testDatabase && patched('no-snapshot-of-a-dropped-database'),
+  });
 }
 
 export class Runbook {
@@ -104,12 +108,15 @@ export class Runbook {
   /** Starts a run: its handlers, search attributes and (for the incident) the RTO clock. */
   /** The backup choice checksums on the heavy profile (asked at the plan's start; see planRunbook). */
   readonly heavyChoice: boolean;
+  /** An in-place restore first looks whether the database still exists, and skips the snapshot of one that was dropped. */
+  readonly checksDroppedDatabase: boolean;
 
   constructor(
     readonly context: RunContext,
-    options: { clock: boolean; heavyChoice?: boolean },
+    options: { clock: boolean; heavyChoice?: boolean; checksDroppedDatabase?: boolean },
   ) {
     this.heavyChoice = options.heavyChoice ?? false;
+    this.checksDroppedDatabase = options.checksDroppedDatabase ?? false;
     this.announcer = new Announcer(context, this.steps);
     this.inbox = new Inbox(
       context,
