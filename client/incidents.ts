@@ -1,5 +1,11 @@
 // The incident commander's side: declare, follow, approve, complete, abort, list, report.
-import { type Client, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  type Client,
+  type WorkflowHandle,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
@@ -32,6 +38,7 @@ import {
 import { assertIncidentId } from '../common/names.js';
 import type { checkSelectionWorkflow, incidentWorkflow } from '../workflows/index.js';
 import { CliError } from './follow.js';
+import { runResultOf } from './run-result.js';
 import { table } from './format.js';
 import { answerTo } from './sign.js';
 
@@ -221,24 +228,63 @@ export async function complete(
   return `✔ task "${item.name}" done by ${by}`;
 }
 
+/** How a closed run ended, as its result says (completed or failed alike), else as its execution closed. */
+async function endedAs(handle: WorkflowHandle, closedAs: string): Promise<string> {
+  return runResultOf(handle).then(
+    (r) => r.outcome,
+    () => closedAs.toLowerCase(),
+  );
+}
+
+/**
+ * The run an abort reaches now: the plan while its execution runs, else the incident while its
+ * execution runs and it has not finished (waiting on its review, say). A plan's status never
+ * carries an outcome (only the incident measures one), so whether it can still act is read from
+ * its execution, not its status.
+ */
+async function abortTarget(client: Client, incidentId: string): Promise<string> {
+  assertIncidentId(incidentId);
+  const incident = client.workflow.getHandle(incidentId);
+  const described = await incident.describe().catch((err: unknown) => {
+    if (err instanceof WorkflowNotFoundError) throw new CliError(`no incident ${incidentId} (run "lifeboat list")`, 2);
+    throw err;
+  });
+  const ended = (outcome: string) => new CliError(`incident ${incidentId} has already ended (${outcome})`, 1);
+  if (described.status.name !== 'RUNNING') throw ended(await endedAs(incident, described.status.name));
+  const status = await incident.query(statusQuery);
+  if (status.outcome) throw ended(status.outcome);
+  if (!status.childWorkflowId) return incidentId;
+  const plan = await client.workflow
+    .getHandle(status.childWorkflowId)
+    .describe()
+    .catch(() => undefined);
+  return plan?.status.name === 'RUNNING' ? status.childWorkflowId : incidentId;
+}
+
 /**
  * Asks the run to stop at its next safe point: the plan while one runs (the incident then ends
- * as aborted on its own), otherwise the incident itself.
+ * as aborted on its own), otherwise the incident itself. A plan that ends between the look and
+ * the abort is looked at again, so the abort goes to the incident instead.
  */
 export async function abort(client: Client, incidentId: string, request: Answerer & { reason: string }): Promise<string> {
-  const { incident, plan } = await incidentStatus(client, incidentId);
-  if (incident.outcome) throw new CliError(`incident ${incidentId} has already ended (${incident.outcome})`, 1);
-  const run = plan && !plan.outcome ? plan : incident;
   const { by, reason, keyFile, signedAt } = request;
-  const { handle, proof } = await answerTo(
-    client.workflow,
-    run.workflowId,
-    { item: 'run', decision: 'abort', by, text: reason },
-    keyFile,
-    signedAt,
-  );
-  await sendUpdate(() => handle.executeUpdate(abortUpdate, { args: [{ by, reason, proof }] }));
-  return `✔ abort requested by ${by}: the run stops at its next safe point and removes what it staged`;
+  for (let attempt = 1; ; attempt++) {
+    const workflowId = await abortTarget(client, incidentId);
+    try {
+      const { handle, proof } = await answerTo(
+        client.workflow,
+        workflowId,
+        { item: 'run', decision: 'abort', by, text: reason },
+        keyFile,
+        signedAt,
+      );
+      await sendUpdate(() => handle.executeUpdate(abortUpdate, { args: [{ by, reason, proof }] }));
+      return `✔ abort requested by ${by}: the run stops at its next safe point and removes what it staged`;
+    } catch (err) {
+      // "workflow execution already completed": the run closed meanwhile; the next look finds who is left.
+      if (!(err instanceof WorkflowNotFoundError) || attempt >= 3) throw err;
+    }
+  }
 }
 
 function stepRows(steps: StepRecord[], indent: string): string[][] {

@@ -1,0 +1,107 @@
+// The CLI tells the truth at every moment of a run (issue 14): an abort reaches the run that can
+// still act on it (the plan, then the incident on its review, then nobody: "already ended").
+// bin/lifeboat runs in a process of its own against the suite's Temporal, PostgreSQL and S3, with a
+// worker on the configuration's task queue.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { withClient } from '../activities/postgres/connection.js';
+import { type LifeboatConfig, parseConfig } from '../config/config.js';
+import { statusQuery } from '../workflows/messages.js';
+import {
+  type CliRun,
+  type TestDatabase,
+  type TestWorker,
+  answer,
+  backupAndVerify,
+  createCrmDatabase,
+  runLifeboat,
+  runResultOf,
+  startL1Incident,
+  startTestWorker,
+  testConfigText,
+  testEnv,
+  uniqueName,
+  waitingNames,
+} from './helpers.js';
+
+describe('the CLI at every moment of a run', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lifeboat-cli-honest-'));
+  let db: TestDatabase;
+  let env: NodeJS.ProcessEnv;
+  let config: LifeboatConfig;
+  let configFile: string;
+  let worker: TestWorker;
+  /** Leads a bad script deleted; each L1 brings back some of them. */
+  let lost: string[];
+
+  const lifeboat = (...args: string[]): Promise<CliRun> => runLifeboat(['--config', configFile, ...args], env);
+  const closedAs = async (id: string) => (await worker.client.workflow.getHandle(id).describe()).status.name;
+
+  beforeAll(async () => {
+    db = await createCrmDatabase(120);
+    env = { ...process.env, ...testEnv(db), TEMPORAL_ADDRESS: inject('temporalAddress') };
+    delete env.LIFEBOAT_USER;
+    const text = testConfigText({
+      prefix: uniqueName('cli-honest'),
+      taskQueue: uniqueName('cli-honest'),
+      temporalAddress: '${TEMPORAL_ADDRESS}',
+      extra: 'approvals:\n  L1: { approvers: [alice, bob] }',
+    });
+    configFile = join(dir, 'lifeboat.yaml');
+    writeFileSync(configFile, text);
+    config = parseConfig(text, configFile, env);
+    worker = await startTestWorker(config, testEnv(db));
+    await backupAndVerify(worker);
+    lost = await withClient(db.url, async (c) =>
+      (
+        await c.query<{ id: string }>(
+          'DELETE FROM crm_leads WHERE id IN (SELECT id FROM crm_leads ORDER BY id LIMIT 4 OFFSET 5) RETURNING id::text',
+        )
+      ).rows.map((r) => r.id),
+    );
+    expect(lost).toHaveLength(4);
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await db?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('abort reaches the plan while it runs: the incident ends aborted', async () => {
+    const { incidentId, plan } = await startL1Incident(worker, config, lost.slice(0, 2), 'abort while the plan waits');
+    await expect.poll(() => waitingNames(plan), { timeout: 90_000, interval: 300 }).toEqual(['apply-restore']);
+
+    const abort = await lifeboat('abort', incidentId, '--as', 'carol', '--reason', 'wrong leads');
+    expect(abort.stderr).toBe('');
+    expect(abort.code).toBe(0);
+    expect(abort.stdout).toMatch(/^✔ abort requested by carol: /);
+    expect((await runResultOf(worker.client.workflow.getHandle(incidentId))).outcome).toBe('aborted');
+  }, 150_000);
+
+  it('abort reaches the incident once its plan has ended and it waits on its review, then says "already ended"', async () => {
+    const { incidentId, incident, plan } = await startL1Incident(worker, config, lost.slice(2), 'abort during the review');
+    await expect.poll(() => waitingNames(plan), { timeout: 90_000, interval: 300 }).toEqual(['apply-restore']);
+    await answer(plan, 'approve', { gate: 'apply-restore', by: 'alice' });
+    await expect.poll(() => waitingNames(incident), { timeout: 90_000, interval: 300 }).toEqual(['review']);
+    expect(await closedAs(plan.workflowId)).toBe('COMPLETED');
+
+    const abort = await lifeboat('abort', incidentId, '--as', 'carol', '--reason', 'no review for this one');
+    expect(abort.stderr).toBe('');
+    expect(abort.code).toBe(0);
+    expect(abort.stdout).toMatch(/^✔ abort requested by carol: /);
+
+    // The plan had recovered the rows: the incident ends recovered, its review aborted.
+    const result = await runResultOf(incident);
+    expect(result.outcome).toBe('recovered');
+    const status = await incident.query(statusQuery);
+    expect(status.timeline.find((s) => s.name === 'review')).toMatchObject({ status: 'aborted', detail: 'no review for this one' });
+
+    const again = await lifeboat('abort', incidentId, '--as', 'carol', '--reason', 'again');
+    expect(again.code).toBe(1);
+    expect(again.stdout).toBe('');
+    expect(again.stderr).toBe(`✖ incident ${incidentId} has already ended (recovered)\n`);
+  }, 180_000);
+});
