@@ -11,7 +11,7 @@ import { registerIncidentCommands } from './commands/incidents.js';
 import { registerKeyCommands } from './commands/keys.js';
 import { registerScheduleCommands } from './commands/schedules.js';
 import { registerSlackCommands } from './commands/slack.js';
-import { CliError } from './follow.js';
+import { CliError, closeClients } from './follow.js';
 
 const program = new Command('lifeboat')
   .description('Disaster-recovery runbooks for PostgreSQL, run durably on Temporal')
@@ -40,6 +40,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     console.error(`✖ ${(err as Error).message}`);
     return err instanceof CliError ? err.exitCode : 1;
+  } finally {
+    // The answer is known: nothing still waited for (a drill's open task) may keep the process.
+    await closeClients();
   }
 }
 

@@ -18,9 +18,13 @@ export class CliError extends Error {
   }
 }
 
+/** The connections this process opened, closed by closeClients once its command has its answer. */
+const opened = new Set<Connection>();
+
 export async function connectClient(config: LifeboatConfig): Promise<Client> {
   try {
     const connection = await Connection.connect({ address: config.temporal.address, connectTimeout: '5s' });
+    opened.add(connection);
     return new Client({ connection, namespace: config.temporal.namespace });
   } catch (err) {
     throw new CliError(
@@ -30,7 +34,17 @@ export async function connectClient(config: LifeboatConfig): Promise<Client> {
   }
 }
 
-/** The innermost cause's message: what actually went wrong. */
+/**
+ * Closes every connection the command opened. A command ends when its answer is known, not when the
+ * runs it followed end: a drill's verdict comes while its workflow still waits weeks for its
+ * improvements task, and a pending wait for that workflow's result would keep the process alive.
+ */
+export async function closeClients(): Promise<void> {
+  const connections = [...opened];
+  opened.clear();
+  await Promise.all(connections.map((c) => c.close().catch(() => undefined)));
+}
+
 /**
  * A run's status and its child plan's, as far as they can be read now: before a run's first
  * workflow task, or while a worker is busy, a query fails, and the caller looks again later.
@@ -46,6 +60,7 @@ export async function runAndPlanStatus(client: Client, handle: WorkflowHandle): 
   return { run, plan };
 }
 
+/** The innermost cause's message: what actually went wrong. */
 export function rootCause(err: unknown): string {
   let e = err as { cause?: unknown; message?: string } | undefined;
   while (e?.cause) e = e.cause as typeof e;

@@ -1,5 +1,6 @@
 // The CLI tells the truth at every moment of a run (issue 14): an abort reaches the run that can
-// still act on it (the plan, then the incident on its review, then nobody: "already ended").
+// still act on it (the plan, then the incident on its review, then nobody: "already ended"); a
+// command ends when its answer is known (a drill's verdict, while its workflow still waits).
 // bin/lifeboat runs in a process of its own against the suite's Temporal, PostgreSQL and S3, with a
 // worker on the configuration's task queue.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -104,4 +105,18 @@ describe('the CLI at every moment of a run', () => {
     expect(again.stdout).toBe('');
     expect(again.stderr).toBe(`✖ incident ${incidentId} has already ended (recovered)\n`);
   }, 180_000);
+
+  it('drill run exits with its verdict while the drill still waits on its improvements task', async () => {
+    const run = await lifeboat('drill', 'run', '--level', 'L1', '--records', '2', '--as', 'carol');
+    expect(run.code, run.stderr).toBe(0);
+    const drillId = /^✔ L1 drill (drill-\S+) of crm: PASSED$/m.exec(run.stdout)?.[1];
+    expect(drillId, run.stdout).toBeDefined();
+    expect(run.stdout).toContain(`improvements  : open — lifeboat complete ${drillId} --task improvements`);
+    // The command ended; the drill did not: it waits for its improvements for two weeks.
+    const drill = worker.client.workflow.getHandle(drillId!);
+    expect(await closedAs(drillId!)).toBe('RUNNING');
+    expect(await waitingNames(drill)).toEqual(['improvements']);
+    await answer(drill, 'complete', { task: 'improvements', by: 'carol', note: 'none' });
+    await drill.result();
+  }, 120_000);
 });
