@@ -1,14 +1,18 @@
 // The CLI tells the truth at every moment of a run (issue 14): an abort reaches the run that can
 // still act on it (the plan, then the incident on its review, then nobody: "already ended"); a
-// command ends when its answer is known (a drill's verdict, while its workflow still waits).
+// command ends when its answer is known (a drill's verdict, while its workflow still waits); a
+// command that starts work with no worker polling says so at once, and progress never shows an
+// attempt count for work nobody runs.
 // bin/lifeboat runs in a process of its own against the suite's Temporal, PostgreSQL and S3, with a
 // worker on the configuration's task queue.
+import { msNumberToTs } from '@temporalio/common/lib/time.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withClient } from '../activities/postgres/connection.js';
 import { type LifeboatConfig, parseConfig } from '../config/config.js';
+import { progressOf } from '../client/follow.js';
 import { statusQuery } from '../workflows/messages.js';
 import {
   type CliRun,
@@ -119,4 +123,56 @@ describe('the CLI at every moment of a run', () => {
     await answer(drill, 'complete', { task: 'improvements', by: 'carol', note: 'none' });
     await drill.result();
   }, 120_000);
+
+  it('refuses at once (exit 1) to start work no worker would take, saying how to start one, and starts nothing', async () => {
+    const taskQueue = uniqueName('nobody-polls');
+    const lonely = join(dir, 'nobody.yaml');
+    writeFileSync(lonely, testConfigText({ prefix: uniqueName('nobody'), taskQueue, temporalAddress: '${TEMPORAL_ADDRESS}' }));
+    const refusal = `✖ no worker polls task queue "${taskQueue}" (namespace default on ${inject('temporalAddress')}; no workflow or activity tasks would run): nothing was started. Start one with "lifeboat worker" (same configuration), or "make demo" for the whole demo stack\n`;
+    for (const args of [
+      ['backup'],
+      ['verify', 'latest'],
+      ['declare', '--level', 'L3', '--summary', 'nobody home', '--as', 'carol'],
+      ['drill', 'run', '--level', 'L1'],
+    ]) {
+      const run = await runLifeboat(['--config', lonely, ...args], env);
+      expect(run.stderr, args.join(' ')).toBe(refusal);
+      expect(run.code, args.join(' ')).toBe(1);
+      expect(run.stdout).toBe('');
+    }
+    const started = await worker.client.workflow.count(`TaskQueue = '${taskQueue}'`);
+    expect(started.count).toBe(0);
+  }, 120_000);
+
+  it('progress says "waiting for a worker" for work nobody has taken, an attempt count only for work that runs', () => {
+    const now = Date.parse('2026-01-01T00:00:00Z');
+    const activity = { activityType: { name: 'backupDatabase' } };
+    expect(progressOf({ pendingWorkflowTask: { state: 1 } }, now)).toBe('waiting for a worker');
+    expect(progressOf({ pendingWorkflowTask: { state: 2 } }, now)).toBeUndefined();
+    expect(progressOf({ pendingActivities: [{ ...activity, state: 1, attempt: 1 }] }, now)).toBe('waiting for a worker (backupDatabase)');
+    expect(
+      progressOf(
+        { pendingActivities: [{ ...activity, state: 1, attempt: 2, lastFailure: { message: 'activity Heartbeat timeout' } }] },
+        now,
+      ),
+    ).toBe('waiting for a worker (backupDatabase, after a failed attempt: activity Heartbeat timeout)');
+    expect(
+      progressOf(
+        {
+          pendingActivities: [
+            {
+              ...activity,
+              state: 1,
+              attempt: 3,
+              lastFailure: { message: 'connection refused' },
+              nextAttemptScheduleTime: msNumberToTs(now + 30_000),
+            },
+          ],
+        },
+        now,
+      ),
+    ).toBe('backupDatabase failed: connection refused; attempt 3 in 30 s');
+    expect(progressOf({ pendingActivities: [{ ...activity, state: 2, attempt: 2 }] }, now)).toBe('backupDatabase (attempt 2)');
+    expect(progressOf({ pendingActivities: [{ ...activity, state: 2, attempt: 1 }] }, now)).toBe('backupDatabase');
+  });
 });

@@ -10,6 +10,7 @@ import { type Level } from '../../common/plans.js';
 import { triage } from '../../workflows/triage.js';
 import { CliError, connectClient } from '../follow.js';
 import { abort, complete, declare, incidentInput, incidentStatus, listIncidents, renderStatus, vote, whoAmI } from '../incidents.js';
+import { requireWorker } from '../worker-check.js';
 import { answererOf, asOption, chooseTarget, configOf, keyOption, repeatable, targetOption } from './common.js';
 
 const incidentArg = () =>
@@ -107,7 +108,9 @@ export function registerIncidentCommands(program: Command): void {
       const level = input.level ?? triage(input.triage ?? {}).level;
       if (level === 'L1' && !input.options.record)
         throw new InputError('an L1 needs --table and --keys or --where (the records to bring back)');
-      await declare(await connectClient(cfg), cfg, input);
+      const client = await connectClient(cfg);
+      await requireWorker(client, cfg);
+      await declare(client, cfg, input);
       console.log(`✔ incident ${input.incidentId} declared (${input.level ?? 'level by triage'}, target ${target})`);
       console.log(`  follow it: lifeboat status ${input.incidentId} --watch`);
       console.log(`  Web UI   : ${cfg.temporal.uiUrl}/namespaces/${cfg.temporal.namespace}/workflows/${input.incidentId}`);
