@@ -10,6 +10,7 @@ import { registerDrillCommands } from './commands/drills.js';
 import { registerIncidentCommands } from './commands/incidents.js';
 import { registerKeyCommands } from './commands/keys.js';
 import { registerScheduleCommands } from './commands/schedules.js';
+import { registerServerCommands } from './commands/server.js';
 import { registerSlackCommands } from './commands/slack.js';
 import { CliError, closeClients } from './follow.js';
 
@@ -27,6 +28,7 @@ registerAuditCommands(program);
 registerDrillCommands(program);
 registerDevCommands(program);
 registerSlackCommands(program);
+registerServerCommands(program);
 
 export async function main(argv: string[]): Promise<number> {
   try {

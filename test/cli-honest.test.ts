@@ -2,9 +2,10 @@
 // still act on it (the plan, then the incident on its review, then nobody: "already ended"); a
 // command ends when its answer is known (a drill's verdict, while its workflow still waits); a
 // command that starts work with no worker polling says so at once, and progress never shows an
-// attempt count for work nobody runs.
+// attempt count for work nobody runs; `server prepare` readies a bare Temporal server, once.
 // bin/lifeboat runs in a process of its own against the suite's Temporal, PostgreSQL and S3, with a
 // worker on the configuration's task queue.
+import { Connection } from '@temporalio/client';
 import { msNumberToTs } from '@temporalio/common/lib/time.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +14,8 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withClient } from '../activities/postgres/connection.js';
 import { type LifeboatConfig, parseConfig } from '../config/config.js';
 import { progressOf } from '../client/follow.js';
-import { statusQuery } from '../workflows/messages.js';
+import { SEARCH_ATTRIBUTES, statusQuery } from '../workflows/messages.js';
+import { type TemporalServer, startTemporal } from '../client/stack/temporal.js';
 import {
   type CliRun,
   type TestDatabase,
@@ -175,4 +177,61 @@ describe('the CLI at every moment of a run', () => {
     expect(progressOf({ pendingActivities: [{ ...activity, state: 2, attempt: 2 }] }, now)).toBe('backupDatabase (attempt 2)');
     expect(progressOf({ pendingActivities: [{ ...activity, state: 2, attempt: 1 }] }, now)).toBe('backupDatabase');
   });
+});
+
+describe('lifeboat server prepare', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lifeboat-prepare-'));
+  let temporal: TemporalServer;
+  let configFile: string;
+  const namespace = uniqueName('lifeboat-prep').replace(/_/g, '-');
+
+  beforeAll(async () => {
+    // A bare server, as a real one is before Lifeboat's first run: no namespace of ours, no search attributes.
+    temporal = await startTemporal(join(inject('logDir'), `temporal-${namespace}.log`), { ui: false, searchAttributes: false });
+    configFile = join(dir, 'lifeboat.yaml');
+    const text = testConfigText({ prefix: namespace, temporalAddress: temporal.address });
+    writeFileSync(configFile, text.replace(/^temporal:\n/, `temporal:\n  namespace: ${namespace}\n`));
+  }, 120_000);
+
+  afterAll(async () => {
+    await temporal?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("creates the namespace and Lifeboat's search attributes, then finds nothing to do", async () => {
+    const env = { ...process.env, LIFEBOAT_KEYS_DIR: inject('keysDir') };
+    const names = SEARCH_ATTRIBUTES.map((k) => k.name);
+    const first = await runLifeboat(['--config', configFile, 'server', 'prepare'], env);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    expect(first.stdout).toBe(
+      [
+        `✔ namespace "${namespace}" created (closed runs kept 30 d)`,
+        ...names.map((n) => `✔ search attribute ${n} (KEYWORD) added`),
+        `✔ Temporal at ${temporal.address} is ready for Lifeboat (namespace "${namespace}")`,
+        '',
+      ].join('\n'),
+    );
+
+    const second = await runLifeboat(['--config', configFile, 'server', 'prepare'], env);
+    expect(second.stderr).toBe('');
+    expect(second.code).toBe(0);
+    expect(second.stdout).toBe(
+      [
+        `✔ namespace "${namespace}" exists`,
+        ...names.map((n) => `✔ search attribute ${n} (KEYWORD) exists`),
+        `nothing to do: Temporal at ${temporal.address} was already ready for Lifeboat (namespace "${namespace}")`,
+        '',
+      ].join('\n'),
+    );
+
+    // The server says so too.
+    const connection = await Connection.connect({ address: temporal.address });
+    try {
+      const { customAttributes } = await connection.operatorService.listSearchAttributes({ namespace });
+      expect(Object.keys(customAttributes ?? {})).toEqual(expect.arrayContaining(names));
+    } finally {
+      await connection.close();
+    }
+  }, 180_000);
 });
