@@ -15,6 +15,7 @@ import {
   type Level,
   type PlanOptions,
   type RecordSelection,
+  type RunResult,
   type RunStatus,
   type StepRecord,
   type TriageAnswers,
@@ -136,6 +137,14 @@ export async function incidentStatus(client: Client, incidentId: string): Promis
     .query(statusQuery)
     .catch(() => undefined);
   return { incident, plan };
+}
+
+/** The incident's result once its workflow has closed (completed or failed); undefined while it runs. */
+export async function incidentResult(client: Client, incidentId: string): Promise<RunResult | undefined> {
+  const handle = client.workflow.getHandle(incidentId);
+  const { status } = await handle.describe();
+  if (status.name === 'RUNNING') return undefined;
+  return runResultOf(handle).catch(() => undefined);
 }
 
 /** The run (plan or incident) where a named gate or task is waiting, or the only one waiting; `runs` ends with the incident. */
@@ -299,20 +308,36 @@ function stepRows(steps: StepRecord[], indent: string): string[][] {
   ]);
 }
 
-/** The screen `lifeboat status` shows: who declared what, the RTO clock, the timeline, who is awaited. */
-export function renderStatus({ incident, plan }: { incident: RunStatus; plan?: RunStatus }, now = Date.now()): string {
+/** The incident's RTO in one line: the clock while it runs; once it ended, as its report says it (common/rto.ts). */
+export function rtoLine(incident: RunStatus, now = Date.now()): string {
   const c = incident.context;
   const declared = Date.parse(c.declaredAt);
   const deadline = declared + c.rtoMs;
   const { rto, outcome } = incident;
-  const rpo = rto && outcome ? rpoSummary(rto, outcome) : undefined;
+  if (rto && outcome) {
+    const rpo = rpoSummary(rto, outcome);
+    return `${rtoSummary(rto, outcome)}${rpo ? `; ${rpo}` : ''}`;
+  }
+  return `RTO clock: ${formatDuration(now - declared)} of ${formatDuration(c.rtoMs)} used, ${formatDuration(deadline - now)} left (deadline ${new Date(deadline).toISOString()}) — ${incident.rtoStatus}`;
+}
+
+/** The exact commands that answer a waiting gate (approve, reject) or task (complete). */
+export function answerCommands(incidentId: string, w: WaitingItem): string[] {
+  return w.kind === 'approval'
+    ? [
+        `lifeboat approve ${incidentId} --gate ${w.name} --as <you>`,
+        `lifeboat reject ${incidentId} --gate ${w.name} --as <you> --reason "…"`,
+      ]
+    : [`lifeboat complete ${incidentId} --task ${w.name} --as <you> --note "…"`];
+}
+
+/** The screen `lifeboat status` shows: who declared what, the RTO clock, the timeline, who is awaited. */
+export function renderStatus({ incident, plan }: { incident: RunStatus; plan?: RunStatus }, now = Date.now()): string {
+  const c = incident.context;
   const lines = [
     `${c.incidentId}  ${c.level}  target ${c.target}  — ${c.summary}`,
     `declared by ${c.declaredBy} at ${c.declaredAt}`,
-    // Once the run ended, its RTO reads as its report says it (common/rto.ts).
-    rto && outcome
-      ? `${rtoSummary(rto, outcome)}${rpo ? `; ${rpo}` : ''}`
-      : `RTO clock: ${formatDuration(now - declared)} of ${formatDuration(c.rtoMs)} used, ${formatDuration(deadline - now)} left (deadline ${new Date(deadline).toISOString()}) — ${incident.rtoStatus}`,
+    rtoLine(incident, now),
     '',
     table(
       ['step', 'kind', 'status', 'started', 'took', 'by', 'detail'],
@@ -331,27 +356,53 @@ export function renderStatus({ incident, plan }: { incident: RunStatus; plan?: R
       lines.push(`  → lifeboat approve ${c.incidentId} --gate ${w.name} --as <you>   (or reject … --reason "…")`);
     } else {
       lines.push(`⏸ waiting for task "${w.name}": ${w.prompt}${w.deadline ? ` (due ${w.deadline})` : ''}`);
-      lines.push(`  → lifeboat complete ${c.incidentId} --task ${w.name} --as <you> --note "…"`);
+      lines.push(`  → ${answerCommands(c.incidentId, w)[0]}`);
     }
   }
   if (incident.outcome) lines.push('', `outcome: ${incident.outcome}`);
   return lines.join('\n');
 }
 
-export async function listIncidents(client: Client, all: boolean): Promise<string> {
-  const rows: string[][] = [];
+/** An incident as `lifeboat list` shows it, from its search attributes (client/status-json.ts listJson). */
+export interface IncidentRow {
+  incidentId: string;
+  level: string | null;
+  /** The workflow execution's status: running, completed, failed, terminated, … */
+  state: string;
+  rtoStatus: string | null;
+  currentStep: string | null;
+  startedAt: string;
+}
+
+export async function listIncidents(client: Client, all: boolean): Promise<IncidentRow[]> {
+  const rows: IncidentRow[] = [];
   const query = `WorkflowType = 'incidentWorkflow'${all ? '' : " AND ExecutionStatus = 'Running'"}`;
+  const text = (v: unknown) => (v === undefined || v === null ? null : String(v));
   for await (const wf of client.workflow.list({ query })) {
     const sa = wf.typedSearchAttributes;
-    rows.push([
-      wf.workflowId,
-      String(sa.get(levelSA) ?? '?'),
-      wf.status.name.toLowerCase(),
-      String(sa.get(rtoStatusSA) ?? '-'),
-      String(sa.get(currentStepSA) ?? '-'),
-      wf.startTime.toISOString().slice(0, 19).replace('T', ' '),
-    ]);
+    rows.push({
+      incidentId: wf.workflowId,
+      level: text(sa.get(levelSA)),
+      state: wf.status.name.toLowerCase(),
+      rtoStatus: text(sa.get(rtoStatusSA)),
+      currentStep: text(sa.get(currentStepSA)),
+      startedAt: wf.startTime.toISOString(),
+    });
   }
+  return rows;
+}
+
+export function renderIncidents(rows: IncidentRow[], all: boolean): string {
   if (!rows.length) return all ? 'no incidents yet' : 'no open incidents (--all lists ended ones too)';
-  return table(['incident', 'level', 'state', 'RTO', 'current step', 'started (UTC)'], rows);
+  return table(
+    ['incident', 'level', 'state', 'RTO', 'current step', 'started (UTC)'],
+    rows.map((r) => [
+      r.incidentId,
+      r.level ?? '?',
+      r.state,
+      r.rtoStatus ?? '-',
+      r.currentStep ?? '-',
+      r.startedAt.slice(0, 19).replace('T', ' '),
+    ]),
+  );
 }

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withClient } from '../activities/postgres/connection.js';
 import { type LifeboatConfig, parseConfig } from '../config/config.js';
 import { progressOf } from '../client/follow.js';
+import { listJsonSchema, statusJsonSchema } from '../client/status-json.js';
 import { SEARCH_ATTRIBUTES, statusQuery } from '../workflows/messages.js';
 import { type TemporalServer, startTemporal } from '../client/stack/temporal.js';
 import {
@@ -111,6 +112,109 @@ describe('the CLI at every moment of a run', () => {
     expect(again.stdout).toBe('');
     expect(again.stderr).toBe(`✖ incident ${incidentId} has already ended (recovered)\n`);
   }, 180_000);
+
+  it('status --json and list --json print their documented shapes, while the incident waits and once it ended', async () => {
+    const { incidentId, incident, plan } = await startL1Incident(worker, config, lost.slice(0, 2), 'status as JSON');
+    await expect.poll(() => waitingNames(plan), { timeout: 90_000, interval: 300 }).toEqual(['apply-restore']);
+
+    const waiting = await lifeboat('status', incidentId, '--json');
+    expect(waiting.stderr).toBe('');
+    expect(waiting.code).toBe(0);
+    const open = statusJsonSchema.parse(JSON.parse(waiting.stdout));
+    expect(open).toMatchObject({
+      incidentId,
+      planWorkflowId: plan.workflowId,
+      context: { level: 'L1', target: 'crm', declaredBy: 'carol', summary: 'status as JSON' },
+      state: 'running',
+      rto: { targetMs: 3_600_000, status: 'on-track', verdict: null, marginMs: null },
+      outcome: null,
+      votes: [],
+      databasesCreated: [],
+      reportKeys: [],
+    });
+    expect(open.rto.leftMs).toBeGreaterThan(0);
+    expect(open.rto.text).toMatch(/^RTO clock: .* of 1 h used/);
+    expect(open.waiting).toEqual([
+      expect.objectContaining({
+        run: 'plan',
+        workflowId: plan.workflowId,
+        kind: 'approval',
+        name: 'apply-restore',
+        allowed: ['alice', 'bob'],
+        required: 1,
+        approvedBy: [],
+        commands: [
+          `lifeboat approve ${incidentId} --gate apply-restore --as <you>`,
+          `lifeboat reject ${incidentId} --gate apply-restore --as <you> --reason "…"`,
+        ],
+      }),
+    ]);
+    expect(open.waiting[0]!.changes[0]).toMatch(/^crm_leads: insert 2 missing row\(s\)/);
+    expect(open.timeline.find((s) => s.name === 'apply-restore')).toMatchObject({ run: 'plan', kind: 'approval', status: 'waiting' });
+
+    await answer(plan, 'approve', { gate: 'apply-restore', by: 'alice', reason: 'looks right' });
+    await expect.poll(() => waitingNames(incident), { timeout: 90_000, interval: 300 }).toEqual(['review']);
+    const reviewing = statusJsonSchema.parse(JSON.parse((await lifeboat('status', incidentId, '--json')).stdout));
+    expect(reviewing.waiting).toEqual([
+      expect.objectContaining({
+        run: 'incident',
+        kind: 'task',
+        name: 'review',
+        allowed: null,
+        commands: [`lifeboat complete ${incidentId} --task review --as <you> --note "…"`],
+      }),
+    ]);
+    await answer(incident, 'complete', { task: 'review', by: 'carol', note: 'reviewed' });
+    await runResultOf(incident);
+
+    const end = await lifeboat('status', incidentId, '--json');
+    expect(end.code).toBe(0);
+    const ended = statusJsonSchema.parse(JSON.parse(end.stdout));
+    expect(ended).toMatchObject({
+      state: 'ended',
+      outcome: 'recovered',
+      waiting: [],
+      rto: { status: 'met', verdict: 'met', leftMs: null },
+    });
+    expect(ended.detail).toMatch(/^\d+ rows restored from crm-/);
+    expect(ended.rto.marginMs).toBeGreaterThan(0);
+    expect(ended.reportKeys.length).toBeGreaterThan(0);
+    expect(ended.backupUsed?.id).toMatch(/^crm-/);
+    expect(ended.votes).toEqual([
+      expect.objectContaining({
+        run: 'incident',
+        step: 'review',
+        decision: 'complete',
+        by: 'carol',
+        text: 'reviewed',
+        fingerprint: expect.stringMatching(/^SHA256:/),
+      }),
+      expect.objectContaining({
+        run: 'plan',
+        step: 'apply-restore',
+        decision: 'approve',
+        by: 'alice',
+        text: 'looks right',
+        fingerprint: expect.stringMatching(/^SHA256:/),
+      }),
+    ]);
+
+    const watchAndJson = await lifeboat('status', incidentId, '--json', '--watch');
+    expect(watchAndJson.code).toBe(2);
+
+    await expect
+      .poll(
+        async () => {
+          const list = await lifeboat('list', '--all', '--json');
+          return list.code === 0 ? listJsonSchema.parse(JSON.parse(list.stdout)).find((r) => r.incidentId === incidentId) : list.stderr;
+        },
+        { timeout: 30_000, interval: 1000 },
+      )
+      .toMatchObject({ incidentId, level: 'L1', state: 'completed', rtoStatus: 'met', currentStep: 'ended: recovered' });
+    const running = await lifeboat('list', '--json');
+    expect(running.code).toBe(0);
+    expect(listJsonSchema.parse(JSON.parse(running.stdout)).map((r) => r.incidentId)).not.toContain(incidentId);
+  }, 240_000);
 
   it('drill run exits with its verdict while the drill still waits on its improvements task', async () => {
     const run = await lifeboat('drill', 'run', '--level', 'L1', '--records', '2', '--as', 'carol');
