@@ -10,8 +10,9 @@ import { registerDrillCommands } from './commands/drills.js';
 import { registerIncidentCommands } from './commands/incidents.js';
 import { registerKeyCommands } from './commands/keys.js';
 import { registerScheduleCommands } from './commands/schedules.js';
+import { registerServerCommands } from './commands/server.js';
 import { registerSlackCommands } from './commands/slack.js';
-import { CliError } from './follow.js';
+import { CliError, closeClients } from './follow.js';
 
 const program = new Command('lifeboat')
   .description('Disaster-recovery runbooks for PostgreSQL, run durably on Temporal')
@@ -27,6 +28,7 @@ registerAuditCommands(program);
 registerDrillCommands(program);
 registerDevCommands(program);
 registerSlackCommands(program);
+registerServerCommands(program);
 
 export async function main(argv: string[]): Promise<number> {
   try {
@@ -40,6 +42,9 @@ export async function main(argv: string[]): Promise<number> {
     }
     console.error(`✖ ${(err as Error).message}`);
     return err instanceof CliError ? err.exitCode : 1;
+  } finally {
+    // The answer is known: nothing still waited for (a drill's open task) may keep the process.
+    await closeClients();
   }
 }
 

@@ -2,6 +2,7 @@
 // reports in heartbeats, then the result or the cause of failure.
 import { Client, Connection, WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { defaultPayloadConverter } from '@temporalio/common';
+import { optionalTsToMs } from '@temporalio/common/lib/time.js';
 import type { LifeboatConfig } from '../config/config.js';
 import type { Progress } from '../common/backups.js';
 import type { RunStatus } from '../common/plans.js';
@@ -18,9 +19,13 @@ export class CliError extends Error {
   }
 }
 
+/** The connections this process opened, closed by closeClients once its command has its answer. */
+const opened = new Set<Connection>();
+
 export async function connectClient(config: LifeboatConfig): Promise<Client> {
   try {
     const connection = await Connection.connect({ address: config.temporal.address, connectTimeout: '5s' });
+    opened.add(connection);
     return new Client({ connection, namespace: config.temporal.namespace });
   } catch (err) {
     throw new CliError(
@@ -30,7 +35,17 @@ export async function connectClient(config: LifeboatConfig): Promise<Client> {
   }
 }
 
-/** The innermost cause's message: what actually went wrong. */
+/**
+ * Closes every connection the command opened. A command ends when its answer is known, not when the
+ * runs it followed end: a drill's verdict comes while its workflow still waits weeks for its
+ * improvements task, and a pending wait for that workflow's result would keep the process alive.
+ */
+export async function closeClients(): Promise<void> {
+  const connections = [...opened];
+  opened.clear();
+  await Promise.all(connections.map((c) => c.close().catch(() => undefined)));
+}
+
 /**
  * A run's status and its child plan's, as far as they can be read now: before a run's first
  * workflow task, or while a worker is busy, a query fails, and the caller looks again later.
@@ -46,21 +61,43 @@ export async function runAndPlanStatus(client: Client, handle: WorkflowHandle): 
   return { run, plan };
 }
 
+/** The innermost cause's message: what actually went wrong. */
 export function rootCause(err: unknown): string {
   let e = err as { cause?: unknown; message?: string } | undefined;
   while (e?.cause) e = e.cause as typeof e;
   return e?.message ?? String(err);
 }
 
-async function currentProgress(handle: WorkflowHandle): Promise<string | undefined> {
-  const { raw } = await handle.describe();
-  const activity = raw.pendingActivities?.[0];
-  if (!activity) return undefined;
+/** What describe() says of a run's pending work: the parts progressOf reads. */
+type PendingWork = Pick<Awaited<ReturnType<WorkflowHandle['describe']>>['raw'], 'pendingActivities' | 'pendingWorkflowTask'>;
+
+/** temporal.api.enums.v1: an activity or a workflow task scheduled and taken by no worker yet. */
+const SCHEDULED = 1;
+
+/**
+ * The progress line of a run: what its running activity reports in heartbeats. Work that is
+ * scheduled but taken by no worker reads "waiting for a worker", never an attempt count, so
+ * nothing looks as if it ran; a retry that waits for its time says when it comes.
+ */
+export function progressOf(pending: PendingWork, now = Date.now()): string | undefined {
+  const activity = pending.pendingActivities?.[0];
+  if (!activity) return pending.pendingWorkflowTask?.state === SCHEDULED ? 'waiting for a worker' : undefined;
+  const name = activity.activityType?.name ?? 'working';
+  const attempt = activity.attempt ?? 1;
+  if (activity.state === SCHEDULED) {
+    const nextAt = optionalTsToMs(activity.nextAttemptScheduleTime);
+    const failed = activity.lastFailure?.message ? `: ${activity.lastFailure.message}` : '';
+    if (nextAt !== undefined && nextAt > now) return `${name} failed${failed}; attempt ${attempt} in ${formatDuration(nextAt - now)}`;
+    return `waiting for a worker (${name}${attempt > 1 ? `, after a failed attempt${failed}` : ''})`;
+  }
   const payload = activity.heartbeatDetails?.payloads?.[0];
   const progress = payload ? defaultPayloadConverter.fromPayload<Progress>(payload) : undefined;
-  const name = activity.activityType?.name ?? 'working';
-  const attempt = (activity.attempt ?? 1) > 1 ? ` (attempt ${activity.attempt})` : '';
-  return progress ? `${progress.phase}${progress.bytes !== undefined ? ` ${bytes(progress.bytes)}` : ''}${attempt}` : `${name}${attempt}`;
+  const retry = attempt > 1 ? ` (attempt ${attempt})` : '';
+  return progress ? `${progress.phase}${progress.bytes !== undefined ? ` ${bytes(progress.bytes)}` : ''}${retry}` : `${name}${retry}`;
+}
+
+async function currentProgress(handle: WorkflowHandle): Promise<string | undefined> {
+  return progressOf((await handle.describe()).raw);
 }
 
 /** Waits for the workflow's result, printing progress to stderr while it runs. */

@@ -1,5 +1,11 @@
 // The incident commander's side: declare, follow, approve, complete, abort, list, report.
-import { type Client, WorkflowFailedError, WorkflowNotFoundError, WorkflowUpdateFailedError } from '@temporalio/client';
+import {
+  type Client,
+  type WorkflowHandle,
+  WorkflowFailedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+} from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { randomBytes } from 'node:crypto';
 import { userInfo } from 'node:os';
@@ -9,6 +15,7 @@ import {
   type Level,
   type PlanOptions,
   type RecordSelection,
+  type RunResult,
   type RunStatus,
   type StepRecord,
   type TriageAnswers,
@@ -32,6 +39,7 @@ import {
 import { assertIncidentId } from '../common/names.js';
 import type { checkSelectionWorkflow, incidentWorkflow } from '../workflows/index.js';
 import { CliError } from './follow.js';
+import { runResultOf } from './run-result.js';
 import { table } from './format.js';
 import { answerTo } from './sign.js';
 
@@ -131,6 +139,14 @@ export async function incidentStatus(client: Client, incidentId: string): Promis
   return { incident, plan };
 }
 
+/** The incident's result once its workflow has closed (completed or failed); undefined while it runs. */
+export async function incidentResult(client: Client, incidentId: string): Promise<RunResult | undefined> {
+  const handle = client.workflow.getHandle(incidentId);
+  const { status } = await handle.describe();
+  if (status.name === 'RUNNING') return undefined;
+  return runResultOf(handle).catch(() => undefined);
+}
+
 /** The run (plan or incident) where a named gate or task is waiting, or the only one waiting; `runs` ends with the incident. */
 function findWaiting(runs: RunStatus[], kind: WaitingItem['kind'], name: string | undefined): { run: RunStatus; item: WaitingItem } {
   const candidates = runs.flatMap((run) => run.waiting.filter((w) => w.kind === kind).map((item) => ({ run, item })));
@@ -221,24 +237,63 @@ export async function complete(
   return `✔ task "${item.name}" done by ${by}`;
 }
 
+/** How a closed run ended, as its result says (completed or failed alike), else as its execution closed. */
+async function endedAs(handle: WorkflowHandle, closedAs: string): Promise<string> {
+  return runResultOf(handle).then(
+    (r) => r.outcome,
+    () => closedAs.toLowerCase(),
+  );
+}
+
+/**
+ * The run an abort reaches now: the plan while its execution runs, else the incident while its
+ * execution runs and it has not finished (waiting on its review, say). A plan's status never
+ * carries an outcome (only the incident measures one), so whether it can still act is read from
+ * its execution, not its status.
+ */
+async function abortTarget(client: Client, incidentId: string): Promise<string> {
+  assertIncidentId(incidentId);
+  const incident = client.workflow.getHandle(incidentId);
+  const described = await incident.describe().catch((err: unknown) => {
+    if (err instanceof WorkflowNotFoundError) throw new CliError(`no incident ${incidentId} (run "lifeboat list")`, 2);
+    throw err;
+  });
+  const ended = (outcome: string) => new CliError(`incident ${incidentId} has already ended (${outcome})`, 1);
+  if (described.status.name !== 'RUNNING') throw ended(await endedAs(incident, described.status.name));
+  const status = await incident.query(statusQuery);
+  if (status.outcome) throw ended(status.outcome);
+  if (!status.childWorkflowId) return incidentId;
+  const plan = await client.workflow
+    .getHandle(status.childWorkflowId)
+    .describe()
+    .catch(() => undefined);
+  return plan?.status.name === 'RUNNING' ? status.childWorkflowId : incidentId;
+}
+
 /**
  * Asks the run to stop at its next safe point: the plan while one runs (the incident then ends
- * as aborted on its own), otherwise the incident itself.
+ * as aborted on its own), otherwise the incident itself. A plan that ends between the look and
+ * the abort is looked at again, so the abort goes to the incident instead.
  */
 export async function abort(client: Client, incidentId: string, request: Answerer & { reason: string }): Promise<string> {
-  const { incident, plan } = await incidentStatus(client, incidentId);
-  if (incident.outcome) throw new CliError(`incident ${incidentId} has already ended (${incident.outcome})`, 1);
-  const run = plan && !plan.outcome ? plan : incident;
   const { by, reason, keyFile, signedAt } = request;
-  const { handle, proof } = await answerTo(
-    client.workflow,
-    run.workflowId,
-    { item: 'run', decision: 'abort', by, text: reason },
-    keyFile,
-    signedAt,
-  );
-  await sendUpdate(() => handle.executeUpdate(abortUpdate, { args: [{ by, reason, proof }] }));
-  return `✔ abort requested by ${by}: the run stops at its next safe point and removes what it staged`;
+  for (let attempt = 1; ; attempt++) {
+    const workflowId = await abortTarget(client, incidentId);
+    try {
+      const { handle, proof } = await answerTo(
+        client.workflow,
+        workflowId,
+        { item: 'run', decision: 'abort', by, text: reason },
+        keyFile,
+        signedAt,
+      );
+      await sendUpdate(() => handle.executeUpdate(abortUpdate, { args: [{ by, reason, proof }] }));
+      return `✔ abort requested by ${by}: the run stops at its next safe point and removes what it staged`;
+    } catch (err) {
+      // "workflow execution already completed": the run closed meanwhile; the next look finds who is left.
+      if (!(err instanceof WorkflowNotFoundError) || attempt >= 3) throw err;
+    }
+  }
 }
 
 function stepRows(steps: StepRecord[], indent: string): string[][] {
@@ -253,20 +308,36 @@ function stepRows(steps: StepRecord[], indent: string): string[][] {
   ]);
 }
 
-/** The screen `lifeboat status` shows: who declared what, the RTO clock, the timeline, who is awaited. */
-export function renderStatus({ incident, plan }: { incident: RunStatus; plan?: RunStatus }, now = Date.now()): string {
+/** The incident's RTO in one line: the clock while it runs; once it ended, as its report says it (common/rto.ts). */
+export function rtoLine(incident: RunStatus, now = Date.now()): string {
   const c = incident.context;
   const declared = Date.parse(c.declaredAt);
   const deadline = declared + c.rtoMs;
   const { rto, outcome } = incident;
-  const rpo = rto && outcome ? rpoSummary(rto, outcome) : undefined;
+  if (rto && outcome) {
+    const rpo = rpoSummary(rto, outcome);
+    return `${rtoSummary(rto, outcome)}${rpo ? `; ${rpo}` : ''}`;
+  }
+  return `RTO clock: ${formatDuration(now - declared)} of ${formatDuration(c.rtoMs)} used, ${formatDuration(deadline - now)} left (deadline ${new Date(deadline).toISOString()}) — ${incident.rtoStatus}`;
+}
+
+/** The exact commands that answer a waiting gate (approve, reject) or task (complete). */
+export function answerCommands(incidentId: string, w: WaitingItem): string[] {
+  return w.kind === 'approval'
+    ? [
+        `lifeboat approve ${incidentId} --gate ${w.name} --as <you>`,
+        `lifeboat reject ${incidentId} --gate ${w.name} --as <you> --reason "…"`,
+      ]
+    : [`lifeboat complete ${incidentId} --task ${w.name} --as <you> --note "…"`];
+}
+
+/** The screen `lifeboat status` shows: who declared what, the RTO clock, the timeline, who is awaited. */
+export function renderStatus({ incident, plan }: { incident: RunStatus; plan?: RunStatus }, now = Date.now()): string {
+  const c = incident.context;
   const lines = [
     `${c.incidentId}  ${c.level}  target ${c.target}  — ${c.summary}`,
     `declared by ${c.declaredBy} at ${c.declaredAt}`,
-    // Once the run ended, its RTO reads as its report says it (common/rto.ts).
-    rto && outcome
-      ? `${rtoSummary(rto, outcome)}${rpo ? `; ${rpo}` : ''}`
-      : `RTO clock: ${formatDuration(now - declared)} of ${formatDuration(c.rtoMs)} used, ${formatDuration(deadline - now)} left (deadline ${new Date(deadline).toISOString()}) — ${incident.rtoStatus}`,
+    rtoLine(incident, now),
     '',
     table(
       ['step', 'kind', 'status', 'started', 'took', 'by', 'detail'],
@@ -285,27 +356,53 @@ export function renderStatus({ incident, plan }: { incident: RunStatus; plan?: R
       lines.push(`  → lifeboat approve ${c.incidentId} --gate ${w.name} --as <you>   (or reject … --reason "…")`);
     } else {
       lines.push(`⏸ waiting for task "${w.name}": ${w.prompt}${w.deadline ? ` (due ${w.deadline})` : ''}`);
-      lines.push(`  → lifeboat complete ${c.incidentId} --task ${w.name} --as <you> --note "…"`);
+      lines.push(`  → ${answerCommands(c.incidentId, w)[0]}`);
     }
   }
   if (incident.outcome) lines.push('', `outcome: ${incident.outcome}`);
   return lines.join('\n');
 }
 
-export async function listIncidents(client: Client, all: boolean): Promise<string> {
-  const rows: string[][] = [];
+/** An incident as `lifeboat list` shows it, from its search attributes (client/status-json.ts listJson). */
+export interface IncidentRow {
+  incidentId: string;
+  level: string | null;
+  /** The workflow execution's status: running, completed, failed, terminated, … */
+  state: string;
+  rtoStatus: string | null;
+  currentStep: string | null;
+  startedAt: string;
+}
+
+export async function listIncidents(client: Client, all: boolean): Promise<IncidentRow[]> {
+  const rows: IncidentRow[] = [];
   const query = `WorkflowType = 'incidentWorkflow'${all ? '' : " AND ExecutionStatus = 'Running'"}`;
+  const text = (v: unknown) => (v === undefined || v === null ? null : String(v));
   for await (const wf of client.workflow.list({ query })) {
     const sa = wf.typedSearchAttributes;
-    rows.push([
-      wf.workflowId,
-      String(sa.get(levelSA) ?? '?'),
-      wf.status.name.toLowerCase(),
-      String(sa.get(rtoStatusSA) ?? '-'),
-      String(sa.get(currentStepSA) ?? '-'),
-      wf.startTime.toISOString().slice(0, 19).replace('T', ' '),
-    ]);
+    rows.push({
+      incidentId: wf.workflowId,
+      level: text(sa.get(levelSA)),
+      state: wf.status.name.toLowerCase(),
+      rtoStatus: text(sa.get(rtoStatusSA)),
+      currentStep: text(sa.get(currentStepSA)),
+      startedAt: wf.startTime.toISOString(),
+    });
   }
+  return rows;
+}
+
+export function renderIncidents(rows: IncidentRow[], all: boolean): string {
   if (!rows.length) return all ? 'no incidents yet' : 'no open incidents (--all lists ended ones too)';
-  return table(['incident', 'level', 'state', 'RTO', 'current step', 'started (UTC)'], rows);
+  return table(
+    ['incident', 'level', 'state', 'RTO', 'current step', 'started (UTC)'],
+    rows.map((r) => [
+      r.incidentId,
+      r.level ?? '?',
+      r.state,
+      r.rtoStatus ?? '-',
+      r.currentStep ?? '-',
+      r.startedAt.slice(0, 19).replace('T', ' '),
+    ]),
+  );
 }

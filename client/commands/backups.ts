@@ -1,6 +1,7 @@
 // `lifeboat backup`, `backups`, `verify`, `retention`, `freshness` and `seed`: a target's backups
-// from the command line. Each workflow is started on the worker's task queue and followed to its
-// result; a failed verification or a stale newest backup exits 1.
+// from the command line. Each workflow is started on the worker's task queue, once a worker is seen
+// polling it (none: exit 1 at once), and followed to its result; a failed verification or a stale
+// newest backup exits 1.
 import { type Command } from 'commander';
 import { Catalog } from '../../activities/storage/catalog.js';
 import { manifestKeyOf } from '../../activities/storage/manifest-file.js';
@@ -13,6 +14,7 @@ import type { backupWorkflow, freshnessWorkflow, retentionWorkflow, verifyWorkfl
 import { CliError, connectClient, follow } from '../follow.js';
 import { bytes, table } from '../format.js';
 import { backupVerdict, verificationVerdict } from '../verdicts.js';
+import { requireWorker } from '../worker-check.js';
 import { chooseTarget, configOf, targetOption } from './common.js';
 
 /** A workflow id's suffix: the start time, so each run of a command is its own workflow. */
@@ -35,6 +37,7 @@ export function registerBackupCommands(program: Command): void {
           throw new ConfigError(`tag "${tag}" is not allowed: use lower-case letters, digits, ".", "-" or "_"`);
       }
       const client = await connectClient(cfg);
+      await requireWorker(client, cfg);
       const handle = await client.workflow.start<typeof backupWorkflow>('backupWorkflow', {
         taskQueue: cfg.temporal.taskQueue,
         workflowId: `backup-${target}-${stamp()}`,
@@ -86,6 +89,7 @@ export function registerBackupCommands(program: Command): void {
       const target = backup === 'latest' ? chooseTarget(cfg, opts.target) : parseBackupId(backup).target;
       targetConfig(cfg, target);
       const client = await connectClient(cfg);
+      await requireWorker(client, cfg);
       const handle = await client.workflow.start<typeof verifyWorkflow>('verifyWorkflow', {
         taskQueue: cfg.temporal.taskQueue,
         workflowId: `verify-${backup === 'latest' ? target : backup}-${stamp()}`,
@@ -106,6 +110,7 @@ export function registerBackupCommands(program: Command): void {
       const cfg = config();
       const target = chooseTarget(cfg, opts.target);
       const client = await connectClient(cfg);
+      await requireWorker(client, cfg);
       const handle = await client.workflow.start<typeof retentionWorkflow>('retentionWorkflow', {
         taskQueue: cfg.temporal.taskQueue,
         workflowId: `retention-${target}-${stamp()}`,
@@ -130,6 +135,7 @@ export function registerBackupCommands(program: Command): void {
       const cfg = config();
       const target = chooseTarget(cfg, opts.target);
       const client = await connectClient(cfg);
+      await requireWorker(client, cfg);
       const handle = await client.workflow.start<typeof freshnessWorkflow>('freshnessWorkflow', {
         taskQueue: cfg.temporal.taskQueue,
         workflowId: `freshness-${target}-${stamp()}`,

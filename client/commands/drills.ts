@@ -17,6 +17,7 @@ import { CliError, connectClient } from '../follow.js';
 import { table } from '../format.js';
 import { whoAmI } from '../incidents.js';
 import { applySchedules } from '../schedules.js';
+import { requireWorker } from '../worker-check.js';
 import { configOf } from './common.js';
 
 const scenarios: ScenarioKind[] = ['delete-rows', 'truncate-table', 'lose-database'];
@@ -68,6 +69,7 @@ export function registerDrillCommands(program: Command): void {
       };
       const settings = drillSettings(cfg, input); // refused here, before anything starts
       const client = await connectClient(cfg);
+      await requireWorker(client, cfg);
       const handle = await client.workflow.start<typeof drillWorkflow>('drillWorkflow', {
         taskQueue: cfg.temporal.taskQueue,
         workflowId: drillId,

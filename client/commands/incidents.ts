@@ -11,7 +11,21 @@ import { type Level } from '../../common/plans.js';
 import { triage } from '../../workflows/triage.js';
 import { CliError, connectClient } from '../follow.js';
 import { parseKeyOption, parseKeysFile } from '../key-tuples.js';
-import { abort, complete, declare, incidentInput, incidentStatus, listIncidents, renderStatus, vote, whoAmI } from '../incidents.js';
+import {
+  abort,
+  complete,
+  declare,
+  incidentInput,
+  incidentResult,
+  incidentStatus,
+  listIncidents,
+  renderIncidents,
+  renderStatus,
+  vote,
+  whoAmI,
+} from '../incidents.js';
+import { listJson, statusJson } from '../status-json.js';
+import { requireWorker } from '../worker-check.js';
 import { answererOf, asOption, chooseTarget, configOf, keyOption, repeatable, targetOption } from './common.js';
 
 const incidentArg = () =>
@@ -136,7 +150,9 @@ export function registerIncidentCommands(program: Command): void {
       const level = input.level ?? triage(input.triage ?? {}).level;
       if (level === 'L1' && !input.options.record)
         throw new InputError('an L1 needs --table and --keys or --where (the records to bring back)');
-      await declare(await connectClient(cfg), cfg, input);
+      const client = await connectClient(cfg);
+      await requireWorker(client, cfg);
+      await declare(client, cfg, input);
       console.log(`✔ incident ${input.incidentId} declared (${input.level ?? 'level by triage'}, target ${target})`);
       console.log(`  follow it: lifeboat status ${input.incidentId} --watch`);
       console.log(`  Web UI   : ${cfg.temporal.uiUrl}/namespaces/${cfg.temporal.namespace}/workflows/${input.incidentId}`);
@@ -147,8 +163,15 @@ export function registerIncidentCommands(program: Command): void {
     .description("an incident's timeline, what waits on whom, and the RTO clock")
     .argument(...incidentArg())
     .option('--watch', 'refresh until the incident ends')
-    .action(async (id: string, opts: { watch?: boolean }) => {
+    .option('--json', 'print JSON, once (the shape: README.md, client/status-json.ts)')
+    .action(async (id: string, opts: { watch?: boolean; json?: boolean }) => {
+      if (opts.watch && opts.json) throw new InputError('--json prints the status once: drop --watch (poll it instead)');
       const client = await connectClient(config());
+      if (opts.json) {
+        const status = await incidentStatus(client, id);
+        const result = await incidentResult(client, id);
+        return console.log(JSON.stringify(statusJson({ ...status, result }), null, 2));
+      }
       for (;;) {
         const status = await incidentStatus(client, id);
         const screen = renderStatus(status);
@@ -213,8 +236,10 @@ export function registerIncidentCommands(program: Command): void {
     .command('list')
     .description('open incidents with their level, RTO status and current step')
     .option('--all', 'ended incidents too')
-    .action(async (opts: { all?: boolean }) => {
-      console.log(await listIncidents(await connectClient(config()), Boolean(opts.all)));
+    .option('--json', 'print JSON (the shape: README.md, client/status-json.ts)')
+    .action(async (opts: { all?: boolean; json?: boolean }) => {
+      const rows = await listIncidents(await connectClient(config()), Boolean(opts.all));
+      console.log(opts.json ? JSON.stringify(listJson(rows), null, 2) : renderIncidents(rows, Boolean(opts.all)));
     });
 
   program

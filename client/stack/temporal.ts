@@ -16,7 +16,13 @@ export interface TemporalServer {
   restart(): Promise<void>;
 }
 
-export async function startTemporal(logFile: string, options: { ui: boolean }): Promise<TemporalServer> {
+export interface TemporalOptions {
+  ui: boolean;
+  /** Registers Lifeboat's search attributes as the server starts (default); false leaves a bare server, as `lifeboat server prepare` finds a real one. */
+  searchAttributes?: boolean;
+}
+
+export async function startTemporal(logFile: string, options: TemporalOptions): Promise<TemporalServer> {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-temporal-'));
   const [port, uiPort, httpPort, metricsPort] = await freePorts(4);
   const args = [
@@ -35,7 +41,7 @@ export async function startTemporal(logFile: string, options: { ui: boolean }): 
     '--log-level',
     'warn',
     // Incidents are found in the Web UI by these.
-    ...SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
+    ...(options.searchAttributes === false ? [] : SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`])),
   ];
   args.push(...(options.ui ? ['--ui-port', String(uiPort)] : ['--headless']));
   let daemon = startDaemon(venvTool('temporal'), args, logFile);
