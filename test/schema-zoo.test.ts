@@ -1,12 +1,14 @@
 // A restored database equals the original on every point a team would check, for a schema nobody
-// here designed around (test/schema-zoo.ts): backup → verify → an L3 into a new database, then the
-// comparison module (activities/checks/database-compare.ts) finds no difference in rows, sequences,
-// columns, constraints, indexes, triggers, views, routines, types, partitions, policies, comments,
-// owners, grants or extensions; and it does find each difference planted afterwards.
+// here designed around (test/schema-zoo.ts): backup → verify → an L3 into a new database, an L2 of a
+// table with identity and generated columns, an L4 into a new database; after each, the comparison module
+// (activities/checks/database-compare.ts) finds no difference in rows, sequences, columns,
+// constraints, indexes, triggers, views, routines, types, partitions, policies, comments, owners,
+// grants or extensions; and it does find each difference planted afterwards.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { compareDatabases, describeDatabase, differences } from '../activities/checks/database-compare.js';
 import { escapeIdentifier, withClient, withDatabase } from '../activities/postgres/connection.js';
 import { incidentInput } from '../client/incidents.js';
+import type { PlanOptions, RunResult } from '../common/plans.js';
 import { type Answer, type TestWorker, driveIncident, startTestWorker, testConfig, testEnv, uniqueName } from './helpers.js';
 import { schemaZooSql } from './schema-zoo.js';
 
@@ -19,13 +21,29 @@ const L3_NEW_DATABASE: Record<string, Answer> = {
   'post-mortem': { complete: { by: 'carol' } },
 };
 
-describe('a schema zoo through backup, verification and an L3', () => {
+const L2_TABLE: Record<string, Answer> = {
+  'confirm-cause': { complete: { by: 'carol', note: 'a cleanup job emptied the articles', choices: ['restore'] } },
+  'table-restore': { approve: ['alice'] },
+  'resume-operations': { complete: { by: 'carol' } },
+  'post-incident-review': { complete: { by: 'carol' } },
+};
+
+const L4_NEW_DATABASE: Record<string, Answer> = {
+  'vendor-escalation': { complete: { by: 'carol', note: 'SEV1-1' } },
+  'accept-data-loss': { approve: ['bob', 'dana'] },
+  'cut-over': { complete: { by: 'carol' } },
+  'manual-reconstruction': { complete: { by: 'carol', note: 'nothing to rebuild' } },
+  'audit-signoff': { complete: { by: 'dana' } },
+  review: { complete: { by: 'carol' } },
+};
+
+describe('a schema zoo through backup, verification, L3, L2 and L4', () => {
   const admin = () => inject('pgAdminUrl');
   const owner = uniqueName('zoo_owner');
   const database = uniqueName('zoo');
   const url = () => withDatabase(admin(), database);
   let worker: TestWorker;
-  let restored: string | undefined;
+  const restored: string[] = [];
 
   beforeAll(async () => {
     await withClient(admin(), async (c) => {
@@ -35,8 +53,10 @@ describe('a schema zoo through backup, verification and an L3', () => {
     await withClient(url(), (c) => c.query(schemaZooSql(owner)));
     const config = testConfig({
       prefix: uniqueName('zoo'),
-      moreTargets: '  zoo:\n    urlEnv: ZOO_DATABASE_URL\n    store: main\n    verifyOn: production\n    tables: [settings]',
-      extra: 'approvals:\n  L3: { approvers: [alice, bob] }',
+      moreTargets: '  zoo:\n    urlEnv: ZOO_DATABASE_URL\n    store: main\n    verifyOn: production\n    tables: [settings, content.articles]',
+      extra:
+        'approvals:\n  L2: { approvers: [alice, bob] }\n  L3: { approvers: [alice, bob] }\n' +
+        '  L4: { approvers: [alice, bob, dana], gates: { accept-data-loss: [bob, dana] } }',
     });
     worker = await startTestWorker(config, {
       ...testEnv({ name: database, url: url(), drop: async () => undefined }),
@@ -47,25 +67,31 @@ describe('a schema zoo through backup, verification and an L3', () => {
   afterAll(async () => {
     await worker?.stop();
     await withClient(admin(), async (c) => {
-      for (const db of [database, restored].filter(Boolean)) await c.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(db!)} WITH (FORCE)`);
+      for (const db of [database, ...restored]) await c.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(db)} WITH (FORCE)`);
       await c.query(`DROP ROLE IF EXISTS ${escapeIdentifier(owner)}`);
     });
   });
 
-  it('restores into a new database that equals the original on every point, and the comparison sees planted differences', async () => {
+  /** Declares an incident of the zoo by carol and plays its people; returns its result. */
+  async function recover(level: 'L2' | 'L3' | 'L4', options: PlanOptions, people: Record<string, Answer>): Promise<RunResult> {
+    const input = incidentInput({ target: 'zoo', summary: `zoo ${level}`, declaredBy: 'carol', level, options });
+    await worker.client.workflow.start('incidentWorkflow', { taskQueue: worker.taskQueue, workflowId: input.incidentId, args: [input] });
+    const result = await driveIncident(worker.client, input.incidentId, people);
+    expect(result.outcome, result.detail).toBe('recovered');
+    return result;
+  }
+
+  it('recovers by L3, L2 and L4 into databases equal to the original on every point, and the comparison sees planted differences', async () => {
     const run = (type: string, args: unknown[]) =>
       worker.client.workflow.execute(type, { taskQueue: worker.taskQueue, workflowId: uniqueName(type), args });
     const manifest = (await run('backupWorkflow', [{ target: 'zoo' }])) as { id: string };
     expect(((await run('verifyWorkflow', [{ backupId: manifest.id }])) as { result: string }).result).toBe('passed');
 
-    const input = incidentInput({ target: 'zoo', summary: 'the zoo database is lost', declaredBy: 'carol', level: 'L3', options: {} });
-    await worker.client.workflow.start('incidentWorkflow', { taskQueue: worker.taskQueue, workflowId: input.incidentId, args: [input] });
-    const result = await driveIncident(worker.client, input.incidentId, L3_NEW_DATABASE);
-    expect(result.outcome).toBe('recovered');
-    restored = result.database;
-    expect(restored).toBeDefined();
-    expect(restored).not.toBe(database);
-    const copy = withDatabase(admin(), restored!);
+    const l3 = await recover('L3', {}, L3_NEW_DATABASE);
+    expect(l3.database).toBeDefined();
+    expect(l3.database).not.toBe(database);
+    restored.push(l3.database!);
+    const copy = withDatabase(admin(), l3.database!);
 
     const original = await describeDatabase(url());
     // The zoo's objects are all there to compare: a description that missed an aspect would pass vacuously.
@@ -84,6 +110,17 @@ describe('a schema zoo through backup, verification and an L3', () => {
     ]);
     expect(original.partitions!['billing.orders_other']).toBe('of billing.orders DEFAULT');
     expect(differences(original, await describeDatabase(copy))).toEqual([]);
+
+    // L2: a table of every type, with identity and generated columns, emptied by a bad job, comes back whole.
+    await withClient(url(), (c) => c.query('DELETE FROM content.articles'));
+    const l2 = await recover('L2', { table: 'content.articles' }, L2_TABLE);
+    expect(l2.outcome).toBe('recovered');
+    expect(await compareDatabases(copy, url())).toEqual([]);
+
+    // L4: everything into a new database, two people accepting the data loss.
+    const l4 = await recover('L4', {}, L4_NEW_DATABASE);
+    restored.push(l4.database!);
+    expect(await compareDatabases(copy, withDatabase(admin(), l4.database!))).toEqual([]);
 
     await withClient(copy, async (c) => {
       await c.query('DROP TRIGGER users_stamp ON auth.users');
