@@ -53,7 +53,8 @@ describe('a schema zoo through backup, verification, L3, L2 and L4', () => {
     await withClient(url(), (c) => c.query(schemaZooSql(owner)));
     const config = testConfig({
       prefix: uniqueName('zoo'),
-      moreTargets: '  zoo:\n    urlEnv: ZOO_DATABASE_URL\n    store: main\n    verifyOn: production\n    tables: [settings, content.articles]',
+      moreTargets:
+        '  zoo:\n    urlEnv: ZOO_DATABASE_URL\n    store: main\n    verifyOn: production\n    tables: [settings, content.articles]',
       extra:
         'approvals:\n  L2: { approvers: [alice, bob] }\n  L3: { approvers: [alice, bob] }\n' +
         '  L4: { approvers: [alice, bob, dana], gates: { accept-data-loss: [bob, dana] } }',
