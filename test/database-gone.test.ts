@@ -17,26 +17,8 @@ import type { Level, PlanOptions, RunResult } from '../common/plans.js';
 import type { LifeboatConfig } from '../config/config.js';
 import { openStore } from '../activities/storage/open.js';
 import { statusQuery } from '../workflows/messages.js';
-import { type Answer, type TestWorker, answer, as, driveIncident, observed, startTestWorker, testConfig, uniqueName } from './helpers.js';
-
-const L3_PEOPLE: Record<string, Answer> = {
-  'vendor-support': { complete: { by: 'carol', note: 'VEND-9' } },
-  'restore-in-place': { approve: ['alice'] },
-  'cut-over': { complete: { by: 'carol' } },
-  'resume-read-only': { complete: { by: 'carol' } },
-  'resume-internal-users': { complete: { by: 'carol' } },
-  'resume-all-users': { complete: { by: 'carol' } },
-  'post-mortem': { complete: { by: 'carol' } },
-};
-
-const L4_PEOPLE: Record<string, Answer> = {
-  'vendor-escalation': { complete: { by: 'carol', note: 'SEV1-9' } },
-  'accept-data-loss': { approve: ['bob', 'dana'] },
-  'cut-over': { complete: { by: 'carol' } },
-  'manual-reconstruction': { complete: { by: 'carol', note: 'nothing to rebuild' } },
-  'audit-signoff': { complete: { by: 'dana' } },
-  review: { complete: { by: 'carol' } },
-};
+import { type TestWorker, answer, as, driveIncident, observed, startTestWorker, testConfig, uniqueName } from './helpers.js';
+import { L3_PEOPLE, L4_PEOPLE } from './people.js';
 
 describe('L3 and L4 when the database is gone', () => {
   const admin = () => inject('pgAdminUrl');

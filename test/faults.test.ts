@@ -22,7 +22,6 @@ import { type S3Server, startSeaweed } from '../client/stack/seaweed.js';
 import { type LifeboatConfig, parseConfig } from '../config/config.js';
 import type { BackupManifest } from '../common/backups.js';
 import {
-  type Answer,
   type TestDatabase,
   type TestWorker,
   createCrmDatabase,
@@ -32,16 +31,9 @@ import {
   testConfigText,
   uniqueName,
 } from './helpers.js';
+import { L3_PEOPLE } from './people.js';
 
 const BUCKET = 'faults';
-const L3_IN_PLACE: Record<string, Answer> = {
-  'vendor-support': { complete: { by: 'carol', note: 'VEND-7' } },
-  'restore-in-place': { approve: ['alice'] },
-  'resume-read-only': { complete: { by: 'carol' } },
-  'resume-internal-users': { complete: { by: 'carol' } },
-  'resume-all-users': { complete: { by: 'carol' } },
-  'post-mortem': { complete: { by: 'carol' } },
-};
 
 describe('faults a recovery survives', () => {
   let postgres: PostgresServer;
@@ -188,7 +180,7 @@ describe('faults a recovery survives', () => {
     await damage();
     const lock = await holdLock('ACCESS SHARE');
     const incidentId = await declareL3InPlace(worker.client, worker.taskQueue);
-    const recovery = driveIncident(worker.client, incidentId, L3_IN_PLACE, { timeoutMs: 10 * 60_000 });
+    const recovery = driveIncident(worker.client, incidentId, L3_PEOPLE, { timeoutMs: 10 * 60_000 });
     await toolWaitingOnLock('psql');
     await postgres.restart();
     await lock.release();
@@ -221,7 +213,7 @@ describe('faults a recovery survives', () => {
     try {
       const lock = await holdLock('ACCESS SHARE');
       const incidentId = await declareL3InPlace(worker.client, taskQueue);
-      const recovery = driveIncident(worker.client, incidentId, L3_IN_PLACE, { timeoutMs: 10 * 60_000 });
+      const recovery = driveIncident(worker.client, incidentId, L3_PEOPLE, { timeoutMs: 10 * 60_000 });
       await toolWaitingOnLock('psql');
       process.kill(-dying.pid!, 'SIGKILL'); // the worker and its pg_restore, as a crash takes them
       dying = undefined;

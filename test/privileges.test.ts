@@ -5,7 +5,6 @@
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { escapeIdentifier, withClient, withDatabase } from '../activities/postgres/connection.js';
 import { readPrivileges } from '../activities/postgres/privileges.js';
-import type { Answer } from '../client/drive.js';
 import { incidentInput } from '../client/incidents.js';
 import type { BackupManifest } from '../common/backups.js';
 import type { PlanOptions } from '../common/plans.js';
@@ -20,16 +19,7 @@ import {
   testEnv,
   uniqueName,
 } from './helpers.js';
-
-const L3_PEOPLE: Record<string, Answer> = {
-  'vendor-support': { complete: { by: 'carol', note: 'VEND-1' } },
-  'restore-in-place': { approve: ['alice'] },
-  'cut-over': { complete: { by: 'carol' } },
-  'resume-read-only': { complete: { by: 'carol' } },
-  'resume-internal-users': { complete: { by: 'carol' } },
-  'resume-all-users': { complete: { by: 'carol' } },
-  'post-mortem': { complete: { by: 'carol' } },
-};
+import { L3_PEOPLE } from './people.js';
 
 describe('owners and grants across a recovery', () => {
   let db: TestDatabase;

@@ -30,6 +30,7 @@ import { type Level, type PlanOptions } from '../common/plans.js';
 import { drillResultQuery } from '../workflows/messages.js';
 import { drillIdFor } from '../common/names.js';
 import { CRM_TARGET_YAML } from './crm-target.js';
+import { L4_PEOPLE } from './people.js';
 
 export const HISTORIES_DIR = join(REPO_ROOT, 'test', 'histories');
 const TASK_QUEUE = 'lifeboat-record';
@@ -183,18 +184,7 @@ async function runAll(client: Client, config: LifeboatConfig, crmUrl: string, lo
   );
 
   // L4: accepting the data loss takes two distinct approvers.
-  await incident(
-    'L4',
-    {},
-    {
-      'vendor-escalation': { complete: { by: 'carol', note: 'SEV1-1' } },
-      'accept-data-loss': { approve: ['bob', 'dana'] },
-      'cut-over': { complete: { by: 'carol' } },
-      'manual-reconstruction': { complete: { by: 'carol', note: 'nothing to rebuild' } },
-      'audit-signoff': { complete: { by: 'dana' } },
-      review: { complete: { by: 'carol' } },
-    },
-  );
+  await incident('L4', {}, L4_PEOPLE);
 
   // The drill (L1 on an isolated test database), its improvements task answered by a person.
   const drillId = drillIdFor(new Date(), randomBytes(2).toString('hex'));

@@ -11,30 +11,13 @@ import { incidentInput } from '../client/incidents.js';
 import type { PlanOptions, RunResult } from '../common/plans.js';
 import { type Answer, type TestWorker, driveIncident, startTestWorker, testConfig, testEnv, uniqueName } from './helpers.js';
 import { schemaZooSql } from './schema-zoo.js';
-
-const L3_NEW_DATABASE: Record<string, Answer> = {
-  'vendor-support': { complete: { by: 'carol', note: 'VEND-9' } },
-  'cut-over': { complete: { by: 'carol' } },
-  'resume-read-only': { complete: { by: 'carol' } },
-  'resume-internal-users': { complete: { by: 'carol' } },
-  'resume-all-users': { complete: { by: 'carol' } },
-  'post-mortem': { complete: { by: 'carol' } },
-};
+import { L3_PEOPLE, L4_PEOPLE } from './people.js';
 
 const L2_TABLE: Record<string, Answer> = {
   'confirm-cause': { complete: { by: 'carol', note: 'a cleanup job emptied the articles', choices: ['restore'] } },
   'table-restore': { approve: ['alice'] },
   'resume-operations': { complete: { by: 'carol' } },
   'post-incident-review': { complete: { by: 'carol' } },
-};
-
-const L4_NEW_DATABASE: Record<string, Answer> = {
-  'vendor-escalation': { complete: { by: 'carol', note: 'SEV1-1' } },
-  'accept-data-loss': { approve: ['bob', 'dana'] },
-  'cut-over': { complete: { by: 'carol' } },
-  'manual-reconstruction': { complete: { by: 'carol', note: 'nothing to rebuild' } },
-  'audit-signoff': { complete: { by: 'dana' } },
-  review: { complete: { by: 'carol' } },
 };
 
 describe('a schema zoo through backup, verification, L3, L2 and L4', () => {
@@ -88,7 +71,7 @@ describe('a schema zoo through backup, verification, L3, L2 and L4', () => {
     const manifest = (await run('backupWorkflow', [{ target: 'zoo' }])) as { id: string };
     expect(((await run('verifyWorkflow', [{ backupId: manifest.id }])) as { result: string }).result).toBe('passed');
 
-    const l3 = await recover('L3', {}, L3_NEW_DATABASE);
+    const l3 = await recover('L3', {}, L3_PEOPLE);
     expect(l3.database).toBeDefined();
     expect(l3.database).not.toBe(database);
     restored.push(l3.database!);
@@ -119,7 +102,7 @@ describe('a schema zoo through backup, verification, L3, L2 and L4', () => {
     expect(await compareDatabases(copy, url())).toEqual([]);
 
     // L4: everything into a new database, two people accepting the data loss.
-    const l4 = await recover('L4', {}, L4_NEW_DATABASE);
+    const l4 = await recover('L4', {}, L4_PEOPLE);
     restored.push(l4.database!);
     expect(await compareDatabases(copy, withDatabase(admin(), l4.database!))).toEqual([]);
 
