@@ -61,10 +61,18 @@ export async function runAndPlanStatus(client: Client, handle: WorkflowHandle): 
   return { run, plan };
 }
 
-/** The innermost cause's message: what actually went wrong. */
+/**
+ * What actually went wrong: the innermost cause, past Temporal's wrappers ("Activity task failed"),
+ * but not past a message that already quotes its cause with more context ("cannot connect to
+ * postgres at …: connect ECONNREFUSED" says more than "connect ECONNREFUSED").
+ */
 export function rootCause(err: unknown): string {
   let e = err as { cause?: unknown; message?: string } | undefined;
-  while (e?.cause) e = e.cause as typeof e;
+  while (e?.cause) {
+    const inner = e.cause as typeof e;
+    if (inner?.message && e.message?.includes(inner.message)) break;
+    e = inner;
+  }
   return e?.message ?? String(err);
 }
 

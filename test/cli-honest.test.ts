@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withClient } from '../activities/postgres/connection.js';
 import { type LifeboatConfig, parseConfig } from '../config/config.js';
-import { progressOf } from '../client/follow.js';
+import { progressOf, rootCause } from '../client/follow.js';
 import { listJsonSchema, statusJsonSchema } from '../client/status-json.js';
 import { SEARCH_ATTRIBUTES, statusQuery } from '../workflows/messages.js';
 import { type TemporalServer, startTemporal } from '../client/stack/temporal.js';
@@ -249,6 +249,17 @@ describe('the CLI at every moment of a run', () => {
     const started = await worker.client.workflow.count(`TaskQueue = '${taskQueue}'`);
     expect(started.count).toBe(0);
   }, 120_000);
+
+  it('a failure reads as its innermost cause past wrappers, but not past a message that already quotes its cause', () => {
+    const econn = new Error('connect ECONNREFUSED 127.0.0.1:1');
+    const said = new Error('cannot connect to postgres at 127.0.0.1:1/crm: connect ECONNREFUSED 127.0.0.1:1', { cause: econn });
+    expect(rootCause(new Error('Workflow execution failed', { cause: new Error('Activity task failed', { cause: said }) }))).toBe(
+      said.message,
+    );
+    expect(rootCause(new Error('Workflow execution failed', { cause: new Error('Activity task failed', { cause: econn }) }))).toBe(
+      econn.message,
+    );
+  });
 
   it('progress says "waiting for a worker" for work nobody has taken, an attempt count only for work that runs', () => {
     const now = Date.parse('2026-01-01T00:00:00Z');

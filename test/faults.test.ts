@@ -8,11 +8,8 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { WorkflowHandle } from '@temporalio/client';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withClient } from '../activities/postgres/connection.js';
-import { fingerprints, userTables } from '../activities/postgres/inspect.js';
 import { Catalog } from '../activities/storage/catalog.js';
 import { openStore } from '../activities/storage/open.js';
 import { incidentInput } from '../client/incidents.js';
@@ -30,6 +27,10 @@ import {
   startTestWorker,
   testConfigText,
   uniqueName,
+  highestAttempt,
+  holdLock,
+  lockWaiters,
+  tableSums,
 } from './helpers.js';
 import { L3_PEOPLE } from './people.js';
 
@@ -46,58 +47,12 @@ describe('faults a recovery survives', () => {
   /** The tables as the last verified backup holds them: every recovery must give exactly these back. */
   let backedUp: Awaited<ReturnType<typeof tableSums>>;
 
-  const tableSums = () =>
-    withClient(db.url, async (c) =>
-      fingerprints(
-        c,
-        (await userTables(c)).filter((t) => !t.includes('.')),
-      ),
-    );
-
-  /** A session holding `mode` on crm_leads until released; a server restart ends it, which is expected. */
-  async function holdLock(mode: 'ACCESS SHARE' | 'ACCESS EXCLUSIVE') {
-    const session = new pg.Client({ connectionString: db.url });
-    session.on('error', () => undefined);
-    await session.connect();
-    await session.query('BEGIN');
-    await session.query(`LOCK TABLE crm_leads IN ${mode} MODE`);
-    return {
-      release: () =>
-        session
-          .query('ROLLBACK')
-          .then(() => session.end())
-          .catch(() => undefined),
-    };
-  }
+  /** A session holding `mode` on crm_leads until released. */
+  const lockLeads = (mode: 'ACCESS SHARE' | 'ACCESS EXCLUSIVE') => holdLock(db.url, `LOCK TABLE crm_leads IN ${mode} MODE`);
 
   /** Waits until a session of `tool` waits on a lock in the target database: pg_dump, or psql running an in-place restore's script. */
   const toolWaitingOnLock = (tool: string) =>
-    expect
-      .poll(
-        () =>
-          withClient(
-            postgres.adminUrl,
-            async (c) =>
-              (
-                await c.query(
-                  "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = $2 AND wait_event_type = 'Lock'",
-                  [db.name, tool],
-                )
-              ).rows[0].n as number,
-          ),
-        { timeout: 120_000, interval: 200 },
-      )
-      .toBeGreaterThan(0);
-
-  /** The highest attempt at which `activity` started in the workflow's history: 2 or more means the fault made it retry. */
-  async function attemptsOf(handle: WorkflowHandle, activity: string): Promise<number> {
-    const events = (await handle.fetchHistory()).events ?? [];
-    const scheduled = new Set(
-      events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activity).map((e) => String(e.eventId)),
-    );
-    const started = events.filter((e) => scheduled.has(String(e.activityTaskStartedEventAttributes?.scheduledEventId)));
-    return Math.max(0, ...started.map((e) => e.activityTaskStartedEventAttributes!.attempt ?? 0));
-  }
+    expect.poll(() => lockWaiters(db.url, { application: tool }), { timeout: 120_000, interval: 200 }).toBeGreaterThan(0);
 
   const startBackup = () =>
     worker.client.workflow.start('backupWorkflow', {
@@ -160,25 +115,25 @@ describe('faults a recovery survives', () => {
   });
 
   it('a PostgreSQL restart mid-backup: the backup completes on a retry, and its test restore equals the source', async () => {
-    const lock = await holdLock('ACCESS EXCLUSIVE');
+    const lock = await lockLeads('ACCESS EXCLUSIVE');
     const handle = await startBackup();
     await toolWaitingOnLock('pg_dump');
     await postgres.restart(); // cuts pg_dump and the lock holder alike
     await lock.release();
     const manifest = (await handle.result()) as BackupManifest;
-    expect(await attemptsOf(handle, 'createBackup')).toBeGreaterThanOrEqual(2);
+    expect(await highestAttempt(handle, 'createBackup')).toBeGreaterThanOrEqual(2);
     expect(await verify(manifest.id)).toBe('passed');
-    backedUp = await tableSums();
+    backedUp = await tableSums(db.url);
     expect(Object.values(manifest.tables).reduce((a, b) => a + b, 0)).toBe(Object.values(backedUp).reduce((a, t) => a + t.rows, 0));
     observed(
       'PostgreSQL restarted mid-backup',
-      `pg_dump cut by an immediate restart; the retry (attempt ${await attemptsOf(handle, 'createBackup')}) completed; its test restore passed`,
+      `pg_dump cut by an immediate restart; the retry (attempt ${await highestAttempt(handle, 'createBackup')}) completed; its test restore passed`,
     );
   });
 
   it('a PostgreSQL restart mid-restore: the in-place restore is rolled back whole and retried; production equals the backup', async () => {
     await damage();
-    const lock = await holdLock('ACCESS SHARE');
+    const lock = await lockLeads('ACCESS SHARE');
     const incidentId = await declareL3InPlace(worker.client, worker.taskQueue);
     const recovery = driveIncident(worker.client, incidentId, L3_PEOPLE, { timeoutMs: 10 * 60_000 });
     await toolWaitingOnLock('psql');
@@ -187,9 +142,9 @@ describe('faults a recovery survives', () => {
     const result = await recovery;
     expect(result.outcome).toBe('recovered');
     const plan = worker.client.workflow.getHandle(`${incidentId}-L3`);
-    const attempts = await attemptsOf(plan, 'restoreDatabase');
+    const attempts = await highestAttempt(plan, 'restoreDatabase');
     expect(attempts).toBeGreaterThanOrEqual(2);
-    const now = await tableSums();
+    const now = await tableSums(db.url);
     expect(now).toEqual(backedUp);
     observed(
       'PostgreSQL restarted mid-restore (L3 in place)',
@@ -211,7 +166,7 @@ describe('faults a recovery survives', () => {
     });
     let successor: TestWorker | undefined;
     try {
-      const lock = await holdLock('ACCESS SHARE');
+      const lock = await lockLeads('ACCESS SHARE');
       const incidentId = await declareL3InPlace(worker.client, taskQueue);
       const recovery = driveIncident(worker.client, incidentId, L3_PEOPLE, { timeoutMs: 10 * 60_000 });
       await toolWaitingOnLock('psql');
@@ -221,9 +176,9 @@ describe('faults a recovery survives', () => {
       successor = await startTestWorker(parseConfig(killConfig, configFile, {}), env);
       const result = await recovery;
       expect(result.outcome).toBe('recovered');
-      const attempts = await attemptsOf(worker.client.workflow.getHandle(`${incidentId}-L3`), 'restoreDatabase');
+      const attempts = await highestAttempt(worker.client.workflow.getHandle(`${incidentId}-L3`), 'restoreDatabase');
       expect(attempts).toBeGreaterThanOrEqual(2);
-      expect(await tableSums()).toEqual(backedUp);
+      expect(await tableSums(db.url)).toEqual(backedUp);
       observed(
         'worker SIGKILLed mid-restore (L3 in place)',
         `killed while the restore script waited inside its transaction; attempt ${attempts} on another worker restored; every table equals the backup`,
@@ -237,7 +192,7 @@ describe('faults a recovery survives', () => {
   it('the S3 store down mid-backup: the backup completes once the store is back, and the store holds no partial object', async () => {
     const store = openStore('main', config.stores.main!, env);
     const before = await new Catalog(store).list('crm');
-    const lock = await holdLock('ACCESS EXCLUSIVE');
+    const lock = await lockLeads('ACCESS EXCLUSIVE');
     const handle = await startBackup();
     await toolWaitingOnLock('pg_dump');
     await s3.kill();
@@ -258,7 +213,7 @@ describe('faults a recovery survives', () => {
     expect(await verify(manifest.id)).toBe('passed');
     observed(
       'S3 store down mid-backup',
-      `store killed as pg_dump began; attempt ${await attemptsOf(handle, 'createBackup')} completed after the restart; no stray object; its test restore passed`,
+      `store killed as pg_dump began; attempt ${await highestAttempt(handle, 'createBackup')} completed after the restart; no stray object; its test restore passed`,
     );
   });
 });

@@ -10,12 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { HookResult } from '../activities/hooks/hooks.js';
 import { type Activities, createActivities } from '../activities/index.js';
 import { withClient } from '../activities/postgres/connection.js';
-import { fingerprints, userTables } from '../activities/postgres/inspect.js';
 import { incidentInput } from '../client/incidents.js';
 import { type TemporalServer, startTemporal } from '../client/stack/temporal.js';
 import { FailureType } from '../common/errors.js';
@@ -34,41 +32,18 @@ import {
   waitingNames,
   answer,
   observed,
+  highestAttempt,
+  holdLock,
+  lockWaiters,
+  tableSums,
 } from './helpers.js';
 
-const sums = (db: TestDatabase) =>
-  withClient(db.url, async (c) =>
-    fingerprints(
-      c,
-      (await userTables(c)).filter((t) => !t.includes('.')),
-    ),
-  );
 const sql = (db: TestDatabase, text: string, params: unknown[] = []) => withClient(db.url, (c) => c.query(text, params));
 const databaseComment = async (db: TestDatabase) =>
   (await sql(db, `SELECT shobj_description(oid, 'pg_database') AS c FROM pg_database WHERE datname = current_database()`)).rows[0]
     .c as string;
 const fenceLines = async (db: TestDatabase) =>
   ((await databaseComment(db)) ?? '').split('\n').filter((l) => l.startsWith('lifeboat-fence '));
-/** Sessions of the database waiting for a lock of this kind ('relation', 'transactionid', 'advisory'). */
-const lockWaits = async (db: TestDatabase, kind: string) =>
-  Number(
-    (
-      await sql(
-        db,
-        `SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND wait_event = $1`,
-        [kind],
-      )
-    ).rows[0].n,
-  );
-/** Holds `statement`'s lock in an open transaction until `release`. */
-async function holdLock(db: TestDatabase, statement: string, params: unknown[] = []): Promise<{ release(): Promise<void> }> {
-  const locker = new pg.Client({ connectionString: db.url });
-  await locker.connect();
-  await locker.query('BEGIN');
-  await locker.query(statement, params);
-  return { release: async () => (await locker.query('ROLLBACK'), await locker.end()) };
-}
-
 /** One scheduled step of one run: Temporal's attempts of it share the fence. */
 const newStep = () => ({ workflowId: uniqueName('wf'), runId: randomBytes(8).toString('hex'), activityId: String(1 + randomBytes(1)[0]!) });
 type Step = ReturnType<typeof newStep>;
@@ -105,7 +80,7 @@ describe('fences at the worker: a retried destructive step changes production on
   let worker: TestWorker;
   let activities: Activities;
   let backupId: string;
-  let pristine: Awaited<ReturnType<typeof sums>>;
+  let pristine: Awaited<ReturnType<typeof tableSums>>;
   const hookLog = join(mkdtempSync(join(tmpdir(), 'lifeboat-fence-')), 'rollbacks.log');
 
   beforeAll(async () => {
@@ -118,7 +93,7 @@ describe('fences at the worker: a retried destructive step changes production on
     });
     worker = await startTestWorker(config, testEnv(db));
     backupId = await backupAndVerify(worker);
-    pristine = await sums(db);
+    pristine = await tableSums(db.url);
   });
 
   afterAll(async () => {
@@ -138,15 +113,15 @@ describe('fences at the worker: a retried destructive step changes production on
     const step = newStep();
     const first = await restoreInPlace(attempt(step, 1));
     expect(first).toEqual({ database: db.name, tables: Object.keys(pristine).length });
-    expect(await sums(db)).toEqual(pristine);
+    expect(await tableSums(db.url)).toEqual(pristine);
 
     // Production moves on once the restore has committed; then Temporal retries the step.
     await sql(db, `UPDATE crm_leads SET first_name = first_name || ' (edited after the restore)' WHERE id = 1`);
-    const edited = await sums(db);
+    const edited = await tableSums(db.url);
     const second = await restoreInPlace(attempt(step, 2));
     expect(second).toMatchObject({ database: db.name, tables: first.tables });
     expect(second.alreadyApplied).toMatch(/^already applied by attempt 1 at \d{4}-\d\d-\d\dT[\d:.]+Z; this attempt changed nothing$/);
-    expect(await sums(db)).toEqual(edited);
+    expect(await tableSums(db.url)).toEqual(edited);
 
     // The fence is a marked line of the database's comment: the comment's own text stays.
     const comment = (await databaseComment(db)).split('\n');
@@ -156,7 +131,7 @@ describe('fences at the worker: a retried destructive step changes production on
     // Another approval is another scheduled step, with a fence of its own: it restores again.
     const again = await restoreInPlace(attempt(newStep(), 1));
     expect(again.alreadyApplied).toBeUndefined();
-    expect(await sums(db)).toEqual(pristine);
+    expect(await tableSums(db.url)).toEqual(pristine);
     expect(await fenceLines(db)).toHaveLength(2);
   });
 
@@ -164,14 +139,14 @@ describe('fences at the worker: a retried destructive step changes production on
     setup();
     await sql(db, 'DELETE FROM crm_reminders');
     // The first attempt's restore stops inside its transaction until this lock goes.
-    const lock = await holdLock(db, 'LOCK TABLE crm_reminders IN ACCESS SHARE MODE');
+    const lock = await holdLock(db.url, 'LOCK TABLE crm_reminders IN ACCESS SHARE MODE');
     const step = newStep();
     const firstBeats: Array<{ phase?: string }> = [];
     const secondBeats: Array<{ phase?: string }> = [];
     const first = later(restoreInPlace(attempt(step, 1, firstBeats)));
-    await expect.poll(() => lockWaits(db, 'relation'), { timeout: 60_000 }).toBe(1);
+    await expect.poll(() => lockWaiters(db.url, { kind: 'relation' }), { timeout: 60_000 }).toBe(1);
     const second = later(restoreInPlace(attempt(step, 2, secondBeats)));
-    await expect.poll(() => lockWaits(db, 'advisory'), { timeout: 60_000 }).toBe(1);
+    await expect.poll(() => lockWaiters(db.url, { kind: 'advisory' }), { timeout: 60_000 }).toBe(1);
     // One restore session in the database: the first attempt's psql.
     expect(
       Number(
@@ -191,7 +166,7 @@ describe('fences at the worker: a retried destructive step changes production on
     expect(phases).not.toContain('checksumming');
     expect(phases).not.toContain('restoring');
     expect(firstBeats.map((d) => d.phase)).toContain('checksumming');
-    expect(await sums(db)).toEqual(pristine);
+    expect(await tableSums(db.url)).toEqual(pristine);
   });
 
   /** Damages three leads (two deleted with their children, one changed) and stages them from the backup. */
@@ -215,19 +190,19 @@ describe('fences at the worker: a retried destructive step changes production on
     const step = newStep();
     const first = await within(attempt(step, 1), activities.applyRecords, input);
     expect(first.crm_leads).toEqual({ inserted: 2, updated: 1, deleted: 0 });
-    expect(await sums(db)).toEqual(pristine);
+    expect(await tableSums(db.url)).toEqual(pristine);
 
     const original = (await sql(db, 'SELECT first_name FROM crm_leads WHERE id = $1', [ids[2]])).rows[0].first_name as string;
     await sql(db, `UPDATE crm_leads SET first_name = 'Edited after the apply' WHERE id = $1`, [ids[2]]);
-    const edited = await sums(db);
+    const edited = await tableSums(db.url);
     const second = await within(attempt(step, 2), activities.applyRecords, input);
     const note = expect.stringMatching(/^already applied by attempt 1 at .+; this attempt changed nothing$/);
     expect(second).toEqual(Object.fromEntries(Object.entries(first).map(([t, c]) => [t, { ...c, alreadyApplied: note }])));
-    expect(await sums(db)).toEqual(edited);
+    expect(await tableSums(db.url)).toEqual(edited);
 
     await sql(db, 'UPDATE crm_leads SET first_name = $2 WHERE id = $1', [ids[2], original]);
     await within(attempt(newStep(), 1), activities.dropStaging, { incidentId, target: 'crm' });
-    expect(await sums(db)).toEqual(pristine);
+    expect(await tableSums(db.url)).toEqual(pristine);
   });
 
   it('a second apply attempt started while the first still runs waits for it, then returns without applying', async () => {
@@ -235,20 +210,20 @@ describe('fences at the worker: a retried destructive step changes production on
     const incidentId = uniqueName('inc');
     const { ids, input } = await stageDamagedLeads(incidentId);
     // The first attempt's apply waits for this row lock inside its transaction.
-    const lock = await holdLock(db, 'SELECT 1 FROM crm_leads WHERE id = $1 FOR UPDATE', [ids[2]]);
+    const lock = await holdLock(db.url, 'SELECT 1 FROM crm_leads WHERE id = $1 FOR UPDATE', [ids[2]]);
     const step = newStep();
     const secondBeats: Array<{ phase?: string }> = [];
     const first = later(within(attempt(step, 1), activities.applyRecords, input));
-    await expect.poll(() => lockWaits(db, 'transactionid'), { timeout: 60_000 }).toBe(1);
+    await expect.poll(() => lockWaiters(db.url, { kind: 'transactionid' }), { timeout: 60_000 }).toBe(1);
     const second = later(within(attempt(step, 2, secondBeats), activities.applyRecords, input));
-    await expect.poll(() => lockWaits(db, 'advisory'), { timeout: 60_000 }).toBe(1);
+    await expect.poll(() => lockWaiters(db.url, { kind: 'advisory' }), { timeout: 60_000 }).toBe(1);
     await lock.release();
 
     const [a, b] = await Promise.all([first, second]);
     expect(a.crm_leads).toEqual({ inserted: 2, updated: 1, deleted: 0 });
     expect(b.crm_leads).toEqual({ ...a.crm_leads, alreadyApplied: expect.stringMatching(/^already applied by attempt 1 at /) });
     expect(secondBeats.map((d) => d.phase)).toContain('waiting for an earlier attempt to finish');
-    expect(await sums(db)).toEqual(pristine);
+    expect(await tableSums(db.url)).toEqual(pristine);
     await within(attempt(newStep(), 1), activities.dropStaging, { incidentId, target: 'crm' });
   });
 
@@ -293,7 +268,7 @@ describe('an in-place L3 whose Temporal server is killed during the restore', ()
   let temporal: TemporalServer;
   let db: TestDatabase;
   let worker: TestWorker;
-  let pristine: Awaited<ReturnType<typeof sums>>;
+  let pristine: Awaited<ReturnType<typeof tableSums>>;
 
   beforeAll(async () => {
     // A Temporal server of this file's own: the suite's is not the one to kill.
@@ -306,7 +281,7 @@ describe('an in-place L3 whose Temporal server is killed during the restore', ()
     });
     worker = await startTestWorker(config, testEnv(db), { temporalAddress: temporal.address });
     await backupAndVerify(worker);
-    pristine = await sums(db);
+    pristine = await tableSums(db.url);
   });
 
   afterAll(async () => {
@@ -326,9 +301,9 @@ describe('an in-place L3 whose Temporal server is killed during the restore', ()
     await expect.poll(() => waitingNames(plan), { timeout: 120_000 }).toContain('restore-in-place');
 
     // The restore will stop inside its transaction on this lock: attempt 1 is at work when the server dies.
-    const lock = await holdLock(db, 'LOCK TABLE crm_reminders IN ACCESS SHARE MODE');
+    const lock = await holdLock(db.url, 'LOCK TABLE crm_reminders IN ACCESS SHARE MODE');
     await answer(plan, 'approve', { gate: 'restore-in-place', by: 'alice' });
-    await expect.poll(() => lockWaits(db, 'relation'), { timeout: 120_000 }).toBe(1);
+    await expect.poll(() => lockWaiters(db.url, { kind: 'relation' }), { timeout: 120_000 }).toBe(1);
     await temporal.kill();
     await temporal.restart();
 
@@ -340,7 +315,7 @@ describe('an in-place L3 whose Temporal server is killed during the restore', ()
         () => 0,
       );
     await expect.poll(restoreAttempt, { timeout: 180_000, interval: 500 }).toBeGreaterThanOrEqual(2);
-    await expect.poll(() => lockWaits(db, 'advisory'), { timeout: 60_000 }).toBe(1);
+    await expect.poll(() => lockWaiters(db.url, { kind: 'advisory' }), { timeout: 60_000 }).toBe(1);
     await lock.release();
 
     // Whichever attempt committed, production's writes after that commit stay.
@@ -353,7 +328,7 @@ describe('an in-place L3 whose Temporal server is killed during the restore', ()
       'post-mortem': { complete: { by: 'carol' } },
     });
     expect(result.outcome).toBe('recovered');
-    expect(await sums(db)).toEqual(pristine);
+    expect(await tableSums(db.url)).toEqual(pristine);
     expect((await sql(db, `SELECT obj_description('crm_leads'::regclass, 'pg_class') AS c`)).rows[0].c).toBe(
       'written after the restore committed',
     );
@@ -366,10 +341,7 @@ describe('an in-place L3 whose Temporal server is killed during the restore', ()
     const events = (await plan.fetchHistory()).events ?? [];
     const approvals = events.filter((e) => e.workflowExecutionUpdateAcceptedEventAttributes?.acceptedRequest?.input?.name === 'approve');
     expect(approvals).toHaveLength(1);
-    const restoreScheduled = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'restoreDatabase');
-    const finalAttempt = events.find(
-      (e) => e.activityTaskStartedEventAttributes?.scheduledEventId?.toString() === restoreScheduled?.eventId?.toString(),
-    )?.activityTaskStartedEventAttributes?.attempt;
+    const finalAttempt = await highestAttempt(plan, 'restoreDatabase');
     expect(finalAttempt).toBeGreaterThanOrEqual(2);
     const step = result.timeline.find((s) => s.name === 'restore in place (one transaction)');
     expect(step?.status).toBe('done');

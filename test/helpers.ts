@@ -4,12 +4,14 @@ import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3
 import { Client, Connection, type WorkflowHandle, type UpdateDefinition } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 import { spawn } from 'node:child_process';
+import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inject } from 'vitest';
 import { ConsoleNotifier, type Notice, type Notifier } from '../activities/notify/notifier.js';
 import { withClient, withDatabase } from '../activities/postgres/connection.js';
+import { fingerprints, userTables } from '../activities/postgres/inspect.js';
 import { seedCrm } from '../activities/postgres/seed.js';
 import { createActivities } from '../activities/index.js';
 import { type LifeboatConfig, parseConfig } from '../config/config.js';
@@ -282,4 +284,57 @@ export async function explainRun(handle: WorkflowHandle): Promise<string> {
     latestEvents: latest,
     query,
   });
+}
+
+/** Every table's row count and checksum, as the plans' verify step computes them: for "rows equal, byte for byte". */
+export const tableSums = (url: string) =>
+  withClient(url, async (c) =>
+    fingerprints(
+      c,
+      (await userTables(c)).filter((t) => !t.includes('.')),
+    ),
+  );
+
+/**
+ * Holds the lock `statement` takes, in an open transaction, until `release`: a fault is then set
+ * off while a backup or restore waits on it. A server restart ending the session is expected.
+ */
+export async function holdLock(url: string, statement: string, params: unknown[] = []): Promise<{ release(): Promise<void> }> {
+  const session = new pg.Client({ connectionString: url });
+  session.on('error', () => undefined);
+  await session.connect();
+  await session.query('BEGIN');
+  await session.query(statement, params);
+  return {
+    release: () =>
+      session
+        .query('ROLLBACK')
+        .then(() => session.end())
+        .catch(() => undefined),
+  };
+}
+
+/** Sessions of the database at `url` waiting for a lock: of a kind ('relation', 'advisory', …) or an application (pg_dump, psql) when given. */
+export const lockWaiters = (url: string, of: { kind?: string; application?: string } = {}): Promise<number> =>
+  withClient(url, async (c) =>
+    Number(
+      (
+        await c.query(
+          `SELECT count(*) AS n FROM pg_stat_activity
+            WHERE datname = current_database() AND wait_event_type = 'Lock'
+              AND ($1::text IS NULL OR wait_event = $1) AND ($2::text IS NULL OR application_name = $2)`,
+          [of.kind ?? null, of.application ?? null],
+        )
+      ).rows[0].n,
+    ),
+  );
+
+/** The highest attempt at which `activity` started in the run's history: 2 or more means a fault made it retry. */
+export async function highestAttempt(handle: WorkflowHandle, activity: string): Promise<number> {
+  const events = (await handle.fetchHistory()).events ?? [];
+  const scheduled = new Set(
+    events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === activity).map((e) => String(e.eventId)),
+  );
+  const started = events.filter((e) => scheduled.has(String(e.activityTaskStartedEventAttributes?.scheduledEventId)));
+  return Math.max(0, ...started.map((e) => e.activityTaskStartedEventAttributes!.attempt ?? 0));
 }

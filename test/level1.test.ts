@@ -9,10 +9,8 @@ import { join } from 'node:path';
 import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withClient } from '../activities/postgres/connection.js';
-import { fingerprints, userTables } from '../activities/postgres/inspect.js';
 import { readReport } from '../activities/reports/report.js';
 import { openStore } from '../activities/storage/open.js';
 import { abort, incidentInput } from '../client/incidents.js';
@@ -35,6 +33,9 @@ import {
   observed,
   explainRun,
   runResultOf,
+  holdLock,
+  lockWaiters,
+  tableSums as sumsOf,
 } from './helpers.js';
 
 describe('L1 record-level restore', () => {
@@ -50,13 +51,7 @@ describe('L1 record-level restore', () => {
   let deleted: string[];
   let changed: string[];
 
-  const tableSums = () =>
-    withClient(db.url, async (c) =>
-      fingerprints(
-        c,
-        (await userTables(c)).filter((t) => !t.includes('.')),
-      ),
-    );
+  const tableSums = () => sumsOf(db.url);
   const stagingSchemas = () =>
     withClient(db.url, async (c) =>
       (await c.query<{ n: string }>("SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE 'lifeboat_staging_%'")).rows.map((r) => r.n),
@@ -253,10 +248,7 @@ describe('L1 record-level restore', () => {
     try {
       await waitingFor(plan, 'apply-restore');
       // Hold a lock on a row the apply must update, so the worker is killed in the middle of it.
-      const locker = new pg.Client({ connectionString: db.url });
-      await locker.connect();
-      await locker.query('BEGIN');
-      await locker.query('SELECT 1 FROM crm_leads WHERE id = $1 FOR UPDATE', [changed[0]]);
+      const locker = await holdLock(db.url, 'SELECT 1 FROM crm_leads WHERE id = $1 FOR UPDATE', [changed[0]]);
       await answer(plan, 'approve', { gate: 'apply-restore', by: 'bob' });
       await expect
         .poll(async () => (await plan.describe()).raw.pendingActivities?.map((a) => a.activityType?.name) ?? [], {
@@ -264,25 +256,10 @@ describe('L1 record-level restore', () => {
           interval: 200,
         })
         .toContain('applyRecords');
-      await expect
-        .poll(
-          () =>
-            withClient(
-              db.url,
-              async (c) =>
-                (
-                  await c.query(
-                    "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-                  )
-                ).rows[0].n,
-            ),
-          { timeout: 30_000, interval: 100 },
-        )
-        .toBeGreaterThan(0);
+      await expect.poll(() => lockWaiters(db.url), { timeout: 30_000, interval: 100 }).toBeGreaterThan(0);
       process.kill(-dying.pid!, 'SIGKILL');
       dying = undefined;
-      await locker.query('ROLLBACK');
-      await locker.end();
+      await locker.release();
 
       worker = await startTestWorker(config, testEnv(db));
       // The killed attempt is retried only after its heartbeat times out (30 s), then the apply,

@@ -24,6 +24,7 @@ import {
   as,
   answer,
 } from './helpers.js';
+import { L3_PEOPLE } from './people.js';
 
 describe('recovery plans L2, L3, L4', () => {
   let db: TestDatabase;
@@ -100,12 +101,8 @@ approvals:
     const before = await sums();
     const id = await declare('L3');
     const result = await driveIncident(worker.client, id, {
+      ...L3_PEOPLE,
       'vendor-support': { complete: { by: 'carol', note: 'ticket VEND-1234' } },
-      'cut-over': { complete: { by: 'carol' } },
-      'resume-read-only': { complete: { by: 'carol' } },
-      'resume-internal-users': { complete: { by: 'carol' } },
-      'resume-all-users': { complete: { by: 'carol' } },
-      'post-mortem': { complete: { by: 'carol', note: 'wiki/pm-42' } },
     });
     expect(result.outcome).toBe('recovered');
     const restoredDb = /into (\S+)$/.exec(result.detail)![1]!;
@@ -178,14 +175,7 @@ approvals:
     await catalog().store.putText(`${backupFolder(truncated)}/manifest.json`, '{"id": "crm-');
 
     const id = await declare('L3');
-    const result = await driveIncident(worker.client, id, {
-      'vendor-support': { complete: { by: 'carol', note: 'ticket VEND-1236' } },
-      'cut-over': { complete: { by: 'carol' } },
-      'resume-read-only': { complete: { by: 'carol' } },
-      'resume-internal-users': { complete: { by: 'carol' } },
-      'resume-all-users': { complete: { by: 'carol' } },
-      'post-mortem': { complete: { by: 'carol', note: 'wiki/pm-43' } },
-    });
+    const result = await driveIncident(worker.client, id, L3_PEOPLE);
     expect(result.outcome).toBe('recovered');
     const choice = result.timeline.find((s) => s.name === 'execute recovery: choose the newest verified backup')!.detail!;
     expect(choice).toMatch(new RegExp(`^${verified.id}, taken ${verified.startedAt}; skipped `));

@@ -1,7 +1,6 @@
 // The outcome tells the truth: an abort that arrives while an L2's table restore commits stops the
 // plan at its next safe point, and the result says the restore was applied and stays applied —
 // never a bare "aborted" over rows that did come back. The approver is shown real counts.
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withClient } from '../activities/postgres/connection.js';
 import { fingerprints } from '../activities/postgres/inspect.js';
@@ -19,6 +18,8 @@ import {
   testEnv,
   uniqueName,
   answer,
+  holdLock,
+  lockWaiters,
 } from './helpers.js';
 
 describe('an abort that comes after the commit', () => {
@@ -69,26 +70,11 @@ describe('an abort that comes after the commit', () => {
         act: async (plan) => {
           request = (await plan.query(statusQuery)).waiting.find((w) => w.name === 'table-restore')!.request!.changes;
           // Hold the changed row, so the apply is in the middle of its transaction when the abort comes.
-          const locker = new pg.Client({ connectionString: db.url });
-          await locker.connect();
-          await locker.query('BEGIN');
-          await locker.query('SELECT 1 FROM crm_reminders WHERE id = $1 FOR UPDATE', [changed]);
+          const locker = await holdLock(db.url, 'SELECT 1 FROM crm_reminders WHERE id = $1 FOR UPDATE', [changed]);
           await answer(plan, 'approve', { gate: 'table-restore', by: 'alice' });
-          await expect
-            .poll(
-              () =>
-                withClient(
-                  db.url,
-                  async (c) =>
-                    (await c.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock'"))
-                      .rows[0]!.n,
-                ),
-              { timeout: 60_000, interval: 100 },
-            )
-            .toBeGreaterThan(0);
+          await expect.poll(() => lockWaiters(db.url), { timeout: 60_000, interval: 100 }).toBeGreaterThan(0);
           await answer(plan, 'abort', { by: 'carol', reason: 'wrong table' });
-          await locker.query('ROLLBACK');
-          await locker.end();
+          await locker.release();
         },
       },
     });

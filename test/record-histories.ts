@@ -30,7 +30,7 @@ import { type Level, type PlanOptions } from '../common/plans.js';
 import { drillResultQuery } from '../workflows/messages.js';
 import { drillIdFor } from '../common/names.js';
 import { CRM_TARGET_YAML } from './crm-target.js';
-import { L4_PEOPLE } from './people.js';
+import { L3_PEOPLE, L4_PEOPLE } from './people.js';
 
 export const HISTORIES_DIR = join(REPO_ROOT, 'test', 'histories');
 const TASK_QUEUE = 'lifeboat-record';
@@ -170,18 +170,7 @@ async function runAll(client: Client, config: LifeboatConfig, crmUrl: string, lo
   );
 
   // L3: restore into a new database, then the people's tasks.
-  await incident(
-    'L3',
-    {},
-    {
-      'vendor-support': { complete: { by: 'carol', note: 'ticket VEND-1' } },
-      'cut-over': { complete: { by: 'carol' } },
-      'resume-read-only': { complete: { by: 'carol' } },
-      'resume-internal-users': { complete: { by: 'carol' } },
-      'resume-all-users': { complete: { by: 'carol' } },
-      'post-mortem': { complete: { by: 'carol', note: 'wiki/pm-1' } },
-    },
-  );
+  await incident('L3', {}, L3_PEOPLE);
 
   // L4: accepting the data loss takes two distinct approvers.
   await incident('L4', {}, L4_PEOPLE);

@@ -39,10 +39,7 @@ export function createBackupActivities(resolve: Resolver, version: string) {
      * for minutes, for faults that come and go (a database restart, a store down for a while).
      */
     async checkBackupSources(input: { target: string }): Promise<void> {
-      // The whole sentence (which database, why), not only its innermost cause, is what the CLI shows.
-      await withClient(resolve.databaseUrl(input.target), (c) => c.query('SELECT 1')).catch((err: Error) => {
-        throw new Error(err.message);
-      });
+      await withClient(resolve.databaseUrl(input.target), (c) => c.query('SELECT 1'));
       await storeOf(input.target).check();
     },
 
