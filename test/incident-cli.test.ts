@@ -294,6 +294,19 @@ describe('incident commander CLI', () => {
     const eleven = Array.from({ length: 11 }, (_, i) => String(i + 1));
     const keysFile = join(dir, 'eleven.csv');
     writeFileSync(keysFile, `id\n${eleven.join('\n')}\n`);
+    const tuples = ['7', '8', '9', '10', '11'].flatMap((k) => ['--key', `id=${k}`]);
+    const declareL1 = (...selection: string[]) => [
+      'declare',
+      '--level',
+      'L1',
+      '--summary',
+      'x',
+      '--table',
+      'crm_leads',
+      ...selection,
+      '--as',
+      'carol',
+    ];
     const TOO_MANY =
       /^✖ 11 crm_leads rows are named: more than 10 records is not an L1 — declare an L2 \(table restore\), or ask an approver to allow it with --override-record-limit — nothing was declared\n$/;
     // One at a time: every run is a process of its own, and the machine may be small.
@@ -356,67 +369,18 @@ describe('incident commander CLI', () => {
         stderr: /^✖ table crm_leads has no column "no_such_column".* — nothing was declared\n$/,
       },
       // More than 10 records named by key is not an L1, however the keys are given: refused at declaration.
-      {
-        args: ['declare', '--level', 'L1', '--summary', 'x', '--table', 'crm_leads', '--keys', eleven.join(','), '--as', 'carol'],
-        code: 2,
-        stderr: TOO_MANY,
-      },
-      {
-        args: [
-          'declare',
-          '--level',
-          'L1',
-          '--summary',
-          'x',
-          '--table',
-          'crm_leads',
-          ...eleven.flatMap((k) => ['--key', `id=${k}`]),
-          '--as',
-          'carol',
-        ],
-        code: 2,
-        stderr: TOO_MANY,
-      },
-      {
-        args: ['declare', '--level', 'L1', '--summary', 'x', '--table', 'crm_leads', '--keys-file', keysFile, '--as', 'carol'],
-        code: 2,
-        stderr: TOO_MANY,
-      },
+      { args: declareL1('--keys', eleven.join(',')), code: 2, stderr: TOO_MANY },
+      { args: declareL1(...eleven.flatMap((k) => ['--key', `id=${k}`])), code: 2, stderr: TOO_MANY },
+      { args: declareL1('--keys-file', keysFile), code: 2, stderr: TOO_MANY },
       // Values and tuples together, and an L1 by triage, count the same.
       {
-        args: [
-          'declare',
-          '--records',
-          '3',
-          '--summary',
-          'x',
-          '--table',
-          'crm_leads',
-          '--keys',
-          '1,2,3,4,5,6',
-          ...['7', '8', '9', '10', '11'].flatMap((k) => ['--key', `id=${k}`]),
-          '--as',
-          'carol',
-        ],
+        args: ['declare', '--records', '3', '--summary', 'x', '--table', 'crm_leads', '--keys', '1,2,3,4,5,6', ...tuples, '--as', 'carol'],
         code: 2,
         stderr: TOO_MANY,
       },
       // With --override-record-limit the count is left to an approver: the worker's check of the keys comes next.
       {
-        args: [
-          'declare',
-          '--level',
-          'L1',
-          '--summary',
-          'x',
-          '--table',
-          'crm_leads',
-          '--keys',
-          [...eleven, 'abc'].join(','),
-          '--override-record-limit',
-          '--as',
-          'carol',
-        ],
+        args: declareL1('--keys', [...eleven, 'abc'].join(','), '--override-record-limit'),
         code: 2,
         stderr: /^✖ "abc" is not a valid crm_leads\.id \(bigint\): expected an integer — nothing was declared\n$/,
       },
