@@ -260,7 +260,12 @@ export async function fingerprintDatabase(
 export interface IntegrityCheck {
   name: string;
   sql: string;
+  /** The check limited to restored rows of `table` ($1: their keys as text[]). */
+  restoredRows?: { table: string; sql: string };
 }
+
+/** The keys of the rows an L1 restored, by table, when every one is known: what `restoredRows` checks are given. */
+export type RestoredKeys = Record<string, string[]>;
 
 /**
  * integrityFindings on `connections` sessions of the database at `url` at once (each check is a scan
@@ -269,6 +274,7 @@ export interface IntegrityCheck {
 export async function integrityFindingsAt(
   url: string,
   checks: IntegrityCheck[],
+  restored?: RestoredKeys,
   connections = FINGERPRINT_CONNECTIONS,
 ): Promise<Finding[]> {
   const queue = checks.map((check, i) => ({ check, i }));
@@ -276,21 +282,27 @@ export async function integrityFindingsAt(
   await Promise.all(
     Array.from({ length: Math.min(connections, checks.length) }, () =>
       withClient(url, async (c) => {
-        for (let next = queue.shift(); next; next = queue.shift()) found[next.i] = await integrityFindings(c, [next.check]);
+        for (let next = queue.shift(); next; next = queue.shift()) found[next.i] = await integrityFindings(c, [next.check], restored);
       }),
     ),
   );
   return found.flat();
 }
 
-/** Runs each check as one read-only statement; a count above zero, or a check that fails to run, is a finding. */
-export async function integrityFindings(client: pg.Client, checks: IntegrityCheck[]): Promise<Finding[]> {
+/**
+ * Runs each check as one read-only statement; a count above zero, or a check that fails to run, is a
+ * finding. With `restored` (an L1's restored keys), a check with a `restoredRows` form for a table
+ * the L1 restored rows of runs that form, on those rows only.
+ */
+export async function integrityFindings(client: pg.Client, checks: IntegrityCheck[], restored?: RestoredKeys): Promise<Finding[]> {
   const findings: Finding[] = [];
   for (const check of checks) {
+    const keys = check.restoredRows && restored?.[check.restoredRows.table];
     try {
-      const rows = await queryReadOnly(client, check.sql);
+      const rows = keys?.length ? await queryReadOnly(client, check.restoredRows!.sql, [keys]) : await queryReadOnly(client, check.sql);
       const count = Number(Object.values(rows[0] ?? {})[0] ?? 0);
-      if (count > 0) findings.push({ check: check.name, detail: `${count} offending row(s)` });
+      const among = keys?.length ? ` among the ${keys.length} restored ${check.restoredRows!.table} row(s)` : '';
+      if (count > 0) findings.push({ check: check.name, detail: `${count} offending row(s)${among}` });
     } catch (err) {
       findings.push({
         check: check.name,

@@ -149,10 +149,12 @@ export function createRecordRestoreActivities(resolve: Resolver) {
     /** The restored rows equal the backup's and the integrity checks pass; throws otherwise. */
     async checkRecords(input: StagedRef): Promise<void> {
       const url = databaseUrl(input.target, input.testDatabase);
-      // The rows and the integrity checks (scans of whole tables) at once, on sessions of their own.
+      // The integrity checks over the restored rows where a check says how (restoredRows; the apply
+      // changed nothing else), else over whole tables; at once with the rows, on sessions of their own.
+      const restored = Object.fromEntries(input.staged.filter((t) => t.rows > 0 && !t.keysTruncated).map((t) => [t.table, t.keys]));
       const [compared, findings] = await Promise.all([
         compareWithStaged(url, stagingSchema(input.incidentId), input.staged),
-        integrityFindingsAt(url, resolve.target(input.target).integrityChecks),
+        integrityFindingsAt(url, resolve.target(input.target).integrityChecks, restored),
       ]);
       const mismatches = Object.entries(compared).filter(([, keys]) => keys.length);
       const problems = [
