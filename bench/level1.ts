@@ -11,12 +11,23 @@
 // every table's fingerprint equal to the one taken right before the deletion, or the benchmark
 // fails: a time of a wrong result is worthless. RAW is `createdb` + `pg_restore -j2` of the
 // backup's dump, downloaded beforehand to a local file (pg_restore -j needs a seekable file).
-// The two alternate, and medians are compared. The last line is machine-readable:
+// The two alternate, and medians are compared. Each OURS run also times its first staged row: a
+// separate session polls the incident's staging table of crm_leads (every FIRST_ROW_POLL_MS) from
+// the incident's start until it holds a row. Last, one more OURS run with no recovery copy: the
+// verification's kept copy is dropped first, so the plan restores the tables the selection needs
+// into a scratch database (selective restore), as it does for a backup that was not the newest
+// verified. The last lines are machine-readable:
 //   RESULT level1 ratio=<ours/raw> ours_s=<median> raw_s=<median> leads=<N>
+//   RESULT level1-first-row ratio=<first staged row/raw> first_row_s=<median> raw_s=<median> leads=<N>
+//   RESULT level1-no-copy ratio=<ours without a copy/raw> ours_s=<s> first_row_s=<s> raw_s=<median> leads=<N>
+// Compare ours_s at 1 000 000 leads with ours_s at 100 000 (run both) for how L1 grows with the data.
 import type { Client } from '@temporalio/client';
 import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { withClient } from '../activities/postgres/connection.js';
+import pg from 'pg';
+import { escapeIdentifier, withClient } from '../activities/postgres/connection.js';
+import { findKeptCopy } from '../activities/postgres/recovery-copy.js';
+import { stagingSchema } from '../common/names.js';
 import { fingerprintDatabase } from '../activities/postgres/inspect.js';
 import { declare, incidentInput } from '../client/incidents.js';
 import { bytes, table } from '../client/format.js';
@@ -48,6 +59,8 @@ const DELETED_PER_RUN = 10;
 const POLL_MS = 50;
 /** An incident still running after this long is stuck: the benchmark fails rather than wait for ever. */
 const INCIDENT_TIMEOUT_MS = 30 * 60_000;
+/** How often the first-row watcher looks into the staging table: the resolution of "first staged row". */
+const FIRST_ROW_POLL_MS = 20;
 
 // ───────────────────────────────────── The people: a driver ─────────────────────────────────────
 
@@ -90,6 +103,47 @@ async function deleteRandomLeads(url: string, n: number, used: Set<string>): Pro
   });
 }
 
+/**
+ * Watches for the first row staged for `incidentId` (its staging table of crm_leads holding a row),
+ * from a session of its own; `stop()` returns the ms from `t0` (performance.now()) it was first
+ * seen, or NaN when it never was.
+ */
+function watchFirstRow(url: string, incidentId: string, t0: number): { stop: () => Promise<number> } {
+  const relation = `${escapeIdentifier(stagingSchema(incidentId))}.${escapeIdentifier('crm_leads')}`;
+  let seenAt = NaN;
+  let stopped = false;
+  const done = (async () => {
+    const c = new pg.Client({ connectionString: url });
+    await c.connect();
+    try {
+      while (!stopped && Number.isNaN(seenAt)) {
+        const { rows } = await c.query<{ r: string | null }>('SELECT to_regclass($1)::text AS r', [relation]);
+        // The table exists from the staging's start; it may be dropped at the end, while we look.
+        if (rows[0]!.r && (await c.query(`SELECT 1 FROM ${relation} LIMIT 1`).catch(() => ({ rowCount: 0 }))).rowCount)
+          seenAt = performance.now() - t0;
+        else await new Promise((ok) => setTimeout(ok, FIRST_ROW_POLL_MS));
+      }
+    } finally {
+      await c.end();
+    }
+  })();
+  return {
+    stop: async () => {
+      stopped = true;
+      await done;
+      return seenAt;
+    },
+  };
+}
+
+/** Drops the verification's kept recovery copy of the backup, so the next L1 makes its own (selective restore). */
+async function dropKeptCopy(adminUrl: string, backupId: string): Promise<void> {
+  const kept = await findKeptCopy(adminUrl, 'crm', backupId);
+  if (!kept) throw new Error(`backup ${backupId} has no kept recovery copy: its verification should have kept one`);
+  await withClient(adminUrl, (c) => c.query(`DROP DATABASE ${escapeIdentifier(kept)} WITH (FORCE)`));
+  log(`dropped the kept recovery copy ${kept}: the next L1 restores the tables it needs (selective restore)`);
+}
+
 const stagingSchemas = (url: string) =>
   withClient(url, async (c) =>
     (await c.query<{ n: string }>("SELECT nspname AS n FROM pg_namespace WHERE nspname LIKE 'lifeboat_staging_%'")).rows.map((r) => r.n),
@@ -100,6 +154,8 @@ const stagingSchemas = (url: string) =>
 interface OursRun {
   incidentId: string;
   ms: number;
+  /** From the incident's start to the first row in its staging table (NaN: never seen). */
+  firstRowMs: number;
   /** Wall-clock (epoch ms) start and end, to place the timeline's steps. */
   startedAt: number;
   endedAt: number;
@@ -123,11 +179,13 @@ interface Outcome {
   backupMs: number;
   verifyMs: number;
   rounds: Round[];
+  /** The extra run with no recovery copy (selective restore). */
+  noCopy: OursRun;
   idle: TreeMemory;
   peak: TreeMemory;
 }
 
-async function oursRun(client: Client, config: LifeboatConfig, url: string, round: number, used: Set<string>): Promise<OursRun> {
+async function oursRun(client: Client, config: LifeboatConfig, url: string, round: number | string, used: Set<string>): Promise<OursRun> {
   const before = await tableSums(url);
   const deleted = await deleteRandomLeads(url, DELETED_PER_RUN, used);
   log(`run ${round}: deleted leads ${deleted.join(', ')}`);
@@ -142,9 +200,16 @@ async function oursRun(client: Client, config: LifeboatConfig, url: string, roun
     level: 'L1',
     options: { record: { table: 'crm_leads', keys: deleted, includeChildren: true, goodBefore: new Date().toISOString() } },
   });
-  await declare(client, config, input);
-  const result = await driveIncident(client, input.incidentId, L1_ANSWERS, { pollMs: POLL_MS, timeoutMs: INCIDENT_TIMEOUT_MS });
+  const watcher = watchFirstRow(url, input.incidentId, t);
+  let result: RunResult;
+  try {
+    await declare(client, config, input);
+    result = await driveIncident(client, input.incidentId, L1_ANSWERS, { pollMs: POLL_MS, timeoutMs: INCIDENT_TIMEOUT_MS });
+  } finally {
+    await watcher.stop();
+  }
   const ms = performance.now() - t;
+  const firstRowMs = await watcher.stop();
   const endedAt = Date.now();
 
   if (result.outcome !== 'recovered')
@@ -166,14 +231,16 @@ async function oursRun(client: Client, config: LifeboatConfig, url: string, roun
       () => result.timeline.length,
     );
   log(
-    `run ${round}: lifeboat L1 ${secs(ms)} s (${input.incidentId}): ${result.detail}; all ${Object.keys(after).length} tables equal their fingerprints before the deletion`,
+    `run ${round}: lifeboat L1 ${secs(ms)} s, first staged row at ${secs(firstRowMs)} s (${input.incidentId}): ${result.detail}; all ${Object.keys(after).length} tables equal their fingerprints before the deletion`,
   );
-  return { incidentId: input.incidentId, ms, startedAt, endedAt, deleted, result, incidentSteps: own };
+  return { incidentId: input.incidentId, ms, firstRowMs, startedAt, endedAt, deleted, result, incidentSteps: own };
 }
 
 async function bench(leads: number, runs: number): Promise<Outcome> {
-  if (leads < DELETED_PER_RUN * runs)
-    throw new UsageError(`--leads ${leads} is too few to delete ${DELETED_PER_RUN} different leads in each of ${runs} runs`);
+  if (leads < DELETED_PER_RUN * (runs + 1))
+    throw new UsageError(
+      `--leads ${leads} is too few to delete ${DELETED_PER_RUN} different leads in each of ${runs} runs and one without a recovery copy`,
+    );
   return withHarness(async ({ stack, scratch, startWorker, connect }) => {
     const adminUrl = stack.postgres.adminUrl;
     const { env, url, seedMs, databaseBytes } = await seedBenchCrm(stack, leads);
@@ -197,7 +264,9 @@ async function bench(leads: number, runs: number): Promise<Outcome> {
       const { restoreMs: rawMs } = await rawRestore(adminUrl, file, manifest, `run ${i}`);
       rounds.push({ load, ours, rawMs });
     }
-    return { leads, seedMs, databaseBytes, manifest, backupMs, verifyMs, rounds, idle, peak: worker.memory.current() };
+    await dropKeptCopy(adminUrl, manifest.id);
+    const noCopy = await oursRun(client, config, url, 'without a recovery copy', used);
+    return { leads, seedMs, databaseBytes, manifest, backupMs, verifyMs, rounds, noCopy, idle, peak: worker.memory.current() };
   });
 }
 
@@ -210,7 +279,7 @@ const took = (s: StepRecord) => (s.finishedAt ? Date.parse(s.finishedAt) - Date.
  * the incident's "recover" step; and what lies between the steps (workflow and activity
  * dispatch, the report and the final notice, which are not steps).
  */
-function stepTable(runs: OursRun[]): string {
+function stepTable(runs: OursRun[], labels: string[]): string {
   interface Row {
     label: string;
     kind: string;
@@ -255,11 +324,12 @@ function stepTable(runs: OursRun[]): string {
     }
     add('gaps', "(between the incident's steps)", '', r, last - first - stepsMs);
     add('end', '(end: last step → result: report, final notice)', '', r, o.endedAt - last);
+    add('first-row', 'first staged row (incident start → first row in staging)', '', r, o.firstRowMs);
     add('total', 'total (incident start → result)', '', r, o.ms);
   });
   const cell = (ms: number) => (Number.isNaN(ms) ? '' : secs(ms));
   return table(
-    ['step', 'kind', ...runs.map((_, i) => `run ${i + 1} (s)`)],
+    ['step', 'kind', ...labels.map((l) => `${l} (s)`)],
     rows.map((row) => [row.label.slice(0, 90), row.kind, ...row.ms.map(cell)]),
   );
 }
@@ -267,6 +337,9 @@ function stepTable(runs: OursRun[]): string {
 function report(o: Outcome): void {
   const ours = median(o.rounds.map((r) => r.ours.ms)) / 1000;
   const raw = median(o.rounds.map((r) => r.rawMs)) / 1000;
+  const firstRow = median(o.rounds.map((r) => r.ours.firstRowMs)) / 1000;
+  const noCopy = o.noCopy.ms / 1000;
+  const noCopyFirst = o.noCopy.firstRowMs / 1000;
   console.log('');
   console.log(
     `L1 benchmark: ${o.leads} leads, database ${bytes(o.databaseBytes)}, seeded in ${secs(o.seedMs)} s, backup ${o.manifest.id} ` +
@@ -275,31 +348,60 @@ function report(o: Outcome): void {
   console.log('');
   console.log(
     table(
-      ['run', 'lifeboat L1 (s)', 'raw pg_restore -j2 (s)', 'ours/raw', 'load avg', 'incident', 'deleted leads'],
+      [
+        'run',
+        'lifeboat L1 (s)',
+        'first staged row (s)',
+        'raw pg_restore -j2 (s)',
+        'ours/raw',
+        'first row/raw',
+        'load avg',
+        'incident',
+        'deleted leads',
+      ],
       [
         ...o.rounds.map((r, i) => [
           String(i + 1),
           secs(r.ours.ms),
+          secs(r.ours.firstRowMs),
           secs(r.rawMs),
           (r.ours.ms / r.rawMs).toFixed(4),
+          (r.ours.firstRowMs / r.rawMs).toFixed(4),
           r.load.toFixed(2),
           r.ours.incidentId,
           r.ours.deleted.join(' '),
         ]),
-        ['median', ours.toFixed(3), raw.toFixed(3), (ours / raw).toFixed(4), '', '', ''],
+        ['median', ours.toFixed(3), firstRow.toFixed(3), raw.toFixed(3), (ours / raw).toFixed(4), (firstRow / raw).toFixed(4), '', '', ''],
+        [
+          'no copy',
+          noCopy.toFixed(3),
+          noCopyFirst.toFixed(3),
+          `${raw.toFixed(3)} (median)`,
+          (noCopy / raw).toFixed(4),
+          (noCopyFirst / raw).toFixed(4),
+          '',
+          o.noCopy.incidentId,
+          o.noCopy.deleted.join(' '),
+        ],
       ],
     ),
   );
   console.log('');
   console.log("Where the L1 time goes (the incident's timeline; workflow clock, ms resolution):");
   console.log('');
-  console.log(stepTable(o.rounds.map((r) => r.ours)));
+  console.log(stepTable([...o.rounds.map((r) => r.ours), o.noCopy], [...o.rounds.map((_, i) => `run ${i + 1}`), 'no copy']));
   console.log('');
   console.log(
     `worker memory (node process pid ${o.peak.mainPid}): idle ${mb(o.idle.mainPeakRssKiB)} MB, peak ${mb(Math.max(o.peak.mainPeakRssKiB, o.peak.mainHwmKiB))} MB; ` +
       `whole tree incl. tsx launcher and psql: peak ${mb(o.peak.treePeakRssKiB)} MB`,
   );
   console.log(`RESULT level1 ratio=${(ours / raw).toFixed(4)} ours_s=${ours.toFixed(3)} raw_s=${raw.toFixed(3)} leads=${o.leads}`);
+  console.log(
+    `RESULT level1-first-row ratio=${(firstRow / raw).toFixed(4)} first_row_s=${firstRow.toFixed(3)} raw_s=${raw.toFixed(3)} leads=${o.leads}`,
+  );
+  console.log(
+    `RESULT level1-no-copy ratio=${(noCopy / raw).toFixed(4)} ours_s=${noCopy.toFixed(3)} first_row_s=${noCopyFirst.toFixed(3)} raw_s=${raw.toFixed(3)} leads=${o.leads}`,
+  );
 }
 
 await benchMain(USAGE, async (argv) => {

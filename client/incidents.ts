@@ -15,6 +15,7 @@ import {
   type Level,
   type PlanOptions,
   type RecordSelection,
+  recordLimitRefusal,
   type RunResult,
   type RunStatus,
   type StepRecord,
@@ -38,6 +39,7 @@ import {
 } from '../workflows/messages.js';
 import { assertIncidentId } from '../common/names.js';
 import type { checkSelectionWorkflow, incidentWorkflow } from '../workflows/index.js';
+import { triage } from '../workflows/triage.js';
 import { CliError } from './follow.js';
 import { runResultOf } from './run-result.js';
 import { table } from './format.js';
@@ -90,7 +92,13 @@ export function incidentInput(request: DeclareRequest, now = Date.now()): Incide
 }
 
 export async function declare(client: Client, config: LifeboatConfig, input: IncidentInput): Promise<void> {
-  if (input.options.record) await checkSelection(client, config, input.target, input.options.record);
+  const { record } = input.options;
+  // An L1 (declared, or by triage) of more records than an L1 covers is refused before anything starts.
+  const triaged = Object.values(input.triage ?? {}).some((v) => v !== undefined && v !== false);
+  const level = input.level ?? (triaged ? triage(input.triage!).level : undefined);
+  const refusal = level === 'L1' && record ? recordLimitRefusal(record) : undefined;
+  if (refusal) throw new InputError(`${refusal} — nothing was declared`);
+  if (record) await checkSelection(client, config, input.target, record);
   await client.workflow.start<typeof incidentWorkflow>('incidentWorkflow', {
     taskQueue: config.temporal.taskQueue,
     workflowId: input.incidentId,

@@ -260,3 +260,17 @@ export interface RunPolicy {
 }
 
 export const L1_RECORD_LIMIT = 10;
+
+/** The refusal of an L1 of more records than the DR document's L1 covers: one home for its words. */
+export function tooManyRecords(count: number, table: string, how = 'are affected'): string {
+  return `${count} ${table} rows ${how}: more than ${L1_RECORD_LIMIT} records is not an L1 — declare an L2 (table restore), or ask an approver to allow it with --override-record-limit`;
+}
+
+/**
+ * The refusal of a selection that names more records by key (values and tuples together) than an
+ * L1 may restore without an override; undefined when it may go on (a filter is counted once staged).
+ */
+export function recordLimitRefusal(selection: RecordSelection): string | undefined {
+  const named = (selection.keys?.length ?? 0) + (selection.keyTuples?.length ?? 0);
+  return named > L1_RECORD_LIMIT && !selection.overrideRecordLimit ? tooManyRecords(named, selection.table, 'are named') : undefined;
+}

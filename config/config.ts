@@ -34,6 +34,12 @@ const integrityCheck = z.strictObject({
   name: z.string().min(1),
   // Counts offending rows: any value above zero is a finding. Runs in a read-only transaction.
   sql: oneStatement,
+  /**
+   * L1: the same check limited to the rows it restored, run instead of `sql` when the L1 restored
+   * rows of `table` (the rest of the database the apply did not touch): `$1` is the text[] of those
+   * rows' keys as the key prints (the value for a one-column key, the row form (5,17) for several).
+   */
+  restoredRows: z.strictObject({ table: tableName, sql: oneStatement }).optional(),
 });
 
 const criticalCheck = z.strictObject({

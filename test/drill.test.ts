@@ -132,6 +132,13 @@ describe('the recovery drill', () => {
     expect(names).toContain('L1 · apply-restore');
     expect(report!.result.timeline.find((s) => s.name === 'L1 · apply-restore')).toMatchObject({ status: 'done', actor: 'lifeboat-drill' });
     expect(names.some((n) => n.startsWith('always: drop the test environment'))).toBe(true);
+    // The comparison module found the recovered test database equal to the backup on every aspect it compares.
+    expect(
+      report!.result.timeline.find((s) => s.name.startsWith('verify: the recovered database equals the backup on every aspect')),
+    ).toMatchObject({
+      status: 'done',
+      detail: 'no difference',
+    });
     const svg = await store.getText(`reports/${drillId}/timeline.svg`);
     expect(svg).toContain('class="rto-deadline"');
     expect(svg).toContain('execute: run the real L1 plan');

@@ -291,6 +291,24 @@ describe('incident commander CLI', () => {
 
   it('refuses bad input with exit 2 and a failed or refused operation with exit 1, starting nothing', async () => {
     const L1_ARGS = ['--table', 'crm_leads', '--keys', untouched.join(','), '--as', 'carol'];
+    const eleven = Array.from({ length: 11 }, (_, i) => String(i + 1));
+    const keysFile = join(dir, 'eleven.csv');
+    writeFileSync(keysFile, `id\n${eleven.join('\n')}\n`);
+    const tuples = ['7', '8', '9', '10', '11'].flatMap((k) => ['--key', `id=${k}`]);
+    const declareL1 = (...selection: string[]) => [
+      'declare',
+      '--level',
+      'L1',
+      '--summary',
+      'x',
+      '--table',
+      'crm_leads',
+      ...selection,
+      '--as',
+      'carol',
+    ];
+    const TOO_MANY =
+      /^✖ 11 crm_leads rows are named: more than 10 records is not an L1 — declare an L2 \(table restore\), or ask an approver to allow it with --override-record-limit — nothing was declared\n$/;
     // One at a time: every run is a process of its own, and the machine may be small.
     const cases: Array<{ args: string[]; env?: NodeJS.ProcessEnv; code: number; stderr: string | RegExp }> = [
       {
@@ -349,6 +367,22 @@ describe('incident commander CLI', () => {
         args: ['declare', '--level', 'L1', '--summary', 'x', '--table', 'crm_leads', '--where', 'no_such_column=1', '--as', 'carol'],
         code: 2,
         stderr: /^✖ table crm_leads has no column "no_such_column".* — nothing was declared\n$/,
+      },
+      // More than 10 records named by key is not an L1, however the keys are given: refused at declaration.
+      { args: declareL1('--keys', eleven.join(',')), code: 2, stderr: TOO_MANY },
+      { args: declareL1(...eleven.flatMap((k) => ['--key', `id=${k}`])), code: 2, stderr: TOO_MANY },
+      { args: declareL1('--keys-file', keysFile), code: 2, stderr: TOO_MANY },
+      // Values and tuples together, and an L1 by triage, count the same.
+      {
+        args: ['declare', '--records', '3', '--summary', 'x', '--table', 'crm_leads', '--keys', '1,2,3,4,5,6', ...tuples, '--as', 'carol'],
+        code: 2,
+        stderr: TOO_MANY,
+      },
+      // With --override-record-limit the count is left to an approver: the worker's check of the keys comes next.
+      {
+        args: declareL1('--keys', [...eleven, 'abc'].join(','), '--override-record-limit'),
+        code: 2,
+        stderr: /^✖ "abc" is not a valid crm_leads\.id \(bigint\): expected an integer — nothing was declared\n$/,
       },
       { args: ['reject', l1, '--as', 'bob'], code: 2, stderr: '✖ a rejection needs a reason (--reason "…")\n' },
       { args: ['abort', l1, '--reason', 'x', '--as', 'carol'], code: 1, stderr: `✖ incident ${l1} has already ended (recovered)\n` },

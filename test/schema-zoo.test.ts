@@ -1,9 +1,11 @@
 // A restored database equals the original on every point a team would check, for a schema nobody
-// here designed around (test/schema-zoo.ts): backup → verify → an L3 into a new database, an L2 of a
-// table with identity and generated columns, an L4 into a new database; after each, the comparison module
-// (activities/checks/database-compare.ts) finds no difference in rows, sequences, columns,
+// here designed around (test/schema-zoo.ts): backup → verify → an L3 into a new database (the
+// pristine copy), an L2 of a table with identity and generated columns, of a log table without any
+// key (a multiset) and of an inheritance parent, an L4 after DROP DATABASE; after each, the comparison
+// module (activities/checks/database-compare.ts) finds no difference in rows, sequences, columns,
 // constraints, indexes, triggers, views, routines, types, partitions, policies, comments, owners,
-// grants or extensions; and it does find each difference planted afterwards.
+// grants or extensions; and it does find each difference planted afterwards. Last, the drill's use
+// of it: a recovered test database against its backup, every differing aspect named.
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { compareDatabases, describeDatabase, differences } from '../activities/checks/database-compare.js';
 import { escapeIdentifier, withClient, withDatabase } from '../activities/postgres/connection.js';
@@ -11,6 +13,10 @@ import { incidentInput } from '../client/incidents.js';
 import type { PlanOptions, RunResult } from '../common/plans.js';
 import { type Answer, type TestWorker, driveIncident, startTestWorker, testConfig, testEnv, uniqueName } from './helpers.js';
 import { schemaZooSql } from './schema-zoo.js';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../activities/index.js';
+import { drillIdFor, testDatabaseFor } from '../common/names.js';
+import type { LifeboatConfig } from '../config/config.js';
 import { L3_PEOPLE, L4_PEOPLE } from './people.js';
 
 const L2_TABLE: Record<string, Answer> = {
@@ -26,7 +32,10 @@ describe('a schema zoo through backup, verification, L3, L2 and L4', () => {
   const database = uniqueName('zoo');
   const url = () => withDatabase(admin(), database);
   let worker: TestWorker;
+  let config: LifeboatConfig;
+  let workerEnv: NodeJS.ProcessEnv;
   const restored: string[] = [];
+  let newestBackup: string | undefined;
 
   beforeAll(async () => {
     await withClient(admin(), async (c) => {
@@ -34,18 +43,16 @@ describe('a schema zoo through backup, verification, L3, L2 and L4', () => {
       await c.query(`CREATE DATABASE ${escapeIdentifier(database)}`);
     });
     await withClient(url(), (c) => c.query(schemaZooSql(owner)));
-    const config = testConfig({
+    config = testConfig({
       prefix: uniqueName('zoo'),
       moreTargets:
-        '  zoo:\n    urlEnv: ZOO_DATABASE_URL\n    store: main\n    verifyOn: production\n    tables: [settings, content.articles]',
+        '  zoo:\n    urlEnv: ZOO_DATABASE_URL\n    store: main\n    verifyOn: production\n    tables: [settings, content.articles, logs.events, content.pages]',
       extra:
         'approvals:\n  L2: { approvers: [alice, bob] }\n  L3: { approvers: [alice, bob] }\n' +
         '  L4: { approvers: [alice, bob, dana], gates: { accept-data-loss: [bob, dana] } }',
     });
-    worker = await startTestWorker(config, {
-      ...testEnv({ name: database, url: url(), drop: async () => undefined }),
-      ZOO_DATABASE_URL: url(),
-    });
+    workerEnv = { ...testEnv({ name: database, url: url(), drop: async () => undefined }), ZOO_DATABASE_URL: url() };
+    worker = await startTestWorker(config, workerEnv);
   });
 
   afterAll(async () => {
@@ -65,7 +72,7 @@ describe('a schema zoo through backup, verification, L3, L2 and L4', () => {
     return result;
   }
 
-  it('recovers by L3, L2 and L4 into databases equal to the original on every point, and the comparison sees planted differences', async () => {
+  it('recovers by L3, L2 (a keyless table, an inheritance parent) and L4 after DROP DATABASE into databases equal to the original on every point, and the comparison sees planted differences', async () => {
     const run = (type: string, args: unknown[]) =>
       worker.client.workflow.execute(type, { taskQueue: worker.taskQueue, workflowId: uniqueName(type), args });
     const manifest = (await run('backupWorkflow', [{ target: 'zoo' }])) as { id: string };
@@ -101,10 +108,54 @@ describe('a schema zoo through backup, verification, L3, L2 and L4', () => {
     expect(l2.outcome).toBe('recovered');
     expect(await compareDatabases(copy, url())).toEqual([]);
 
-    // L4: everything into a new database, two people accepting the data loss.
+    // L2 of a table without any key (no primary key, no unique index): a multiset. Rows deleted
+    // (two of three equal ones among them), rows duplicated and rows added; the backup's rows come
+    // back as many times as the backup held them, with the table's trigger off for the apply (it
+    // would stamp every restored row) and on again afterwards.
+    await withClient(url(), async (c) => {
+      await c.query("DELETE FROM logs.events WHERE ctid IN (SELECT ctid FROM logs.events WHERE at = '2024-01-01' LIMIT 2)");
+      await c.query("DELETE FROM logs.events WHERE at IN ('2024-01-01 00:00:07+00', '2024-01-01 00:00:09+00')");
+      await c.query('SET session_replication_role = replica'); // copies exactly alike, not stamped
+      await c.query("INSERT INTO logs.events SELECT * FROM logs.events WHERE at IN ('2024-01-01 00:00:11+00', '2024-01-01 00:00:12+00')");
+      await c.query('SET session_replication_role = origin');
+      await c.query("INSERT INTO logs.events VALUES (now(), 'warn', 'new 1'), (now(), 'warn', 'new 2')");
+    });
+    const log = await recover('L2', { table: 'logs.events' }, L2_TABLE);
+    const detail = (name: string) => log.timeline.find((step) => step.name === name)?.detail;
+    expect(detail('restore: compare the backup with production')).toBe('4 missing, 0 changed, 4 not in the backup');
+    expect(detail('restore: apply logs.events in one transaction')).toBe('logs.events: +4 ~0 -4');
+    expect(await compareDatabases(copy, url())).toEqual([]);
+    const stamped = await withClient(url(), async (c) => {
+      await c.query('BEGIN');
+      const { rows } = await c.query<{ level: string }>("INSERT INTO logs.events VALUES (now(), 'info', 'after') RETURNING level");
+      await c.query('ROLLBACK');
+      return rows[0]!.level;
+    });
+    expect(stamped).toBe('info (stamped)');
+
+    // An inheritance parent's rows are its own: counted once (its child's rows are the child's),
+    // and an L2 of it neither copies the child's rows into it nor deletes them.
+    // (The database equals the pristine copy here, so this newer backup holds the same; L4 below takes it.)
+    const newer = (await run('backupWorkflow', [{ target: 'zoo' }])) as { id: string; tables: Record<string, number> };
+    newestBackup = newer.id;
+    const counts = newer.tables;
+    expect({ pages: counts['content.pages'], landing: counts['content.landing_pages'] }).toEqual({ pages: 3, landing: 1 });
+    await withClient(url(), async (c) => {
+      await c.query("DELETE FROM ONLY content.pages WHERE slug = 'home'");
+      await c.query("UPDATE ONLY content.pages SET body = 'edited' WHERE slug = ''");
+    });
+    const pages = await recover('L2', { table: 'content.pages' }, L2_TABLE);
+    expect(pages.timeline.find((step) => step.name === 'restore: compare the backup with production')?.detail).toBe(
+      '1 missing, 1 changed, 0 not in the backup',
+    );
+    expect(await compareDatabases(copy, url())).toEqual([]);
+
+    // L4 after DROP DATABASE: everything into a new database, two people accepting the data loss.
+    await withClient(admin(), (c) => c.query(`DROP DATABASE ${escapeIdentifier(database)} WITH (FORCE)`));
     const l4 = await recover('L4', {}, L4_PEOPLE);
     restored.push(l4.database!);
-    expect(await compareDatabases(copy, withDatabase(admin(), l4.database!))).toEqual([]);
+    const recovered = withDatabase(admin(), l4.database!);
+    expect(await compareDatabases(copy, recovered)).toEqual([]);
 
     await withClient(copy, async (c) => {
       await c.query('DROP TRIGGER users_stamp ON auth.users');
@@ -113,15 +164,55 @@ describe('a schema zoo through backup, verification, L3, L2 and L4', () => {
       await c.query("SELECT setval('graph.edges_id_seq', 501)");
       await c.query("COMMENT ON TABLE content.articles IS 'edited'");
     });
-    const found = await compareDatabases(url(), copy);
+    const found = await compareDatabases(recovered, copy);
     expect(found.map((f) => f.split(':').slice(0, 2).join(':'))).toEqual(
       expect.arrayContaining([
         'triggers: trigger users_stamp on table auth.users',
-        'relations: auth.users',
+        'grants: relation auth.users',
         'rows: logs.events',
         'sequences: graph.edges_id_seq',
         'comments: table content.articles',
       ]),
     );
   });
+
+  it("the drill's comparison of a recovered database with its backup names each differing aspect, and leaves out rows, owners and grants", async () => {
+    // The zoo's database was dropped above: its newest backup (equal to the pristine copy) is compared.
+    const manifest = { id: newestBackup! };
+    const activities = createActivities({ config, env: workerEnv });
+    const testDatabase = testDatabaseFor('zoo', drillIdFor(new Date(), 'zoo2'));
+    const ref = { target: 'zoo', testDatabase };
+    const compare = (): Promise<string[]> =>
+      new MockActivityEnvironment().run(activities.compareDrillDatabase, { ...ref, backupId: manifest.id });
+    try {
+      await new MockActivityEnvironment().run(activities.createTestDatabase, ref);
+      await new MockActivityEnvironment().run(activities.restoreTestDatabase, { ...ref, backupId: manifest.id });
+      expect(await compare()).toEqual([]);
+
+      await withClient(withDatabase(admin(), testDatabase), async (c) => {
+        await c.query('DROP INDEX content.articles_search');
+        await c.query("SELECT setval('graph.edges_id_seq', 900)");
+        await c.query('ALTER TABLE auth.users DISABLE TRIGGER users_stamp');
+        await c.query("COMMENT ON VIEW content.recent IS 'changed'");
+        // Not the comparison's to find: rows are the table check's, owners and grants a drill's copy does not keep.
+        await c.query('DELETE FROM logs.events');
+        await c.query(`ALTER TABLE billing.customers OWNER TO ${escapeIdentifier(owner)}`);
+        await c.query(`GRANT SELECT ON graph.nodes TO ${escapeIdentifier(owner)}`);
+      });
+      const found = await compare();
+      expect(found.map((f) => f.split(':').slice(0, 2).join(':')).sort()).toEqual([
+        'comments: view content.recent',
+        'indexes: content.articles_search',
+        'sequences: graph.edges_id_seq',
+        'triggers: trigger users_stamp on table auth.users',
+      ]);
+      expect(found.find((f) => f.startsWith('sequences:'))).toMatch(/expected last 500 .*found last 900/);
+    } finally {
+      await new MockActivityEnvironment().run(activities.dropTestDatabases, ref);
+    }
+    // The reference restored for the comparison is gone with the test database.
+    expect(
+      (await withClient(admin(), (c) => c.query('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [testDatabase]))).rows,
+    ).toEqual([]);
+  }, 300_000);
 });

@@ -3,7 +3,8 @@
 // jsonb, tsvector, inheritance, a materialized view), billing (monthly partitions with a foreign key
 // declared on them, composite keys, numeric and money), auth outside `public` (a trigger that
 // stamps rows, row-level security, uuid keys, domains, citext), a graph (self-references and three
-// levels of ON DELETE CASCADE), a log table without a primary key, and identifiers that need quoting.
+// levels of ON DELETE CASCADE), a log table without a primary key (repeated rows, a trigger stamping
+// inserts), and identifiers that need quoting.
 // `owner` is a role of the server that owns some of it and is granted the rest.
 
 export function schemaZooSql(owner: string): string {
@@ -93,6 +94,9 @@ CREATE SCHEMA logs;
 CREATE TABLE logs.events (at timestamptz NOT NULL, level text, message text);
 INSERT INTO logs.events SELECT timestamptz '2024-01-01' + i * interval '1 second', 'info', 'same line' FROM generate_series(1, 30) i;
 INSERT INTO logs.events SELECT timestamptz '2024-01-01', 'info', 'same line' FROM generate_series(1, 3);
+-- Stamps what the application writes: a restore must not (its rows come back as they were).
+CREATE FUNCTION logs.stamp() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN NEW.level := NEW.level || ' (stamped)'; RETURN NEW; END$$;
+CREATE TRIGGER events_stamp BEFORE INSERT ON logs.events FOR EACH ROW EXECUTE FUNCTION logs.stamp();
 
 CREATE SCHEMA "Quoted Schema";
 CREATE TABLE "Quoted Schema"."Order" ("select" int PRIMARY KEY, "MixedCase" text, "naïve ☃" text);

@@ -10,6 +10,7 @@ import {
   ParentClosePolicy,
   executeChild,
   isCancellation,
+  patched,
   setHandler,
   uuid4,
   workflowInfo,
@@ -54,6 +55,8 @@ interface Observed {
 }
 
 export async function drillWorkflow(input: DrillInput): Promise<DrillResult> {
+  // Asked first, before any activity (README: the rule for patched()); drills recorded before it skip the comparison.
+  const compareDatabases = patched('drill-compare-databases');
   const drillId = input.drillId ?? drillIdFor(workflowInfo().startTime, uuid4().replace(/-/g, '').slice(0, 4));
   const settings = await quick.drillSettings(input);
   const { target, level, scenario } = settings;
@@ -82,7 +85,7 @@ export async function drillWorkflow(input: DrillInput): Promise<DrillResult> {
   let cancelled: unknown;
   let aborted = false;
   try {
-    await rehearse(run, settings, testDatabase, seen, () => (created = true));
+    await rehearse(run, settings, testDatabase, seen, () => (created = true), compareDatabases);
   } catch (err) {
     // A cancelled plan may still end normally (it cleans up and returns): the drill's own scope tells.
     if (isCancellation(err) || CancellationScope.current().consideredCancelled)
@@ -142,6 +145,7 @@ async function rehearse(
   testDatabase: string,
   seen: Observed,
   markCreated: () => void,
+  compareDatabases: boolean,
 ): Promise<void> {
   const { target, level, scenario, rpoMs } = settings;
   const drillId = run.context.incidentId;
@@ -254,6 +258,15 @@ async function rehearse(
     if (c.checksum !== 'match') seen.findings.push({ check: `checksum ${c.table}`, detail: c.checksum });
   }
   if (seen.tables.some((c) => c.rows !== c.expectedRows || c.checksum !== 'match')) seen.failed.push('tables');
+  if (compareDatabases) {
+    const differences = await run.step(
+      'verify: the recovered database equals the backup on every aspect (definitions, sequences; not owners and grants)',
+      () => heavy.compareDrillDatabase({ target, testDatabase, database, backupId: plan.backupUsed?.id ?? backup.backup.id }),
+      (d) => (d.length ? `${d.length} difference(s): ${d.slice(0, 5).join('; ')}${d.length > 5 ? '; …' : ''}` : 'no difference'),
+    );
+    for (const d of differences.slice(0, 20)) seen.findings.push({ check: 'database comparison', detail: d });
+    if (differences.length) seen.failed.push('database comparison');
+  }
   try {
     const passed = await run.step(
       'verify: critical-function checks',

@@ -1,6 +1,6 @@
 // L1 — minor data issue (fewer than 10 records), RTO 1 h. The DR document's plan:
 // identify affected records → restore from the most recent backup → verify fix → document.
-import { L1_RECORD_LIMIT, type PlanInput, type PlanOptions, type RunResult } from '../common/plans.js';
+import { L1_RECORD_LIMIT, tooManyRecords, type PlanInput, type PlanOptions, type RunResult } from '../common/plans.js';
 import { quick, heavy } from './proxies.js';
 import { formatDuration } from '../common/time.js';
 import { outcomeOf } from './engine/outcome.js';
@@ -25,7 +25,9 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
       throw tooMany(selection.keys!.length, selection.table);
 
     // 1. Identify affected records: validated before anything runs.
-    const backup = await chooseBackup(run, 'identify: choose the newest verified backup before the data went bad', selection.goodBefore);
+    const backup = await chooseBackup(run, 'identify: choose the newest verified backup before the data went bad', selection.goodBefore, {
+      fromRecoveryCopy: true,
+    });
     backupUsed = backup;
     run.show({ backupUsed });
     staged = true; // from here on the staging area may exist, even if staging fails half-way
@@ -108,7 +110,5 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
 }
 
 function tooMany(count: number, table: string): Error {
-  return new Error(
-    `${count} ${table} rows are affected: more than ${L1_RECORD_LIMIT} records is not an L1 — declare an L2 (table restore), or ask an approver to allow it with --override-record-limit`,
-  );
+  return new Error(tooManyRecords(count, table));
 }

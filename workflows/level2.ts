@@ -57,7 +57,7 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
     if (actions.has('restore')) {
       const table = options.table;
       if (!table) throw new Error('restore was chosen but the incident names no table (declare with --table)');
-      const backup = await chooseBackup(run, 'restore: choose the newest verified backup', context.declaredAt);
+      const backup = await chooseBackup(run, 'restore: choose the newest verified backup', context.declaredAt, { fromRecoveryCopy: true });
       backupUsed = backup;
       run.show({ backupUsed });
       const snapshot = await safetySnapshot(run, `restore: safety snapshot of ${table}`, {

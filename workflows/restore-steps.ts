@@ -22,15 +22,22 @@ export function fenceNote(result: { alreadyApplied?: string } | undefined): stri
 }
 
 /**
- * L1–L3's choice: the newest verified backup taken before `before` whose checksum verifies, as a
+ * L1–L3's choice: the newest verified backup taken before `before` whose checksum verifies (L1, L2:
+ * or whose kept recovery copy exists, as their rows come from it), as a
  * step that names every newer backup it skipped. Checksumming reads the dumps, so it runs on the
  * heavy profile (heartbeats, hours) from this version on; runs that chose before keep the quick one.
  */
-export async function chooseBackup(run: Runbook, name: string, before: string): Promise<{ id: string; startedAt: string }> {
+export async function chooseBackup(
+  run: Runbook,
+  name: string,
+  before: string,
+  options: { fromRecoveryCopy?: boolean } = {},
+): Promise<{ id: string; startedAt: string }> {
   const { id, startedAt } = await run.step(
     name,
     // Plans started before the patch was asked at their start ask it here, where their history has it.
-    () => (run.heavyChoice || patched('choose-backup-heavy') ? heavy : quick).chooseBackup({ ...run.where, before }),
+    // An activity's input is not part of what a replay checks: fromRecoveryCopy needs no patch.
+    () => (run.heavyChoice || patched('choose-backup-heavy') ? heavy : quick).chooseBackup({ ...run.where, before, ...options }),
     // Runs recorded before the choice checksummed have no `skipped`.
     (b) => `${b.id}, taken ${b.startedAt}${skippedText(b.skipped)}`,
   );

@@ -8,6 +8,7 @@ import { backupIdFor, parseBackupId } from '../../common/names.js';
 import type { TargetRef } from '../../common/plans.js';
 import { refuse } from '../failure.js';
 import { withClient } from '../postgres/connection.js';
+import { findKeptCopy } from '../postgres/recovery-copy.js';
 import type { Resolver } from '../resolve.js';
 import { type BackupRule, rankBackups } from './choice.js';
 import { findIntact } from './find-intact.js';
@@ -22,9 +23,12 @@ export function createBackupActivities(resolve: Resolver, version: string) {
    * The newest backup the rule allows whose stored bytes match its manifest. Skipped: every damaged
    * manifest in the store (it cannot be trusted to say when it was taken) and every newer backup passed over.
    */
-  async function newestIntact(target: string, rule: BackupRule) {
+  async function newestIntact(target: string, rule: BackupRule, options: { fromRecoveryCopy?: boolean } = {}) {
     const { backups, damaged } = await catalogOf(target).survey(target);
-    const found = await findIntact(rankBackups(backups, rule), { store: storeOf(target), skipUnreadable: true });
+    const readFromCopy = options.fromRecoveryCopy
+      ? async (m: BackupManifest) => (await findKeptCopy(resolve.scratchServerUrl(target), target, m.id)) !== undefined
+      : undefined;
+    const found = await findIntact(rankBackups(backups, rule), { store: storeOf(target), skipUnreadable: true, readFromCopy });
     const skipped: SkippedBackup[] = [
       ...damaged.map(({ id, reason }) => ({ id, reason })),
       ...found.skipped.map(({ id, reason }) => ({ id, reason })),
@@ -86,9 +90,17 @@ export function createBackupActivities(resolve: Resolver, version: string) {
       for (const id of input.ids) await catalog.remove(id);
     },
 
-    /** L1–L3: the newest backup that passed verification, was taken before `before` and whose checksum verifies; with every one skipped and why. */
-    async chooseBackup(input: { target: string; before: string }) {
-      const found = await newestIntact(input.target, { verified: true, before: input.before });
+    /**
+     * L1–L3: the newest backup that passed verification, was taken before `before` and whose
+     * checksum verifies; with every one skipped and why. `fromRecoveryCopy` (L1, L2: rows are read
+     * from a copy of the backup): a backup whose kept recovery copy exists is taken unread.
+     */
+    async chooseBackup(input: { target: string; before: string; fromRecoveryCopy?: boolean }) {
+      const found = await newestIntact(
+        input.target,
+        { verified: true, before: input.before },
+        { fromRecoveryCopy: input.fromRecoveryCopy },
+      );
       if (!found.chosen)
         throw refuse(
           `no verified, intact backup of ${input.target} was taken before ${input.before}: ${describeSkipped(found.skipped) || 'there are no backups'} (run "lifeboat backup" then "lifeboat verify latest")`,

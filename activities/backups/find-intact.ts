@@ -1,6 +1,9 @@
 // Walks the policy's candidates newest first and takes the first whose stored bytes still match
 // its manifest (size and SHA-256): the one place backups are checksummed while choosing. Every
 // newer backup passed over is returned with the reason, so plans can show what they skipped.
+// A backup the plan will read from its kept recovery copy (L1, L2) needs no checksum pass: the copy
+// is a restore of it that passed verification, and its dump is not read (a copy gone by the time
+// the plan stages is replaced by a download that checks size and SHA-256 on the way).
 import type { BackupManifest, BackupSummary, Finding } from '../../common/backups.js';
 import { heartbeater } from '../heartbeat.js';
 import { checksumFindings } from '../storage/checksum.js';
@@ -18,6 +21,11 @@ export interface IntactSearch {
   store: BackupStore;
   /** A backup that cannot be read is skipped instead of failing the search (and its retries). */
   skipUnreadable: boolean;
+  /**
+   * Whether the plan reads a candidate from a copy of it rather than from its dump (its kept
+   * recovery copy exists): such a candidate is taken without reading its bytes.
+   */
+  readFromCopy?: (manifest: BackupManifest) => Promise<boolean>;
   /** Told about each damaged backup, with how long the check took (the drill records it as failed verification). */
   onDamaged?: (manifest: BackupManifest, findings: Finding[], durationMs: number) => Promise<void>;
 }
@@ -35,6 +43,7 @@ export async function findIntact(
       skipped.push({ id: manifest.id, reason: refused, why: 'refused' });
       continue;
     }
+    if (await search.readFromCopy?.(manifest)) return { chosen: summary, skipped };
     const started = Date.now();
     let findings: Finding[];
     try {

@@ -8,7 +8,9 @@
 //   restored from one dump compare equal.
 // - Rows are compared per leaf table by a hash of the rows in text form, sorted: a partitioned
 //   table's rows are counted in its partitions only, once.
-// - System schemas and Lifeboat's own staging schemas are left out.
+// - System schemas and Lifeboat's own staging schemas are left out; so is any aspect the caller
+//   names (a drill's copies are restored without the application's owners and grants).
+// - Owners and grants are aspects of their own (`owners`, `grants`), apart from the definitions.
 import type { ClientBase } from 'pg';
 import { withClient } from '../postgres/connection.js';
 
@@ -17,19 +19,36 @@ export type DatabaseDescription = Record<string, Record<string, string>>;
 
 const USER_SCHEMA = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%' AND n.nspname NOT LIKE 'lifeboat_staging_%'`;
 
+/** Objects that have an owner and grants, by what they are: the `owners` and `grants` aspects. */
+const OWNED = `
+  SELECT 'schema ' || format('%I', n.nspname) AS name, n.nspowner AS owner, n.nspacl::text AS acl FROM pg_namespace n WHERE ${USER_SCHEMA}
+  UNION ALL
+  SELECT 'relation ' || format('%I.%I', n.nspname, c.relname), c.relowner, c.relacl::text
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${USER_SCHEMA} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+  UNION ALL
+  SELECT 'column ' || format('%I.%I.%I', n.nspname, c.relname, a.attname), NULL, a.attacl::text
+    FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE ${USER_SCHEMA} AND c.relkind IN ('r', 'p', 'v', 'm', 'f') AND a.attnum > 0 AND NOT a.attisdropped AND a.attacl IS NOT NULL
+  UNION ALL
+  SELECT pg_describe_object('pg_proc'::regclass, p.oid, 0), p.proowner, p.proacl::text
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+   WHERE ${USER_SCHEMA} AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.objid = p.oid AND e.deptype = 'e')
+  UNION ALL
+  SELECT 'type ' || format_type(t.oid, NULL), t.typowner, t.typacl::text
+    FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+   WHERE ${USER_SCHEMA} AND (t.typtype IN ('e', 'd', 'r', 'm') OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c'))`;
+
 /** One query per aspect, each returning (name, definition) rows. */
 const ASPECTS: Record<string, string> = {
-  schemas: `SELECT n.nspname AS name, concat_ws(' ', 'owner', pg_get_userbyid(n.nspowner), 'acl', n.nspacl::text) AS def
-              FROM pg_namespace n WHERE ${USER_SCHEMA}`,
+  schemas: `SELECT n.nspname AS name, '' AS def FROM pg_namespace n WHERE ${USER_SCHEMA}`,
   relations: `SELECT format('%I.%I', n.nspname, c.relname) AS name,
-                     concat_ws(' ', c.relkind, 'owner', pg_get_userbyid(c.relowner), 'acl', c.relacl::text,
-                               'rls', c.relrowsecurity, c.relforcerowsecurity, 'persistence', c.relpersistence) AS def
+                     concat_ws(' ', c.relkind, 'rls', c.relrowsecurity, c.relforcerowsecurity, 'persistence', c.relpersistence) AS def
                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                WHERE ${USER_SCHEMA} AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')`,
   columns: `SELECT format('%I.%I.%I', n.nspname, c.relname, a.attname) AS name,
                    concat_ws(' ', a.attnum, format_type(a.atttypid, a.atttypmod), CASE WHEN a.attnotnull THEN 'not null' END,
                              'identity', a.attidentity, 'generated', a.attgenerated, 'default', pg_get_expr(d.adbin, d.adrelid),
-                             'collation', a.attcollation::regcollation::text, 'acl', a.attacl::text) AS def
+                             'collation', a.attcollation::regcollation::text) AS def
               FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
               LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
              WHERE ${USER_SCHEMA} AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'c') AND a.attnum > 0 AND NOT a.attisdropped`,
@@ -44,14 +63,14 @@ const ASPECTS: Record<string, string> = {
                  CASE WHEN c.relkind = 'm' THEN 'populated ' || c.relispopulated END) AS def
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${USER_SCHEMA} AND c.relkind IN ('v', 'm')`,
   routines: `SELECT pg_describe_object('pg_proc'::regclass, p.oid, 0) AS name,
-                    concat_ws(' ', p.prokind, 'owner', pg_get_userbyid(p.proowner), 'acl', p.proacl::text,
+                    concat_ws(' ', p.prokind,
                               CASE WHEN p.prokind = 'a' THEN (SELECT concat_ws(' ', a.aggtransfn, a.aggfinalfn, a.aggtranstype::regtype, a.agginitval)
                                                                 FROM pg_aggregate a WHERE a.aggfnoid = p.oid)
                                    ELSE pg_get_functiondef(p.oid) END) AS def
                FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
               WHERE ${USER_SCHEMA} AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.objid = p.oid AND e.deptype = 'e')`,
   types: `SELECT format_type(t.oid, NULL) AS name,
-                 concat_ws(' ', t.typtype, 'owner', pg_get_userbyid(t.typowner), 'acl', t.typacl::text,
+                 concat_ws(' ', t.typtype,
                            'base', CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END,
                            'not null', t.typnotnull, 'default', t.typdefault,
                            'labels', (SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid),
@@ -59,6 +78,8 @@ const ASPECTS: Record<string, string> = {
             FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
            WHERE ${USER_SCHEMA}
              AND (t.typtype IN ('e', 'd', 'r', 'm') OR (t.typtype = 'c' AND (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c'))`,
+  owners: `SELECT name, pg_get_userbyid(owner) AS def FROM (${OWNED}) o WHERE owner IS NOT NULL`,
+  grants: `SELECT name, acl AS def FROM (${OWNED}) o`,
   partitions: `SELECT format('%I.%I', n.nspname, c.relname) AS name,
                       concat_ws(' ', 'of', i.inhparent::regclass::text, pg_get_expr(c.relpartbound, c.oid)) AS def
                  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace JOIN pg_inherits i ON i.inhrelid = c.oid
@@ -97,17 +118,27 @@ async function rowsOf(client: ClientBase): Promise<Record<string, string>> {
   return rows;
 }
 
-/** Every aspect of the database at `url`, read in one repeatable-read snapshot. */
-export async function describeDatabase(url: string): Promise<DatabaseDescription> {
+/** The aspects compared: every catalog aspect above, and `rows`. */
+export type Aspect = keyof typeof ASPECTS | 'rows';
+
+export interface CompareOptions {
+  /** Aspects left out, e.g. owners and grants where a copy is restored without the application's roles. */
+  without?: Aspect[];
+}
+
+/** Every aspect of the database at `url` (but those left out), read in one repeatable-read snapshot. */
+export async function describeDatabase(url: string, options: CompareOptions = {}): Promise<DatabaseDescription> {
+  const without = new Set<string>(options.without ?? []);
   return withClient(url, async (client) => {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {
       const description: DatabaseDescription = {};
       for (const [aspect, sql] of Object.entries(ASPECTS)) {
+        if (without.has(aspect)) continue;
         const { rows } = await client.query<{ name: string; def: string | null }>(sql);
         description[aspect] = Object.fromEntries(rows.map((r) => [r.name, r.def ?? '']));
       }
-      description.rows = await rowsOf(client);
+      if (!without.has('rows')) description.rows = await rowsOf(client);
       return description;
     } finally {
       await client.query('ROLLBACK');
@@ -131,6 +162,6 @@ export function differences(expected: DatabaseDescription, actual: DatabaseDescr
 }
 
 /** The differences between two databases, for a restore against its original or a drill's copy against a pristine one. */
-export async function compareDatabases(expectedUrl: string, actualUrl: string): Promise<string[]> {
-  return differences(await describeDatabase(expectedUrl), await describeDatabase(actualUrl));
+export async function compareDatabases(expectedUrl: string, actualUrl: string, options: CompareOptions = {}): Promise<string[]> {
+  return differences(await describeDatabase(expectedUrl, options), await describeDatabase(actualUrl, options));
 }

@@ -1,7 +1,12 @@
 // Activities of the quarterly drill: its settings, the backup it recovers from, the isolated test
 // database (created, restored, damaged, checked, dropped) and its report. Everything touches the
 // test server through the resolver, which refuses a test database that is production.
+import { Context } from '@temporalio/activity';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type pg from 'pg';
+import { type Aspect, compareDatabases } from '../checks/database-compare.js';
 import type { RunContext, RunResult } from '../../common/plans.js';
 import type { TableFingerprint } from '../../common/backups.js';
 import type { DrillBackup, DrillInput, DrillRecord, DrillSettings, ScenarioKind, TableCheck } from '../../common/drills.js';
@@ -9,15 +14,17 @@ import { FailureType } from '../../common/errors.js';
 import { rankBackups } from '../backups/choice.js';
 import { findIntact } from '../backups/find-intact.js';
 import { refuse } from '../failure.js';
-import { heartbeatWhile } from '../heartbeat.js';
+import { heartbeatWhile, heartbeater } from '../heartbeat.js';
 import type { TestDatabaseRef } from '../inputs.js';
 import { databaseName, describeUrl, escapeIdentifier, withClient, withDatabase, withServer } from '../postgres/connection.js';
 import { fingerprintDatabase, partitionLeaves, partitionedRows, quoteTable, rowCounts } from '../postgres/inspect.js';
 import { describeTable } from '../postgres/tables.js';
 import { dropDatabase, recreateDatabase } from '../postgres/restore.js';
+import { restoreDefinitions } from '../postgres/recovery-copy.js';
 import { writeDrillReport } from '../reports/drill-report.js';
 import { type Resolver, TEST_DATABASE } from '../resolve.js';
-import { manifestOf } from '../restores/intact.js';
+import { manifestOf, refuseDamaged } from '../restores/intact.js';
+import { downloadChecked } from '../storage/checksum.js';
 import { restoreIntactBackupInto } from '../restores/restore-backup.js';
 import { drillSettings } from './settings.js';
 
@@ -38,6 +45,14 @@ async function defaultTable(client: pg.Client, tables: string[], kind: ScenarioK
       : tables.find((t) => rules(t).length === 0);
   return found ?? tables[0]!;
 }
+
+/**
+ * What the drill's comparison leaves out: rows, which the table check before it has compared
+ * (counts against the manifest, checksums against the reference); owners and grants, because a
+ * drill's databases are disposable copies restored without the application's roles (owned by the
+ * role the worker connects as, no grants), so they legitimately differ from the backup's.
+ */
+export const DRILL_COMPARE_WITHOUT: Aspect[] = ['rows', 'owners', 'grants'];
 
 export function createDrillActivities(resolver: Resolver) {
   const { config, databaseUrl, testServerUrl, catalogOf, storeOf } = resolver;
@@ -196,6 +211,39 @@ export function createDrillActivities(resolver: Resolver) {
         }
         return { table, rows: found[table]?.rows, expectedRows, checksum: matches(table) };
       });
+    },
+
+    /**
+     * The recovered database (the test database, or the one the plan restored into) against the
+     * backup on every aspect of the comparison module but DRILL_COMPARE_WITHOUT: the backup's
+     * definitions and sequence values (no rows) are restored into <test database>_r beside it,
+     * compared, and dropped. Returns the differences, one line each, naming the aspect.
+     */
+    async compareDrillDatabase(input: TestDatabaseRef & { database?: string; backupId: string }): Promise<string[]> {
+      const server = testServerUrl(input.target);
+      const manifest = await manifestOf(resolver, input.target, input.backupId);
+      const reference = `${input.testDatabase}_r`;
+      const signal = Context.current().cancellationSignal;
+      const dir = await mkdtemp(join(tmpdir(), 'lifeboat-drill-'));
+      try {
+        const file = join(dir, 'backup.dump');
+        const beat = heartbeater();
+        const findings = await downloadChecked(storeOf(input.target), manifest, file, {
+          signal,
+          onBytes: (bytes) => beat({ phase: 'downloading', bytes }),
+        });
+        refuseDamaged(manifest, findings);
+        await recreateDatabase(server, reference);
+        await heartbeatWhile({ phase: 'restoring the definitions' }, () => restoreDefinitions(server, reference, file, { signal }));
+        return await heartbeatWhile({ phase: 'comparing' }, () =>
+          compareDatabases(withDatabase(server, reference), testUrl(input.target, input.testDatabase, input.database), {
+            without: DRILL_COMPARE_WITHOUT,
+          }),
+        );
+      } finally {
+        await dropDatabase(server, reference).catch(() => undefined);
+        await rm(dir, { recursive: true, force: true });
+      }
     },
 
     /** Drops the test database and every database the plan created beside it (named after it); never anything else. */

@@ -12,8 +12,12 @@
 //   the foreign keys the triggers would have checked are checked by the apply before it commits.
 // - Identity columns are written with OVERRIDING SYSTEM VALUE, generated columns never; serial and
 //   identity sequences are moved past the largest key.
+// - A table's own rows only: an inheritance child (INHERITS) is a table of its own, never read or
+//   deleted through its parent. A table without a key (whole-table restores only) is a multiset of
+//   rows (multiset.ts).
 import type pg from 'pg';
 import { escapeIdentifier, withClient } from './connection.js';
+import { applyMultiset, compareMultiset, diffMultiset, snapshotMultiset } from './multiset.js';
 import { type StagedTable, KEY_LIST_LIMIT, assertSchemaName, keyOrder, keyText, keysEqual } from './staging.js';
 import { describeRelation } from './tables.js';
 
@@ -33,13 +37,17 @@ export interface TableDiff {
   extra?: number;
 }
 
-interface StagedInfo {
+export interface StagedInfo {
   table: string;
   oid: number;
+  /** The key's columns; empty for a table without a key (restored whole, as a multiset). */
   keys: string[];
   /** Columns compared and written: production's columns that are stored (not generated) and staged. */
   columns: string[];
+  /** The production table, to insert into. */
   prod: string;
+  /** Its own rows, to read and delete from (TableShape.rows). */
+  rows: string;
   stage: string;
   identityAlways: Set<string>;
 }
@@ -51,7 +59,7 @@ async function stagedInfo(client: pg.Client, schema: string, staged: StagedTable
     const relation = s.relation ?? `public.${quote(s.table)}`;
     const { rows: found } = await client.query<{ oid: number | null }>(`SELECT to_regclass($1)::oid AS oid`, [relation]);
     if (!found[0]?.oid) throw new Error(`table ${s.table} no longer exists: stage again`);
-    const shape = await describeRelation(client, found[0].oid);
+    const shape = await describeRelation(client, found[0].oid, { keyless: 'allow' });
     const keys = s.keyColumns ?? [s.primaryKey];
     if (shape.keyColumns.join('\0') !== keys.join('\0'))
       throw new Error(`the key of ${s.table} is now (${shape.primaryKey}), not (${keys.join(', ')}): stage again`);
@@ -70,6 +78,7 @@ async function stagedInfo(client: pg.Client, schema: string, staged: StagedTable
       keys,
       columns: columns.map((c) => c.name),
       prod: shape.relation,
+      rows: shape.rows,
       stage: `${quote(schema)}.${quote(stagingName)}`,
       identityAlways: new Set(columns.filter((c) => c.identityAlways).map((c) => c.name)),
     });
@@ -102,6 +111,12 @@ export async function diffStaged(
     try {
       const diffs: TableDiff[] = [];
       for (const t of infos) {
+        if (!t.keys.length) {
+          const m = await diffMultiset(client, t);
+          const diff = { table: t.table, primaryKey: '', missing: m.missingRows, missingCount: m.missing, changed: [], changedCount: 0 };
+          diffs.push({ ...diff, unchanged: m.unchanged, ...(options.wholeTable ? { extra: m.extra } : {}) });
+          continue;
+        }
         const on = keysEqual('p', 's', t.keys);
         const compared = notKey(t);
         const differ = rowsDiffer('s', 'p', compared);
@@ -109,17 +124,17 @@ export async function diffStaged(
           `SELECT count(*) FILTER (WHERE ${absent('p', t)}) AS missing,
                   count(*) FILTER (WHERE NOT ${absent('p', t)} AND ${differ}) AS changed,
                   count(*) AS total
-             FROM ${t.stage} s LEFT JOIN ${t.prod} p ON ${on}`,
+             FROM ${t.stage} s LEFT JOIN ${t.rows} p ON ${on}`,
         );
         const { rows: missing } = await client.query<{ k: string }>(
-          `SELECT ${keyText('s', t.keys)} AS k FROM ${t.stage} s WHERE NOT EXISTS (SELECT 1 FROM ${t.prod} p WHERE ${on})
+          `SELECT ${keyText('s', t.keys)} AS k FROM ${t.stage} s WHERE NOT EXISTS (SELECT 1 FROM ${t.rows} p WHERE ${on})
             ORDER BY ${keyOrder('s', t.keys)} LIMIT ${KEY_LIST_LIMIT}`,
         );
         const flags = compared.length
           ? `ARRAY[${compared.map((c) => `s.${quote(c)}::text IS DISTINCT FROM p.${quote(c)}::text`).join(', ')}]`
           : `'{}'::boolean[]`;
         const { rows: changed } = await client.query<{ k: string; flags: boolean[] }>(
-          `SELECT ${keyText('s', t.keys)} AS k, ${flags} AS flags FROM ${t.stage} s JOIN ${t.prod} p ON ${on} WHERE ${differ}
+          `SELECT ${keyText('s', t.keys)} AS k, ${flags} AS flags FROM ${t.stage} s JOIN ${t.rows} p ON ${on} WHERE ${differ}
             ORDER BY ${keyOrder('s', t.keys)} LIMIT ${KEY_LIST_LIMIT}`,
         );
         const c = counts[0]!;
@@ -134,7 +149,7 @@ export async function diffStaged(
         };
         if (options.wholeTable) {
           const { rows } = await client.query<{ n: string }>(
-            `SELECT count(*) AS n FROM ${t.prod} p WHERE NOT EXISTS (SELECT 1 FROM ${t.stage} s WHERE ${on})`,
+            `SELECT count(*) AS n FROM ${t.rows} p WHERE NOT EXISTS (SELECT 1 FROM ${t.stage} s WHERE ${on})`,
           );
           diff.extra = Number(rows[0]!.n);
         }
@@ -166,11 +181,15 @@ export async function snapshotRows(
     try {
       const out: Record<string, string> = {};
       for (const t of infos) {
+        if (!t.keys.length) {
+          out[t.table] = await snapshotMultiset(client, t);
+          continue;
+        }
         const on = keysEqual('p', 's', t.keys);
         const sql = options.wholeTable
-          ? `SELECT to_jsonb(p)::text AS line FROM ${t.prod} p LEFT JOIN ${t.stage} s ON ${on}
+          ? `SELECT to_jsonb(p)::text AS line FROM ${t.rows} p LEFT JOIN ${t.stage} s ON ${on}
               WHERE ${absent('s', t)} OR ${rowsDiffer('s', 'p', notKey(t))} ORDER BY ${keyOrder('p', t.keys)}`
-          : `SELECT to_jsonb(p)::text AS line FROM ${t.prod} p WHERE EXISTS (SELECT 1 FROM ${t.stage} s WHERE ${on}) ORDER BY ${keyOrder('p', t.keys)}`;
+          : `SELECT to_jsonb(p)::text AS line FROM ${t.rows} p WHERE EXISTS (SELECT 1 FROM ${t.stage} s WHERE ${on}) ORDER BY ${keyOrder('p', t.keys)}`;
         const { rows } = await client.query<{ line: string }>(sql);
         out[t.table] = rows.map((r) => `${r.line}\n`).join('');
       }
@@ -226,8 +245,9 @@ export async function applyStagedOn(
     if (options.wholeTable) {
       for (const t of [...infos].reverse()) {
         await client.query(`LOCK TABLE ${t.prod} IN SHARE ROW EXCLUSIVE MODE`);
+        if (!t.keys.length) continue; // a multiset: applied below
         const { rowCount } = await client.query(
-          `DELETE FROM ${t.prod} p WHERE NOT EXISTS (SELECT 1 FROM ${t.stage} s WHERE ${keysEqual('p', 's', t.keys)})`,
+          `DELETE FROM ${t.rows} p WHERE NOT EXISTS (SELECT 1 FROM ${t.stage} s WHERE ${keysEqual('p', 's', t.keys)})`,
         );
         result[t.table] = { inserted: 0, updated: 0, deleted: rowCount ?? 0 };
         options.onProgress?.();
@@ -235,6 +255,11 @@ export async function applyStagedOn(
     }
     const enableAgain = await triggersOff(client, infos);
     for (const t of infos) {
+      if (!t.keys.length) {
+        result[t.table] = { updated: 0, ...(await applyMultiset(client, t)) };
+        options.onProgress?.();
+        continue;
+      }
       const list = t.columns.map(quote).join(', ');
       const settable = notKey(t).filter((c) => !t.identityAlways.has(c));
       const onConflict = settable.length
@@ -314,7 +339,7 @@ async function checkForeignKeys(client: pg.Client, infos: StagedInfo[]): Promise
     for (const fk of fks) {
       const { rows } = await client.query<{ n: string }>(
         `SELECT count(*) AS n FROM ${fk.rel} c
-          WHERE EXISTS (SELECT 1 FROM ${t.stage} s WHERE ${keysEqual('c', 's', t.keys)})
+          WHERE ${t.keys.length ? `EXISTS (SELECT 1 FROM ${t.stage} s WHERE ${keysEqual('c', 's', t.keys)})` : 'true'}
             AND ${fk.cols.map((col) => `c.${quote(col)} IS NOT NULL`).join(' AND ')}
             AND NOT EXISTS (SELECT 1 FROM ${fk.ref} r WHERE ${keysEqual('c', 'r', fk.cols, fk.refcols)})`,
       );
@@ -345,15 +370,22 @@ async function moveSequences(client: pg.Client, t: StagedInfo): Promise<void> {
   }
 }
 
-/** After the apply: the keys of staged rows that production does not hold identically (empty lists mean success). */
+/**
+ * After the apply: the keys of staged rows that production does not hold identically (empty lists
+ * mean success); for a table without a key, the rows held a different number of times.
+ */
 export async function compareWithStaged(url: string, schema: string, staged: StagedTable[]): Promise<Record<string, string[]>> {
   return withClient(url, async (client) => {
     await client.query('SET statement_timeout = 0');
     const infos = await stagedInfo(client, schema, staged);
     const out: Record<string, string[]> = {};
     for (const t of infos) {
+      if (!t.keys.length) {
+        out[t.table] = await compareMultiset(client, t);
+        continue;
+      }
       const { rows } = await client.query<{ k: string }>(
-        `SELECT ${keyText('s', t.keys)} AS k FROM ${t.stage} s LEFT JOIN ${t.prod} p ON ${keysEqual('p', 's', t.keys)}
+        `SELECT ${keyText('s', t.keys)} AS k FROM ${t.stage} s LEFT JOIN ${t.rows} p ON ${keysEqual('p', 's', t.keys)}
           WHERE ${absent('p', t)} OR ${rowsDiffer('s', 'p', notKey(t))} ORDER BY ${keyOrder('s', t.keys)} LIMIT ${KEY_LIST_LIMIT}`,
       );
       out[t.table] = rows.map((r) => r.k);

@@ -15,11 +15,11 @@ function oneStatement(sql: string): pg.QueryConfig {
   return { text: sql, queryMode: 'extended' } as pg.QueryConfig;
 }
 
-/** Runs a check's statement read-only; returns its rows. */
-export async function queryReadOnly(client: pg.Client, sql: string): Promise<Record<string, unknown>[]> {
+/** Runs a check's statement read-only, with its values (`$1`, …) if any; returns its rows. */
+export async function queryReadOnly(client: pg.Client, sql: string, params?: unknown[]): Promise<Record<string, unknown>[]> {
   await client.query('BEGIN READ ONLY');
   try {
-    return (await client.query<Record<string, unknown>>(oneStatement(sql))).rows;
+    return (await client.query<Record<string, unknown>>({ ...oneStatement(sql), values: params })).rows;
   } finally {
     await client.query('ROLLBACK');
   }

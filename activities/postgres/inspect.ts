@@ -5,8 +5,10 @@
 // is its partitions' rows again, so it is left out: manifests, verifications, comparisons and every
 // total made of them list partitions, as L1 and L2 restore them. Backups taken before this list a
 // partitioned table beside its partitions; comparisons read its count as its partitions' sum
-// (partitionLeaves, partitionedRows). Tables that inherit (INHERITS, not partitions) are still
-// counted with their children's rows.
+// (partitionLeaves, partitionedRows). A table that others inherit from (INHERITS, not partitions)
+// is counted and fingerprinted with its own rows only (FROM ONLY): each child is a table of its
+// own. Backups taken before this counted such a parent with its children's rows; comparisons read
+// those as the parent's family's sum (inheritanceFamilies).
 import type pg from 'pg';
 import { queryReadOnly } from './configured-sql.js';
 import type { Finding, TableFingerprint } from '../../common/backups.js';
@@ -44,6 +46,26 @@ export async function partitionLeaves(client: pg.Client): Promise<Record<string,
 }
 
 /**
+ * Every table that others inherit from (INHERITS, not partitioning) and its family: itself and
+ * every table inheriting from it, at any depth; partitionedRows of it gives the rows a backup
+ * taken before parents were counted alone lists for the parent.
+ */
+export async function inheritanceFamilies(client: pg.Client): Promise<Record<string, string[]>> {
+  const { rows } = await client.query<{ parent: string; member: string }>(
+    `WITH RECURSIVE family(root, member) AS (
+       SELECT i.inhparent, i.inhparent FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent WHERE p.relkind = 'r'
+       UNION SELECT f.root, i.inhrelid FROM family f JOIN pg_inherits i ON i.inhparent = f.member)
+     SELECT ${TABLE_NAME} AS parent, ${tableName('m', 'mn')} AS member
+       FROM family f JOIN pg_class c ON c.oid = f.root JOIN pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_class m ON m.oid = f.member JOIN pg_namespace mn ON mn.oid = m.relnamespace
+      WHERE m.relkind = 'r' AND ${USER_SCHEMA('n')} ORDER BY 1, 2`,
+  );
+  const families: Record<string, string[]> = {};
+  for (const { parent, member } of rows) (families[parent] ??= []).push(member);
+  return families;
+}
+
+/**
  * Each partitioned table's rows as a backup taken before partitions were counted alone lists them:
  * the sum of its partitions' in `found` (the counts or fingerprints of the tables that store rows).
  */
@@ -61,7 +83,7 @@ export function partitionedRows(
 export async function rowCounts(client: pg.Client, tables: string[]): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const table of tables) {
-    const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${quoteTable(table)}`);
+    const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ONLY ${quoteTable(table)}`);
     counts[table] = Number(rows[0]!.n);
   }
   return counts;
@@ -92,7 +114,7 @@ export function formatOf(checksum: string): FingerprintFormat {
 /** The "text" fingerprint of one table, on one connection: what tests compare before and after. */
 export async function fingerprint(client: pg.Client, table: string): Promise<TableFingerprint> {
   const { rows } = await client.query<{ n: string; s: string | null }>(
-    `SELECT count(*) AS n, sum(${ROW_HASH.text}::numeric)::text AS s FROM ${quoteTable(table)} AS t`,
+    `SELECT count(*) AS n, sum(${ROW_HASH.text}::numeric)::text AS s FROM ONLY ${quoteTable(table)} AS t`,
   );
   const row = rows[0]!;
   return { rows: Number(row.n), checksum: checksumOf('text', row.n, row.s ?? '0') };
@@ -198,7 +220,7 @@ export async function fingerprintDatabase(
             const {
               rows: [row],
             } = await client.query<{ n: string; s: string | null }>(
-              `SELECT count(*) AS n, sum(${ROW_HASH[formats.get(piece.table)!]}::numeric)::text AS s FROM ${quoteTable(piece.table)} AS t${range.length ? ` WHERE ${range.join(' AND ')}` : ''}`,
+              `SELECT count(*) AS n, sum(${ROW_HASH[formats.get(piece.table)!]}::numeric)::text AS s FROM ONLY ${quoteTable(piece.table)} AS t${range.length ? ` WHERE ${range.join(' AND ')}` : ''}`,
             );
             const total = sums.get(piece.table)!;
             total.rows += BigInt(row!.n);
@@ -238,16 +260,49 @@ export async function fingerprintDatabase(
 export interface IntegrityCheck {
   name: string;
   sql: string;
+  /** The check limited to restored rows of `table` ($1: their keys as text[]). */
+  restoredRows?: { table: string; sql: string };
 }
 
-/** Runs each check as one read-only statement; a count above zero, or a check that fails to run, is a finding. */
-export async function integrityFindings(client: pg.Client, checks: IntegrityCheck[]): Promise<Finding[]> {
+/** The keys of the rows an L1 restored, by table, when every one is known: what `restoredRows` checks are given. */
+export type RestoredKeys = Record<string, string[]>;
+
+/**
+ * integrityFindings on `connections` sessions of the database at `url` at once (each check is a scan
+ * of its own, CPU-bound in the server), findings in the checks' order.
+ */
+export async function integrityFindingsAt(
+  url: string,
+  checks: IntegrityCheck[],
+  restored?: RestoredKeys,
+  connections = FINGERPRINT_CONNECTIONS,
+): Promise<Finding[]> {
+  const queue = checks.map((check, i) => ({ check, i }));
+  const found: Finding[][] = checks.map(() => []);
+  await Promise.all(
+    Array.from({ length: Math.min(connections, checks.length) }, () =>
+      withClient(url, async (c) => {
+        for (let next = queue.shift(); next; next = queue.shift()) found[next.i] = await integrityFindings(c, [next.check], restored);
+      }),
+    ),
+  );
+  return found.flat();
+}
+
+/**
+ * Runs each check as one read-only statement; a count above zero, or a check that fails to run, is a
+ * finding. With `restored` (an L1's restored keys), a check with a `restoredRows` form for a table
+ * the L1 restored rows of runs that form, on those rows only.
+ */
+export async function integrityFindings(client: pg.Client, checks: IntegrityCheck[], restored?: RestoredKeys): Promise<Finding[]> {
   const findings: Finding[] = [];
   for (const check of checks) {
+    const keys = check.restoredRows && restored?.[check.restoredRows.table];
     try {
-      const rows = await queryReadOnly(client, check.sql);
+      const rows = keys?.length ? await queryReadOnly(client, check.restoredRows!.sql, [keys]) : await queryReadOnly(client, check.sql);
       const count = Number(Object.values(rows[0] ?? {})[0] ?? 0);
-      if (count > 0) findings.push({ check: check.name, detail: `${count} offending row(s)` });
+      const among = keys?.length ? ` among the ${keys.length} restored ${check.restoredRows!.table} row(s)` : '';
+      if (count > 0) findings.push({ check: check.name, detail: `${count} offending row(s)${among}` });
     } catch (err) {
       findings.push({
         check: check.name,

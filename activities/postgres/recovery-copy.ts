@@ -66,6 +66,31 @@ export function keepDataOf(list: string, tables: TableName[]): { list: string; k
 
 /**
  * Restores from the archive `file` into the empty database `database` (on the server of
+ * `serverUrl`) everything but the tables' rows: every definition (indexes, constraints and
+ * triggers too), sequence values, materialized views refreshed. What a database is, without its
+ * rows: a reference to compare a restore's definitions with, at the cost of the schema alone.
+ */
+export async function restoreDefinitions(
+  serverUrl: string,
+  database: string,
+  file: string,
+  options: { signal?: AbortSignal } = {},
+): Promise<void> {
+  const list = (await archiveList(file, options.signal))
+    .split('\n')
+    .map((line) => (/^\d+; \d+ \d+ (TABLE DATA|BLOBS|BLOB DATA|LARGE OBJECT) /.test(line) ? `;${line}` : line))
+    .join('\n');
+  const listFile = `${file}.definitions.list`;
+  await writeFile(listFile, list);
+  await runTool(
+    pgTool('pg_restore'),
+    [`--use-list=${listFile}`, ...privilegeFlags('drop'), '--exit-on-error', '--no-password', `--dbname=${database}`, file],
+    { env: libpqEnv(withDatabase(serverUrl, database)), signal: options.signal },
+  );
+}
+
+/**
+ * Restores from the archive `file` into the empty database `database` (on the server of
  * `serverUrl`) the definitions and the data of `tables` only, with `jobs` parallel jobs. Returns
  * how many of the wanted tables the archive held data for.
  */

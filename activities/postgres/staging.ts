@@ -85,7 +85,7 @@ export async function planStaging(client: pg.Client, request: StagingRequest): P
   const byKey = request.keys !== undefined || request.keyTuples !== undefined;
   const modes = [byKey, request.filter !== undefined, request.wholeTable === true].filter(Boolean).length;
   if (modes !== 1) throw new InputError('a staging plan names exactly one of: keys, a filter, or the whole table');
-  const shape = await describeTable(client, request.table);
+  const shape = await describeTable(client, request.table, { keyless: request.wholeTable ? 'allow' : 'refuse' });
   const keys = byKey ? await keyTuplesOf(client, shape, request.keys, request.keyTuples) : undefined;
   if (request.filter) {
     checkConditions(request.filter, shape);
@@ -217,7 +217,7 @@ export async function stageSelection(
           if (!present[i]) continue; // the backup predates this table: nothing of it to bring back
           const list = columns[i]!.map(quote).join(', ');
           let source: string;
-          if (plan.wholeTable) source = `SELECT ${list} FROM ${shape.relation}`;
+          if (plan.wholeTable) source = `SELECT ${list} FROM ${shape.rows}`;
           else {
             const params: unknown[] = [];
             let where: string;
@@ -234,13 +234,13 @@ export async function stageSelection(
                   parents.filter((p) => p.parent < i),
                   chosen,
                 ) || 'false';
-            await copy.query(`CREATE TABLE ${chosen(i)} AS SELECT * FROM ${shape.relation} AS t WHERE ${where}`, params);
+            await copy.query(`CREATE TABLE ${chosen(i)} AS SELECT * FROM ${shape.rows} AS t WHERE ${where}`, params);
             // A table referencing itself: the rows referencing chosen ones, until there are no more.
             const self = parents.filter((p) => p.parent === i);
             if (self.length) {
               for (;;) {
                 const { rowCount } = await copy.query(
-                  `INSERT INTO ${chosen(i)} SELECT * FROM ${shape.relation} AS t WHERE (${linksSql(self, chosen)})
+                  `INSERT INTO ${chosen(i)} SELECT * FROM ${shape.rows} AS t WHERE (${linksSql(self, chosen)})
                      AND NOT EXISTS (SELECT 1 FROM ${chosen(i)} AS s WHERE ${keysEqual('s', 't', shape.keyColumns)})`,
                 );
                 if (!rowCount) break;
@@ -265,16 +265,19 @@ export async function stageSelection(
       if (!plan.wholeTable) await target.query(`ALTER TABLE ${table} ADD PRIMARY KEY (${cols.map(quote).join(', ')})`);
       await target.query(`ANALYZE ${table}`);
       const { rows: count } = await target.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`);
-      const { rows: listed } = await target.query<{ k: string }>(
-        `SELECT ${keyText('s', cols)} AS k FROM ${table} s ORDER BY ${keyOrder('s', cols)} LIMIT ${KEY_LIST_LIMIT}`,
-      );
+      // A keyless table (whole-table restores only) has no keys to list.
+      const { rows: listed } = cols.length
+        ? await target.query<{ k: string }>(
+            `SELECT ${keyText('s', cols)} AS k FROM ${table} s ORDER BY ${keyOrder('s', cols)} LIMIT ${KEY_LIST_LIMIT}`,
+          )
+        : { rows: [] };
       const rows = Number(count[0]!.n);
       out.push({
         table: shape.table,
         primaryKey: shape.primaryKey,
         rows,
         keys: listed.map((r) => r.k),
-        ...(rows > listed.length ? { keysTruncated: true } : {}),
+        ...(rows > listed.length && cols.length ? { keysTruncated: true } : {}),
         relation: shape.relation,
         staging: names[i]!,
         keyColumns: cols,

@@ -7,7 +7,9 @@
 // - A name resolves to exactly one ordinary or partitioned table, or is refused (InputError)
 //   with the tables there are; `"Quoted"."Names"` are read the way SQL reads them.
 // - A key is the primary key, else a unique index without expressions or predicate on NOT NULL
-//   columns; a table with neither is refused with the advice to restore it whole (L2).
+//   columns; a table with neither is refused with the advice to restore it whole (L2), unless the
+//   caller restores it whole (`keyless: 'allow'`): its key is then empty, and its rows are a
+//   multiset compared by their text (apply.ts).
 // - Children are found through every foreign key (composite ones, ones declared on partitions,
 //   ones referencing a partition), once per constraint, never through Lifeboat's own schemas.
 import type pg from 'pg';
@@ -38,12 +40,19 @@ export interface TableShape {
   table: string;
   /** The quoted, schema-qualified name for SQL. */
   relation: string;
+  /**
+   * The table's own rows in a FROM clause: `ONLY relation` for an ordinary table, whose
+   * inheritance children (INHERITS) are tables of their own; the relation itself when partitioned
+   * (its partitions hold its rows).
+   */
+  rows: string;
   oid: number;
-  /** The key's columns joined with ", " (one column for most tables). */
+  /** The key's columns joined with ", " (one column for most tables; empty for a keyless one). */
   primaryKey: string;
+  /** Empty only when the caller allowed a keyless table (a whole-table restore). */
   keyColumns: string[];
-  /** Whether the key is the primary key or a unique index standing in for one. */
-  keyKind: 'primary key' | 'unique index';
+  /** Whether the key is the primary key or a unique index standing in for one, or there is none. */
+  keyKind: 'primary key' | 'unique index' | 'none';
   columns: ColumnShape[];
   children: ChildLink[];
   partitioned: boolean;
@@ -89,22 +98,27 @@ async function tableNames(client: pg.Client): Promise<string[]> {
   return rows.map((r) => r.name);
 }
 
+export interface DescribeOptions {
+  /** 'allow': a table without a key is described with an empty key (whole-table restores); else refused. */
+  keyless?: 'allow' | 'refuse';
+}
+
 /**
  * Reads a table's shape from the catalog. An unknown table is refused with an InputError naming
- * the known tables; so is a table without a key rows can be matched by.
+ * the known tables; so is a table without a key rows can be matched by, unless `keyless: 'allow'`.
  */
-export async function describeTable(client: pg.Client, table: string): Promise<TableShape> {
+export async function describeTable(client: pg.Client, table: string, options: DescribeOptions = {}): Promise<TableShape> {
   if (typeof table !== 'string' || table === '') throw new InputError('no table given');
   const oid = await findRelation(client, table);
   if (oid === undefined) {
     const names = await tableNames(client);
     throw new InputError(`unknown table "${table}": the tables are ${names.length ? names.join(', ') : '(none)'}`);
   }
-  return describeRelation(client, oid);
+  return describeRelation(client, oid, options);
 }
 
 /** describeTable for a relation known by its oid. */
-export async function describeRelation(client: pg.Client, oid: number): Promise<TableShape> {
+export async function describeRelation(client: pg.Client, oid: number, options: DescribeOptions = {}): Promise<TableShape> {
   const {
     rows: [rel],
   } = await client.query<{ name: string; relation: string; relkind: string }>(
@@ -132,7 +146,7 @@ export async function describeRelation(client: pg.Client, oid: number): Promise<
       ORDER BY i.indisprimary DESC, i.indnkeyatts, ic.relname LIMIT 1`,
     [oid],
   );
-  const key = keys[0];
+  const key = keys[0] ?? (options.keyless === 'allow' ? { primary: false, columns: [] } : undefined);
   if (!key)
     throw new InputError(
       `table ${rel.name} has neither a primary key nor a unique index on NOT NULL columns: its rows cannot be matched with production one by one; restore the whole table with an L2 (--level L2 --table ${rel.name})`,
@@ -140,10 +154,11 @@ export async function describeRelation(client: pg.Client, oid: number): Promise<
   return {
     table: rel.name,
     relation: rel.relation,
+    rows: ownRows(rel.relation, rel.relkind === 'p'),
     oid,
     primaryKey: key.columns.join(', '),
     keyColumns: key.columns,
-    keyKind: key.primary ? 'primary key' : 'unique index',
+    keyKind: key.primary ? 'primary key' : key.columns.length ? 'unique index' : 'none',
     columns: columns.map((c) => ({
       name: c.name,
       type: c.type,
@@ -154,6 +169,9 @@ export async function describeRelation(client: pg.Client, oid: number): Promise<
     partitioned: rel.relkind === 'p',
   };
 }
+
+/** See TableShape.rows. */
+export const ownRows = (relation: string, partitioned: boolean) => (partitioned ? relation : `ONLY ${relation}`);
 
 /**
  * Foreign keys referencing the table, its partitions or the partitioned tables it belongs to:

@@ -17,7 +17,7 @@ import { heartbeatWhile, heartbeater } from '../heartbeat.js';
 import type { IncidentRef, SelectionRef, StageInput, StagedRecords, StagedRef } from '../inputs.js';
 import { type AppliedCounts, applyStagedOn, compareWithStaged, diffStaged, snapshotRows } from '../postgres/apply.js';
 import { withClient, withDatabase } from '../postgres/connection.js';
-import { integrityFindings } from '../postgres/inspect.js';
+import { integrityFindingsAt } from '../postgres/inspect.js';
 import { lockFence, readStagingFence, writeStagingFence } from '../postgres/fence.js';
 import { findKeptCopy, restoreTables } from '../postgres/recovery-copy.js';
 import { dropDatabase, recreateDatabase } from '../postgres/restore.js';
@@ -45,7 +45,7 @@ export function createRecordRestoreActivities(resolve: Resolver) {
     if (!selection.keys && !selection.keyTuples && !selection.filter && !wholeTable)
       throw refuse('say which records: key values (--keys), key tuples (--key col=value,…) or a filter (--where)', FailureType.input);
     return withClient(databaseUrl(input.target, input.testDatabase), async (client) => {
-      const shape = await describeTable(client, selection.table);
+      const shape = await describeTable(client, selection.table, { keyless: wholeTable ? 'allow' : 'refuse' });
       const tables = resolve.target(input.target).tables;
       if (!tables.includes(shape.table) && !tables.includes(await partitionRootName(client, shape.oid))) {
         throw refuse(`table ${shape.table} is not one of target ${input.target}'s tables (${tables.join(', ')})`, FailureType.input);
@@ -149,10 +149,14 @@ export function createRecordRestoreActivities(resolve: Resolver) {
     /** The restored rows equal the backup's and the integrity checks pass; throws otherwise. */
     async checkRecords(input: StagedRef): Promise<void> {
       const url = databaseUrl(input.target, input.testDatabase);
-      const mismatches = Object.entries(await compareWithStaged(url, stagingSchema(input.incidentId), input.staged)).filter(
-        ([, keys]) => keys.length,
-      );
-      const findings = await withClient(url, (c) => integrityFindings(c, resolve.target(input.target).integrityChecks));
+      // The integrity checks over the restored rows where a check says how (restoredRows; the apply
+      // changed nothing else), else over whole tables; at once with the rows, on sessions of their own.
+      const restored = Object.fromEntries(input.staged.filter((t) => t.rows > 0 && !t.keysTruncated).map((t) => [t.table, t.keys]));
+      const [compared, findings] = await Promise.all([
+        compareWithStaged(url, stagingSchema(input.incidentId), input.staged),
+        integrityFindingsAt(url, resolve.target(input.target).integrityChecks, restored),
+      ]);
+      const mismatches = Object.entries(compared).filter(([, keys]) => keys.length);
       const problems = [
         ...mismatches.map(([t, keys]) => `${t}: rows ${keys.slice(0, 10).join(', ')} differ from the backup`),
         ...findings.map((f) => `${f.check}: ${f.detail}`),

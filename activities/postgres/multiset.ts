@@ -1,0 +1,104 @@
+// A table without a key (no primary key, no unique index on NOT NULL columns: a log table, say)
+// restored whole (L2): its rows cannot be matched one by one, so the table is a multiset of rows,
+// each row known by its text form (`ROW(col::text, …)::text`, NULL and '' told apart), and a row
+// held three times in the backup comes back three times.
+//
+// Guarantees:
+// - The apply changes only the difference: for each distinct row, the copies production holds
+//   beyond the backup's count are deleted and the copies it lacks are inserted; a row held as
+//   often as in the backup is not touched. Afterwards the table equals the backup's as a multiset.
+// - Everything runs in the caller's transaction (apply.ts holds the lock and the triggers off).
+import type pg from 'pg';
+import { escapeIdentifier } from './connection.js';
+import { KEY_LIST_LIMIT } from './staging.js';
+import type { StagedInfo } from './apply.js';
+
+const quote = escapeIdentifier;
+
+/** Row texts listed in diffs and check results are cut here, so activity results stay small. */
+const ROW_TEXT_LIMIT = 200;
+
+/** A row's text form over the compared columns. */
+const rowText = (alias: string, columns: string[]) => `ROW(${columns.map((c) => `${alias}.${quote(c)}::text`).join(', ')})::text`;
+
+/** Each distinct row of `from` with how many times it is there. */
+const counted = (from: string, columns: string[]) => `SELECT ${rowText('x', columns)} AS r, count(*) AS n FROM ${from} x GROUP BY 1`;
+
+/** Distinct rows with their count in the backup (s) and in production (p). */
+const bothSides = (t: StagedInfo) =>
+  `SELECT coalesce(s.r, p.r) AS r, coalesce(s.n, 0) AS s, coalesce(p.n, 0) AS p
+     FROM (${counted(t.stage, t.columns)}) s FULL JOIN (${counted(t.rows, t.columns)}) p ON p.r = s.r`;
+
+export interface MultisetDiff {
+  /** Row copies the backup holds that production lacks. */
+  missing: number;
+  /** Row copies production holds beyond the backup's. */
+  extra: number;
+  /** Row copies held by both. */
+  unchanged: number;
+  /** Some missing rows, as text (cut), in text order. */
+  missingRows: string[];
+}
+
+export async function diffMultiset(client: pg.Client, t: StagedInfo): Promise<MultisetDiff> {
+  const { rows } = await client.query<{ missing: string; extra: string; unchanged: string }>(
+    `SELECT coalesce(sum(greatest(s - p, 0)), 0) AS missing, coalesce(sum(greatest(p - s, 0)), 0) AS extra,
+            coalesce(sum(least(s, p)), 0) AS unchanged FROM (${bothSides(t)}) d`,
+  );
+  const r = rows[0]!;
+  return {
+    missing: Number(r.missing),
+    extra: Number(r.extra),
+    unchanged: Number(r.unchanged),
+    missingRows: await differing(client, t, 's > p'),
+  };
+}
+
+/** Row texts (cut) where the two counts stand in `relation`, in text order, at most KEY_LIST_LIMIT. */
+async function differing(client: pg.Client, t: StagedInfo, relation: string): Promise<string[]> {
+  const { rows } = await client.query<{ r: string }>(
+    `SELECT left(r, ${ROW_TEXT_LIMIT}) AS r FROM (${bothSides(t)}) d WHERE ${relation} ORDER BY d.r LIMIT ${KEY_LIST_LIMIT}`,
+  );
+  return rows.map((x) => x.r);
+}
+
+/** The production rows the apply deletes (copies beyond the backup's count), as JSON lines. */
+export async function snapshotMultiset(client: pg.Client, t: StagedInfo): Promise<string> {
+  const { rows } = await client.query<{ line: string }>(
+    `SELECT (to_jsonb(x) - '{lifeboat_tableoid,lifeboat_ctid,lifeboat_r,lifeboat_n}'::text[])::text AS line FROM ${surplus(t)} ORDER BY x.lifeboat_r`,
+  );
+  return rows.map((r) => `${r.line}\n`).join('');
+}
+
+/**
+ * Production's row copies beyond the backup's count for that row (`x`, with its tableoid and
+ * ctid), as a FROM clause. Which copies of equal rows go is immaterial: they are equal.
+ */
+const surplus = (t: StagedInfo) =>
+  `(SELECT y.*, y.tableoid AS lifeboat_tableoid, y.ctid AS lifeboat_ctid, ${rowText('y', t.columns)} AS lifeboat_r,
+           row_number() OVER (PARTITION BY ${rowText('y', t.columns)}) AS lifeboat_n FROM ${t.rows} y) x
+     LEFT JOIN (${counted(t.stage, t.columns)}) s ON s.r = x.lifeboat_r
+    WHERE x.lifeboat_n > coalesce(s.n, 0)`;
+
+/** Makes production's rows the backup's multiset; returns the copies deleted and inserted. */
+export async function applyMultiset(client: pg.Client, t: StagedInfo): Promise<{ deleted: number; inserted: number }> {
+  const list = t.columns.map(quote).join(', ');
+  // A row is found by (tableoid, ctid): a ctid alone repeats across partitions.
+  const { rowCount: deleted } = await client.query(
+    `DELETE FROM ${t.rows} d WHERE (d.tableoid, d.ctid) IN (SELECT lifeboat_tableoid, lifeboat_ctid FROM ${surplus(t)})`,
+  );
+  // After the delete production holds at most the backup's count of each row: insert the rest.
+  const { rowCount: inserted } = await client.query(
+    `INSERT INTO ${t.prod} (${list}) OVERRIDING SYSTEM VALUE
+     SELECT ${list} FROM (SELECT s.*, ${rowText('s', t.columns)} AS lifeboat_r,
+                                 row_number() OVER (PARTITION BY ${rowText('s', t.columns)}) AS lifeboat_n FROM ${t.stage} s) x
+       LEFT JOIN (${counted(t.rows, t.columns)}) p ON p.r = x.lifeboat_r
+      WHERE x.lifeboat_n > coalesce(p.n, 0)`,
+  );
+  return { deleted: deleted ?? 0, inserted: inserted ?? 0 };
+}
+
+/** After the apply: rows whose count differs between the backup and production, as text (empty: equal). */
+export async function compareMultiset(client: pg.Client, t: StagedInfo): Promise<string[]> {
+  return differing(client, t, 's <> p');
+}
