@@ -1,0 +1,57 @@
+// Pieces several board pages show the same way: badges, the RTO clock, times and durations (read
+// as common/time.ts writes them everywhere else), and the links to the Web UI and reports.
+import type { LifeboatConfig } from '../../../config/config.js';
+import { formatDuration, formatTime } from '../../../common/time.js';
+import { type SafeHtml, html } from '../html.js';
+import { type BoardRun, type RtoView, clockedRun, rtoView } from '../snapshot.js';
+
+export const badge = (run: BoardRun): SafeHtml =>
+  run.kind === 'drill' ? html`<span class="badge drill">DRILL</span>` : html`<span class="badge live">LIVE</span>`;
+
+export const when = (iso: string | undefined): SafeHtml =>
+  iso ? html`<time datetime="${iso}">${formatTime(iso)}</time>` : html`<span class="muted">—</span>`;
+
+/** "3 min ago" from the snapshot's time. */
+export const ago = (iso: string, now: number): string => `${formatDuration(Math.max(0, now - Date.parse(iso)))} ago`;
+
+const percent = (share: number) => `${Math.round(share * 100)} %`;
+
+/** The countdown: time left, share used, and the band as a class and as words (colour is never the only signal). */
+export function rtoClock(view: RtoView, size: 'small' | 'large'): SafeHtml {
+  const left = view.leftMs >= 0 ? `${formatDuration(view.leftMs)} left` : `${formatDuration(-view.leftMs)} past the deadline`;
+  const used = Math.min(100, Math.round(view.share * 100));
+  return html`<div class="rto rto-${view.band} rto-${size}" data-band="${view.band}">
+    <p class="rto-left"><strong>${left}</strong> of RTO ${formatDuration(view.rtoMs)}</p>
+    <p class="rto-label">
+      <span class="rto-word">${view.label}</span> · ${percent(view.share)} used · deadline
+      ${formatTime(new Date(view.deadline).toISOString())}
+    </p>
+    <div class="meter" role="img" aria-label="${percent(view.share)} of the RTO used">
+      <span class="fill w${Math.round(used / 5) * 5}"></span><span class="mark m50"></span><span class="mark m80"></span>
+    </div>
+  </div>`;
+}
+
+/** The clock of an open run, or what stands in for it (a drill before its plan starts). */
+export function runClock(run: BoardRun, now: number, size: 'small' | 'large'): SafeHtml {
+  const clocked = clockedRun(run);
+  if (!clocked)
+    return html`<p class="muted">${run.kind === 'drill' ? 'RTO clock starts when the loss has been simulated' : 'status not read yet'}</p>`;
+  return rtoClock(rtoView(clocked, now), size);
+}
+
+export interface Links {
+  uiUrl: string;
+  namespace: string;
+}
+
+export const linksOf = (config: LifeboatConfig): Links => ({
+  uiUrl: config.temporal.uiUrl.replace(/\/+$/, ''),
+  namespace: config.temporal.namespace,
+});
+
+export const webUi = (links: Links, workflowId: string): string =>
+  `${links.uiUrl}/namespaces/${encodeURIComponent(links.namespace)}/workflows/${encodeURIComponent(workflowId)}`;
+
+export const runHref = (id: string) => `/runs/${encodeURIComponent(id)}`;
+export const reportHref = (id: string) => `/reports/${encodeURIComponent(id)}`;
