@@ -54,11 +54,12 @@ const assets = {
 const overviewMain: PageRenderer = (s) => renderOverview(s).value;
 
 function app(poller: Poller, hub: EventHub, settings: RunPageSettings, token: string | undefined): Hono {
+  // A run not listed (yet) keeps its page live: it fills in once the poller sees the run.
   const runMain =
     (id: string): PageRenderer =>
     (s: Snapshot) => {
       const run = s.runs.find((r) => r.id === id);
-      return run ? renderRun(run, s.now, s.reports.includes(id), settings).value : undefined;
+      return run ? renderRun(run, s.now, s.reports.includes(id), settings).value : notListed(id).value;
     };
   const live = (path: string) => ({ events: `/events?page=${encodeURIComponent(path)}`, seq: poller.snapshot.seq });
   const hono = new Hono();
@@ -70,10 +71,8 @@ function app(poller: Poller, hub: EventHub, settings: RunPageSettings, token: st
   hono.get('/', (c) => c.html(page(trusted(overviewMain(poller.snapshot)!), { title: 'Recoveries', live: live('/') })));
   hono.get('/runs/:id', (c) => {
     const id = c.req.param('id');
-    const main = runMain(id)(poller.snapshot);
-    if (main === undefined)
-      return c.html(page(notFound(`No incident or drill "${id}" is open or recently finished.`), { title: 'Not found' }), 404);
-    return c.html(page(trusted(main), { title: id, live: live(runHref(id)) }));
+    const known = poller.snapshot.runs.some((r) => r.id === id);
+    return c.html(page(trusted(runMain(id)(poller.snapshot)!), { title: id, live: live(runHref(id)) }), known ? 200 : 404);
   });
   hono.get('/reports/:id', async (c) => {
     const id = c.req.param('id');
@@ -98,6 +97,11 @@ function app(poller: Poller, hub: EventHub, settings: RunPageSettings, token: st
 }
 
 type GrpcInterceptor = NonNullable<ConnectionOptions['interceptors']>[number];
+
+const notListed = (id: string) =>
+  html`<h1>${id}</h1>
+    <p>No incident or drill "${id}" is open or recently finished (yet: this page fills in if it starts).</p>
+    <p><a href="/">Back to the overview</a></p>`;
 
 const notFound = (text: string) =>
   html`<h1>Not found</h1>

@@ -34,7 +34,7 @@ export function registerBoardCommands(program: Command): void {
         config: cfg,
         host: opts.host,
         port,
-        token: opts.token ?? process.env.LIFEBOAT_BOARD_TOKEN,
+        token: opts.token ?? (process.env.LIFEBOAT_BOARD_TOKEN || undefined),
         intervalMs,
         slackWorkspaceUrl: opts.slackUrl,
       });
