@@ -68,6 +68,7 @@ function app(poller: Poller, hub: EventHub, settings: RunPageSettings, token: st
     const asset = assets[c.req.param('file') as keyof typeof assets];
     return asset ? c.body(asset.body, 200, { 'Content-Type': asset.type, 'Cache-Control': 'no-cache' }) : c.notFound();
   });
+  hono.get('/favicon.ico', (c) => c.body(null, 204));
   hono.get('/', (c) => c.html(page(trusted(overviewMain(poller.snapshot)!), { title: 'Recoveries', live: live('/') })));
   hono.get('/runs/:id', (c) => {
     const id = c.req.param('id');
