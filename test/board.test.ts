@@ -9,6 +9,7 @@ import { type Browser, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withClient } from '../activities/postgres/connection.js';
 import { type Board, startBoard } from '../client/board/server.js';
+import { newDrillId } from '../client/drill.js';
 import { abort, incidentInput } from '../client/incidents.js';
 import type { LifeboatConfig } from '../config/config.js';
 import type { Level, PlanOptions } from '../common/plans.js';
@@ -62,7 +63,9 @@ describe('the live incident board', () => {
       prefix: uniqueName('board'),
       extra: `approvals:
   L1: { approvers: [alice, bob] }
-  L4: { approvers: [alice, bob, dana], gates: { accept-data-loss: [bob, dana] } }`,
+  L4: { approvers: [alice, bob, dana], gates: { accept-data-loss: [bob, dana] } }
+drill:
+  level: L1`,
     });
     worker = await startTestWorker(config, testEnv(db));
     await backupAndVerify(worker);
@@ -189,6 +192,27 @@ describe('the live incident board', () => {
     await overview.screenshot({ path: join(logDir, 'board-report.png'), fullPage: true });
     await cleanPage(overview);
     await Promise.all([overview.close(), page.close()]);
+  });
+
+  it('shows a drill as DRILL, then its verdict while its improvements task is open, then on the drill chart', async () => {
+    const drillId = newDrillId();
+    const handle = await worker.client.workflow.start('drillWorkflow', {
+      taskQueue: worker.taskQueue,
+      workflowId: drillId,
+      args: [{ drillId, target: 'crm', level: 'L1', scenario: {}, requestedBy: 'carol' }],
+    });
+    const page = await newPage();
+    await page.goto(`${board.url}/`);
+    const card = page.locator('.cards .card', { hasText: drillId });
+    const text = (locator: ReturnType<Page['locator']>) => locator.textContent({ timeout: 1_000 }).catch(() => '');
+    await expect.poll(() => text(card.locator('.badge')), { timeout: 30_000 }).toBe('DRILL');
+    await expect.poll(() => text(card.locator('.verdict')), { timeout: 120_000 }).toMatch(/PASSED — recovery .* of 1 h/);
+    expect(await text(card.locator('.waits'))).toContain('task improvements');
+    await answer(handle, 'complete', { task: 'improvements', by: 'carol', note: 'nothing to improve' });
+    await expect.poll(() => page.locator('figure.chart rect.bar-ok title', { hasText: drillId }).count(), { timeout: 60_000 }).toBe(1);
+    expect(await page.locator('tr', { hasText: drillId }).textContent()).toContain('PASSED');
+    await cleanPage(page);
+    await page.close();
   });
 
   it('shows a clock declared long ago in its 80 % band, in words too, on a phone without sideways scrolling', async () => {

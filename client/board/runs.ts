@@ -8,7 +8,7 @@ import { optionalTsToMs } from '@temporalio/common/lib/time.js';
 import type { Progress } from '../../common/backups.js';
 import type { DrillResult } from '../../common/drills.js';
 import type { RunStatus } from '../../common/plans.js';
-import { currentStepSA, levelSA, statusQuery } from '../../workflows/messages.js';
+import { currentStepSA, drillResultQuery, levelSA, statusQuery } from '../../workflows/messages.js';
 import { runResultOf } from '../run-result.js';
 import { type ActivityProgress, type BoardRun, STALE_MS } from './snapshot.js';
 
@@ -82,6 +82,13 @@ export class RunReader {
   private async openRun(wf: WorkflowExecutionInfo, now: number, problems: string[]): Promise<BoardRun> {
     const run = { ...this.base(wf), ...(await this.statuses(wf.workflowId)) };
     if (!run.status) problems.push(`${run.id} does not answer its status query yet (no worker, or it has just started)`);
+    // A drill's verdict is out before it ends (its improvements task may stay open for weeks).
+    if (run.kind === 'drill' && run.status)
+      run.drill = await this.client.workflow
+        .getHandle(run.id)
+        .query(drillResultQuery)
+        .then((r) => r ?? undefined)
+        .catch(() => undefined);
     // The plan's activity while the plan runs a step, else the run's own.
     const working = run.plan?.timeline.some((s) => s.status === 'running') ? run.plan.workflowId : run.id;
     run.progress = await this.progress(working, now).catch(() => undefined);

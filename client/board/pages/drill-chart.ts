@@ -15,7 +15,8 @@ export function drillChart(target: string, drills: TrendRow[]): SafeHtml {
   if (!drills.length) return html`<p class="muted">No drills of ${target} yet.</p>`;
   const shown = drills.slice(-12);
   const top = Math.max(1.2, ...shown.map((d) => (d.recoveryMs ?? 0) / d.rtoMs));
-  const y = (share: number) => BOTTOM - (share / top) * (BOTTOM - TOP);
+  // A recovery of seconds against an hour still shows as a sliver, never as nothing.
+  const y = (share: number) => Math.min(BOTTOM - 2, BOTTOM - (share / top) * (BOTTOM - TOP));
   const slot = (WIDTH - LEFT - 8) / shown.length;
   const bars = shown.map((d, i) => {
     const share = d.recoveryMs === undefined ? 0 : d.recoveryMs / d.rtoMs;

@@ -1,13 +1,11 @@
 // The overview: every open incident and drill with its clock and what it waits for, the recent
 // finished runs with their verdicts, and per target the newest verified backup, the next scheduled
 // work and the drill history.
-import { recoveryVsTarget } from '../../../activities/reports/drill-markdown.js';
-import { rtoSummary } from '../../../common/rto.js';
 import { formatDuration } from '../../../common/time.js';
 import { type SafeHtml, html } from '../html.js';
 import { type BoardRun, type Snapshot, type TargetView, currentStep } from '../snapshot.js';
 import { drillChart } from './drill-chart.js';
-import { badge, reportHref, runClock, runHref, when } from './parts.js';
+import { badge, ended, good, reportHref, runClock, runHref, verdictOf, when } from './parts.js';
 
 function waitingLine(run: BoardRun): SafeHtml | string {
   const waiting = [...(run.plan?.waiting ?? []), ...(run.status?.waiting ?? [])];
@@ -30,22 +28,10 @@ function openCard(run: BoardRun, now: number): SafeHtml {
       ${context ? html`target <strong>${context.target}</strong> — ${context.summary}` : html`<span class="muted">status not read yet</span>`}
     </p>
     <p>Current step: <strong>${currentStep(run) ?? '—'}</strong></p>
-    ${runClock(run, now, 'small')} ${waitingLine(run)}
+    ${ended(run) ? html`<p class="verdict ${good(run) ? 'ok' : 'bad'}"><span class="word">${good(run) ? '✔ ' : '✖ '}</span>${verdictOf(run)}</p>` : runClock(run, now, 'small')}
+    ${waitingLine(run)}
   </li>`;
 }
-
-/** How a finished run ended, in words. */
-export function verdictOf(run: BoardRun): string {
-  if (run.kind === 'drill' && run.drill) {
-    const d = run.drill.record;
-    return `${d.verdict.toUpperCase()} — recovery ${recoveryVsTarget(d.recoveryMs, d.rtoMs)}, RTO ${d.rtoVerdict}`;
-  }
-  const r = run.result;
-  if (!r) return `${run.execution} (no result)`;
-  return `${r.outcome}${r.rto ? ` — ${rtoSummary(r.rto, r.outcome)}` : ''}`;
-}
-
-const good = (run: BoardRun) => (run.drill ? run.drill.verdict === 'passed' : run.result?.outcome === 'recovered');
 
 function finishedRow(run: BoardRun, reports: Set<string>): SafeHtml {
   return html`<tr>

@@ -1,6 +1,8 @@
 // Pieces several board pages show the same way: badges, the RTO clock, times and durations (read
 // as common/time.ts writes them everywhere else), and the links to the Web UI and reports.
+import { recoveryVsTarget } from '../../../activities/reports/drill-markdown.js';
 import type { LifeboatConfig } from '../../../config/config.js';
+import { rtoSummary } from '../../../common/rto.js';
 import { formatDuration, formatTime } from '../../../common/time.js';
 import { type SafeHtml, html } from '../html.js';
 import { type BoardRun, type RtoView, clockedRun, rtoView } from '../snapshot.js';
@@ -10,9 +12,6 @@ export const badge = (run: BoardRun): SafeHtml =>
 
 export const when = (iso: string | undefined): SafeHtml =>
   iso ? html`<time datetime="${iso}">${formatTime(iso)}</time>` : html`<span class="muted">—</span>`;
-
-/** "3 min ago" from the snapshot's time. */
-export const ago = (iso: string, now: number): string => `${formatDuration(Math.max(0, now - Date.parse(iso)))} ago`;
 
 const percent = (share: number) => `${Math.round(share * 100)} %`;
 
@@ -55,3 +54,21 @@ export const webUi = (links: Links, workflowId: string): string =>
 
 export const runHref = (id: string) => `/runs/${encodeURIComponent(id)}`;
 export const reportHref = (id: string) => `/reports/${encodeURIComponent(id)}`;
+
+/** How a finished run ended, in words. */
+export function verdictOf(run: BoardRun): string {
+  if (run.kind === 'drill' && run.drill) {
+    const d = run.drill.record;
+    return `${d.verdict.toUpperCase()} — recovery ${recoveryVsTarget(d.recoveryMs, d.rtoMs)}, RTO ${d.rtoVerdict}`;
+  }
+  // An incident has its outcome before its workflow ends (it may wait for its review).
+  const r = run.result ?? (run.status?.outcome ? { outcome: run.status.outcome, rto: run.status.rto } : undefined);
+  if (!r) return run.open ? 'running' : `${run.execution} (no result)`;
+  return `${r.outcome}${r.rto ? ` — ${rtoSummary(r.rto, r.outcome)}` : ''}`;
+}
+
+export const good = (run: BoardRun): boolean =>
+  run.drill ? run.drill.verdict === 'passed' : (run.result?.outcome ?? run.status?.outcome) === 'recovered';
+
+/** The verdict is known: the clock has stopped, though the run may still wait for its review or improvements. */
+export const ended = (run: BoardRun): boolean => !run.open || Boolean(run.drill ?? run.status?.outcome);

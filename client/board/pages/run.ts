@@ -6,8 +6,7 @@ import { formatDuration } from '../../../common/time.js';
 import { type StatusJson, statusJson } from '../../status-json.js';
 import { type SafeHtml, html, trusted } from '../html.js';
 import { type BoardRun, currentStep } from '../snapshot.js';
-import { verdictOf } from './overview.js';
-import { type Links, badge, reportHref, runClock, webUi, when } from './parts.js';
+import { type Links, badge, ended, reportHref, runClock, verdictOf, webUi, when } from './parts.js';
 import { decisionsPanel, progressPanel, rpoPanel, slackLink, verificationPanel, waitingPanel } from './run-panels.js';
 
 export interface RunPageSettings {
@@ -87,7 +86,7 @@ export function renderRun(run: BoardRun, now: number, hasReport: boolean, settin
     <div class="grid">
       <section aria-labelledby="rto">
         <h2 id="rto">RTO clock</h2>
-        ${run.open && !status.outcome ? runClock(run, now, 'large') : html`<p class="verdict">${verdictOf(run)}</p>`}
+        ${ended(run) ? html`<p class="verdict">${verdictOf(run)}</p>` : runClock(run, now, 'large')}
       </section>
       <section aria-labelledby="rpo">
         <h2 id="rpo">RPO</h2>
