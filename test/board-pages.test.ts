@@ -4,8 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { checkExposure, isLoopback } from '../client/board/access.js';
 import { html } from '../client/board/html.js';
 import { renderReport } from '../client/board/pages/report.js';
-import { rtoView } from '../client/board/snapshot.js';
+import { progressPanel, slackLink } from '../client/board/pages/run-panels.js';
+import { type BoardRun, rtoView } from '../client/board/snapshot.js';
 import type { RunStatus } from '../common/plans.js';
+
+/** Markup's runs of white space read as one space in a browser. */
+const oneLine = (markup: string) => markup.replace(/\s+/g, ' ');
 
 describe('the board pages', () => {
   it('escapes every interpolated text, and keeps its own markup', () => {
@@ -60,5 +64,40 @@ describe('the board pages', () => {
     expect(() => checkExposure('0.0.0.0', undefined)).toThrow(/authenticating reverse proxy/);
     expect(() => checkExposure('0.0.0.0', 'short')).toThrow(/at least 16 characters/);
     expect(() => checkExposure('0.0.0.0', 'x'.repeat(32))).not.toThrow();
+  });
+
+  it("shows the running step's heartbeat with its rate, and flags it when stale", () => {
+    const run = (progress: BoardRun['progress']): BoardRun => ({
+      id: 'inc-1',
+      kind: 'incident',
+      open: true,
+      execution: 'running',
+      startedAt: '',
+      progress,
+    });
+    const now = Date.parse('2026-11-30T10:01:00Z');
+    const beat = {
+      activity: 'restoreDatabase',
+      attempt: 1,
+      phase: 'restoring',
+      bytes: 3 * 1024 * 1024,
+      rate: 512 * 1024,
+      waitingForWorker: false,
+    };
+    const fresh = oneLine(progressPanel(run({ ...beat, lastHeartbeatAt: '2026-11-30T10:00:58Z', stale: false }), now).value);
+    expect(fresh).toMatch(/restoring[\s\S]*3\.0 MiB[\s\S]*512\.0 KiB\/s[\s\S]*2 s ago/);
+    expect(fresh).not.toContain('STALE');
+    const stale = oneLine(progressPanel(run({ ...beat, lastHeartbeatAt: '2026-11-30T10:00:00Z', stale: true }), now).value);
+    expect(stale).toMatch(/1 min ago[\s\S]*STALE<\/span>: its worker may be gone/);
+    expect(progressPanel(run({ ...beat, waitingForWorker: true, stale: false }), now).value).toContain('waiting for a worker');
+  });
+
+  it("links to a run's Slack thread, or to its channel without the workspace's address", () => {
+    expect(slackLink('C0123INCIDENTS:1700000000.123456', 'https://acme.slack.com/')).toBe(
+      'https://acme.slack.com/archives/C0123INCIDENTS/p1700000000123456',
+    );
+    expect(slackLink('C0123INCIDENTS:1700000000.123456', undefined)).toBe('https://slack.com/app_redirect?channel=C0123INCIDENTS');
+    expect(slackLink(undefined, 'https://acme.slack.com')).toBeUndefined();
+    expect(slackLink('console:thread-1', 'https://acme.slack.com')).toBeUndefined();
   });
 });

@@ -96,8 +96,12 @@ drill:
     return page;
   }
 
+  /** Nothing injected ran, nothing broke the policy, and no secret of the stack is on the page. */
   const cleanPage = async (page: Page) => {
     expect(await page.evaluate(() => window.__pwned)).toBeUndefined();
+    const content = await page.content();
+    expect(content).not.toContain(inject('s3SecretAccessKey'));
+    expect(content).not.toContain(db.url);
     expect(await page.evaluate(() => window.__violations)).toEqual([]);
   };
 

@@ -5,7 +5,7 @@ import { formatDuration } from '../../../common/time.js';
 import { type SafeHtml, html } from '../html.js';
 import { type BoardRun, type Snapshot, type TargetView, currentStep } from '../snapshot.js';
 import { drillChart } from './drill-chart.js';
-import { badge, ended, good, reportHref, runClock, runHref, verdictOf, when } from './parts.js';
+import { badge, cell, dataTable, ended, good, reportHref, runClock, runHref, verdictOf, when } from './parts.js';
 
 function waitingLine(run: BoardRun): SafeHtml | string {
   const waiting = [...(run.plan?.waiting ?? []), ...(run.status?.waiting ?? [])];
@@ -33,14 +33,14 @@ function openCard(run: BoardRun, now: number): SafeHtml {
   </li>`;
 }
 
-function finishedRow(run: BoardRun, reports: Set<string>): SafeHtml {
-  return html`<tr>
-    <td>${badge(run)} <a href="${runHref(run.id)}">${run.id}</a></td>
-    <td>${run.status?.context.level ?? run.level ?? '?'}</td>
-    <td>${when(run.closedAt)}</td>
-    <td class="${good(run) ? 'ok' : 'bad'}"><span class="word">${good(run) ? '✔ ' : '✖ '}</span>${verdictOf(run)}</td>
-    <td>${reports.has(run.id) ? html`<a href="${reportHref(run.id)}">report</a>` : html`<span class="muted">none yet</span>`}</td>
-  </tr>`;
+function finishedCells(run: BoardRun, reports: Set<string>): unknown[] {
+  return [
+    html`${badge(run)} <a href="${runHref(run.id)}">${run.id}</a>`,
+    run.status?.context.level ?? run.level ?? '?',
+    when(run.closedAt),
+    cell(html`<span class="word">${good(run) ? '✔ ' : '✖ '}</span>${verdictOf(run)}`, good(run) ? 'ok' : 'bad'),
+    reports.has(run.id) ? html`<a href="${reportHref(run.id)}">report</a>` : html`<span class="muted">none yet</span>`,
+  ];
 }
 
 function targetSection(t: TargetView, now: number): SafeHtml {
@@ -102,22 +102,7 @@ export function renderOverview(snapshot: Snapshot): SafeHtml {
       <h2 id="finished-runs">Recently finished</h2>
       ${
         finished.length
-          ? html`<div class="scroll">
-              <table>
-                <thead>
-                  <tr>
-                    <th>Run</th>
-                    <th>Level</th>
-                    <th>Ended</th>
-                    <th>Verdict</th>
-                    <th>Report</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  ${finished.map((r) => finishedRow(r, reports))}
-                </tbody>
-              </table>
-            </div>`
+          ? dataTable(['Run', 'Level', 'Ended', 'Verdict', 'Report'], finished, (r) => finishedCells(r, reports))
           : html`<p class="muted">None yet.</p>`
       }
     </section>

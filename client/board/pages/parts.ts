@@ -72,3 +72,35 @@ export const good = (run: BoardRun): boolean =>
 
 /** The verdict is known: the clock has stopped, though the run may still wait for its review or improvements. */
 export const ended = (run: BoardRun): boolean => !run.open || Boolean(run.drill ?? run.status?.outcome);
+
+/** A table cell with a class (the colour of a verdict; its words say it too). */
+class Cell {
+  constructor(
+    readonly content: unknown,
+    readonly className: string,
+  ) {}
+}
+export const cell = (content: unknown, className: string): Cell => new Cell(content, className);
+
+const td = (c: unknown): SafeHtml => (c instanceof Cell ? html`<td class="${c.className}">${c.content}</td>` : html`<td>${c}</td>`);
+
+/** A table in a box of its own that scrolls sideways when the screen is narrow (the page never does). */
+export function dataTable<T>(headers: string[], items: T[], cells: (item: T) => unknown[], className = ''): SafeHtml {
+  return html`<div class="scroll">
+    <table class="${className}">
+      <thead>
+        <tr>
+          ${headers.map((h) => html`<th>${h}</th>`)}
+        </tr>
+      </thead>
+      <tbody>
+        ${items.map(
+          (item) =>
+            html`<tr>
+              ${cells(item).map(td)}
+            </tr>`,
+        )}
+      </tbody>
+    </table>
+  </div>`;
+}

@@ -7,7 +7,7 @@ import { bytes } from '../../format.js';
 import type { StatusJson } from '../../status-json.js';
 import { type SafeHtml, html } from '../html.js';
 import type { ActivityProgress, BoardRun } from '../snapshot.js';
-import { when } from './parts.js';
+import { cell, dataTable, when } from './parts.js';
 
 /** Where a run's Slack thread is: its message with a workspace address, else the channel (Slack's redirect). */
 export function slackLink(thread: string | undefined, workspaceUrl: string | undefined): string | undefined {
@@ -132,58 +132,23 @@ export function verificationPanel(status: StatusJson, run: BoardRun): SafeHtml {
   }
   ${
     tables.length
-      ? html`<div class="scroll">
-          <table>
-            <thead>
-              <tr>
-                <th>Table</th>
-                <th>Rows</th>
-                <th>Manifest</th>
-                <th>Checksum</th>
-              </tr>
-            </thead>
-            <tbody>
-              ${tables.map(
-                (t) =>
-                  html`<tr>
-                    <td>${t.table}</td>
-                    <td>${t.rows ?? 'missing'}</td>
-                    <td>${t.expectedRows ?? '—'}</td>
-                    <td class="${t.checksum === 'match' ? 'ok' : 'bad'}">${t.checksum}</td>
-                  </tr>`,
-              )}
-            </tbody>
-          </table>
-        </div>`
+      ? dataTable(['Table', 'Rows', 'Manifest', 'Checksum'], tables, (t) => [
+          t.table,
+          t.rows ?? 'missing',
+          t.expectedRows ?? '—',
+          cell(t.checksum, t.checksum === 'match' ? 'ok' : 'bad'),
+        ])
       : ''
   }`;
 }
 
 export function decisionsPanel(status: StatusJson): SafeHtml {
   if (!status.votes.length) return html`<p class="muted">No decisions yet.</p>`;
-  return html`<div class="scroll">
-    <table>
-      <thead>
-        <tr>
-          <th>Step</th>
-          <th>Decision</th>
-          <th>By</th>
-          <th>When</th>
-          <th>Reason or note</th>
-        </tr>
-      </thead>
-      <tbody>
-        ${status.votes.map(
-          (v) =>
-            html`<tr>
-              <td>${v.step}</td>
-              <td>${v.decision}</td>
-              <td>${v.by}${v.via ? ` (via ${v.via})` : ''}</td>
-              <td>${when(v.at)}</td>
-              <td>${v.text ?? ''}</td>
-            </tr>`,
-        )}
-      </tbody>
-    </table>
-  </div>`;
+  return dataTable(['Step', 'Decision', 'By', 'When', 'Reason or note'], status.votes, (v) => [
+    v.step,
+    v.decision,
+    `${v.by}${v.via ? ` (via ${v.via})` : ''}`,
+    when(v.at),
+    v.text ?? '',
+  ]);
 }

@@ -6,7 +6,7 @@ import { formatDuration } from '../../../common/time.js';
 import { type StatusJson, statusJson } from '../../status-json.js';
 import { type SafeHtml, html, trusted } from '../html.js';
 import { type BoardRun, currentStep } from '../snapshot.js';
-import { type Links, badge, ended, reportHref, runClock, verdictOf, webUi, when } from './parts.js';
+import { type Links, badge, cell, dataTable, ended, reportHref, runClock, verdictOf, webUi, when } from './parts.js';
 import { decisionsPanel, progressPanel, rpoPanel, slackLink, verificationPanel, waitingPanel } from './run-panels.js';
 
 export interface RunPageSettings {
@@ -30,35 +30,19 @@ function timeline(run: BoardRun, now: number): SafeHtml {
 }
 
 function stepsTable(status: StatusJson, now: number): SafeHtml {
-  return html`<div class="scroll">
-    <table class="steps">
-      <thead>
-        <tr>
-          <th>Step</th>
-          <th>Status</th>
-          <th>Started</th>
-          <th>Took</th>
-          <th>By</th>
-          <th>Detail</th>
-        </tr>
-      </thead>
-      <tbody>
-        ${status.timeline.map(
-          (s) =>
-            html`<tr class="s-${s.status}">
-              <td>${s.run === 'plan' ? html`<span class="muted">plan ·</span> ` : ''}${s.name} <span class="muted">(${s.kind})</span></td>
-              <td><span class="status s-${s.status}">${s.status}</span></td>
-              <td>${when(s.startedAt)}</td>
-              <td>
-                ${s.tookMs !== null ? formatDuration(s.tookMs) : `${formatDuration(Math.max(0, now - Date.parse(s.startedAt)))} so far`}
-              </td>
-              <td>${s.by ?? ''}</td>
-              <td class="detail">${s.detail ?? ''}</td>
-            </tr>`,
-        )}
-      </tbody>
-    </table>
-  </div>`;
+  return dataTable(
+    ['Step', 'Status', 'Started', 'Took', 'By', 'Detail'],
+    status.timeline,
+    (s) => [
+      html`${s.run === 'plan' ? html`<span class="muted">plan ·</span> ` : ''}${s.name} <span class="muted">(${s.kind})</span>`,
+      html`<span class="status s-${s.status}">${s.status}</span>`,
+      when(s.startedAt),
+      s.tookMs !== null ? formatDuration(s.tookMs) : `${formatDuration(Math.max(0, now - Date.parse(s.startedAt)))} so far`,
+      s.by ?? '',
+      cell(s.detail ?? '', 'detail'),
+    ],
+    'steps',
+  );
 }
 
 export function renderRun(run: BoardRun, now: number, hasReport: boolean, settings: RunPageSettings): SafeHtml {
