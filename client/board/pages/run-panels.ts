@@ -94,6 +94,10 @@ export function progressPanel(run: BoardRun, now: number): SafeHtml {
   </dl>`;
 }
 
+/** A backup taken after the declared time (an incident declared late, with an earlier --declared-at) says so. */
+const ageAtIncident = (ageMs: number) =>
+  ageMs >= 0 ? formatDuration(ageMs) : `none: taken ${formatDuration(-ageMs)} after the declared time`;
+
 export function rpoPanel(status: StatusJson, run: BoardRun): SafeHtml {
   const backup = status.backupUsed;
   const gate = [...(run.plan?.waiting ?? []), ...(run.status?.waiting ?? [])].find((w) => w.request?.dataLossWindowMs !== undefined);
@@ -105,7 +109,7 @@ export function rpoPanel(status: StatusJson, run: BoardRun): SafeHtml {
     <dt>Backup used</dt>
     <dd>${used ? html`<code>${used.id}</code> taken ${when(used.startedAt)}` : '—'}</dd>
     <dt>Its age at the incident</dt>
-    <dd>${used ? formatDuration(declared - Date.parse(used.startedAt)) : '—'}</dd>
+    <dd>${used ? ageAtIncident(declared - Date.parse(used.startedAt)) : '—'}</dd>
     <dt>Data-loss window</dt>
     <dd>
       ${windowMs !== undefined ? html`writes of the last <strong>${formatDuration(windowMs)}</strong> before the incident are not in this backup` : '—'}
