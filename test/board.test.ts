@@ -189,7 +189,9 @@ drill:
     const row = overview.locator('tr', { hasText: id });
     await expect.poll(() => row.locator('a', { hasText: 'report' }).count(), { timeout: 30_000 }).toBe(1);
     expect(await row.textContent()).toContain('recovered');
-    await overview.goto(`${board.url}/reports/${id}`);
+    await overview.goto(`${board.url}/reports`);
+    await overview.locator(`a[href="/reports/${id}"]`).click();
+    await overview.waitForURL(`${board.url}/reports/${id}`);
     expect(await overview.locator('.report h1').textContent()).toContain(HOSTILE);
     expect(await overview.locator('.report .timeline svg title').first().textContent()).toContain(`Timeline of L4 incident ${id}`);
     expect(await overview.locator('.report .timeline svg rect.bar').count()).toBe(result.timeline.length);

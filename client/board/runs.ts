@@ -37,6 +37,11 @@ export class RunReader {
     const closed = await this.list(`${base} AND ExecutionStatus != 'Running'`, this.recent);
     const runs = await Promise.all(open.map((wf) => this.openRun(wf, now, problems)));
     const ended = await Promise.all(closed.map((wf) => this.closedRun(wf, problems)));
+    // Only what is still listed is kept: a board that runs for months holds `recent` closed runs, no more.
+    const listed = new Set(closed.map((wf) => wf.runId));
+    for (const key of this.closed.keys()) if (!listed.has(key)) this.closed.delete(key);
+    const working = new Set(runs.flatMap((r) => [r.id, r.plan?.workflowId ?? '']));
+    for (const key of this.lastBeat.keys()) if (!working.has(key)) this.lastBeat.delete(key);
     return [...runs, ...ended];
   }
 

@@ -17,7 +17,7 @@ import { EventHub, type PageRenderer, seenOf } from './hub.js';
 import { page } from './pages/layout.js';
 import { renderOverview } from './pages/overview.js';
 import { linksOf, runHref } from './pages/parts.js';
-import { renderReport } from './pages/report.js';
+import { renderReport, renderReportList } from './pages/report.js';
 import { type RunPageSettings, renderRun } from './pages/run.js';
 import { Poller } from './poller.js';
 import type { Snapshot } from './snapshot.js';
@@ -75,6 +75,7 @@ function app(poller: Poller, hub: EventHub, settings: RunPageSettings, token: st
     const known = poller.snapshot.runs.some((r) => r.id === id);
     return c.html(page(trusted(runMain(id)(poller.snapshot)!), { title: id, live: live(runHref(id)) }), known ? 200 : 404);
   });
+  hono.get('/reports', (c) => c.html(page(renderReportList(poller.snapshot.reports), { title: 'Reports' })));
   hono.get('/reports/:id', async (c) => {
     const id = c.req.param('id');
     try {

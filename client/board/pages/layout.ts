@@ -21,7 +21,9 @@ export function page(main: SafeHtml, options: PageOptions): string {
       </head>
       <body>
         <a class="skip" href="#live">Skip to content</a>
-        <header class="top"><a href="/" class="brand">Lifeboat board</a> <span class="muted">read-only</span></header>
+        <header class="top">
+          <a href="/" class="brand">Lifeboat board</a> <a href="/reports">Reports</a> <span class="muted">read-only</span>
+        </header>
         <main id="live" tabindex="-1" ${live ? html` data-events="${live.events}" data-seq="${live.seq}"` : ''}>${main}</main>
         <footer class="muted"><span id="connection" role="status">${live ? 'live: updates arrive by themselves' : ''}</span></footer>
       </body>

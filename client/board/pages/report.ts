@@ -33,3 +33,17 @@ export function renderReport(id: string, markdown: string, svg: string | undefin
     </p>
     <article class="report">${trusted(body)}</article>`;
 }
+
+/** Every report the store holds, newest first by id (ids start with their date). */
+export function renderReportList(ids: string[]): SafeHtml {
+  const sorted = [...ids].sort((a, b) => (a.replace(/^\D+/, '') < b.replace(/^\D+/, '') ? 1 : -1));
+  return html`<h1>Reports</h1>
+    <p class="muted">Every finished run's report in the store (${sorted.length}).</p>
+    ${
+      sorted.length
+        ? html`<ul>
+            ${sorted.map((id) => html`<li><a href="/reports/${encodeURIComponent(id)}">${id}</a></li>`)}
+          </ul>`
+        : html`<p>None yet: a report is written when an incident or drill ends.</p>`
+    }`;
+}
