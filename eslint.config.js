@@ -78,5 +78,10 @@ export default tseslint.config(
   // Fakes and fixtures read loosely typed JSON from the code under test.
   { files: ['test/**/*.ts'], rules: { '@typescript-eslint/no-explicit-any': 'off' } },
   { files: ['**/*.js'], ...tseslint.configs.disableTypeChecked },
+  // The board's one browser script (no build step): the browser's globals.
+  {
+    files: ['client/board/static/*.js'],
+    languageOptions: { sourceType: 'script', globals: { window: 'readonly', document: 'readonly', EventSource: 'readonly' } },
+  },
   prettier,
 );

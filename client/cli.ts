@@ -5,6 +5,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError, InputError } from '../common/errors.js';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerBackupCommands } from './commands/backups.js';
+import { registerBoardCommands } from './commands/board.js';
 import { registerDevCommands } from './commands/dev.js';
 import { registerDrillCommands } from './commands/drills.js';
 import { registerIncidentCommands } from './commands/incidents.js';
@@ -29,6 +30,7 @@ registerDrillCommands(program);
 registerDevCommands(program);
 registerSlackCommands(program);
 registerServerCommands(program);
+registerBoardCommands(program);
 
 export async function main(argv: string[]): Promise<number> {
   try {

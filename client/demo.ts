@@ -3,13 +3,19 @@
 // L1 (a few leads deleted with their children) and an L3 (the database lost) on isolated test
 // databases with the real plans, prints both verdicts and where the reports are, and stops what
 // it started.
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { openStore } from '../activities/storage/open.js';
 import { type DrillInput } from '../common/drills.js';
 import type { backupWorkflow, drillWorkflow, verifyWorkflow } from '../workflows/index.js';
 import { newDrillId, renderVerdict, watchDrill } from './drill.js';
 import { driveIncident } from './drive.js';
 import { startEmbedded } from './embedded.js';
+import { startBoard } from './board/server.js';
 import { follow } from './follow.js';
+import { exportReports } from './report-export.js';
+import { REPO_ROOT } from './stack/processes.js';
 import { backupVerdict, verificationVerdict } from './verdicts.js';
 
 const { values } = parseArgs({ options: { leads: { type: 'string', default: '20000' } } });
@@ -20,14 +26,22 @@ if (!Number.isSafeInteger(leads) || leads < 1) {
 }
 
 const log = (line: string) => console.log(`• ${line}`);
+/** Where the drills' reports are copied, to be read after the demo's store is gone (git-ignored). */
+const REPORTS_DIR = join(REPO_ROOT, 'demo-reports');
+
 const embedded = await startEmbedded({ leads, ui: true, log, quietNotifications: true });
 let failed = false;
+const board = await startBoard({ config: embedded.config, port: 0 }).catch((err: Error) => {
+  log(`the board did not start: ${err.message}`);
+  return undefined;
+});
 try {
   const { client, config, stack } = embedded;
   const { taskQueue } = config.temporal;
   const workflowId = (name: string) => `${name}-${Date.now()}`;
 
   log(`Temporal Web UI: ${stack.temporal.uiUrl} (watch the workflows run)`);
+  if (board) log(`incident board: ${board.url}/ (the drills, live: clocks, steps, reports)`);
   const backup = await client.workflow.start<typeof backupWorkflow>('backupWorkflow', {
     taskQueue,
     workflowId: workflowId('demo-backup'),
@@ -46,6 +60,7 @@ try {
   if (record.result !== 'passed') throw new Error('the backup failed verification: no drill can pass on it');
 
   const verdicts: string[][] = [];
+  const drills: { id: string; title: string }[] = [];
   for (const level of ['L1', 'L3'] as const) {
     const drillId = newDrillId();
     const input: DrillInput = { drillId, target: 'crm', level, scenario: {}, requestedBy: 'demo' };
@@ -62,21 +77,27 @@ try {
       { pollMs: 200, timeoutMs: 60_000, keys: embedded.keys },
     );
     verdicts.push(renderVerdict(result).filter((line) => !line.includes('improvements')));
+    drills.push({ id: drillId, title: `${level} drill ${drillId}: ${result.verdict.toUpperCase()}` });
   }
+  rmSync(REPORTS_DIR, { recursive: true, force: true });
+  const store = openStore('main', config.stores.main!);
+  const copied = await exportReports(store, drills, REPORTS_DIR);
   console.log(`
 Verdicts
 ${verdicts.map((lines) => lines.join('\n')).join('\n\n')}
 
 Where to look
   Temporal Web UI : ${stack.temporal.uiUrl} (stops with the demo; "bin/lifeboat dev" keeps a stack running)
-  reports         : reports/<drill id>/report.md (+ report.json, timeline.svg) in the store, s3://${config.stores.main?.type === 's3' ? config.stores.main.bucket : '-'} at ${stack.s3.endpoint}
+  reports         : ${REPORTS_DIR}/index.md — ${copied.map((p) => p.slice(REPO_ROOT.length + 1)).join(', ')}
+                    (Markdown with its timeline.svg beside it, and report.json; kept after the demo stops)
   notifications   : ${stack.logDir}/notifications.log (console notifier; configure notify.slack for Slack)
   server logs     : ${stack.logDir}`);
 } catch (err) {
   failed = true;
   console.error(`✖ demo failed: ${(err as Error).message}`);
 } finally {
-  log('stopping the worker, Temporal, PostgreSQL and SeaweedFS');
+  log('stopping the board, the worker, Temporal, PostgreSQL and SeaweedFS');
+  await board?.stop();
   await embedded.stop();
 }
 process.exitCode = failed ? 1 : 0;

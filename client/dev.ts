@@ -1,10 +1,14 @@
 // `lifeboat dev`: the embedded stack with its Web UI and a worker, until Ctrl-C.
+import { startBoard } from './board/server.js';
 import { startEmbedded } from './embedded.js';
 
 export async function runDev(options: { leads: number }): Promise<void> {
   const embedded = await startEmbedded({ ...options, ui: true, log: (line) => console.log(line) });
+  // The board on its usual port when free, else on any free one.
+  const board = await startBoard({ config: embedded.config, port: 8090 }).catch(() => startBoard({ config: embedded.config, port: 0 }));
   console.log(`
 Lifeboat dev stack is up.
+  Incident board  : ${board.url}/
   Temporal Web UI : ${embedded.stack.temporal.uiUrl}
   Temporal        : ${embedded.stack.temporal.address}
   S3 store        : ${embedded.stack.s3.endpoint} (bucket ${embedded.config.stores.main?.type === 's3' ? embedded.config.stores.main.bucket : '-'})
@@ -16,6 +20,7 @@ In another shell:
   bin/lifeboat backups
   bin/lifeboat verify latest --target crm
   bin/lifeboat keys
+  bin/lifeboat board --port 8091     # another board, from this shell's configuration
 
 Approvals are signed: --as ${Object.keys(embedded.keys).join('|')} signs with that person's throwaway key
 in ${process.env.LIFEBOAT_KEYS_DIR} (LIFEBOAT_KEYS_DIR); elsewhere give yours with --key.
@@ -26,5 +31,6 @@ Ctrl-C stops everything.`);
     process.once('SIGTERM', resolve);
   });
   console.log('stopping…');
+  await board.stop();
   await embedded.stop();
 }

@@ -2,10 +2,15 @@
 // incident was declared, with the RTO deadline and its 50 % / 80 % warnings drawn across.
 // Hand-written SVG 1.1 (no dependency), deterministic: the same report gives the same bytes,
 // and nothing in it depends on the clock or the machine ("now" is the report's generatedAt).
-import type { StepRecord, StepStatus } from '../../common/plans.js';
+import type { Outcome, RunResult, StepRecord, StepStatus } from '../../common/plans.js';
 import { formatDuration, formatTime, timeOf } from '../../common/time.js';
 import { rtoSummary } from '../../common/rto.js';
 import type { RunReport } from './run-report.js';
+
+/** What the picture is drawn from: a report, or (the board) a run still going, which has no outcome yet. */
+export type TimelineSource = Pick<RunReport, 'title' | 'kind' | 'context' | 'generatedAt'> & {
+  result: Pick<RunResult, 'timeline' | 'rto'> & { outcome?: Outcome };
+};
 
 const SECOND = 1_000;
 const MINUTE = 60 * SECOND;
@@ -134,7 +139,7 @@ export interface TimelineTimes {
   steps: PlacedStep[];
 }
 
-export function timelineTimes(report: RunReport): TimelineTimes {
+export function timelineTimes(report: TimelineSource): TimelineTimes {
   const declared = timeOf(report.context.declaredAt);
   const now = timeOf(report.generatedAt);
   const starts = report.result.timeline.map((s) => timeOf(s.startedAt)).filter((t): t is number => t !== undefined);
@@ -170,7 +175,7 @@ function stepNote(p: PlacedStep): string {
 }
 
 /** The report's timeline as a standalone SVG 1.1 document. */
-export function renderTimelineSvg(report: RunReport): string {
+export function renderTimelineSvg(report: TimelineSource): string {
   const times = timelineTimes(report);
   const span = times.end - times.origin;
   const plotWidth = PLOT_RIGHT - PLOT_LEFT;
@@ -204,11 +209,12 @@ export function renderTimelineSvg(report: RunReport): string {
   // Heading: the title, and one line saying how it went.
   push(`<text x="${PAD}" y="26" font-size="16" font-weight="bold" fill="#212529">${escapeXml(fit(report.title, 110))}</text>`);
   const rto = report.result.rto;
-  const verdict = rto ? rtoSummary(rto, report.result.outcome) : `RTO ${formatDuration(rtoMs)}: not measured`;
+  const { outcome } = report.result;
+  const verdict = rto && outcome ? rtoSummary(rto, outcome) : `RTO ${formatDuration(rtoMs)}: ${outcome ? 'not measured' : 'clock running'}`;
   const subtitle = [
     `${report.context.level} ${report.kind}`,
     `target ${report.context.target}`,
-    `outcome ${report.result.outcome}`,
+    outcome ? `outcome ${outcome}` : 'in progress',
     verdict,
     `declared ${formatTime(report.context.declaredAt)}`,
   ].join('  ·  ');
