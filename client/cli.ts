@@ -1,10 +1,13 @@
-// The `lifeboat` command: the program, built from one module per subject under commands/.
+// The `lifeboat` command: the program, built from one module per subject under commands/. Only
+// commander is loaded to parse a command line: each action's module (actions/) is imported when it
+// runs, so `lifeboat --help` and quick reads start fast.
 // Exit codes: 0 done, 1 the operation failed (a failed verification included), 2 the request was
 // refused before anything ran (bad input or configuration).
 import { Command, CommanderError } from 'commander';
 import { ConfigError, InputError } from '../common/errors.js';
 import { registerAuditCommands } from './commands/audit.js';
 import { registerBackupCommands } from './commands/backups.js';
+import { registerCompletionCommands } from './commands/completion.js';
 import { registerDevCommands } from './commands/dev.js';
 import { registerDrillCommands } from './commands/drills.js';
 import { registerIncidentCommands } from './commands/incidents.js';
@@ -12,7 +15,7 @@ import { registerKeyCommands } from './commands/keys.js';
 import { registerScheduleCommands } from './commands/schedules.js';
 import { registerServerCommands } from './commands/server.js';
 import { registerSlackCommands } from './commands/slack.js';
-import { CliError, closeClients } from './follow.js';
+import { CliError, closeClients } from './cli-process.js';
 
 const program = new Command('lifeboat')
   .description('Disaster-recovery runbooks for PostgreSQL, run durably on Temporal')
@@ -29,6 +32,7 @@ registerDrillCommands(program);
 registerDevCommands(program);
 registerSlackCommands(program);
 registerServerCommands(program);
+registerCompletionCommands(program);
 
 export async function main(argv: string[]): Promise<number> {
   try {

@@ -1,6 +1,11 @@
 // `lifeboat dev`: the embedded stack with its Web UI and a worker, until Ctrl-C.
 import { startEmbedded } from './embedded.js';
 
+/** The action of `lifeboat dev` (client/commands/dev.ts). */
+export async function devCommand(opts: { leads: string }): Promise<void> {
+  await runDev({ leads: Number(opts.leads) });
+}
+
 export async function runDev(options: { leads: number }): Promise<void> {
   const embedded = await startEmbedded({ ...options, ui: true, log: (line) => console.log(line) });
   console.log(`
