@@ -10,6 +10,7 @@ import { newDrillId, renderVerdict, watchDrill } from './drill.js';
 import { driveIncident } from './drive.js';
 import { startEmbedded } from './embedded.js';
 import { follow } from './follow.js';
+import { stopOnSignals } from './stack/pidfile.js';
 import { backupVerdict, verificationVerdict } from './verdicts.js';
 
 const { values } = parseArgs({ options: { leads: { type: 'string', default: '20000' } } });
@@ -20,7 +21,13 @@ if (!Number.isSafeInteger(leads) || leads < 1) {
 }
 
 const log = (line: string) => console.log(`• ${line}`);
-const embedded = await startEmbedded({ leads, ui: true, log, quietNotifications: true });
+const starting = startEmbedded({ leads, ui: true, log, quietNotifications: true, role: 'demo' });
+// Ctrl-C or SIGTERM: everything started is stopped (once started), then the demo dies of the signal.
+stopOnSignals(async (signal) => {
+  log(`${signal}: stopping the worker, Temporal, PostgreSQL and SeaweedFS`);
+  await (await starting.catch(() => undefined))?.stop();
+});
+const embedded = await starting;
 let failed = false;
 try {
   const { client, config, stack } = embedded;

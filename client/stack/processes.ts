@@ -5,6 +5,7 @@ import { existsSync, openSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { join } from 'node:path';
 import { REPO_ROOT } from '../../config/root.js';
+import type { Tracker } from './pidfile.js';
 
 export { REPO_ROOT } from '../../config/root.js';
 
@@ -60,10 +61,11 @@ export function startDaemon(
   command: string,
   args: string[],
   logFile: string,
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; tracker?: Tracker } = {},
 ): Daemon {
   const log = openSync(logFile, 'a');
   const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', log, log] });
+  options.tracker?.process(child.pid, command);
   const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
   const alive = () => child.exitCode === null && child.signalCode === null;
   const endWith = async (signal: NodeJS.Signals, graceMs: number) => {
