@@ -81,6 +81,8 @@ export const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
 
 export interface WorkerProcess {
   pid: number;
+  /** The configuration it runs (the example's, with the throwaway people enrolled). */
+  configFile: string;
   memory: ReturnType<typeof sampleTreeMemory>;
   stop(): Promise<void>;
 }
@@ -140,7 +142,7 @@ export async function startWorker(env: Record<string, string>, logDir: string, s
     await stop();
     throw err;
   }
-  return { pid: child.pid!, memory, stop };
+  return { pid: child.pid!, configFile: config, memory, stop };
 }
 
 /** The embedded stack of one benchmark run, and what the benchmark started on it. */

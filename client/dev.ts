@@ -15,7 +15,7 @@ import { PidFile, liveOwner, pidDir, stopOnSignals, sweepDeadStacks } from './st
 export async function devCommand(opts: { leads: string }, command: Command): Promise<void> {
   const leads = Number(opts.leads);
   if (!Number.isSafeInteger(leads) || leads < 1) throw new CliError(`--leads must be a positive whole number, not "${opts.leads}"`, 2);
-  await runDev({ leads, configFile: globalsOf(command).config });
+  await runDev({ leads, configFile: globalsOf(command).config ?? process.env.LIFEBOAT_CONFIG });
 }
 
 /** Claims run/dev.pid, after clearing a dead dev's leftovers; refuses while a live dev holds it. */
