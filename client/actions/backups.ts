@@ -7,7 +7,7 @@ import { openStore } from '../../activities/storage/open.js';
 import { ConfigError } from '../../common/errors.js';
 import { parseBackupId } from '../../common/names.js';
 import { formatDuration } from '../../common/time.js';
-import { targetConfig } from '../../config/config.js';
+import { type LifeboatConfig, targetConfig } from '../../config/config.js';
 import type { backupWorkflow, freshnessWorkflow, retentionWorkflow, verifyWorkflow } from '../../workflows/index.js';
 import { CliError, connectClient, follow } from '../follow.js';
 import { bytes, table } from '../format.js';
@@ -19,6 +19,23 @@ import { chooseTarget, configOf, printJson } from './common.js';
 /** A workflow id's suffix: the start time, so each run of a command is its own workflow. */
 const stamp = () => new Date().toISOString().replace(/[-:.]/g, '');
 
+/**
+ * Starts `type` on the worker's task queue once a worker is seen polling it (none: exit 1 at once),
+ * as `<id>-<time>`, and follows it to its result.
+ */
+async function runOnWorker<W extends (input: never) => Promise<unknown>>(
+  cfg: LifeboatConfig,
+  type: string,
+  id: string,
+  input: Parameters<W>[0],
+  label: string,
+): Promise<Awaited<ReturnType<W>>> {
+  const client = await connectClient(cfg);
+  await requireWorker(client, cfg);
+  const handle = await client.workflow.start(type, { taskQueue: cfg.temporal.taskQueue, workflowId: `${id}-${stamp()}`, args: [input] });
+  return follow<Awaited<ReturnType<W>>>(handle, label);
+}
+
 export async function backup(opts: { target?: string; tag?: string[]; reason: string }, command: Command): Promise<void> {
   const cfg = configOf(command);
   const target = chooseTarget(cfg, opts.target);
@@ -26,14 +43,10 @@ export async function backup(opts: { target?: string; tag?: string[]; reason: st
     if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(tag))
       throw new ConfigError(`tag "${tag}" is not allowed: use lower-case letters, digits, ".", "-" or "_"`);
   }
-  const client = await connectClient(cfg);
-  await requireWorker(client, cfg);
-  const handle = await client.workflow.start<typeof backupWorkflow>('backupWorkflow', {
-    taskQueue: cfg.temporal.taskQueue,
-    workflowId: `backup-${target}-${stamp()}`,
-    args: [{ target, tags: opts.tag ?? [], reason: opts.reason }],
-  });
-  console.log(backupVerdict(await follow(handle, `backup of ${target}`)));
+  const input = { target, tags: opts.tag ?? [], reason: opts.reason };
+  console.log(
+    backupVerdict(await runOnWorker<typeof backupWorkflow>(cfg, 'backupWorkflow', `backup-${target}`, input, `backup of ${target}`)),
+  );
 }
 
 export async function backups(opts: { target?: string; json?: boolean }, command: Command): Promise<void> {
@@ -67,14 +80,8 @@ export async function verify(backupId: string, opts: { target?: string }, comman
   const cfg = configOf(command);
   const target = backupId === 'latest' ? chooseTarget(cfg, opts.target) : parseBackupId(backupId).target;
   targetConfig(cfg, target);
-  const client = await connectClient(cfg);
-  await requireWorker(client, cfg);
-  const handle = await client.workflow.start<typeof verifyWorkflow>('verifyWorkflow', {
-    taskQueue: cfg.temporal.taskQueue,
-    workflowId: `verify-${backupId === 'latest' ? target : backupId}-${stamp()}`,
-    args: [{ backupId, target }],
-  });
-  const record = await follow(handle, `verification of ${backupId}`);
+  const id = `verify-${backupId === 'latest' ? target : backupId}`;
+  const record = await runOnWorker<typeof verifyWorkflow>(cfg, 'verifyWorkflow', id, { backupId, target }, `verification of ${backupId}`);
   for (const f of record.findings) console.error(`  ✖ ${f.check}: ${f.detail}`);
   if (record.result === 'failed') throw new CliError(verificationVerdict(record).replace(/^✖ /, ''), 1);
   console.log(verificationVerdict(record));
@@ -83,14 +90,14 @@ export async function verify(backupId: string, opts: { target?: string }, comman
 export async function retention(opts: { target?: string; dryRun?: boolean }, command: Command): Promise<void> {
   const cfg = configOf(command);
   const target = chooseTarget(cfg, opts.target);
-  const client = await connectClient(cfg);
-  await requireWorker(client, cfg);
-  const handle = await client.workflow.start<typeof retentionWorkflow>('retentionWorkflow', {
-    taskQueue: cfg.temporal.taskQueue,
-    workflowId: `retention-${target}-${stamp()}`,
-    args: [{ target, dryRun: Boolean(opts.dryRun) }],
-  });
-  const result = await follow(handle, `retention of ${target}`);
+  const input = { target, dryRun: Boolean(opts.dryRun) };
+  const result = await runOnWorker<typeof retentionWorkflow>(
+    cfg,
+    'retentionWorkflow',
+    `retention-${target}`,
+    input,
+    `retention of ${target}`,
+  );
   console.log(
     table(
       ['id', 'decision', 'why'],
@@ -104,14 +111,13 @@ export async function retention(opts: { target?: string; dryRun?: boolean }, com
 export async function freshness(opts: { target?: string }, command: Command): Promise<void> {
   const cfg = configOf(command);
   const target = chooseTarget(cfg, opts.target);
-  const client = await connectClient(cfg);
-  await requireWorker(client, cfg);
-  const handle = await client.workflow.start<typeof freshnessWorkflow>('freshnessWorkflow', {
-    taskQueue: cfg.temporal.taskQueue,
-    workflowId: `freshness-${target}-${stamp()}`,
-    args: [{ target }],
-  });
-  const r = await follow(handle, `freshness of ${target}`);
+  const r = await runOnWorker<typeof freshnessWorkflow>(
+    cfg,
+    'freshnessWorkflow',
+    `freshness-${target}`,
+    { target },
+    `freshness of ${target}`,
+  );
   const limit = formatDuration(r.maxAgeMs);
   if (!r.fresh)
     throw new CliError(
