@@ -7,7 +7,7 @@ setup:
 	@bash scripts/setup.sh
 
 demo: setup
-	$(TSX) client/demo.ts
+	node dist/current/client/demo.js
 
 test: setup lint
 	node_modules/.bin/vitest run

@@ -18,6 +18,7 @@ import { openStore } from '../activities/storage/open.js';
 import { bytes } from '../client/format.js';
 import { type Stack, startStack } from '../client/stack/index.js';
 import { approversOf, localManifestKey, peopleYaml, throwawayKeys } from '../client/stack/keys.js';
+import { stopOnSignals } from '../client/stack/pidfile.js';
 import { REPO_ROOT } from '../client/stack/processes.js';
 import { DEFAULT_CONFIG_PATH, type LifeboatConfig, loadConfig } from '../config/config.js';
 import type { BackupManifest, VerificationRecord } from '../common/backups.js';
@@ -79,6 +80,9 @@ export const median = (xs: number[]): number => {
 export const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));
 
 export interface WorkerProcess {
+  pid: number;
+  /** The configuration it runs (the example's, with the throwaway people enrolled). */
+  configFile: string;
   memory: ReturnType<typeof sampleTreeMemory>;
   stop(): Promise<void>;
 }
@@ -101,7 +105,7 @@ export async function startWorker(env: Record<string, string>, logDir: string, s
   const logFile = join(logDir, 'worker.log');
   const out = createWriteStream(logFile);
   const config = configWithThrowawayPeople(env, scratch);
-  // detached: its own process group, so the tsx launcher and its node child can be killed together.
+  // detached: its own process group, so the worker and anything it runs can be killed together.
   const child: ChildProcess = spawn(join(REPO_ROOT, 'bin/lifeboat'), ['--config', config, 'worker'], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
@@ -138,7 +142,7 @@ export async function startWorker(env: Record<string, string>, logDir: string, s
     await stop();
     throw err;
   }
-  return { memory, stop };
+  return { pid: child.pid!, configFile: config, memory, stop };
 }
 
 /** The embedded stack of one benchmark run, and what the benchmark started on it. */
@@ -162,15 +166,28 @@ export interface Harness {
 export async function withHarness<T>(body: (h: Harness) => Promise<T>): Promise<T> {
   const logDir = join(REPO_ROOT, '.lifeboat', 'bench-logs', new Date().toISOString().replace(/[:.]/g, '-'));
   log(`starting PostgreSQL, SeaweedFS and Temporal (logs in ${logDir})`);
-  const stack = await startStack({ logDir, ui: false });
+  let cleanup = async () => {};
+  const starting = startStack({ logDir, ui: false, role: 'bench' });
+  // Ctrl-C or SIGTERM must not leave the servers and the worker behind: clean up (once the stack is
+  // up), then die of the signal. A crash's leftovers are cleared by the next stack (its pid file).
+  const offSignals = stopOnSignals(async (signal) => {
+    log(`${signal}: stopping`);
+    await starting.catch(() => undefined);
+    await cleanup();
+  });
+  const stack = await starting.catch((err: unknown) => {
+    offSignals();
+    throw err;
+  });
   const scratch = mkdtempSync(join(tmpdir(), 'lifeboat-bench-'));
+  stack.pidFile.folder(scratch);
   // The example signs its manifests: a key for this run's fresh store, for the worker and this process.
   process.env.LIFEBOAT_MANIFEST_KEY = localManifestKey(scratch);
   let worker: WorkerProcess | undefined;
   let connection: Connection | undefined;
   // Once only: a signal and the finally block below may both ask for it.
   let stopping: Promise<void> | undefined;
-  const cleanup = () =>
+  cleanup = () =>
     (stopping ??= (async () => {
       await worker?.stop().catch((err: Error) => log(`stopping the worker failed: ${err.message}`));
       await stack.stop();
@@ -179,12 +196,6 @@ export async function withHarness<T>(body: (h: Harness) => Promise<T>): Promise<
       // closed one throws outside any promise, which would cut the stack's shutdown short.
       await connection?.close().catch(() => undefined);
     })());
-  // Ctrl-C must not leave the servers and the worker behind: clean up, then die of the signal.
-  const onSignal = (signal: NodeJS.Signals) => {
-    log(`${signal}: stopping`);
-    void cleanup().finally(() => process.kill(process.pid, signal));
-  };
-  process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
   try {
     return await body({
       stack,
@@ -193,6 +204,7 @@ export async function withHarness<T>(body: (h: Harness) => Promise<T>): Promise<
       async startWorker(env) {
         if (worker) throw new Error('the benchmark already started a worker');
         worker = await startWorker(env, logDir, scratch);
+        stack.pidFile.process(worker.pid, 'bin/lifeboat worker');
         return worker;
       },
       async connect(address) {
@@ -203,7 +215,7 @@ export async function withHarness<T>(body: (h: Harness) => Promise<T>): Promise<
   } finally {
     log('stopping the worker and the stack');
     await cleanup();
-    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+    offSignals();
   }
 }
 

@@ -15,6 +15,7 @@ import { startEmbedded } from './embedded.js';
 import { startBoard } from './board/server.js';
 import { follow } from './follow.js';
 import { exportReports } from './report-export.js';
+import { stopOnSignals } from './stack/pidfile.js';
 import { REPO_ROOT } from './stack/processes.js';
 import { backupVerdict, verificationVerdict } from './verdicts.js';
 
@@ -29,9 +30,17 @@ const log = (line: string) => console.log(`• ${line}`);
 /** Where the drills' reports are copied, to be read after the demo's store is gone (git-ignored). */
 const REPORTS_DIR = join(REPO_ROOT, 'demo-reports');
 
-const embedded = await startEmbedded({ leads, ui: true, log, quietNotifications: true });
+const starting = startEmbedded({ leads, ui: true, log, quietNotifications: true, role: 'demo' });
+let board: Awaited<ReturnType<typeof startBoard>> | undefined;
+// Ctrl-C or SIGTERM: everything started is stopped (once started), then the demo dies of the signal.
+stopOnSignals(async (signal) => {
+  log(`${signal}: stopping the board, the worker, Temporal, PostgreSQL and SeaweedFS`);
+  await board?.stop();
+  await (await starting.catch(() => undefined))?.stop();
+});
+const embedded = await starting;
 let failed = false;
-const board = await startBoard({ config: embedded.config, port: 0 }).catch((err: Error) => {
+board = await startBoard({ config: embedded.config, port: 0 }).catch((err: Error) => {
   log(`the board did not start: ${err.message}`);
   return undefined;
 });

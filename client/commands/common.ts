@@ -1,35 +1,27 @@
-// What the command modules share: the configuration named by the global --config, the target
-// chosen from it, and the options several subjects take. Refusals here are ConfigError or
-// InputError, which the entry turns into exit 2 before anything runs.
+// What the command definitions share: options several subjects take, and `lazy`, which loads a
+// command's action module only when that command runs. Definitions import commander and nothing
+// heavy (no Temporal client, AWS SDK, pg, zod or YAML), so `lifeboat --help` starts at once.
 import { type Command, Option } from 'commander';
-import { ConfigError } from '../../common/errors.js';
-import { type LifeboatConfig, loadConfig, targetConfig } from '../../config/config.js';
-import { type Answerer, whoAmI } from '../incidents.js';
-import { keyFileFor } from '../sign.js';
-
-/** The configuration the global --config names (or $LIFEBOAT_CONFIG, or the example). */
-export function configOf(program: Command): LifeboatConfig {
-  return loadConfig(program.opts<{ config?: string }>().config);
-}
-
-/** The --target given, or the only configured one. */
-export function chooseTarget(cfg: LifeboatConfig, given: string | undefined): string {
-  if (given) return (targetConfig(cfg, given), given);
-  const names = Object.keys(cfg.targets);
-  if (names.length === 1) return names[0]!;
-  throw new ConfigError(`several targets are configured (${names.join(', ')}): pass --target`);
-}
 
 export const targetOption = () => new Option('-t, --target <name>', 'target database, by its configured name');
 export const asOption = () => new Option('--as <name>', 'who you are (default: $LIFEBOAT_USER or your login)');
 export const keyOption = () =>
   new Option('--key <file>', 'your SSH key: a private key file, or a .pub whose private half is in ssh-agent (default: $LIFEBOAT_SSH_KEY)');
-
-/** Who answers (--as) and the key that signs it (--key), settled before Temporal is reached. */
-export function answererOf(opts: { as?: string; key?: string }): Answerer {
-  const by = whoAmI(opts.as);
-  return { by, keyFile: keyFileFor(by, opts.key) };
-}
+export const jsonOption = (what = 'print JSON (the shape: README.md, "Scripting")') => new Option('--json', what);
 
 /** For an option given several times: each value kept, in order. */
 export const repeatable = (value: string, previous: string[] = []) => [...previous, value];
+
+/**
+ * The action of a command, imported when the command runs: `pick` names it in its module. Commander
+ * calls it with the command's arguments, its options and the command itself (actions read the
+ * global --config from that command).
+ */
+export function lazy<M, A extends unknown[]>(load: () => Promise<M>, pick: (module: M) => (...args: A) => unknown) {
+  return async (...args: A): Promise<void> => {
+    await pick(await load())(...args);
+  };
+}
+
+/** The global options, as any command of the program sees them. */
+export const globalsOf = (command: Command) => command.optsWithGlobals<{ config?: string }>();

@@ -1,32 +1,12 @@
 // `lifeboat declare`, `status`, `approve`, `reject`, `complete`, `abort`, `list` and `report`: the
-// incident commander's commands. An incident id is checked as the command line is parsed, so a
-// mistyped one is bad input (exit 2) before Temporal is reached; a refused decision exits 1.
+// incident commander's commands (the actions: client/actions/incidents.ts). An incident id is
+// checked as the command line is parsed, so a mistyped one is bad input (exit 2) before Temporal is
+// reached; a refused decision exits 1.
 import { Option, type Command } from 'commander';
-import { readFileSync } from 'node:fs';
-import { readReport, renderMarkdown } from '../../activities/reports/report.js';
-import { openStore } from '../../activities/storage/open.js';
-import { InputError } from '../../common/errors.js';
 import { assertIncidentId } from '../../common/names.js';
-import { type Level } from '../../common/plans.js';
-import { triage } from '../../workflows/triage.js';
-import { CliError, connectClient } from '../follow.js';
-import { parseKeyOption, parseKeysFile } from '../key-tuples.js';
-import {
-  abort,
-  complete,
-  declare,
-  incidentInput,
-  incidentResult,
-  incidentStatus,
-  listIncidents,
-  renderIncidents,
-  renderStatus,
-  vote,
-  whoAmI,
-} from '../incidents.js';
-import { listJson, statusJson } from '../status-json.js';
-import { requireWorker } from '../worker-check.js';
-import { answererOf, asOption, chooseTarget, configOf, keyOption, repeatable, targetOption } from './common.js';
+import { asOption, jsonOption, keyOption, lazy, repeatable, targetOption } from './common.js';
+
+const actions = () => import('../actions/incidents.js');
 
 const incidentArg = () =>
   ['<incident>', 'incident id (inc-YYYYMMDD-HHMMSS-xxxx), or a drill id', (id: string) => (assertIncidentId(id), id)] as const;
@@ -38,40 +18,7 @@ const commaList = (value: string, previous: string[] = []) => [
     .filter(Boolean),
 ];
 
-/** What commander gives `declare`, option by option. */
-interface DeclareOptions {
-  target?: string;
-  summary: string;
-  level?: Level;
-  records?: string;
-  featureDown?: boolean;
-  systemDown?: boolean;
-  dataLost?: boolean;
-  table?: string;
-  keys?: string[];
-  key?: string[];
-  keysFile?: string;
-  where?: string[];
-  children?: boolean;
-  goodBefore?: string;
-  overrideRecordLimit?: boolean;
-  inPlace?: boolean;
-  freezeWrites?: boolean;
-  declaredAt?: string;
-  as?: string;
-}
-
-function readKeysFile(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new InputError(`--keys-file ${file}: ${(err as Error).message}`);
-  }
-}
-
 export function registerIncidentCommands(program: Command): void {
-  const config = () => configOf(program);
-
   program
     .command('declare')
     .description("declare an incident and run its level's recovery plan, timed against the RTO from now (or --declared-at)")
@@ -104,83 +51,15 @@ export function registerIncidentCommands(program: Command): void {
     .option('--freeze-writes', "run the target's freezeWrites hook first, and its unfreezeWrites hook at the end")
     .option('--declared-at <time>', 'when the incident was declared, if before now (ISO)')
     .addOption(asOption())
-    .action(async (opts: DeclareOptions) => {
-      const cfg = config();
-      const target = chooseTarget(cfg, opts.target);
-      const records = opts.records === undefined ? undefined : Number(opts.records);
-      if (records !== undefined && (!Number.isSafeInteger(records) || records < 0))
-        throw new InputError(`--records must be a whole number, not "${opts.records}"`);
-      const declaredAt = opts.declaredAt ?? new Date().toISOString();
-      const { table, keys, where } = opts;
-      const keyTuples = [
-        ...(opts.key ?? []).map(parseKeyOption),
-        ...(opts.keysFile ? parseKeysFile(readKeysFile(opts.keysFile), opts.keysFile) : []),
-      ];
-      const input = incidentInput({
-        target,
-        summary: opts.summary,
-        declaredBy: whoAmI(opts.as),
-        declaredAt,
-        level: opts.level,
-        triage: {
-          recordsAffected: records,
-          featureUnavailable: opts.featureDown === true,
-          systemDown: opts.systemDown === true,
-          dataLost: opts.dataLost === true,
-        },
-        freezeWrites: opts.freezeWrites === true,
-        options: {
-          table,
-          inPlace: opts.inPlace === true,
-          record:
-            table && (keys || where || keyTuples.length)
-              ? {
-                  table,
-                  keys,
-                  ...(keyTuples.length ? { keyTuples } : {}),
-                  filter: where,
-                  includeChildren: opts.children === true,
-                  goodBefore: opts.goodBefore ?? declaredAt,
-                  overrideRecordLimit: opts.overrideRecordLimit === true,
-                }
-              : undefined,
-        },
-      });
-      // A triaged level is known here too: an L1 by triage needs its records as much as a declared one.
-      const level = input.level ?? triage(input.triage ?? {}).level;
-      if (level === 'L1' && !input.options.record)
-        throw new InputError('an L1 needs --table and --keys or --where (the records to bring back)');
-      const client = await connectClient(cfg);
-      await requireWorker(client, cfg);
-      await declare(client, cfg, input);
-      console.log(`✔ incident ${input.incidentId} declared (${input.level ?? 'level by triage'}, target ${target})`);
-      console.log(`  follow it: lifeboat status ${input.incidentId} --watch`);
-      console.log(`  Web UI   : ${cfg.temporal.uiUrl}/namespaces/${cfg.temporal.namespace}/workflows/${input.incidentId}`);
-    });
+    .action(lazy(actions, (m) => m.declare));
 
   program
     .command('status')
     .description("an incident's timeline, what waits on whom, and the RTO clock")
     .argument(...incidentArg())
     .option('--watch', 'refresh until the incident ends')
-    .option('--json', 'print JSON, once (the shape: README.md, client/status-json.ts)')
-    .action(async (id: string, opts: { watch?: boolean; json?: boolean }) => {
-      if (opts.watch && opts.json) throw new InputError('--json prints the status once: drop --watch (poll it instead)');
-      const client = await connectClient(config());
-      if (opts.json) {
-        const status = await incidentStatus(client, id);
-        const result = await incidentResult(client, id);
-        return console.log(JSON.stringify(statusJson({ ...status, result }), null, 2));
-      }
-      for (;;) {
-        const status = await incidentStatus(client, id);
-        const screen = renderStatus(status);
-        if (!opts.watch) return console.log(screen);
-        process.stdout.write(`\x1b[2J\x1b[H${screen}\n`);
-        if (status.incident.outcome) return;
-        await new Promise((ok) => setTimeout(ok, 2000));
-      }
-    });
+    .addOption(jsonOption('print JSON, once (the shape: README.md, "Scripting")'))
+    .action(lazy(actions, (m) => m.status));
 
   for (const decision of ['approve', 'reject'] as const) {
     program
@@ -195,12 +74,7 @@ export function registerIncidentCommands(program: Command): void {
       .addOption(asOption())
       .addOption(keyOption())
       .option('--reason <text>', 'why')
-      .action(async (id: string, opts: { gate?: string; as?: string; key?: string; reason?: string }) => {
-        const cfg = config();
-        if (decision === 'reject' && !opts.reason) throw new InputError('a rejection needs a reason (--reason "…")');
-        const answerer = answererOf(opts);
-        console.log(await vote(await connectClient(cfg), id, decision, { ...answerer, gate: opts.gate, reason: opts.reason }));
-      });
+      .action(lazy(actions, (m) => (id: string, opts: object, command: Command) => m.answerGate(decision, id, opts, command)));
   }
 
   program
@@ -212,12 +86,7 @@ export function registerIncidentCommands(program: Command): void {
     .addOption(keyOption())
     .option('--note <text>', 'what was done (a ticket id, a conclusion)')
     .option('--choose <option>', 'an option the task offers, e.g. rollback or restore (repeatable)', repeatable)
-    .action(async (id: string, opts: { task?: string; as?: string; key?: string; note?: string; choose?: string[] }) => {
-      const cfg = config();
-      const answerer = answererOf(opts);
-      const client = await connectClient(cfg);
-      console.log(await complete(client, id, { ...answerer, task: opts.task, note: opts.note, choices: opts.choose }));
-    });
+    .action(lazy(actions, (m) => m.complete));
 
   program
     .command('abort')
@@ -226,40 +95,25 @@ export function registerIncidentCommands(program: Command): void {
     .requiredOption('--reason <text>', 'why')
     .addOption(asOption())
     .addOption(keyOption())
-    .action(async (id: string, opts: { reason: string; as?: string; key?: string }) => {
-      const cfg = config();
-      const answerer = answererOf(opts);
-      console.log(await abort(await connectClient(cfg), id, { ...answerer, reason: opts.reason }));
-    });
+    .action(lazy(actions, (m) => m.abort));
 
   program
     .command('list')
     .description('open incidents with their level, RTO status and current step')
     .option('--all', 'ended incidents too')
-    .option('--json', 'print JSON (the shape: README.md, client/status-json.ts)')
-    .action(async (opts: { all?: boolean; json?: boolean }) => {
-      const rows = await listIncidents(await connectClient(config()), Boolean(opts.all));
-      console.log(opts.json ? JSON.stringify(listJson(rows), null, 2) : renderIncidents(rows, Boolean(opts.all)));
-    });
+    .addOption(jsonOption())
+    .action(lazy(actions, (m) => m.list));
 
   program
     .command('report')
     .description("print an incident's report (Markdown; --json for the data); the SVG timeline lies beside it in the store")
     .argument(...incidentArg())
     .addOption(targetOption())
-    .option('--json', 'print JSON')
-    .action(async (id: string, opts: { target?: string; json?: boolean }) => {
-      const cfg = config();
-      const target = chooseTarget(cfg, opts.target);
-      const storeName = cfg.targets[target]!.store;
-      const store = openStore(storeName, cfg.stores[storeName]!);
-      const report = await readReport(store, id);
-      if (!report)
-        throw new CliError(
-          `no report for ${id} in store "${storeName}" yet: it is written when the incident ends (lifeboat status ${id})`,
-          1,
-        );
-      console.log(opts.json ? JSON.stringify(report, null, 2) : renderMarkdown(report, 'timeline.svg'));
-      if (!opts.json) console.error(`(stored under ${store.location}/reports/${id}/)`);
-    });
+    .addOption(jsonOption("print the report's JSON"))
+    .action(
+      lazy(
+        () => import('../actions/report.js'),
+        (m) => m.report,
+      ),
+    );
 }

@@ -1,6 +1,6 @@
 // `lifeboat slack serve`: the receiver that turns Slack's button clicks into signed approvals.
 import { type Command } from 'commander';
-import { configOf } from './common.js';
+import { lazy } from './common.js';
 
 export function registerSlackCommands(program: Command): void {
   program
@@ -10,9 +10,10 @@ export function registerSlackCommands(program: Command): void {
     .description(
       "receive Slack's button clicks (HTTP, or Socket Mode per notify.slack.receiver) and turn them into approvals, until Ctrl-C",
     )
-    .action(async () => {
-      // Loaded on demand: Bolt is heavy and only this command needs it.
-      const { serveSlack } = await import('../slack/serve.js');
-      await serveSlack(configOf(program));
-    });
+    .action(
+      lazy(
+        () => import('../actions/slack.js'),
+        (m) => m.serve,
+      ),
+    );
 }

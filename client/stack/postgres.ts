@@ -6,6 +6,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { runTool } from '../../activities/postgres/tool.js';
+import type { Tracker } from './pidfile.js';
 
 const run = promisify(execFile);
 const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
@@ -35,8 +36,9 @@ async function postgresUser() {
   return { uid: Number(stdout.trim()), gid: Number(gid.trim()), name: 'postgres' };
 }
 
-export async function startPostgres(port: number, logFile: string): Promise<PostgresServer> {
+export async function startPostgres(port: number, logFile: string, tracker?: Tracker): Promise<PostgresServer> {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-pg-'));
+  tracker?.folder(dir);
   const owner = await postgresUser();
   if (owner) chownSync(dir, owner.uid, owner.gid);
   chmodSync(dir, 0o700);
@@ -47,6 +49,7 @@ export async function startPostgres(port: number, logFile: string): Promise<Post
   // The log lives in the cluster's folder while it runs (the owner can write there) and is
   // copied out on stop, so a failing run can be read.
   const serverLog = join(dir, 'server.log');
+  tracker?.cluster(data, owner !== undefined);
   await asOwner(owner, 'pg_ctl', ['-D', data, '-o', options, '-l', serverLog, '-w', '-t', '60', 'start']);
   return {
     port,

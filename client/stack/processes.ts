@@ -3,10 +3,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, openSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { REPO_ROOT } from '../../config/root.js';
+import type { Tracker } from './pidfile.js';
 
-export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export { REPO_ROOT } from '../../config/root.js';
 
 /** A tool installed by scripts/setup into the project's virtual environment. */
 export function venvTool(name: 'temporal' | 'temporal-test-server' | 'weed'): string {
@@ -60,10 +61,11 @@ export function startDaemon(
   command: string,
   args: string[],
   logFile: string,
-  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+  options: { cwd?: string; env?: NodeJS.ProcessEnv; tracker?: Tracker } = {},
 ): Daemon {
   const log = openSync(logFile, 'a');
   const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', log, log] });
+  options.tracker?.process(child.pid, command);
   const exited = new Promise<void>((ok) => child.once('exit', () => ok()));
   const alive = () => child.exitCode === null && child.signalCode === null;
   const endWith = async (signal: NodeJS.Signals, graceMs: number) => {

@@ -3,6 +3,7 @@ import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Tracker } from './pidfile.js';
 import { type Daemon, freePorts, startDaemon, venvTool, waitForPort } from './processes.js';
 
 export interface S3Server {
@@ -20,8 +21,10 @@ export interface S3Server {
 export async function startSeaweed(
   logFile: string,
   credentials = { accessKeyId: 'lifeboat', secretAccessKey: 'lifeboat-secret' },
+  tracker?: Tracker,
 ): Promise<S3Server> {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-s3-'));
+  tracker?.folder(dir);
   const [master, volume, filer, s3, masterGrpc, volumeGrpc, filerGrpc, s3Grpc] = await freePorts(8);
   const config = join(dir, 's3.json');
   writeFileSync(
@@ -60,7 +63,7 @@ export async function startSeaweed(
   const endpoint = `http://127.0.0.1:${s3}`;
   let daemon: Daemon;
   const launch = async () => {
-    daemon = startDaemon(venvTool('weed'), args, logFile);
+    daemon = startDaemon(venvTool('weed'), args, logFile, { tracker });
     await waitForPort(s3!, 'SeaweedFS S3', 60_000, () => daemon.process.exitCode === null);
   };
   await launch();

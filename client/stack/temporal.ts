@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SEARCH_ATTRIBUTES } from '../../workflows/messages.js';
+import type { Tracker } from './pidfile.js';
 import { freePorts, startDaemon, venvTool, waitForPort } from './processes.js';
 
 export interface TemporalServer {
@@ -20,10 +21,13 @@ export interface TemporalOptions {
   ui: boolean;
   /** Registers Lifeboat's search attributes as the server starts (default); false leaves a bare server, as `lifeboat server prepare` finds a real one. */
   searchAttributes?: boolean;
+  /** Records the server's process and folder (client/stack/pidfile.ts). */
+  tracker?: Tracker;
 }
 
 export async function startTemporal(logFile: string, options: TemporalOptions): Promise<TemporalServer> {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-temporal-'));
+  options.tracker?.folder(dir);
   const [port, uiPort, httpPort, metricsPort] = await freePorts(4);
   const args = [
     'server',
@@ -44,7 +48,7 @@ export async function startTemporal(logFile: string, options: TemporalOptions): 
     ...(options.searchAttributes === false ? [] : SEARCH_ATTRIBUTES.flatMap((key) => ['--search-attribute', `${key.name}=Keyword`])),
   ];
   args.push(...(options.ui ? ['--ui-port', String(uiPort)] : ['--headless']));
-  let daemon = startDaemon(venvTool('temporal'), args, logFile);
+  let daemon = startDaemon(venvTool('temporal'), args, logFile, { tracker: options.tracker });
   const ready = async () => {
     const alive = () => daemon.process.exitCode === null;
     await waitForPort(port!, 'Temporal dev server', 90_000, alive);
@@ -58,7 +62,7 @@ export async function startTemporal(logFile: string, options: TemporalOptions): 
     kill: () => daemon.kill(),
     restart: async () => {
       await daemon.kill();
-      daemon = startDaemon(venvTool('temporal'), args, logFile);
+      daemon = startDaemon(venvTool('temporal'), args, logFile, { tracker: options.tracker });
       await ready();
     },
   };
