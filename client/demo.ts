@@ -12,7 +12,7 @@ import type { backupWorkflow, drillWorkflow, verifyWorkflow } from '../workflows
 import { newDrillId, renderVerdict, watchDrill } from './drill.js';
 import { driveIncident } from './drive.js';
 import { startEmbedded } from './embedded.js';
-import { startBoard } from './board/server.js';
+import { type Board, startBoard } from './board/server.js';
 import { follow } from './follow.js';
 import { exportReports } from './report-export.js';
 import { stopOnSignals } from './stack/pidfile.js';
@@ -31,19 +31,20 @@ const log = (line: string) => console.log(`• ${line}`);
 const REPORTS_DIR = join(REPO_ROOT, 'demo-reports');
 
 const starting = startEmbedded({ leads, ui: true, log, quietNotifications: true, role: 'demo' });
-let board: Awaited<ReturnType<typeof startBoard>> | undefined;
+/** The board, once it runs: the signal handler stops it too. */
+const started: { board?: Board } = {};
 // Ctrl-C or SIGTERM: everything started is stopped (once started), then the demo dies of the signal.
 stopOnSignals(async (signal) => {
   log(`${signal}: stopping the board, the worker, Temporal, PostgreSQL and SeaweedFS`);
-  await board?.stop();
+  await started.board?.stop();
   await (await starting.catch(() => undefined))?.stop();
 });
 const embedded = await starting;
 let failed = false;
-board = await startBoard({ config: embedded.config, port: 0 }).catch((err: Error) => {
+const board = (started.board = await startBoard({ config: embedded.config, port: 0 }).catch((err: Error) => {
   log(`the board did not start: ${err.message}`);
   return undefined;
-});
+}));
 try {
   const { client, config, stack } = embedded;
   const { taskQueue } = config.temporal;
