@@ -98,6 +98,7 @@ ${verdicts.map((lines) => lines.join('\n')).join('\n\n')}
 
 Where to look
   Temporal Web UI : ${stack.temporal.uiUrl} (stops with the demo; "bin/lifeboat dev" keeps a stack running)
+  incident board  : ${board ? `${board.url}/ ` : ''}(stops with the demo; "bin/lifeboat dev" keeps one on http://127.0.0.1:8090/)
   reports         : ${REPORTS_DIR}/index.md — ${copied.map((p) => p.slice(REPO_ROOT.length + 1)).join(', ')}
                     (Markdown with its timeline.svg beside it, and report.json; kept after the demo stops)
   notifications   : ${stack.logDir}/notifications.log (console notifier; configure notify.slack for Slack)

@@ -16,6 +16,16 @@ const TYPES: Record<string, BoardRun['kind']> = { incidentWorkflow: 'incident', 
 /** temporal.api.enums.v1.PendingActivityState SCHEDULED: taken by no worker. */
 const SCHEDULED = 1;
 
+/** How long the poll waits for a closed run's status (a query a worker must answer). */
+const CLOSED_QUERY_MS = 10_000;
+
+/** The promise's value, or undefined once `ms` have passed. */
+function within<T>(ms: number, promise: Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 const quoted = (text: string) => `'${text.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 
 export class RunReader {
@@ -104,7 +114,10 @@ export class RunReader {
     const key = wf.runId;
     const known = this.closed.get(key);
     if (known) return known;
-    const run: BoardRun = { ...this.base(wf), ...(await this.statuses(wf.workflowId)) };
+    // A closed run answers queries only through a worker (it replays): with none, the poll does not wait for it.
+    const read = await within(CLOSED_QUERY_MS, this.statuses(wf.workflowId));
+    if (!read) problems.push(`${wf.workflowId} ended; its steps cannot be read without a worker (its report has them)`);
+    const run: BoardRun = { ...this.base(wf), ...read };
     const handle = this.client.workflow.getHandle(wf.workflowId, wf.runId);
     try {
       if (run.kind === 'drill') run.drill = (await handle.result()) as DrillResult;

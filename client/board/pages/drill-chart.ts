@@ -17,7 +17,7 @@ export function drillChart(target: string, drills: TrendRow[]): SafeHtml {
   const top = Math.max(1.2, ...shown.map((d) => (d.recoveryMs ?? 0) / d.rtoMs));
   // A recovery of seconds against an hour still shows as a sliver, never as nothing.
   const y = (share: number) => Math.min(BOTTOM - 2, BOTTOM - (share / top) * (BOTTOM - TOP));
-  const slot = (WIDTH - LEFT - 8) / shown.length;
+  const slot = Math.min(40, (WIDTH - LEFT - 8) / shown.length);
   const bars = shown.map((d, i) => {
     const share = d.recoveryMs === undefined ? 0 : d.recoveryMs / d.rtoMs;
     const x = LEFT + i * slot + slot * 0.2;
