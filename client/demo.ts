@@ -22,7 +22,7 @@ if (!Number.isSafeInteger(leads) || leads < 1) {
 
 const log = (line: string) => console.log(`• ${line}`);
 const starting = startEmbedded({ leads, ui: true, log, quietNotifications: true, role: 'demo' });
-// Ctrl-C or SIGTERM: everything started is stopped (once started), then the demo dies of the signal.
+// Ctrl-C or SIGTERM: everything started is stopped (once started), then the demo exits 130 or 143 (128 + the signal).
 stopOnSignals(async (signal) => {
   log(`${signal}: stopping the worker, Temporal, PostgreSQL and SeaweedFS`);
   await (await starting.catch(() => undefined))?.stop();
