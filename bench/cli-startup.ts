@@ -8,7 +8,7 @@
 // the embedded stack, with a worker. Its output is checked against the status schema before timing
 // (a command that fails fast would look fast). The TypeScript entry under tsx, as bin/lifeboat ran
 // it before it ran the compiled JavaScript, is timed beside them for reference. The last line:
-//   RESULT cli help_ratio=<help/node> status_ratio=<status/node> node_s=… help_s=… status_s=…
+//   RESULT cli help_ratio=<help/node> status_ratio=<status/node> node_s=… help_s=… status_s=… status_cpu_s=…
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -29,6 +29,9 @@ const run = promisify(execFile);
 interface Timing {
   command: string;
   mean: number;
+  /** CPU seconds (means): less swayed than wall time by what else the machine runs. */
+  user: number;
+  system: number;
   stddev: number;
   median: number;
   min: number;
@@ -109,7 +112,7 @@ async function main(argv: string[]): Promise<void> {
     const ms = (s: number) => `${(s * 1000).toFixed(0)} ms`;
     console.log(
       `\n${table(
-        ['command', 'mean', '± σ', 'median', 'min', 'max', 'vs node -e 0'],
+        ['command', 'mean', '± σ', 'median', 'min', 'max', 'vs node -e 0', 'CPU (user+sys)', 'CPU vs node -e 0'],
         results.map((r) => [
           r.command,
           ms(r.mean),
@@ -118,12 +121,14 @@ async function main(argv: string[]): Promise<void> {
           ms(r.min),
           ms(r.max),
           `${(r.mean / node.mean).toFixed(2)}×`,
+          ms(r.user + r.system),
+          `${((r.user + r.system) / (node.user + node.system)).toFixed(2)}×`,
         ]),
       )}\n(1-minute load average at the start: ${load.toFixed(2)}; ${runs} runs each after 3 warm-ups)\n`,
     );
     const [, help, statusTiming] = results as [Timing, Timing, Timing];
     console.log(
-      `RESULT cli help_ratio=${(help.mean / node.mean).toFixed(2)} status_ratio=${(statusTiming.mean / node.mean).toFixed(2)} node_s=${node.mean.toFixed(3)} help_s=${help.mean.toFixed(3)} status_s=${statusTiming.mean.toFixed(3)}`,
+      `RESULT cli help_ratio=${(help.mean / node.mean).toFixed(2)} status_ratio=${(statusTiming.mean / node.mean).toFixed(2)} node_s=${node.mean.toFixed(3)} help_s=${help.mean.toFixed(3)} status_s=${statusTiming.mean.toFixed(3)} status_cpu_s=${(statusTiming.user + statusTiming.system).toFixed(3)}`,
     );
   });
 }

@@ -161,7 +161,7 @@ export interface Harness {
 /**
  * Starts the stack, runs `body`, then always stops the worker and the stack, removes the scratch
  * folder and closes the client connection. Ctrl-C (SIGINT) or SIGTERM cleans up the same way, then
- * dies of the signal.
+ * exits 128 + the signal (130, 143).
  */
 export async function withHarness<T>(body: (h: Harness) => Promise<T>): Promise<T> {
   const logDir = join(REPO_ROOT, '.lifeboat', 'bench-logs', new Date().toISOString().replace(/[:.]/g, '-'));
@@ -169,7 +169,7 @@ export async function withHarness<T>(body: (h: Harness) => Promise<T>): Promise<
   let cleanup = async () => {};
   const starting = startStack({ logDir, ui: false, role: 'bench' });
   // Ctrl-C or SIGTERM must not leave the servers and the worker behind: clean up (once the stack is
-  // up), then die of the signal. A crash's leftovers are cleared by the next stack (its pid file).
+  // up), then exit 128 + the signal. A crash's leftovers are cleared by the next stack (its pid file).
   const offSignals = stopOnSignals(async (signal) => {
     log(`${signal}: stopping`);
     await starting.catch(() => undefined);

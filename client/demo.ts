@@ -33,7 +33,7 @@ const REPORTS_DIR = join(REPO_ROOT, 'demo-reports');
 const starting = startEmbedded({ leads, ui: true, log, quietNotifications: true, role: 'demo' });
 /** The board, once it runs: the signal handler stops it too. */
 const started: { board?: Board } = {};
-// Ctrl-C or SIGTERM: everything started is stopped (once started), then the demo dies of the signal.
+// Ctrl-C or SIGTERM: everything started is stopped (once started), then the demo exits 130 or 143 (128 + the signal).
 stopOnSignals(async (signal) => {
   log(`${signal}: stopping the board, the worker, Temporal, PostgreSQL and SeaweedFS`);
   await started.board?.stop();

@@ -10,7 +10,7 @@ import { type Board, startBoard } from './board/server.js';
 import { type Embedded, startEmbedded } from './embedded.js';
 import { DEMO_BUCKET } from './stack/index.js';
 import { globalsOf } from './commands/common.js';
-import { PidFile, liveOwner, pidDir, stopOnSignals, sweepDeadStacks } from './stack/pidfile.js';
+import { PidFile, lifeboatHome, liveOwner, pidDir, stopOnSignals, sweepDeadStacks } from './stack/pidfile.js';
 
 /** The action of `lifeboat dev` (client/commands/dev.ts). */
 export async function devCommand(opts: { leads: string }, command: Command): Promise<void> {
@@ -33,7 +33,7 @@ async function claimDev(): Promise<PidFile> {
   }
   const who = running ? `pid ${running.owner.pid}, since ${running.startedAt}` : `see ${path}`;
   throw new CliError(
-    `a dev stack is already running (${who}): use it (set -a; . ${join(pidDir(), '..', 'dev.env')}; set +a), or stop it with Ctrl-C in its terminal or kill ${running?.owner.pid ?? '<pid>'}`,
+    `a dev stack is already running (${who}): use it (set -a; . ${join(lifeboatHome(), 'dev.env')}; set +a), or stop it with Ctrl-C in its terminal or kill ${running?.owner.pid ?? '<pid>'}`,
     2,
   );
 }

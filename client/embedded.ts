@@ -60,11 +60,15 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
   options.log(`starting Temporal, PostgreSQL and SeaweedFS on free loopback ports (logs in ${logDir})`);
   const stack = await startStack({ logDir, ui: options.ui, role: options.role, pidFile: options.pidFile });
   const cleanup: Array<() => Promise<unknown>> = [() => stack.stop()];
+  let connection: Connection | undefined;
   let stopping: Promise<void> | undefined;
-  // Once, in the reverse order of starting: the worker, connections, dev.env, then the servers.
+  // Once, in the reverse order of starting: the worker, dev.env, then the servers. The client's
+  // connection closes last: a call still waiting on a run (a signal came mid-demo) retries on it,
+  // and a retry on a closed connection throws outside any promise, ending the process mid-stop.
   const stop = () =>
     (stopping ??= (async () => {
       for (const step of cleanup.reverse()) await step().catch(() => undefined);
+      await connection?.close().catch(() => undefined);
     })());
   try {
     await withClient(stack.postgres.adminUrl, (c) => c.query('CREATE DATABASE crm'));
@@ -104,8 +108,7 @@ export async function startEmbedded(options: EmbeddedOptions): Promise<Embedded>
     config.temporal = { ...config.temporal, address: stack.temporal.address, uiUrl: stack.temporal.uiUrl ?? config.temporal.uiUrl };
     const keys = throwawayKeys(keysDir, approversOf(config));
     config.people = { ...peopleOf(keys), ...config.people };
-    const connection = await Connection.connect({ address: config.temporal.address });
-    cleanup.push(() => connection.close());
+    connection = await Connection.connect({ address: config.temporal.address });
     const client = new Client({ connection, namespace: config.temporal.namespace });
     if (config.temporal.namespace !== 'default') {
       for (const line of (await prepareServer(client, config.temporal.namespace, NAMESPACE_RETENTION_MS)).lines) options.log(line);

@@ -4,7 +4,7 @@
 // dev.env; a second dev refused; dev killed with SIGKILL, leaving its servers running, then started
 // again, which clears them; SIGTERM, which stops everything and removes dev.env.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -175,4 +175,39 @@ stores:
     expect(existsSync(pidPath)).toBe(false);
     expectAllGone(record, postmaster);
   }, 120_000);
+});
+
+describe('the demo', () => {
+  it('SIGTERM mid-run stops everything it started, as dev does, and the demo exits 143', async () => {
+    const home = mkdtempSync(join(tmpdir(), 'lifeboat-demo-home-'));
+    try {
+      const env = { ...process.env, LIFEBOAT_HOME: home };
+      const demo = spawn(process.execPath, [join(REPO_ROOT, 'dist/current/client/demo.js'), '--leads', '50'], {
+        cwd: REPO_ROOT,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let out = '';
+      demo.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      demo.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      const exited = new Promise<number | null>((ok) => demo.once('exit', (code) => ok(code)));
+      // Up, and at work: the backup has started.
+      await expect
+        .poll(() => (demo.exitCode === null ? out.includes('Temporal Web UI:') : out), { timeout: 240_000, interval: 500 })
+        .toBe(true);
+      const [pidFile] = readdirSync(join(home, 'run')).filter((f) => f.startsWith('demo-'));
+      const record = readRecord(join(home, 'run', pidFile!))!;
+      expect(record.owner.pid).toBe(demo.pid);
+      const postmaster = Number(readFileSync(join(record.clusters[0]!.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+
+      demo.kill('SIGTERM');
+      expect(await exited).toBe(143); // 128 + SIGTERM, as a shell reports a process the signal ended
+      expect(out).toContain('• SIGTERM: stopping the worker, Temporal, PostgreSQL and SeaweedFS');
+      expect(existsSync(join(home, 'run', pidFile!))).toBe(false);
+      expectAllGone(record, postmaster);
+    } finally {
+      await sweepDeadStacks(join(home, 'run'));
+      rmSync(home, { recursive: true, force: true });
+    }
+  }, 300_000);
 });

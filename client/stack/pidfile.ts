@@ -12,7 +12,7 @@
 //   benchmarks alike.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { userInfo } from 'node:os';
+import { constants, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO_ROOT } from '../../config/root.js';
@@ -54,6 +54,9 @@ export function startOf(pid: number): string | undefined {
 }
 
 const isRunning = (p: Proc) => startOf(p.pid) === p.start;
+
+/** Without /proc (not Linux) no owner can be told dead: no stack is swept, and a dev.pid is taken as live. */
+const canTell = () => existsSync('/proc/self/stat');
 
 /** What a stack records as it starts each part; the servers' starters take it as an option. */
 export interface Tracker {
@@ -129,7 +132,7 @@ export function readRecord(path: string): StackRecord | undefined {
 /** The record at `path` while its owner runs; undefined when there is none or its owner is dead. */
 export function liveOwner(path: string): StackRecord | undefined {
   const record = readRecord(path);
-  return record && isRunning(record.owner) ? record : undefined;
+  return record && (!canTell() || isRunning(record.owner)) ? record : undefined;
 }
 
 const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
@@ -149,6 +152,7 @@ export async function clearLeftovers(record: StackRecord): Promise<void> {
 /** Clears the leftovers of every stack of this checkout whose owner died (SIGKILL, a crash). */
 export async function sweepDeadStacks(dir = pidDir()): Promise<string[]> {
   const swept: string[] = [];
+  if (!canTell()) return swept;
   for (const name of existsSync(dir) ? readdirSync(dir) : []) {
     if (!name.endsWith('.pid')) continue;
     const path = join(dir, name);
@@ -162,25 +166,21 @@ export async function sweepDeadStacks(dir = pidDir()): Promise<string[]> {
 }
 
 /**
- * Runs `stop` once on the first SIGINT or SIGTERM, then ends the process as that signal would
- * (`exit: false` leaves the process to end by itself). Returns what removes the handlers.
+ * Runs `stop` once on the first SIGINT or SIGTERM, then exits as a process killed by that signal
+ * reports it to its shell (128 + its number: 130, 143); `exit: false` leaves the process to end by
+ * itself. A second signal exits at once (what was not stopped, the next stack clears). Returns what
+ * removes the handlers.
  */
 export function stopOnSignals(stop: (signal: NodeJS.Signals) => Promise<unknown>, options: { exit?: boolean } = {}): () => void {
   let stopping = false;
+  const code = (signal: NodeJS.Signals) => 128 + (constants.signals[signal] ?? 0);
   const handler = (signal: NodeJS.Signals) => {
-    if (stopping) return;
+    if (stopping) process.exit(code(signal));
     stopping = true;
     void stop(signal)
       .catch((err: Error) => console.error(`stopping after ${signal} failed: ${err.message}`))
-      .finally(() => {
-        if (options.exit === false) return;
-        off();
-        process.kill(process.pid, signal);
-      });
-  };
-  const off = () => {
-    process.off('SIGINT', handler).off('SIGTERM', handler);
+      .finally(() => options.exit !== false && process.exit(code(signal)));
   };
   process.on('SIGINT', handler).on('SIGTERM', handler);
-  return off;
+  return () => void process.off('SIGINT', handler).off('SIGTERM', handler);
 }
