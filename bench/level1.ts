@@ -2,7 +2,7 @@
 // reminders and notifications, from a verified backup) against the DR document's own method, a
 // full `pg_restore -j2` of the same backup into a fresh database, on the CRM of N leads.
 //
-//   npm run bench:level1 -- --leads 1000000 [--runs 3]
+//   npm run bench:level1 -- --leads 1000000 [--runs 3] [--baseline 100000]
 //
 // OURS is timed from the incident's start to its result: declare, the L1 plan (choose the backup,
 // stage the records from it, compare, snapshot, approval, apply, check, clean up), the review task
@@ -20,7 +20,9 @@
 //   RESULT level1 ratio=<ours/raw> ours_s=<median> raw_s=<median> leads=<N>
 //   RESULT level1-first-row ratio=<first staged row/raw> first_row_s=<median> raw_s=<median> leads=<N>
 //   RESULT level1-no-copy ratio=<ours without a copy/raw> ours_s=<s> first_row_s=<s> raw_s=<median> leads=<N>
-// Compare ours_s at 1 000 000 leads with ours_s at 100 000 (run both) for how L1 grows with the data.
+// With --baseline B (e.g. --leads 1000000 --baseline 100000), a run at B leads comes first, on a
+// stack of its own, and a last line compares the two:
+//   RESULT level1-growth ratio=<ours at N / ours at B> ours_s=<s> baseline_s=<s> leads=<N> baseline=<B>
 import type { Client } from '@temporalio/client';
 import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -52,7 +54,8 @@ import {
 } from './common.js';
 import type { TreeMemory } from './proc-memory.js';
 
-const USAGE = 'usage: npm run bench:level1 -- [--leads N] [--runs R]   (N: positive integer, default 100000; R: 1 to 10, default 3)';
+const USAGE =
+  'usage: npm run bench:level1 -- [--leads N] [--runs R] [--baseline B]   (N: positive integer, default 100000; R: 1 to 10, default 3; B: leads of a first, smaller run to compare with, default 0: none)';
 /** Leads deleted before each OURS run: the most an L1 takes (L1_RECORD_LIMIT). */
 const DELETED_PER_RUN = 10;
 /** How often the driver looks for a waiting gate or task: half of it, on average, is added to OURS per wait. */
@@ -405,6 +408,20 @@ function report(o: Outcome): void {
 }
 
 await benchMain(USAGE, async (argv) => {
-  const { leads, runs } = parseIntegerOptions(argv, { leads: { default: 100_000, min: 1 }, runs: { default: 3, min: 1, max: 10 } });
-  report(await bench(leads, runs));
+  const { leads, runs, baseline } = parseIntegerOptions(argv, {
+    leads: { default: 100_000, min: 1 },
+    runs: { default: 3, min: 1, max: 10 },
+    baseline: { default: 0, min: 0 },
+  });
+  // With --baseline, the smaller CRM first (a stack of its own), then --leads: how L1 grows with the data.
+  const small = baseline ? await bench(baseline, runs) : undefined;
+  if (small) report(small);
+  const big = await bench(leads, runs);
+  report(big);
+  if (small) {
+    const ours = (o: Outcome) => median(o.rounds.map((r) => r.ours.ms)) / 1000;
+    console.log(
+      `RESULT level1-growth ratio=${(ours(big) / ours(small)).toFixed(4)} ours_s=${ours(big).toFixed(3)} baseline_s=${ours(small).toFixed(3)} leads=${leads} baseline=${baseline}`,
+    );
+  }
 });
