@@ -12,7 +12,7 @@
 // fails: a time of a wrong result is worthless. RAW is `createdb` + `pg_restore -j2` of the
 // backup's dump, downloaded beforehand to a local file (pg_restore -j needs a seekable file).
 // The two alternate, and medians are compared. Each OURS run also times its first staged row: a
-// separate session polls the incident's staging table of crm_leads (every FIRST_ROW_POLL_MS) from
+// separate session polls the incident's staging table of crm_leads (level1-probes.ts) from
 // the incident's start until it holds a row. Last, one more OURS run with no recovery copy: the
 // verification's kept copy is dropped first, so the plan restores the tables the selection needs
 // into a scratch database (selective restore), as it does for a backup that was not the newest
@@ -26,10 +26,8 @@
 import type { Client } from '@temporalio/client';
 import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
-import { escapeIdentifier, withClient } from '../activities/postgres/connection.js';
-import { findKeptCopy } from '../activities/postgres/recovery-copy.js';
-import { stagingSchema } from '../common/names.js';
+import { withClient } from '../activities/postgres/connection.js';
+import { FIRST_ROW_POLL_MS, dropKeptCopy, watchFirstRow } from './level1-probes.js';
 import { fingerprintDatabase } from '../activities/postgres/inspect.js';
 import { declare, incidentInput } from '../client/incidents.js';
 import { bytes, table } from '../client/format.js';
@@ -62,8 +60,6 @@ const DELETED_PER_RUN = 10;
 const POLL_MS = 50;
 /** An incident still running after this long is stuck: the benchmark fails rather than wait for ever. */
 const INCIDENT_TIMEOUT_MS = 30 * 60_000;
-/** How often the first-row watcher looks into the staging table: the resolution of "first staged row". */
-const FIRST_ROW_POLL_MS = 20;
 
 // ───────────────────────────────────── The people: a driver ─────────────────────────────────────
 
@@ -104,47 +100,6 @@ async function deleteRandomLeads(url: string, n: number, used: Set<string>): Pro
     for (const id of ids) used.add(id);
     return ids.sort((a, b) => Number(a) - Number(b));
   });
-}
-
-/**
- * Watches for the first row staged for `incidentId` (its staging table of crm_leads holding a row),
- * from a session of its own; `stop()` returns the ms from `t0` (performance.now()) it was first
- * seen, or NaN when it never was.
- */
-function watchFirstRow(url: string, incidentId: string, t0: number): { stop: () => Promise<number> } {
-  const relation = `${escapeIdentifier(stagingSchema(incidentId))}.${escapeIdentifier('crm_leads')}`;
-  let seenAt = NaN;
-  let stopped = false;
-  const done = (async () => {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
-      while (!stopped && Number.isNaN(seenAt)) {
-        const { rows } = await c.query<{ r: string | null }>('SELECT to_regclass($1)::text AS r', [relation]);
-        // The table exists from the staging's start; it may be dropped at the end, while we look.
-        if (rows[0]!.r && (await c.query(`SELECT 1 FROM ${relation} LIMIT 1`).catch(() => ({ rowCount: 0 }))).rowCount)
-          seenAt = performance.now() - t0;
-        else await new Promise((ok) => setTimeout(ok, FIRST_ROW_POLL_MS));
-      }
-    } finally {
-      await c.end();
-    }
-  })();
-  return {
-    stop: async () => {
-      stopped = true;
-      await done;
-      return seenAt;
-    },
-  };
-}
-
-/** Drops the verification's kept recovery copy of the backup, so the next L1 makes its own (selective restore). */
-async function dropKeptCopy(adminUrl: string, backupId: string): Promise<void> {
-  const kept = await findKeptCopy(adminUrl, 'crm', backupId);
-  if (!kept) throw new Error(`backup ${backupId} has no kept recovery copy: its verification should have kept one`);
-  await withClient(adminUrl, (c) => c.query(`DROP DATABASE ${escapeIdentifier(kept)} WITH (FORCE)`));
-  log(`dropped the kept recovery copy ${kept}: the next L1 restores the tables it needs (selective restore)`);
 }
 
 const stagingSchemas = (url: string) =>
@@ -327,7 +282,7 @@ function stepTable(runs: OursRun[], labels: string[]): string {
     }
     add('gaps', "(between the incident's steps)", '', r, last - first - stepsMs);
     add('end', '(end: last step → result: report, final notice)', '', r, o.endedAt - last);
-    add('first-row', 'first staged row (incident start → first row in staging)', '', r, o.firstRowMs);
+    add('first-row', `first staged row (incident start → first row in staging, seen every ${FIRST_ROW_POLL_MS} ms)`, '', r, o.firstRowMs);
     add('total', 'total (incident start → result)', '', r, o.ms);
   });
   const cell = (ms: number) => (Number.isNaN(ms) ? '' : secs(ms));
