@@ -2,7 +2,7 @@
 // reminders and notifications, from a verified backup) against the DR document's own method, a
 // full `pg_restore -j2` of the same backup into a fresh database, on the CRM of N leads.
 //
-//   npm run bench:level1 -- --leads 1000000 [--runs 3]
+//   npm run bench:level1 -- --leads 1000000 [--runs 3] [--baseline 100000]
 //
 // OURS is timed from the incident's start to its result: declare, the L1 plan (choose the backup,
 // stage the records from it, compare, snapshot, approval, apply, check, clean up), the review task
@@ -12,7 +12,7 @@
 // fails: a time of a wrong result is worthless. RAW is `createdb` + `pg_restore -j2` of the
 // backup's dump, downloaded beforehand to a local file (pg_restore -j needs a seekable file).
 // The two alternate, and medians are compared. Each OURS run also times its first staged row: a
-// separate session polls the incident's staging table of crm_leads (every FIRST_ROW_POLL_MS) from
+// separate session polls the incident's staging table of crm_leads (level1-probes.ts) from
 // the incident's start until it holds a row. Last, one more OURS run with no recovery copy: the
 // verification's kept copy is dropped first, so the plan restores the tables the selection needs
 // into a scratch database (selective restore), as it does for a backup that was not the newest
@@ -20,14 +20,14 @@
 //   RESULT level1 ratio=<ours/raw> ours_s=<median> raw_s=<median> leads=<N>
 //   RESULT level1-first-row ratio=<first staged row/raw> first_row_s=<median> raw_s=<median> leads=<N>
 //   RESULT level1-no-copy ratio=<ours without a copy/raw> ours_s=<s> first_row_s=<s> raw_s=<median> leads=<N>
-// Compare ours_s at 1 000 000 leads with ours_s at 100 000 (run both) for how L1 grows with the data.
+// With --baseline B (e.g. --leads 1000000 --baseline 100000), a run at B leads comes first, on a
+// stack of its own, and a last line compares the two:
+//   RESULT level1-growth ratio=<ours at N / ours at B> ours_s=<s> baseline_s=<s> leads=<N> baseline=<B>
 import type { Client } from '@temporalio/client';
 import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import pg from 'pg';
-import { escapeIdentifier, withClient } from '../activities/postgres/connection.js';
-import { findKeptCopy } from '../activities/postgres/recovery-copy.js';
-import { stagingSchema } from '../common/names.js';
+import { withClient } from '../activities/postgres/connection.js';
+import { FIRST_ROW_POLL_MS, dropKeptCopy, watchFirstRow } from './level1-probes.js';
 import { fingerprintDatabase } from '../activities/postgres/inspect.js';
 import { declare, incidentInput } from '../client/incidents.js';
 import { bytes, table } from '../client/format.js';
@@ -52,15 +52,14 @@ import {
 } from './common.js';
 import type { TreeMemory } from './proc-memory.js';
 
-const USAGE = 'usage: npm run bench:level1 -- [--leads N] [--runs R]   (N: positive integer, default 100000; R: 1 to 10, default 3)';
+const USAGE =
+  'usage: npm run bench:level1 -- [--leads N] [--runs R] [--baseline B]   (N: positive integer, default 100000; R: 1 to 10, default 3; B: leads of a first, smaller run to compare with, default 0: none)';
 /** Leads deleted before each OURS run: the most an L1 takes (L1_RECORD_LIMIT). */
 const DELETED_PER_RUN = 10;
 /** How often the driver looks for a waiting gate or task: half of it, on average, is added to OURS per wait. */
 const POLL_MS = 50;
 /** An incident still running after this long is stuck: the benchmark fails rather than wait for ever. */
 const INCIDENT_TIMEOUT_MS = 30 * 60_000;
-/** How often the first-row watcher looks into the staging table: the resolution of "first staged row". */
-const FIRST_ROW_POLL_MS = 20;
 
 // ───────────────────────────────────── The people: a driver ─────────────────────────────────────
 
@@ -101,47 +100,6 @@ async function deleteRandomLeads(url: string, n: number, used: Set<string>): Pro
     for (const id of ids) used.add(id);
     return ids.sort((a, b) => Number(a) - Number(b));
   });
-}
-
-/**
- * Watches for the first row staged for `incidentId` (its staging table of crm_leads holding a row),
- * from a session of its own; `stop()` returns the ms from `t0` (performance.now()) it was first
- * seen, or NaN when it never was.
- */
-function watchFirstRow(url: string, incidentId: string, t0: number): { stop: () => Promise<number> } {
-  const relation = `${escapeIdentifier(stagingSchema(incidentId))}.${escapeIdentifier('crm_leads')}`;
-  let seenAt = NaN;
-  let stopped = false;
-  const done = (async () => {
-    const c = new pg.Client({ connectionString: url });
-    await c.connect();
-    try {
-      while (!stopped && Number.isNaN(seenAt)) {
-        const { rows } = await c.query<{ r: string | null }>('SELECT to_regclass($1)::text AS r', [relation]);
-        // The table exists from the staging's start; it may be dropped at the end, while we look.
-        if (rows[0]!.r && (await c.query(`SELECT 1 FROM ${relation} LIMIT 1`).catch(() => ({ rowCount: 0 }))).rowCount)
-          seenAt = performance.now() - t0;
-        else await new Promise((ok) => setTimeout(ok, FIRST_ROW_POLL_MS));
-      }
-    } finally {
-      await c.end();
-    }
-  })();
-  return {
-    stop: async () => {
-      stopped = true;
-      await done;
-      return seenAt;
-    },
-  };
-}
-
-/** Drops the verification's kept recovery copy of the backup, so the next L1 makes its own (selective restore). */
-async function dropKeptCopy(adminUrl: string, backupId: string): Promise<void> {
-  const kept = await findKeptCopy(adminUrl, 'crm', backupId);
-  if (!kept) throw new Error(`backup ${backupId} has no kept recovery copy: its verification should have kept one`);
-  await withClient(adminUrl, (c) => c.query(`DROP DATABASE ${escapeIdentifier(kept)} WITH (FORCE)`));
-  log(`dropped the kept recovery copy ${kept}: the next L1 restores the tables it needs (selective restore)`);
 }
 
 const stagingSchemas = (url: string) =>
@@ -324,7 +282,7 @@ function stepTable(runs: OursRun[], labels: string[]): string {
     }
     add('gaps', "(between the incident's steps)", '', r, last - first - stepsMs);
     add('end', '(end: last step → result: report, final notice)', '', r, o.endedAt - last);
-    add('first-row', 'first staged row (incident start → first row in staging)', '', r, o.firstRowMs);
+    add('first-row', `first staged row (incident start → first row in staging, seen every ${FIRST_ROW_POLL_MS} ms)`, '', r, o.firstRowMs);
     add('total', 'total (incident start → result)', '', r, o.ms);
   });
   const cell = (ms: number) => (Number.isNaN(ms) ? '' : secs(ms));
@@ -405,6 +363,20 @@ function report(o: Outcome): void {
 }
 
 await benchMain(USAGE, async (argv) => {
-  const { leads, runs } = parseIntegerOptions(argv, { leads: { default: 100_000, min: 1 }, runs: { default: 3, min: 1, max: 10 } });
-  report(await bench(leads, runs));
+  const { leads, runs, baseline } = parseIntegerOptions(argv, {
+    leads: { default: 100_000, min: 1 },
+    runs: { default: 3, min: 1, max: 10 },
+    baseline: { default: 0, min: 0 },
+  });
+  // With --baseline, the smaller CRM first (a stack of its own), then --leads: how L1 grows with the data.
+  const small = baseline ? await bench(baseline, runs) : undefined;
+  if (small) report(small);
+  const big = await bench(leads, runs);
+  report(big);
+  if (small) {
+    const ours = (o: Outcome) => median(o.rounds.map((r) => r.ours.ms)) / 1000;
+    console.log(
+      `RESULT level1-growth ratio=${(ours(big) / ours(small)).toFixed(4)} ours_s=${ours(big).toFixed(3)} baseline_s=${ours(small).toFixed(3)} leads=${leads} baseline=${baseline}`,
+    );
+  }
 });

@@ -18,6 +18,8 @@ import { createActivities } from '../activities/index.js';
 import { drillIdFor, testDatabaseFor } from '../common/names.js';
 import type { LifeboatConfig } from '../config/config.js';
 import { L3_PEOPLE, L4_PEOPLE } from './people.js';
+import { openStore } from '../activities/storage/open.js';
+import { backupFolder } from '../common/names.js';
 
 const L2_TABLE: Record<string, Answer> = {
   'confirm-cause': { complete: { by: 'carol', note: 'a cleanup job emptied the articles', choices: ['restore'] } },
@@ -214,5 +216,30 @@ describe('a schema zoo through backup, verification, L3, L2 and L4', () => {
     expect(
       (await withClient(admin(), (c) => c.query('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [testDatabase]))).rows,
     ).toEqual([]);
+  }, 300_000);
+
+  it('verifies and restores a backup whose manifest, written before, counts an inheritance parent with its children', async () => {
+    const store = openStore('main', config.stores.main!, workerEnv);
+    const key = `${backupFolder(newestBackup!)}/manifest.json`;
+    const current = (await store.getText(key))!;
+    const manifest = JSON.parse(current) as { tables: Record<string, number> };
+    expect({ pages: manifest.tables['content.pages'], landing: manifest.tables['content.landing_pages'] }).toEqual({
+      pages: 3,
+      landing: 1,
+    });
+    await store.putText(key, JSON.stringify({ ...manifest, tables: { ...manifest.tables, 'content.pages': 4 } }));
+    try {
+      const verified = (await worker.client.workflow.execute('verifyWorkflow', {
+        taskQueue: worker.taskQueue,
+        workflowId: uniqueName('verify'),
+        args: [{ backupId: newestBackup }],
+      })) as { result: string; findings: unknown[] };
+      expect(verified).toMatchObject({ result: 'passed', findings: [] });
+      const l3 = await recover('L3', {}, L3_PEOPLE);
+      restored.push(l3.database!);
+      expect(l3.timeline.find((step) => step.name.startsWith('verify all tables'))?.status).toBe('done');
+    } finally {
+      await store.putText(key, current);
+    }
   }, 300_000);
 });

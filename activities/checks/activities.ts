@@ -85,18 +85,26 @@ export function createCheckActivities(resolve: Resolver) {
 
     /**
      * Fingerprints every table of a database (the target's, or a scratch one) and runs the target's integrity checks there.
-     * `partitioned`: each partitioned table's rows (its partitions' sum), for a manifest from before partitions were counted alone.
+     * `partitioned`: each partitioned table's rows (its partitions' sum), for a manifest from before partitions were counted alone;
+     * `families`: each inheritance parent's rows with its children's, for a manifest from before parents were counted alone.
      */
-    async inspectDatabase(input: {
-      target: string;
-      database?: string;
-    }): Promise<{ tables: Record<string, TableFingerprint>; findings: Finding[]; partitioned: Record<string, number> }> {
+    async inspectDatabase(input: { target: string; database?: string }): Promise<{
+      tables: Record<string, TableFingerprint>;
+      findings: Finding[];
+      partitioned: Record<string, number>;
+      families: Record<string, number>;
+    }> {
       const base = input.database ? withDatabase(scratchServerUrl(input.target), input.database) : databaseUrl(input.target);
       const tables = await heartbeatWhile({ phase: 'fingerprinting' }, () => fingerprintDatabase(base));
       const findings = await heartbeatWhile({ phase: 'integrity checks' }, () =>
         withClient(base, (client) => integrityFindings(client, resolve.target(input.target).integrityChecks)),
       );
-      return { tables, findings, partitioned: partitionedRows(await withClient(base, partitionLeaves), tables) };
+      return {
+        tables,
+        findings,
+        partitioned: partitionedRows(await withClient(base, partitionLeaves), tables),
+        families: partitionedRows(await withClient(base, inheritanceFamilies), tables),
+      };
     },
 
     compareWithBackup,

@@ -6,7 +6,8 @@
 // Guarantees:
 // - Objects are named by what they are (schema, table, signature), never by OID, so two databases
 //   restored from one dump compare equal.
-// - Rows are compared per leaf table by a hash of the rows in text form, sorted: a partitioned
+// - Rows are compared per leaf table by a hash of the rows in text form, sorted (the md5 of each
+//   row's md5 in row order, so no table's whole text is held in memory): a partitioned
 //   table's rows are counted in its partitions only, once.
 // - System schemas and Lifeboat's own staging schemas are left out; so is any aspect the caller
 //   names (a drill's copies are restored without the application's owners and grants).
@@ -111,7 +112,8 @@ async function rowsOf(client: ClientBase): Promise<Record<string, string>> {
   for (const table of tables) {
     // ONLY: an inheritance parent's rows without its children's, which are hashed as tables of their own.
     const { rows: hashed } = await client.query<{ n: string; h: string | null }>(
-      `SELECT count(*)::text AS n, md5(string_agg(r, E'\\n' ORDER BY r)) AS h FROM (SELECT t::text AS r FROM ONLY ${table} t) s`,
+      // The md5 of each row's md5, in row order: 32 bytes a row in memory, not the table's whole text.
+      `SELECT count(*)::text AS n, md5(string_agg(md5(r), '' ORDER BY r)) AS h FROM (SELECT t::text AS r FROM ONLY ${table} t) s`,
     );
     rows[table] = `${hashed[0]!.n} rows ${hashed[0]!.h ?? ''}`;
   }

@@ -10,13 +10,16 @@
 // - Everything runs in the caller's transaction (apply.ts holds the lock and the triggers off).
 import type pg from 'pg';
 import { escapeIdentifier } from './connection.js';
-import { KEY_LIST_LIMIT } from './staging.js';
 import type { StagedInfo } from './apply.js';
 
 const quote = escapeIdentifier;
 
-/** Row texts listed in diffs and check results are cut here, so activity results stay small. */
-const ROW_TEXT_LIMIT = 200;
+/**
+ * Rows listed in diffs and check results: by a digest of their text, never their values (a key is
+ * an identifier; a keyless row's values are the table's content, which stays out of workflow
+ * history), and at most this many, so activity results stay small.
+ */
+const ROW_LIST_LIMIT = 100;
 
 /** A row's text form over the compared columns. */
 const rowText = (alias: string, columns: string[]) => `ROW(${columns.map((c) => `${alias}.${quote(c)}::text`).join(', ')})::text`;
@@ -36,7 +39,7 @@ export interface MultisetDiff {
   extra: number;
   /** Row copies held by both. */
   unchanged: number;
-  /** Some missing rows, as text (cut), in text order. */
+  /** Some missing rows, by digest (md5:…), in text order. */
   missingRows: string[];
 }
 
@@ -54,10 +57,10 @@ export async function diffMultiset(client: pg.Client, t: StagedInfo): Promise<Mu
   };
 }
 
-/** Row texts (cut) where the two counts stand in `relation`, in text order, at most KEY_LIST_LIMIT. */
+/** Digests of the rows whose two counts stand in `relation`, in text order, at most ROW_LIST_LIMIT. */
 async function differing(client: pg.Client, t: StagedInfo, relation: string): Promise<string[]> {
   const { rows } = await client.query<{ r: string }>(
-    `SELECT left(r, ${ROW_TEXT_LIMIT}) AS r FROM (${bothSides(t)}) d WHERE ${relation} ORDER BY d.r LIMIT ${KEY_LIST_LIMIT}`,
+    `SELECT 'md5:' || left(md5(r), 12) AS r FROM (${bothSides(t)}) d WHERE ${relation} ORDER BY d.r LIMIT ${ROW_LIST_LIMIT}`,
   );
   return rows.map((x) => x.r);
 }
@@ -98,7 +101,7 @@ export async function applyMultiset(client: pg.Client, t: StagedInfo): Promise<{
   return { deleted: deleted ?? 0, inserted: inserted ?? 0 };
 }
 
-/** After the apply: rows whose count differs between the backup and production, as text (empty: equal). */
+/** After the apply: rows whose count differs between the backup and production, by digest (empty: equal). */
 export async function compareMultiset(client: pg.Client, t: StagedInfo): Promise<string[]> {
   return differing(client, t, 's <> p');
 }
