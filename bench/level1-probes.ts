@@ -2,8 +2,8 @@
 // moment the first row reaches the incident's staging area, and a backup left without its kept
 // recovery copy (so the next L1 makes its own: the selective restore).
 import pg from 'pg';
-import { escapeIdentifier, withClient } from '../activities/postgres/connection.js';
-import { findKeptCopy } from '../activities/postgres/recovery-copy.js';
+import { escapeIdentifier } from '../activities/postgres/connection.js';
+import { dropKeptCopy as dropCopy } from '../activities/postgres/recovery-copy.js';
 import { stagingSchema } from '../common/names.js';
 import { log } from './common.js';
 
@@ -45,8 +45,7 @@ export function watchFirstRow(url: string, incidentId: string, t0: number): { st
 
 /** Drops the verification's kept recovery copy of the backup, so the next L1 makes its own (selective restore). */
 export async function dropKeptCopy(adminUrl: string, backupId: string): Promise<void> {
-  const kept = await findKeptCopy(adminUrl, 'crm', backupId);
+  const kept = await dropCopy(adminUrl, 'crm', backupId);
   if (!kept) throw new Error(`backup ${backupId} has no kept recovery copy: its verification should have kept one`);
-  await withClient(adminUrl, (c) => c.query(`DROP DATABASE ${escapeIdentifier(kept)} WITH (FORCE)`));
   log(`dropped the kept recovery copy ${kept}: the next L1 restores the tables it needs (selective restore)`);
 }

@@ -202,7 +202,7 @@ describe('the demo', () => {
 
       demo.kill('SIGTERM');
       expect(await exited).toBe(143); // 128 + SIGTERM, as a shell reports a process the signal ended
-      expect(out).toContain('• SIGTERM: stopping the worker, Temporal, PostgreSQL and SeaweedFS');
+      expect(out).toContain('• SIGTERM: stopping the board, the worker, Temporal, PostgreSQL and SeaweedFS');
       expect(existsSync(join(home, 'run', pidFile!))).toBe(false);
       expectAllGone(record, postmaster);
     } finally {

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { type RunReport, readReport, renderMarkdown } from '../activities/reports/report.js';
+import { dropKeptCopy } from '../activities/postgres/recovery-copy.js';
 import { openStore } from '../activities/storage/open.js';
 import { abort } from '../client/incidents.js';
 import { type LifeboatConfig, parseConfig } from '../config/config.js';
@@ -159,6 +160,8 @@ describe('a failed or rejected run looks failed', () => {
   it('a plan with no intact backup left fails, and so does its incident, after writing the report', async () => {
     const damaged = await backupAndVerify(worker);
     await damageStoredDump(prefix, damaged);
+    // The verification kept a copy of that backup, from which an L1 would still take its rows: gone too.
+    await dropKeptCopy(inject('pgAdminUrl'), 'crm', damaged);
     const { incidentId, plan } = await declareL1('nothing intact to restore from');
     // Nobody is asked anything: the plan fails at its first step.
     await driveIncident(worker.client, incidentId, {});

@@ -151,6 +151,13 @@ export async function findKeptCopy(serverUrl: string, target: string, backupId: 
   return withClient(serverUrl, async (c) => (await keptCopies(c)).find((k) => k.target === target && k.backup === backupId)?.database);
 }
 
+/** Drops the kept recovery copy of `backupId`, when there is one; returns its name. */
+export async function dropKeptCopy(serverUrl: string, target: string, backupId: string): Promise<string | undefined> {
+  const kept = await findKeptCopy(serverUrl, target, backupId);
+  if (kept) await withClient(serverUrl, (c) => c.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(kept)} WITH (FORCE)`));
+  return kept;
+}
+
 /**
  * Keeps the verified restore `database` as the recovery copy of backup `copy.backup`: renamed
  * (keptCopyName), its comment recording target, backup and time, and the target's older kept copy

@@ -80,15 +80,16 @@ export async function startSeaweed(
     endpoint,
     ...credentials,
     async createBucket(name) {
-      // The S3 port opens before the filer behind it is ready: retry briefly.
-      for (let attempt = 1; ; attempt++) {
+      // The S3 port opens before the filer behind it is ready (longer on a loaded machine): retry for a minute.
+      const deadline = Date.now() + 60_000;
+      for (;;) {
         try {
           await client.send(new CreateBucketCommand({ Bucket: name }));
           return;
         } catch (err) {
           const code = (err as { name?: string }).name;
           if (code === 'BucketAlreadyExists' || code === 'BucketAlreadyOwnedByYou') return;
-          if (attempt >= 50) throw err;
+          if (Date.now() > deadline) throw err;
           await new Promise((ok) => setTimeout(ok, 200));
         }
       }
