@@ -1,12 +1,19 @@
-// SeaweedFS as the S3-compatible backup store, every port on loopback and chosen free.
+// SeaweedFS as the S3-compatible backup store, every port on loopback and chosen free. S3 is served
+// over HTTP (Lifeboat's own SDK clients) and, beside it, over HTTPS with a certificate made for the
+// run (pgBackRest 2.45 speaks only HTTPS to S3, and checks the certificate against the stack's CA).
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Daemon, freePorts, startDaemon, venvTool, waitForPort } from './processes.js';
+import { makeCertificates } from './tls.js';
 
 export interface S3Server {
   endpoint: string;
+  /** The same store over HTTPS (https://localhost:port), for pgBackRest. */
+  httpsEndpoint: string;
+  /** The CA that signed the HTTPS certificate. */
+  caFile: string;
   accessKeyId: string;
   secretAccessKey: string;
   createBucket(name: string): Promise<void>;
@@ -22,7 +29,8 @@ export async function startSeaweed(
   credentials = { accessKeyId: 'lifeboat', secretAccessKey: 'lifeboat-secret' },
 ): Promise<S3Server> {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-s3-'));
-  const [master, volume, filer, s3, masterGrpc, volumeGrpc, filerGrpc, s3Grpc] = await freePorts(8);
+  const [master, volume, filer, s3, masterGrpc, volumeGrpc, filerGrpc, s3Grpc, s3Https] = await freePorts(9);
+  const tls = await makeCertificates();
   const config = join(dir, 's3.json');
   writeFileSync(
     config,
@@ -54,6 +62,9 @@ export async function startSeaweed(
     `-s3.port=${s3}`,
     `-s3.port.grpc=${s3Grpc}`,
     `-s3.config=${config}`,
+    `-s3.port.https=${s3Https}`,
+    `-s3.cert.file=${tls.certFile}`,
+    `-s3.key.file=${tls.keyFile}`,
     '-s3.port.iceberg=0',
     '-s3.port.lance=0',
   ];
@@ -62,6 +73,7 @@ export async function startSeaweed(
   const launch = async () => {
     daemon = startDaemon(venvTool('weed'), args, logFile);
     await waitForPort(s3!, 'SeaweedFS S3', 60_000, () => daemon.process.exitCode === null);
+    await waitForPort(s3Https!, 'SeaweedFS S3 (HTTPS)', 60_000, () => daemon.process.exitCode === null);
   };
   await launch();
   const client = new S3Client({
@@ -72,9 +84,11 @@ export async function startSeaweed(
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
-  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  const cleanup = () => (rmSync(dir, { recursive: true, force: true }), tls.remove());
   return {
     endpoint,
+    httpsEndpoint: `https://localhost:${s3Https}`,
+    caFile: tls.caFile,
     ...credentials,
     async createBucket(name) {
       // The S3 port opens before the filer behind it is ready: retry briefly.

@@ -1,0 +1,51 @@
+// Runs pgBackRest the one way: as the user that owns the data directory (it reads the cluster's files
+// and PostgreSQL runs its archive_command as that user), with the repository's S3 keys in its
+// environment only (never in its arguments, the file or a log), and returns what it printed.
+import { join } from 'node:path';
+import { startTool } from '../postgres/tool.js';
+
+export interface PgbackrestRunner {
+  /** The OS user pgBackRest runs as; the worker's own user when absent. */
+  runAs?: string;
+  /** The configuration file (--config). */
+  config: string;
+  stanza: string;
+  /** PGBACKREST_REPO1_S3_KEY and PGBACKREST_REPO1_S3_KEY_SECRET, and libpq's variables if needed. */
+  env: Record<string, string>;
+}
+
+export const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
+
+/** The environment a tool run as another user gets: enough to find its programs, and the given variables. */
+export function toolEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  return { PATH: `${PG_BIN}:${process.env.PATH ?? '/usr/bin:/bin'}`, LANG: 'C.UTF-8', ...extra };
+}
+
+/** argv for a command run as `runAs` (runuser keeps the environment it is given). */
+export function asUser(runAs: string | undefined, command: string, args: string[]): [string, string[]] {
+  return runAs ? ['runuser', ['-u', runAs, '--', command, ...args]] : [command, args];
+}
+
+export async function pgbackrest(runner: PgbackrestRunner, command: string, options: string[] = [], signal?: AbortSignal): Promise<string> {
+  const [cmd, args] = asUser(runner.runAs, 'pgbackrest', [`--config=${runner.config}`, `--stanza=${runner.stanza}`, ...options, command]);
+  const tool = startTool(cmd, args, { env: toolEnv(runner.env), stdout: 'pipe', signal, name: `pgbackrest ${command}` });
+  let out = '';
+  tool.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  await tool.done;
+  return out;
+}
+
+/** A PostgreSQL server program (pg_ctl, pg_waldump, …) run as `runAs`. */
+export async function pgProgram(
+  runAs: string | undefined,
+  program: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<string> {
+  const [cmd, argv] = asUser(runAs, join(PG_BIN, program), args);
+  const tool = startTool(cmd, argv, { env: toolEnv(env), stdout: 'pipe', name: program });
+  let out = '';
+  tool.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+  await tool.done;
+  return out;
+}
