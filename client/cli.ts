@@ -9,6 +9,7 @@ import { registerDevCommands } from './commands/dev.js';
 import { registerDrillCommands } from './commands/drills.js';
 import { registerIncidentCommands } from './commands/incidents.js';
 import { registerKeyCommands } from './commands/keys.js';
+import { registerPitrCommands } from './commands/pitr.js';
 import { registerScheduleCommands } from './commands/schedules.js';
 import { registerServerCommands } from './commands/server.js';
 import { registerSlackCommands } from './commands/slack.js';
@@ -29,6 +30,7 @@ registerDrillCommands(program);
 registerDevCommands(program);
 registerSlackCommands(program);
 registerServerCommands(program);
+registerPitrCommands(program);
 
 export async function main(argv: string[]): Promise<number> {
   try {

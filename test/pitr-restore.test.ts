@@ -105,6 +105,28 @@ describe('point-in-time recovery into a side instance', () => {
     expect(catalog.walMax! >= catalog.backups[0]!.walStop).toBe(true);
   }, 300_000);
 
+  it('pitr find lists the transactions that deleted or changed rows of the table, with their commit time and row counts', async () => {
+    const [updated] = await c.sql<{ xid: string }>(
+      `UPDATE items SET v = 'changed' WHERE id IN (50, 51) RETURNING txid_current()::text AS xid`,
+    );
+    await c.sql(`DELETE FROM lifeboat_test_tick`); // another table's deletion: not listed
+    const found = await c.run(() => c.activities.findTableChanges({ target: 'crm', table: 'items' }));
+    expect(found.transactions.map((t) => [t.xid, t.deleted, t.updated])).toEqual([
+      [xid, 10, 0],
+      [updated!.xid, 0, 2],
+    ]);
+    const deletion = found.transactions[0]!;
+    expect(deletion.committedAt >= deletedAt && deletion.committedAt < new Date(Date.parse(deletedAt) + 60_000).toISOString()).toBe(true);
+    deletedAt = deletion.committedAt;
+    const since = await c.run(() =>
+      c.activities.findTableChanges({ target: 'crm', table: 'items', since: new Date(Date.parse(deletedAt) + 1).toISOString() }),
+    );
+    expect(since.transactions.map((t) => t.xid)).toEqual([updated!.xid]);
+    await expect(c.run(() => c.activities.findTableChanges({ target: 'crm', table: 'no_such_table' }))).rejects.toThrow(
+      'no table no_such_table in the target',
+    );
+  }, 300_000);
+
   it('restores to a time: the rows as they were then, the moment recovered to not after it; the side instance then stopped and removed', async () => {
     const side = await restore({ kind: 'time', time: beforeDelete }, 'pitr-time');
     try {
@@ -117,7 +139,7 @@ describe('point-in-time recovery into a side instance', () => {
     expect(await portOpen(side.port)).toBe(false);
   }, 300_000);
 
-  it('restores to a restore point, and just before a transaction (its deletions undone, nothing after it)', async () => {
+  it('restores to a restore point, and just before the transaction pitr find found (its deletions undone, nothing after it)', async () => {
     const atPoint = await restore({ kind: 'restore-point', name: 'rp-before' }, 'pitr-point');
     try {
       expect(await sideRows(atPoint)).toEqual(range(1, 100));

@@ -7,6 +7,8 @@ import { type Moment, checkMoment } from './moment.js';
 import { type PhysicalSetup, preparePhysical } from './setup.js';
 import { type SideInstance, removeSide, restoreSide } from './side-instance.js';
 import { physicalTarget } from './target.js';
+import { type TableChanges, findTableChanges } from './wal-changes.js';
+import { type WalFreshness, walFreshness } from './wal-freshness.js';
 import { refuse } from '../failure.js';
 import { FailureType } from '../../common/errors.js';
 
@@ -28,6 +30,16 @@ export function createPhysicalActivities(resolve: Resolver) {
       }
       const p = await physicalTarget(resolve, input.target);
       return restoreSide(p, input.sideId, input.moment, parse(resolve.databaseUrl(input.target)).password ?? undefined);
+    },
+
+    /** Whether WAL reaches the repository within physical.walMaxAge (wal-freshness.ts). */
+    async walFreshness(input: { target: string }): Promise<WalFreshness> {
+      return walFreshness(resolve, input.target);
+    },
+
+    /** The transactions that deleted or changed rows of a table, from the archived WAL (wal-changes.ts). */
+    async findTableChanges(input: { target: string; table: string; since?: string; until?: string }): Promise<TableChanges> {
+      return findTableChanges(resolve, input);
     },
 
     /** Stops and removes a side instance; true if there was one. Safe to call any number of times. */

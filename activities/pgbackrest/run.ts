@@ -26,26 +26,52 @@ export function asUser(runAs: string | undefined, command: string, args: string[
   return runAs ? ['runuser', ['-u', runAs, '--', command, ...args]] : [command, args];
 }
 
-export async function pgbackrest(runner: PgbackrestRunner, command: string, options: string[] = [], signal?: AbortSignal): Promise<string> {
-  const [cmd, args] = asUser(runner.runAs, 'pgbackrest', [`--config=${runner.config}`, `--stanza=${runner.stanza}`, ...options, command]);
-  const tool = startTool(cmd, args, { env: toolEnv(runner.env), stdout: 'pipe', signal, name: `pgbackrest ${command}` });
+/** Runs `pgbackrest [options] command [params]` (params: archive-get's segment and destination) and returns what it printed. */
+export async function pgbackrest(
+  runner: PgbackrestRunner,
+  command: string,
+  options: string[] = [],
+  params: string[] = [],
+): Promise<string> {
+  const [cmd, args] = asUser(runner.runAs, 'pgbackrest', [
+    `--config=${runner.config}`,
+    `--stanza=${runner.stanza}`,
+    ...options,
+    command,
+    ...params,
+  ]);
+  const tool = startTool(cmd, args, { env: toolEnv(runner.env), stdout: 'pipe', name: `pgbackrest ${command}` });
   let out = '';
   tool.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
   await tool.done;
   return out;
 }
 
-/** A PostgreSQL server program (pg_ctl, pg_waldump, …) run as `runAs`. */
+/** A PostgreSQL server program (pg_ctl, pg_waldump, …) run as `runAs`: what it printed, and its failure if it failed. */
+export async function pgProgramOutput(
+  runAs: string | undefined,
+  program: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ stdout: string; error?: Error }> {
+  const [cmd, argv] = asUser(runAs, join(PG_BIN, program), args);
+  const tool = startTool(cmd, argv, { env: toolEnv(env), stdout: 'pipe', name: program });
+  let stdout = '';
+  tool.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  return tool.done.then(
+    () => ({ stdout }),
+    (error: Error) => ({ stdout, error }),
+  );
+}
+
+/** A PostgreSQL server program run as `runAs`, to its successful end. */
 export async function pgProgram(
   runAs: string | undefined,
   program: string,
   args: string[],
   env: Record<string, string> = {},
 ): Promise<string> {
-  const [cmd, argv] = asUser(runAs, join(PG_BIN, program), args);
-  const tool = startTool(cmd, argv, { env: toolEnv(env), stdout: 'pipe', name: program });
-  let out = '';
-  tool.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  await tool.done;
-  return out;
+  const { stdout, error } = await pgProgramOutput(runAs, program, args, env);
+  if (error) throw error;
+  return stdout;
 }

@@ -16,6 +16,7 @@ import { bytes, table } from '../format.js';
 import { backupVerdict, verificationVerdict } from '../verdicts.js';
 import { requireWorker } from '../worker-check.js';
 import { chooseTarget, configOf, targetOption } from './common.js';
+import { printPhysicalBackups } from './pitr.js';
 
 /** A workflow id's suffix: the start time, so each run of a command is its own workflow. */
 const stamp = () => new Date().toISOString().replace(/[-:.]/g, '');
@@ -77,6 +78,13 @@ export function registerBackupCommands(program: Command): void {
       );
       for (const d of damaged)
         console.log(`✖ ${d.id} is damaged and never used: ${d.reason} (inspect or remove ${d.key} in store "${storeName}")`);
+      // Physical backups are pgBackRest's: the worker beside the database lists them.
+      if (cfg.targets[target]!.physical) {
+        const client = await connectClient(cfg);
+        await requireWorker(client, cfg);
+        console.log('');
+        await printPhysicalBackups(client, cfg, target);
+      }
     });
 
   program
