@@ -4,6 +4,7 @@
 // databases with the real plans, prints both verdicts and where the reports are, and stops what
 // it started.
 import { parseArgs } from 'node:util';
+import { withClient } from '../activities/postgres/connection.js';
 import { type DrillInput } from '../common/drills.js';
 import type { backupWorkflow, drillWorkflow, verifyWorkflow } from '../workflows/index.js';
 import { newDrillId, renderVerdict, watchDrill } from './drill.js';
@@ -44,6 +45,16 @@ try {
   for (const f of record.findings) console.log(`  ✖ ${f.check}: ${f.detail}`);
   console.log(verificationVerdict(record));
   if (record.result !== 'passed') throw new Error('the backup failed verification: no drill can pass on it');
+  // The stack's PostgreSQL archives WAL through pgBackRest from its start (README, "Point-in-time recovery").
+  const archiver = await withClient(stack.postgres.adminUrl, async (c) => {
+    const { rows } = await c.query<{ n: string; wal: string | null; failed: string }>(
+      'SELECT archived_count AS n, last_archived_wal AS wal, failed_count AS failed FROM pg_stat_archiver',
+    );
+    return rows[0]!;
+  });
+  log(
+    `WAL archiving: ${archiver.n} segment(s) pushed by pgBackRest (stanza "${stack.postgres.pgbackrest!.stanza}") into ${stack.s3.httpsEndpoint}, newest ${archiver.wal ?? '-'}, ${archiver.failed} failed`,
+  );
 
   const verdicts: string[][] = [];
   for (const level of ['L1', 'L3'] as const) {

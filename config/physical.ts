@@ -21,7 +21,7 @@ const physicalObject = z.strictObject({
   /** The store's address for pgBackRest (https:// only in pgBackRest 2.45); the store's endpoint by default. */
   repoEndpoint: z.url().optional(),
   /** The CA file the store's certificate is checked against (repo1-storage-ca-file); the system's CAs by default. */
-  caFile: absolutePath.optional(),
+  caFile: z.preprocess((v) => (v === '' || v === null ? undefined : v), absolutePath.optional()),
   /** The repository's folder inside the store's bucket. */
   repoPath: absolutePath.default('/pgbackrest'),
   /** repo1-retention-full: full backups kept (with their differentials, incrementals and WAL). */

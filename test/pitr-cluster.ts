@@ -32,7 +32,7 @@ export interface ArchivingCluster {
   stop(): Promise<void>;
 }
 
-export async function startArchivingCluster(name: string): Promise<ArchivingCluster> {
+export async function startArchivingCluster(name: string, walMaxAge = '10m'): Promise<ArchivingCluster> {
   const stanza = uniqueName(name).replace(/_/g, '-');
   const keys = { PGBACKREST_REPO1_S3_KEY: inject('s3AccessKeyId'), PGBACKREST_REPO1_S3_KEY_SECRET: inject('s3SecretAccessKey') };
   const repo = {
@@ -56,7 +56,7 @@ export async function startArchivingCluster(name: string): Promise<ArchivingClus
       configDir: ${server.pgbackrest!.dir}
       repoEndpoint: ${repo.endpoint}
       caFile: ${repo.caFile}
-      walMaxAge: 10m`,
+      walMaxAge: ${walMaxAge}`,
   });
   const env = { ...testEnv({ name: 'app', url, drop: async () => undefined }) };
   const activities = createActivities({ config, env, notifier: new ConsoleNotifier(() => undefined) });

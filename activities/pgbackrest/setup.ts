@@ -73,10 +73,22 @@ export async function preparePhysical(resolve: Resolver, target: string): Promis
   if (server.archiveCommand !== wanted) {
     if (!apply)
       throw fail(`archive_command is '${server.archiveCommand}', not '${wanted}': set it (physical.setup: check leaves it to you)`);
-    await withServer(url, async (c) => {
+    const now = await withServer(url, async (c) => {
       await c.query(`ALTER SYSTEM SET archive_command = ${escapeLiteral(wanted)}`);
       await c.query('SELECT pg_reload_conf()');
+      // The reload is signalled, not awaited: read the setting until it shows, for a few seconds.
+      for (let i = 0; ; i++) {
+        const { rows } = await c.query<{ v: string; source: string }>(
+          `SELECT setting AS v, source FROM pg_settings WHERE name = 'archive_command'`,
+        );
+        if (rows[0]!.v === wanted || i >= 50) return rows[0]!;
+        await new Promise((ok) => setTimeout(ok, 100));
+      }
     });
+    if (now.v !== wanted)
+      throw fail(
+        `archive_command is set in ${now.source === 'command line' ? "the server's command line" : `its ${now.source}`}, which ALTER SYSTEM cannot override: set it there to '${wanted}' and reload`,
+      );
     changed.push(`archive_command set to '${wanted}'`);
   }
   if (server.archiveMode === 'off') {

@@ -3,7 +3,7 @@
 // it archives WAL from its first segment through pgBackRest into the stack's S3 store (HTTPS), its
 // stanza created as it starts: the configuration file is the one Lifeboat's worker writes for it.
 import { execFile } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -71,7 +71,7 @@ export async function startPostgres(port: number, logFile: string, options: { ar
   const data = join(dir, 'data');
   await asOwner(owner, 'initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
   // An ephemeral cluster: durability settings off, it only needs to be fast.
-  let options_ = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
+  const serverOptions = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
   const { archive } = options;
   let pgbackrestFiles: PostgresServer['pgbackrest'];
   if (archive) {
@@ -85,14 +85,27 @@ export async function startPostgres(port: number, logFile: string, options: { ar
     );
     chmodSync(config, 0o644);
     pgbackrestFiles = { dir: pgbr, stanza: archive.stanza, config };
-    // archive_timeout: a quiet database still closes a segment a minute, so the archive stays minutes behind at most.
-    options_ += ` -c wal_level=replica -c archive_mode=on -c archive_timeout=60 -c 'archive_command=${archiveCommand(pgbr, archive.stanza)}'`;
+    // In postgresql.auto.conf, as ALTER SYSTEM writes it (so Lifeboat's setup can change it, which
+    // command-line settings would override). archive_timeout: a quiet database still closes a
+    // segment a minute, so the archive stays minutes behind at most.
+    const settings = {
+      wal_level: 'replica',
+      archive_mode: 'on',
+      archive_timeout: '60',
+      archive_command: archiveCommand(pgbr, archive.stanza),
+    };
+    appendFileSync(
+      join(data, 'postgresql.auto.conf'),
+      Object.entries(settings)
+        .map(([k, v]) => `${k} = '${v}'\n`)
+        .join(''),
+    );
   }
   // The log lives in the cluster's folder while it runs (the owner can write there) and is
   // copied out on stop, so a failing run can be read.
   const serverLog = join(dir, 'server.log');
   const env = { ...process.env, ...archive?.env };
-  await asOwner(owner, 'pg_ctl', ['-D', data, '-o', options_, '-l', serverLog, '-w', '-t', '60', 'start'], env);
+  await asOwner(owner, 'pg_ctl', ['-D', data, '-o', serverOptions, '-l', serverLog, '-w', '-t', '60', 'start'], env);
   if (pgbackrestFiles && archive) {
     await pgbackrest({ runAs: owner?.name, config: pgbackrestFiles.config, stanza: archive.stanza, env: archive.env }, 'stanza-create');
   }
