@@ -32,7 +32,7 @@ export interface ArchivingCluster {
   stop(): Promise<void>;
 }
 
-export async function startArchivingCluster(name: string, walMaxAge = '10m'): Promise<ArchivingCluster> {
+export async function startArchivingCluster(name: string, walMaxAge = '10m', extra = ''): Promise<ArchivingCluster> {
   const stanza = uniqueName(name).replace(/_/g, '-');
   const keys = { PGBACKREST_REPO1_S3_KEY: inject('s3AccessKeyId'), PGBACKREST_REPO1_S3_KEY_SECRET: inject('s3SecretAccessKey') };
   const repo = {
@@ -57,6 +57,7 @@ export async function startArchivingCluster(name: string, walMaxAge = '10m'): Pr
       repoEndpoint: ${repo.endpoint}
       caFile: ${repo.caFile}
       walMaxAge: ${walMaxAge}`,
+    extra,
   });
   const env = { ...testEnv({ name: 'app', url, drop: async () => undefined }) };
   const activities = createActivities({ config, env, notifier: new ConsoleNotifier(() => undefined) });

@@ -131,7 +131,9 @@ describe('point-in-time recovery into a side instance', () => {
     const side = await restore({ kind: 'time', time: beforeDelete }, 'pitr-time');
     try {
       expect(await sideRows(side)).toEqual(range(1, 100));
-      expect(side.recoveredTo <= beforeDelete).toBe(true);
+      // Stopped before the deletion's commit: the data holds every commit before it.
+      expect(side.recoveredTo).toBe(deletedAt);
+      expect(side.stoppedAt).toContain(`recovery stopping before commit of transaction ${xid}`);
     } finally {
       expect(await remove('pitr-time')).toBe(true);
     }

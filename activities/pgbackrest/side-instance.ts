@@ -182,11 +182,20 @@ export async function restoreSide(p: PhysicalTarget, id: string, moment: Moment,
   });
   if (!result) throw unreachable();
   const text = readLog();
-  const stoppedAt =
-    /recovery stopping [^\n]*/.exec(text)?.[0] ??
-    /last completed transaction was at log time [^\n]*/.exec(text)?.[0] ??
-    'end of the archive';
-  // No transaction replayed after the backup: the data is as of the backup's end.
-  const recoveredTo = result.at?.toISOString() ?? (set ?? catalog.backups.at(-1))!.stoppedAt;
+  const stop = /recovery stopping [^\n]*?, time ([^\n]+)/.exec(text);
+  const stoppedAt = stop?.[0] ?? /last completed transaction was at log time [^\n]*/.exec(text)?.[0] ?? 'end of the archive';
+  // Recovery stopped at the target: the data holds every commit before the transaction or restore
+  // point it names. Otherwise as of the last transaction replayed, or the backup's end without one.
+  const recoveredTo = stop ? pgTime(stop[1]!) : (result.at?.toISOString() ?? (set ?? catalog.backups.at(-1))!.stoppedAt);
   return { id, dataDir: data, port, recoveredTo, stoppedAt };
+}
+
+/** A time as PostgreSQL's log writes it (2026-11-30 15:02:00.123456+00), in ISO 8601. */
+export function pgTime(text: string): string {
+  return new Date(
+    text
+      .trim()
+      .replace(' ', 'T')
+      .replace(/([+-]\d\d)$/, '$1:00'),
+  ).toISOString();
 }

@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { readReport, renderMarkdown } from '../../activities/reports/report.js';
 import { openStore } from '../../activities/storage/open.js';
 import { InputError } from '../../common/errors.js';
+import { type Moment, checkMoment } from '../../common/moments.js';
 import { assertIncidentId } from '../../common/names.js';
 import { type Level } from '../../common/plans.js';
 import { triage } from '../../workflows/triage.js';
@@ -54,6 +55,10 @@ interface DeclareOptions {
   where?: string[];
   children?: boolean;
   goodBefore?: string;
+  at?: string;
+  beforeRestorePoint?: string;
+  beforeXid?: string;
+  xidCommittedAt?: string;
   overrideRecordLimit?: boolean;
   inPlace?: boolean;
   freezeWrites?: boolean;
@@ -99,6 +104,13 @@ export function registerIncidentCommands(program: Command): void {
     .option('--where <expr>', 'L1: a filter such as "status=lost" (repeatable, ANDed)', repeatable)
     .option('--children', "L1: also bring back rows referencing them, several levels deep (a lead's activities, notes, reminders)")
     .option('--good-before <time>', 'L1: ISO time before which the data was good (default: the declaration time)')
+    .option('--at <time>', 'L1: the rows as they were at this moment, by a point-in-time restore (pgBackRest) instead of a backup')
+    .option('--before-restore-point <name>', 'L1: the rows as they were at a restore point (pg_create_restore_point)')
+    .option('--before-xid <xid>', 'L1: the rows as they were just before a transaction (`lifeboat pitr find` lists them)')
+    .option(
+      '--xid-committed-at <time>',
+      "with --before-xid: the transaction's commit time (pitr find shows it), to pick the backup before it",
+    )
     .option('--override-record-limit', 'L1: allow more than 10 records, behind an extra approval')
     .option('--in-place', 'L3/L4: restore into the production database itself (after a safety snapshot and an approval)')
     .option('--freeze-writes', "run the target's freezeWrites hook first, and its unfreezeWrites hook at the end")
@@ -132,6 +144,7 @@ export function registerIncidentCommands(program: Command): void {
         options: {
           table,
           inPlace: opts.inPlace === true,
+          ...momentOption(opts, cfg.targets[target]!.physical !== undefined),
           record:
             table && (keys || where || keyTuples.length)
               ? {
@@ -262,4 +275,21 @@ export function registerIncidentCommands(program: Command): void {
       console.log(opts.json ? JSON.stringify(report, null, 2) : renderMarkdown(report, 'timeline.svg'));
       if (!opts.json) console.error(`(stored under ${store.location}/reports/${id}/)`);
     });
+}
+
+/** The moment --at, --before-restore-point or --before-xid names (at most one), checked; only for a target with physical backups. */
+function momentOption(opts: DeclareOptions, physical: boolean): { moment?: Moment } {
+  const given = [opts.at && 'at', opts.beforeRestorePoint && 'before-restore-point', opts.beforeXid && 'before-xid'].filter(Boolean);
+  if (!given.length) return {};
+  if (given.length > 1) throw new InputError(`give one moment, not --${given.join(' and --')}`);
+  if (!physical) throw new InputError('a moment needs physical backups: add "physical: pgbackrest" to the target in the configuration');
+  if (opts.level !== 'L1') throw new InputError(`--${given[0]} is for an L1 so far (--level L1)`);
+  if (opts.xidCommittedAt && Number.isNaN(Date.parse(opts.xidCommittedAt)))
+    throw new InputError(`--xid-committed-at "${opts.xidCommittedAt}" is not a time`);
+  const moment: Moment = opts.at
+    ? { kind: 'time', time: opts.at }
+    : opts.beforeRestorePoint
+      ? { kind: 'restore-point', name: opts.beforeRestorePoint }
+      : { kind: 'before-xid', xid: opts.beforeXid!, ...(opts.xidCommittedAt ? { committedAt: opts.xidCommittedAt } : {}) };
+  return { moment: checkMoment(moment) };
 }
