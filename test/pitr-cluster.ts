@@ -1,7 +1,7 @@
 // A PostgreSQL cluster of the test file's own that archives WAL through pgBackRest into the suite's
 // S3 store over HTTPS (its own stanza, so nothing another file does reaches its archive), and a
 // configuration whose `crm` target backs it up physically. One per PITR test file.
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { inject } from 'vitest';
@@ -29,6 +29,8 @@ export interface ArchivingCluster {
   archiveNow(): Promise<void>;
   /** The object names in the stanza's WAL archive. */
   archivedFiles(): Promise<string[]>;
+  /** Deletes one of them from the store (an archive gap). */
+  removeArchived(file: string): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -99,6 +101,11 @@ export async function startArchivingCluster(name: string, walMaxAge = '10m', ext
         token = page.NextContinuationToken;
       } while (token);
       return names.sort();
+    },
+    async removeArchived(file) {
+      await s3.send(
+        new DeleteObjectCommand({ Bucket: inject('s3Bucket'), Key: `${PGBACKREST_REPO_PATH.slice(1)}/archive/${stanza}/${file}` }),
+      );
     },
     async stop() {
       s3.destroy();

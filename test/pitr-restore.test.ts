@@ -3,7 +3,6 @@
 // backup with WAL archived, restores to a time, to a restore point and to just before a
 // transaction, the side instance removed (also what a crashed attempt left), the production
 // stanza never receiving WAL from a promoted side instance, an unreachable moment and an archive gap named.
-import { DeleteObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -203,14 +202,7 @@ describe('point-in-time recovery into a side instance', () => {
     const files = (await c.archivedFiles()).filter((f) => /\/00000001[0-9A-F]{16}-/.test(f));
     const victim = files.at(-3)!;
     const segment = /([0-9A-F]{24})-/.exec(victim)![1]!;
-    const s3 = new S3Client({
-      endpoint: inject('s3Endpoint'),
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials: { accessKeyId: inject('s3AccessKeyId'), secretAccessKey: inject('s3SecretAccessKey') },
-    });
-    await s3.send(new DeleteObjectCommand({ Bucket: inject('s3Bucket'), Key: `pgbackrest/archive/${c.stanza}/${victim}` }));
-    s3.destroy();
+    await c.removeArchived(victim);
     await expect(restore({ kind: 'time', time: after }, 'pitr-gap')).rejects.toThrow(
       `archive gap: WAL segment ${segment} is missing from the repository`,
     );
