@@ -74,6 +74,16 @@ describe('physical backups on the worker', () => {
     expect(await c.run(() => c.activities.walFreshness({ target: 'crm' }))).toMatchObject({ fresh: true });
   }, 300_000);
 
+  it('refuses a server whose archiving is off, turns archive_mode on for its next restart, and passes once PostgreSQL has restarted', async () => {
+    await c.sql(`ALTER SYSTEM SET archive_mode = 'off'`);
+    await c.server.restart();
+    await expect(c.run(() => c.activities.preparePhysical({ target: 'crm' }))).rejects.toThrow(
+      'archiving is off (archive_mode = off): Lifeboat set archive_mode = on and the archive_command, which take effect when PostgreSQL restarts. Restart PostgreSQL (Lifeboat never restarts production), then prepare again',
+    );
+    await c.server.restart();
+    await expect(c.run(() => c.activities.preparePhysical({ target: 'crm' }))).resolves.toMatchObject({ changed: [] });
+  }, 300_000);
+
   it('schedule apply gives a physical target its full, diff, incr, verify and WAL freshness schedules from physical.schedules', () => {
     const physical = desiredSchedules(c.config).filter((s) => /physical|wal/.test(s.scheduleId));
     expect(physical.map((s) => [s.scheduleId, s.spec.cronExpressions![0], s.action.args])).toEqual([

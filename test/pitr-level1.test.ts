@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { seedCrm } from '../activities/postgres/seed.js';
-import { incidentInput } from '../client/incidents.js';
+import { abort, incidentInput } from '../client/incidents.js';
 import type { RunResult, RunStatus } from '../common/plans.js';
 import { statusQuery } from '../workflows/messages.js';
 import { type ArchivingCluster, startArchivingCluster } from './pitr-cluster.js';
-import { type TestWorker, answer, runLifeboat, startTestWorker, testConfigText, waitingNames } from './helpers.js';
+import { type TestWorker, answer, as, runLifeboat, startTestWorker, tableSums, testConfigText, waitingNames } from './helpers.js';
 
 describe('L1 at a moment (point-in-time recovery)', () => {
   let c: ArchivingCluster;
@@ -94,6 +94,37 @@ describe('L1 at a moment (point-in-time recovery)', () => {
       ['identify: stage the affected records from the side instance', 'done'],
       ['clean up the side instance', 'done'],
     ]);
+  }, 600_000);
+
+  it('an L1 at a moment aborted at its approval stops and removes its side instance, and production stays as it was', async () => {
+    const ids = (await c.sql<{ id: string }>('SELECT id::text FROM crm_leads ORDER BY id LIMIT 2 OFFSET 30')).map((r) => r.id);
+    const goodAt = (await c.sql<{ t: Date }>('SELECT clock_timestamp() AS t'))[0]!.t.toISOString();
+    await c.sql('DELETE FROM crm_leads WHERE id = ANY($1::bigint[])', [ids]);
+    await c.archiveNow();
+    const damaged = await tableSums(c.url);
+    const input = incidentInput({
+      target: 'crm',
+      summary: 'declared at the wrong moment',
+      declaredBy: 'carol',
+      level: 'L1',
+      options: {
+        record: { table: 'crm_leads', keys: ids, includeChildren: true, goodBefore: new Date().toISOString() },
+        moment: { kind: 'time', time: goodAt },
+      },
+    });
+    const handle = await worker.client.workflow.start('incidentWorkflow', {
+      taskQueue: worker.taskQueue,
+      workflowId: input.incidentId,
+      args: [input],
+    });
+    await waitingFor(worker.client.workflow.getHandle(`${input.incidentId}-L1`), 'apply-restore');
+    const side = join(c.server.pgbackrest!.dir, 'side', input.incidentId.toLowerCase());
+    expect(existsSync(join(side, 'data', 'postmaster.pid'))).toBe(true);
+    await abort(worker.client, input.incidentId, { ...as('carol'), reason: 'wrong moment' });
+    const result = (await handle.result()) as RunResult;
+    expect(result.outcome).toBe('aborted');
+    expect(existsSync(side)).toBe(false);
+    expect(await tableSums(c.url)).toEqual(damaged);
   }, 600_000);
 
   it('declare refuses a moment it cannot use, before anything runs (exit 2), saying what to write', async () => {

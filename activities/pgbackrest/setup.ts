@@ -26,7 +26,6 @@ interface ServerSettings {
   walLevel: string;
   archiveMode: string;
   archiveCommand: string;
-  pendingRestart: boolean;
 }
 
 async function serverSettings(url: string): Promise<ServerSettings> {
@@ -35,13 +34,11 @@ async function serverSettings(url: string): Promise<ServerSettings> {
       `SELECT rolsuper AS superuser, current_user AS "user" FROM pg_roles WHERE rolname = current_user`,
     );
     // Only a superuser may read where the data lives: the rest is asked of one.
-    if (!who.rows[0]!.superuser)
-      return { ...who.rows[0]!, dataDirectory: '', walLevel: '', archiveMode: '', archiveCommand: '', pendingRestart: false };
+    if (!who.rows[0]!.superuser) return { ...who.rows[0]!, dataDirectory: '', walLevel: '', archiveMode: '', archiveCommand: '' };
     const { rows } = await c.query<ServerSettings>(
       `SELECT true AS superuser, current_user AS "user",
               current_setting('data_directory') AS "dataDirectory", current_setting('wal_level') AS "walLevel",
-              current_setting('archive_mode') AS "archiveMode", current_setting('archive_command') AS "archiveCommand",
-              EXISTS (SELECT 1 FROM pg_settings WHERE name = 'archive_mode' AND pending_restart) AS "pendingRestart"`,
+              current_setting('archive_mode') AS "archiveMode", current_setting('archive_command') AS "archiveCommand"`,
     );
     return rows[0]!;
   });
@@ -70,6 +67,17 @@ export async function preparePhysical(resolve: Resolver, target: string): Promis
   const changed: string[] = [];
   const apply = config.setup === 'apply';
   const wanted = archiveCommand(settings.dir, settings.stanza);
+  // Archiving off: PostgreSQL shows archive_command as "(disabled)"; both settings wait for a restart.
+  if (server.archiveMode === 'off') {
+    if (apply)
+      await withServer(url, async (c) => {
+        await c.query(`ALTER SYSTEM SET archive_mode = 'on'`);
+        await c.query(`ALTER SYSTEM SET archive_command = ${escapeLiteral(wanted)}`);
+      });
+    throw fail(
+      `archiving is off (archive_mode = off)${apply ? ': Lifeboat set archive_mode = on and the archive_command, which take effect when PostgreSQL restarts' : ': run ALTER SYSTEM SET archive_mode = on'}. Restart PostgreSQL (Lifeboat never restarts production), then prepare again`,
+    );
+  }
   if (server.archiveCommand !== wanted) {
     if (!apply)
       throw fail(`archive_command is '${server.archiveCommand}', not '${wanted}': set it (physical.setup: check leaves it to you)`);
@@ -90,15 +98,6 @@ export async function preparePhysical(resolve: Resolver, target: string): Promis
         `archive_command is set in ${now.source === 'command line' ? "the server's command line" : `its ${now.source}`}, which ALTER SYSTEM cannot override: set it there to '${wanted}' and reload`,
       );
     changed.push(`archive_command set to '${wanted}'`);
-  }
-  if (server.archiveMode === 'off') {
-    if (apply && !server.pendingRestart) {
-      await withServer(url, (c) => c.query(`ALTER SYSTEM SET archive_mode = 'on'`));
-      changed.push('archive_mode set to on (takes effect at the next restart)');
-    }
-    throw fail(
-      `archiving is off (archive_mode = off)${apply ? ': Lifeboat set archive_mode = on, which takes effect when PostgreSQL restarts' : ': run ALTER SYSTEM SET archive_mode = on'}. Restart PostgreSQL (Lifeboat never restarts production), then prepare again`,
-    );
   }
   if (apply) {
     await pgbackrest(runner, 'stanza-create');
