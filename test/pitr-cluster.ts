@@ -11,8 +11,8 @@ import { withClient, withDatabase } from '../activities/postgres/connection.js';
 import { type PostgresServer, startPostgres } from '../client/stack/postgres.js';
 import { freePorts } from '../client/stack/processes.js';
 import { PGBACKREST_REPO_PATH } from '../client/stack/index.js';
-import type { LifeboatConfig } from '../config/config.js';
-import { testConfig, testEnv, uniqueName } from './helpers.js';
+import { type LifeboatConfig, parseConfig } from '../config/config.js';
+import { testConfigText, testEnv, uniqueName } from './helpers.js';
 
 export interface ArchivingCluster {
   server: PostgresServer;
@@ -20,6 +20,8 @@ export interface ArchivingCluster {
   /** The application's database on it. */
   url: string;
   config: LifeboatConfig;
+  /** The configuration as a file's text, for the CLI. */
+  configText: string;
   env: NodeJS.ProcessEnv;
   /** The worker's activities, each run in an activity context (heartbeats go nowhere). */
   activities: ReturnType<typeof createActivities>;
@@ -50,7 +52,7 @@ export async function startArchivingCluster(name: string, walMaxAge = '10m', ext
   const server = await startPostgres(port!, join(inject('logDir'), `postgres-${stanza}.log`), { archive: { stanza, repo, env: keys } });
   await withClient(server.adminUrl, (c) => c.query('CREATE DATABASE app'));
   const url = withDatabase(server.adminUrl, 'app');
-  const config = testConfig({
+  const configText = testConfigText({
     prefix: uniqueName(name),
     crmExtra: `    physical:
       tool: pgbackrest
@@ -61,6 +63,7 @@ export async function startArchivingCluster(name: string, walMaxAge = '10m', ext
       walMaxAge: ${walMaxAge}`,
     extra,
   });
+  const config = parseConfig(configText, 'test configuration', {});
   const env = { ...testEnv({ name: 'app', url, drop: async () => undefined }) };
   const activities = createActivities({ config, env, notifier: new ConsoleNotifier(() => undefined) });
   const sql = async <R>(text: string, values: unknown[] = [], at = url) =>
@@ -76,6 +79,7 @@ export async function startArchivingCluster(name: string, walMaxAge = '10m', ext
     stanza,
     url,
     config,
+    configText,
     env,
     activities,
     run: <T>(fn: () => Promise<T>) => new MockActivityEnvironment().run(fn) as Promise<T>,

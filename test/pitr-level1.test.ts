@@ -127,6 +127,22 @@ describe('L1 at a moment (point-in-time recovery)', () => {
     expect(await tableSums(c.url)).toEqual(damaged);
   }, 600_000);
 
+  it('lifeboat pitr find lists the deletions of the leads, and lifeboat backups lists the physical backups after the logical ones', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lifeboat-pitr-cli-'));
+    const config = join(dir, 'lifeboat.yaml');
+    writeFileSync(config, c.configText);
+    const env = { ...process.env, ...c.env };
+    const find = await runLifeboat(['--config', config, 'pitr', 'find', '--table', 'crm_leads'], env);
+    expect(find.code).toBe(0);
+    // The first test's deletion of 3 leads and this file's deletion of 2, each one transaction: xid, commit time, deleted, updated.
+    const deletions = find.stdout.split('\n').filter((line) => /^\d+\s+\d{4}-\d\d-\d\d \S+\s+[1-9]\d*\s+0\s/.test(line));
+    expect(deletions.map((line) => line.split(/\s+/)[3])).toEqual(['3', '2']);
+    const backups = await runLifeboat(['--config', config, 'backups'], env);
+    expect(backups.code).toBe(0);
+    expect(backups.stdout).toMatch(/physical backups of crm \(pgBackRest stanza "pitrl1-[0-9a-f]+": ok; WAL archived [0-9A-F]{24} … [0-9A-F]{24}\)/);
+    expect(backups.stdout).toMatch(/\d{8}-\d{6}F\s+full\s/);
+  }, 300_000);
+
   it('declare refuses a moment it cannot use, before anything runs (exit 2), saying what to write', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lifeboat-pitr-cli-'));
     const file = (name: string, text: string) => (writeFileSync(join(dir, name), text), join(dir, name));

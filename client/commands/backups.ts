@@ -60,22 +60,23 @@ export function registerBackupCommands(program: Command): void {
       const { backups, damaged } = await catalog.survey(target);
       // Damaged entries follow the backups, as { damaged: { id, key, reason } }.
       if (opts.json) return console.log(JSON.stringify([...backups, ...damaged.map((d) => ({ damaged: d }))], null, 2));
-      if (!backups.length && !damaged.length) return console.log(`no backups of ${target} yet (run "lifeboat backup --target ${target}")`);
-      console.log(
-        table(
-          ['id', 'time (UTC)', 'size', 'verified', 'tags'],
-          [
-            ...backups.map(({ manifest: m, verification: v }) => [
-              m.id,
-              m.startedAt.replace('T', ' ').slice(0, 19),
-              bytes(m.sizeBytes),
-              v ? `${v.result === 'passed' ? 'yes' : 'FAILED'} ${v.verifiedAt.slice(0, 10)}` : 'no',
-              m.tags.join(',') || '-',
-            ]),
-            ...damaged.map((d) => [d.id, '-', '-', 'DAMAGED', '-']),
-          ],
-        ),
-      );
+      if (!backups.length && !damaged.length) console.log(`no backups of ${target} yet (run "lifeboat backup --target ${target}")`);
+      else
+        console.log(
+          table(
+            ['id', 'time (UTC)', 'size', 'verified', 'tags'],
+            [
+              ...backups.map(({ manifest: m, verification: v }) => [
+                m.id,
+                m.startedAt.replace('T', ' ').slice(0, 19),
+                bytes(m.sizeBytes),
+                v ? `${v.result === 'passed' ? 'yes' : 'FAILED'} ${v.verifiedAt.slice(0, 10)}` : 'no',
+                m.tags.join(',') || '-',
+              ]),
+              ...damaged.map((d) => [d.id, '-', '-', 'DAMAGED', '-']),
+            ],
+          ),
+        );
       for (const d of damaged)
         console.log(`✖ ${d.id} is damaged and never used: ${d.reason} (inspect or remove ${d.key} in store "${storeName}")`);
       // Physical backups are pgBackRest's: the worker beside the database lists them.
