@@ -139,7 +139,9 @@ describe('L1 at a moment (point-in-time recovery)', () => {
     expect(deletions.map((line) => line.split(/\s+/)[3])).toEqual(['3', '2']);
     const backups = await runLifeboat(['--config', config, 'backups'], env);
     expect(backups.code).toBe(0);
-    expect(backups.stdout).toMatch(/physical backups of crm \(pgBackRest stanza "pitrl1-[0-9a-f]+": ok; WAL archived [0-9A-F]{24} … [0-9A-F]{24}\)/);
+    expect(backups.stdout).toMatch(
+      /physical backups of crm \(pgBackRest stanza "pitrl1-[0-9a-f]+": ok; WAL archived [0-9A-F]{24} … [0-9A-F]{24}\)/,
+    );
     expect(backups.stdout).toMatch(/\d{8}-\d{6}F\s+full\s/);
   }, 300_000);
 
