@@ -6,6 +6,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { withClient } from '../activities/postgres/connection.js';
 import { openStore } from '../activities/storage/open.js';
 import { type DrillInput } from '../common/drills.js';
 import type { backupWorkflow, drillWorkflow, verifyWorkflow } from '../workflows/index.js';
@@ -68,6 +69,16 @@ try {
   for (const f of record.findings) console.log(`  ✖ ${f.check}: ${f.detail}`);
   console.log(verificationVerdict(record));
   if (record.result !== 'passed') throw new Error('the backup failed verification: no drill can pass on it');
+  // The stack's PostgreSQL archives WAL through pgBackRest from its start (README, "Point-in-time recovery").
+  const archiver = await withClient(stack.postgres.adminUrl, async (c) => {
+    const { rows } = await c.query<{ n: string; wal: string | null; failed: string }>(
+      'SELECT archived_count AS n, last_archived_wal AS wal, failed_count AS failed FROM pg_stat_archiver',
+    );
+    return rows[0]!;
+  });
+  log(
+    `WAL archiving: ${archiver.n} segment(s) pushed by pgBackRest (stanza "${stack.postgres.pgbackrest!.stanza}") into ${stack.s3.httpsEndpoint}, newest ${archiver.wal ?? '-'}, ${archiver.failed} failed`,
+  );
 
   const verdicts: string[][] = [];
   const drills: { id: string; title: string }[] = [];

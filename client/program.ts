@@ -10,6 +10,7 @@ import { registerDevCommands } from './commands/dev.js';
 import { registerDrillCommands } from './commands/drills.js';
 import { registerIncidentCommands } from './commands/incidents.js';
 import { registerKeyCommands } from './commands/keys.js';
+import { registerPitrCommands } from './commands/pitr.js';
 import { registerScheduleCommands } from './commands/schedules.js';
 import { registerServerCommands } from './commands/server.js';
 import { registerSlackCommands } from './commands/slack.js';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerSlackCommands(program);
   registerServerCommands(program);
   registerBoardCommands(program);
+  registerPitrCommands(program);
   registerCompletionCommands(program);
   return program;
 }

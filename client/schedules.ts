@@ -1,14 +1,25 @@
 // The Temporal Schedules for each target: daily backup, weekly verification, retention, the
-// freshness alarm and the quarterly drill. Applying is idempotent: a schedule whose definition has
+// freshness alarm and the quarterly drill; for a target with physical backups, pgBackRest's full,
+// differential and incremental backups, its repository's verification and the WAL freshness alarm. Applying is idempotent: a schedule whose definition has
 // not changed is left alone.
 import { type Client, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleOptions } from '@temporalio/client';
 import { createHash } from 'node:crypto';
 import type { Workflow } from '@temporalio/common';
 import type { LifeboatConfig } from '../config/config.js';
-import type { backupWorkflow, drillWorkflow, freshnessWorkflow, retentionWorkflow, verifyWorkflow } from '../workflows/index.js';
+import type {
+  backupWorkflow,
+  drillWorkflow,
+  freshnessWorkflow,
+  physicalBackupWorkflow,
+  physicalVerifyWorkflow,
+  retentionWorkflow,
+  verifyWorkflow,
+  walFreshnessWorkflow,
+} from '../workflows/index.js';
 
 const KINDS = ['backup', 'verify', 'retention', 'freshness', 'drill'] as const;
-export type ScheduleKind = (typeof KINDS)[number];
+const PHYSICAL_KINDS = ['physical-full', 'physical-diff', 'physical-incr', 'physical-verify', 'wal-freshness'] as const;
+export type ScheduleKind = (typeof KINDS)[number] | (typeof PHYSICAL_KINDS)[number];
 
 /** A schedule's workflow and its arguments for a target, checked against the workflow's input type. */
 const action = <W extends Workflow>(type: string, args: (target: string) => Parameters<W>) => ({ type, args });
@@ -20,11 +31,32 @@ const workflows = {
   freshness: action<typeof freshnessWorkflow>('freshnessWorkflow', (target) => [{ target }]),
   // The level, scenario and approvals come from the worker's configuration when the drill starts.
   drill: action<typeof drillWorkflow>('drillWorkflow', (target) => [{ target, requestedBy: 'schedule' }]),
+  'physical-full': action<typeof physicalBackupWorkflow>('physicalBackupWorkflow', (target) => [{ target, type: 'full' }]),
+  'physical-diff': action<typeof physicalBackupWorkflow>('physicalBackupWorkflow', (target) => [{ target, type: 'diff' }]),
+  'physical-incr': action<typeof physicalBackupWorkflow>('physicalBackupWorkflow', (target) => [{ target, type: 'incr' }]),
+  'physical-verify': action<typeof physicalVerifyWorkflow>('physicalVerifyWorkflow', (target) => [{ target }]),
+  'wal-freshness': action<typeof walFreshnessWorkflow>('walFreshnessWorkflow', (target) => [{ target }]),
 } satisfies Record<ScheduleKind, { type: string; args: (target: string) => unknown[] }>;
 
-/** The schedules of a target: all of them, but the drill only for drill.target when one is named. */
+/** The schedules of a target: all of them, but the drill only for drill.target when one is named, and the physical ones where it has physical backups. */
 function kindsOf(config: LifeboatConfig, target: string): ScheduleKind[] {
-  return KINDS.filter((kind) => kind !== 'drill' || !config.drill.target || config.drill.target === target);
+  const logical = KINDS.filter((kind) => kind !== 'drill' || !config.drill.target || config.drill.target === target);
+  return config.targets[target]!.physical ? [...logical, ...PHYSICAL_KINDS] : logical;
+}
+
+/** The cron expression of a kind for a target: the physical ones from its physical.schedules. */
+function cronOf(config: LifeboatConfig, target: string, kind: ScheduleKind): string {
+  const physical = config.targets[target]!.physical?.schedules;
+  const physicalCron: Record<(typeof PHYSICAL_KINDS)[number], string | undefined> = {
+    'physical-full': physical?.full,
+    'physical-diff': physical?.diff,
+    'physical-incr': physical?.incr,
+    'physical-verify': physical?.verify,
+    'wal-freshness': physical?.walFreshness,
+  };
+  return (KINDS as readonly string[]).includes(kind)
+    ? config.schedules[kind as (typeof KINDS)[number]]
+    : physicalCron[kind as (typeof PHYSICAL_KINDS)[number]]!;
 }
 
 export interface ScheduleChange {
@@ -40,8 +72,9 @@ export function desiredSchedules(config: LifeboatConfig, only?: ScheduleKind): S
       .filter((kind) => !only || kind === only)
       .map((kind): ScheduleOptions => {
         const id = `lifeboat-${kind}-${target}`;
+        const cron = cronOf(config, target, kind);
         const definition = {
-          spec: { cronExpressions: [schedules[kind]], timezone: schedules.timezone },
+          spec: { cronExpressions: [cron], timezone: schedules.timezone },
           action: {
             type: 'startWorkflow' as const,
             workflowType: workflows[kind].type,
@@ -56,7 +89,7 @@ export function desiredSchedules(config: LifeboatConfig, only?: ScheduleKind): S
           ...definition,
           policies: { overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1h' },
           // The server keeps cron strings as calendar specs; the memo keeps them readable for `schedule list`.
-          memo: { cron: schedules[kind], timezone: schedules.timezone },
+          memo: { cron, timezone: schedules.timezone },
           // The note carries a hash of the definition, so an unchanged schedule is not rewritten.
           state: { note: `managed by lifeboat schedule apply (${hash})` },
         };

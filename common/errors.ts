@@ -27,6 +27,8 @@ export const FailureType = {
   damagedBackup: 'DamagedBackup',
   criticalCheck: 'CriticalCheckFailed',
   recovery: 'RecoveryError',
+  /** A point-in-time restore that could not reach its moment (an archive gap, no commit after it): the details name the newest reachable moment. */
+  recoveryTarget: 'RecoveryTargetUnreachable',
   verification: 'VerificationFailed',
   hook: 'HookFailed',
   store: 'StoreError',

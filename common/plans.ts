@@ -1,6 +1,7 @@
 // Incidents and recovery plans: levels, the run's context, its timeline, the people's messages
 // (votes, completions, aborts), the RTO result and what a plan returns. Types and constants only.
 import type { TableFingerprint } from './backups.js';
+import type { Moment } from './moments.js';
 import type { Decision, Proof, ProofPolicy } from './proof.js';
 
 /** What plan activities work on: a target's production database, or (drills) a test database standing in for it. */
@@ -228,6 +229,8 @@ export interface PlanOptions {
   table?: string;
   /** L3: restore into the production database itself instead of a new one. */
   inPlace?: boolean;
+  /** L1: the rows as they were at this moment, from a point-in-time restore (pgBackRest) instead of a logical backup. */
+  moment?: Moment;
 }
 
 export interface PlanInput {

@@ -6,13 +6,9 @@ import { z } from 'zod';
 import { ConfigError } from '../common/errors.js';
 import { Redactor } from '../common/redact.js';
 import { parsePublicKey } from '../common/sshsig.js';
+import { duration, envName, name } from './fields.js';
+import { physical, physicalStoreProblem } from './physical.js';
 import { statementCount } from './sql-statements.js';
-
-const duration = z.string().regex(/^\d+(s|m|h|d)$/, 'expected a duration such as "90m", "25h" or "7d"');
-
-const name = z.string().regex(/^[a-z][a-z0-9_-]{0,39}$/, 'expected a lower-case name of letters, digits, "-" or "_" (at most 40)');
-
-const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected the name of an environment variable');
 
 // As PostgreSQL spells them, case and spaces kept, schema-qualified outside public (billing.invoices, Mixed Case).
 const tableName = z.string().regex(
@@ -72,6 +68,8 @@ const target = z.strictObject({
       owners: z.enum(['keep', 'drop']).default('keep'),
     })
     .prefault({}),
+  /** Physical backups and point-in-time recovery by pgBackRest (config/physical.ts). */
+  physical: physical.optional(),
 });
 
 const s3Store = z.strictObject({
@@ -338,11 +336,14 @@ function parseInterpolated(text: string, source: string, env: NodeJS.ProcessEnv,
         `${source} is invalid:\n  - targets.${targetName}: no verification server: verification and drills restore backups onto one. Write scratchUrlEnv: <VARIABLE> (the connection string of a server other than production), or verifyOn: production to restore them on the target's own server`,
       );
     }
-    if (!config.stores[t.store]) {
+    const store = config.stores[t.store];
+    if (!store) {
       throw new ConfigError(
         `${source} is invalid:\n  - targets.${targetName}.store: no store named "${t.store}" (known: ${Object.keys(config.stores).join(', ') || 'none'})`,
       );
     }
+    const problem = t.physical && physicalStoreProblem(targetName, t.physical, store);
+    if (problem) throw new ConfigError(`${source} is invalid:\n  - ${problem}`);
   }
   for (const [who, p] of Object.entries(config.people)) p.keys = publicKeys(p.keys, p.keyFiles, source, `people.${who}.keys`);
   const receiver = config.notify.slack?.receiver;

@@ -1,6 +1,7 @@
-// Starts one real stack for the whole suite (PostgreSQL 15, SeaweedFS S3, Temporal dev server on
-// free loopback ports), bundles the workflow code once and compiles what bin/lifeboat runs (so no
-// test's first CLI call pays for the build). Everything stops, and the servers'
+// Starts one real stack for the whole suite (PostgreSQL 15 archiving WAL through pgBackRest,
+// SeaweedFS S3 over HTTP and HTTPS, Temporal dev server on free loopback ports), bundles the workflow
+// code once and compiles what bin/lifeboat runs (so no test's first CLI call pays for the build).
+// Everything stops, and the servers'
 // folders are removed, even when tests fail; their logs stay in .test-logs/ to be read.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -18,6 +19,9 @@ declare module 'vitest' {
   export interface ProvidedContext {
     pgAdminUrl: string;
     s3Endpoint: string;
+    /** The same store over HTTPS (pgBackRest), and the CA its certificate is signed by. */
+    s3HttpsEndpoint: string;
+    s3CaFile: string;
     s3AccessKeyId: string;
     s3SecretAccessKey: string;
     s3Bucket: string;
@@ -43,6 +47,8 @@ export default async function setup(project: TestProject) {
   const bundlePath = (bundle as { codePath: string }).codePath;
   project.provide('pgAdminUrl', stack.postgres.adminUrl);
   project.provide('s3Endpoint', stack.s3.endpoint);
+  project.provide('s3HttpsEndpoint', stack.s3.httpsEndpoint);
+  project.provide('s3CaFile', stack.s3.caFile);
   project.provide('s3AccessKeyId', stack.s3.accessKeyId);
   project.provide('s3SecretAccessKey', stack.s3.secretAccessKey);
   project.provide('s3Bucket', DEMO_BUCKET);

@@ -86,7 +86,7 @@ export async function verifyWorkflow(input: VerifyInput): Promise<VerificationRe
  * and goes into the run's result. Catching around the same activity call leaves the commands as
  * they were, so histories replay.
  */
-async function alarm(notice: Notice): Promise<string | undefined> {
+export async function alarm(notice: Notice): Promise<string | undefined> {
   try {
     await quick.notify(notice);
     return undefined;

@@ -7,3 +7,4 @@ export { level2Workflow } from './level2.js';
 export { level3Workflow } from './level3.js';
 export { level4Workflow } from './level4.js';
 export { drillWorkflow } from './drill.js';
+export * from './physical.js';

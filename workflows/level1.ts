@@ -6,6 +6,8 @@ import { formatDuration } from '../common/time.js';
 import { outcomeOf } from './engine/outcome.js';
 import { type PlanFacts, type Runbook, planRunbook } from './engine/runbook.js';
 import { chooseBackup, fenceNote } from './restore-steps.js';
+import type { StagedTable } from '../activities/postgres/staging.js';
+import { describeMoment } from '../common/moments.js';
 
 export async function level1Workflow({ context, options }: PlanInput): Promise<RunResult> {
   const run = planRunbook(context);
@@ -18,6 +20,7 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
   const selection = options.record;
   const { incidentId, target } = context;
   let staged = false;
+  let sideId: string | undefined;
   let backupUsed: PlanFacts['backupUsed'];
   try {
     if (!selection) throw new Error('an L1 needs the records to restore: a table and primary keys or a filter');
@@ -25,17 +28,45 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
       throw tooMany(selection.keys!.length, selection.table);
 
     // 1. Identify affected records: validated before anything runs.
-    const backup = await chooseBackup(run, 'identify: choose the newest verified backup before the data went bad', selection.goodBefore, {
-      fromRecoveryCopy: true,
-    });
-    backupUsed = backup;
-    run.show({ backupUsed });
-    staged = true; // from here on the staging area may exist, even if staging fails half-way
-    const stage = await run.step(
-      'identify: stage the affected records from the backup',
-      () => heavy.stageRecords({ incidentId, ...run.where, backupId: backup.id, selection }),
-      (s) => s.map((t) => `${t.rows} ${t.table}`).join(', '),
-    );
+    const staging = (s: StagedTable[]) => s.map((t) => `${t.rows} ${t.table}`).join(', ');
+    let backup: { id: string; startedAt: string };
+    let stage: StagedTable[];
+    const { moment } = options;
+    if (moment) {
+      // The rows as they were at a moment: from a side instance restored there (pgBackRest), removed at the end.
+      sideId = incidentId
+        .toLowerCase()
+        .replace(/[^a-z0-9-]/g, '-')
+        .slice(0, 48);
+      const side = await run.step(
+        `identify: restore the cluster to ${describeMoment(moment)} into a side instance`,
+        () => heavy.restoreToMoment({ target, moment, sideId: sideId! }),
+        (s) => `recovered to ${s.recoveredTo} (${s.stoppedAt})`,
+      );
+      // The moment actually recovered to stands where a backup's start would: the RPO is measured from it.
+      backup = { id: `point-in-time ${side.recoveredTo}`, startedAt: side.recoveredTo };
+      backupUsed = backup;
+      run.show({ backupUsed });
+      staged = true;
+      stage = await run.step(
+        'identify: stage the affected records from the side instance',
+        () => heavy.stageRecordsFromSide({ incidentId, ...run.where, selection, sidePort: side.port }),
+        staging,
+      );
+    } else {
+      backup = await chooseBackup(run, 'identify: choose the newest verified backup before the data went bad', selection.goodBefore, {
+        fromRecoveryCopy: true,
+      });
+      backupUsed = backup;
+      run.show({ backupUsed });
+      staged = true; // from here on the staging area may exist, even if staging fails half-way
+      const from = backup.id;
+      stage = await run.step(
+        'identify: stage the affected records from the backup',
+        () => heavy.stageRecords({ incidentId, ...run.where, backupId: from, selection }),
+        staging,
+      );
+    }
     const primary = stage[0]!;
     if (primary.rows > L1_RECORD_LIMIT) {
       if (!selection.overrideRecordLimit) throw tooMany(primary.rows, primary.table);
@@ -106,6 +137,7 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
     return { ...outcomeOf(err, run.committed), timeline: run.timeline, backupUsed };
   } finally {
     if (staged) await run.cleanup('clean up the staging area', () => quick.dropStaging({ incidentId, ...run.where }));
+    if (sideId) await run.cleanup('clean up the side instance', () => quick.removeSideInstance({ target, sideId: sideId! }));
   }
 }
 

@@ -69,6 +69,21 @@ export function createRecordRestoreActivities(resolve: Resolver) {
     },
 
     /**
+     * Stages the selected records from a side instance restored to a moment (activities/pgbackrest):
+     * the same database of the same cluster, on the instance's loopback port, reached with the
+     * production connection's user and password (the restored cluster has the same roles).
+     */
+    async stageRecordsFromSide(input: Omit<StageInput, 'backupId'> & { sidePort: number }): Promise<StagedTable[]> {
+      if (input.testDatabase) throw refuse('a drill cannot take rows from a point-in-time restore of production', FailureType.input);
+      const url = databaseUrl(input.target);
+      const plan = await validSelection(input, input.wholeTable);
+      const side = new URL(url);
+      side.hostname = '127.0.0.1';
+      side.port = String(input.sidePort);
+      return heartbeatWhile({ phase: 'staging' }, () => stageSelection(url, side.toString(), plan));
+    },
+
+    /**
      * Stages the selected records (or a whole table) from the backup, after validating the
      * selection, from a recovery copy of the backup on the verification server: the one its
      * verification kept, else one made now (the backup downloaded, its size and SHA-256 checked on

@@ -7,34 +7,15 @@ import { openStore } from '../../activities/storage/open.js';
 import { ConfigError } from '../../common/errors.js';
 import { parseBackupId } from '../../common/names.js';
 import { formatDuration } from '../../common/time.js';
-import { type LifeboatConfig, targetConfig } from '../../config/config.js';
+import { targetConfig } from '../../config/config.js';
 import type { backupWorkflow, freshnessWorkflow, retentionWorkflow, verifyWorkflow } from '../../workflows/index.js';
-import { CliError, connectClient, follow } from '../follow.js';
+import { CliError } from '../cli-process.js';
 import { bytes, table } from '../format.js';
 import { backupsJson } from '../read-json.js';
 import { backupVerdict, verificationVerdict } from '../verdicts.js';
-import { requireWorker } from '../worker-check.js';
 import { chooseTarget, configOf, printJson } from './common.js';
-
-/** A workflow id's suffix: the start time, so each run of a command is its own workflow. */
-const stamp = () => new Date().toISOString().replace(/[-:.]/g, '');
-
-/**
- * Starts `type` on the worker's task queue once a worker is seen polling it (none: exit 1 at once),
- * as `<id>-<time>`, and follows it to its result.
- */
-async function runOnWorker<W extends (input: never) => Promise<unknown>>(
-  cfg: LifeboatConfig,
-  type: string,
-  id: string,
-  input: Parameters<W>[0],
-  label: string,
-): Promise<Awaited<ReturnType<W>>> {
-  const client = await connectClient(cfg);
-  await requireWorker(client, cfg);
-  const handle = await client.workflow.start(type, { taskQueue: cfg.temporal.taskQueue, workflowId: `${id}-${stamp()}`, args: [input] });
-  return follow<Awaited<ReturnType<W>>>(handle, label);
-}
+import { runOnWorker } from './on-worker.js';
+import { printPhysicalBackups } from './pitr.js';
 
 export async function backup(opts: { target?: string; tag?: string[]; reason: string }, command: Command): Promise<void> {
   const cfg = configOf(command);
@@ -56,24 +37,30 @@ export async function backups(opts: { target?: string; json?: boolean }, command
   const catalog = new Catalog(openStore(storeName, cfg.stores[storeName]!), manifestKeyOf(cfg, process.env));
   const { backups, damaged } = await catalog.survey(target);
   if (opts.json) return printJson(backupsJson(backups, damaged));
-  if (!backups.length && !damaged.length) return console.log(`no backups of ${target} yet (run "lifeboat backup --target ${target}")`);
-  console.log(
-    table(
-      ['id', 'time (UTC)', 'size', 'verified', 'tags'],
-      [
-        ...backups.map(({ manifest: m, verification: v }) => [
-          m.id,
-          m.startedAt.replace('T', ' ').slice(0, 19),
-          bytes(m.sizeBytes),
-          v ? `${v.result === 'passed' ? 'yes' : 'FAILED'} ${v.verifiedAt.slice(0, 10)}` : 'no',
-          m.tags.join(',') || '-',
-        ]),
-        ...damaged.map((d) => [d.id, '-', '-', 'DAMAGED', '-']),
-      ],
-    ),
-  );
+  if (!backups.length && !damaged.length) console.log(`no backups of ${target} yet (run "lifeboat backup --target ${target}")`);
+  else
+    console.log(
+      table(
+        ['id', 'time (UTC)', 'size', 'verified', 'tags'],
+        [
+          ...backups.map(({ manifest: m, verification: v }) => [
+            m.id,
+            m.startedAt.replace('T', ' ').slice(0, 19),
+            bytes(m.sizeBytes),
+            v ? `${v.result === 'passed' ? 'yes' : 'FAILED'} ${v.verifiedAt.slice(0, 10)}` : 'no',
+            m.tags.join(',') || '-',
+          ]),
+          ...damaged.map((d) => [d.id, '-', '-', 'DAMAGED', '-']),
+        ],
+      ),
+    );
   for (const d of damaged)
     console.log(`✖ ${d.id} is damaged and never used: ${d.reason} (inspect or remove ${d.key} in store "${storeName}")`);
+  // Physical backups are pgBackRest's: the worker beside the database lists them.
+  if (cfg.targets[target]!.physical) {
+    console.log('');
+    await printPhysicalBackups(cfg, target);
+  }
 }
 
 export async function verify(backupId: string, opts: { target?: string }, command: Command): Promise<void> {

@@ -3,6 +3,7 @@
 import { type Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { InputError } from '../../common/errors.js';
+import { type Moment, checkMoment } from '../../common/moments.js';
 import { type Level } from '../../common/plans.js';
 import { triage } from '../../workflows/triage.js';
 import { connectClient } from '../follow.js';
@@ -40,6 +41,10 @@ interface DeclareOptions {
   where?: string[];
   children?: boolean;
   goodBefore?: string;
+  at?: string;
+  beforeRestorePoint?: string;
+  beforeXid?: string;
+  xidCommittedAt?: string;
   overrideRecordLimit?: boolean;
   inPlace?: boolean;
   freezeWrites?: boolean;
@@ -53,6 +58,23 @@ function readKeysFile(file: string): string {
   } catch (err) {
     throw new InputError(`--keys-file ${file}: ${(err as Error).message}`);
   }
+}
+
+/** The moment --at, --before-restore-point or --before-xid names (at most one), checked; only for a target with physical backups. */
+function momentOption(opts: DeclareOptions, physical: boolean): { moment?: Moment } {
+  const given = [opts.at && 'at', opts.beforeRestorePoint && 'before-restore-point', opts.beforeXid && 'before-xid'].filter(Boolean);
+  if (!given.length) return {};
+  if (given.length > 1) throw new InputError(`give one moment, not --${given.join(' and --')}`);
+  if (!physical) throw new InputError('a moment needs physical backups: add "physical: pgbackrest" to the target in the configuration');
+  if (opts.level !== 'L1') throw new InputError(`--${given[0]} is for an L1 so far (--level L1)`);
+  if (opts.xidCommittedAt && Number.isNaN(Date.parse(opts.xidCommittedAt)))
+    throw new InputError(`--xid-committed-at "${opts.xidCommittedAt}" is not a time`);
+  const moment: Moment = opts.at
+    ? { kind: 'time', time: opts.at }
+    : opts.beforeRestorePoint
+      ? { kind: 'restore-point', name: opts.beforeRestorePoint }
+      : { kind: 'before-xid', xid: opts.beforeXid!, ...(opts.xidCommittedAt ? { committedAt: opts.xidCommittedAt } : {}) };
+  return { moment: checkMoment(moment) };
 }
 
 export async function declare(opts: DeclareOptions, command: Command): Promise<void> {
@@ -83,6 +105,7 @@ export async function declare(opts: DeclareOptions, command: Command): Promise<v
     options: {
       table,
       inPlace: opts.inPlace === true,
+      ...momentOption(opts, cfg.targets[target]!.physical !== undefined),
       record:
         table && (keys || where || keyTuples.length)
           ? {

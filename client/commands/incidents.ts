@@ -46,6 +46,13 @@ export function registerIncidentCommands(program: Command): void {
     .option('--where <expr>', 'L1: a filter such as "status=lost" (repeatable, ANDed)', repeatable)
     .option('--children', "L1: also bring back rows referencing them, several levels deep (a lead's activities, notes, reminders)")
     .option('--good-before <time>', 'L1: ISO time before which the data was good (default: the declaration time)')
+    .option('--at <time>', 'L1: the rows as they were at this moment, by a point-in-time restore (pgBackRest) instead of a backup')
+    .option('--before-restore-point <name>', 'L1: the rows as they were at a restore point (pg_create_restore_point)')
+    .option('--before-xid <xid>', 'L1: the rows as they were just before a transaction (`lifeboat pitr find` lists them)')
+    .option(
+      '--xid-committed-at <time>',
+      "with --before-xid: the transaction's commit time (pitr find shows it), to pick the backup before it",
+    )
     .option('--override-record-limit', 'L1: allow more than 10 records, behind an extra approval')
     .option('--in-place', 'L3/L4: restore into the production database itself (after a safety snapshot and an approval)')
     .option('--freeze-writes', "run the target's freezeWrites hook first, and its unfreezeWrites hook at the end")

@@ -1,9 +1,11 @@
 // The embedded stack: a Temporal dev server, a private PostgreSQL and a SeaweedFS S3 store, all
 // on free loopback ports. Used by `lifeboat dev`, the demo, the test suite and the benchmarks.
+// Its PostgreSQL archives WAL through pgBackRest into the store (over HTTPS) from the start.
 import { Connection } from '@temporalio/client';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import type { RepoSettings } from '../../activities/pgbackrest/conf.js';
 import { PidFile, pidDir, sweepDeadStacks } from './pidfile.js';
 import { type PostgresServer, startPostgres } from './postgres.js';
 import { freePorts } from './processes.js';
@@ -11,6 +13,27 @@ import { type S3Server, startSeaweed } from './seaweed.js';
 import { type TemporalServer, startTemporal } from './temporal.js';
 
 export const DEMO_BUCKET = 'lifeboat-backups';
+/** The stack's pgBackRest stanza (the demo target's), and the repository's folder in the bucket. */
+export const STACK_STANZA = 'crm';
+export const PGBACKREST_REPO_PATH = '/pgbackrest';
+
+/** pgBackRest's keys for the stack's store: only ever in environments, never in a file or argument. */
+export function pgbackrestKeys(s3: S3Server): Record<string, string> {
+  return { PGBACKREST_REPO1_S3_KEY: s3.accessKeyId, PGBACKREST_REPO1_S3_KEY_SECRET: s3.secretAccessKey };
+}
+
+/** The store's repository settings for a stanza of the stack (HTTPS, its CA, lz4: fast on a loaded machine). */
+export function stackRepo(s3: S3Server): RepoSettings {
+  return {
+    endpoint: s3.httpsEndpoint,
+    bucket: DEMO_BUCKET,
+    region: 'us-east-1',
+    path: PGBACKREST_REPO_PATH,
+    caFile: s3.caFile,
+    retentionFull: 2,
+    compressType: 'lz4',
+  };
+}
 
 export interface Stack {
   postgres: PostgresServer;
@@ -70,12 +93,20 @@ export async function startStack(options: StackOptions): Promise<Stack> {
   };
   try {
     const [pgPort] = await freePorts(1);
-    const [postgres, s3, temporal] = await Promise.all([
-      startPostgres(pgPort!, join(options.logDir, 'postgres.log'), pidFile).then((s) => (started.push(s), s)),
-      startSeaweed(join(options.logDir, 'seaweedfs.log'), undefined, pidFile).then((s) => (started.push(s), s)),
+    // PostgreSQL starts once the store can take its WAL.
+    const storeAndDatabase = startSeaweed(join(options.logDir, 'seaweedfs.log'), undefined, pidFile).then(async (s3) => {
+      started.push(s3);
+      await s3.createBucket(DEMO_BUCKET);
+      const archive = { stanza: STACK_STANZA, repo: stackRepo(s3), env: pgbackrestKeys(s3) };
+      const postgres = await startPostgres(pgPort!, join(options.logDir, 'postgres.log'), { archive, tracker: pidFile });
+      started.push(postgres);
+      return [s3, postgres] as const;
+    });
+    const [[s3, postgres], temporal] = await Promise.all([
+      storeAndDatabase,
       startTemporal(join(options.logDir, 'temporal.log'), { ui: options.ui, tracker: pidFile }).then((s) => (started.push(s), s)),
     ]);
-    await Promise.all([s3.createBucket(DEMO_BUCKET), waitForNamespace(temporal.address)]);
+    await waitForNamespace(temporal.address);
     return {
       postgres,
       s3,
@@ -87,6 +118,9 @@ export async function startStack(options: StackOptions): Promise<Stack> {
         ...(temporal.uiUrl ? { TEMPORAL_UI_URL: temporal.uiUrl } : {}),
         LIFEBOAT_S3_ENDPOINT: s3.endpoint,
         LIFEBOAT_S3_BUCKET: DEMO_BUCKET,
+        LIFEBOAT_S3_HTTPS_ENDPOINT: s3.httpsEndpoint,
+        LIFEBOAT_S3_CA_FILE: s3.caFile,
+        LIFEBOAT_PGBACKREST_DIR: postgres.pgbackrest!.dir,
         AWS_ACCESS_KEY_ID: s3.accessKeyId,
         AWS_SECRET_ACCESS_KEY: s3.secretAccessKey,
         CRM_DATABASE_URL: postgres.adminUrl.replace(/\/postgres$/, `/${crmDatabase}`),

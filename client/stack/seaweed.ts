@@ -1,13 +1,20 @@
-// SeaweedFS as the S3-compatible backup store, every port on loopback and chosen free.
+// SeaweedFS as the S3-compatible backup store, every port on loopback and chosen free. S3 is served
+// over HTTP (Lifeboat's own SDK clients) and, beside it, over HTTPS with a certificate made for the
+// run (pgBackRest 2.45 speaks only HTTPS to S3, and checks the certificate against the stack's CA).
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Tracker } from './pidfile.js';
 import { type Daemon, freePorts, startDaemon, venvTool, waitForPort } from './processes.js';
+import { makeCertificates } from './tls.js';
 
 export interface S3Server {
   endpoint: string;
+  /** The same store over HTTPS (https://localhost:port), for pgBackRest. */
+  httpsEndpoint: string;
+  /** The CA that signed the HTTPS certificate. */
+  caFile: string;
   accessKeyId: string;
   secretAccessKey: string;
   createBucket(name: string): Promise<void>;
@@ -25,7 +32,9 @@ export async function startSeaweed(
 ): Promise<S3Server> {
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-s3-'));
   tracker?.folder(dir);
-  const [master, volume, filer, s3, masterGrpc, volumeGrpc, filerGrpc, s3Grpc] = await freePorts(8);
+  const [master, volume, filer, s3, masterGrpc, volumeGrpc, filerGrpc, s3Grpc, s3Https] = await freePorts(9);
+  const tls = await makeCertificates();
+  tracker?.folder(tls.dir);
   const config = join(dir, 's3.json');
   writeFileSync(
     config,
@@ -57,6 +66,9 @@ export async function startSeaweed(
     `-s3.port=${s3}`,
     `-s3.port.grpc=${s3Grpc}`,
     `-s3.config=${config}`,
+    `-s3.port.https=${s3Https}`,
+    `-s3.cert.file=${tls.certFile}`,
+    `-s3.key.file=${tls.keyFile}`,
     '-s3.port.iceberg=0',
     '-s3.port.lance=0',
   ];
@@ -65,6 +77,7 @@ export async function startSeaweed(
   const launch = async () => {
     daemon = startDaemon(venvTool('weed'), args, logFile, { tracker });
     await waitForPort(s3!, 'SeaweedFS S3', 60_000, () => daemon.process.exitCode === null);
+    await waitForPort(s3Https!, 'SeaweedFS S3 (HTTPS)', 60_000, () => daemon.process.exitCode === null);
   };
   await launch();
   const client = new S3Client({
@@ -75,9 +88,11 @@ export async function startSeaweed(
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });
-  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  const cleanup = () => (rmSync(dir, { recursive: true, force: true }), tls.remove());
   return {
     endpoint,
+    httpsEndpoint: `https://localhost:${s3Https}`,
+    caFile: tls.caFile,
     ...credentials,
     async createBucket(name) {
       // The S3 port opens before the filer behind it is ready (longer on a loaded machine): retry for a minute.

@@ -1,0 +1,201 @@
+// A side instance: the target's cluster restored by pgBackRest to a moment into a data directory of
+// its own (below physical.configDir/side/<id>), started on a free loopback port, and waited for
+// until recovery reached its target and the instance is promoted. Guarantees:
+// - it never archives: restored with --archive-mode=off, so a promoted side instance never pushes
+//   WAL (or a new timeline's history) into the production stanza;
+// - the folder is its record: a retried restore (a worker that crashed) first stops and removes
+//   what an earlier attempt left under the same id, and `removeSideInstance` always can;
+// - a moment it cannot reach fails with the reason named (an archive gap and its missing segment,
+//   or no commit after the target) and the newest moment the archive does reach.
+import { ApplicationFailure } from '@temporalio/common';
+import { execFile } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { FailureType } from '../../common/errors.js';
+import { refuse } from '../failure.js';
+import { heartbeatWhile } from '../heartbeat.js';
+import { physicalCatalog } from './backups.js';
+import { type Moment, describeMoment, momentTime, restoreOptions } from './moment.js';
+import { pgProgram, pgbackrest } from './run.js';
+import type { PhysicalTarget } from './target.js';
+
+const run = promisify(execFile);
+
+export interface SideInstance {
+  id: string;
+  dataDir: string;
+  port: number;
+  /** The commit time of the last transaction the instance replayed: the data is as of this moment. */
+  recoveredTo: string;
+  /** PostgreSQL's own words for where recovery stopped. */
+  stoppedAt: string;
+}
+
+export function sideFolder(p: PhysicalTarget, id: string): string {
+  if (!/^[a-z0-9][a-z0-9-]{0,47}$/.test(id))
+    throw refuse(`"${id}" is not a side instance id (lower-case letters, digits and "-")`, FailureType.input);
+  return join(p.config.configDir, 'side', id);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => ok(port));
+    });
+  });
+}
+
+/** Stops the instance (immediately: it is a copy) and removes its folder; nothing there is fine. */
+export async function removeSide(p: PhysicalTarget, id: string): Promise<boolean> {
+  const dir = sideFolder(p, id);
+  if (!existsSync(dir)) return false;
+  const data = join(dir, 'data');
+  if (existsSync(join(data, 'postmaster.pid')))
+    await pgProgram(p.runner.runAs, 'pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
+  rmSync(dir, { recursive: true, force: true });
+  return true;
+}
+
+const segmentPattern = /^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})$/;
+
+/** The WAL segment after `segment` (16 MB segments: 256 per log id). */
+export function nextSegment(segment: string): string {
+  const [, tli, log, seg] = segmentPattern.exec(segment) ?? [];
+  if (!tli) return segment;
+  const n = parseInt(seg!, 16) + 1;
+  const hex = (v: number) => v.toString(16).toUpperCase().padStart(8, '0');
+  return n > 0xff ? `${tli}${hex(parseInt(log!, 16) + 1)}${hex(0)}` : `${tli}${log}${hex(n)}`;
+}
+
+/** Why recovery did not reach the moment, from the server's log and the repository's WAL range. */
+export function diagnose(log: string, moment: Moment, walMax: string | undefined): { message: string; newestReachable?: string } {
+  const restored = [...log.matchAll(/restored log file "([0-9A-F]{24})" from archive/g)].map((m) => m[1]!);
+  const newestReachable = /last completed transaction was at log time (.+)/.exec(log)?.[1]?.trim();
+  const reach = newestReachable
+    ? `the newest moment the archive reaches is ${newestReachable}`
+    : 'the archive holds no transaction after the backup';
+  if (/recovery ended before configured recovery target was reached/.test(log)) {
+    const last = restored.at(-1);
+    const missing = last && nextSegment(last);
+    if (missing && walMax && missing.slice(8) <= walMax.slice(8))
+      return {
+        message: `archive gap: WAL segment ${missing} is missing from the repository (which holds segments up to ${walMax}), so recovery stopped after ${last} before reaching ${describeMoment(moment)}; ${reach}`,
+        newestReachable,
+      };
+    return {
+      message: `recovery ended before configured recovery target was reached: no transaction committed after ${describeMoment(moment)} is in the archive (it ends at ${walMax ?? 'no segment'}); ${reach}. Pick that moment or an earlier one`,
+      newestReachable,
+    };
+  }
+  const fatal = log.split('\n').filter((line) => /FATAL|PANIC|ERROR/.test(line));
+  return {
+    message: `the side instance did not recover to ${describeMoment(moment)}: ${(fatal.length ? fatal : log.split('\n')).slice(-5).join(' | ')}`,
+    newestReachable,
+  };
+}
+
+async function running(p: PhysicalTarget, data: string): Promise<boolean> {
+  return pgProgram(p.runner.runAs, 'pg_ctl', ['-D', data, 'status']).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** Waits until the instance is promoted; undefined while it still recovers, or the reason it stopped. */
+async function promoted(port: number, user: string | undefined, password: string | undefined) {
+  const client = new pg.Client({ host: '127.0.0.1', port, user: user ?? 'postgres', password, database: 'postgres' });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ recovering: boolean; at: Date | null }>(
+      'SELECT pg_is_in_recovery() AS recovering, pg_last_xact_replay_timestamp() AS at',
+    );
+    return rows[0]!.recovering ? undefined : { at: rows[0]!.at };
+  } catch {
+    return undefined;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+export async function restoreSide(p: PhysicalTarget, id: string, moment: Moment, password?: string): Promise<SideInstance> {
+  const dir = sideFolder(p, id);
+  await removeSide(p, id);
+  mkdirSync(dir, { recursive: true, mode: 0o711 });
+  if (p.runner.runAs) {
+    const { stdout: uid } = await run('id', ['-u', p.runner.runAs]);
+    const { stdout: gid } = await run('id', ['-g', p.runner.runAs]);
+    chownSync(dir, Number(uid), Number(gid));
+  }
+  const data = join(dir, 'data');
+  const catalog = await physicalCatalog(p);
+  const before = momentTime(moment);
+  // For a restore point or a transaction, pgBackRest would take the newest backup: take the newest that ended before the moment.
+  const set =
+    moment.kind !== 'time' && before ? catalog.backups.filter((b) => b.stoppedAt < new Date(before).toISOString()).at(-1) : undefined;
+  if (!catalog.backups.length)
+    throw refuse(
+      `stanza "${p.settings.stanza}" has no physical backup to restore from: take one first (lifeboat backup --physical full)`,
+      FailureType.noUsableBackup,
+    );
+  await heartbeatWhile({ phase: `pgbackrest restore to ${describeMoment(moment)}` }, () =>
+    pgbackrest(p.runner, 'restore', [`--pg1-path=${data}`, ...(set ? [`--set=${set.label}`] : []), ...restoreOptions(moment)]).catch(
+      (err: Error) => {
+        if (!/unable to find backup set with stop time less than/.test(err.message)) throw err;
+        throw refuse(
+          `no physical backup of stanza "${p.settings.stanza}" ended before ${describeMoment(moment)}: the earliest moment it can reach is ${catalog.backups[0]!.stoppedAt}, the end of its oldest backup`,
+          FailureType.recoveryTarget,
+        );
+      },
+    ),
+  );
+  const port = await freePort();
+  const log = join(dir, 'server.log');
+  const readLog = () => (existsSync(log) ? readFileSync(log, 'utf8') : '');
+  // hot_standby off: the copy takes no query until it is promoted, and needs none of production's
+  // connection settings (a standby must match max_connections and the like, read from wherever production sets them).
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c archive_mode=off -c hot_standby=off -c cluster_name=lifeboat-side-${id}`;
+  const started = await heartbeatWhile({ phase: `recovering to ${describeMoment(moment)}` }, () =>
+    pgProgram(p.runner.runAs, 'pg_ctl', ['-D', data, '-o', options, '-l', log, '-w', '-t', '86400', 'start'], p.runner.env).then(
+      () => true,
+      () => false,
+    ),
+  );
+  const unreachable = () => {
+    const { message, newestReachable } = diagnose(readLog(), moment, catalog.walMax);
+    return ApplicationFailure.create({ message, type: FailureType.recoveryTarget, nonRetryable: true, details: [{ newestReachable }] });
+  };
+  if (!started) throw unreachable();
+  const result = await heartbeatWhile({ phase: 'recovering to the moment' }, async () => {
+    for (;;) {
+      const state = await promoted(port, p.settings.pgUser, password);
+      if (state) return state;
+      if (!(await running(p, data))) return undefined;
+      await new Promise((ok) => setTimeout(ok, 300));
+    }
+  });
+  if (!result) throw unreachable();
+  const text = readLog();
+  const stop = /recovery stopping [^\n]*?, time ([^\n]+)/.exec(text);
+  const stoppedAt = stop?.[0] ?? /last completed transaction was at log time [^\n]*/.exec(text)?.[0] ?? 'end of the archive';
+  // Recovery stopped at the target: the data holds every commit before the transaction or restore
+  // point it names. Otherwise as of the last transaction replayed, or the backup's end without one.
+  const recoveredTo = stop ? pgTime(stop[1]!) : (result.at?.toISOString() ?? (set ?? catalog.backups.at(-1))!.stoppedAt);
+  return { id, dataDir: data, port, recoveredTo, stoppedAt };
+}
+
+/** A time as PostgreSQL's log writes it (2026-11-30 15:02:00.123456+00), in ISO 8601. */
+export function pgTime(text: string): string {
+  return new Date(
+    text
+      .trim()
+      .replace(' ', 'T')
+      .replace(/([+-]\d\d)$/, '$1:00'),
+  ).toISOString();
+}

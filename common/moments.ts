@@ -1,0 +1,32 @@
+// A moment to recover to, as a plan names it (`declare --at`, `--before-restore-point`,
+// `--before-xid`), checked and described the one way. Pure: workflows, activities and the CLI share it.
+import { InputError } from './errors.js';
+
+export type Moment =
+  | { kind: 'time'; time: string }
+  | { kind: 'restore-point'; name: string; /** When it was created, if known: picks the backup set before it. */ createdAt?: string }
+  | { kind: 'before-xid'; xid: string; /** The transaction's commit time, if known (pitr find gives it). */ committedAt?: string };
+
+/** Checks a moment, refusing with what to write instead. */
+export function checkMoment(moment: Moment): Moment {
+  if (moment.kind === 'time' && Number.isNaN(Date.parse(moment.time)))
+    throw new InputError(`"${moment.time}" is not a time: write one such as 2026-11-30T15:02:00Z (ISO 8601, with its zone)`);
+  if (moment.kind === 'restore-point' && !/^[A-Za-z0-9_.:-]{1,63}$/.test(moment.name))
+    throw new InputError(`"${moment.name}" is not a restore point name (letters, digits, "_", ".", ":" or "-", at most 63)`);
+  if (moment.kind === 'before-xid' && !/^[1-9][0-9]{0,18}$/.test(moment.xid))
+    throw new InputError(`"${moment.xid}" is not a transaction id: write the number \`lifeboat pitr find\` lists`);
+  return moment;
+}
+
+/** The latest time the moment is known to be before (the backup set must end before it). */
+export function momentTime(moment: Moment): string | undefined {
+  return moment.kind === 'time' ? moment.time : moment.kind === 'restore-point' ? moment.createdAt : moment.committedAt;
+}
+
+export function describeMoment(moment: Moment): string {
+  return moment.kind === 'time'
+    ? `the moment ${moment.time}`
+    : moment.kind === 'restore-point'
+      ? `the restore point "${moment.name}"`
+      : `just before transaction ${moment.xid}`;
+}
