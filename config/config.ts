@@ -5,7 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../common/errors.js';
 import { Redactor } from '../common/redact.js';
-import { parsePublicKey } from '../common/sshsig.js';
+import { parsePublicKey } from '../common/ssh-keys.js';
 import { statementCount } from './sql-statements.js';
 
 const duration = z.string().regex(/^\d+(s|m|h|d)$/, 'expected a duration such as "90m", "25h" or "7d"');
