@@ -319,7 +319,8 @@ function parseInterpolated(text: string, source: string, env: NodeJS.ProcessEnv,
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(`${source}: not valid YAML: ${(err as Error).message}`);
   }
-  const result = schema.safeParse(raw ?? {});
+  // Parsed once per process: generating zod's fast parser would cost more than it saves.
+  const result = schema.safeParse(raw ?? {}, { jitless: true });
   if (!result.success) {
     const lines = result.error.issues.flatMap(describeIssue).map((line) => `  - ${line}`);
     throw new ConfigError(`${source} is invalid:\n${lines.join('\n')}`);
