@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { InputError } from '../common/errors.js';
-import { type Decision, type Proof, SSH_NAMESPACE, type Statement, digestOf, statementText } from '../common/proof.js';
+import { type Decision, type Proof, SSH_NAMESPACE, type Statement, digestOf, statementText } from '../common/statement.js';
 
 /** Runs `ssh-keygen -Y sign` over `message`; returns the armored signature. */
 export function sshSign(message: string, keyFile: string): Promise<string> {

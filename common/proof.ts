@@ -8,61 +8,15 @@
 // - A proof older than PROOF_MAX_AGE_MS (or signed in the future beyond the allowed skew) is refused.
 // - A person is proven only by their own keys, or by a receiver key (Slack) that the policy allows
 //   to vote for them, and then only through the Slack user id the policy maps to that person.
-import { type SshPublicKey, SignatureError, parsePublicKey, sha256Hex, verifySshSignature } from './sshsig.js';
+import { type SshPublicKey, SignatureError, parsePublicKey, verifySshSignature } from './sshsig.js';
+import { type Proof, type Statement, SSH_NAMESPACE, statementText } from './statement.js';
 
-/** The sshsig namespace Lifeboat's signatures are made under (`ssh-keygen -Y sign -n lifeboat`). */
-export const SSH_NAMESPACE = 'lifeboat';
+export { type Decision, type Proof, type Statement, SSH_NAMESPACE, digestOf, statementText } from './statement.js';
+
 /** How long a signed answer stays valid: long enough to type it, too short to replay it later. */
 export const PROOF_MAX_AGE_MS = 5 * 60_000;
 /** Clock skew allowed between the signer and the server. */
 export const PROOF_MAX_SKEW_MS = 60_000;
-
-export type Decision = 'approve' | 'reject' | 'complete' | 'abort';
-
-/** What the person signed, field by field. */
-export interface Statement {
-  /** The Temporal namespace. */
-  namespace: string;
-  workflowId: string;
-  runId: string;
-  /** The gate or task answered; "run" for an abort. */
-  item: string;
-  decision: Decision;
-  by: string;
-  /** Set when a receiver signs for the person: the channel's immutable user id, e.g. "slack:U024BE7LH". */
-  via?: string;
-  /** SHA-256 (hex) of the reason or note, "" included. */
-  textDigest: string;
-  /** ISO time of signing. */
-  signedAt: string;
-}
-
-/** What travels with a vote, a completion or an abort. */
-export interface Proof {
-  /** Armored SSH signature over statementText(statement). */
-  signature: string;
-  signedAt: string;
-  via?: string;
-}
-
-/** The exact text that is signed: one field a line, in a fixed order. */
-export function statementText(s: Statement): string {
-  return [
-    'lifeboat answer v1',
-    `namespace ${s.namespace}`,
-    `workflow ${s.workflowId}`,
-    `run ${s.runId}`,
-    `item ${s.item}`,
-    `decision ${s.decision}`,
-    `by ${s.by}`,
-    ...(s.via ? [`via ${s.via}`] : []),
-    `text-sha256 ${s.textDigest}`,
-    `signed-at ${s.signedAt}`,
-    '',
-  ].join('\n');
-}
-
-export const digestOf = (text: string | undefined): string => sha256Hex(text ?? '');
 
 /** Who may prove what, from the worker's configuration, fixed when the run starts. */
 export interface ProofPolicy {

@@ -5,7 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from '../common/errors.js';
 import { Redactor } from '../common/redact.js';
-import { parsePublicKey } from '../common/sshsig.js';
+import { parsePublicKey } from '../common/ssh-keys.js';
 import { duration, envName, name } from './fields.js';
 import { physical, physicalStoreProblem } from './physical.js';
 import { statementCount } from './sql-statements.js';
@@ -317,7 +317,8 @@ function parseInterpolated(text: string, source: string, env: NodeJS.ProcessEnv,
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(`${source}: not valid YAML: ${(err as Error).message}`);
   }
-  const result = schema.safeParse(raw ?? {});
+  // Parsed once per process: generating zod's fast parser would cost more than it saves.
+  const result = schema.safeParse(raw ?? {}, { jitless: true });
   if (!result.success) {
     const lines = result.error.issues.flatMap(describeIssue).map((line) => `  - ${line}`);
     throw new ConfigError(`${source} is invalid:\n${lines.join('\n')}`);

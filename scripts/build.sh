@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Compiles what the CLI, the worker and the Slack receiver run (common, config, workflows,
-# activities, worker, client) into dist/, only when a source changed since the last build, so
-# bin/lifeboat starts plain Node on JavaScript and never runs stale code.
+# activities, worker, client) into dist/, and bundles the CLI (scripts/bundle-cli.js), only when a
+# source changed since the last build, so bin/lifeboat starts plain Node on JavaScript and never
+# runs stale code.
 #
 # - Fresh or not is decided by mtimes: the build's stamp is made before tsc reads anything, so an
 #   edit during a build makes the next call build again; a file added or removed changes its
@@ -14,7 +15,7 @@ root="$(cd "$(dirname "$(readlink -f "$0")")/.." && pwd)"
 dist="$root/dist"
 cd "$root"
 SOURCES=(common config workflows activities worker client)
-INPUTS=(package-lock.json tsconfig.json tsconfig.build.json scripts/build.sh)
+INPUTS=(package-lock.json tsconfig.json tsconfig.build.json scripts/build.sh scripts/bundle-cli.js)
 
 stale() {
   [ ! -e "$dist/current/.stamp" ] || [ -n "$(find "${SOURCES[@]}" "${INPUTS[@]}" -newer "$dist/current/.stamp" -print -quit)" ]
@@ -36,6 +37,12 @@ if ! node_modules/.bin/tsc -p tsconfig.build.json --noCheck --incremental --tsBu
 fi
 # Files the code reads beside itself (SQL), as in the sources.
 find "${SOURCES[@]}" -type f ! -name '*.ts' -exec cp --parents {} "$next" \;
+# The CLI, bundled beside that output so it starts fast (bin/lifeboat runs cli/cli.js).
+rm -rf "$next/cli"
+if ! node scripts/bundle-cli.js "$next" >&2; then
+  echo "✖ the CLI does not bundle (see above); bin/lifeboat runs nothing stale" >&2
+  exit 1
+fi
 
 build="$(date +%s%N)"
 cp -r "$next" "$dist/builds/$build"
