@@ -142,7 +142,7 @@ stores:
     const killed = readRecord(pidPath)!;
     expect(killed.owner.pid).toBe(first.child.pid);
     expect(killed.processes.map((p) => p.what.split('/').pop()).sort()).toEqual(['temporal', 'weed']);
-    expect(killed.folders).toHaveLength(3);
+    expect(killed.folders).toHaveLength(4); // PostgreSQL's, SeaweedFS's, its TLS certificate's, Temporal's
     const postmaster = postmasterOf(killed);
     first.child.kill('SIGKILL');
     await first.exited;

@@ -128,7 +128,9 @@ export async function startPostgres(
       await asOwner(owner, 'pg_ctl', ['-D', data, '-m', 'immediate', '-l', serverLog, '-w', '-t', '60', 'restart'], env);
     },
     async stop() {
-      await asOwner(owner, 'pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']).catch(() => undefined);
+      // Immediate: the cluster's folder is removed next, so nothing needs flushing; and a fast stop
+      // waits for the archiver to push the last WAL to a store that may be stopping beside it.
+      await asOwner(owner, 'pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
       await run('cp', [serverLog, logFile]).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     },
