@@ -1,40 +1,20 @@
 // Before a destructive step on a physical target, Lifeboat makes a named restore point and records
 // it: an L1 that reverted a row by mistake is undone to the second by a second L1 declared
 // --before-restore-point with that name. The restore point's creation is safe to repeat.
-import type { WorkflowHandle } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedCrm } from '../activities/postgres/seed.js';
+import { describe, expect, it } from 'vitest';
 import { incidentInput } from '../client/incidents.js';
 import { restorePointName } from '../common/names.js';
 import type { Moment } from '../common/moments.js';
-import type { RunResult, RunStatus } from '../common/plans.js';
-import { statusQuery } from '../workflows/messages.js';
-import { type ArchivingCluster, startArchivingCluster } from './pitr-cluster.js';
-import { type TestWorker, answer, startTestWorker, waitingNames } from './helpers.js';
+import type { RunResult } from '../common/plans.js';
+import { useArchivingCluster } from './pitr-cluster.js';
+import { answer, waitingFor } from './helpers.js';
 
 const APPLY = 'restore: apply the staged rows in one transaction';
 
 describe('restore points before destructive steps (physical targets)', () => {
-  let c: ArchivingCluster;
-  let worker: TestWorker;
-
-  beforeAll(async () => {
-    c = await startArchivingCluster('pitrrp', '10m', 'approvals:\n  L1: { approvers: [alice, bob, carol] }');
-    await seedCrm(c.url, { leads: 30, reset: true });
-    worker = await startTestWorker(c.config, c.env);
-  }, 240_000);
-
-  afterAll(async () => {
-    await worker?.stop();
-    await c?.stop();
-  });
-
-  const waitingFor = async (handle: WorkflowHandle, name: string): Promise<RunStatus> => {
-    await expect.poll(() => waitingNames(handle), { timeout: 300_000, interval: 300 }).toContain(name);
-    return handle.query(statusQuery);
-  };
-  const leadsOf = (ids: string[]) => c.sql('SELECT * FROM crm_leads WHERE id = ANY($1::bigint[]) ORDER BY id', [ids]);
-  const now = async () => (await c.sql<{ t: Date }>('SELECT clock_timestamp() AS t'))[0]!.t.toISOString();
+  const suite = useArchivingCluster('pitrrp', 30, 'approvals:\n  L1: { approvers: [alice, bob, carol] }');
+  const leadsOf = (ids: string[]) => suite.c.sql('SELECT * FROM crm_leads WHERE id = ANY($1::bigint[]) ORDER BY id', [ids]);
+  const now = async () => (await suite.c.sql<{ t: Date }>('SELECT clock_timestamp() AS t'))[0]!.t.toISOString();
 
   /** An approved L1 of the leads `keys` as they were at `moment`, on the physical target; its result. */
   const recoverLeads = async (keys: string[], moment: Moment): Promise<{ result: RunResult; changes: string[] }> => {
@@ -45,12 +25,12 @@ describe('restore points before destructive steps (physical targets)', () => {
       level: 'L1',
       options: { record: { table: 'crm_leads', keys, goodBefore: new Date().toISOString() }, moment, physical: true },
     });
-    const handle = await worker.client.workflow.start('incidentWorkflow', {
-      taskQueue: worker.taskQueue,
+    const handle = await suite.worker.client.workflow.start('incidentWorkflow', {
+      taskQueue: suite.worker.taskQueue,
       workflowId: input.incidentId,
       args: [input],
     });
-    const plan = worker.client.workflow.getHandle(`${input.incidentId}-L1`);
+    const plan = suite.worker.client.workflow.getHandle(`${input.incidentId}-L1`);
     const { changes } = (await waitingFor(plan, 'apply-restore')).waiting[0]!.request!;
     await answer(plan, 'approve', { gate: 'apply-restore', by: 'alice' });
     await waitingFor(handle, 'review');
@@ -74,24 +54,18 @@ describe('restore points before destructive steps (physical targets)', () => {
   };
 
   it('an L1 that reverted a good change by mistake is undone to its restore point by a second L1', async () => {
-    const backup = await c.run(() => c.activities.physicalBackup({ target: 'crm', type: 'full' }));
-    while (
-      !(
-        await c.sql<{ after: boolean }>(`SELECT clock_timestamp() > $1::timestamptz + interval '1 second' AS after`, [backup.stoppedAt])
-      )[0]!.after
-    )
-      await new Promise((ok) => setTimeout(ok, 100));
-    const ids = (await c.sql<{ id: string }>('SELECT id::text FROM crm_leads ORDER BY id LIMIT 2 OFFSET 5')).map((r) => r.id);
+    await suite.c.fullBackup();
+    const ids = (await suite.c.sql<{ id: string }>('SELECT id::text FROM crm_leads ORDER BY id LIMIT 2 OFFSET 5')).map((r) => r.id);
     const before = await now();
-    await c.sql(`UPDATE crm_leads SET status = 'won', updated_at = now() WHERE id = ANY($1::bigint[])`, [ids]);
+    await suite.c.sql(`UPDATE crm_leads SET status = 'won', updated_at = now() WHERE id = ANY($1::bigint[])`, [ids]);
     const good = await leadsOf(ids);
-    await c.archiveNow();
+    await suite.c.archiveNow();
 
     // The mistake: an L1 to the moment before the good change reverts it.
     const first = await recoverLeads(ids, { kind: 'time', time: before });
     expect(first.changes.find((line) => line.startsWith('crm_leads:'))).toContain('revert 2 changed row(s)');
     expect(await leadsOf(ids)).not.toEqual(good);
-    await c.archiveNow();
+    await suite.c.archiveNow();
 
     // Undone: the rows as they were just before the first apply, from its restore point.
     const point = first.result.restorePoints![0]!.name;
@@ -101,8 +75,8 @@ describe('restore points before destructive steps (physical targets)', () => {
 
   it('creating a restore point twice (a retried activity) succeeds both times', async () => {
     const name = restorePointName('inc-20261130-210000-abcd', 'restore: twice');
-    const once = await c.run(() => c.activities.createRestorePoint({ target: 'crm', name }));
-    const twice = await c.run(() => c.activities.createRestorePoint({ target: 'crm', name }));
+    const once = await suite.c.run(() => suite.c.activities.createRestorePoint({ target: 'crm', name }));
+    const twice = await suite.c.run(() => suite.c.activities.createRestorePoint({ target: 'crm', name }));
     expect([once.name, twice.name]).toEqual([name, name]);
   }, 120_000);
 });
