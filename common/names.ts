@@ -124,3 +124,17 @@ export function verifyDatabaseFor(backupId: string, runId: string): string {
 export function restoredDatabaseName(base: string, incidentId: string): string {
   return `${base}_restored_${incidentId.replace(/^inc-/, '').replace(/[^a-z0-9]/g, '_')}`.slice(0, 63);
 }
+
+/**
+ * The restore point Lifeboat creates before a destructive step: `lifeboat-<incident>-<step>`, in the
+ * characters a `--before-restore-point` accepts, cut to PostgreSQL's 63 bytes. The same on every
+ * attempt, so a retried creation names the same moment.
+ */
+export function restorePointName(incidentId: string, step: string): string {
+  const slug = (s: string) =>
+    s
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '');
+  return `lifeboat-${slug(incidentId)}-${slug(step)}`.slice(0, 63).replace(/-$/, '');
+}

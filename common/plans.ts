@@ -198,6 +198,8 @@ export interface RunResult {
   backupUsed?: { id: string; startedAt: string };
   rto?: RtoResult;
   reportKeys?: string[];
+  /** The restore points made before the run's destructive steps (physical targets). */
+  restorePoints?: RestorePointRecord[];
   /** Where the recovered data now is, when not the target's own database (L3/L4 restore into a new one). */
   database?: string;
   /** The recovered database's tables as the plan's own verification measured them (L3/L4). */
@@ -231,6 +233,16 @@ export interface PlanOptions {
   inPlace?: boolean;
   /** L1: the rows as they were at this moment, from a point-in-time restore (pgBackRest) instead of a logical backup. */
   moment?: Moment;
+  /** The target has physical backups (pgBackRest): a restore point is made before each destructive step. */
+  physical?: boolean;
+}
+
+/** A restore point made before a destructive step: `declare --before-restore-point <name>` undoes the step. */
+export interface RestorePointRecord {
+  step: string;
+  name: string;
+  lsn: string;
+  createdAt: string;
 }
 
 export interface PlanInput {

@@ -8,7 +8,7 @@ import pg from 'pg';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { inject } from 'vitest';
+import { expect, inject } from 'vitest';
 import { ConsoleNotifier, type Notice, type Notifier } from '../activities/notify/notifier.js';
 import { withClient, withDatabase } from '../activities/postgres/connection.js';
 import { fingerprints, userTables } from '../activities/postgres/inspect.js';
@@ -18,7 +18,7 @@ import { type LifeboatConfig, parseConfig } from '../config/config.js';
 import { type Answerer, incidentInput } from '../client/incidents.js';
 import { peopleYaml } from '../client/stack/keys.js';
 import { dumpKey } from '../common/names.js';
-import type { AbortRequest, Completion, RunResult, Vote } from '../common/plans.js';
+import type { AbortRequest, Completion, RunResult, RunStatus, Vote } from '../common/plans.js';
 import { abortUpdate, approveUpdate, completeUpdate, rejectUpdate, statusQuery } from '../workflows/messages.js';
 import { answerTo } from '../client/sign.js';
 import { runResultOf } from '../client/run-result.js';
@@ -239,6 +239,12 @@ export async function waitingNames(handle: WorkflowHandle): Promise<string[]> {
     (s) => s.waiting.map((w) => w.name),
     () => [],
   );
+}
+
+/** Waits (polling, no fixed sleep) until `name` waits for people on the run, and returns its status. */
+export async function waitingFor(handle: WorkflowHandle, name: string, timeout = 300_000): Promise<RunStatus> {
+  await expect.poll(() => waitingNames(handle), { timeout, interval: 300 }).toContain(name);
+  return handle.query(statusQuery);
 }
 
 /** Flips one byte of a stored dump in the suite's bucket: the backup no longer matches its checksum. */

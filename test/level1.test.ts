@@ -166,6 +166,10 @@ describe('L1 record-level restore', () => {
     expect(await stagingSchemas()).toEqual([]);
     expect(result.rto).toMatchObject({ targetMs: 3_600_000, verdict: 'met' });
     expect(result.rto!.rpoAchievedMs).toBeGreaterThan(0);
+    // A target without physical backups: no restore point, no step for one, none in the result or the request.
+    expect(result.timeline.filter((e) => /restore point/.test(e.name))).toEqual([]);
+    expect(result.restorePoints).toBeUndefined();
+    expect(request.changes.filter((line) => line.startsWith('undo:'))).toEqual([]);
 
     const report = await readReport(openStore('main', config.stores.main!, testEnv(db)), id);
     expect(report?.result.outcome).toBe('recovered');

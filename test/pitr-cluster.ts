@@ -4,15 +4,17 @@
 import { DeleteObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { join } from 'node:path';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { createActivities } from '../activities/index.js';
+import type { PhysicalBackup } from '../activities/pgbackrest/backups.js';
 import { ConsoleNotifier } from '../activities/notify/notifier.js';
 import { withClient, withDatabase } from '../activities/postgres/connection.js';
 import { type PostgresServer, startPostgres } from '../client/stack/postgres.js';
 import { freePorts } from '../client/stack/processes.js';
 import { PGBACKREST_REPO_PATH } from '../client/stack/index.js';
 import { type LifeboatConfig, parseConfig } from '../config/config.js';
-import { testConfigText, testEnv, uniqueName } from './helpers.js';
+import { type TestWorker, startTestWorker, testConfigText, testEnv, uniqueName } from './helpers.js';
+import { seedCrm } from '../activities/postgres/seed.js';
 
 export interface ArchivingCluster {
   server: PostgresServer;
@@ -27,6 +29,8 @@ export interface ArchivingCluster {
   activities: ReturnType<typeof createActivities>;
   run<T>(fn: () => Promise<T>): Promise<T>;
   sql<R = Record<string, unknown>>(text: string, values?: unknown[], url?: string): Promise<R[]>;
+  /** A full physical backup, once the server's clock is a second past its end (so a moment after it is after it). */
+  fullBackup(): Promise<PhysicalBackup>;
   /** Closes the current WAL segment and waits until PostgreSQL reports it archived. */
   archiveNow(): Promise<void>;
   /** The object names in the stanza's WAL archive. */
@@ -84,6 +88,14 @@ export async function startArchivingCluster(name: string, walMaxAge = '10m', ext
     activities,
     run: <T>(fn: () => Promise<T>) => new MockActivityEnvironment().run(fn) as Promise<T>,
     sql,
+    async fullBackup() {
+      const backup = (await new MockActivityEnvironment().run(() =>
+        activities.physicalBackup({ target: 'crm', type: 'full' }),
+      )) as PhysicalBackup;
+      const past = `SELECT clock_timestamp() > $1::timestamptz + interval '1 second' AS after`;
+      while (!(await sql<{ after: boolean }>(past, [backup.stoppedAt]))[0]!.after) await new Promise((ok) => setTimeout(ok, 100));
+      return backup;
+    },
     async archiveNow() {
       // A write first: a switch with nothing written since the last one closes no segment.
       await sql('CREATE TABLE IF NOT EXISTS lifeboat_test_tick (at timestamptz); INSERT INTO lifeboat_test_tick VALUES (now())');
@@ -114,6 +126,33 @@ export async function startArchivingCluster(name: string, walMaxAge = '10m', ext
     async stop() {
       s3.destroy();
       await server.stop();
+    },
+  };
+}
+
+/** A test file's archiving cluster, its crm seeded with `leads` leads, and a worker on it: started before its tests, stopped after. */
+export function useArchivingCluster(
+  name: string,
+  leads: number,
+  extra: string,
+): { readonly c: ArchivingCluster; readonly worker: TestWorker } {
+  let c: ArchivingCluster | undefined;
+  let worker: TestWorker | undefined;
+  beforeAll(async () => {
+    c = await startArchivingCluster(name, '10m', extra);
+    await seedCrm(c.url, { leads, reset: true });
+    worker = await startTestWorker(c.config, c.env);
+  }, 240_000);
+  afterAll(async () => {
+    await worker?.stop();
+    await c?.stop();
+  });
+  return {
+    get c() {
+      return c!;
+    },
+    get worker() {
+      return worker!;
     },
   };
 }

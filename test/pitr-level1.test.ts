@@ -4,56 +4,31 @@
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { WorkflowHandle } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { seedCrm } from '../activities/postgres/seed.js';
+import { describe, expect, it } from 'vitest';
 import { abort, incidentInput } from '../client/incidents.js';
-import type { RunResult, RunStatus } from '../common/plans.js';
-import { statusQuery } from '../workflows/messages.js';
-import { type ArchivingCluster, startArchivingCluster } from './pitr-cluster.js';
-import { type TestWorker, answer, as, runLifeboat, startTestWorker, tableSums, testConfigText, waitingNames } from './helpers.js';
+import type { RunResult } from '../common/plans.js';
+import { useArchivingCluster } from './pitr-cluster.js';
+import { answer, as, runLifeboat, tableSums, testConfigText, waitingFor } from './helpers.js';
 
 describe('L1 at a moment (point-in-time recovery)', () => {
-  let c: ArchivingCluster;
-  let worker: TestWorker;
+  const suite = useArchivingCluster('pitrl1', 60, 'approvals:\n  L1: { approvers: [alice, bob, carol] }');
 
-  beforeAll(async () => {
-    c = await startArchivingCluster('pitrl1', '10m', 'approvals:\n  L1: { approvers: [alice, bob, carol] }');
-    await seedCrm(c.url, { leads: 60, reset: true });
-    worker = await startTestWorker(c.config, c.env);
-  }, 240_000);
-
-  afterAll(async () => {
-    await worker?.stop();
-    await c?.stop();
-  });
-
-  const waitingFor = async (handle: WorkflowHandle, name: string): Promise<RunStatus> => {
-    await expect.poll(() => waitingNames(handle), { timeout: 300_000, interval: 300 }).toContain(name);
-    return handle.query(statusQuery);
-  };
-  const leadsOf = (ids: string[]) => c.sql('SELECT * FROM crm_leads WHERE id = ANY($1::bigint[]) ORDER BY id', [ids]);
-  const childrenOf = (ids: string[]) => c.sql('SELECT * FROM crm_activities WHERE lead_id = ANY($1::bigint[]) ORDER BY id', [ids]);
+  const leadsOf = (ids: string[]) => suite.c.sql('SELECT * FROM crm_leads WHERE id = ANY($1::bigint[]) ORDER BY id', [ids]);
+  const childrenOf = (ids: string[]) => suite.c.sql('SELECT * FROM crm_activities WHERE lead_id = ANY($1::bigint[]) ORDER BY id', [ids]);
 
   it('brings back the deleted leads and their children as they were just before, keeping a later change to another lead', async () => {
-    const backup = await c.run(() => c.activities.physicalBackup({ target: 'crm', type: 'full' }));
-    while (
-      !(
-        await c.sql<{ after: boolean }>(`SELECT clock_timestamp() > $1::timestamptz + interval '1 second' AS after`, [backup.stoppedAt])
-      )[0]!.after
-    )
-      await new Promise((ok) => setTimeout(ok, 100));
-    const ids = (await c.sql<{ id: string }>('SELECT id::text FROM crm_leads ORDER BY id LIMIT 4 OFFSET 10')).map((r) => r.id);
+    await suite.c.fullBackup();
+    const ids = (await suite.c.sql<{ id: string }>('SELECT id::text FROM crm_leads ORDER BY id LIMIT 4 OFFSET 10')).map((r) => r.id);
     const [deleted, later] = [ids.slice(0, 3), ids[3]!];
     const [leadsBefore, childrenBefore] = [await leadsOf(deleted), await childrenOf(deleted)];
     expect(childrenBefore.length).toBeGreaterThan(0);
-    const goodAt = (await c.sql<{ t: Date }>('SELECT clock_timestamp() AS t'))[0]!.t.toISOString();
-    await c.sql('DELETE FROM crm_leads WHERE id = ANY($1::bigint[])', [deleted]);
-    const deletedBy = (await c.sql<{ t: Date }>('SELECT clock_timestamp() AS t'))[0]!.t.toISOString();
+    const goodAt = (await suite.c.sql<{ t: Date }>('SELECT clock_timestamp() AS t'))[0]!.t.toISOString();
+    await suite.c.sql('DELETE FROM crm_leads WHERE id = ANY($1::bigint[])', [deleted]);
+    const deletedBy = (await suite.c.sql<{ t: Date }>('SELECT clock_timestamp() AS t'))[0]!.t.toISOString();
     // A good change made after the bad one, to another lead: an L1 from a backup would know nothing of it either way; this one must keep it.
-    await c.sql(`UPDATE crm_leads SET status = 'won', updated_at = now() WHERE id = $1`, [later]);
+    await suite.c.sql(`UPDATE crm_leads SET status = 'won', updated_at = now() WHERE id = $1`, [later]);
     const laterLead = await leadsOf([later]);
-    await c.archiveNow();
+    await suite.c.archiveNow();
 
     const input = incidentInput({
       target: 'crm',
@@ -65,12 +40,12 @@ describe('L1 at a moment (point-in-time recovery)', () => {
         moment: { kind: 'time', time: goodAt },
       },
     });
-    const handle = await worker.client.workflow.start('incidentWorkflow', {
-      taskQueue: worker.taskQueue,
+    const handle = await suite.worker.client.workflow.start('incidentWorkflow', {
+      taskQueue: suite.worker.taskQueue,
       workflowId: input.incidentId,
       args: [input],
     });
-    const plan = worker.client.workflow.getHandle(`${input.incidentId}-L1`);
+    const plan = suite.worker.client.workflow.getHandle(`${input.incidentId}-L1`);
     const request = (await waitingFor(plan, 'apply-restore')).waiting[0]!.request!;
     expect(request.changes.find((line) => line.startsWith('crm_leads:'))).toContain('insert 3 missing row(s)');
     expect(request.backup?.id).toMatch(/^point-in-time /);
@@ -88,7 +63,7 @@ describe('L1 at a moment (point-in-time recovery)', () => {
     expect(recoveredTo >= goodAt && recoveredTo <= deletedBy).toBe(true);
     expect(result.rto!.rpoAchievedMs).toBe(Date.parse(input.declaredAt) - Date.parse(recoveredTo));
     const sideId = input.incidentId.toLowerCase();
-    expect(existsSync(join(c.server.pgbackrest!.dir, 'side', sideId))).toBe(false);
+    expect(existsSync(join(suite.c.server.pgbackrest!.dir, 'side', sideId))).toBe(false);
     expect(result.timeline.map((e) => [e.name, e.status]).filter(([name]) => /side instance/.test(name!))).toEqual([
       [expect.stringContaining('identify: restore the cluster to the moment'), 'done'],
       ['identify: stage the affected records from the side instance', 'done'],
@@ -97,11 +72,11 @@ describe('L1 at a moment (point-in-time recovery)', () => {
   }, 600_000);
 
   it('an L1 at a moment aborted at its approval stops and removes its side instance, and production stays as it was', async () => {
-    const ids = (await c.sql<{ id: string }>('SELECT id::text FROM crm_leads ORDER BY id LIMIT 2 OFFSET 30')).map((r) => r.id);
-    const goodAt = (await c.sql<{ t: Date }>('SELECT clock_timestamp() AS t'))[0]!.t.toISOString();
-    await c.sql('DELETE FROM crm_leads WHERE id = ANY($1::bigint[])', [ids]);
-    await c.archiveNow();
-    const damaged = await tableSums(c.url);
+    const ids = (await suite.c.sql<{ id: string }>('SELECT id::text FROM crm_leads ORDER BY id LIMIT 2 OFFSET 30')).map((r) => r.id);
+    const goodAt = (await suite.c.sql<{ t: Date }>('SELECT clock_timestamp() AS t'))[0]!.t.toISOString();
+    await suite.c.sql('DELETE FROM crm_leads WHERE id = ANY($1::bigint[])', [ids]);
+    await suite.c.archiveNow();
+    const damaged = await tableSums(suite.c.url);
     const input = incidentInput({
       target: 'crm',
       summary: 'declared at the wrong moment',
@@ -112,26 +87,26 @@ describe('L1 at a moment (point-in-time recovery)', () => {
         moment: { kind: 'time', time: goodAt },
       },
     });
-    const handle = await worker.client.workflow.start('incidentWorkflow', {
-      taskQueue: worker.taskQueue,
+    const handle = await suite.worker.client.workflow.start('incidentWorkflow', {
+      taskQueue: suite.worker.taskQueue,
       workflowId: input.incidentId,
       args: [input],
     });
-    await waitingFor(worker.client.workflow.getHandle(`${input.incidentId}-L1`), 'apply-restore');
-    const side = join(c.server.pgbackrest!.dir, 'side', input.incidentId.toLowerCase());
+    await waitingFor(suite.worker.client.workflow.getHandle(`${input.incidentId}-L1`), 'apply-restore');
+    const side = join(suite.c.server.pgbackrest!.dir, 'side', input.incidentId.toLowerCase());
     expect(existsSync(join(side, 'data', 'postmaster.pid'))).toBe(true);
-    await abort(worker.client, input.incidentId, { ...as('carol'), reason: 'wrong moment' });
+    await abort(suite.worker.client, input.incidentId, { ...as('carol'), reason: 'wrong moment' });
     const result = (await handle.result()) as RunResult;
     expect(result.outcome).toBe('aborted');
     expect(existsSync(side)).toBe(false);
-    expect(await tableSums(c.url)).toEqual(damaged);
+    expect(await tableSums(suite.c.url)).toEqual(damaged);
   }, 600_000);
 
   it('lifeboat pitr find lists the deletions of the leads, and lifeboat backups lists the physical backups after the logical ones', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lifeboat-pitr-cli-'));
     const config = join(dir, 'lifeboat.yaml');
-    writeFileSync(config, c.configText);
-    const env = { ...process.env, ...c.env };
+    writeFileSync(config, suite.c.configText);
+    const env = { ...process.env, ...suite.c.env };
     const find = await runLifeboat(['--config', config, 'pitr', 'find', '--table', 'crm_leads'], env);
     expect(find.code).toBe(0);
     // The first test's deletion of 3 leads and this file's deletion of 2, each one transaction: xid, commit time, deleted, updated.
@@ -154,7 +129,7 @@ describe('L1 at a moment (point-in-time recovery)', () => {
     );
     const plainHttp = file('http.yaml', testConfigText({ prefix: 'x', crmExtra: `    physical: pgbackrest` }));
     const logical = file('logical.yaml', testConfigText({ prefix: 'x' }));
-    const env = { ...process.env, ...c.env };
+    const env = { ...process.env, ...suite.c.env };
     const declare = (config: string, ...args: string[]) =>
       runLifeboat(
         ['--config', config, 'declare', '--level', 'L1', '--table', 'crm_leads', '--keys', '1', '--summary', 'x', '--as', 'carol', ...args],

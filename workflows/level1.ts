@@ -10,7 +10,7 @@ import type { StagedTable } from '../activities/postgres/staging.js';
 import { describeMoment } from '../common/moments.js';
 
 export async function level1Workflow({ context, options }: PlanInput): Promise<RunResult> {
-  const run = planRunbook(context);
+  const run = planRunbook(context, options);
   // Ended after its own clean-up: a plan that failed or was rejected fails, carrying its result to the incident or drill.
   return run.end(await recover(run, options));
 }
@@ -90,27 +90,30 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
 
     // 2. Restore from the most recent backup, once approved.
     const now = Date.now();
+    const applyStep = 'restore: apply the staged rows in one transaction';
     await run.gate('apply-restore', {
       title: `Restore ${diff.reduce((n, t) => n + t.missingCount + t.changedCount, 0)} rows of ${target} from backup ${backup.id}`,
       database: await quick.describeTarget(run.where),
       tables: diff.map((t) => t.table),
-      changes: diff.map(
-        (t) =>
-          `${t.table}: insert ${t.missingCount} missing row(s)${t.missing.length ? ` (${t.primaryKey} ${t.missing.slice(0, 10).join(', ')}${t.missingCount > 10 ? ', …' : ''})` : ''}, revert ${t.changedCount} changed row(s)${
-            t.changed.length
-              ? ` (${t.changed
-                  .slice(0, 5)
-                  .map((c) => `${c.key}: ${c.columns.join('/')}`)
-                  .join('; ')})`
-              : ''
-          }`,
-      ),
+      changes: diff
+        .map(
+          (t) =>
+            `${t.table}: insert ${t.missingCount} missing row(s)${t.missing.length ? ` (${t.primaryKey} ${t.missing.slice(0, 10).join(', ')}${t.missingCount > 10 ? ', …' : ''})` : ''}, revert ${t.changedCount} changed row(s)${
+              t.changed.length
+                ? ` (${t.changed
+                    .slice(0, 5)
+                    .map((c) => `${c.key}: ${c.columns.join('/')}`)
+                    .join('; ')})`
+                : ''
+            }`,
+        )
+        .concat(run.undoNote(applyStep)),
       backup: { ...backup, ageMs: now - Date.parse(backup.startedAt) },
       dataLossWindowMs: Date.parse(selection.goodBefore) - Date.parse(backup.startedAt),
       snapshot,
     });
     const applied = await run.commit(
-      'restore: apply the staged rows in one transaction',
+      applyStep,
       () => heavy.applyRecords({ incidentId, ...run.where, staged: stage }),
       (a) =>
         Object.entries(a)

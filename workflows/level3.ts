@@ -8,7 +8,7 @@ import { type PlanFacts, type Runbook, planRunbook } from './engine/runbook.js';
 import { chooseBackup, dropUnusedDatabase, fullRestore, newDatabaseName } from './restore-steps.js';
 
 export async function level3Workflow({ context, options }: PlanInput): Promise<RunResult> {
-  const run = planRunbook(context);
+  const run = planRunbook(context, options);
   // Ended after its own clean-up: a plan that failed or was rejected fails, carrying its result to the incident or drill.
   return run.end(await recover(run, options));
 }

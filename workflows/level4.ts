@@ -9,7 +9,7 @@ import { type PlanFacts, type Runbook, planRunbook } from './engine/runbook.js';
 import { dropUnusedDatabase, fullRestore, newDatabaseName, skippedText } from './restore-steps.js';
 
 export async function level4Workflow({ context, options }: PlanInput): Promise<RunResult> {
-  const run = planRunbook(context);
+  const run = planRunbook(context, options);
   // Ended after its own clean-up: a plan that failed or was rejected fails, carrying its result to the incident or drill.
   return run.end(await recover(run, options));
 }

@@ -5,6 +5,7 @@ import type { Resolver } from '../resolve.js';
 import { createPhysicalBackupActivities } from './backups.js';
 import { type Moment, checkMoment } from './moment.js';
 import { type PhysicalSetup, preparePhysical } from './setup.js';
+import { type RestorePoint, createRestorePoint } from './restore-point.js';
 import { type SideInstance, removeSide, restoreSide } from './side-instance.js';
 import { physicalTarget } from './target.js';
 import { type TableChanges, findTableChanges } from './wal-changes.js';
@@ -30,6 +31,11 @@ export function createPhysicalActivities(resolve: Resolver) {
       }
       const p = await physicalTarget(resolve, input.target);
       return restoreSide(p, input.sideId, input.moment, parse(resolve.databaseUrl(input.target)).password ?? undefined);
+    },
+
+    /** Creates restore point `name` on the target before a destructive step (restore-point.ts: safe to repeat). */
+    async createRestorePoint(input: { target: string; name: string }): Promise<RestorePoint> {
+      return createRestorePoint(resolve, input.target, input.name);
     },
 
     /** Whether WAL reaches the repository within physical.walMaxAge (wal-freshness.ts). */

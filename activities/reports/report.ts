@@ -119,6 +119,8 @@ export function renderMarkdown(report: RunReport, svgFileName: string = TIMELINE
     ),
   );
   lines.push(row('Backup used', result.backupUsed ? `${result.backupUsed.id} (taken ${formatTime(result.backupUsed.startedAt)})` : 'none'));
+  for (const point of result.restorePoints ?? [])
+    lines.push(row('Restore point', `${point.name} at ${point.lsn} (${formatTime(point.createdAt)}), before "${point.step}"`));
   lines.push(row('Report generated', formatTime(report.generatedAt)));
   lines.push('');
   if (report.drill) lines.push(...drillSections(report.drill));

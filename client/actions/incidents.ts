@@ -105,6 +105,7 @@ export async function declare(opts: DeclareOptions, command: Command): Promise<v
     options: {
       table,
       inPlace: opts.inPlace === true,
+      ...(cfg.targets[target]!.physical ? { physical: true } : {}),
       ...momentOption(opts, cfg.targets[target]!.physical !== undefined),
       record:
         table && (keys || where || keyTuples.length)

@@ -18,6 +18,8 @@ import type {
   Completion,
   DecisionRecord,
   Outcome,
+  PlanOptions,
+  RestorePointRecord,
   RtoResult,
   RtoStatus,
   RunContext,
@@ -27,6 +29,8 @@ import type {
   TargetRef,
 } from '../../common/plans.js';
 import { FailureType } from '../../common/errors.js';
+import { restorePointName } from '../../common/names.js';
+import { quick } from '../proxies.js';
 import { incidentIdSA, levelSA, rtoStatusSA, statusQuery } from '../messages.js';
 import { Announcer } from './announcer.js';
 import { Inbox } from './inbox.js';
@@ -58,7 +62,7 @@ const FAILURE_VISIBLE = 'failure-visible';
  * the worker's policy and hand it down: a plan started directly by a client would otherwise bring
  * its own approvers and keys, so it is refused before it does anything.
  */
-export function planRunbook(context: RunContext): Runbook {
+export function planRunbook(context: RunContext, options: PlanOptions = {}): Runbook {
   if (!workflowInfo().parent && patched('plans-only-as-children')) {
     throw ApplicationFailure.create({
       type: FailureType.approvalRefused,
@@ -73,6 +77,8 @@ export function planRunbook(context: RunContext): Runbook {
     clock: false,
     heavyChoice: patched('choose-backup-heavy-at-start'),
     checksDroppedDatabase: !context.testDatabase && patched('no-snapshot-of-a-dropped-database'),
+    // A drill's test database is disposable, and not where the target's WAL is archived.
+    restorePoints: options.physical === true && !context.testDatabase && patched('restore-point-before-destructive'),
   });
 }
 
@@ -90,19 +96,24 @@ export class Runbook {
   private readonly endsVisibly: boolean;
   /** Changes this run committed to the target, with their step's detail: the outcome names them whatever follows. */
   readonly committed: string[] = [];
+  /** The restore points made before destructive steps, in order. */
+  readonly restorePoints: RestorePointRecord[] = [];
 
   /** Starts a run: its handlers, search attributes and (for the incident) the RTO clock. */
   /** The backup choice checksums on the heavy profile (asked at the plan's start; see planRunbook). */
   readonly heavyChoice: boolean;
   /** An in-place restore first looks whether the database still exists, and skips the snapshot of one that was dropped. */
   readonly checksDroppedDatabase: boolean;
+  /** A physical target: each destructive step is preceded by a restore point (asked at the plan's start; see planRunbook). */
+  readonly makesRestorePoints: boolean;
 
   constructor(
     readonly context: RunContext,
-    options: { clock: boolean; heavyChoice?: boolean; checksDroppedDatabase?: boolean },
+    options: { clock: boolean; heavyChoice?: boolean; checksDroppedDatabase?: boolean; restorePoints?: boolean },
   ) {
     this.heavyChoice = options.heavyChoice ?? false;
     this.checksDroppedDatabase = options.checksDroppedDatabase ?? false;
+    this.makesRestorePoints = options.restorePoints ?? false;
     this.announcer = new Announcer(context, this.steps);
     this.inbox = new Inbox(
       context,
@@ -182,9 +193,18 @@ export class Runbook {
 
   /**
    * A step whose success commits a change to the target (an apply, an in-place restore, a code
-   * rollback). Once it is done the change stays, so an abort or a failure after it reports it.
+   * rollback). Once it is done the change stays, so an abort or a failure after it reports it. On a
+   * physical target a restore point is made first, so the step can be undone to the second.
    */
   async commit<T>(name: string, run: () => Promise<T>, describe?: (result: T) => string): Promise<T> {
+    if (this.makesRestorePoints) {
+      const point = await this.step(
+        `undo point: restore point before "${name}"`,
+        () => quick.createRestorePoint({ target: this.context.target, name: restorePointName(this.context.incidentId, name) }),
+        (p) => `${p.name} at ${p.lsn} (${p.createdAt}): ${undoCommand(this.context.target, p.name)}`,
+      );
+      this.restorePoints.push({ step: name, ...point });
+    }
     const result = await this.step(name, run, describe);
     const detail = describe?.(result);
     this.committed.push(detail ? `${name} (${detail})` : name);
@@ -274,10 +294,18 @@ export class Runbook {
    * run that completes (recovered, aborted: common/errors.ts runFailureType says why).
    */
   end(result: RunResult): RunResult {
+    if (this.restorePoints.length) result = { ...result, restorePoints: this.restorePoints };
     this.close(result.outcome);
     const failure = this.endsVisibly ? runFailure(result) : undefined;
     if (failure) throw failure;
     return result;
+  }
+
+  /** For an approval request: how the destructive step that follows it can be undone (physical targets only). */
+  undoNote(step: string): string[] {
+    if (!this.makesRestorePoints) return [];
+    const name = restorePointName(this.context.incidentId, step);
+    return [`undo: restore point ${name} is made just before this step; ${undoCommand(this.context.target, name)}`];
   }
 
   /** Puts an accepted answer on the step it answers, or (an abort) on the step it interrupts. */
@@ -291,4 +319,9 @@ export class Runbook {
     this.rtoStatus = status;
     upsertSearchAttributes([{ key: rtoStatusSA, value: status }]);
   }
+}
+
+/** The command that brings back rows as they were at a restore point. */
+function undoCommand(target: string, point: string): string {
+  return `lifeboat declare --level L1 --target ${target} --table … --keys … --before-restore-point ${point}`;
 }
