@@ -32,3 +32,6 @@ export function html(strings: TemplateStringsArray, ...values: unknown[]): SafeH
   values.forEach((value, i) => (out += part(value) + strings[i + 1]!));
   return new SafeHtml(out);
 }
+
+/** An SVG document of our own renderers, without its XML prologue, to sit inside a page. */
+export const inlineSvg = (svg: string): string => svg.replace(/^<\?xml[^>]*\?>\s*/, '');

@@ -30,8 +30,6 @@ export class Poller {
   private stopped = false;
   private readonly runs: RunReader;
   readonly targets: TargetReader;
-  /** Polls done: for the test that counts Temporal calls per poll. */
-  polls = 0;
 
   constructor(
     client: Client,
@@ -82,13 +80,12 @@ export class Poller {
     const closedNow = runs.some((r) => !r.open && this.current.runs.find((o) => o.id === r.id)?.open);
     if (closedNow || now - this.slow.at >= this.options.slowIntervalMs) {
       const slowProblems: string[] = [];
-      const read = await this.targets.read(now, slowProblems).catch((err: Error) => {
+      const read = await this.targets.read(slowProblems).catch((err: Error) => {
         slowProblems.push(`the store cannot be read: ${err.message}`);
         return { targets: this.slow.targets, reports: this.slow.reports };
       });
       this.slow = { ...read, at: now, problems: slowProblems };
     }
-    this.polls++;
     // Whatever a run's steps or an error quote, no configured secret reaches a page.
     this.current = this.redactor.deep({
       seq: this.current.seq + 1,

@@ -48,7 +48,7 @@ export interface BoardRun {
 export interface TargetView {
   name: string;
   store: string;
-  newestVerified?: { id: string; startedAt: string; verifiedAt: string; ageMs: number };
+  newestVerified?: { id: string; startedAt: string };
   maxAgeMs: number;
   /** Why the store could not be read, when it could not. */
   storeProblem?: string;
@@ -101,6 +101,9 @@ export function rtoView(status: RunStatus, now: number): RtoView {
 
 /** The run whose clock counts: an incident's own; a drill's plan, timed from the simulated loss (the drill itself has none). */
 export const clockedRun = (run: BoardRun): RunStatus | undefined => (run.kind === 'drill' ? run.plan : run.status);
+
+/** What the run and its plan wait for, plan first. */
+export const waitingOf = (run: BoardRun) => [...(run.plan?.waiting ?? []), ...(run.status?.waiting ?? [])];
 
 /** The step running or waiting now, plan first (its steps are the detail of the incident's). */
 export function currentStep(run: BoardRun): string | undefined {

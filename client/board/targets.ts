@@ -15,12 +15,16 @@ const NEXT: Array<keyof TargetView['next']> = ['backup', 'verify', 'drill'];
 
 export class TargetReader {
   private readonly stores = new Map<string, BackupStore>();
+  /** The stores the targets use, each once. */
+  private readonly storeNames: string[];
 
   constructor(
     private readonly client: Client,
     private readonly config: LifeboatConfig,
     private readonly env: NodeJS.ProcessEnv,
-  ) {}
+  ) {
+    this.storeNames = [...new Set(Object.values(config.targets).map((t) => t.store))];
+  }
 
   private store(name: string): BackupStore {
     let store = this.stores.get(name);
@@ -28,10 +32,10 @@ export class TargetReader {
     return store;
   }
 
-  async read(now: number, problems: string[]): Promise<{ targets: TargetView[]; reports: string[] }> {
+  async read(problems: string[]): Promise<{ targets: TargetView[]; reports: string[] }> {
     // Each store's reports are read once: the drills of every target and the list of reports come from them.
     const reportsOf = new Map<string, RunReport[]>();
-    for (const name of new Set(Object.values(this.config.targets).map((t) => t.store))) {
+    for (const name of this.storeNames) {
       reportsOf.set(
         name,
         await listReports(this.store(name)).catch((err: Error) => {
@@ -55,13 +59,7 @@ export class TargetReader {
         try {
           const { backups } = await new Catalog(this.store(target.store), manifestKeyOf(this.config, this.env)).survey(name);
           const verified = backups.find((b) => b.verification?.result === 'passed');
-          if (verified)
-            view.newestVerified = {
-              id: verified.manifest.id,
-              startedAt: verified.manifest.startedAt,
-              verifiedAt: verified.verification!.verifiedAt,
-              ageMs: now - Date.parse(verified.manifest.startedAt),
-            };
+          if (verified) view.newestVerified = { id: verified.manifest.id, startedAt: verified.manifest.startedAt };
         } catch (err) {
           view.storeProblem = `store "${target.store}" cannot be read: ${(err as Error).message}`;
           problems.push(view.storeProblem);
@@ -91,7 +89,7 @@ export class TargetReader {
   /** A run's report from the store of any target: its Markdown and timeline picture (read per request: it is not Temporal). */
   async reportFiles(id: string): Promise<{ markdown: string; svg?: string } | undefined> {
     const keys = reportKeys(id);
-    for (const name of new Set(Object.values(this.config.targets).map((t) => t.store))) {
+    for (const name of this.storeNames) {
       const markdown = await this.store(name).getText(keys.markdown);
       if (markdown !== undefined) return { markdown, svg: await this.store(name).getText(keys.svg) };
     }

@@ -3,12 +3,12 @@
 // work and the drill history.
 import { formatDuration } from '../../../common/time.js';
 import { type SafeHtml, html } from '../html.js';
-import { type BoardRun, type Snapshot, type TargetView, currentStep } from '../snapshot.js';
+import { type BoardRun, type Snapshot, type TargetView, currentStep, waitingOf } from '../snapshot.js';
 import { drillChart } from './drill-chart.js';
 import { badge, cell, dataTable, ended, good, reportHref, runClock, runHref, verdictOf, when } from './parts.js';
 
 function waitingLine(run: BoardRun): SafeHtml | string {
-  const waiting = [...(run.plan?.waiting ?? []), ...(run.status?.waiting ?? [])];
+  const waiting = waitingOf(run);
   if (!waiting.length) return '';
   return html`<p class="waits">
     Waits for

@@ -3,7 +3,8 @@
 // timeline image the Markdown names is the stored SVG, drawn inline.
 import { Marked, type Tokens } from 'marked';
 import { TIMELINE_FILE } from '../../../activities/reports/report.js';
-import { type SafeHtml, escapeHtml, html, trusted } from '../html.js';
+import { type SafeHtml, escapeHtml, html, inlineSvg, trusted } from '../html.js';
+import { reportHref, runHref } from './parts.js';
 
 const SAFE_HREF = /^(https?:\/\/|\/|#)/i;
 
@@ -18,7 +19,7 @@ function reportMarked(svg: string | undefined): Marked {
       },
       image({ href, text }: Tokens.Image) {
         if (href === TIMELINE_FILE && svg)
-          return `<span class="timeline" role="img" aria-label="${escapeHtml(text)}">${svg.replace(/^<\?xml[^>]*\?>\s*/, '')}</span>`;
+          return `<span class="timeline" role="img" aria-label="${escapeHtml(text)}">${inlineSvg(svg)}</span>`;
         return escapeHtml(`[image: ${text}]`);
       },
     },
@@ -28,9 +29,7 @@ function reportMarked(svg: string | undefined): Marked {
 /** The report's body; `svg` is the stored timeline picture (our own renderer's output, which escapes every text it draws). */
 export function renderReport(id: string, markdown: string, svg: string | undefined): SafeHtml {
   const body = reportMarked(svg).parse(markdown, { async: false });
-  return html`<p class="muted">
-      Report <code>${id}</code>, read from the store. <a href="/runs/${encodeURIComponent(id)}">The run's page</a>
-    </p>
+  return html`<p class="muted">Report <code>${id}</code>, read from the store. <a href="${runHref(id)}">The run's page</a></p>
     <article class="report">${trusted(body)}</article>`;
 }
 
@@ -42,7 +41,7 @@ export function renderReportList(ids: string[]): SafeHtml {
     ${
       sorted.length
         ? html`<ul>
-            ${sorted.map((id) => html`<li><a href="/reports/${encodeURIComponent(id)}">${id}</a></li>`)}
+            ${sorted.map((id) => html`<li><a href="${reportHref(id)}">${id}</a></li>`)}
           </ul>`
         : html`<p>None yet: a report is written when an incident or drill ends.</p>`
     }`;

@@ -6,7 +6,7 @@ import { formatDuration } from '../../../common/time.js';
 import { bytes } from '../../format.js';
 import type { StatusJson } from '../../status-json.js';
 import { type SafeHtml, html } from '../html.js';
-import type { ActivityProgress, BoardRun } from '../snapshot.js';
+import { type ActivityProgress, type BoardRun, waitingOf } from '../snapshot.js';
 import { cell, dataTable, when } from './parts.js';
 
 /** Where a run's Slack thread is: its message with a workspace address, else the channel (Slack's redirect). */
@@ -100,7 +100,7 @@ const ageAtIncident = (ageMs: number) =>
 
 export function rpoPanel(status: StatusJson, run: BoardRun): SafeHtml {
   const backup = status.backupUsed;
-  const gate = [...(run.plan?.waiting ?? []), ...(run.status?.waiting ?? [])].find((w) => w.request?.dataLossWindowMs !== undefined);
+  const gate = waitingOf(run).find((w) => w.request?.dataLossWindowMs !== undefined);
   if (!backup && !gate) return html`<p class="muted">No backup chosen yet.</p>`;
   const declared = Date.parse(status.context.declaredAt);
   const windowMs = gate?.request?.dataLossWindowMs ?? (backup ? declared - Date.parse(backup.startedAt) : undefined);

@@ -4,7 +4,7 @@ import { renderTimelineSvg } from '../../../activities/reports/timeline-svg.js';
 import type { StepRecord } from '../../../common/plans.js';
 import { formatDuration } from '../../../common/time.js';
 import { type StatusJson, statusJson } from '../../status-json.js';
-import { type SafeHtml, html, trusted } from '../html.js';
+import { type SafeHtml, html, inlineSvg, trusted } from '../html.js';
 import { type BoardRun, currentStep } from '../snapshot.js';
 import { type Links, badge, cell, dataTable, ended, reportHref, runClock, verdictOf, webUi, when } from './parts.js';
 import { decisionsPanel, progressPanel, rpoPanel, slackLink, verificationPanel, waitingPanel } from './run-panels.js';
@@ -26,7 +26,7 @@ function timeline(run: BoardRun, now: number): SafeHtml {
     generatedAt: new Date(now).toISOString(),
     result: { timeline: steps, rto: run.result?.rto ?? status.rto, outcome: run.result?.outcome ?? status.outcome },
   });
-  return trusted(`<div class="timeline">${svg.replace(/^<\?xml[^>]*\?>\s*/, '')}</div>`);
+  return trusted(`<div class="timeline">${inlineSvg(svg)}</div>`);
 }
 
 function stepsTable(status: StatusJson, now: number): SafeHtml {
