@@ -15,6 +15,25 @@ describe('L1 at a moment (point-in-time recovery)', () => {
 
   const leadsOf = (ids: string[]) => suite.c.sql('SELECT * FROM crm_leads WHERE id = ANY($1::bigint[]) ORDER BY id', [ids]);
   const childrenOf = (ids: string[]) => suite.c.sql('SELECT * FROM crm_activities WHERE lead_id = ANY($1::bigint[]) ORDER BY id', [ids]);
+  /** Declares an L1 of the leads `keys` (and their children) at the moment `goodAt`, as carol. */
+  const declareL1At = async (summary: string, keys: string[], goodAt: string) => {
+    const input = incidentInput({
+      target: 'crm',
+      summary,
+      declaredBy: 'carol',
+      level: 'L1',
+      options: {
+        record: { table: 'crm_leads', keys, includeChildren: true, goodBefore: new Date().toISOString() },
+        moment: { kind: 'time', time: goodAt },
+      },
+    });
+    const handle = await suite.worker.client.workflow.start('incidentWorkflow', {
+      taskQueue: suite.worker.taskQueue,
+      workflowId: input.incidentId,
+      args: [input],
+    });
+    return { input, handle };
+  };
 
   it('brings back the deleted leads and their children as they were just before, keeping a later change to another lead', async () => {
     await suite.c.fullBackup();
@@ -30,21 +49,7 @@ describe('L1 at a moment (point-in-time recovery)', () => {
     const laterLead = await leadsOf([later]);
     await suite.c.archiveNow();
 
-    const input = incidentInput({
-      target: 'crm',
-      summary: 'a script deleted 3 leads',
-      declaredBy: 'carol',
-      level: 'L1',
-      options: {
-        record: { table: 'crm_leads', keys: deleted, includeChildren: true, goodBefore: new Date().toISOString() },
-        moment: { kind: 'time', time: goodAt },
-      },
-    });
-    const handle = await suite.worker.client.workflow.start('incidentWorkflow', {
-      taskQueue: suite.worker.taskQueue,
-      workflowId: input.incidentId,
-      args: [input],
-    });
+    const { input, handle } = await declareL1At('a script deleted 3 leads', deleted, goodAt);
     const plan = suite.worker.client.workflow.getHandle(`${input.incidentId}-L1`);
     const request = (await waitingFor(plan, 'apply-restore')).waiting[0]!.request!;
     expect(request.changes.find((line) => line.startsWith('crm_leads:'))).toContain('insert 3 missing row(s)');
@@ -77,21 +82,7 @@ describe('L1 at a moment (point-in-time recovery)', () => {
     await suite.c.sql('DELETE FROM crm_leads WHERE id = ANY($1::bigint[])', [ids]);
     await suite.c.archiveNow();
     const damaged = await tableSums(suite.c.url);
-    const input = incidentInput({
-      target: 'crm',
-      summary: 'declared at the wrong moment',
-      declaredBy: 'carol',
-      level: 'L1',
-      options: {
-        record: { table: 'crm_leads', keys: ids, includeChildren: true, goodBefore: new Date().toISOString() },
-        moment: { kind: 'time', time: goodAt },
-      },
-    });
-    const handle = await suite.worker.client.workflow.start('incidentWorkflow', {
-      taskQueue: suite.worker.taskQueue,
-      workflowId: input.incidentId,
-      args: [input],
-    });
+    const { input, handle } = await declareL1At('declared at the wrong moment', ids, goodAt);
     await waitingFor(suite.worker.client.workflow.getHandle(`${input.incidentId}-L1`), 'apply-restore');
     const side = join(suite.c.server.pgbackrest!.dir, 'side', input.incidentId.toLowerCase());
     expect(existsSync(join(side, 'data', 'postmaster.pid'))).toBe(true);

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inject } from 'vitest';
 import { withDatabase } from '../activities/postgres/connection.js';
 import type { SideInstance } from '../activities/pgbackrest/side-instance.js';
-import type { Moment } from '../activities/pgbackrest/moment.js';
+import type { Moment } from '../common/moments.js';
 import { createActivities } from '../activities/index.js';
 import { ConsoleNotifier } from '../activities/notify/notifier.js';
 import { parseConfig } from '../config/config.js';

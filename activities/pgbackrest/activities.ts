@@ -3,7 +3,7 @@
 import { parse } from 'pg-connection-string';
 import type { Resolver } from '../resolve.js';
 import { createPhysicalBackupActivities } from './backups.js';
-import { type Moment, checkMoment } from './moment.js';
+import { type Moment, checkMoment } from '../../common/moments.js';
 import { type PhysicalSetup, preparePhysical } from './setup.js';
 import { type RestorePoint, createRestorePoint } from './restore-point.js';
 import { type SideInstance, removeSide, restoreSide } from './side-instance.js';

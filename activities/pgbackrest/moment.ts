@@ -1,8 +1,6 @@
 // The restore options pgBackRest takes for a moment (common/moments.ts).
 import type { Moment } from '../../common/moments.js';
 
-export { type Moment, checkMoment, describeMoment, momentTime } from '../../common/moments.js';
-
 /** pgBackRest's restore options for the moment: promoted once reached, never archiving. */
 export function restoreOptions(moment: Moment): string[] {
   const common = ['--target-action=promote', '--archive-mode=off'];

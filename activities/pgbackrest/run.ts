@@ -1,8 +1,13 @@
 // Runs pgBackRest the one way: as the user that owns the data directory (it reads the cluster's files
 // and PostgreSQL runs its archive_command as that user), with the repository's S3 keys in its
 // environment only (never in its arguments, the file or a log), and returns what it printed.
+import { execFile } from 'node:child_process';
+import { chownSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { startTool } from '../postgres/tool.js';
+
+const run = promisify(execFile);
 
 export interface PgbackrestRunner {
   /** The OS user pgBackRest runs as; the worker's own user when absent. */
@@ -40,11 +45,20 @@ export async function pgbackrest(
     command,
     ...params,
   ]);
-  const tool = startTool(cmd, args, { env: toolEnv(runner.env), stdout: 'pipe', name: `pgbackrest ${command}` });
-  let out = '';
-  tool.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-  await tool.done;
-  return out;
+  const { stdout, error } = await output(cmd, args, runner.env, `pgbackrest ${command}`);
+  if (error) throw error;
+  return stdout;
+}
+
+/** Runs a program to its end: what it printed, and its failure if it failed. */
+async function output(cmd: string, args: string[], env: Record<string, string>, name: string): Promise<{ stdout: string; error?: Error }> {
+  const tool = startTool(cmd, args, { env: toolEnv(env), stdout: 'pipe', name });
+  let stdout = '';
+  tool.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  return tool.done.then(
+    () => ({ stdout }),
+    (error: Error) => ({ stdout, error }),
+  );
 }
 
 /** A PostgreSQL server program (pg_ctl, pg_waldump, …) run as `runAs`: what it printed, and its failure if it failed. */
@@ -55,13 +69,7 @@ export async function pgProgramOutput(
   env: Record<string, string> = {},
 ): Promise<{ stdout: string; error?: Error }> {
   const [cmd, argv] = asUser(runAs, join(PG_BIN, program), args);
-  const tool = startTool(cmd, argv, { env: toolEnv(env), stdout: 'pipe', name: program });
-  let stdout = '';
-  tool.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-  return tool.done.then(
-    () => ({ stdout }),
-    (error: Error) => ({ stdout, error }),
-  );
+  return output(cmd, argv, env, program);
 }
 
 /** A PostgreSQL server program run as `runAs`, to its successful end. */
@@ -74,4 +82,11 @@ export async function pgProgram(
   const { stdout, error } = await pgProgramOutput(runAs, program, args, env);
   if (error) throw error;
   return stdout;
+}
+
+/** Gives a folder to `runAs` (user and group), so a program run as that user can write it; nothing without one. */
+export async function chownToUser(runAs: string | undefined, dir: string): Promise<void> {
+  if (!runAs) return;
+  const [uid, gid] = await Promise.all([run('id', ['-u', runAs]), run('id', ['-g', runAs])]);
+  chownSync(dir, Number(uid.stdout), Number(gid.stdout));
 }

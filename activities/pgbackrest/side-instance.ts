@@ -8,21 +8,18 @@
 // - a moment it cannot reach fails with the reason named (an archive gap and its missing segment,
 //   or no commit after the target) and the newest moment the archive does reach.
 import { ApplicationFailure } from '@temporalio/common';
-import { execFile } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { FailureType } from '../../common/errors.js';
 import { refuse } from '../failure.js';
 import { heartbeatWhile } from '../heartbeat.js';
 import { physicalCatalog } from './backups.js';
-import { type Moment, describeMoment, momentTime, restoreOptions } from './moment.js';
-import { pgProgram, pgbackrest } from './run.js';
+import { type Moment, describeMoment, momentTime } from '../../common/moments.js';
+import { restoreOptions } from './moment.js';
+import { chownToUser, pgProgram, pgbackrest } from './run.js';
 import type { PhysicalTarget } from './target.js';
-
-const run = promisify(execFile);
 
 export interface SideInstance {
   id: string;
@@ -128,11 +125,7 @@ export async function restoreSide(p: PhysicalTarget, id: string, moment: Moment,
   const dir = sideFolder(p, id);
   await removeSide(p, id);
   mkdirSync(dir, { recursive: true, mode: 0o711 });
-  if (p.runner.runAs) {
-    const { stdout: uid } = await run('id', ['-u', p.runner.runAs]);
-    const { stdout: gid } = await run('id', ['-g', p.runner.runAs]);
-    chownSync(dir, Number(uid), Number(gid));
-  }
+  await chownToUser(p.runner.runAs, dir);
   const data = join(dir, 'data');
   const catalog = await physicalCatalog(p);
   const before = momentTime(moment);

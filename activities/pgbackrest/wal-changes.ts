@@ -5,22 +5,18 @@
 // grouped by transaction, with the time of its COMMIT record. The current segment is closed and
 // archived first, so the last minutes are in it. A table rewritten since (TRUNCATE, VACUUM FULL,
 // ALTER TABLE … TYPE) had another file before: its earlier changes are not found.
-import { chownSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { FailureType } from '../../common/errors.js';
 import { refuse } from '../failure.js';
 import { heartbeatWhile } from '../heartbeat.js';
 import { withClient } from '../postgres/connection.js';
 import type { Resolver } from '../resolve.js';
 import { physicalCatalog } from './backups.js';
-import { pgProgramOutput, pgbackrest } from './run.js';
+import { chownToUser, pgProgramOutput, pgbackrest } from './run.js';
 import { nextSegment } from './side-instance.js';
 import { physicalTarget } from './target.js';
-
-const run = promisify(execFile);
 
 export interface TableChange {
   xid: string;
@@ -103,10 +99,7 @@ export async function findTableChanges(
   const last = catalog.walMax > closed ? catalog.walMax : closed;
   const dir = mkdtempSync(join(tmpdir(), 'lifeboat-wal-'));
   try {
-    if (p.runner.runAs) {
-      const ids = await Promise.all([run('id', ['-u', p.runner.runAs]), run('id', ['-g', p.runner.runAs])]);
-      chownSync(dir, Number(ids[0].stdout), Number(ids[1].stdout));
-    }
+    await chownToUser(p.runner.runAs, dir);
     let note: string | undefined;
     let segment = base.walStart;
     let fetched = '';
