@@ -11,7 +11,7 @@ import { formatDuration } from '../common/time.js';
 import { CliError, registerConnection } from './cli-process.js';
 import { bytes } from './format.js';
 
-export { CliError, closeClients } from './cli-process.js';
+export { CliError } from './cli-process.js';
 
 export async function connectClient(config: LifeboatConfig): Promise<Client> {
   try {

@@ -8,7 +8,8 @@
 // - A proof older than PROOF_MAX_AGE_MS (or signed in the future beyond the allowed skew) is refused.
 // - A person is proven only by their own keys, or by a receiver key (Slack) that the policy allows
 //   to vote for them, and then only through the Slack user id the policy maps to that person.
-import { type SshPublicKey, SignatureError, parsePublicKey, verifySshSignature } from './sshsig.js';
+import { type SshPublicKey, SignatureError, parsePublicKey } from './ssh-keys.js';
+import { verifySshSignature } from './sshsig.js';
 import { type Proof, type Statement, SSH_NAMESPACE, statementText } from './statement.js';
 
 export { type Decision, type Proof, type Statement, SSH_NAMESPACE, digestOf, statementText } from './statement.js';

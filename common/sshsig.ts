@@ -13,9 +13,6 @@ import { p256, p384 } from '@noble/curves/nist.js';
 import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js';
 import { ADVICE, Reader, SignatureError, type SshPublicKey, fingerprintOf, fromBase64, text, utf8 } from './ssh-keys.js';
 
-// Key parsing lives in ssh-keys.ts; its names are exported from here too, as before.
-export { SignatureError, type SshKeyType, type SshPublicKey, fingerprintOf, parsePublicKey, sha256Hex } from './ssh-keys.js';
-
 function equal(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }

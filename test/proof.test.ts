@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROOF_MAX_AGE_MS, type ProofPolicy, type Statement, checkProof, digestOf, statementText } from '../common/proof.js';
-import { SignatureError, parsePublicKey, verifySshSignature } from '../common/sshsig.js';
+import { SignatureError, parsePublicKey } from '../common/ssh-keys.js';
+import { verifySshSignature } from '../common/sshsig.js';
 import { prove, sshSign } from '../client/sign.js';
 
 let dir: string;

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { InputError } from '../../common/errors.js';
-import { parsePublicKey } from '../../common/sshsig.js';
+import { parsePublicKey } from '../../common/ssh-keys.js';
 import { table } from '../format.js';
 import { keysJson } from '../read-json.js';
 import { configOf, printJson } from './common.js';

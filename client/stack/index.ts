@@ -76,16 +76,22 @@ export interface StackOptions {
   pidFile?: PidFile;
 }
 
+/** A new pid file in pidDir(), claimed once the leftovers of dead stacks are cleared. */
+async function claimStackPidFile(role: string): Promise<PidFile> {
+  await sweepDeadStacks();
+  const pidFile = new PidFile(join(pidDir(), `${role}-${process.pid}-${randomBytes(3).toString('hex')}.pid`), role);
+  pidFile.claim();
+  return pidFile;
+}
+
 /**
  * Starts the three servers, each recorded in the stack's pid file as it starts, after clearing
  * what stacks that died (SIGKILL, a crash) left behind. `stop` stops them and removes the pid file.
  */
 export async function startStack(options: StackOptions): Promise<Stack> {
   mkdirSync(options.logDir, { recursive: true });
-  await sweepDeadStacks();
-  const role = options.role ?? 'stack';
-  const pidFile = options.pidFile ?? new PidFile(join(pidDir(), `${role}-${process.pid}-${randomBytes(3).toString('hex')}.pid`), role);
-  if (!options.pidFile) pidFile.claim();
+  // A caller that claimed its own pid file (`lifeboat dev`) swept before claiming it.
+  const pidFile = options.pidFile ?? (await claimStackPidFile(options.role ?? 'stack'));
   const started: Array<{ stop(): Promise<void> }> = [];
   const stop = async () => {
     await Promise.allSettled(started.map((s) => s.stop()));
