@@ -9,7 +9,8 @@ import { type StepRecord } from '../common/plans.js';
 import { formatDuration } from '../common/time.js';
 import type { drillWorkflow } from '../workflows/index.js';
 import { drillResultQuery } from '../workflows/messages.js';
-import { CliError, rootCause, runAndPlanStatus } from './follow.js';
+import { CliError } from './cli-process.js';
+import { rootCause, runAndPlanStatus } from './follow.js';
 
 export function newDrillId(at = new Date()): string {
   return drillIdFor(at, randomBytes(2).toString('hex'));

@@ -11,8 +11,6 @@ import { formatDuration } from '../common/time.js';
 import { CliError, registerConnection } from './cli-process.js';
 import { bytes } from './format.js';
 
-export { CliError } from './cli-process.js';
-
 export async function connectClient(config: LifeboatConfig): Promise<Client> {
   try {
     const connection = await Connection.connect({ address: config.temporal.address, connectTimeout: '5s' });

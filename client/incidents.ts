@@ -40,7 +40,7 @@ import {
 import { assertIncidentId } from '../common/names.js';
 import type { checkSelectionWorkflow, incidentWorkflow } from '../workflows/index.js';
 import { triage } from '../workflows/triage.js';
-import { CliError } from './follow.js';
+import { CliError } from './cli-process.js';
 import { runResultOf } from './run-result.js';
 import { table } from './format.js';
 import { answerTo } from './sign.js';

@@ -10,7 +10,7 @@ import { encodeSearchAttributeIndexedValueType } from '@temporalio/common/lib/se
 import { msToTs } from '@temporalio/common/lib/time.js';
 import { formatDuration } from '../common/time.js';
 import { SEARCH_ATTRIBUTES } from '../workflows/messages.js';
-import { CliError } from './follow.js';
+import { CliError } from './cli-process.js';
 
 /** What prepare did, line by line, and whether it changed anything. */
 export interface Prepared {

@@ -7,9 +7,9 @@ import type { BackupSummary, DamagedBackup } from '../common/backups.js';
 import type { DrillRecord } from '../common/drills.js';
 import type { AuditRow } from './audit.js';
 import type { ScheduleListing } from './schedules.js';
+import { orNull } from './status-json.js';
 
 const iso = z.iso.datetime({ offset: true });
-const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 
 export const auditJsonSchema = z.strictObject({
   run: z.string(),

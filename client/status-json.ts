@@ -111,7 +111,8 @@ export const listJsonSchema = z.array(
 );
 export type ListJson = z.infer<typeof listJsonSchema>;
 
-const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
+/** An absent value as JSON's null, so every key of a documented shape is always there. */
+export const orNull = <T>(v: T | undefined): T | null => (v === undefined ? null : v);
 
 function steps(records: StepRecord[], which: z.infer<typeof run>): StatusJson['timeline'] {
   return records.map((s) => ({

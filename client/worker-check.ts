@@ -6,7 +6,7 @@
 // refuses while a worker is there, and follow() says "waiting for a worker" in that gap.
 import type { Client } from '@temporalio/client';
 import type { LifeboatConfig } from '../config/config.js';
-import { CliError } from './follow.js';
+import { CliError } from './cli-process.js';
 
 /** temporal.api.enums.v1: TASK_QUEUE_KIND_NORMAL, and the task queue types a Lifeboat worker polls. */
 const NORMAL_KIND = 1;
