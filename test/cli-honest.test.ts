@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withClient } from '../activities/postgres/connection.js';
-import { type LifeboatConfig, parseConfig } from '../config/config.js';
+import type { LifeboatConfig } from '../config/config.js';
 import { progressOf, rootCause } from '../client/follow.js';
 import { listJsonSchema, statusJsonSchema } from '../client/status-json.js';
 import { SEARCH_ATTRIBUTES, statusQuery } from '../workflows/messages.js';
@@ -23,6 +23,7 @@ import {
   type TestWorker,
   answer,
   backupAndVerify,
+  cliEnv,
   createCrmDatabase,
   runLifeboat,
   runResultOf,
@@ -32,6 +33,7 @@ import {
   testEnv,
   uniqueName,
   waitingNames,
+  writeTestConfig,
 } from './helpers.js';
 
 describe('the CLI at every moment of a run', () => {
@@ -49,17 +51,13 @@ describe('the CLI at every moment of a run', () => {
 
   beforeAll(async () => {
     db = await createCrmDatabase(120);
-    env = { ...process.env, ...testEnv(db), TEMPORAL_ADDRESS: inject('temporalAddress') };
+    env = cliEnv(db);
     delete env.LIFEBOAT_USER;
-    const text = testConfigText({
-      prefix: uniqueName('cli-honest'),
-      taskQueue: uniqueName('cli-honest'),
-      temporalAddress: '${TEMPORAL_ADDRESS}',
-      extra: 'approvals:\n  L1: { approvers: [alice, bob] }',
-    });
-    configFile = join(dir, 'lifeboat.yaml');
-    writeFileSync(configFile, text);
-    config = parseConfig(text, configFile, env);
+    ({ configFile, config } = writeTestConfig(
+      dir,
+      { prefix: uniqueName('cli-honest'), taskQueue: uniqueName('cli-honest'), extra: 'approvals:\n  L1: { approvers: [alice, bob] }' },
+      env,
+    ));
     worker = await startTestWorker(config, testEnv(db));
     await backupAndVerify(worker);
     lost = await withClient(db.url, async (c) =>

@@ -5,7 +5,7 @@
 // run, and one a person aborted, complete.
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
@@ -14,7 +14,7 @@ import { type RunReport, readReport, renderMarkdown } from '../activities/report
 import { dropKeptCopy } from '../activities/postgres/recovery-copy.js';
 import { openStore } from '../activities/storage/open.js';
 import { abort } from '../client/incidents.js';
-import { type LifeboatConfig, parseConfig } from '../config/config.js';
+import type { LifeboatConfig } from '../config/config.js';
 import type { RunResult } from '../common/plans.js';
 import { rpoSummary, rtoSummary } from '../common/rto.js';
 import { currentStepSA, rtoStatusSA } from '../workflows/messages.js';
@@ -23,6 +23,7 @@ import {
   type TestWorker,
   as,
   backupAndVerify,
+  cliEnv,
   createCrmDatabase,
   damageStoredDump,
   driveIncident,
@@ -30,10 +31,10 @@ import {
   runResultOf,
   startL1Incident,
   startTestWorker,
-  testConfigText,
   testEnv,
   uniqueName,
   waitingNames,
+  writeTestConfig,
 } from './helpers.js';
 
 describe('a failed or rejected run looks failed', () => {
@@ -50,16 +51,12 @@ describe('a failed or rejected run looks failed', () => {
   beforeAll(async () => {
     db = await createCrmDatabase(50);
     dir = mkdtempSync(join(tmpdir(), 'lifeboat-failure-'));
-    env = { ...process.env, ...testEnv(db), TEMPORAL_ADDRESS: inject('temporalAddress') };
-    const text = testConfigText({
-      prefix,
-      taskQueue: uniqueName('failure'),
-      temporalAddress: '${TEMPORAL_ADDRESS}',
-      extra: 'approvals:\n  L1: { approvers: [alice, bob] }',
-    });
-    configFile = join(dir, 'lifeboat.yaml');
-    writeFileSync(configFile, text);
-    config = parseConfig(text, configFile, env);
+    env = cliEnv(db);
+    ({ configFile, config } = writeTestConfig(
+      dir,
+      { prefix, taskQueue: uniqueName('failure'), extra: 'approvals:\n  L1: { approvers: [alice, bob] }' },
+      env,
+    ));
     worker = await startTestWorker(config, testEnv(db));
   });
 

@@ -6,6 +6,7 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { spawn } from 'node:child_process';
 import pg from 'pg';
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, inject } from 'vitest';
@@ -104,6 +105,28 @@ export function testEnv(database: TestDatabase): NodeJS.ProcessEnv {
     AWS_ACCESS_KEY_ID: inject('s3AccessKeyId'),
     AWS_SECRET_ACCESS_KEY: inject('s3SecretAccessKey'),
   };
+}
+
+/** The environment bin/lifeboat runs in against `database` and the suite's servers, TEMPORAL_ADDRESS among them. */
+export const cliEnv = (database: TestDatabase): NodeJS.ProcessEnv => ({
+  ...process.env,
+  ...testEnv(database),
+  TEMPORAL_ADDRESS: inject('temporalAddress'),
+});
+
+/**
+ * Writes a configuration as `dir`/lifeboat.yaml, its Temporal address left to the environment
+ * (${TEMPORAL_ADDRESS}, as cliEnv sets it); returns the file and the configuration as read with `env`.
+ */
+export function writeTestConfig(
+  dir: string,
+  options: TestConfigOptions,
+  env: NodeJS.ProcessEnv,
+): { configFile: string; config: LifeboatConfig } {
+  const text = testConfigText({ temporalAddress: '${TEMPORAL_ADDRESS}', ...options });
+  const configFile = join(dir, 'lifeboat.yaml');
+  writeFileSync(configFile, text);
+  return { configFile, config: parseConfig(text, configFile, env) };
 }
 
 export interface TestWorker {

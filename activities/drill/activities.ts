@@ -52,7 +52,7 @@ async function defaultTable(client: pg.Client, tables: string[], kind: ScenarioK
  * drill's databases are disposable copies restored without the application's roles (owned by the
  * role the worker connects as, no grants), so they legitimately differ from the backup's.
  */
-export const DRILL_COMPARE_WITHOUT: Aspect[] = ['rows', 'owners', 'grants'];
+const DRILL_COMPARE_WITHOUT: Aspect[] = ['rows', 'owners', 'grants'];
 
 export function createDrillActivities(resolver: Resolver) {
   const { config, databaseUrl, testServerUrl, catalogOf, storeOf } = resolver;

@@ -43,7 +43,7 @@ async function using<T>(client: pg.Client, fn: (client: pg.Client) => Promise<T>
 const NO_SUCH_DATABASE = '3D000';
 
 /** Whether `err` (from withClient) says the connection's database does not exist. */
-export function isMissingDatabase(err: unknown): boolean {
+function isMissingDatabase(err: unknown): boolean {
   return ((err as Error | undefined)?.cause as { code?: string } | undefined)?.code === NO_SUCH_DATABASE;
 }
 

@@ -28,7 +28,7 @@ export interface TableName {
 }
 
 /** The archive's table of contents, as `pg_restore -l` prints it. */
-export async function archiveList(file: string, signal?: AbortSignal): Promise<string> {
+async function archiveList(file: string, signal?: AbortSignal): Promise<string> {
   const tool = startTool(pgTool('pg_restore'), ['--list', file], { env: process.env, stdout: 'pipe', signal });
   const chunks: Buffer[] = [];
   for await (const chunk of tool.stdout!) chunks.push(chunk as Buffer);

@@ -106,7 +106,10 @@ export function keyKind(type: string): KeyKind | undefined {
   return undefined;
 }
 
-export const MAX_KEYS = 100_000;
+const MAX_KEYS = 100_000;
+
+/** The refusal of more keys than one selection may name. */
+const tooManyKeys = (count: number) => new InputError(`${count} keys is more than ${MAX_KEYS}: use a filter or a table restore`);
 
 /**
  * Validates primary-key values against the key's type and returns them in the form PostgreSQL
@@ -124,7 +127,7 @@ export function validateKeys(keys: string[], shape: Pick<TableShape, 'table' | '
       `rows of ${shape.table} cannot be chosen by key: its primary key ${shape.primaryKey} is of type ${type}; use a filter`,
     );
   if (!Array.isArray(keys) || keys.length === 0) throw new InputError(`no primary keys given for ${shape.table}`);
-  if (keys.length > MAX_KEYS) throw new InputError(`${keys.length} keys is more than ${MAX_KEYS}: use a filter or a table restore`);
+  if (keys.length > MAX_KEYS) throw tooManyKeys(keys.length);
   const out = new Set<string>();
   const refuse = (key: unknown, why: string) =>
     new InputError(`"${String(key).slice(0, 80)}" is not a valid ${shape.table}.${shape.primaryKey} (${type}): ${why}`);
@@ -164,7 +167,7 @@ export async function checkFilterValues(client: pg.Client, shape: TableShape, co
 }
 
 /** The `--key` form of a table's key, for messages: "customer_id=…,order_id=…". */
-export function keyForm(shape: Pick<TableShape, 'keyColumns'>): string {
+function keyForm(shape: Pick<TableShape, 'keyColumns'>): string {
   return shape.keyColumns.map((c) => `${c}=…`).join(',');
 }
 
@@ -214,7 +217,7 @@ export async function keyTuplesOf(
       rows.push(columns.map((c) => values.get(c)));
     }
   }
-  if (rows.length > MAX_KEYS) throw new InputError(`${rows.length} keys is more than ${MAX_KEYS}: use a filter or a table restore`);
+  if (rows.length > MAX_KEYS) throw tooManyKeys(rows.length);
   const normalized: string[][] = rows.map(() => []);
   for (const [i, column] of columns.entries()) {
     const type = shape.columns.find((c) => c.name === column)!.type;

@@ -171,7 +171,7 @@ export async function describeRelation(client: pg.Client, oid: number, options: 
 }
 
 /** See TableShape.rows. */
-export const ownRows = (relation: string, partitioned: boolean) => (partitioned ? relation : `ONLY ${relation}`);
+const ownRows = (relation: string, partitioned: boolean) => (partitioned ? relation : `ONLY ${relation}`);
 
 /**
  * Foreign keys referencing the table, its partitions or the partitioned tables it belongs to:
