@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { withClient } from '../activities/postgres/connection.js';
 import { fingerprints, userTables } from '../activities/postgres/inspect.js';
 import type { RunReport } from '../activities/reports/report.js';
-import { type LifeboatConfig, parseConfig } from '../config/config.js';
+import { type LifeboatConfig } from '../config/config.js';
 import {
   type CliRun,
   type TestDatabase,
@@ -19,7 +19,8 @@ import {
   runLifeboat,
   runResultOf,
   startTestWorker,
-  testConfigText,
+  cliEnv,
+  writeTestConfig,
   testEnv,
   uniqueName,
   observed,
@@ -106,17 +107,17 @@ describe('incident commander CLI', () => {
 
   beforeAll(async () => {
     db = await createCrmDatabase(200);
-    env = { ...process.env, ...testEnv(db), TEMPORAL_ADDRESS: inject('temporalAddress') };
+    env = cliEnv(db);
     delete env.LIFEBOAT_USER;
-    const text = testConfigText({
-      prefix: uniqueName('incident-cli'),
-      taskQueue: uniqueName('incident-cli'),
-      temporalAddress: '${TEMPORAL_ADDRESS}',
-      extra: 'approvals:\n  L1: { approvers: [alice, bob] }\n  L3: { approvers: [alice, bob] }',
-    });
-    configFile = join(dir, 'lifeboat.yaml');
-    writeFileSync(configFile, text);
-    config = parseConfig(text, configFile, env);
+    ({ configFile, config } = writeTestConfig(
+      dir,
+      {
+        prefix: uniqueName('incident-cli'),
+        taskQueue: uniqueName('incident-cli'),
+        extra: 'approvals:\n  L1: { approvers: [alice, bob] }\n  L3: { approvers: [alice, bob] }',
+      },
+      env,
+    ));
     worker = await startTestWorker(config, testEnv(db));
 
     // A verified backup, so the L1 has something to restore from.
