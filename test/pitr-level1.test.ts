@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { abort, incidentInput } from '../client/incidents.js';
 import type { RunResult } from '../common/plans.js';
+import { findJsonSchema, physicalBackupsJsonSchema, walJsonSchema } from '../client/pitr-json.js';
 import { useArchivingCluster } from './pitr-cluster.js';
 import { answer, as, runLifeboat, tableSums, testConfigText, waitingFor } from './helpers.js';
 
@@ -109,6 +110,20 @@ describe('L1 at a moment (point-in-time recovery)', () => {
       /physical backups of crm \(pgBackRest stanza "pitrl1-[0-9a-f]+": ok; WAL archived [0-9A-F]{24} … [0-9A-F]{24}\)/,
     );
     expect(backups.stdout).toMatch(/\d{8}-\d{6}F\s+full\s/);
+
+    // The same, for scripts: each --json validated against its documented shape.
+    const json = async (...args: string[]) => {
+      const r = await runLifeboat(['--config', config, 'pitr', ...args, '--json'], env);
+      expect(r.code, r.stderr).toBe(0);
+      return JSON.parse(r.stdout) as unknown;
+    };
+    const catalog = physicalBackupsJsonSchema.parse(await json('backups'));
+    expect(catalog.backups.map((b) => b.type)).toContain('full');
+    expect(catalog.walMax! >= catalog.backups.at(-1)!.walStop).toBe(true);
+    const wal = walJsonSchema.parse(await json('wal'));
+    expect(wal).toMatchObject({ fresh: true, failingWal: null, stanza: catalog.stanza });
+    const found = findJsonSchema.parse(await json('find', '--table', 'crm_leads'));
+    expect(found.transactions.filter((t) => t.deleted > 0 && t.updated === 0).map((t) => t.deleted)).toEqual([3, 2]);
   }, 300_000);
 
   it('declare refuses a moment it cannot use, before anything runs (exit 2), saying what to write', async () => {

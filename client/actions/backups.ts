@@ -108,7 +108,7 @@ export async function freshness(opts: { target?: string }, command: Command): Pr
   const limit = formatDuration(r.maxAgeMs);
   if (!r.fresh)
     throw new CliError(
-      `✖ ${target}: no verified backup younger than ${limit}${r.newestVerifiedId ? ` (newest: ${r.newestVerifiedId}, ${formatDuration(r.ageMs!)} old)` : ''}`,
+      `${target}: no verified backup younger than ${limit}${r.newestVerifiedId ? ` (newest: ${r.newestVerifiedId}, ${formatDuration(r.ageMs!)} old)` : ''}`,
       1,
     );
   console.log(`✔ ${target}: newest verified backup ${r.newestVerifiedId} is ${formatDuration(r.ageMs!)} old (limit ${limit})`);

@@ -14,7 +14,8 @@ import type {
 } from '../../workflows/index.js';
 import { CliError } from '../cli-process.js';
 import { bytes, table } from '../format.js';
-import { chooseTarget, configOf } from './common.js';
+import { findJson, physicalBackupsJson, walJson } from '../pitr-json.js';
+import { chooseTarget, configOf, printJson } from './common.js';
 import { runOnWorker } from './on-worker.js';
 
 /** The configuration and a target with physical backups, or a refusal saying how to configure one. */
@@ -28,8 +29,8 @@ function physicalTarget(command: Command, given: string | undefined): { cfg: Lif
   return { cfg, target };
 }
 
-/** The physical backups table, as `lifeboat backups` and `pitr backups` print it. */
-export async function printPhysicalBackups(cfg: LifeboatConfig, target: string): Promise<void> {
+/** The physical backups table (or JSON), as `lifeboat backups` and `pitr backups` print it. */
+export async function printPhysicalBackups(cfg: LifeboatConfig, target: string, json = false): Promise<void> {
   const catalog = await runOnWorker<typeof physicalCatalogWorkflow>(
     cfg,
     'physicalCatalogWorkflow',
@@ -37,6 +38,7 @@ export async function printPhysicalBackups(cfg: LifeboatConfig, target: string):
     { target },
     `physical backups of ${target}`,
   );
+  if (json) return printJson(physicalBackupsJson(target, catalog));
   console.log(
     `physical backups of ${target} (pgBackRest stanza "${catalog.stanza}": ${catalog.status}; WAL archived ${catalog.walMin ?? '-'} … ${catalog.walMax ?? '-'})`,
   );
@@ -84,9 +86,9 @@ export async function backup(opts: { target?: string; type: 'full' | 'diff' | 'i
   console.log(`✔ ${b.type} backup ${b.label}: ${bytes(b.size)} (${bytes(b.repoSize)} stored), WAL ${b.walStart}…${b.walStop}`);
 }
 
-export async function backups(opts: { target?: string }, command: Command): Promise<void> {
+export async function backups(opts: { target?: string; json?: boolean }, command: Command): Promise<void> {
   const { cfg, target } = physicalTarget(command, opts.target);
-  await printPhysicalBackups(cfg, target);
+  await printPhysicalBackups(cfg, target, opts.json);
 }
 
 export async function verify(opts: { target?: string }, command: Command): Promise<void> {
@@ -102,7 +104,7 @@ export async function verify(opts: { target?: string }, command: Command): Promi
   console.log(`✔ ${target}: the pgBackRest repository verifies\n${r.report}`);
 }
 
-export async function wal(opts: { target?: string }, command: Command): Promise<void> {
+export async function wal(opts: { target?: string; json?: boolean }, command: Command): Promise<void> {
   const { cfg, target } = physicalTarget(command, opts.target);
   const r = await runOnWorker<typeof walFreshnessWorkflow>(
     cfg,
@@ -113,8 +115,9 @@ export async function wal(opts: { target?: string }, command: Command): Promise<
   );
   const age = r.ageMs === undefined ? 'never archived' : `${formatDuration(r.ageMs)} ago`;
   const line = `${target}: newest archived WAL ${r.newestArchivedWal ?? '-'} (${age}), ${bytes(r.waitingBytes)} waiting, limit ${formatDuration(r.maxAgeMs)}${r.failingWal ? `, archiving ${r.failingWal} FAILS` : ''}`;
-  if (!r.fresh) throw new CliError(`✖ ${line}`, 1);
-  console.log(`✔ ${line}`);
+  if (opts.json) printJson(walJson(r));
+  if (!r.fresh) throw new CliError(line, 1);
+  if (!opts.json) console.log(`✔ ${line}`);
 }
 
 export async function find(
@@ -135,7 +138,7 @@ export async function find(
     { target, table: opts.table, since: opts.since, until: opts.until },
     `changes of ${opts.table}`,
   );
-  if (opts.json) return console.log(JSON.stringify(found, null, 2));
+  if (opts.json) return printJson(findJson(found));
   console.log(`${opts.table} (file ${found.relation}) in WAL ${found.fromSegment} … ${found.toSegment}:`);
   if (!found.transactions.length) console.log('  no transaction deleted or changed its rows');
   else

@@ -27,6 +27,7 @@ export function registerPitrCommands(program: Command): void {
     .command('backups')
     .description('list the physical backups and the archived WAL span')
     .addOption(targetOption())
+    .option('--json', 'print JSON')
     .action(lazy(load, (m) => m.backups));
 
   pitr
@@ -39,6 +40,7 @@ export function registerPitrCommands(program: Command): void {
     .command('wal')
     .description('check that WAL reaches the repository within physical.walMaxAge; alert if not')
     .addOption(targetOption())
+    .option('--json', 'print JSON (exit 1 still when WAL is behind)')
     .action(lazy(load, (m) => m.wal));
 
   pitr
