@@ -146,3 +146,9 @@ export function sideInstanceId(incidentId: string): string {
     .replace(/[^a-z0-9-]/g, '-')
     .slice(0, 48);
 }
+
+/**
+ * The one table a point-in-time drill writes on production (drill.pointInTime, opt-in): marker rows
+ * keyed `<drill id>-<n>`, each drill removing its own at its end.
+ */
+export const DRILL_MARKER_TABLE = 'lifeboat_drill_markers';

@@ -48,6 +48,13 @@ export function drillSections(d: DrillRecord): string[] {
   lines.push(row('Recovered into', d.recoveredDatabase ?? '—'));
   lines.push(row('Critical functions', d.criticalChecks.join(', ') || 'not run'));
   lines.push(row('Improvements', d.improvements));
+  if (d.pointInTime)
+    lines.push(
+      row(
+        'Point-in-time rehearsal',
+        `${d.pointInTime.verdict === 'skipped' ? 'skipped' : mark(d.pointInTime.verdict)} — ${d.pointInTime.detail}`,
+      ),
+    );
   lines.push('');
   if (d.tables.length) {
     lines.push('### Tables against the backup', '', '| Table | Rows | Manifest | Checksum |', '|---|---:|---:|---|');
