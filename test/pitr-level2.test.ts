@@ -5,10 +5,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { incidentInput } from '../client/incidents.js';
 import { sideInstanceId } from '../common/names.js';
 import { answer, driveIncident, tableSums, waitingFor } from './helpers.js';
-import { useArchivingCluster } from './pitr-cluster.js';
+import { declareOn, useArchivingCluster } from './pitr-cluster.js';
 
 describe('L2 at a moment (point-in-time recovery)', () => {
   const suite = useArchivingCluster('pitrl2', 60, 'approvals:\n  L2: { approvers: [alice, bob] }');
@@ -17,21 +16,8 @@ describe('L2 at a moment (point-in-time recovery)', () => {
   const now = async () => (await suite.c.sql<{ t: Date }>('SELECT clock_timestamp() AS t'))[0]!.t.toISOString();
   const sideFolder = (incidentId: string) => join(suite.c.server.pgbackrest!.dir, 'side', sideInstanceId(incidentId));
   /** Declares an L2 of crm_leads at the moment `goodAt`, as carol, on the physical target. */
-  const declareL2At = async (summary: string, goodAt: string) => {
-    const input = incidentInput({
-      target: 'crm',
-      summary,
-      declaredBy: 'carol',
-      level: 'L2',
-      options: { table: 'crm_leads', physical: true, moment: { kind: 'time', time: goodAt } },
-    });
-    await suite.worker.client.workflow.start('incidentWorkflow', {
-      taskQueue: suite.worker.taskQueue,
-      workflowId: input.incidentId,
-      args: [input],
-    });
-    return input;
-  };
+  const declareL2At = async (summary: string, goodAt: string) =>
+    (await declareOn(suite.worker, 'L2', summary, { table: 'crm_leads', physical: true, moment: { kind: 'time', time: goodAt } })).input;
   /** A bad script: every lead's status and email rewritten in one transaction. */
   const damageLeads = () => suite.c.sql(`UPDATE crm_leads SET status = 'lost', email = 'x@invalid', updated_at = now() + interval '1 day'`);
 

@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { sweepSideInstances } from '../activities/pgbackrest/activities.js';
 import { createResolver } from '../activities/resolve.js';
-import { abort, incidentInput } from '../client/incidents.js';
+import { abort } from '../client/incidents.js';
 import { sideInstanceId } from '../common/names.js';
 import type { RunResult } from '../common/plans.js';
 import { as, waitingFor } from './helpers.js';
-import { useArchivingCluster } from './pitr-cluster.js';
+import { declareOn, useArchivingCluster } from './pitr-cluster.js';
 
 /** Whether a process runs (signal 0 reaches it; EPERM: it runs as another user). */
 function alive(pid: number): boolean {
@@ -31,17 +31,9 @@ describe('orphan side instances', () => {
 
   /** An L1 at `goodAt` of `keys`, waiting at its approval with its side instance running. */
   const waitingL1 = async (summary: string, keys: string[], goodAt: string) => {
-    const input = incidentInput({
-      target: 'crm',
-      summary,
-      declaredBy: 'carol',
-      level: 'L1',
-      options: { record: { table: 'crm_leads', keys, goodBefore: new Date().toISOString() }, moment: { kind: 'time', time: goodAt } },
-    });
-    const handle = await suite.worker.client.workflow.start('incidentWorkflow', {
-      taskQueue: suite.worker.taskQueue,
-      workflowId: input.incidentId,
-      args: [input],
+    const { input, handle } = await declareOn(suite.worker, 'L1', summary, {
+      record: { table: 'crm_leads', keys, goodBefore: new Date().toISOString() },
+      moment: { kind: 'time', time: goodAt },
     });
     await waitingFor(suite.worker.client.workflow.getHandle(`${input.incidentId}-L1`), 'apply-restore');
     return { input, handle };
