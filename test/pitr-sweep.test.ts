@@ -4,13 +4,16 @@
 // folder, and leaves alone the instance of a run still going.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { NativeConnection } from '@temporalio/worker';
+import { describe, expect, inject, it } from 'vitest';
 import { sweepSideInstances } from '../activities/pgbackrest/activities.js';
 import { createResolver } from '../activities/resolve.js';
 import { abort } from '../client/incidents.js';
 import { sideInstanceId } from '../common/names.js';
 import type { RunResult } from '../common/plans.js';
-import { as, waitingFor } from './helpers.js';
+import { ConsoleNotifier } from '../activities/notify/notifier.js';
+import { createWorker } from '../worker/worker.js';
+import { as, uniqueName, waitingFor } from './helpers.js';
 import { declareOn, useArchivingCluster } from './pitr-cluster.js';
 
 /** Whether a process runs (signal 0 reaches it; EPERM: it runs as another user). */
@@ -61,7 +64,10 @@ describe('orphan side instances', () => {
     expect(existsSync(sideFolder(orphan.input.incidentId))).toBe(true);
 
     const lines: string[] = [];
-    const swept = await sweepSideInstances(createResolver(suite.c.config, suite.c.env), suite.worker.client, (line) => lines.push(line));
+    const swept = await sweepSideInstances(createResolver(suite.c.config, suite.c.env), suite.worker.client, {
+      info: (line) => lines.push(line),
+      warn: (line) => lines.push(line),
+    });
     expect([...swept].sort((a, b) => a.id.localeCompare(b.id))).toEqual(
       [
         { id: sideInstanceId(orphan.input.incidentId), action: 'removed', why: expect.stringContaining('is no longer running') },
@@ -79,5 +85,47 @@ describe('orphan side instances', () => {
     expect(((await live.handle.result()) as RunResult).outcome).toBe('aborted');
     expect(existsSync(sideFolder(live.input.incidentId))).toBe(false);
     await expect.poll(() => alive(livePid), { timeout: 60_000 }).toBe(false);
+  }, 600_000);
+
+  it('a restore to a moment first sweeps what a terminated plan left, and so does a worker as it starts', async () => {
+    const keys = (await suite.c.sql<{ id: string }>('SELECT id::text FROM crm_leads ORDER BY id LIMIT 2 OFFSET 5')).map((r) => r.id);
+    const goodAt = (await suite.c.sql<{ t: Date }>('SELECT clock_timestamp() AS t'))[0]!.t.toISOString();
+    await suite.c.sql('DELETE FROM crm_leads WHERE id = ANY($1::bigint[])', [keys]);
+    await suite.c.archiveNow();
+    const terminated = async (summary: string, key: string) => {
+      const { input, handle } = await waitingL1(summary, [key], goodAt);
+      const pid = postmaster(input.incidentId);
+      await handle.terminate('terminated by the test');
+      const plan = suite.worker.client.workflow.getHandle(`${input.incidentId}-L1`);
+      await expect.poll(async () => (await plan.describe()).status.name, { timeout: 60_000 }).toBe('TERMINATED');
+      return { folder: sideFolder(input.incidentId), pid };
+    };
+
+    const first = await terminated('left behind, then a restore to a moment', keys[0]!);
+    // The next plan's restore sweeps before it restores: the orphan is gone by the time it waits for approval.
+    const second = await terminated('left behind, then a worker starting', keys[1]!);
+    expect(existsSync(first.folder)).toBe(false);
+    await expect.poll(() => alive(first.pid), { timeout: 60_000 }).toBe(false);
+    expect(existsSync(second.folder)).toBe(true);
+
+    // A worker starting (createWorker, as `lifeboat worker` does; on a task queue of its own, so it takes none of the suite's work) sweeps.
+    const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
+    const worker = await createWorker({
+      config: suite.c.config,
+      env: suite.c.env,
+      connection,
+      taskQueue: uniqueName('sweep'),
+      workflowBundle: { codePath: inject('workflowBundlePath') },
+      notifier: new ConsoleNotifier(() => undefined),
+    });
+    const running = worker.run();
+    try {
+      await expect.poll(() => existsSync(second.folder), { timeout: 120_000 }).toBe(false);
+      await expect.poll(() => alive(second.pid), { timeout: 60_000 }).toBe(false);
+    } finally {
+      worker.shutdown();
+      await running;
+      await connection.close();
+    }
   }, 600_000);
 });

@@ -32,7 +32,7 @@ export async function createWorker(options: WorkerOptions): Promise<Worker> {
   void sweepSideInstances(
     createResolver(config, options.env ?? process.env),
     new Client({ connection: options.connection, namespace: config.temporal.namespace }),
-    (line) => Runtime.instance().logger.info(line),
+    Runtime.instance().logger,
   );
   if (version)
     void makeCurrentWhenPolling(options.connection, worker, config.temporal.namespace, version, config.temporal.versioning!.makeCurrent);

@@ -9,11 +9,12 @@ import { type Moment, checkMoment } from '../../common/moments.js';
 import { type PhysicalSetup, preparePhysical } from './setup.js';
 import { type RestorePoint, createRestorePoint } from './restore-point.js';
 import { type SideInstance, removeSide, restoreSide, sideFolders } from './side-instance.js';
-import { type SweepEntry, ownerRunning, sweepSides } from './sweep.js';
+import { type SweepEntry, type SweepLog, ownerRunning, sweepSides } from './sweep.js';
 import { physicalTarget } from './target.js';
 import { type TableChanges, findTableChanges } from './wal-changes.js';
 import { type WalFreshness, walFreshness } from './wal-freshness.js';
 import { refuse } from '../failure.js';
+import { heartbeatWhile } from '../heartbeat.js';
 import { FailureType } from '../../common/errors.js';
 
 export function createPhysicalActivities(resolve: Resolver) {
@@ -37,7 +38,10 @@ export function createPhysicalActivities(resolve: Resolver) {
       const { workflowExecution, workflowType } = context.info;
       // Orphans of plans that will never clean up (terminated, their worker gone) are swept first: they hold ports and disk.
       const client = clientOf(context);
-      if (client) await sweepSides(sideFolders(p), ownerRunning(client), (line) => log.info(line), input.sideId);
+      if (client)
+        await heartbeatWhile({ phase: 'sweeping orphan side instances' }, () =>
+          sweepSides(sideFolders(p), ownerRunning(client), log, input.sideId),
+        );
       const { workflowId, runId } = workflowExecution ?? {};
       const owner =
         workflowId && runId ? { workflowId, runId, workflowType: workflowType ?? '', createdAt: new Date().toISOString() } : undefined;
@@ -79,14 +83,14 @@ function clientOf(context: Context): Client | undefined {
  * Sweeps every physical target's orphan side instances (sweep.ts), as a worker starts: a worker that
  * died for good leaves its plans' instances running until a worker comes back. Never throws.
  */
-export async function sweepSideInstances(resolve: Resolver, client: Client, say: (line: string) => void): Promise<SweepEntry[]> {
+export async function sweepSideInstances(resolve: Resolver, client: Client, say: SweepLog): Promise<SweepEntry[]> {
   const swept: SweepEntry[] = [];
   for (const [name, target] of Object.entries(resolve.config.targets)) {
     if (!target.physical) continue;
     try {
       swept.push(...(await sweepSides(sideFolders(await physicalTarget(resolve, name)), ownerRunning(client), say)));
     } catch (err) {
-      say(`side instances of ${name} not swept: ${(err as Error).message}`);
+      say.warn(`side instances of ${name} not swept: ${(err as Error).message}`);
     }
   }
   return swept;

@@ -63,16 +63,17 @@ export interface SideFolders {
   remove(id: string): Promise<unknown>;
 }
 
+/** Where the sweep says what it did: a removal is a warning (something ended without cleaning up), a kept instance information. */
+export interface SweepLog {
+  info(line: string): void;
+  warn(line: string): void;
+}
+
 /**
  * Stops and removes the side instances whose owning run is closed; `keep` (the id about to be
  * restored) is not looked at. Returns what it did and logs each line.
  */
-export async function sweepSides(
-  sides: SideFolders,
-  running: OwnerCheck,
-  log: (line: string) => void,
-  keep?: string,
-): Promise<SweepEntry[]> {
+export async function sweepSides(sides: SideFolders, running: OwnerCheck, log: SweepLog, keep?: string): Promise<SweepEntry[]> {
   if (!existsSync(sides.root)) return [];
   const entries: SweepEntry[] = [];
   for (const id of readdirSync(sides.root)) {
@@ -82,7 +83,7 @@ export async function sweepSides(
       action: 'kept',
       why: `could not be swept: ${err.message}`,
     }));
-    log(`side instance ${join(sides.root, id)}: ${entry.action}, ${entry.why}`);
+    log[entry.action === 'removed' ? 'warn' : 'info'](`side instance ${join(sides.root, id)}: ${entry.action}, ${entry.why}`);
     entries.push(entry);
   }
   return entries;
