@@ -7,6 +7,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { drillSettings } from '../activities/drill/settings.js';
+import { openStore } from '../activities/storage/open.js';
 import type { DrillResult } from '../common/drills.js';
 import { drillIdFor } from '../common/names.js';
 import { testConfig, uniqueName } from './helpers.js';
@@ -54,6 +55,16 @@ describe('the drill rehearses a point-in-time recovery', () => {
         ['restore: apply the staged rows in one transaction', 'done'],
         ['clean up the side instance', 'done'],
       ]),
+    );
+
+    // The drill says it writes on production, in its announcement and its report.
+    expect(suite.worker.notices.map((n) => n.text).join('\n')).toContain(
+      "Production is not touched, except for this drill's marker rows in lifeboat_drill_markers",
+    );
+    const store = openStore('main', suite.c.config.stores.main!, suite.c.env);
+    const markdown = await store.getText(`reports/${drillId}/report.md`);
+    expect(markdown).toContain(
+      '| Point-in-time rehearsal (marker rows written on production in lifeboat_drill_markers, removed at the end) | ✅ passed — the 3 deleted markers came back',
     );
 
     // Production: every application row as it was; this drill's markers removed; no side instance left.

@@ -25,7 +25,7 @@ import {
   type TableCheck,
 } from '../common/drills.js';
 import { rehearsePointInTime } from './drill-point-in-time.js';
-import { drillIdFor, planWorkflowId, testDatabaseFor } from '../common/names.js';
+import { DRILL_MARKER_TABLE, drillIdFor, planWorkflowId, testDatabaseFor } from '../common/names.js';
 import { drillResultQuery } from './messages.js';
 import { type Finding } from '../common/backups.js';
 import { type Level, type PlanOptions, type RtoResult, type RunContext, type RunResult, type StepRecord } from '../common/plans.js';
@@ -161,7 +161,7 @@ async function rehearse(
     'prepare: notify the team of the drill',
     'info',
     `${level} recovery drill starting`,
-    `${run.context.summary}. Production is not touched. RTO ${formatDuration(settings.rtoMs)}, RPO ${formatDuration(rpoMs)}.${settings.actAs ? ` Approvals are given by ${settings.actAs}.` : ' Approvals are given by people, as in an incident.'}`,
+    `${run.context.summary}. ${settings.pointInTime ? `Production is not touched, except for this drill's marker rows in ${DRILL_MARKER_TABLE} (drill.pointInTime: a point-in-time recovery needs WAL from a real write), removed at the end.` : 'Production is not touched.'} RTO ${formatDuration(settings.rtoMs)}, RPO ${formatDuration(rpoMs)}.${settings.actAs ? ` Approvals are given by ${settings.actAs}.` : ' Approvals are given by people, as in an incident.'}`,
   );
 
   const backup = (seen.backup = await run.step(
