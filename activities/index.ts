@@ -10,6 +10,7 @@ import type { RetentionPolicy } from '../workflows/retention.js';
 import { createBackupActivities } from './backups/activities.js';
 import { createCheckActivities } from './checks/activities.js';
 import { createDrillActivities } from './drill/activities.js';
+import { createPointInTimeDrillActivities } from './drill/point-in-time.js';
 import { createPhysicalActivities } from './pgbackrest/activities.js';
 import { runPolicy } from './policy.js';
 import { createHookActivities } from './hooks/activities.js';
@@ -42,6 +43,7 @@ export function createActivities(context: ActivityContext) {
     ...createHookActivities(resolver),
     ...createReportActivities(resolver),
     ...createDrillActivities(resolver),
+    ...createPointInTimeDrillActivities(resolver),
     ...createPhysicalActivities(resolver),
 
     /** The worker's configured policies for a target, so schedules follow the configuration. */

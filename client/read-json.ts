@@ -116,6 +116,15 @@ export const drillsJsonSchema = z.array(
     ),
     criticalChecks: z.array(z.string()),
     improvements: z.string(),
+    /** drill.pointInTime's rehearsal; null when it did not run. */
+    pointInTime: z
+      .strictObject({
+        verdict: z.enum(['passed', 'failed', 'skipped']),
+        detail: z.string(),
+        recoveredTo: iso.nullable(),
+        rpoAchievedMs: z.number().int().nullable(),
+      })
+      .nullable(),
   }),
 );
 
@@ -173,5 +182,13 @@ export const drillsJson = (drills: DrillRecord[]) =>
       tables: d.tables.map((t) => ({ table: t.table, rows: orNull(t.rows), expectedRows: orNull(t.expectedRows), checksum: t.checksum })),
       criticalChecks: d.criticalChecks,
       improvements: d.improvements,
+      pointInTime: d.pointInTime
+        ? {
+            verdict: d.pointInTime.verdict,
+            detail: d.pointInTime.detail,
+            recoveredTo: orNull(d.pointInTime.recoveredTo),
+            rpoAchievedMs: orNull(d.pointInTime.rpoAchievedMs),
+          }
+        : null,
     })),
   );

@@ -43,6 +43,18 @@ export interface DrillSettings {
   /** When people answer (drill.approvals "human") and people are enrolled: the keys that prove them. */
   proof?: ProofPolicy;
   improvementsDeadlineMs?: number;
+  /** drill.pointInTime: also rehearse a point-in-time recovery (physical targets; writes marker rows on production). */
+  pointInTime?: boolean;
+}
+
+/** The point-in-time rehearsal's verdict: markers deleted on production brought back by an L1 at the moment before. */
+export interface PointInTimeRehearsal {
+  verdict: 'passed' | 'failed' | 'skipped';
+  detail: string;
+  /** The moment the L1 recovered to (just before the deleting transaction's commit). */
+  recoveredTo?: string;
+  /** The deletion's end minus the moment recovered to: the data a recovery to that moment loses. */
+  rpoAchievedMs?: number;
 }
 
 /** The backup a drill recovers from, and the reference every table is compared with afterwards. */
@@ -88,6 +100,8 @@ export interface DrillRecord {
   improvements: string;
   /** Earlier drills of the target and this one, oldest first. */
   trend: TrendRow[];
+  /** With drill.pointInTime: the point-in-time rehearsal. */
+  pointInTime?: PointInTimeRehearsal;
 }
 
 export interface TrendRow {

@@ -138,3 +138,17 @@ export function restorePointName(incidentId: string, step: string): string {
       .replace(/^-|-$/g, '');
   return `lifeboat-${slug(incidentId)}-${slug(step)}`.slice(0, 63).replace(/-$/, '');
 }
+
+/** The side instance an incident's plan restores to a moment (activities/pgbackrest/side-instance.ts): one per incident. */
+export function sideInstanceId(incidentId: string): string {
+  return incidentId
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .slice(0, 48);
+}
+
+/**
+ * The one table a point-in-time drill writes on production (drill.pointInTime, opt-in): marker rows
+ * keyed `<drill id>-<n>`, each drill removing its own at its end.
+ */
+export const DRILL_MARKER_TABLE = 'lifeboat_drill_markers';

@@ -163,6 +163,8 @@ const drill = z.strictObject({
   /** The "improvements" task opened after a drill, and how long it may stay open before escalating. */
   improvements: z.boolean().default(true),
   improvementsDeadline: duration.default('14d'),
+  /** Also rehearse a point-in-time recovery (physical targets): writes and deletes marker rows in one table on production. */
+  pointInTime: z.boolean().default(false),
 });
 
 /** A person who may answer runs, and the SSH public keys that prove them (an allowed-signers list). */

@@ -15,6 +15,8 @@ import { PGBACKREST_REPO_PATH } from '../client/stack/index.js';
 import { type LifeboatConfig, parseConfig } from '../config/config.js';
 import { type TestWorker, startTestWorker, testConfigText, testEnv, uniqueName } from './helpers.js';
 import { seedCrm } from '../activities/postgres/seed.js';
+import { incidentInput } from '../client/incidents.js';
+import type { Level, PlanOptions } from '../common/plans.js';
 
 export interface ArchivingCluster {
   server: PostgresServer;
@@ -155,4 +157,15 @@ export function useArchivingCluster(
       return worker!;
     },
   };
+}
+
+/** Starts an incident on the physical target declared by carol (its plan at a moment when `options.moment` says); returns its input and handle. */
+export async function declareOn(worker: TestWorker, level: Level, summary: string, options: PlanOptions) {
+  const input = incidentInput({ target: 'crm', summary, declaredBy: 'carol', level, options });
+  const handle = await worker.client.workflow.start('incidentWorkflow', {
+    taskQueue: worker.taskQueue,
+    workflowId: input.incidentId,
+    args: [input],
+  });
+  return { input, handle };
 }

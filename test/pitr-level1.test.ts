@@ -5,10 +5,10 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { abort, incidentInput } from '../client/incidents.js';
+import { abort } from '../client/incidents.js';
 import type { RunResult } from '../common/plans.js';
 import { findJsonSchema, physicalBackupsJsonSchema, walJsonSchema } from '../client/pitr-json.js';
-import { useArchivingCluster } from './pitr-cluster.js';
+import { declareOn, useArchivingCluster } from './pitr-cluster.js';
 import { answer, as, runLifeboat, tableSums, testConfigText, waitingFor } from './helpers.js';
 
 describe('L1 at a moment (point-in-time recovery)', () => {
@@ -17,24 +17,11 @@ describe('L1 at a moment (point-in-time recovery)', () => {
   const leadsOf = (ids: string[]) => suite.c.sql('SELECT * FROM crm_leads WHERE id = ANY($1::bigint[]) ORDER BY id', [ids]);
   const childrenOf = (ids: string[]) => suite.c.sql('SELECT * FROM crm_activities WHERE lead_id = ANY($1::bigint[]) ORDER BY id', [ids]);
   /** Declares an L1 of the leads `keys` (and their children) at the moment `goodAt`, as carol. */
-  const declareL1At = async (summary: string, keys: string[], goodAt: string) => {
-    const input = incidentInput({
-      target: 'crm',
-      summary,
-      declaredBy: 'carol',
-      level: 'L1',
-      options: {
-        record: { table: 'crm_leads', keys, includeChildren: true, goodBefore: new Date().toISOString() },
-        moment: { kind: 'time', time: goodAt },
-      },
+  const declareL1At = (summary: string, keys: string[], goodAt: string) =>
+    declareOn(suite.worker, 'L1', summary, {
+      record: { table: 'crm_leads', keys, includeChildren: true, goodBefore: new Date().toISOString() },
+      moment: { kind: 'time', time: goodAt },
     });
-    const handle = await suite.worker.client.workflow.start('incidentWorkflow', {
-      taskQueue: suite.worker.taskQueue,
-      workflowId: input.incidentId,
-      args: [input],
-    });
-    return { input, handle };
-  };
 
   it('brings back the deleted leads and their children as they were just before, keeping a later change to another lead', async () => {
     await suite.c.fullBackup();

@@ -21,9 +21,11 @@ import {
   type DrillRecord,
   type DrillResult,
   type DrillSettings,
+  type PointInTimeRehearsal,
   type TableCheck,
 } from '../common/drills.js';
-import { drillIdFor, planWorkflowId, testDatabaseFor } from '../common/names.js';
+import { rehearsePointInTime } from './drill-point-in-time.js';
+import { DRILL_MARKER_TABLE, drillIdFor, planWorkflowId, testDatabaseFor } from '../common/names.js';
 import { drillResultQuery } from './messages.js';
 import { type Finding } from '../common/backups.js';
 import { type Level, type PlanOptions, type RtoResult, type RunContext, type RunResult, type StepRecord } from '../common/plans.js';
@@ -52,11 +54,13 @@ interface Observed {
   findings: Finding[];
   /** Checks whose failure fails the drill (a skipped corrupt backup alone does not). */
   failed: string[];
+  pointInTime?: PointInTimeRehearsal;
 }
 
 export async function drillWorkflow(input: DrillInput): Promise<DrillResult> {
   // Asked first, before any activity (README: the rule for patched()); drills recorded before it skip the comparison.
   const compareDatabases = patched('drill-compare-databases');
+  const pointInTime = patched('drill-point-in-time');
   const drillId = input.drillId ?? drillIdFor(workflowInfo().startTime, uuid4().replace(/-/g, '').slice(0, 4));
   const settings = await quick.drillSettings(input);
   const { target, level, scenario } = settings;
@@ -86,6 +90,10 @@ export async function drillWorkflow(input: DrillInput): Promise<DrillResult> {
   let aborted = false;
   try {
     await rehearse(run, settings, testDatabase, seen, () => (created = true), compareDatabases);
+    if (pointInTime && settings.pointInTime) {
+      const rehearsal = (seen.pointInTime = await rehearsePointInTime(run, settings, testDatabase));
+      if (rehearsal.verdict === 'failed') fail('point in time', rehearsal.detail);
+    }
   } catch (err) {
     // A cancelled plan may still end normally (it cleans up and returns): the drill's own scope tells.
     if (isCancellation(err) || CancellationScope.current().consideredCancelled)
@@ -153,7 +161,7 @@ async function rehearse(
     'prepare: notify the team of the drill',
     'info',
     `${level} recovery drill starting`,
-    `${run.context.summary}. Production is not touched. RTO ${formatDuration(settings.rtoMs)}, RPO ${formatDuration(rpoMs)}.${settings.actAs ? ` Approvals are given by ${settings.actAs}.` : ' Approvals are given by people, as in an incident.'}`,
+    `${run.context.summary}. ${settings.pointInTime ? `Production is not touched, except for this drill's marker rows in ${DRILL_MARKER_TABLE} (drill.pointInTime: a point-in-time recovery needs WAL from a real write), removed at the end.` : 'Production is not touched.'} RTO ${formatDuration(settings.rtoMs)}, RPO ${formatDuration(rpoMs)}.${settings.actAs ? ` Approvals are given by ${settings.actAs}.` : ' Approvals are given by people, as in an incident.'}`,
   );
 
   const backup = (seen.backup = await run.step(
@@ -332,6 +340,7 @@ function assess(
     criticalChecks: seen.critical,
     improvements: settings.improvementsDeadlineMs === undefined ? 'not asked for (drill.improvements is off)' : 'open',
     trend: [],
+    ...(seen.pointInTime ? { pointInTime: seen.pointInTime } : {}),
   };
   const outcome = seen.plan?.outcome ?? (aborted ? 'aborted' : 'failed');
   const detail = passed
@@ -354,6 +363,7 @@ function summaryText(r: DrillResult): string {
   return [
     `${d.level} drill of ${d.target}: ${d.verdict.toUpperCase()} — ${d.scenario}`,
     `Recovery ${d.recoveryMs !== undefined ? formatDuration(d.recoveryMs) : 'not measured'} against an RTO of ${formatDuration(d.rtoMs)} (${d.rtoVerdict}); RPO ${d.rpoAchievedMs !== undefined ? formatDuration(d.rpoAchievedMs) : '—'} of ${formatDuration(d.rpoMs)} (${d.rpoVerdict})`,
+    ...(d.pointInTime ? [`Point in time: ${d.pointInTime.verdict} — ${d.pointInTime.detail}`] : []),
     ...r.findings.map((f) => `• ${f.check}: ${f.detail}`),
     r.reportKeys ? `Report: ${r.reportKeys.join(', ')}` : 'The report could not be written.',
   ].join('\n');

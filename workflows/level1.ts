@@ -5,9 +5,8 @@ import { quick, heavy } from './proxies.js';
 import { formatDuration } from '../common/time.js';
 import { outcomeOf } from './engine/outcome.js';
 import { type PlanFacts, type Runbook, planRunbook } from './engine/runbook.js';
-import { chooseBackup, fenceNote } from './restore-steps.js';
+import { chooseBackup, fenceNote, removeSideInstance, restoreSideInstance } from './restore-steps.js';
 import type { StagedTable } from '../activities/postgres/staging.js';
-import { describeMoment } from '../common/moments.js';
 
 export async function level1Workflow({ context, options }: PlanInput): Promise<RunResult> {
   const run = planRunbook(context, options);
@@ -20,7 +19,7 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
   const selection = options.record;
   const { incidentId, target } = context;
   let staged = false;
-  let sideId: string | undefined;
+  let side = false;
   let backupUsed: PlanFacts['backupUsed'];
   try {
     if (!selection) throw new Error('an L1 needs the records to restore: a table and primary keys or a filter');
@@ -34,23 +33,15 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
     const { moment } = options;
     if (moment) {
       // The rows as they were at a moment: from a side instance restored there (pgBackRest), removed at the end.
-      sideId = incidentId
-        .toLowerCase()
-        .replace(/[^a-z0-9-]/g, '-')
-        .slice(0, 48);
-      const side = await run.step(
-        `identify: restore the cluster to ${describeMoment(moment)} into a side instance`,
-        () => heavy.restoreToMoment({ target, moment, sideId: sideId! }),
-        (s) => `recovered to ${s.recoveredTo} (${s.stoppedAt})`,
-      );
-      // The moment actually recovered to stands where a backup's start would: the RPO is measured from it.
-      backup = { id: `point-in-time ${side.recoveredTo}`, startedAt: side.recoveredTo };
+      side = true;
+      const restored = await restoreSideInstance(run, 'identify', moment);
+      backup = restored.backup;
       backupUsed = backup;
       run.show({ backupUsed });
       staged = true;
       stage = await run.step(
         'identify: stage the affected records from the side instance',
-        () => heavy.stageRecordsFromSide({ incidentId, ...run.where, selection, sidePort: side.port }),
+        () => heavy.stageRecordsFromSide({ incidentId, ...run.where, selection, sidePort: restored.port }),
         staging,
       );
     } else {
@@ -140,7 +131,7 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
     return { ...outcomeOf(err, run.committed), timeline: run.timeline, backupUsed };
   } finally {
     if (staged) await run.cleanup('clean up the staging area', () => quick.dropStaging({ incidentId, ...run.where }));
-    if (sideId) await run.cleanup('clean up the side instance', () => quick.removeSideInstance({ target, sideId: sideId! }));
+    if (side) await removeSideInstance(run);
   }
 }
 

@@ -5,7 +5,7 @@ import type { PlanInput, PlanOptions, RunResult } from '../common/plans.js';
 import { quick, heavy } from './proxies.js';
 import { outcomeOf } from './engine/outcome.js';
 import { type PlanFacts, type Runbook, planRunbook } from './engine/runbook.js';
-import { chooseBackup, fenceNote, safetySnapshot } from './restore-steps.js';
+import { chooseBackup, fenceNote, removeSideInstance, restoreSideInstance, safetySnapshot } from './restore-steps.js';
 
 export async function level2Workflow({ context, options }: PlanInput): Promise<RunResult> {
   const run = planRunbook(context, options);
@@ -17,6 +17,7 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
   const { context } = run;
   const { incidentId, target } = context;
   let staged = false;
+  let side = false;
   let backupUsed: PlanFacts['backupUsed'];
   try {
     await run.announce(
@@ -57,37 +58,41 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
     if (actions.has('restore')) {
       const table = options.table;
       if (!table) throw new Error('restore was chosen but the incident names no table (declare with --table)');
-      const backup = await chooseBackup(run, 'restore: choose the newest verified backup', context.declaredAt, { fromRecoveryCopy: true });
+      // At a moment: the table from a side instance restored there (pgBackRest), removed at the end; else from a backup.
+      const { moment } = options;
+      side = moment !== undefined;
+      const restored = moment ? await restoreSideInstance(run, 'restore', moment) : undefined;
+      const backup =
+        restored?.backup ??
+        (await chooseBackup(run, 'restore: choose the newest verified backup', context.declaredAt, { fromRecoveryCopy: true }));
       backupUsed = backup;
       run.show({ backupUsed });
+      const source = restored ? 'the side instance' : 'the backup';
       const snapshot = await safetySnapshot(run, `restore: safety snapshot of ${table}`, {
         tables: [table],
         reason: `before restoring ${table}`,
       });
       staged = true;
+      const selection = { table, goodBefore: context.declaredAt };
       const stage = await run.step(
-        `restore: stage ${table} from the backup`,
+        `restore: stage ${table} from ${source}`,
         () =>
-          heavy.stageRecords({
-            incidentId,
-            ...run.where,
-            backupId: backup.id,
-            selection: { table, goodBefore: context.declaredAt },
-            wholeTable: true,
-          }),
+          restored
+            ? heavy.stageRecordsFromSide({ incidentId, ...run.where, selection, wholeTable: true, sidePort: restored.port })
+            : heavy.stageRecords({ incidentId, ...run.where, backupId: backup.id, selection, wholeTable: true }),
         (s) => `${s[0]!.rows} rows`,
       );
       const [diff] = await run.step(
-        'restore: compare the backup with production',
+        `restore: compare ${source} with production`,
         () => quick.diffRecords({ incidentId, ...run.where, staged: stage, wholeTable: true }),
-        (d) => `${d[0]!.missingCount} missing, ${d[0]!.changedCount} changed, ${d[0]!.extra ?? 0} not in the backup`,
+        (d) => `${d[0]!.missingCount} missing, ${d[0]!.changedCount} changed, ${d[0]!.extra ?? 0} not in ${source}`,
       );
       await run.gate('table-restore', {
-        title: `Restore table ${table} of ${target} from backup ${backup.id}`,
+        title: `Restore table ${table} of ${target} from ${restored ? '' : 'backup '}${backup.id}`,
         database: await quick.describeTarget(run.where),
         tables: [table],
         changes: [
-          `${table}: insert ${diff!.missingCount}, revert ${diff!.changedCount}, delete ${diff!.extra ?? 0} rows not in the backup (rows of tables referencing them may go with them)`,
+          `${table}: insert ${diff!.missingCount}, revert ${diff!.changedCount}, delete ${diff!.extra ?? 0} rows not in ${source} (rows of tables referencing them may go with them)`,
         ],
         backup: { ...backup, ageMs: Date.now() - Date.parse(backup.startedAt) },
         dataLossWindowMs: Date.parse(context.declaredAt) - Date.parse(backup.startedAt),
@@ -102,7 +107,7 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
             .join(', ') + fenceNote(Object.values(a)[0]),
       );
       await run.step(
-        `restore: ${table} equals the backup`,
+        `restore: ${table} equals ${source}`,
         () => quick.checkRecords({ incidentId, ...run.where, staged: stage }),
         () => 'every row matches',
       );
@@ -126,5 +131,6 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
     return { ...outcomeOf(err, run.committed), timeline: run.timeline, backupUsed };
   } finally {
     if (staged) await run.cleanup('clean up the staging area', () => quick.dropStaging({ incidentId, ...run.where }));
+    if (side) await removeSideInstance(run);
   }
 }

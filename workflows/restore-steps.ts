@@ -4,6 +4,8 @@
 import { patched } from '@temporalio/workflow';
 import { quick, heavy } from './proxies.js';
 import type { SkippedBackup, TableFingerprint } from '../common/backups.js';
+import { type Moment, describeMoment } from '../common/moments.js';
+import { sideInstanceId } from '../common/names.js';
 import { type Runbook } from './engine/runbook.js';
 
 /** "; skipped <id> (<why>), …": the backups a choice passed over, as every plan shows them. */
@@ -126,4 +128,29 @@ export async function safetySnapshot(
     (m) => m.id,
   );
   return `backup ${manifest.id}${input.tables ? ` (${input.tables.join(', ')})` : ''}`;
+}
+
+/**
+ * The data as it was at a moment (L1, L2): the target's cluster restored there by pgBackRest into
+ * the incident's side instance. The moment actually recovered to stands where a backup's start
+ * would, so the RPO is measured from it. The plan removes the instance with `removeSideInstance`
+ * in its `finally`, whether this step succeeded or not.
+ */
+export async function restoreSideInstance(
+  run: Runbook,
+  phase: string,
+  moment: Moment,
+): Promise<{ port: number; backup: { id: string; startedAt: string } }> {
+  const side = await run.step(
+    `${phase}: restore the cluster to ${describeMoment(moment)} into a side instance`,
+    () => heavy.restoreToMoment({ target: run.context.target, moment, sideId: sideInstanceId(run.context.incidentId) }),
+    (s) => `recovered to ${s.recoveredTo} (${s.stoppedAt})`,
+  );
+  return { port: side.port, backup: { id: `point-in-time ${side.recoveredTo}`, startedAt: side.recoveredTo } };
+}
+
+/** Stops and removes the incident's side instance (nothing there is fine): a clean-up step, run whatever the outcome. */
+export function removeSideInstance(run: Runbook): Promise<void> {
+  const { target, incidentId } = run.context;
+  return run.cleanup('clean up the side instance', () => quick.removeSideInstance({ target, sideId: sideInstanceId(incidentId) }));
 }

@@ -29,6 +29,10 @@ export function drillSettings(config: LifeboatConfig, input: DrillInput): DrillS
   const records = input.scenario?.records ?? config.drill.records;
   if (!Number.isSafeInteger(records) || records < 1 || records > 10)
     throw new InputError(`an L1 drill deletes 1 to 10 records, not ${records}`);
+  if (config.drill.pointInTime && !config.targets[target]!.physical)
+    throw new InputError(
+      `drill.pointInTime rehearses a point-in-time recovery, which needs physical backups of ${target}: add "physical: pgbackrest" to the target, or turn drill.pointInTime off`,
+    );
   const policy = config.approvals[level];
   return {
     target,
@@ -42,5 +46,6 @@ export function drillSettings(config: LifeboatConfig, input: DrillInput): DrillS
     selfApproval: config.approvals.selfApproval,
     proof: proofPolicy(config),
     improvementsDeadlineMs: config.drill.improvements ? durationMs(config.drill.improvementsDeadline) : undefined,
+    ...(config.drill.pointInTime ? { pointInTime: true } : {}),
   };
 }

@@ -1,16 +1,20 @@
 // The activities of physical backups and point-in-time recovery, all through pgBackRest: setting a
 // target up, backups and their catalogue, verification, and side instances restored to a moment.
+import { Context, log } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
 import { parse } from 'pg-connection-string';
 import type { Resolver } from '../resolve.js';
 import { createPhysicalBackupActivities } from './backups.js';
 import { type Moment, checkMoment } from '../../common/moments.js';
 import { type PhysicalSetup, preparePhysical } from './setup.js';
 import { type RestorePoint, createRestorePoint } from './restore-point.js';
-import { type SideInstance, removeSide, restoreSide } from './side-instance.js';
+import { type SideInstance, removeSide, restoreSide, sideFolders } from './side-instance.js';
+import { type SweepEntry, type SweepLog, ownerRunning, sweepSides } from './sweep.js';
 import { physicalTarget } from './target.js';
 import { type TableChanges, findTableChanges } from './wal-changes.js';
 import { type WalFreshness, walFreshness } from './wal-freshness.js';
 import { refuse } from '../failure.js';
+import { heartbeatWhile } from '../heartbeat.js';
 import { FailureType } from '../../common/errors.js';
 
 export function createPhysicalActivities(resolve: Resolver) {
@@ -30,7 +34,18 @@ export function createPhysicalActivities(resolve: Resolver) {
         throw refuse((err as Error).message, FailureType.input);
       }
       const p = await physicalTarget(resolve, input.target);
-      return restoreSide(p, input.sideId, input.moment, parse(resolve.databaseUrl(input.target)).password ?? undefined);
+      const context = Context.current();
+      const { workflowExecution, workflowType } = context.info;
+      // Orphans of plans that will never clean up (terminated, their worker gone) are swept first: they hold ports and disk.
+      const client = clientOf(context);
+      if (client)
+        await heartbeatWhile({ phase: 'sweeping orphan side instances' }, () =>
+          sweepSides(sideFolders(p), ownerRunning(client), log, input.sideId),
+        );
+      const { workflowId, runId } = workflowExecution ?? {};
+      const owner =
+        workflowId && runId ? { workflowId, runId, workflowType: workflowType ?? '', createdAt: new Date().toISOString() } : undefined;
+      return restoreSide(p, input.sideId, input.moment, parse(resolve.databaseUrl(input.target)).password ?? undefined, owner);
     },
 
     /** Creates restore point `name` on the target before a destructive step (restore-point.ts: safe to repeat). */
@@ -53,4 +68,30 @@ export function createPhysicalActivities(resolve: Resolver) {
       return removeSide(await physicalTarget(resolve, input.target), input.sideId);
     },
   };
+}
+
+/** The worker's Temporal client, when the activity runs in a worker (not in a mock environment without one). */
+function clientOf(context: Context): Client | undefined {
+  try {
+    return context.client;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Sweeps every physical target's orphan side instances (sweep.ts), as a worker starts: a worker that
+ * died for good leaves its plans' instances running until a worker comes back. Never throws.
+ */
+export async function sweepSideInstances(resolve: Resolver, client: Client, say: SweepLog): Promise<SweepEntry[]> {
+  const swept: SweepEntry[] = [];
+  for (const [name, target] of Object.entries(resolve.config.targets)) {
+    if (!target.physical) continue;
+    try {
+      swept.push(...(await sweepSides(sideFolders(await physicalTarget(resolve, name)), ownerRunning(client), say)));
+    } catch (err) {
+      say.warn(`side instances of ${name} not swept: ${(err as Error).message}`);
+    }
+  }
+  return swept;
 }

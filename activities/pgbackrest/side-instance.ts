@@ -19,6 +19,7 @@ import { physicalCatalog } from './backups.js';
 import { type Moment, describeMoment, momentTime } from '../../common/moments.js';
 import { restoreOptions } from './moment.js';
 import { chownToUser, pgProgram, pgbackrest } from './run.js';
+import { type SideFolders, type SideOwner, writeOwner } from './sweep.js';
 import type { PhysicalTarget } from './target.js';
 
 export interface SideInstance {
@@ -121,10 +122,23 @@ async function promoted(port: number, user: string | undefined, password: string
   }
 }
 
-export async function restoreSide(p: PhysicalTarget, id: string, moment: Moment, password?: string): Promise<SideInstance> {
+/** The target's side folders, for the sweep of orphans (sweep.ts). */
+export function sideFolders(p: PhysicalTarget): SideFolders {
+  return { root: join(p.config.configDir, 'side'), remove: (id) => removeSide(p, id) };
+}
+
+export async function restoreSide(
+  p: PhysicalTarget,
+  id: string,
+  moment: Moment,
+  password?: string,
+  owner?: SideOwner,
+): Promise<SideInstance> {
   const dir = sideFolder(p, id);
   await removeSide(p, id);
   mkdirSync(dir, { recursive: true, mode: 0o711 });
+  // Recorded before anything runs there: a plan that never comes back leaves an instance the sweep can place.
+  if (owner) writeOwner(dir, owner);
   await chownToUser(p.runner.runAs, dir);
   const data = join(dir, 'data');
   const catalog = await physicalCatalog(p);

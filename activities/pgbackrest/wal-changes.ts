@@ -6,6 +6,7 @@
 // archived first, so the last minutes are in it. A table rewritten since (TRUNCATE, VACUUM FULL,
 // ALTER TABLE … TYPE) had another file before: its earlier changes are not found.
 import { mkdtempSync, rmSync } from 'node:fs';
+import type pg from 'pg';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FailureType } from '../../common/errors.js';
@@ -64,6 +65,21 @@ export function parseWaldump(text: string, relation: string): TableChange[] {
     .sort((a, b) => a.committedAt.localeCompare(b.committedAt));
 }
 
+/**
+ * Closes the current WAL segment so the last minutes are in the archive, and waits (a minute at
+ * most) until PostgreSQL reports it archived; returns its name.
+ */
+export async function archiveCurrentWal(c: pg.Client): Promise<string> {
+  const switched = await c.query<{ wal: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS wal');
+  const wal = switched.rows[0]!.wal;
+  for (let i = 0; i < 300; i++) {
+    const done = await c.query<{ done: boolean }>('SELECT coalesce(last_archived_wal >= $1, false) AS done FROM pg_stat_archiver', [wal]);
+    if (done.rows[0]!.done) break;
+    await new Promise((ok) => setTimeout(ok, 200));
+  }
+  return wal;
+}
+
 export async function findTableChanges(
   resolve: Resolver,
   input: { target: string; table: string; since?: string; until?: string },
@@ -80,15 +96,7 @@ export async function findTableChanges(
     );
     if (!rows[0]?.relation)
       throw refuse(`no table ${input.table} in the target's database (partitioned tables: name a partition)`, FailureType.input);
-    // Close the current segment so the last minutes are in the archive, and wait (a minute at most) until it is there.
-    const switched = await c.query<{ wal: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS wal');
-    const wal = switched.rows[0]!.wal;
-    for (let i = 0; i < 300; i++) {
-      const done = await c.query<{ done: boolean }>('SELECT coalesce(last_archived_wal >= $1, false) AS done FROM pg_stat_archiver', [wal]);
-      if (done.rows[0]!.done) break;
-      await new Promise((ok) => setTimeout(ok, 200));
-    }
-    return { relation: rows[0].relation, closed: wal };
+    return { relation: rows[0].relation, closed: await archiveCurrentWal(c) };
   });
   const catalog = await physicalCatalog(p);
   // From the WAL of the newest backup that ended before --since (or the oldest backup) to the newest archived segment.

@@ -2,6 +2,7 @@
 // the trend of earlier drills (recovery time against the target, quarter by quarter).
 import type { DrillRecord, TrendRow } from '../../common/drills.js';
 import { row } from './markdown.js';
+import { DRILL_MARKER_TABLE } from '../../common/names.js';
 import { formatDuration, formatTime } from '../../common/time.js';
 
 const mark = (verdict: string) =>
@@ -48,6 +49,13 @@ export function drillSections(d: DrillRecord): string[] {
   lines.push(row('Recovered into', d.recoveredDatabase ?? '—'));
   lines.push(row('Critical functions', d.criticalChecks.join(', ') || 'not run'));
   lines.push(row('Improvements', d.improvements));
+  if (d.pointInTime)
+    lines.push(
+      row(
+        `Point-in-time rehearsal (marker rows written on production in ${DRILL_MARKER_TABLE}, removed at the end)`,
+        `${d.pointInTime.verdict === 'skipped' ? 'skipped' : mark(d.pointInTime.verdict)} — ${d.pointInTime.detail}`,
+      ),
+    );
   lines.push('');
   if (d.tables.length) {
     lines.push('### Tables against the backup', '', '| Table | Rows | Manifest | Checksum |', '|---|---:|---:|---|');

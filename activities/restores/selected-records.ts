@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FailureType } from '../../common/errors.js';
-import { recoveryCopyName, stagingSchema } from '../../common/names.js';
+import { DRILL_MARKER_TABLE, recoveryCopyName, stagingSchema } from '../../common/names.js';
 import { refuse } from '../failure.js';
 import { alreadyApplied, currentFence } from '../fence.js';
 import { heartbeatWhile, heartbeater } from '../heartbeat.js';
@@ -47,7 +47,9 @@ export function createRecordRestoreActivities(resolve: Resolver) {
     return withClient(databaseUrl(input.target, input.testDatabase), async (client) => {
       const shape = await describeTable(client, selection.table, { keyless: wholeTable ? 'allow' : 'refuse' });
       const tables = resolve.target(input.target).tables;
-      if (!tables.includes(shape.table) && !tables.includes(await partitionRootName(client, shape.oid))) {
+      // A point-in-time drill mends its own marker table, in its test database only.
+      const drillMarkers = input.testDatabase !== undefined && shape.table === DRILL_MARKER_TABLE;
+      if (!drillMarkers && !tables.includes(shape.table) && !tables.includes(await partitionRootName(client, shape.oid))) {
         throw refuse(`table ${shape.table} is not one of target ${input.target}'s tables (${tables.join(', ')})`, FailureType.input);
       }
       return planStaging(client, {
@@ -71,13 +73,18 @@ export function createRecordRestoreActivities(resolve: Resolver) {
     /**
      * Stages the selected records from a side instance restored to a moment (activities/pgbackrest):
      * the same database of the same cluster, on the instance's loopback port, reached with the
-     * production connection's user and password (the restored cluster has the same roles).
+     * production connection's user and password (the restored cluster has the same roles). A drill
+     * stages into its test database, and only its own markers (drill.pointInTime).
      */
     async stageRecordsFromSide(input: Omit<StageInput, 'backupId'> & { sidePort: number }): Promise<StagedTable[]> {
-      if (input.testDatabase) throw refuse('a drill cannot take rows from a point-in-time restore of production', FailureType.input);
-      const url = databaseUrl(input.target);
+      if (input.testDatabase && input.selection.table !== DRILL_MARKER_TABLE)
+        throw refuse(
+          `a drill takes only its markers (${DRILL_MARKER_TABLE}) from a point-in-time restore of production`,
+          FailureType.input,
+        );
+      const url = databaseUrl(input.target, input.testDatabase);
       const plan = await validSelection(input, input.wholeTable);
-      const side = new URL(url);
+      const side = new URL(databaseUrl(input.target));
       side.hostname = '127.0.0.1';
       side.port = String(input.sidePort);
       return heartbeatWhile({ phase: 'staging' }, () => stageSelection(url, side.toString(), plan));

@@ -66,7 +66,7 @@ function momentOption(opts: DeclareOptions, physical: boolean): { moment?: Momen
   if (!given.length) return {};
   if (given.length > 1) throw new InputError(`give one moment, not --${given.join(' and --')}`);
   if (!physical) throw new InputError('a moment needs physical backups: add "physical: pgbackrest" to the target in the configuration');
-  if (opts.level !== 'L1') throw new InputError(`--${given[0]} is for an L1 so far (--level L1)`);
+  if (opts.level !== 'L1' && opts.level !== 'L2') throw new InputError(`--${given[0]} is for an L1 or an L2 so far (--level L1 or L2)`);
   if (opts.xidCommittedAt && Number.isNaN(Date.parse(opts.xidCommittedAt)))
     throw new InputError(`--xid-committed-at "${opts.xidCommittedAt}" is not a time`);
   const moment: Moment = opts.at
