@@ -42,6 +42,38 @@ const compiledUrls = {
   },
 };
 
+/**
+ * The Temporal client's protobuf descriptors without the two namespaces no client code reads: the
+ * worker's own protocol (coresdk) and Temporal Cloud's operations API (temporal.api.cloud), a third
+ * of the whole. protobufjs builds reflection objects for every descriptor when the client loads, and
+ * resolves them all on its first message, so this is CPU time on every command. A layout this does
+ * not recognise (another SDK version) is bundled whole, with a warning.
+ */
+const PRUNED = [['coresdk'], ['temporal', 'api', 'cloud']];
+const clientProtos = {
+  name: 'client-protos',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]@temporalio[\\/]proto[\\/]protos[\\/]json-module\.js$/ }, async (args) => {
+      const source = await readFile(args.path, 'utf8');
+      // pbjs's json-module: `… new $protobuf.Root()).addJSON({ … });` then `module.exports = $root;`
+      const start = source.indexOf('.addJSON(') + '.addJSON('.length;
+      const end = source.indexOf('\n});', start) + 2;
+      try {
+        const json = JSON.parse(source.slice(start, end));
+        for (const path of PRUNED) {
+          const parent = path.slice(0, -1).reduce((ns, name) => ns?.[name]?.nested, json);
+          const last = path[path.length - 1];
+          if (!parent?.[last]) throw new Error(`no namespace ${path.join('.')}`);
+          delete parent[last];
+        }
+        return { contents: source.slice(0, start) + JSON.stringify(json) + source.slice(end), loader: 'js' };
+      } catch (err) {
+        return { warnings: [{ text: `the Temporal protobuf descriptors are bundled whole: ${err.message}` }] };
+      }
+    });
+  },
+};
+
 const split = await build({
   absWorkingDir: ROOT,
   entryPoints: ['client/cli.ts'],
@@ -53,7 +85,7 @@ const split = await build({
   platform: 'node',
   target: 'node20',
   external: EXTERNAL,
-  plugins: [compiledUrls],
+  plugins: [compiledUrls, clientProtos],
   chunkNames: '[name]-[hash]',
   logLevel: 'warning',
 });
