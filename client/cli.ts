@@ -24,4 +24,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv);
+// Not a top-level await: the bundle runs as CommonJS (scripts/bundle-cli.js).
+void main(process.argv).then((code) => {
+  process.exitCode = code;
+});

@@ -16,7 +16,6 @@ import {
   type PlanOptions,
   type RecordSelection,
   recordLimitRefusal,
-  type RunResult,
   type RunStatus,
   type StepRecord,
   type TriageAnswers,
@@ -41,6 +40,7 @@ import { assertIncidentId } from '../common/names.js';
 import type { checkSelectionWorkflow, incidentWorkflow } from '../workflows/index.js';
 import { triage } from '../workflows/triage.js';
 import { CliError } from './cli-process.js';
+import { incidentStatus } from './incident-status.js';
 import { runResultOf } from './run-result.js';
 import { table } from './format.js';
 import { answerTo } from './sign.js';
@@ -127,32 +127,6 @@ async function checkSelection(client: Client, config: LifeboatConfig, target: st
     }
     throw err;
   }
-}
-
-/** The incident's status and, while or after it ran, its plan's. */
-export async function incidentStatus(client: Client, incidentId: string): Promise<{ incident: RunStatus; plan?: RunStatus }> {
-  assertIncidentId(incidentId);
-  let incident: RunStatus;
-  try {
-    incident = await client.workflow.getHandle(incidentId).query(statusQuery);
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) throw new CliError(`no incident ${incidentId} (run "lifeboat list")`, 2);
-    throw err;
-  }
-  if (!incident.childWorkflowId) return { incident };
-  const plan = await client.workflow
-    .getHandle(incident.childWorkflowId)
-    .query(statusQuery)
-    .catch(() => undefined);
-  return { incident, plan };
-}
-
-/** The incident's result once its workflow has closed (completed or failed); undefined while it runs. */
-export async function incidentResult(client: Client, incidentId: string): Promise<RunResult | undefined> {
-  const handle = client.workflow.getHandle(incidentId);
-  const { status } = await handle.describe();
-  if (status.name === 'RUNNING') return undefined;
-  return runResultOf(handle).catch(() => undefined);
 }
 
 /** The run (plan or incident) where a named gate or task is waiting, or the only one waiting; `runs` ends with the incident. */

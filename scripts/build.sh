@@ -37,7 +37,7 @@ if ! node_modules/.bin/tsc -p tsconfig.build.json --noCheck --incremental --tsBu
 fi
 # Files the code reads beside itself (SQL), as in the sources.
 find "${SOURCES[@]}" -type f ! -name '*.ts' -exec cp --parents {} "$next" \;
-# The CLI, bundled beside that output so it starts fast (bin/lifeboat runs cli/cli.js).
+# The CLI, bundled beside that output so it starts fast (bin/lifeboat runs cli/start.js).
 rm -rf "$next/cli"
 if ! node scripts/bundle-cli.js "$next" >&2; then
   echo "✖ the CLI does not bundle (see above); bin/lifeboat runs nothing stale" >&2
@@ -47,6 +47,9 @@ fi
 build="$(date +%s%N)"
 cp -r "$next" "$dist/builds/$build"
 rm -f "$dist/builds/$build/.tsbuildinfo"
+# The code cache of `lifeboat --help` (client/code-cache.ts), made in the build's own folder: every
+# other command's is made by its first successful run.
+node "$dist/builds/$build/cli/start.js" --help >/dev/null
 mv "$dist/.stamp.next" "$dist/builds/$build/.stamp"
 ln -sfn "builds/$build" "$dist/current.next"
 mv -T "$dist/current.next" "$dist/current"

@@ -13,14 +13,13 @@ import {
   complete as completeTask,
   declare as declareIncident,
   incidentInput,
-  incidentResult,
-  incidentStatus,
   listIncidents,
   renderIncidents,
   renderStatus,
   vote,
   whoAmI,
 } from '../incidents.js';
+import { incidentSnapshot, incidentStatus } from '../incident-status.js';
 import { listJson, statusJson } from '../status-json.js';
 import { requireWorker } from '../worker-check.js';
 import { answererOf, chooseTarget, configOf, printJson } from './common.js';
@@ -137,8 +136,7 @@ export async function status(id: string, opts: { watch?: boolean; json?: boolean
   if (opts.watch && opts.json) throw new InputError('--json prints the status once: drop --watch (poll it instead)');
   const client = await connectClient(configOf(command));
   if (opts.json) {
-    const [status, result] = await Promise.all([incidentStatus(client, id), incidentResult(client, id)]);
-    return printJson(statusJson({ ...status, result }));
+    return printJson(statusJson(await incidentSnapshot(client, id)));
   }
   for (;;) {
     const status = await incidentStatus(client, id);
