@@ -138,3 +138,11 @@ export function restorePointName(incidentId: string, step: string): string {
       .replace(/^-|-$/g, '');
   return `lifeboat-${slug(incidentId)}-${slug(step)}`.slice(0, 63).replace(/-$/, '');
 }
+
+/** An incident's side instance or recovered cluster (its folder's name below physical.configDir): lower case, digits and "-", at most 48. */
+export function instanceIdFor(incidentId: string): string {
+  return incidentId
+    .toLowerCase()
+    .replace(/[^a-z0-9-]/g, '-')
+    .slice(0, 48);
+}

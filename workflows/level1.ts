@@ -8,6 +8,8 @@ import { type PlanFacts, type Runbook, planRunbook } from './engine/runbook.js';
 import { chooseBackup, fenceNote } from './restore-steps.js';
 import type { StagedTable } from '../activities/postgres/staging.js';
 import { describeMoment } from '../common/moments.js';
+import { instanceIdFor } from '../common/names.js';
+import { pointInTime } from './moment-recovery.js';
 
 export async function level1Workflow({ context, options }: PlanInput): Promise<RunResult> {
   const run = planRunbook(context, options);
@@ -34,17 +36,13 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
     const { moment } = options;
     if (moment) {
       // The rows as they were at a moment: from a side instance restored there (pgBackRest), removed at the end.
-      sideId = incidentId
-        .toLowerCase()
-        .replace(/[^a-z0-9-]/g, '-')
-        .slice(0, 48);
+      sideId = instanceIdFor(incidentId);
       const side = await run.step(
         `identify: restore the cluster to ${describeMoment(moment)} into a side instance`,
         () => heavy.restoreToMoment({ target, moment, sideId: sideId! }),
         (s) => `recovered to ${s.recoveredTo} (${s.stoppedAt})`,
       );
-      // The moment actually recovered to stands where a backup's start would: the RPO is measured from it.
-      backup = { id: `point-in-time ${side.recoveredTo}`, startedAt: side.recoveredTo };
+      backup = pointInTime(side.recoveredTo);
       backupUsed = backup;
       run.show({ backupUsed });
       staged = true;

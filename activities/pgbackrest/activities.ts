@@ -1,17 +1,28 @@
 // The activities of physical backups and point-in-time recovery, all through pgBackRest: setting a
-// target up, backups and their catalogue, verification, and side instances restored to a moment.
+// target up, backups and their catalogue, verification, side instances restored to a moment, and
+// whole clusters recovered to a moment into a new data directory (L3/L4).
 import { parse } from 'pg-connection-string';
 import type { Resolver } from '../resolve.js';
 import { createPhysicalBackupActivities } from './backups.js';
 import { type Moment, checkMoment } from '../../common/moments.js';
 import { type PhysicalSetup, preparePhysical } from './setup.js';
 import { type RestorePoint, createRestorePoint } from './restore-point.js';
+import { type RecoveredCluster, removeRecovered, restoreRecovered } from './recovered-cluster.js';
 import { type SideInstance, removeSide, restoreSide } from './side-instance.js';
 import { physicalTarget } from './target.js';
 import { type TableChanges, findTableChanges } from './wal-changes.js';
 import { type WalFreshness, walFreshness } from './wal-freshness.js';
 import { refuse } from '../failure.js';
 import { FailureType } from '../../common/errors.js';
+
+/** A moment the plan was given, checked again where it is used: a bad one is refused as input. */
+function checkedMoment(moment: Moment): Moment {
+  try {
+    return checkMoment(moment);
+  } catch (err) {
+    throw refuse((err as Error).message, FailureType.input);
+  }
+}
 
 export function createPhysicalActivities(resolve: Resolver) {
   return {
@@ -24,13 +35,23 @@ export function createPhysicalActivities(resolve: Resolver) {
 
     /** Restores the target's cluster to the moment into side instance `sideId`, started and promoted (see side-instance.ts). */
     async restoreToMoment(input: { target: string; moment: Moment; sideId: string }): Promise<SideInstance> {
-      try {
-        checkMoment(input.moment);
-      } catch (err) {
-        throw refuse((err as Error).message, FailureType.input);
-      }
       const p = await physicalTarget(resolve, input.target);
-      return restoreSide(p, input.sideId, input.moment, parse(resolve.databaseUrl(input.target)).password ?? undefined);
+      return restoreSide(p, input.sideId, checkedMoment(input.moment), parse(resolve.databaseUrl(input.target)).password ?? undefined);
+    },
+
+    /**
+     * Restores the target's whole cluster to the moment into a new data directory, started on its own
+     * port and promoted, and kept running for the cut-over (recovered-cluster.ts).
+     */
+    async restoreClusterToMoment(input: { target: string; moment: Moment; clusterId: string }): Promise<RecoveredCluster> {
+      const p = await physicalTarget(resolve, input.target);
+      const url = parse(resolve.databaseUrl(input.target));
+      return restoreRecovered(p, input.clusterId, checkedMoment(input.moment), url.database ?? input.target, url.password ?? undefined);
+    },
+
+    /** Stops and removes a recovered cluster that was not handed over; true if there was one. Safe to call any number of times. */
+    async removeRecoveredCluster(input: { target: string; clusterId: string }): Promise<boolean> {
+      return removeRecovered(await physicalTarget(resolve, input.target), input.clusterId);
     },
 
     /** Creates restore point `name` on the target before a destructive step (restore-point.ts: safe to repeat). */

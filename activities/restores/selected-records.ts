@@ -16,7 +16,7 @@ import { alreadyApplied, currentFence } from '../fence.js';
 import { heartbeatWhile, heartbeater } from '../heartbeat.js';
 import type { IncidentRef, SelectionRef, StageInput, StagedRecords, StagedRef } from '../inputs.js';
 import { type AppliedCounts, applyStagedOn, compareWithStaged, diffStaged, snapshotRows } from '../postgres/apply.js';
-import { withClient, withDatabase } from '../postgres/connection.js';
+import { atLoopbackPort, withClient, withDatabase } from '../postgres/connection.js';
 import { integrityFindingsAt } from '../postgres/inspect.js';
 import { lockFence, readStagingFence, writeStagingFence } from '../postgres/fence.js';
 import { findKeptCopy, restoreTables } from '../postgres/recovery-copy.js';
@@ -77,10 +77,7 @@ export function createRecordRestoreActivities(resolve: Resolver) {
       if (input.testDatabase) throw refuse('a drill cannot take rows from a point-in-time restore of production', FailureType.input);
       const url = databaseUrl(input.target);
       const plan = await validSelection(input, input.wholeTable);
-      const side = new URL(url);
-      side.hostname = '127.0.0.1';
-      side.port = String(input.sidePort);
-      return heartbeatWhile({ phase: 'staging' }, () => stageSelection(url, side.toString(), plan));
+      return heartbeatWhile({ phase: 'staging' }, () => stageSelection(url, atLoopbackPort(url, input.sidePort), plan));
     },
 
     /**

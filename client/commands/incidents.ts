@@ -46,9 +46,12 @@ export function registerIncidentCommands(program: Command): void {
     .option('--where <expr>', 'L1: a filter such as "status=lost" (repeatable, ANDed)', repeatable)
     .option('--children', "L1: also bring back rows referencing them, several levels deep (a lead's activities, notes, reminders)")
     .option('--good-before <time>', 'L1: ISO time before which the data was good (default: the declaration time)')
-    .option('--at <time>', 'L1: the rows as they were at this moment, by a point-in-time restore (pgBackRest) instead of a backup')
-    .option('--before-restore-point <name>', 'L1: the rows as they were at a restore point (pg_create_restore_point)')
-    .option('--before-xid <xid>', 'L1: the rows as they were just before a transaction (`lifeboat pitr find` lists them)')
+    .option(
+      '--at <time>',
+      'L1: the rows as they were at this moment, by a point-in-time restore (pgBackRest) instead of a backup; L3/L4: the whole cluster, into a new data directory',
+    )
+    .option('--before-restore-point <name>', 'L1, L3, L4: the data as it was at a restore point (pg_create_restore_point)')
+    .option('--before-xid <xid>', 'L1, L3, L4: the data as it was just before a transaction (`lifeboat pitr find` lists them)')
     .option(
       '--xid-committed-at <time>',
       "with --before-xid: the transaction's commit time (pitr find shows it), to pick the backup before it",
