@@ -7,6 +7,7 @@ import type { RecoveredCluster } from '../activities/pgbackrest/recovered-cluste
 import type { TableFingerprint } from '../common/backups.js';
 import { IN_PLACE_AT_MOMENT, type Moment, describeMoment } from '../common/moments.js';
 import { instanceIdFor } from '../common/names.js';
+import { formatDuration } from '../common/time.js';
 import type { PlanOptions, RecoveredClusterRef } from '../common/plans.js';
 import type { Runbook } from './engine/runbook.js';
 import { heavy, quick } from './proxies.js';
@@ -64,7 +65,11 @@ export class MomentRecovery {
     this.recovered = await this.run.step(
       `${phase}: restore the cluster to ${describeMoment(this.moment)} into a new data directory`,
       () => heavy.restoreClusterToMoment({ target: this.run.context.target, moment: this.moment, clusterId: this.clusterId }),
-      (c) => `recovered to ${c.recoveredTo} (${c.stoppedAt}); listening on ${c.host}:${c.port}, data directory ${c.dataDir}`,
+      (c) =>
+        `recovered to ${c.recoveredTo} (${c.stoppedAt}); listening on ${c.host}:${c.port}, data directory ${c.dataDir}` +
+        (c.took
+          ? `; catalogue ${formatDuration(c.took.catalogMs)}, pgbackrest restore ${formatDuration(c.took.restoreMs)}, recovery ${formatDuration(c.took.recoveryMs)}`
+          : ''),
     );
     this.run.show({ backupUsed: this.backup });
     return this.recovered;

@@ -31,6 +31,8 @@ export interface SideInstance {
   recoveredTo: string;
   /** PostgreSQL's own words for where recovery stopped. */
   stoppedAt: string;
+  /** How long its parts took: reading the repository's catalogue, `pgbackrest restore`, recovery until promoted. */
+  took?: { catalogMs: number; restoreMs: number; recoveryMs: number };
 }
 
 /** What an instance is for, and the folder below physical.configDir it lives in: a side instance is removed when its plan ends, a recovered cluster is kept once handed over. */
@@ -157,7 +159,10 @@ export async function restoreInstance(
   mkdirSync(dir, { recursive: true, mode: 0o711 });
   await chownToUser(p.runner.runAs, dir);
   const data = join(dir, 'data');
+  let t = Date.now();
   const catalog = await physicalCatalog(p);
+  const catalogMs = Date.now() - t;
+  t = Date.now();
   const before = momentTime(moment);
   // For a restore point or a transaction, pgBackRest would take the newest backup: take the newest that ended before the moment.
   const set =
@@ -178,6 +183,8 @@ export async function restoreInstance(
       },
     ),
   );
+  const restoreMs = Date.now() - t;
+  t = Date.now();
   const port = await freePort();
   const log = join(dir, 'server.log');
   const readLog = () => (existsSync(log) ? readFileSync(log, 'utf8') : '');
@@ -206,13 +213,14 @@ export async function restoreInstance(
     }
   });
   if (!result) throw unreachable();
+  const took = { catalogMs, restoreMs, recoveryMs: Date.now() - t };
   const text = readLog();
   const stop = /recovery stopping [^\n]*?, time ([^\n]+)/.exec(text);
   const stoppedAt = stop?.[0] ?? /last completed transaction was at log time [^\n]*/.exec(text)?.[0] ?? 'end of the archive';
   // Recovery stopped at the target: the data holds every commit before the transaction or restore
   // point it names. Otherwise as of the last transaction replayed, or the backup's end without one.
   const recoveredTo = stop ? pgTime(stop[1]!) : (result.at?.toISOString() ?? (set ?? catalog.backups.at(-1))!.stoppedAt);
-  return { id, dataDir: data, port, recoveredTo, stoppedAt };
+  return { id, dataDir: data, port, recoveredTo, stoppedAt, took };
 }
 
 /**
