@@ -236,6 +236,27 @@ describe('L3 and L4 at a moment (the whole cluster into a new data directory)', 
     expect(existsSync(dir)).toBe(false);
   }, 600_000);
 
+  it('an L3 at a moment the archive does not reach fails naming the newest moment it reaches, and leaves no recovered cluster', async () => {
+    const input = incidentInput({
+      target: 'crm',
+      summary: 'a moment after the archive ends',
+      declaredBy: 'carol',
+      level: 'L3',
+      options: { moment: { kind: 'time', time: new Date(Date.now() + 3_600_000).toISOString() }, physical: true },
+    });
+    await suite.worker.client.workflow.start('incidentWorkflow', {
+      taskQueue: suite.worker.taskQueue,
+      workflowId: input.incidentId,
+      args: [input],
+    });
+    const result = await driveIncident(suite.worker.client, input.incidentId, { 'vendor-support': complete('T-46'), review: complete() });
+    expect(result.outcome).toBe('failed');
+    expect(result.detail).toContain('recovery ended before configured recovery target was reached');
+    expect(result.detail).toMatch(/the newest moment the archive reaches is \d{4}-\d\d-\d\d /);
+    expect(existsSync(recoveredDir(input.incidentId))).toBe(false);
+    expect(result.timeline.find((e) => e.name === 'clean up the recovered cluster')?.status).toBe('done');
+  }, 600_000);
+
   it('declare refuses --in-place with a moment, before anything runs (exit 2)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lifeboat-pitr-l3-'));
     writeFileSync(join(dir, 'lifeboat.yaml'), suite.c.configText);
