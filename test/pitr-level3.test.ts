@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { abort, incidentInput } from '../client/incidents.js';
 import { atLoopbackPort, withDatabase } from '../activities/postgres/connection.js';
 import { IN_PLACE_AT_MOMENT } from '../common/moments.js';
+import { statusJsonSchema } from '../client/status-json.js';
 import { instanceIdFor } from '../common/names.js';
 import type { Level } from '../common/plans.js';
 import { useArchivingCluster } from './pitr-cluster.js';
@@ -58,6 +59,12 @@ describe('L3 and L4 at a moment (the whole cluster into a new data directory)', 
     return input;
   };
   const complete = (note = 'done') => ({ complete: { by: 'carol', note } });
+  /** bin/lifeboat on this file's configuration. */
+  const lifeboat = (...args: string[]) => {
+    const dir = mkdtempSync(join(tmpdir(), 'lifeboat-pitr-l3-'));
+    writeFileSync(join(dir, 'lifeboat.yaml'), suite.c.configText);
+    return runLifeboat(['--config', join(dir, 'lifeboat.yaml'), ...args], { ...process.env, ...suite.c.env });
+  };
 
   it('recovers the dropped database into a new data directory on its own port, with exactly the rows before the moment', async () => {
     await suite.c.fullBackup();
@@ -156,6 +163,10 @@ describe('L3 and L4 at a moment (the whole cluster into a new data directory)', 
       const archivedAfter = await suite.c.archivedFiles();
       expect(archivedAfter.filter((f) => /\.history|\/00000002[0-9A-F]{16}-/.test(f))).toEqual([]);
       expect(archivedBefore.every((f) => archivedAfter.includes(f))).toBe(true);
+      // lifeboat status --json says where it is, and counts no database created beside production's.
+      const status = await lifeboat('status', input.incidentId, '--json');
+      expect(status.code).toBe(0);
+      expect(statusJsonSchema.parse(JSON.parse(status.stdout))).toMatchObject({ recoveredCluster: cluster, databasesCreated: [] });
     } finally {
       expect(
         await suite.c.run(() => suite.c.activities.removeRecoveredCluster({ target: 'crm', clusterId: instanceIdFor(input.incidentId) })),
@@ -258,25 +269,7 @@ describe('L3 and L4 at a moment (the whole cluster into a new data directory)', 
   }, 600_000);
 
   it('declare refuses --in-place with a moment, before anything runs (exit 2)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'lifeboat-pitr-l3-'));
-    writeFileSync(join(dir, 'lifeboat.yaml'), suite.c.configText);
-    const run = await runLifeboat(
-      [
-        '--config',
-        join(dir, 'lifeboat.yaml'),
-        'declare',
-        '--level',
-        'L3',
-        '--summary',
-        'x',
-        '--as',
-        'carol',
-        '--at',
-        '2026-11-30T15:00:00Z',
-        '--in-place',
-      ],
-      { ...process.env, ...suite.c.env },
-    );
+    const run = await lifeboat('declare', '--level', 'L3', '--summary', 'x', '--as', 'carol', '--at', '2026-11-30T15:00:00Z', '--in-place');
     expect(run).toMatchObject({ code: 2, stderr: expect.stringContaining(IN_PLACE_AT_MOMENT) });
   }, 120_000);
 });
