@@ -3,7 +3,9 @@
 // directory on its own port, verifies it and hands it over with the cut-over task. The recovered
 // database holds exactly the rows committed before the moment; production is untouched and its
 // stanza gets no WAL from the recovered cluster; the RPO counts from the moment recovered to. An L3
-// at a moment aborted before its cut-over leaves no recovered cluster, and --in-place is refused.
+// at a moment aborted before its cut-over, or failing at a moment the archive does not reach, and an
+// L4 whose loss is rejected leave no recovered cluster; an approved L4 keeps it; --in-place is refused.
+// The later tests recover to the moment the first one noted.
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
