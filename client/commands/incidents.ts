@@ -57,7 +57,7 @@ export function registerIncidentCommands(program: Command): void {
       "with --before-xid: the transaction's commit time (pitr find shows it), to pick the backup before it",
     )
     .option('--override-record-limit', 'L1: allow more than 10 records, behind an extra approval')
-    .option('--in-place', 'L3/L4: restore into the production database itself (after a safety snapshot and an approval)')
+    .option('--in-place', 'L3/L4: restore into the production database itself (after a safety snapshot and an approval; not with a moment)')
     .option('--freeze-writes', "run the target's freezeWrites hook first, and its unfreezeWrites hook at the end")
     .option('--declared-at <time>', 'when the incident was declared, if before now (ISO)')
     .addOption(asOption())
