@@ -20,7 +20,7 @@ import { type Stack, startStack } from '../client/stack/index.js';
 import { approversOf, localManifestKey, peopleYaml, throwawayKeys } from '../client/stack/keys.js';
 import { stopOnSignals } from '../client/stack/pidfile.js';
 import { REPO_ROOT } from '../client/stack/processes.js';
-import { DEFAULT_CONFIG_PATH, type LifeboatConfig, loadConfig } from '../config/config.js';
+import { DEFAULT_CONFIG_PATH, type LifeboatConfig, parseConfig } from '../config/config.js';
 import type { BackupManifest, VerificationRecord } from '../common/backups.js';
 import { sampleTreeMemory } from './proc-memory.js';
 
@@ -92,19 +92,27 @@ export interface WorkerProcess {
  * The example configuration with a throwaway key enrolled for each of its approvers, as `lifeboat
  * dev` enrols them (client/stack/keys.ts); driveIncident signs with them through LIFEBOAT_KEYS_DIR.
  */
-function configWithThrowawayPeople(env: Record<string, string>, scratch: string): string {
+function configWithThrowawayPeople(env: Record<string, string>, scratch: string, text: string): string {
   const keysDir = join(scratch, 'keys');
-  const keys = throwawayKeys(keysDir, approversOf(loadConfig(DEFAULT_CONFIG_PATH, { ...process.env, ...env })));
+  const keys = throwawayKeys(keysDir, approversOf(parseConfig(text, DEFAULT_CONFIG_PATH, { ...process.env, ...env })));
   const file = join(scratch, 'lifeboat.yaml');
-  writeFileSync(file, `${readFileSync(DEFAULT_CONFIG_PATH, 'utf8')}\n${peopleYaml(keys)}`);
+  writeFileSync(file, `${text}\n${peopleYaml(keys)}`);
   process.env.LIFEBOAT_KEYS_DIR = keysDir;
   return file;
 }
 
-export async function startWorker(env: Record<string, string>, logDir: string, scratch: string): Promise<WorkerProcess> {
+/** The example configuration's text: what every benchmark's worker runs, unless it brings its own. */
+export const exampleConfigText = (): string => readFileSync(DEFAULT_CONFIG_PATH, 'utf8');
+
+export async function startWorker(
+  env: Record<string, string>,
+  logDir: string,
+  scratch: string,
+  configText = exampleConfigText(),
+): Promise<WorkerProcess> {
   const logFile = join(logDir, 'worker.log');
   const out = createWriteStream(logFile);
-  const config = configWithThrowawayPeople(env, scratch);
+  const config = configWithThrowawayPeople(env, scratch, configText);
   // detached: its own process group, so the worker and anything it runs can be killed together.
   const child: ChildProcess = spawn(join(REPO_ROOT, 'bin/lifeboat'), ['--config', config, 'worker'], {
     cwd: REPO_ROOT,
@@ -152,8 +160,8 @@ export interface Harness {
   logDir: string;
   /** A temporary folder, removed at the end. */
   scratch: string;
-  /** Starts `bin/lifeboat worker` (one per harness); stopped at the end, before the stack. */
-  startWorker(env: Record<string, string>): Promise<WorkerProcess>;
+  /** Starts `bin/lifeboat worker` (one per harness) on the example configuration or `configText`; stopped at the end, before the stack. */
+  startWorker(env: Record<string, string>, configText?: string): Promise<WorkerProcess>;
   /** A Temporal client; its connection is closed last. */
   connect(address: string): Promise<Client>;
 }
@@ -201,9 +209,9 @@ export async function withHarness<T>(body: (h: Harness) => Promise<T>): Promise<
       stack,
       logDir,
       scratch,
-      async startWorker(env) {
+      async startWorker(env, configText) {
         if (worker) throw new Error('the benchmark already started a worker');
-        worker = await startWorker(env, logDir, scratch);
+        worker = await startWorker(env, logDir, scratch, configText);
         stack.pidFile.process(worker.pid, 'bin/lifeboat worker');
         return worker;
       },

@@ -93,6 +93,10 @@ export const statusJsonSchema = z.strictObject({
   backupUsed: z.strictObject({ id: z.string(), startedAt: iso }).nullable(),
   /** Databases the recovery created (an L3 or L4 restored into a new database), once known. */
   databasesCreated: z.array(z.string()),
+  /** An L3 or L4 at a moment: the cluster recovered into a new data directory and kept for the cut-over, once known. */
+  recoveredCluster: z
+    .strictObject({ host: z.string(), port: z.number().int(), dataDir: z.string(), database: z.string(), recoveredTo: iso })
+    .nullable(),
   /** The report's keys in the store, once written. */
   reportKeys: z.array(z.string()),
 });
@@ -193,7 +197,9 @@ export function statusJson(status: { incident: RunStatus; plan?: RunStatus; resu
     outcome: orNull(incident.outcome),
     detail: orNull(result?.detail),
     backupUsed: orNull(incident.backupUsed ?? plan?.backupUsed),
-    databasesCreated: result?.database ? [result.database] : [],
+    // A recovered cluster's database keeps its name, on a cluster of its own: not a database created beside production's.
+    databasesCreated: result?.database && !result.recoveredCluster ? [result.database] : [],
+    recoveredCluster: orNull(result?.recoveredCluster),
     reportKeys: result?.reportKeys ?? [],
   });
 }

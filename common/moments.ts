@@ -30,3 +30,7 @@ export function describeMoment(moment: Moment): string {
       ? `the restore point "${moment.name}"`
       : `just before transaction ${moment.xid}`;
 }
+
+/** The refusal of an in-place restore to a moment (L3/L4): the cluster is recovered beside production instead. */
+export const IN_PLACE_AT_MOMENT =
+  'an in-place restore to a moment is not offered: drop --in-place; L3 and L4 at a moment recover the whole cluster into a new data directory beside production, and the cut-over task says where it listens';

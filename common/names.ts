@@ -139,8 +139,8 @@ export function restorePointName(incidentId: string, step: string): string {
   return `lifeboat-${slug(incidentId)}-${slug(step)}`.slice(0, 63).replace(/-$/, '');
 }
 
-/** The side instance an incident's plan restores to a moment (activities/pgbackrest/side-instance.ts): one per incident. */
-export function sideInstanceId(incidentId: string): string {
+/** An incident's side instance or recovered cluster (its folder's name below physical.configDir): lower case, digits and "-", at most 48. */
+export function instanceIdFor(incidentId: string): string {
   return incidentId
     .toLowerCase()
     .replace(/[^a-z0-9-]/g, '-')

@@ -204,8 +204,20 @@ export interface RunResult {
   database?: string;
   /** The recovered database's tables as the plan's own verification measured them (L3/L4). */
   fingerprints?: Record<string, TableFingerprint>;
+  /** L3/L4 at a moment: the cluster recovered into a new data directory, kept running for the cut-over. */
+  recoveredCluster?: RecoveredClusterRef;
   /** Changes committed to the target before a plan that did not recover stopped (they stay applied). */
   committed?: string[];
+}
+
+/** Where a cluster recovered to a moment runs (on the database server), and what it holds. */
+export interface RecoveredClusterRef {
+  host: string;
+  port: number;
+  dataDir: string;
+  database: string;
+  /** The moment its data is as of. */
+  recoveredTo: string;
 }
 
 /** L1: which records to bring back, and from before when. */
@@ -231,7 +243,10 @@ export interface PlanOptions {
   table?: string;
   /** L3: restore into the production database itself instead of a new one. */
   inPlace?: boolean;
-  /** L1: the rows as they were at this moment, from a point-in-time restore (pgBackRest) instead of a logical backup. */
+  /**
+   * L1: the rows as they were at this moment, from a point-in-time restore (pgBackRest) instead of a
+   * logical backup; L3/L4: the whole cluster recovered to it into a new data directory.
+   */
   moment?: Moment;
   /** The target has physical backups (pgBackRest): a restore point is made before each destructive step. */
   physical?: boolean;

@@ -5,7 +5,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { sideInstanceId } from '../common/names.js';
+import { instanceIdFor } from '../common/names.js';
 import { answer, driveIncident, tableSums, waitingFor } from './helpers.js';
 import { declareOn, useArchivingCluster } from './pitr-cluster.js';
 
@@ -14,7 +14,7 @@ describe('L2 at a moment (point-in-time recovery)', () => {
 
   const leads = () => suite.c.sql('SELECT * FROM crm_leads ORDER BY id');
   const now = async () => (await suite.c.sql<{ t: Date }>('SELECT clock_timestamp() AS t'))[0]!.t.toISOString();
-  const sideFolder = (incidentId: string) => join(suite.c.server.pgbackrest!.dir, 'side', sideInstanceId(incidentId));
+  const sideFolder = (incidentId: string) => join(suite.c.server.pgbackrest!.dir, 'side', instanceIdFor(incidentId));
   /** Declares an L2 of crm_leads at the moment `goodAt`, as carol, on the physical target. */
   const declareL2At = async (summary: string, goodAt: string) =>
     (await declareOn(suite.worker, 'L2', summary, { table: 'crm_leads', physical: true, moment: { kind: 'time', time: goodAt } })).input;

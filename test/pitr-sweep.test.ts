@@ -9,7 +9,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { sweepSideInstances } from '../activities/pgbackrest/activities.js';
 import { createResolver } from '../activities/resolve.js';
 import { abort } from '../client/incidents.js';
-import { sideInstanceId } from '../common/names.js';
+import { instanceIdFor } from '../common/names.js';
 import type { RunResult } from '../common/plans.js';
 import { ConsoleNotifier } from '../activities/notify/notifier.js';
 import { createWorker } from '../worker/worker.js';
@@ -28,7 +28,7 @@ function alive(pid: number): boolean {
 
 describe('orphan side instances', () => {
   const suite = useArchivingCluster('pitrsweep', 40, 'approvals:\n  L1: { approvers: [alice, bob, carol] }');
-  const sideFolder = (incidentId: string) => join(suite.c.server.pgbackrest!.dir, 'side', sideInstanceId(incidentId));
+  const sideFolder = (incidentId: string) => join(suite.c.server.pgbackrest!.dir, 'side', instanceIdFor(incidentId));
   const postmaster = (incidentId: string) =>
     Number(readFileSync(join(sideFolder(incidentId), 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
 
@@ -70,11 +70,11 @@ describe('orphan side instances', () => {
     });
     expect([...swept].sort((a, b) => a.id.localeCompare(b.id))).toEqual(
       [
-        { id: sideInstanceId(orphan.input.incidentId), action: 'removed', why: expect.stringContaining('is no longer running') },
-        { id: sideInstanceId(live.input.incidentId), action: 'kept', why: expect.stringContaining('is running') },
+        { id: instanceIdFor(orphan.input.incidentId), action: 'removed', why: expect.stringContaining('is no longer running') },
+        { id: instanceIdFor(live.input.incidentId), action: 'kept', why: expect.stringContaining('is running') },
       ].sort((a, b) => a.id.localeCompare(b.id)),
     );
-    expect(lines.join('\n')).toContain(`${sideInstanceId(orphan.input.incidentId)}: removed, workflow ${plan.workflowId}`);
+    expect(lines.join('\n')).toContain(`${instanceIdFor(orphan.input.incidentId)}: removed, workflow ${plan.workflowId}`);
     expect(existsSync(sideFolder(orphan.input.incidentId))).toBe(false);
     await expect.poll(() => alive(orphanPid), { timeout: 60_000 }).toBe(false);
     expect(alive(livePid)).toBe(true);

@@ -1,11 +1,13 @@
 // L3 — major outage (system down), RTO 24 h. The DR document's plan:
 // activate response team → communicate to all users → contact vendor support → execute recovery →
-// verify all systems → gradual resumption → post-mortem.
+// verify all systems → gradual resumption → post-mortem. At a moment (a physical target), recovery
+// restores the whole cluster to it into a new data directory instead (moment-recovery.ts).
 import type { PlanInput, PlanOptions, RunResult } from '../common/plans.js';
 import { quick } from './proxies.js';
 import { outcomeOf } from './engine/outcome.js';
 import { type PlanFacts, type Runbook, planRunbook } from './engine/runbook.js';
 import { chooseBackup, dropUnusedDatabase, fullRestore, newDatabaseName } from './restore-steps.js';
+import { MomentRecovery } from './moment-recovery.js';
 
 export async function level3Workflow({ context, options }: PlanInput): Promise<RunResult> {
   const run = planRunbook(context, options);
@@ -18,7 +20,10 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
   let backupUsed: PlanFacts['backupUsed'];
   /** A database the restore created: dropped again if the plan does not end recovered. */
   let newDatabase: string | undefined;
+  /** At a moment: the whole cluster recovered into a new data directory, removed again if the plan ends before its cut-over. */
+  const atMoment = options.moment && new MomentRecovery(run, options.moment);
   try {
+    atMoment?.check(options);
     await run.announce(
       'activate response team',
       'critical',
@@ -33,6 +38,11 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
     );
     await run.task('vendor-support', 'Open a ticket with the hosting vendor and record its id as the note.', { deadlineMs: 30 * 60_000 });
 
+    if (atMoment) {
+      const recovered = await recoverAtMoment(atMoment);
+      await resumeOperations(run);
+      return { outcome: 'recovered', ...recovered, timeline: run.timeline };
+    }
     const backup = await chooseBackup(run, 'execute recovery: choose the newest verified backup', context.declaredAt);
     backupUsed = backup;
     run.show({ backupUsed });
@@ -49,10 +59,7 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
         'cut-over',
         `Point the application at database "${restored.database}" (restored from ${backup.id}), then mark this done.`,
       );
-    for (const stage of ['resume-read-only', 'resume-internal-users', 'resume-all-users']) {
-      await run.task(stage, `Gradual resumption: ${stage.replace(/-/g, ' ')}; watch errors and load before the next stage.`);
-    }
-    await run.task('post-mortem', 'Write the post-mortem and note where it is.');
+    await resumeOperations(run);
     return {
       outcome: 'recovered',
       detail: `restored ${backup.id} into ${restored.database}`,
@@ -63,6 +70,30 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
     };
   } catch (err) {
     await dropUnusedDatabase(run, newDatabase);
-    return { ...outcomeOf(err, run.committed), timeline: run.timeline, backupUsed };
+    await atMoment?.removeUnlessHandedOver();
+    return { ...outcomeOf(err, run.committed), timeline: run.timeline, backupUsed: backupUsed ?? atMoment?.backup };
   }
+}
+
+/** Execute recovery at a moment: the cluster restored into a new data directory, verified, and handed over. */
+async function recoverAtMoment(at: MomentRecovery): Promise<Omit<RunResult, 'outcome' | 'timeline'>> {
+  const cluster = await at.restore('execute recovery');
+  const verified = await at.verifyTables();
+  await at.criticalChecks();
+  await at.cutOver();
+  return {
+    detail: `recovered the cluster to ${cluster.recoveredTo} into ${cluster.dataDir}, serving ${cluster.host}:${cluster.port}`,
+    backupUsed: at.backup,
+    database: cluster.database,
+    fingerprints: verified.tables,
+    recoveredCluster: at.ref,
+  };
+}
+
+/** Gradual resumption, then the post-mortem. */
+async function resumeOperations(run: Runbook): Promise<void> {
+  for (const stage of ['resume-read-only', 'resume-internal-users', 'resume-all-users']) {
+    await run.task(stage, `Gradual resumption: ${stage.replace(/-/g, ' ')}; watch errors and load before the next stage.`);
+  }
+  await run.task('post-mortem', 'Write the post-mortem and note where it is.');
 }

@@ -1,12 +1,16 @@
 // L4 — catastrophic data loss, RTO 48–72 h. The DR document's plan:
 // emergency activation → all-hands communication → vendor escalation → use latest available
 // backup → accept potential data loss (two approvers) → restore → manual data reconstruction → full audit.
-import type { PlanInput, PlanOptions, RunResult } from '../common/plans.js';
+// At a moment (a physical target), the whole cluster is restored to it into a new data directory first,
+// and the loss accepted is the window to the moment actually recovered to (moment-recovery.ts).
+import type { TableFingerprint } from '../common/backups.js';
+import type { ApprovalRequest, PlanInput, PlanOptions, RunResult } from '../common/plans.js';
 import { quick, heavy } from './proxies.js';
 import { formatDuration } from '../common/time.js';
 import { outcomeOf } from './engine/outcome.js';
 import { type PlanFacts, type Runbook, planRunbook } from './engine/runbook.js';
 import { dropUnusedDatabase, fullRestore, newDatabaseName, skippedText } from './restore-steps.js';
+import { MomentRecovery } from './moment-recovery.js';
 
 export async function level4Workflow({ context, options }: PlanInput): Promise<RunResult> {
   const run = planRunbook(context, options);
@@ -16,11 +20,13 @@ export async function level4Workflow({ context, options }: PlanInput): Promise<R
 
 async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
   const { context } = run;
-  const { target } = context;
   let backupUsed: PlanFacts['backupUsed'];
   /** A database the restore created: dropped again if the plan does not end recovered. */
   let newDatabase: string | undefined;
+  /** At a moment: the whole cluster recovered into a new data directory, removed again if the plan ends before its cut-over. */
+  const atMoment = options.moment && new MomentRecovery(run, options.moment);
   try {
+    atMoment?.check(options);
     await run.announce(
       'emergency activation',
       'critical',
@@ -37,52 +43,113 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
       deadlineMs: 15 * 60_000,
     });
 
-    const usable = await run.step(
-      'use latest available backup: newest whose checksum verifies',
-      () => heavy.findUsableBackup(run.where),
-      (u) => `${u.backup.id}${skippedText(u.skipped)}`,
-    );
-    backupUsed = usable.backup;
-    run.show({ backupUsed });
-    const lossWindow = Date.parse(context.declaredAt) - Date.parse(usable.backup.startedAt);
-    await run.gate(
-      'accept-data-loss',
-      {
-        title: `Accept losing up to ${formatDuration(lossWindow)} of data and restore ${target} from ${usable.backup.id}`,
+    let restored: Restored;
+    if (atMoment) restored = await recoverAtMoment(run, atMoment);
+    else {
+      const usable = await run.step(
+        'use latest available backup: newest whose checksum verifies',
+        () => heavy.findUsableBackup(run.where),
+        (u) => `${u.backup.id}${skippedText(u.skipped)}`,
+      );
+      backupUsed = usable.backup;
+      run.show({ backupUsed });
+      const lossWindow = Date.parse(context.declaredAt) - Date.parse(usable.backup.startedAt);
+      await acceptDataLoss(run, lossWindow, usable.backup, {
+        title: `restore ${context.target} from ${usable.backup.id}`,
         database: await quick.describeTarget(run.where),
         tables: Object.keys(usable.tables),
         changes: [
           `restore every table from ${usable.backup.id} (${Object.values(usable.tables).reduce((a, b) => a + b, 0)} rows)`,
           ...usable.skipped.map((s) => `newer backup ${s.id} skipped: ${s.reason}`),
         ],
-        backup: { ...usable.backup, ageMs: Date.now() - Date.parse(usable.backup.startedAt) },
-        dataLossWindowMs: lossWindow,
-      },
-      { required: 2 },
-    );
-    if (!options.inPlace) newDatabase = await newDatabaseName(run);
-    const restored = await fullRestore(run, usable.backup, { into: newDatabase, gate: 'restore-in-place' });
-    if (!options.inPlace) await run.task('cut-over', `Point the application at database "${restored.database}", then mark this done.`);
+      });
+      if (!options.inPlace) newDatabase = await newDatabaseName(run);
+      const into = await fullRestore(run, usable.backup, { into: newDatabase, gate: 'restore-in-place' });
+      if (!options.inPlace) await run.task('cut-over', `Point the application at database "${into.database}", then mark this done.`);
+      restored = {
+        ...into,
+        backup: usable.backup,
+        lossWindow,
+        audit: () => quick.auditDatabase({ ...run.where, database: into.database, backupId: usable.backup.id }),
+        detail: `restored ${usable.backup.id}`,
+      };
+    }
     await run.task(
       'manual-reconstruction',
-      `Rebuild what was lost in the ${formatDuration(lossWindow)} before the incident (emails, exports, partner systems); note what was recovered.`,
+      `Rebuild what was lost in the ${formatDuration(restored.lossWindow)} before the incident (emails, exports, partner systems); note what was recovered.`,
     );
-    await run.step(
-      'full audit: counts, checksums and integrity of every table',
-      () => quick.auditDatabase({ ...run.where, database: restored.database, backupId: usable.backup.id }),
-      (a) => a,
-    );
+    await run.step('full audit: counts, checksums and integrity of every table', restored.audit, (a) => a);
     await run.task('audit-signoff', 'Review the audit and sign off.');
     return {
       outcome: 'recovered',
-      detail: `restored ${usable.backup.id}; data-loss window ${formatDuration(lossWindow)}`,
+      detail: `${restored.detail}; data-loss window ${formatDuration(restored.lossWindow)}`,
       timeline: run.timeline,
-      backupUsed: usable.backup,
+      backupUsed: restored.backup,
       database: restored.database,
       fingerprints: restored.fingerprints,
+      ...(atMoment ? { recoveredCluster: atMoment.ref } : {}),
     };
   } catch (err) {
     await dropUnusedDatabase(run, newDatabase);
-    return { ...outcomeOf(err, run.committed), timeline: run.timeline, backupUsed };
+    await atMoment?.removeUnlessHandedOver();
+    return { ...outcomeOf(err, run.committed), timeline: run.timeline, backupUsed: backupUsed ?? atMoment?.backup };
   }
+}
+
+/** What the restore gave the plan's last steps: the data, the loss it accepted, and how to audit it. */
+interface Restored {
+  backup: { id: string; startedAt: string };
+  lossWindow: number;
+  database: string;
+  fingerprints: Record<string, TableFingerprint>;
+  audit: () => Promise<string>;
+  detail: string;
+}
+
+/** Accept potential data loss: two distinct approvers, shown the window lost. */
+async function acceptDataLoss(
+  run: Runbook,
+  lossWindow: number,
+  backup: { id: string; startedAt: string },
+  request: Pick<ApprovalRequest, 'database' | 'tables' | 'changes'> & { title: string },
+): Promise<void> {
+  await run.gate(
+    'accept-data-loss',
+    {
+      ...request,
+      title: `Accept losing up to ${formatDuration(lossWindow)} of data and ${request.title}`,
+      backup: { ...backup, ageMs: Date.now() - Date.parse(backup.startedAt) },
+      dataLossWindowMs: lossWindow,
+    },
+    { required: 2 },
+  );
+}
+
+/**
+ * At a moment: the cluster restored into a new data directory (nothing of production is touched), its
+ * tables verified, then the loss accepted (the window to the moment actually recovered to) and the cut-over.
+ */
+async function recoverAtMoment(run: Runbook, at: MomentRecovery): Promise<Restored> {
+  const cluster = await at.restore('use latest available moment');
+  const verified = await at.verifyTables();
+  const backup = at.backup!;
+  const lossWindow = Date.parse(run.context.declaredAt) - Date.parse(cluster.recoveredTo);
+  await acceptDataLoss(run, lossWindow, backup, {
+    title: `cut ${run.context.target} over to the cluster recovered to ${cluster.recoveredTo}`,
+    database: at.where,
+    tables: Object.keys(verified.tables),
+    changes: [
+      `the application moves to the recovered cluster (${verified.summary}); production's data directory stays as it is`,
+      `what was written after ${cluster.recoveredTo} is not in it`,
+    ],
+  });
+  await at.cutOver();
+  return {
+    backup,
+    lossWindow,
+    database: cluster.database,
+    fingerprints: verified.tables,
+    audit: async () => (await at.verifyTables('full audit: counts, checksums and integrity of every table (recovered cluster)')).summary,
+    detail: `recovered the cluster to ${cluster.recoveredTo} into ${cluster.dataDir}, serving ${cluster.host}:${cluster.port}`,
+  };
 }

@@ -5,8 +5,9 @@ import { patched } from '@temporalio/workflow';
 import { quick, heavy } from './proxies.js';
 import type { SkippedBackup, TableFingerprint } from '../common/backups.js';
 import { type Moment, describeMoment } from '../common/moments.js';
-import { sideInstanceId } from '../common/names.js';
+import { instanceIdFor } from '../common/names.js';
 import { type Runbook } from './engine/runbook.js';
+import { pointInTime } from './moment-recovery.js';
 
 /** "; skipped <id> (<why>), …": the backups a choice passed over, as every plan shows them. */
 export function skippedText(skipped: readonly SkippedBackup[] | undefined): string {
@@ -143,14 +144,14 @@ export async function restoreSideInstance(
 ): Promise<{ port: number; backup: { id: string; startedAt: string } }> {
   const side = await run.step(
     `${phase}: restore the cluster to ${describeMoment(moment)} into a side instance`,
-    () => heavy.restoreToMoment({ target: run.context.target, moment, sideId: sideInstanceId(run.context.incidentId) }),
+    () => heavy.restoreToMoment({ target: run.context.target, moment, sideId: instanceIdFor(run.context.incidentId) }),
     (s) => `recovered to ${s.recoveredTo} (${s.stoppedAt})`,
   );
-  return { port: side.port, backup: { id: `point-in-time ${side.recoveredTo}`, startedAt: side.recoveredTo } };
+  return { port: side.port, backup: pointInTime(side.recoveredTo) };
 }
 
 /** Stops and removes the incident's side instance (nothing there is fine): a clean-up step, run whatever the outcome. */
 export function removeSideInstance(run: Runbook): Promise<void> {
   const { target, incidentId } = run.context;
-  return run.cleanup('clean up the side instance', () => quick.removeSideInstance({ target, sideId: sideInstanceId(incidentId) }));
+  return run.cleanup('clean up the side instance', () => quick.removeSideInstance({ target, sideId: instanceIdFor(incidentId) }));
 }

@@ -9,11 +9,12 @@ import { refuse } from '../failure.js';
 import { heartbeatWhile } from '../heartbeat.js';
 import type { DatabaseRef, RestoredRef } from '../inputs.js';
 import { queryLeavingNoTrace } from '../postgres/configured-sql.js';
-import { databaseExists, databaseName, describeUrl, withClient, withDatabase } from '../postgres/connection.js';
+import { atLoopbackPort, databaseExists, databaseName, describeUrl, withClient, withDatabase } from '../postgres/connection.js';
 import {
   fingerprintDatabase,
   inheritanceFamilies,
   integrityFindings,
+  integrityFindingsAt,
   partitionLeaves,
   partitionedRows,
   rowCounts,
@@ -119,6 +120,34 @@ export function createCheckActivities(resolve: Resolver) {
       return `${matched}; integrity checks clean`;
     },
 
+    /**
+     * The application's database on a cluster recovered to a moment (on `port` of the loopback
+     * interface): every table fingerprinted (rows and checksum) and the target's integrity checks,
+     * which must find nothing. There is no backup manifest to compare with: the fingerprints are the record.
+     */
+    async inspectRecoveredCluster(input: {
+      target: string;
+      port: number;
+    }): Promise<{ summary: string; tables: Record<string, TableFingerprint> }> {
+      const url = atLoopbackPort(databaseUrl(input.target), input.port);
+      if (!(await databaseExists(url)))
+        throw refuse(
+          `the recovered cluster has no database "${databaseName(url)}": it did not exist at the moment recovered to; declare a later moment`,
+          FailureType.verification,
+        );
+      const tables = await heartbeatWhile({ phase: 'fingerprinting' }, () => fingerprintDatabase(url));
+      const findings = await heartbeatWhile({ phase: 'integrity checks' }, () =>
+        integrityFindingsAt(url, resolve.target(input.target).integrityChecks),
+      );
+      if (findings.length)
+        throw refuse(
+          `integrity findings in the recovered database: ${findings.map((f) => `${f.check}: ${f.detail}`).join('; ')}`,
+          FailureType.verification,
+        );
+      const rows = Object.values(tables).reduce((sum, t) => sum + t.rows, 0);
+      return { summary: `${Object.keys(tables).length} tables (${rows} rows) fingerprinted; integrity checks clean`, tables };
+    },
+
     /** L2 diagnosis: connectivity, row counts against the last manifest, integrity, recent writes. */
     async healthChecks(input: TargetRef): Promise<Array<{ check: string; ok: boolean; detail: string }>> {
       const url = databaseUrl(input.target, input.testDatabase);
@@ -158,10 +187,14 @@ export function createCheckActivities(resolve: Resolver) {
       }
     },
 
-    /** The application's critical functions, each one statement in a transaction that is rolled back, sequences set back. */
-    async criticalChecks(input: TargetRef & Partial<DatabaseRef>): Promise<Array<{ check: string; ok: true }>> {
+    /**
+     * The application's critical functions, each one statement in a transaction that is rolled back, sequences set back;
+     * with `port`, on the cluster recovered to a moment listening there (L3/L4 at a moment).
+     */
+    async criticalChecks(input: TargetRef & Partial<DatabaseRef> & { port?: number }): Promise<Array<{ check: string; ok: true }>> {
       const base = databaseUrl(input.target, input.testDatabase);
-      const url = input.database ? withDatabase(base, input.database) : base;
+      const named = input.database ? withDatabase(base, input.database) : base;
+      const url = input.port === undefined ? named : atLoopbackPort(named, input.port);
       const failures: string[] = [];
       const passed: Array<{ check: string; ok: true }> = [];
       await withClient(url, async (c) => {

@@ -1,5 +1,6 @@
 // The activities of physical backups and point-in-time recovery, all through pgBackRest: setting a
-// target up, backups and their catalogue, verification, and side instances restored to a moment.
+// target up, backups and their catalogue, verification, side instances restored to a moment, and
+// whole clusters recovered to a moment into a new data directory (L3/L4).
 import { Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { parse } from 'pg-connection-string';
@@ -8,6 +9,7 @@ import { createPhysicalBackupActivities } from './backups.js';
 import { type Moment, checkMoment } from '../../common/moments.js';
 import { type PhysicalSetup, preparePhysical } from './setup.js';
 import { type RestorePoint, createRestorePoint } from './restore-point.js';
+import { type RecoveredCluster, removeRecovered, restoreRecovered } from './recovered-cluster.js';
 import { type SideInstance, removeSide, restoreSide, sideFolders } from './side-instance.js';
 import { type SweepEntry, type SweepLog, ownerRunning, sweepSides } from './sweep.js';
 import { physicalTarget } from './target.js';
@@ -16,6 +18,15 @@ import { type WalFreshness, walFreshness } from './wal-freshness.js';
 import { refuse } from '../failure.js';
 import { heartbeatWhile } from '../heartbeat.js';
 import { FailureType } from '../../common/errors.js';
+
+/** A moment the plan was given, checked again where it is used: a bad one is refused as input. */
+function checkedMoment(moment: Moment): Moment {
+  try {
+    return checkMoment(moment);
+  } catch (err) {
+    throw refuse((err as Error).message, FailureType.input);
+  }
+}
 
 export function createPhysicalActivities(resolve: Resolver) {
   return {
@@ -28,11 +39,6 @@ export function createPhysicalActivities(resolve: Resolver) {
 
     /** Restores the target's cluster to the moment into side instance `sideId`, started and promoted (see side-instance.ts). */
     async restoreToMoment(input: { target: string; moment: Moment; sideId: string }): Promise<SideInstance> {
-      try {
-        checkMoment(input.moment);
-      } catch (err) {
-        throw refuse((err as Error).message, FailureType.input);
-      }
       const p = await physicalTarget(resolve, input.target);
       const context = Context.current();
       const { workflowExecution, workflowType } = context.info;
@@ -45,7 +51,28 @@ export function createPhysicalActivities(resolve: Resolver) {
       const { workflowId, runId } = workflowExecution ?? {};
       const owner =
         workflowId && runId ? { workflowId, runId, workflowType: workflowType ?? '', createdAt: new Date().toISOString() } : undefined;
-      return restoreSide(p, input.sideId, input.moment, parse(resolve.databaseUrl(input.target)).password ?? undefined, owner);
+      return restoreSide(
+        p,
+        input.sideId,
+        checkedMoment(input.moment),
+        parse(resolve.databaseUrl(input.target)).password ?? undefined,
+        owner,
+      );
+    },
+
+    /**
+     * Restores the target's whole cluster to the moment into a new data directory, started on its own
+     * port and promoted, and kept running for the cut-over (recovered-cluster.ts).
+     */
+    async restoreClusterToMoment(input: { target: string; moment: Moment; clusterId: string }): Promise<RecoveredCluster> {
+      const p = await physicalTarget(resolve, input.target);
+      const url = parse(resolve.databaseUrl(input.target));
+      return restoreRecovered(p, input.clusterId, checkedMoment(input.moment), url.database ?? input.target, url.password ?? undefined);
+    },
+
+    /** Stops and removes a recovered cluster that was not handed over; true if there was one. Safe to call any number of times. */
+    async removeRecoveredCluster(input: { target: string; clusterId: string }): Promise<boolean> {
+      return removeRecovered(await physicalTarget(resolve, input.target), input.clusterId);
     },
 
     /** Creates restore point `name` on the target before a destructive step (restore-point.ts: safe to repeat). */

@@ -1,6 +1,8 @@
 // A side instance: the target's cluster restored by pgBackRest to a moment into a data directory of
 // its own (below physical.configDir/side/<id>), started on a free loopback port, and waited for
-// until recovery reached its target and the instance is promoted. Guarantees:
+// until recovery reached its target and the instance is promoted. A recovered cluster (L3/L4 at a
+// moment, recovered-cluster.ts) is made by the same machinery below physical.configDir/recovered/<id>,
+// and kept running after the plan for the cut-over. Guarantees:
 // - it never archives: restored with --archive-mode=off, so a promoted side instance never pushes
 //   WAL (or a new timeline's history) into the production stanza;
 // - the folder is its record: a retried restore (a worker that crashed) first stops and removes
@@ -8,7 +10,7 @@
 // - a moment it cannot reach fails with the reason named (an archive gap and its missing segment,
 //   or no commit after the target) and the newest moment the archive does reach.
 import { ApplicationFailure } from '@temporalio/common';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -30,12 +32,24 @@ export interface SideInstance {
   recoveredTo: string;
   /** PostgreSQL's own words for where recovery stopped. */
   stoppedAt: string;
+  /** How long its parts took: reading the repository's catalogue, `pgbackrest restore`, recovery until promoted. */
+  took?: { catalogMs: number; restoreMs: number; recoveryMs: number };
+}
+
+/** What an instance is for, and the folder below physical.configDir it lives in: a side instance is removed when its plan ends, a recovered cluster is kept once handed over. */
+export type InstanceKind = 'side' | 'recovered';
+
+export function instanceFolder(p: PhysicalTarget, kind: InstanceKind, id: string): string {
+  if (!/^[a-z0-9][a-z0-9-]{0,47}$/.test(id))
+    throw refuse(
+      `"${id}" is not a ${kind === 'side' ? 'side instance' : 'recovered cluster'} id (lower-case letters, digits and "-")`,
+      FailureType.input,
+    );
+  return join(p.config.configDir, kind, id);
 }
 
 export function sideFolder(p: PhysicalTarget, id: string): string {
-  if (!/^[a-z0-9][a-z0-9-]{0,47}$/.test(id))
-    throw refuse(`"${id}" is not a side instance id (lower-case letters, digits and "-")`, FailureType.input);
-  return join(p.config.configDir, 'side', id);
+  return instanceFolder(p, 'side', id);
 }
 
 async function freePort(): Promise<number> {
@@ -51,7 +65,11 @@ async function freePort(): Promise<number> {
 
 /** Stops the instance (immediately: it is a copy) and removes its folder; nothing there is fine. */
 export async function removeSide(p: PhysicalTarget, id: string): Promise<boolean> {
-  const dir = sideFolder(p, id);
+  return removeInstance(p, 'side', id);
+}
+
+export async function removeInstance(p: PhysicalTarget, kind: InstanceKind, id: string): Promise<boolean> {
+  const dir = instanceFolder(p, kind, id);
   if (!existsSync(dir)) return false;
   const data = join(dir, 'data');
   if (existsSync(join(data, 'postmaster.pid')))
@@ -93,7 +111,7 @@ export function diagnose(log: string, moment: Moment, walMax: string | undefined
   }
   const fatal = log.split('\n').filter((line) => /FATAL|PANIC|ERROR/.test(line));
   return {
-    message: `the side instance did not recover to ${describeMoment(moment)}: ${(fatal.length ? fatal : log.split('\n')).slice(-5).join(' | ')}`,
+    message: `the restored instance did not recover to ${describeMoment(moment)}: ${(fatal.length ? fatal : log.split('\n')).slice(-5).join(' | ')}`,
     newestReachable,
   };
 }
@@ -134,14 +152,32 @@ export async function restoreSide(
   password?: string,
   owner?: SideOwner,
 ): Promise<SideInstance> {
-  const dir = sideFolder(p, id);
-  await removeSide(p, id);
+  return restoreInstance(p, 'side', id, moment, password, owner);
+}
+
+/**
+ * Restores, starts and waits for an instance of `kind`. A recovered cluster gets its own settings
+ * written into postgresql.auto.conf too (port, sockets, name), so a restart by hand keeps them.
+ */
+export async function restoreInstance(
+  p: PhysicalTarget,
+  kind: InstanceKind,
+  id: string,
+  moment: Moment,
+  password?: string,
+  owner?: SideOwner,
+): Promise<SideInstance> {
+  const dir = instanceFolder(p, kind, id);
+  await removeInstance(p, kind, id);
   mkdirSync(dir, { recursive: true, mode: 0o711 });
   // Recorded before anything runs there: a plan that never comes back leaves an instance the sweep can place.
   if (owner) writeOwner(dir, owner);
   await chownToUser(p.runner.runAs, dir);
   const data = join(dir, 'data');
+  let t = Date.now();
   const catalog = await physicalCatalog(p);
+  const catalogMs = Date.now() - t;
+  t = Date.now();
   const before = momentTime(moment);
   // For a restore point or a transaction, pgBackRest would take the newest backup: take the newest that ended before the moment.
   const set =
@@ -162,12 +198,16 @@ export async function restoreSide(
       },
     ),
   );
+  const restoreMs = Date.now() - t;
+  t = Date.now();
   const port = await freePort();
   const log = join(dir, 'server.log');
   const readLog = () => (existsSync(log) ? readFileSync(log, 'utf8') : '');
   // hot_standby off: the copy takes no query until it is promoted, and needs none of production's
   // connection settings (a standby must match max_connections and the like, read from wherever production sets them).
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c archive_mode=off -c hot_standby=off -c cluster_name=lifeboat-side-${id}`;
+  const settings = { port, unix_socket_directories: dir, listen_addresses: '127.0.0.1', cluster_name: `lifeboat-${kind}-${id}` };
+  if (kind === 'recovered') keepSettings(data, settings);
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c archive_mode=off -c hot_standby=off -c cluster_name=${settings.cluster_name}`;
   const started = await heartbeatWhile({ phase: `recovering to ${describeMoment(moment)}` }, () =>
     pgProgram(p.runner.runAs, 'pg_ctl', ['-D', data, '-o', options, '-l', log, '-w', '-t', '86400', 'start'], p.runner.env).then(
       () => true,
@@ -188,13 +228,24 @@ export async function restoreSide(
     }
   });
   if (!result) throw unreachable();
+  const took = { catalogMs, restoreMs, recoveryMs: Date.now() - t };
   const text = readLog();
   const stop = /recovery stopping [^\n]*?, time ([^\n]+)/.exec(text);
   const stoppedAt = stop?.[0] ?? /last completed transaction was at log time [^\n]*/.exec(text)?.[0] ?? 'end of the archive';
   // Recovery stopped at the target: the data holds every commit before the transaction or restore
   // point it names. Otherwise as of the last transaction replayed, or the backup's end without one.
   const recoveredTo = stop ? pgTime(stop[1]!) : (result.at?.toISOString() ?? (set ?? catalog.backups.at(-1))!.stoppedAt);
-  return { id, dataDir: data, port, recoveredTo, stoppedAt };
+  return { id, dataDir: data, port, recoveredTo, stoppedAt, took };
+}
+
+/**
+ * Appends the instance's own settings to postgresql.auto.conf (read last, so they win over the
+ * production settings the restore copied): a kept cluster restarted by hand comes back on its port.
+ * pgBackRest already wrote archive_mode = 'off' there (--archive-mode=off).
+ */
+function keepSettings(data: string, settings: Record<string, string | number>): void {
+  const lines = Object.entries(settings).map(([name, value]) => `${name} = '${String(value).replace(/'/g, "''")}'`);
+  appendFileSync(join(data, 'postgresql.auto.conf'), `# lifeboat: this recovered cluster's own settings\n${lines.join('\n')}\n`);
 }
 
 /** A time as PostgreSQL's log writes it (2026-11-30 15:02:00.123456+00), in ISO 8601. */

@@ -90,6 +90,18 @@ export function withDatabase(url: string, database: string): string {
   return u.toString();
 }
 
+/**
+ * The same database, user and password on a copy of the cluster listening on `port` of the loopback
+ * interface (a side instance or a recovered cluster: restored physically, it has the same roles).
+ */
+export function atLoopbackPort(url: string, port: number): string {
+  const u = new URL(url);
+  u.hostname = '127.0.0.1';
+  u.port = String(port);
+  u.searchParams.delete('host');
+  return u.toString();
+}
+
 export function databaseName(url: string): string {
   return parse(url).database ?? '';
 }

@@ -119,6 +119,14 @@ export function renderMarkdown(report: RunReport, svgFileName: string = TIMELINE
     ),
   );
   lines.push(row('Backup used', result.backupUsed ? `${result.backupUsed.id} (taken ${formatTime(result.backupUsed.startedAt)})` : 'none'));
+  const cluster = result.recoveredCluster;
+  if (cluster)
+    lines.push(
+      row(
+        'Recovered cluster',
+        `database ${cluster.database} on ${cluster.host}:${cluster.port}, data directory ${cluster.dataDir}, as of ${formatTime(cluster.recoveredTo)} (restored with archiving off: give it a stanza of its own)`,
+      ),
+    );
   for (const point of result.restorePoints ?? [])
     lines.push(row('Restore point', `${point.name} at ${point.lsn} (${formatTime(point.createdAt)}), before "${point.step}"`));
   lines.push(row('Report generated', formatTime(report.generatedAt)));

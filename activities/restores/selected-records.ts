@@ -16,7 +16,7 @@ import { alreadyApplied, currentFence } from '../fence.js';
 import { heartbeatWhile, heartbeater } from '../heartbeat.js';
 import type { IncidentRef, SelectionRef, StageInput, StagedRecords, StagedRef } from '../inputs.js';
 import { type AppliedCounts, applyStagedOn, compareWithStaged, diffStaged, snapshotRows } from '../postgres/apply.js';
-import { withClient, withDatabase } from '../postgres/connection.js';
+import { atLoopbackPort, withClient, withDatabase } from '../postgres/connection.js';
 import { integrityFindingsAt } from '../postgres/inspect.js';
 import { lockFence, readStagingFence, writeStagingFence } from '../postgres/fence.js';
 import { findKeptCopy, restoreTables } from '../postgres/recovery-copy.js';
@@ -84,10 +84,9 @@ export function createRecordRestoreActivities(resolve: Resolver) {
         );
       const url = databaseUrl(input.target, input.testDatabase);
       const plan = await validSelection(input, input.wholeTable);
-      const side = new URL(databaseUrl(input.target));
-      side.hostname = '127.0.0.1';
-      side.port = String(input.sidePort);
-      return heartbeatWhile({ phase: 'staging' }, () => stageSelection(url, side.toString(), plan));
+      return heartbeatWhile({ phase: 'staging' }, () =>
+        stageSelection(url, atLoopbackPort(databaseUrl(input.target), input.sidePort), plan),
+      );
     },
 
     /**

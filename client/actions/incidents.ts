@@ -3,7 +3,7 @@
 import { type Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { InputError } from '../../common/errors.js';
-import { type Moment, checkMoment } from '../../common/moments.js';
+import { IN_PLACE_AT_MOMENT, type Moment, checkMoment } from '../../common/moments.js';
 import { type Level } from '../../common/plans.js';
 import { triage } from '../../workflows/triage.js';
 import { connectClient } from '../follow.js';
@@ -65,7 +65,7 @@ function momentOption(opts: DeclareOptions, physical: boolean): { moment?: Momen
   if (!given.length) return {};
   if (given.length > 1) throw new InputError(`give one moment, not --${given.join(' and --')}`);
   if (!physical) throw new InputError('a moment needs physical backups: add "physical: pgbackrest" to the target in the configuration');
-  if (opts.level !== 'L1' && opts.level !== 'L2') throw new InputError(`--${given[0]} is for an L1 or an L2 so far (--level L1 or L2)`);
+  if (opts.inPlace) throw new InputError(IN_PLACE_AT_MOMENT);
   if (opts.xidCommittedAt && Number.isNaN(Date.parse(opts.xidCommittedAt)))
     throw new InputError(`--xid-committed-at "${opts.xidCommittedAt}" is not a time`);
   const moment: Moment = opts.at

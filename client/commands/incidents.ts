@@ -48,16 +48,16 @@ export function registerIncidentCommands(program: Command): void {
     .option('--good-before <time>', 'L1: ISO time before which the data was good (default: the declaration time)')
     .option(
       '--at <time>',
-      'L1/L2: the rows (L2: the table) as they were at this moment, by a point-in-time restore (pgBackRest) instead of a backup',
+      'the data as it was at this moment, by a point-in-time restore (pgBackRest) instead of a backup: L1 the rows, L2 the table (from a side instance), L3/L4 the whole cluster (into a new data directory)',
     )
-    .option('--before-restore-point <name>', 'L1/L2: the rows or table as they were at a restore point (pg_create_restore_point)')
-    .option('--before-xid <xid>', 'L1/L2: the rows or table as they were just before a transaction (`lifeboat pitr find` lists them)')
+    .option('--before-restore-point <name>', 'the data as it was at a restore point (pg_create_restore_point), as --at')
+    .option('--before-xid <xid>', 'the data as it was just before a transaction (`lifeboat pitr find` lists them), as --at')
     .option(
       '--xid-committed-at <time>',
       "with --before-xid: the transaction's commit time (pitr find shows it), to pick the backup before it",
     )
     .option('--override-record-limit', 'L1: allow more than 10 records, behind an extra approval')
-    .option('--in-place', 'L3/L4: restore into the production database itself (after a safety snapshot and an approval)')
+    .option('--in-place', 'L3/L4: restore into the production database itself (after a safety snapshot and an approval; not with a moment)')
     .option('--freeze-writes', "run the target's freezeWrites hook first, and its unfreezeWrites hook at the end")
     .option('--declared-at <time>', 'when the incident was declared, if before now (ISO)')
     .addOption(asOption())
