@@ -7,7 +7,9 @@ import type { Client } from '@temporalio/client';
 export class HistoryChanges {
   private readonly watching = new Set<string>();
   private readonly closedIds = new Set<string>();
-  private readonly abort = new AbortController();
+  /** One per poll in flight (a signal shared by every poll would gather a listener per poll). */
+  private readonly inFlight = new Set<AbortController>();
+  private stopped = false;
   private changed = false;
   private wake?: () => void;
 
@@ -43,7 +45,8 @@ export class HistoryChanges {
 
   /** Ends every poll in flight. */
   stop(): void {
-    this.abort.abort();
+    this.stopped = true;
+    for (const poll of this.inFlight) poll.abort();
   }
 
   private fire(): void {
@@ -53,10 +56,11 @@ export class HistoryChanges {
 
   private async follow(workflowId: string): Promise<void> {
     let nextPageToken: Uint8Array | undefined;
-    const { signal } = this.abort;
-    while (!signal.aborted) {
+    while (!this.stopped) {
+      const poll = new AbortController();
+      this.inFlight.add(poll);
       try {
-        const { history, nextPageToken: token } = await this.client.withAbortSignal(signal, () =>
+        const { history, nextPageToken: token } = await this.client.withAbortSignal(poll.signal, () =>
           this.client.workflowService.getWorkflowExecutionHistory({
             namespace: this.client.options.namespace,
             execution: { workflowId },
@@ -74,9 +78,11 @@ export class HistoryChanges {
         }
         nextPageToken = token;
       } catch {
-        if (signal.aborted) return;
+        if (this.stopped) return;
         await new Promise((ok) => setTimeout(ok, this.retryMs));
         this.fire();
+      } finally {
+        this.inFlight.delete(poll);
       }
     }
   }
