@@ -247,13 +247,20 @@ export async function stageSelection(
     });
 
     onProgress('indexing the staged rows');
+    // Every staged table's key (it makes the comparisons with production cheap; a whole table is
+    // joined by hash anyway) and statistics, in one statement: one round trip, not two per table.
+    await target.query(
+      tree
+        .flatMap(({ shape }, i) => [
+          ...(plan.wholeTable ? [] : [`ALTER TABLE ${staged(i)} ADD PRIMARY KEY (${shape.keyColumns.map(quote).join(', ')})`]),
+          `ANALYZE ${staged(i)}`,
+        ])
+        .join(';\n'),
+    );
     const out: StagedTable[] = [];
     for (const [i, { shape }] of tree.entries()) {
       const table = staged(i);
       const cols = shape.keyColumns;
-      // A key makes the comparisons with production cheap; a whole table is joined by hash anyway.
-      if (!plan.wholeTable) await target.query(`ALTER TABLE ${table} ADD PRIMARY KEY (${cols.map(quote).join(', ')})`);
-      await target.query(`ANALYZE ${table}`);
       const { rows: count } = await target.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`);
       // A keyless table (whole-table restores only) has no keys to list.
       const { rows: listed } = cols.length
