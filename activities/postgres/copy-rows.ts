@@ -31,11 +31,20 @@ export function copyRows(fromUrl: string, select: string, toUrl: string, into: s
   return between(fromUrl, ['-c', `COPY (${select}) TO STDOUT`], toUrl, ['-c', `COPY ${into} FROM STDIN`], encoding, (out) => out);
 }
 
-/** Copies every table of `tables` through one psql at each end (see the header); nothing when the list is empty. */
-export async function copyTables(fromUrl: string, tables: readonly TableCopy[], toUrl: string, encoding: string): Promise<void> {
+/**
+ * Copies every table of `tables` through one psql at each end (see the header); nothing when the
+ * list is empty. `onTable` hears of each table as its rows begin.
+ */
+export async function copyTables<T extends TableCopy>(
+  fromUrl: string,
+  tables: readonly T[],
+  toUrl: string,
+  encoding: string,
+  onTable: (table: T) => void = () => undefined,
+): Promise<void> {
   if (!tables.length) return;
   const selects = tables.flatMap((t) => ['-c', `COPY (${t.select}) TO STDOUT`]);
-  await between(fromUrl, selects, toUrl, ['-f', '-'], encoding, (out) => Readable.from(copyScript(out, tables)));
+  await between(fromUrl, selects, toUrl, ['-f', '-'], encoding, (out) => Readable.from(copyScript(out, tables, onTable)));
 }
 
 async function between(
@@ -68,7 +77,11 @@ async function between(
 const END_OF_DATA = Buffer.from('\\.\n');
 
 /** The psql script loading `tables` from `out`, their COPY TO STDOUT outputs one after another. */
-async function* copyScript(out: AsyncIterable<Buffer>, tables: readonly TableCopy[]): AsyncGenerator<Buffer> {
+async function* copyScript<T extends TableCopy>(
+  out: AsyncIterable<Buffer>,
+  tables: readonly T[],
+  onTable: (table: T) => void,
+): AsyncGenerator<Buffer> {
   let table = -1;
   let left = 0;
   // Ends the current table's block and begins the next, past tables with no rows.
@@ -77,6 +90,7 @@ async function* copyScript(out: AsyncIterable<Buffer>, tables: readonly TableCop
       if (table >= 0) yield END_OF_DATA;
       table++;
       if (table < tables.length) {
+        onTable(tables[table]!);
         yield Buffer.from(`COPY ${tables[table]!.into} FROM STDIN;\n`);
         left = tables[table]!.rows;
       }

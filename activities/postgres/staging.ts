@@ -188,7 +188,7 @@ export async function stageSelection(
       if (!plan.wholeTable) await copy.query(`DROP SCHEMA IF EXISTS ${work} CASCADE; CREATE SCHEMA ${work}`);
       try {
         const chosen = (i: number) => `${work}.${quote(`n${i}`)}`;
-        const copies: Array<Omit<TableCopy, 'rows'> & { from: string }> = [];
+        const copies: Array<Omit<TableCopy, 'rows'> & { from: string; table: string }> = [];
         for (const [i, { shape, parents }] of tree.entries()) {
           if (!present[i]) continue; // the backup predates this table: nothing of it to bring back
           const list = columns[i]!.map(quote).join(', ');
@@ -227,18 +227,18 @@ export async function stageSelection(
           if (plan.wholeTable) {
             onProgress(`copying ${shape.table}`);
             await copyRows(copyUrl, source, url, `${staged(i)} (${list})`, encoding);
-          } else copies.push({ select: source, into: `${staged(i)} (${list})`, from: chosen(i) });
+          } else copies.push({ select: source, into: `${staged(i)} (${list})`, from: chosen(i), table: shape.table });
         }
         if (copies.length) {
-          onProgress('copying the chosen rows');
           const { rows } = await copy.query<Record<string, string>>(
             `SELECT ${copies.map((c, k) => `(SELECT count(*) FROM ${c.from}) AS ${quote(`n${k}`)}`).join(', ')}`,
           );
           await copyTables(
             copyUrl,
-            copies.map(({ select, into }, k) => ({ select, into, rows: Number(rows[0]![`n${k}`]) })),
+            copies.map((c, k) => ({ ...c, rows: Number(rows[0]![`n${k}`]) })),
             url,
             encoding,
+            (c) => onProgress(`copying ${c.table}`),
           );
         }
       } finally {
