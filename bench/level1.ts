@@ -56,8 +56,6 @@ const USAGE =
   'usage: npm run bench:level1 -- [--leads N] [--runs R] [--baseline B]   (N: positive integer, default 100000; R: 1 to 10, default 3; B: leads of a first, smaller run to compare with, default 0: none)';
 /** Leads deleted before each OURS run: the most an L1 takes (L1_RECORD_LIMIT). */
 const DELETED_PER_RUN = 10;
-/** How often the driver looks for a waiting gate or task: half of it, on average, is added to OURS per wait. */
-const POLL_MS = 50;
 /** An incident still running after this long is stuck: the benchmark fails rather than wait for ever. */
 const INCIDENT_TIMEOUT_MS = 30 * 60_000;
 
@@ -162,7 +160,7 @@ async function oursRun(client: Client, config: LifeboatConfig, url: string, roun
   let result: RunResult;
   try {
     await declare(client, config, input);
-    result = await driveIncident(client, input.incidentId, L1_ANSWERS, { pollMs: POLL_MS, timeoutMs: INCIDENT_TIMEOUT_MS });
+    result = await driveIncident(client, input.incidentId, L1_ANSWERS, { timeoutMs: INCIDENT_TIMEOUT_MS });
   } finally {
     await watcher.stop();
   }

@@ -5,7 +5,7 @@
 // - Only what history holds is trusted: each accepted update's own input, the run's id, and the
 //   moment of acceptance (so an answer valid then verifies today, long after it expired).
 // - The keys checked against are the run's recorded policy: the worker's `runPolicy` result when
-//   the run recorded one, else the policy in the run's input (older runs); only a run that
+//   the run recorded one (an activity's, or a local activity's marker in newer runs), else the policy in the run's input (older runs); only a run that
 //   recorded neither is checked against the auditor's configuration, and its rows say so.
 // - An answer without a proof is "unproven", never skipped: the audit passes only when every
 //   decision verifies.
@@ -48,13 +48,28 @@ function proofPolicyIn(value: unknown): ProofPolicy | undefined {
   return undefined;
 }
 
-/** The policy the run recorded: the worker's runPolicy activity result, else its input's. */
-function recordedPolicy(events: Event[]): { policy?: ProofPolicy; source: PolicySource } {
+/** The marker a local activity's result is recorded in (the SDK core's name for it). */
+const LOCAL_ACTIVITY_MARKER = 'core_local_activity';
+
+/** What the run's `runPolicy` returned: as an activity (scheduled, then completed), or as a local activity (a marker). */
+function policyResult(events: Event[]): unknown {
   const policyTasks = new Set(
     events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'runPolicy').map((e) => String(e.eventId)),
   );
-  const result = events.find((e) => policyTasks.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId)));
-  const fromWorker = proofPolicyIn(first(result?.activityTaskCompletedEventAttributes?.result));
+  const completed = events.find((e) => policyTasks.has(String(e.activityTaskCompletedEventAttributes?.scheduledEventId)));
+  if (completed) return first(completed.activityTaskCompletedEventAttributes?.result);
+  for (const e of events) {
+    const marker = e.markerRecordedEventAttributes;
+    if (marker?.markerName !== LOCAL_ACTIVITY_MARKER) continue;
+    const data = first(marker.details?.data) as { activity_type?: string; activityType?: string } | undefined;
+    if ((data?.activity_type ?? data?.activityType) === 'runPolicy') return first(marker.details?.result);
+  }
+  return undefined;
+}
+
+/** The policy the run recorded: the worker's runPolicy result, else its input's. */
+function recordedPolicy(events: Event[]): { policy?: ProofPolicy; source: PolicySource } {
+  const fromWorker = proofPolicyIn(policyResult(events));
   if (fromWorker) return { policy: fromWorker, source: 'recorded' };
   const fromInput = proofPolicyIn(first(events[0]?.workflowExecutionStartedEventAttributes?.input));
   return fromInput ? { policy: fromInput, source: 'input' } : { source: 'this configuration' };

@@ -1,10 +1,12 @@
 // Answers an incident's tasks and gates from a script, as the people would: for tests,
 // benchmarks and automated rehearsals that run a plan end to end with nobody at the keyboard.
 // A scripted person whose key file is given signs each answer as the CLI does (client/sign.ts).
+// The driver looks as soon as the incident's or its plan's history grows (client/history-changes.ts),
+// so a gate is answered as it opens, and it no longer asks a plan that has closed.
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { type RunResult } from '../common/plans.js';
-import { approveUpdate, completeUpdate, rejectUpdate } from '../workflows/messages.js';
-import { runAndPlanStatus } from './follow.js';
+import { approveUpdate, completeUpdate, rejectUpdate, statusQuery } from '../workflows/messages.js';
+import { HistoryChanges } from './history-changes.js';
 import { runResultOf } from './run-result.js';
 import { answerTo, keyFileFor } from './sign.js';
 
@@ -16,7 +18,7 @@ export type Answer =
   | { act: (handle: WorkflowHandle) => Promise<void> };
 
 export interface DriveOptions {
-  /** How often to look for something waiting. */
+  /** How long to wait at most before looking again when nothing seems to change (the driver looks at once when something does). */
   pollMs?: number;
   /** An incident still running after this long is stuck: fail rather than wait for ever. */
   timeoutMs?: number;
@@ -35,7 +37,7 @@ export async function driveIncident(
   answers: Record<string, Answer>,
   options: DriveOptions = {},
 ): Promise<RunResult> {
-  const { pollMs = 200, timeoutMs = 30 * 60_000, keys = {} } = options;
+  const { pollMs = 1000, timeoutMs = 30 * 60_000, keys = {} } = options;
   const signed = (workflowId: string, item: string, decision: 'approve' | 'reject' | 'complete', by: string, text?: string) =>
     answerTo(client.workflow, workflowId, { item, decision, by, text }, keyFileFor(by, keys[by]));
   const incident = client.workflow.getHandle(incidentId);
@@ -46,35 +48,53 @@ export async function driveIncident(
     (error: unknown) => (outcome = { error }),
   );
   const deadline = Date.now() + timeoutMs;
-  while (!outcome) {
-    if (Date.now() > deadline) throw new Error(`incident ${incidentId} did not end within ${timeoutMs / 60_000} min`);
-    // Before its first workflow task an incident cannot answer queries yet: look again next round.
-    const { run: status, plan } = await runAndPlanStatus(client, incident);
-    for (const run of [plan, status]) {
-      for (const item of run?.waiting ?? []) {
-        const key = `${run!.workflowId}/${item.name}`;
-        if (answered.has(key)) continue;
-        const answer = answers[item.name];
-        if (!answer) throw new Error(`incident ${incidentId} waits for ${item.kind} "${item.name}", which this script does not answer`);
-        answered.add(key);
-        const workflowId = run!.workflowId;
-        if ('complete' in answer) {
-          const { by, note } = answer.complete;
-          const { handle, proof } = await signed(workflowId, item.name, 'complete', by, note);
-          await handle.executeUpdate(completeUpdate, { args: [{ task: item.name, ...answer.complete, proof }] });
-        } else if ('reject' in answer) {
-          const { by, reason } = answer.reject;
-          const { handle, proof } = await signed(workflowId, item.name, 'reject', by, reason);
-          await handle.executeUpdate(rejectUpdate, { args: [{ gate: item.name, ...answer.reject, proof }] });
-        } else if ('act' in answer) await answer.act(client.workflow.getHandle(workflowId));
-        else
-          for (const by of answer.approve) {
-            const { handle, proof } = await signed(workflowId, item.name, 'approve', by);
-            await handle.executeUpdate(approveUpdate, { args: [{ gate: item.name, by, proof }] });
-          }
+  const changes = new HistoryChanges(client, pollMs);
+  changes.watch(incidentId);
+  let planId: string | undefined;
+  const statusOf = (id: string | undefined) =>
+    id && !changes.closed(id)
+      ? client.workflow
+          .getHandle(id)
+          .query(statusQuery)
+          .catch(() => undefined)
+      : undefined;
+  try {
+    while (!outcome) {
+      if (Date.now() > deadline) throw new Error(`incident ${incidentId} did not end within ${timeoutMs / 60_000} min`);
+      // Before its first workflow task an incident cannot answer queries yet: look again next round.
+      // Its plan, once known, is asked at the same time; a plan that has closed waits for nothing.
+      const [status, known] = await Promise.all([incident.query(statusQuery).catch(() => undefined), statusOf(planId)]);
+      const plan = known ?? (status?.childWorkflowId !== planId ? await statusOf(status?.childWorkflowId) : undefined);
+      planId = status?.childWorkflowId ?? planId;
+      if (planId) changes.watch(planId);
+      for (const run of [plan, status]) {
+        for (const item of run?.waiting ?? []) {
+          const key = `${run!.workflowId}/${item.name}`;
+          if (answered.has(key)) continue;
+          const answer = answers[item.name];
+          if (!answer) throw new Error(`incident ${incidentId} waits for ${item.kind} "${item.name}", which this script does not answer`);
+          answered.add(key);
+          const workflowId = run!.workflowId;
+          if ('complete' in answer) {
+            const { by, note } = answer.complete;
+            const { handle, proof } = await signed(workflowId, item.name, 'complete', by, note);
+            await handle.executeUpdate(completeUpdate, { args: [{ task: item.name, ...answer.complete, proof }] });
+          } else if ('reject' in answer) {
+            const { by, reason } = answer.reject;
+            const { handle, proof } = await signed(workflowId, item.name, 'reject', by, reason);
+            await handle.executeUpdate(rejectUpdate, { args: [{ gate: item.name, ...answer.reject, proof }] });
+          } else if ('act' in answer) await answer.act(client.workflow.getHandle(workflowId));
+          else
+            for (const by of answer.approve) {
+              const { handle, proof } = await signed(workflowId, item.name, 'approve', by);
+              await handle.executeUpdate(approveUpdate, { args: [{ gate: item.name, by, proof }] });
+            }
+        }
       }
+      await Promise.race([done, changes.next(pollMs)]);
     }
-    await Promise.race([done, new Promise((ok) => setTimeout(ok, pollMs))]);
+  } finally {
+    changes.stop();
   }
   if ('error' in outcome) throw outcome.error;
   return outcome.result;

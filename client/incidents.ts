@@ -121,8 +121,12 @@ async function checkSelection(client: Client, config: LifeboatConfig, target: st
       workflowExecutionTimeout: '2m',
     });
   } catch (err) {
-    const cause = err instanceof WorkflowFailedError ? err.cause?.cause : undefined;
-    if (cause instanceof ApplicationFailure && (cause.type === FailureType.input || cause.type === FailureType.config)) {
+    // The activity's refusal, however Temporal wrapped it (a local activity's and a remote one's differ).
+    let cause: unknown = err instanceof WorkflowFailedError ? err.cause : undefined;
+    const refusal = (e: unknown): e is ApplicationFailure =>
+      e instanceof ApplicationFailure && (e.type === FailureType.input || e.type === FailureType.config);
+    while (cause instanceof Error && !refusal(cause)) cause = cause.cause;
+    if (refusal(cause)) {
       throw new InputError(`${cause.message} — nothing was declared`);
     }
     throw err;

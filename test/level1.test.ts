@@ -174,6 +174,13 @@ describe('L1 record-level restore', () => {
     const report = await readReport(openStore('main', config.stores.main!, testEnv(db)), id);
     expect(report?.result.outcome).toBe('recovered');
     expect([...result.reportKeys!].sort()).toEqual([`reports/${id}/report.json`, `reports/${id}/report.md`, `reports/${id}/timeline.svg`]);
+
+    // Only what may run long goes through the task queue: the compare, snapshot, verification and
+    // clean-up, and the incident's policy and report, ran as local activities (markers in history).
+    const scheduled = async (h: WorkflowHandle) =>
+      ((await h.fetchHistory()).events ?? []).flatMap((e) => e.activityTaskScheduledEventAttributes?.activityType?.name ?? []);
+    expect(await scheduled(plan)).toEqual(['chooseBackup', 'stageRecords', 'applyRecords']);
+    expect(await scheduled(handle)).toEqual([]);
   });
 
   it('changes nothing when the approver rejects, and keeps the safety snapshot', async () => {

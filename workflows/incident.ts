@@ -11,23 +11,33 @@ import { level1Workflow } from './level1.js';
 import { level2Workflow } from './level2.js';
 import { level3Workflow } from './level3.js';
 import { level4Workflow } from './level4.js';
-import { quick } from './proxies.js';
+import { quick, quickLocal } from './proxies.js';
 import { formatDuration } from '../common/time.js';
 import { rpoSummary, rtoSummary } from '../common/rto.js';
 import { outcomeOf, planResultOf } from './engine/outcome.js';
-import { Runbook } from './engine/runbook.js';
+import { Runbook, askEndPatchEarly } from './engine/runbook.js';
 import { triage } from './triage.js';
 
 const plans = { L1: level1Workflow, L2: level2Workflow, L3: level3Workflow, L4: level4Workflow } as const;
 
+/**
+ * The policy read and the report written as local activities, with no task-queue round trip each;
+ * runs begun before keep the remote ones they recorded.
+ */
+const QUICK_STEPS_LOCAL = 'incident-quick-steps-local';
+
 /** The worker's policy; runs started before the worker owned it keep the one their client sent. */
-async function policyOf(input: IncidentInput): Promise<RunPolicy> {
-  if (patched('worker-owns-policy')) return quick.runPolicy();
+async function policyOf(input: IncidentInput, q: typeof quick): Promise<RunPolicy> {
+  if (patched('worker-owns-policy')) return q.runPolicy();
   return { rtoMs: input.rtoMs!, approvals: input.approvals! };
 }
 
 export async function incidentWorkflow(input: IncidentInput): Promise<RunResult> {
-  const policy = await policyOf(input);
+  // Every patch is asked before the run's first local activity (README: patches at the start).
+  const local = patched(QUICK_STEPS_LOCAL);
+  if (local) askEndPatchEarly();
+  const q = local ? quickLocal : quick;
+  const policy = await policyOf(input, q);
   const assessed = input.level ? { level: input.level, why: 'given at declaration' } : triage(input.triage ?? {});
   const context: RunContext = {
     incidentId: input.incidentId,
@@ -90,9 +100,7 @@ export async function incidentWorkflow(input: IncidentInput): Promise<RunResult>
   }
   const rto = await run.finish(result.outcome, { backupUsed: result.backupUsed });
   const final: RunResult = { ...result, rto, timeline: [...run.timeline, ...result.timeline] };
-  final.reportKeys = await quick
-    .writeIncidentReport({ context, result: final, workflowId: workflowInfo().workflowId })
-    .catch(() => undefined);
+  final.reportKeys = await q.writeIncidentReport({ context, result: final, workflowId: workflowInfo().workflowId }).catch(() => undefined);
   const rpo = rpoSummary(rto, result.outcome);
   await run.notify(
     result.outcome === 'recovered' ? 'info' : 'critical',

@@ -1,12 +1,18 @@
 // L1 — minor data issue (fewer than 10 records), RTO 1 h. The DR document's plan:
 // identify affected records → restore from the most recent backup → verify fix → document.
 import { L1_RECORD_LIMIT, tooManyRecords, type PlanInput, type PlanOptions, type RunResult } from '../common/plans.js';
-import { quick, heavy } from './proxies.js';
+import { quick, heavy, quickLocal } from './proxies.js';
 import { formatDuration } from '../common/time.js';
 import { outcomeOf } from './engine/outcome.js';
 import { type PlanFacts, type Runbook, planRunbook } from './engine/runbook.js';
 import { chooseBackup, fenceNote, removeSideInstance, restoreSideInstance } from './restore-steps.js';
 import type { StagedTable } from '../activities/postgres/staging.js';
+
+/**
+ * Up to this many staged rows the compare, snapshot and check take seconds: they run as local
+ * activities (when the plan's start said so); more rows go through the task queue as before.
+ */
+const LOCAL_STEP_ROWS = 10_000;
 
 export async function level1Workflow({ context, options }: PlanInput): Promise<RunResult> {
   const run = planRunbook(context, options);
@@ -58,33 +64,38 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
         staging,
       );
     }
+    const local = run.localQuickSteps && stage.reduce((n, t) => n + t.rows, 0) <= LOCAL_STEP_ROWS;
+    const q = local ? quickLocal : quick;
     const primary = stage[0]!;
     if (primary.rows > L1_RECORD_LIMIT) {
       if (!selection.overrideRecordLimit) throw tooMany(primary.rows, primary.table);
       await run.gate('record-limit-override', {
         title: `Allow an L1 restore of ${primary.rows} records (more than ${L1_RECORD_LIMIT})`,
-        database: await quick.describeTarget(run.where),
+        database: await q.describeTarget(run.where),
         tables: stage.map((t) => t.table),
         changes: [`${primary.rows} ${primary.table} rows: the DR document treats this as an L2`],
       });
     }
+    // Run locally, the description the approval request shows is read while the comparison runs.
+    const described = local ? q.describeTarget(run.where) : undefined;
+    void described?.catch(() => undefined); // awaited at the gate: a failure before then is reported there
     const diff = await run.step(
       'identify: compare the backup with production',
-      () => quick.diffRecords({ incidentId, ...run.where, staged: stage }),
+      () => q.diffRecords({ incidentId, ...run.where, staged: stage }),
       (d) => d.map((t) => `${t.table}: ${t.missingCount} missing, ${t.changedCount} changed`).join('; '),
     );
     const snapshotStep = 'identify: snapshot the rows that will be overwritten';
     // A drill's test database is disposable: its rows do not belong in the store.
     let snapshot: string | undefined;
     if (context.testDatabase) run.skip(snapshotStep, 'drill: the test database is disposable');
-    else snapshot = await run.step(snapshotStep, () => quick.snapshotRecords({ incidentId, ...run.where, staged: stage }));
+    else snapshot = await run.step(snapshotStep, () => q.snapshotRecords({ incidentId, ...run.where, staged: stage }));
 
     // 2. Restore from the most recent backup, once approved.
     const now = Date.now();
     const applyStep = 'restore: apply the staged rows in one transaction';
     await run.gate('apply-restore', {
       title: `Restore ${diff.reduce((n, t) => n + t.missingCount + t.changedCount, 0)} rows of ${target} from backup ${backup.id}`,
-      database: await quick.describeTarget(run.where),
+      database: await (described ?? q.describeTarget(run.where)),
       tables: diff.map((t) => t.table),
       changes: diff
         .map(
@@ -115,7 +126,7 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
     // 3. Verify the fix.
     await run.step(
       'verify: the rows equal the backup and integrity checks pass',
-      () => quick.checkRecords({ incidentId, ...run.where, staged: stage }),
+      () => q.checkRecords({ incidentId, ...run.where, staged: stage }),
       () => 'all restored rows match; no integrity findings',
     );
 
@@ -130,7 +141,10 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
   } catch (err) {
     return { ...outcomeOf(err, run.committed), timeline: run.timeline, backupUsed };
   } finally {
-    if (staged) await run.cleanup('clean up the staging area', () => quick.dropStaging({ incidentId, ...run.where }));
+    if (staged)
+      await run.cleanup('clean up the staging area', () =>
+        (run.localQuickSteps ? quickLocal : quick).dropStaging({ incidentId, ...run.where }),
+      );
     if (side) await removeSideInstance(run);
   }
 }

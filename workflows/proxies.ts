@@ -12,6 +12,17 @@ export const quick = proxyActivities<Activities>({
 });
 
 /**
+ * `quick`'s reads and small idempotent writes as local activities, for steps that end in seconds
+ * (no heartbeats: anything that may run long stays on `quick` or `heavy`). The worker running the
+ * workflow task runs them and records their results as markers, with no task-queue round trip: on
+ * a loaded server each remote activity costs a round trip of its own, more than these steps take.
+ */
+export const quickLocal = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '2m',
+  retry: { maximumAttempts: 3, initialInterval: '2s', nonRetryableErrorTypes },
+});
+
+/**
  * Dumps, restores, staging and applies: as long as the database needs; heartbeats tell a dead worker
  * apart. The retries span three minutes, so a restarted database or a store down for a minute
  * costs a retry, not the backup or the recovery; fences make a retried destructive step safe.

@@ -5,7 +5,8 @@
 //   planStaging     the selection checked against production: table, key tuples or filter, and
 //                   the tables referencing it (selectionTree), several levels deep
 //   stageSelection  the chosen rows (and their children's) selected in the copy, streamed into
-//                   tables of the staging schema with COPY TO STDOUT | COPY FROM STDIN
+//                   tables of the staging schema with COPY TO STDOUT | COPY FROM STDIN (copy-rows.ts):
+//                   a whole table on its own, chosen rows of every table through one pair of psqls
 //   dropStaging     the cleanup
 //
 // Guarantees:
@@ -16,14 +17,13 @@
 //   every built-in type comes back as the backup holds it.
 // - Rows are chosen through the table as production names it: a partitioned table's rows come from
 //   every partition, a child's through every foreign key reaching a chosen row.
-import { pipeline } from 'node:stream/promises';
 import type pg from 'pg';
 import { InputError } from '../../common/errors.js';
-import { escapeIdentifier, libpqEnv, pgTool, withClient } from './connection.js';
+import { escapeIdentifier, withClient } from './connection.js';
+import { type TableCopy, copyRows, copyTables } from './copy-rows.js';
 import type { TableName } from './recovery-copy.js';
 import { type Condition, checkConditions, checkFilterValues, conditionSql, keyTuplesOf } from './selection.js';
 import { type TableNode, type TableShape, dataTables, describeTable, selectionTree } from './tables.js';
-import { startTool } from './tool.js';
 
 const quote = escapeIdentifier;
 
@@ -127,31 +127,6 @@ export interface StagedTable {
   keyColumns?: string[];
 }
 
-/** The settings both ends of a copy share, so values print and parse the same. */
-const SESSION = '-c datestyle=ISO -c intervalstyle=postgres -c extra_float_digits=3 -c timezone=UTC';
-
-/** Streams `COPY (<select>) TO STDOUT` on `fromUrl` into `COPY <into> FROM STDIN` on `toUrl`, through two psqls. */
-async function copyBetween(fromUrl: string, select: string, toUrl: string, into: string, encoding: string): Promise<void> {
-  const env = (url: string) => {
-    const e = libpqEnv(url);
-    return { ...e, PGOPTIONS: `${e.PGOPTIONS ?? ''} ${SESSION}`, PGCLIENTENCODING: encoding, PGAPPNAME: 'lifeboat' };
-  };
-  const args = (sql: string) => ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '--no-password', '-c', sql];
-  const out = startTool(pgTool('psql'), args(`COPY (${select}) TO STDOUT`), { env: env(fromUrl), stdout: 'pipe', stopSignal: 'SIGINT' });
-  const into_ = startTool(pgTool('psql'), args(`COPY ${into} FROM STDIN`), { env: env(toUrl), stdin: 'pipe', stopSignal: 'SIGINT' });
-  try {
-    await pipeline(out.stdout!, into_.stdin!);
-    await Promise.all([out.done, into_.done]);
-  } catch (err) {
-    out.stop();
-    into_.stop();
-    // The tools' own messages say more than a broken pipe.
-    await out.done;
-    await into_.done;
-    throw err;
-  }
-}
-
 /** Staging table names: the table's own name where it fits and is free, else t<n>. */
 function stagingNames(tree: TableNode[]): string[] {
   const used = new Set(['lifeboat_fence']);
@@ -213,6 +188,7 @@ export async function stageSelection(
       if (!plan.wholeTable) await copy.query(`DROP SCHEMA IF EXISTS ${work} CASCADE; CREATE SCHEMA ${work}`);
       try {
         const chosen = (i: number) => `${work}.${quote(`n${i}`)}`;
+        const copies: Array<Omit<TableCopy, 'rows'> & { from: string; table: string }> = [];
         for (const [i, { shape, parents }] of tree.entries()) {
           if (!present[i]) continue; // the backup predates this table: nothing of it to bring back
           const list = columns[i]!.map(quote).join(', ');
@@ -248,8 +224,22 @@ export async function stageSelection(
             }
             source = `SELECT ${list} FROM ${chosen(i)}`;
           }
-          onProgress(`copying ${shape.table}`);
-          await copyBetween(copyUrl, source, url, `${staged(i)} (${list})`, encoding);
+          if (plan.wholeTable) {
+            onProgress(`copying ${shape.table}`);
+            await copyRows(copyUrl, source, url, `${staged(i)} (${list})`, encoding);
+          } else copies.push({ select: source, into: `${staged(i)} (${list})`, from: chosen(i), table: shape.table });
+        }
+        if (copies.length) {
+          const { rows } = await copy.query<Record<string, string>>(
+            `SELECT ${copies.map((c, k) => `(SELECT count(*) FROM ${c.from}) AS ${quote(`n${k}`)}`).join(', ')}`,
+          );
+          await copyTables(
+            copyUrl,
+            copies.map((c, k) => ({ ...c, rows: Number(rows[0]![`n${k}`]) })),
+            url,
+            encoding,
+            (c) => onProgress(`copying ${c.table}`),
+          );
         }
       } finally {
         if (!plan.wholeTable) await copy.query(`DROP SCHEMA IF EXISTS ${work} CASCADE`).catch(() => undefined);
@@ -257,13 +247,20 @@ export async function stageSelection(
     });
 
     onProgress('indexing the staged rows');
+    // Every staged table's key (it makes the comparisons with production cheap; a whole table is
+    // joined by hash anyway) and statistics, in one statement: one round trip, not two per table.
+    await target.query(
+      tree
+        .flatMap(({ shape }, i) => [
+          ...(plan.wholeTable ? [] : [`ALTER TABLE ${staged(i)} ADD PRIMARY KEY (${shape.keyColumns.map(quote).join(', ')})`]),
+          `ANALYZE ${staged(i)}`,
+        ])
+        .join(';\n'),
+    );
     const out: StagedTable[] = [];
     for (const [i, { shape }] of tree.entries()) {
       const table = staged(i);
       const cols = shape.keyColumns;
-      // A key makes the comparisons with production cheap; a whole table is joined by hash anyway.
-      if (!plan.wholeTable) await target.query(`ALTER TABLE ${table} ADD PRIMARY KEY (${cols.map(quote).join(', ')})`);
-      await target.query(`ANALYZE ${table}`);
       const { rows: count } = await target.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`);
       // A keyless table (whole-table restores only) has no keys to list.
       const { rows: listed } = cols.length

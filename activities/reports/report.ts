@@ -188,8 +188,10 @@ export function renderMarkdown(report: RunReport, svgFileName: string = TIMELINE
 /** Writes reports/<id>/report.json, report.md, timeline.svg; returns the keys. Idempotent (overwrites). */
 export async function writeReport(store: BackupStore, report: RunReport): Promise<string[]> {
   const keys = reportKeys(report.id);
-  await store.putText(keys.svg, renderTimelineSvg(report));
-  await store.putText(keys.markdown, renderMarkdown(report, TIMELINE_FILE));
+  await Promise.all([
+    store.putText(keys.svg, renderTimelineSvg(report)),
+    store.putText(keys.markdown, renderMarkdown(report, TIMELINE_FILE)),
+  ]);
   // The record goes last: a report that lists has its Markdown and picture beside it.
   await store.putText(keys.json, `${JSON.stringify({ format: FORMAT, ...report }, null, 2)}\n`);
   return [keys.json, keys.markdown, keys.svg];

@@ -98,8 +98,14 @@ export function createRecordRestoreActivities(resolve: Resolver) {
      */
     async stageRecords(input: StageInput): Promise<StagedTable[]> {
       const url = databaseUrl(input.target, input.testDatabase);
-      const plan = await validSelection(input, input.wholeTable);
-      const manifest = await manifestOf(resolve, input.target, input.backupId);
+      // The selection checked while the manifest is read; a refusal of the selection is the one reported.
+      const [checked, read] = await Promise.allSettled([
+        validSelection(input, input.wholeTable),
+        manifestOf(resolve, input.target, input.backupId),
+      ]);
+      if (checked.status === 'rejected') throw checked.reason;
+      if (read.status === 'rejected') throw read.reason;
+      const [plan, manifest] = [checked.value, read.value];
       const signal = Context.current().cancellationSignal;
       const server = scratchServerUrl(input.target);
       // The verification's restore of this backup, when kept: no download, no restore.

@@ -58,6 +58,21 @@ export interface PlanFacts {
 const FAILURE_VISIBLE = 'failure-visible';
 
 /**
+ * Asks this run's end patch now: a run that starts with a local activity (the incident's policy)
+ * asks it before that, as every patch must be (README), rather than when its Runbook is built.
+ * The answer is kept: the Runbook's own ask returns the same.
+ */
+export function askEndPatchEarly(): void {
+  patched(FAILURE_VISIBLE);
+}
+
+/**
+ * An L1 plan's short steps (compare, snapshot, describe, verify, clean up) run as local
+ * activities from this version on; runs begun before keep the remote ones they recorded.
+ */
+const L1_QUICK_STEPS_LOCAL = 'l1-quick-steps-local';
+
+/**
  * The runbook of a level's plan. A plan runs only as the child of an incident or a drill, which read
  * the worker's policy and hand it down: a plan started directly by a client would otherwise bring
  * its own approvers and keys, so it is refused before it does anything.
@@ -79,6 +94,7 @@ export function planRunbook(context: RunContext, options: PlanOptions = {}): Run
     checksDroppedDatabase: !context.testDatabase && patched('no-snapshot-of-a-dropped-database'),
     // A drill's test database is disposable, and not where the target's WAL is archived.
     restorePoints: options.physical === true && !context.testDatabase && patched('restore-point-before-destructive'),
+    localQuickSteps: context.level === 'L1' && patched(L1_QUICK_STEPS_LOCAL),
   });
 }
 
@@ -106,12 +122,15 @@ export class Runbook {
   readonly checksDroppedDatabase: boolean;
   /** A physical target: each destructive step is preceded by a restore point (asked at the plan's start; see planRunbook). */
   readonly makesRestorePoints: boolean;
+  /** The plan's short steps run as local activities (asked at the plan's start; see planRunbook). */
+  readonly localQuickSteps: boolean;
 
   constructor(
     readonly context: RunContext,
-    options: { clock: boolean; heavyChoice?: boolean; checksDroppedDatabase?: boolean; restorePoints?: boolean },
+    options: { clock: boolean; heavyChoice?: boolean; checksDroppedDatabase?: boolean; restorePoints?: boolean; localQuickSteps?: boolean },
   ) {
     this.heavyChoice = options.heavyChoice ?? false;
+    this.localQuickSteps = options.localQuickSteps ?? false;
     this.checksDroppedDatabase = options.checksDroppedDatabase ?? false;
     this.makesRestorePoints = options.restorePoints ?? false;
     this.announcer = new Announcer(context, this.steps);
