@@ -13,7 +13,8 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { HookResult } from '../activities/hooks/hooks.js';
 import { type Activities, createActivities } from '../activities/index.js';
-import { withClient } from '../activities/postgres/connection.js';
+import { escapeIdentifier, withClient, withDatabase } from '../activities/postgres/connection.js';
+import { findKeptCopy } from '../activities/postgres/recovery-copy.js';
 import { incidentInput } from '../client/incidents.js';
 import { type TemporalServer, startTemporal } from '../client/stack/temporal.js';
 import { FailureType } from '../common/errors.js';
@@ -261,6 +262,33 @@ describe('fences at the worker: a retried destructive step changes production on
     expect((refused as Error).message).toMatch(/started by attempt 1 at .* may have run/);
     expect((refused as Error).message).toContain('Check the deployment of crm');
     expect(runs()).toEqual(['rolled back inc-once', 'rolled back inc-crash']);
+  });
+
+  it("stages from the dump when a newer backup's verification drops the kept recovery copy while it is read", async () => {
+    setup();
+    const admin = inject('pgAdminUrl');
+    const fresh = await backupAndVerify(worker);
+    const kept = await findKeptCopy(admin, 'crm', fresh);
+    expect(kept).toBeDefined();
+    const copyUrl = withDatabase(admin, kept!);
+    // Staging waits on this lock in the copy; the copy is then dropped under it, as keepAsRecoveryCopy drops an older one.
+    const lock = await holdLock(copyUrl, 'LOCK TABLE crm_leads IN ACCESS EXCLUSIVE MODE');
+    const incidentId = uniqueName('inc');
+    const ids = (await sql(db, 'SELECT id::text FROM crm_leads ORDER BY id LIMIT 3 OFFSET 60')).rows.map((r: { id: string }) => r.id);
+    const selection = { table: 'crm_leads', keys: ids, includeChildren: true, goodBefore: new Date().toISOString() };
+    const staging = later(
+      within(attempt(newStep(), 1), activities.stageRecords, { incidentId, target: 'crm', backupId: fresh, selection }),
+    );
+    await expect.poll(() => lockWaiters(copyUrl), { timeout: 60_000 }).toBeGreaterThan(0);
+    await withClient(admin, (c) => c.query(`DROP DATABASE ${escapeIdentifier(kept!)} WITH (FORCE)`));
+    await lock.release();
+    const staged = await staging;
+    // The same rows as production holds (nothing was damaged), read from the dump instead.
+    const children = await sql(db, 'SELECT count(*)::int AS n FROM crm_activities WHERE lead_id = ANY($1::bigint[])', [ids]);
+    expect(staged.find((t) => t.table === 'crm_leads')?.rows).toBe(3);
+    expect(staged.find((t) => t.table === 'crm_activities')?.rows).toBe(children.rows[0].n);
+    expect(await findKeptCopy(admin, 'crm', fresh)).toBeUndefined();
+    await within(attempt(newStep(), 1), activities.dropStaging, { incidentId, target: 'crm' });
   });
 });
 

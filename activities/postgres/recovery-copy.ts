@@ -151,6 +151,18 @@ export async function findKeptCopy(serverUrl: string, target: string, backupId: 
   return withClient(serverUrl, async (c) => (await keptCopies(c)).find((k) => k.target === target && k.backup === backupId)?.database);
 }
 
+/**
+ * Whether an error says the database read from was dropped under the reader (its sessions
+ * terminated by DROP DATABASE … WITH (FORCE), or gone at connect), through pg or psql.
+ */
+export function copyLost(err: unknown): boolean {
+  for (let e = err as { code?: string; message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.code === '57P01' || e.code === '3D000') return true;
+    if (/terminating connection due to administrator command|database "[^"]+" does not exist/.test(e.message ?? '')) return true;
+  }
+  return false;
+}
+
 /** Drops the kept recovery copy of `backupId`, when there is one; returns its name. */
 export async function dropKeptCopy(serverUrl: string, target: string, backupId: string): Promise<string | undefined> {
   const kept = await findKeptCopy(serverUrl, target, backupId);

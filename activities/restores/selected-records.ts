@@ -5,7 +5,7 @@
 // overwrite goes to the store), applied in one transaction and checked. Each is safe to run twice:
 // a copy made for the selection and the staging are recreated, the apply happens once per approval
 // (a fence in the staging schema, activities/postgres/fence.ts), and the snapshot overwrites itself.
-import { Context } from '@temporalio/activity';
+import { Context, log } from '@temporalio/activity';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,7 +19,7 @@ import { type AppliedCounts, applyStagedOn, compareWithStaged, diffStaged, snaps
 import { atLoopbackPort, withClient, withDatabase } from '../postgres/connection.js';
 import { integrityFindingsAt } from '../postgres/inspect.js';
 import { lockFence, readStagingFence, writeStagingFence } from '../postgres/fence.js';
-import { findKeptCopy, restoreTables } from '../postgres/recovery-copy.js';
+import { copyLost, findKeptCopy, restoreTables } from '../postgres/recovery-copy.js';
 import { dropDatabase, recreateDatabase } from '../postgres/restore.js';
 import { parseFilter } from '../postgres/selection.js';
 import { type StagedTable, type StagingPlan, dropStaging, planStaging, stageSelection } from '../postgres/staging.js';
@@ -110,7 +110,17 @@ export function createRecordRestoreActivities(resolve: Resolver) {
       const server = scratchServerUrl(input.target);
       // The verification's restore of this backup, when kept: no download, no restore.
       const kept = await findKeptCopy(server, input.target, manifest.id);
-      if (kept) return heartbeatWhile({ phase: 'staging' }, () => stageSelection(url, withDatabase(server, kept), plan));
+      if (kept) {
+        const staged = await heartbeatWhile({ phase: 'staging' }, () => stageSelection(url, withDatabase(server, kept), plan)).catch(
+          (err: unknown) => {
+            // A newer backup's verification may drop the kept copy while it is read: then restore from the dump, as without one.
+            if (!copyLost(err)) throw err;
+            log.warn(`the recovery copy ${kept} went away while staging from it (${(err as Error).message}); staging from the dump`);
+            return undefined;
+          },
+        );
+        if (staged) return staged;
+      }
       const copy = recoveryCopyName(input.incidentId);
       const dir = await mkdtemp(join(tmpdir(), 'lifeboat-stage-'));
       try {
