@@ -1,11 +1,13 @@
 // A restored database equals the original on every point a team would check, for a schema nobody
 // here designed around (test/schema-zoo.ts): backup → verify → an L3 into a new database (the
 // pristine copy), an L2 of a table with identity and generated columns, of a log table without any
-// key (a multiset) and of an inheritance parent, an L4 after DROP DATABASE; after each, the comparison
+// key (a multiset) and of an inheritance parent, an L1 of uuid keys under row-level security (and
+// the refusal of one whose cascade reaches a table without a key), an L4 after DROP DATABASE; after each, the comparison
 // module (activities/checks/database-compare.ts) finds no difference in rows, sequences, columns,
 // constraints, indexes, triggers, views, routines, types, partitions, policies, comments, owners,
 // grants or extensions; and it does find each difference planted afterwards. Last, the drill's use
 // of it: a recovered test database against its backup, every differing aspect named.
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { compareDatabases, describeDatabase, differences } from '../activities/checks/database-compare.js';
 import { escapeIdentifier, withClient, withDatabase } from '../activities/postgres/connection.js';
@@ -28,7 +30,18 @@ const L2_TABLE: Record<string, Answer> = {
   'post-incident-review': { complete: { by: 'carol' } },
 };
 
-describe('a schema zoo through backup, verification, L3, L2 and L4', () => {
+const L1_ROWS: Record<string, Answer> = {
+  'apply-restore': { approve: ['alice'] },
+  review: { complete: { by: 'carol' } },
+};
+
+const uuidOf = (seed: string) =>
+  createHash('md5')
+    .update(seed)
+    .digest('hex')
+    .replace(/^(.{8})(.{4})(.{4})(.{4})(.{12})$/, '$1-$2-$3-$4-$5');
+
+describe('a schema zoo through backup, verification, L3, L2, L1 and L4', () => {
   const admin = () => inject('pgAdminUrl');
   const owner = uniqueName('zoo_owner');
   const database = uniqueName('zoo');
@@ -48,9 +61,9 @@ describe('a schema zoo through backup, verification, L3, L2 and L4', () => {
     config = testConfig({
       prefix: uniqueName('zoo'),
       moreTargets:
-        '  zoo:\n    urlEnv: ZOO_DATABASE_URL\n    store: main\n    verifyOn: production\n    tables: [settings, content.articles, logs.events, content.pages]',
+        '  zoo:\n    urlEnv: ZOO_DATABASE_URL\n    store: main\n    verifyOn: production\n    tables: [settings, content.articles, logs.events, content.pages, auth.users, graph.nodes]',
       extra:
-        'approvals:\n  L2: { approvers: [alice, bob] }\n  L3: { approvers: [alice, bob] }\n' +
+        'approvals:\n  L1: { approvers: [alice, bob] }\n  L2: { approvers: [alice, bob] }\n  L3: { approvers: [alice, bob] }\n' +
         '  L4: { approvers: [alice, bob, dana], gates: { accept-data-loss: [bob, dana] } }',
     });
     workerEnv = { ...testEnv({ name: database, url: url(), drop: async () => undefined }), ZOO_DATABASE_URL: url() };
@@ -66,7 +79,7 @@ describe('a schema zoo through backup, verification, L3, L2 and L4', () => {
   });
 
   /** Declares an incident of the zoo by carol and plays its people; returns its result. */
-  async function recover(level: 'L2' | 'L3' | 'L4', options: PlanOptions, people: Record<string, Answer>): Promise<RunResult> {
+  async function recover(level: 'L1' | 'L2' | 'L3' | 'L4', options: PlanOptions, people: Record<string, Answer>): Promise<RunResult> {
     const input = incidentInput({ target: 'zoo', summary: `zoo ${level}`, declaredBy: 'carol', level, options });
     await worker.client.workflow.start('incidentWorkflow', { taskQueue: worker.taskQueue, workflowId: input.incidentId, args: [input] });
     const result = await driveIncident(worker.client, input.incidentId, people);
@@ -74,7 +87,7 @@ describe('a schema zoo through backup, verification, L3, L2 and L4', () => {
     return result;
   }
 
-  it('recovers by L3, L2 (a keyless table, an inheritance parent) and L4 after DROP DATABASE into databases equal to the original on every point, and the comparison sees planted differences', async () => {
+  it('recovers by L3, L2 (a keyless table, an inheritance parent), L1 (uuid keys under RLS, a stamping trigger; a keyless grandchild refused) and L4 after DROP DATABASE into databases equal to the original on every point, and the comparison sees planted differences', async () => {
     const run = (type: string, args: unknown[]) =>
       worker.client.workflow.execute(type, { taskQueue: worker.taskQueue, workflowId: uniqueName(type), args });
     const manifest = (await run('backupWorkflow', [{ target: 'zoo' }])) as { id: string };
@@ -151,6 +164,38 @@ describe('a schema zoo through backup, verification, L3, L2 and L4', () => {
       '1 missing, 1 changed, 0 not in the backup',
     );
     expect(await compareDatabases(copy, url())).toEqual([]);
+
+    // L1 of rows in a schema outside public: uuid keys under row-level security, a trigger that
+    // stamps updated_at (it must not stamp the restored rows).
+    await withClient(url(), async (c) => {
+      await c.query("DELETE FROM auth.users WHERE id = md5('u7')::uuid");
+      await c.query("UPDATE auth.users SET email = 'changed@example.com' WHERE id = md5('u8')::uuid");
+    });
+    const selection = (table: string, keys: string[]) => ({
+      record: { table, keys, includeChildren: true, goodBefore: new Date().toISOString() },
+    });
+    const users = await recover('L1', selection('auth.users', [uuidOf('u7'), uuidOf('u8')]), L1_ROWS);
+    expect(users.detail).toMatch(/^2 rows restored/);
+    expect(await compareDatabases(copy, url())).toEqual([]);
+
+    // A node whose deletion cascaded three levels, down to edge notes, a table without a key: its
+    // rows cannot be matched one by one, so the L1 is refused naming it and the L2 to use, and
+    // production is left as it was.
+    await withClient(url(), (c) => c.query('DELETE FROM graph.nodes WHERE id = 29'));
+    const damaged = await describeDatabase(url());
+    const graph = incidentInput({
+      target: 'zoo',
+      summary: 'zoo L1 graph',
+      declaredBy: 'carol',
+      level: 'L1',
+      options: selection('graph.nodes', ['29']),
+    });
+    await worker.client.workflow.start('incidentWorkflow', { taskQueue: worker.taskQueue, workflowId: graph.incidentId, args: [graph] });
+    const refused = await driveIncident(worker.client, graph.incidentId, L1_ROWS);
+    expect(refused.outcome).toBe('failed');
+    expect(refused.detail).toContain('child table graph.edge_notes of graph.edges cannot be staged');
+    expect(refused.detail).toContain('restore the whole table with an L2 (--level L2 --table graph.edge_notes)');
+    expect(differences(damaged, await describeDatabase(url()))).toEqual([]);
 
     // L4 after DROP DATABASE: everything into a new database, two people accepting the data loss.
     await withClient(admin(), (c) => c.query(`DROP DATABASE ${escapeIdentifier(database)} WITH (FORCE)`));
