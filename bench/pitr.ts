@@ -56,12 +56,6 @@ import {
 } from './common.js';
 
 const USAGE = 'usage: npm run bench:pitr -- [--leads N] [--runs R]   (N: positive integer, default 100000; R: 1 to 5, default 1)';
-/**
- * How often the driver looks for a waiting task: half of it, on average, is added per wait (7 waits
- * an L3, about 0.9 s, both sides alike). Each look queries the incident and its plan; at 50 ms those
- * queries took CPU from the restores on a 2-core machine for the minute they run.
- */
-const POLL_MS = 250;
 
 const done = (note: string): Answer => ({ complete: { by: 'carol', note } });
 const L3_ANSWERS: Record<string, Answer> = {
@@ -100,7 +94,7 @@ async function l3Run(client: Client, config: LifeboatConfig, label: string, mome
   });
   const t = performance.now();
   await declare(client, config, input);
-  const result = await driveIncident(client, input.incidentId, L3_ANSWERS, { pollMs: POLL_MS, timeoutMs: 60 * 60_000 });
+  const result = await driveIncident(client, input.incidentId, L3_ANSWERS, { timeoutMs: 60 * 60_000 });
   const ms = performance.now() - t;
   if (result.outcome !== 'recovered') throw new Error(`${label}: incident ${input.incidentId} ended ${result.outcome}: ${result.detail}`);
   log(`${label}: L3 ${secs(ms)} s (${input.incidentId}): ${result.detail}`);

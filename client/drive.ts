@@ -6,6 +6,7 @@
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { type RunResult } from '../common/plans.js';
 import { approveUpdate, completeUpdate, rejectUpdate, statusQuery } from '../workflows/messages.js';
+import { tryStatus } from './follow.js';
 import { HistoryChanges } from './history-changes.js';
 import { runResultOf } from './run-result.js';
 import { answerTo, keyFileFor } from './sign.js';
@@ -51,13 +52,7 @@ export async function driveIncident(
   const changes = new HistoryChanges(client, pollMs);
   changes.watch(incidentId);
   let planId: string | undefined;
-  const statusOf = (id: string | undefined) =>
-    id && !changes.closed(id)
-      ? client.workflow
-          .getHandle(id)
-          .query(statusQuery)
-          .catch(() => undefined)
-      : undefined;
+  const statusOf = (id: string | undefined) => (id && !changes.closed(id) ? tryStatus(client, id) : undefined);
   try {
     while (!outcome) {
       if (Date.now() > deadline) throw new Error(`incident ${incidentId} did not end within ${timeoutMs / 60_000} min`);

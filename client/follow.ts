@@ -30,14 +30,16 @@ export async function connectClient(config: LifeboatConfig): Promise<Client> {
  */
 export async function runAndPlanStatus(client: Client, handle: WorkflowHandle): Promise<{ run?: RunStatus; plan?: RunStatus }> {
   const run = await handle.query(statusQuery).catch(() => undefined);
-  const plan = run?.childWorkflowId
-    ? await client.workflow
-        .getHandle(run.childWorkflowId)
-        .query(statusQuery)
-        .catch(() => undefined)
-    : undefined;
+  const plan = run?.childWorkflowId ? await tryStatus(client, run.childWorkflowId) : undefined;
   return { run, plan };
 }
+
+/** A run's status, or undefined while it cannot answer (not started yet, its worker busy). */
+export const tryStatus = (client: Client, id: string): Promise<RunStatus | undefined> =>
+  client.workflow
+    .getHandle(id)
+    .query(statusQuery)
+    .catch(() => undefined);
 
 /**
  * What actually went wrong: the innermost cause, past Temporal's wrappers ("Activity task failed"),
@@ -58,7 +60,7 @@ export function rootCause(err: unknown): string {
 type PendingWork = Pick<Awaited<ReturnType<WorkflowHandle['describe']>>['raw'], 'pendingActivities' | 'pendingWorkflowTask'>;
 
 /** temporal.api.enums.v1: an activity or a workflow task scheduled and taken by no worker yet. */
-const SCHEDULED = 1;
+export const SCHEDULED = 1;
 
 /**
  * The progress line of a run: what its running activity reports in heartbeats. Work that is

@@ -5,6 +5,7 @@ import { type Client, WorkflowNotFoundError } from '@temporalio/client';
 import { assertIncidentId, planWorkflowId } from '../common/names.js';
 import type { Level, RunResult, RunStatus } from '../common/plans.js';
 import { levelSA, statusQuery } from '../workflows/messages.js';
+import { tryStatus } from './follow.js';
 import { CliError } from './cli-process.js';
 import { runResultOf } from './run-result.js';
 
@@ -19,19 +20,12 @@ async function queryIncident(client: Client, incidentId: string): Promise<RunSta
   }
 }
 
-/** A plan's status, or undefined while it cannot answer (not started yet, its worker busy). */
-const queryPlan = (client: Client, planId: string): Promise<RunStatus | undefined> =>
-  client.workflow
-    .getHandle(planId)
-    .query(statusQuery)
-    .catch(() => undefined);
-
 /** The incident's status and, while or after it ran, its plan's. */
 export async function incidentStatus(client: Client, incidentId: string): Promise<{ incident: RunStatus; plan?: RunStatus }> {
   assertIncidentId(incidentId);
   const incident = await queryIncident(client, incidentId);
   if (!incident.childWorkflowId) return { incident };
-  return { incident, plan: await queryPlan(client, incident.childWorkflowId) };
+  return { incident, plan: await tryStatus(client, incident.childWorkflowId) };
 }
 
 /**
@@ -52,14 +46,14 @@ export async function incidentSnapshot(
       const level = d.typedSearchAttributes.get(levelSA);
       if (!level || !LEVELS.includes(level)) return undefined;
       const planId = planWorkflowId(incidentId, level as Level);
-      return { planId, status: await queryPlan(client, planId) };
+      return { planId, status: await tryStatus(client, planId) };
     },
     () => undefined, // the incident's own query says what is wrong
   );
   const incident = await queryIncident(client, incidentId);
   const planId = incident.childWorkflowId;
   const guessed = await early;
-  const plan = !planId ? undefined : guessed?.planId === planId && guessed.status ? guessed.status : await queryPlan(client, planId);
+  const plan = !planId ? undefined : guessed?.planId === planId && guessed.status ? guessed.status : await tryStatus(client, planId);
   const { status } = await described;
   const result = status.name === 'RUNNING' ? undefined : await runResultOf(handle).catch(() => undefined);
   return { incident, plan, result };

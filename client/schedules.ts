@@ -38,6 +38,9 @@ const workflows = {
   'wal-freshness': action<typeof walFreshnessWorkflow>('walFreshnessWorkflow', (target) => [{ target }]),
 } satisfies Record<ScheduleKind, { type: string; args: (target: string) => unknown[] }>;
 
+/** The id of a target's schedule of a kind: what `schedule apply` creates and the board describes. */
+export const scheduleId = (kind: ScheduleKind, target: string): string => `lifeboat-${kind}-${target}`;
+
 /** The schedules of a target: all of them, but the drill only for drill.target when one is named, and the physical ones where it has physical backups. */
 function kindsOf(config: LifeboatConfig, target: string): ScheduleKind[] {
   const logical = KINDS.filter((kind) => kind !== 'drill' || !config.drill.target || config.drill.target === target);
@@ -71,7 +74,7 @@ export function desiredSchedules(config: LifeboatConfig, only?: ScheduleKind): S
     kindsOf(config, target)
       .filter((kind) => !only || kind === only)
       .map((kind): ScheduleOptions => {
-        const id = `lifeboat-${kind}-${target}`;
+        const id = scheduleId(kind, target);
         const cron = cronOf(config, target, kind);
         const definition = {
           spec: { cronExpressions: [cron], timezone: schedules.timezone },

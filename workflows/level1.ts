@@ -34,36 +34,26 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
 
     // 1. Identify affected records: validated before anything runs.
     const staging = (s: StagedTable[]) => s.map((t) => `${t.rows} ${t.table}`).join(', ');
-    let backup: { id: string; startedAt: string };
-    let stage: StagedTable[];
+    // At a moment, the rows as they were then: from a side instance restored there (pgBackRest), removed at the end.
     const { moment } = options;
-    if (moment) {
-      // The rows as they were at a moment: from a side instance restored there (pgBackRest), removed at the end.
-      side = true;
-      const restored = await restoreSideInstance(run, 'identify', moment);
-      backup = restored.backup;
-      backupUsed = backup;
-      run.show({ backupUsed });
-      staged = true;
-      stage = await run.step(
-        'identify: stage the affected records from the side instance',
-        () => heavy.stageRecordsFromSide({ incidentId, ...run.where, selection, sidePort: restored.port }),
-        staging,
-      );
-    } else {
-      backup = await chooseBackup(run, 'identify: choose the newest verified backup before the data went bad', selection.goodBefore, {
+    side = moment !== undefined;
+    const restored = moment ? await restoreSideInstance(run, 'identify', moment) : undefined;
+    const backup =
+      restored?.backup ??
+      (await chooseBackup(run, 'identify: choose the newest verified backup before the data went bad', selection.goodBefore, {
         fromRecoveryCopy: true,
-      });
-      backupUsed = backup;
-      run.show({ backupUsed });
-      staged = true; // from here on the staging area may exist, even if staging fails half-way
-      const from = backup.id;
-      stage = await run.step(
-        'identify: stage the affected records from the backup',
-        () => heavy.stageRecords({ incidentId, ...run.where, backupId: from, selection }),
-        staging,
-      );
-    }
+      }));
+    backupUsed = backup;
+    run.show({ backupUsed });
+    staged = true; // from here on the staging area may exist, even if staging fails half-way
+    const stage = await run.step(
+      `identify: stage the affected records from ${restored ? 'the side instance' : 'the backup'}`,
+      () =>
+        restored
+          ? heavy.stageRecordsFromSide({ incidentId, ...run.where, selection, sidePort: restored.port })
+          : heavy.stageRecords({ incidentId, ...run.where, backupId: backup.id, selection }),
+      staging,
+    );
     const local = run.localQuickSteps && stage.reduce((n, t) => n + t.rows, 0) <= LOCAL_STEP_ROWS;
     const q = local ? quickLocal : quick;
     const primary = stage[0]!;
@@ -94,7 +84,7 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
     const now = Date.now();
     const applyStep = 'restore: apply the staged rows in one transaction';
     await run.gate('apply-restore', {
-      title: `Restore ${diff.reduce((n, t) => n + t.missingCount + t.changedCount, 0)} rows of ${target} from backup ${backup.id}`,
+      title: `Restore ${diff.reduce((n, t) => n + t.missingCount + t.changedCount, 0)} rows of ${target} from ${restored ? '' : 'backup '}${backup.id}`,
       database: await (described ?? q.describeTarget(run.where)),
       tables: diff.map((t) => t.table),
       changes: diff

@@ -82,7 +82,7 @@ async function recoverAtMoment(at: MomentRecovery): Promise<Omit<RunResult, 'out
   await at.criticalChecks();
   await at.cutOver();
   return {
-    detail: `recovered the cluster to ${cluster.recoveredTo} into ${cluster.dataDir}, serving ${cluster.host}:${cluster.port}`,
+    detail: at.detail,
     backupUsed: at.backup,
     database: cluster.database,
     fingerprints: verified.tables,

@@ -46,18 +46,17 @@ export function createPhysicalActivities(resolve: Resolver) {
       const client = clientOf(context);
       if (client)
         await heartbeatWhile({ phase: 'sweeping orphan side instances' }, () =>
-          sweepSides(sideFolders(p), ownerRunning(client), log, input.sideId),
+          sweepSides(
+            sideFolders(p.config.configDir, async () => p),
+            ownerRunning(client),
+            log,
+            input.sideId,
+          ),
         );
       const { workflowId, runId } = workflowExecution ?? {};
       const owner =
         workflowId && runId ? { workflowId, runId, workflowType: workflowType ?? '', createdAt: new Date().toISOString() } : undefined;
-      return restoreSide(
-        p,
-        input.sideId,
-        checkedMoment(input.moment),
-        parse(resolve.databaseUrl(input.target)).password ?? undefined,
-        owner,
-      );
+      return restoreSide(p, input.sideId, checkedMoment(input.moment), owner);
     },
 
     /**
@@ -66,8 +65,12 @@ export function createPhysicalActivities(resolve: Resolver) {
      */
     async restoreClusterToMoment(input: { target: string; moment: Moment; clusterId: string }): Promise<RecoveredCluster> {
       const p = await physicalTarget(resolve, input.target);
-      const url = parse(resolve.databaseUrl(input.target));
-      return restoreRecovered(p, input.clusterId, checkedMoment(input.moment), url.database ?? input.target, url.password ?? undefined);
+      return restoreRecovered(
+        p,
+        input.clusterId,
+        checkedMoment(input.moment),
+        parse(resolve.databaseUrl(input.target)).database ?? input.target,
+      );
     },
 
     /** Stops and removes a recovered cluster that was not handed over; true if there was one. Safe to call any number of times. */
@@ -115,7 +118,8 @@ export async function sweepSideInstances(resolve: Resolver, client: Client, say:
   for (const [name, target] of Object.entries(resolve.config.targets)) {
     if (!target.physical) continue;
     try {
-      swept.push(...(await sweepSides(sideFolders(await physicalTarget(resolve, name)), ownerRunning(client), say)));
+      const folders = sideFolders(target.physical.configDir, () => physicalTarget(resolve, name));
+      swept.push(...(await sweepSides(folders, ownerRunning(client), say)));
     } catch (err) {
       say.warn(`side instances of ${name} not swept: ${(err as Error).message}`);
     }

@@ -34,7 +34,7 @@ export function confFile(dir: string, stanza: string): string {
 }
 
 /** The repository's address as pgBackRest takes it (host, port), refusing plain HTTP with what to write instead. */
-export function s3Address(endpoint: string): { host: string; port: number } {
+function s3Address(endpoint: string): { host: string; port: number } {
   let url: URL;
   try {
     url = new URL(endpoint);

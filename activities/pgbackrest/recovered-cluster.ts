@@ -24,14 +24,8 @@ export interface RecoveredCluster extends SideInstance {
 
 export const RECOVERED_RECORD = 'recovered.json';
 
-export async function restoreRecovered(
-  p: PhysicalTarget,
-  id: string,
-  moment: Moment,
-  database: string,
-  password?: string,
-): Promise<RecoveredCluster> {
-  const instance = await restoreInstance(p, 'recovered', id, moment, password);
+export async function restoreRecovered(p: PhysicalTarget, id: string, moment: Moment, database: string): Promise<RecoveredCluster> {
+  const instance = await restoreInstance(p, 'recovered', id, moment);
   const cluster = { ...instance, host: '127.0.0.1', database };
   const record = {
     kind: 'recovered cluster',

@@ -22,12 +22,12 @@ export interface PgbackrestRunner {
 export const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
 
 /** The environment a tool run as another user gets: enough to find its programs, and the given variables. */
-export function toolEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+function toolEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { PATH: `${PG_BIN}:${process.env.PATH ?? '/usr/bin:/bin'}`, LANG: 'C.UTF-8', ...extra };
 }
 
 /** argv for a command run as `runAs` (runuser keeps the environment it is given). */
-export function asUser(runAs: string | undefined, command: string, args: string[]): [string, string[]] {
+function asUser(runAs: string | undefined, command: string, args: string[]): [string, string[]] {
   return runAs ? ['runuser', ['-u', runAs, '--', command, ...args]] : [command, args];
 }
 

@@ -140,19 +140,16 @@ async function promoted(port: number, user: string | undefined, password: string
   }
 }
 
-/** The target's side folders, for the sweep of orphans (sweep.ts). */
-export function sideFolders(p: PhysicalTarget): SideFolders {
-  return { root: join(p.config.configDir, 'side'), remove: (id) => removeSide(p, id) };
+/**
+ * The side folders below a target's physical.configDir, for the sweep of orphans (sweep.ts). The
+ * target itself (a connection to its server) is resolved only when there is one to remove.
+ */
+export function sideFolders(configDir: string, physical: () => Promise<PhysicalTarget>): SideFolders {
+  return { root: join(configDir, 'side'), remove: async (id) => removeSide(await physical(), id) };
 }
 
-export async function restoreSide(
-  p: PhysicalTarget,
-  id: string,
-  moment: Moment,
-  password?: string,
-  owner?: SideOwner,
-): Promise<SideInstance> {
-  return restoreInstance(p, 'side', id, moment, password, owner);
+export async function restoreSide(p: PhysicalTarget, id: string, moment: Moment, owner?: SideOwner): Promise<SideInstance> {
+  return restoreInstance(p, 'side', id, moment, owner);
 }
 
 /**
@@ -164,7 +161,6 @@ export async function restoreInstance(
   kind: InstanceKind,
   id: string,
   moment: Moment,
-  password?: string,
   owner?: SideOwner,
 ): Promise<SideInstance> {
   const dir = instanceFolder(p, kind, id);
@@ -221,7 +217,7 @@ export async function restoreInstance(
   if (!started) throw unreachable();
   const result = await heartbeatWhile({ phase: 'recovering to the moment' }, async () => {
     for (;;) {
-      const state = await promoted(port, p.settings.pgUser, password);
+      const state = await promoted(port, p.settings.pgUser, p.runner.env.PGPASSWORD);
       if (state) return state;
       if (!(await running(p, data))) return undefined;
       await new Promise((ok) => setTimeout(ok, 300));
@@ -249,7 +245,7 @@ function keepSettings(data: string, settings: Record<string, string | number>): 
 }
 
 /** A time as PostgreSQL's log writes it (2026-11-30 15:02:00.123456+00), in ISO 8601. */
-export function pgTime(text: string): string {
+function pgTime(text: string): string {
   return new Date(
     text
       .trim()

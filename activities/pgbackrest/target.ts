@@ -56,14 +56,16 @@ async function userName(uid: number): Promise<string> {
 /** The server's own view of where it lives; undefined when it cannot be reached. */
 async function serverFacts(url: string) {
   try {
-    return await withServer(url, async (c) => {
-      const show = async (name: string) => ((await c.query(`SELECT current_setting($1) AS v`, [name])).rows[0] as { v: string }).v;
-      return {
-        dataDirectory: await show('data_directory'),
-        port: Number(await show('port')),
-        sockets: await show('unix_socket_directories'),
-      };
-    });
+    return await withServer(
+      url,
+      async (c) =>
+        (
+          await c.query<{ dataDirectory: string; port: number; sockets: string }>(
+            `SELECT current_setting('data_directory') AS "dataDirectory", current_setting('port')::int AS port,
+                    current_setting('unix_socket_directories') AS sockets`,
+          )
+        ).rows[0]!,
+    );
   } catch {
     return undefined;
   }

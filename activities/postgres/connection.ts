@@ -40,7 +40,7 @@ async function using<T>(client: pg.Client, fn: (client: pg.Client) => Promise<T>
 }
 
 /** SQLSTATE invalid_catalog_name: the database named in the connection string does not exist. */
-const NO_SUCH_DATABASE = '3D000';
+export const NO_SUCH_DATABASE = '3D000';
 
 /** Whether `err` (from withClient) says the connection's database does not exist. */
 function isMissingDatabase(err: unknown): boolean {

@@ -18,9 +18,12 @@
 import { writeFile } from 'node:fs/promises';
 import type pg from 'pg';
 import { keptCopyName } from '../../common/names.js';
-import { escapeIdentifier, escapeLiteral, libpqEnv, pgTool, withClient, withDatabase } from './connection.js';
+import { NO_SUCH_DATABASE, escapeIdentifier, escapeLiteral, libpqEnv, pgTool, withClient, withDatabase } from './connection.js';
 import { privilegeFlags } from './restore.js';
 import { runTool, startTool } from './tool.js';
+
+/** SQLSTATE admin_shutdown: the session was terminated (by DROP DATABASE … WITH (FORCE), say). */
+const ADMIN_SHUTDOWN = '57P01';
 
 export interface TableName {
   schema: string;
@@ -157,7 +160,7 @@ export async function findKeptCopy(serverUrl: string, target: string, backupId: 
  */
 export function copyLost(err: unknown): boolean {
   for (let e = err as { code?: string; message?: string; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
-    if (e.code === '57P01' || e.code === '3D000') return true;
+    if (e.code === ADMIN_SHUTDOWN || e.code === NO_SUCH_DATABASE) return true;
     if (/terminating connection due to administrator command|database "[^"]+" does not exist/.test(e.message ?? '')) return true;
   }
   return false;

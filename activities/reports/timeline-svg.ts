@@ -8,7 +8,7 @@ import { rtoSummary } from '../../common/rto.js';
 import type { RunReport } from './run-report.js';
 
 /** What the picture is drawn from: a report, or (the board) a run still going, which has no outcome yet. */
-export type TimelineSource = Pick<RunReport, 'title' | 'kind' | 'context' | 'generatedAt'> & {
+type TimelineSource = Pick<RunReport, 'title' | 'kind' | 'context' | 'generatedAt'> & {
   result: Pick<RunResult, 'timeline' | 'rto'> & { outcome?: Outcome };
 };
 

@@ -8,13 +8,12 @@ import { optionalTsToMs } from '@temporalio/common/lib/time.js';
 import type { Progress } from '../../common/backups.js';
 import type { DrillResult } from '../../common/drills.js';
 import type { RunStatus } from '../../common/plans.js';
-import { currentStepSA, drillResultQuery, levelSA, statusQuery } from '../../workflows/messages.js';
+import { currentStepSA, drillResultQuery, levelSA } from '../../workflows/messages.js';
+import { SCHEDULED, runAndPlanStatus } from '../follow.js';
 import { runResultOf } from '../run-result.js';
 import { type ActivityProgress, type BoardRun, STALE_MS } from './snapshot.js';
 
 const TYPES: Record<string, BoardRun['kind']> = { incidentWorkflow: 'incident', drillWorkflow: 'drill' };
-/** temporal.api.enums.v1.PendingActivityState SCHEDULED: taken by no worker. */
-const SCHEDULED = 1;
 
 /** How long the poll waits for a closed run's status (a query a worker must answer). */
 const CLOSED_QUERY_MS = 10_000;
@@ -81,16 +80,7 @@ export class RunReader {
 
   /** The run's status and its plan's; before its first workflow task a run cannot answer yet. */
   private async statuses(id: string): Promise<{ status?: RunStatus; plan?: RunStatus }> {
-    const status = await this.client.workflow
-      .getHandle(id)
-      .query(statusQuery)
-      .catch(() => undefined);
-    const plan = status?.childWorkflowId
-      ? await this.client.workflow
-          .getHandle(status.childWorkflowId)
-          .query(statusQuery)
-          .catch(() => undefined)
-      : undefined;
+    const { run: status, plan } = await runAndPlanStatus(this.client, this.client.workflow.getHandle(id));
     return { status, plan };
   }
 

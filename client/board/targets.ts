@@ -9,6 +9,7 @@ import { manifestKeyOf } from '../../activities/storage/manifest-file.js';
 import { openStore } from '../../activities/storage/open.js';
 import type { BackupStore } from '../../activities/storage/store.js';
 import { type LifeboatConfig, durationMs } from '../../config/config.js';
+import { scheduleId } from '../schedules.js';
 import type { TargetView } from './snapshot.js';
 
 const NEXT: Array<keyof TargetView['next']> = ['backup', 'verify', 'drill'];
@@ -75,12 +76,12 @@ export class TargetReader {
     const next: TargetView['next'] = {};
     for (const kind of NEXT) {
       try {
-        const d = await this.client.schedule.getHandle(`lifeboat-${kind}-${target}`).describe();
+        const d = await this.client.schedule.getHandle(scheduleId(kind, target)).describe();
         const at = d.state.paused ? undefined : d.info.nextActionTimes[0];
         if (at) next[kind] = at.toISOString();
       } catch (err) {
         if ((err as Error).name !== 'ScheduleNotFoundError')
-          problems.push(`schedule lifeboat-${kind}-${target}: ${(err as Error).message}`);
+          problems.push(`schedule ${scheduleId(kind, target)}: ${(err as Error).message}`);
       }
     }
     return next;

@@ -10,11 +10,10 @@
 //   signalled.
 // - SIGINT and SIGTERM stop a stack once (`stopOnSignals`), for `lifeboat dev`, the demo and the
 //   benchmarks alike.
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { constants, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
+import { pgProgram } from '../../activities/pgbackrest/run.js';
 import { REPO_ROOT } from '../../config/root.js';
 
 /** Where `lifeboat dev` keeps its state (dev.env, keys, local store): $LIFEBOAT_HOME, else .lifeboat in the checkout. */
@@ -135,16 +134,13 @@ export function liveOwner(path: string): StackRecord | undefined {
   return record && (!canTell() || isRunning(record.owner)) ? record : undefined;
 }
 
-const PG_BIN = process.env.PG_BIN ?? '/usr/lib/postgresql/15/bin';
-
 /** Stops what a dead stack left running and removes its folders and files. */
 export async function clearLeftovers(record: StackRecord): Promise<void> {
   for (const p of record.processes) if (isRunning(p)) process.kill(p.pid, 'SIGKILL');
   for (const { dataDir, asPostgres } of record.clusters) {
     if (!existsSync(join(dataDir, 'postmaster.pid'))) continue;
-    const stop = [join(PG_BIN, 'pg_ctl'), '-D', dataDir, '-m', 'immediate', '-w', 'stop'];
-    const [command, ...args] = asPostgres && userInfo().uid === 0 ? ['runuser', '-u', 'postgres', '--', ...stop] : stop;
-    await promisify(execFile)(command!, args).catch(() => undefined);
+    const runAs = asPostgres && userInfo().uid === 0 ? 'postgres' : undefined;
+    await pgProgram(runAs, 'pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
   }
   for (const path of [...record.folders, ...record.files]) rmSync(path, { recursive: true, force: true });
 }
