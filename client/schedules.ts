@@ -1,6 +1,6 @@
 // The Temporal Schedules for each target: daily backup, weekly verification, retention, the
 // freshness alarm and the quarterly drill; for a target with physical backups, pgBackRest's full,
-// differential and incremental backups, its repository's verification and the WAL freshness alarm. Applying is idempotent: a schedule whose definition has
+// differential and incremental backups, its repository's verification, the WAL freshness alarm and the sweep of orphan side instances. Applying is idempotent: a schedule whose definition has
 // not changed is left alone.
 import { type Client, ScheduleNotFoundError, ScheduleOverlapPolicy, type ScheduleOptions } from '@temporalio/client';
 import { createHash } from 'node:crypto';
@@ -13,12 +13,13 @@ import type {
   physicalBackupWorkflow,
   physicalVerifyWorkflow,
   retentionWorkflow,
+  sideSweepWorkflow,
   verifyWorkflow,
   walFreshnessWorkflow,
 } from '../workflows/index.js';
 
 const KINDS = ['backup', 'verify', 'retention', 'freshness', 'drill'] as const;
-const PHYSICAL_KINDS = ['physical-full', 'physical-diff', 'physical-incr', 'physical-verify', 'wal-freshness'] as const;
+const PHYSICAL_KINDS = ['physical-full', 'physical-diff', 'physical-incr', 'physical-verify', 'wal-freshness', 'side-sweep'] as const;
 export type ScheduleKind = (typeof KINDS)[number] | (typeof PHYSICAL_KINDS)[number];
 
 /** A schedule's workflow and its arguments for a target, checked against the workflow's input type. */
@@ -36,6 +37,7 @@ const workflows = {
   'physical-incr': action<typeof physicalBackupWorkflow>('physicalBackupWorkflow', (target) => [{ target, type: 'incr' }]),
   'physical-verify': action<typeof physicalVerifyWorkflow>('physicalVerifyWorkflow', (target) => [{ target }]),
   'wal-freshness': action<typeof walFreshnessWorkflow>('walFreshnessWorkflow', (target) => [{ target }]),
+  'side-sweep': action<typeof sideSweepWorkflow>('sideSweepWorkflow', (target) => [{ target }]),
 } satisfies Record<ScheduleKind, { type: string; args: (target: string) => unknown[] }>;
 
 /** The id of a target's schedule of a kind: what `schedule apply` creates and the board describes. */
@@ -56,6 +58,7 @@ function cronOf(config: LifeboatConfig, target: string, kind: ScheduleKind): str
     'physical-incr': physical?.incr,
     'physical-verify': physical?.verify,
     'wal-freshness': physical?.walFreshness,
+    'side-sweep': physical?.sideSweep,
   };
   return (KINDS as readonly string[]).includes(kind)
     ? config.schedules[kind as (typeof KINDS)[number]]

@@ -38,6 +38,8 @@ const physicalObject = z.strictObject({
       incr: z.string().default('0 */4 * * *'),
       verify: z.string().default('0 5 * * 0'),
       walFreshness: z.string().default('*/5 * * * *'),
+      /** The sweep of side instances whose plan is no longer running (a terminated plan's, a dead worker's). */
+      sideSweep: z.string().default('17 * * * *'),
     })
     .prefault({}),
 });

@@ -84,14 +84,15 @@ describe('physical backups on the worker', () => {
     await expect(c.run(() => c.activities.preparePhysical({ target: 'crm' }))).resolves.toMatchObject({ changed: [] });
   }, 300_000);
 
-  it('schedule apply gives a physical target its full, diff, incr, verify and WAL freshness schedules from physical.schedules', () => {
-    const physical = desiredSchedules(c.config).filter((s) => /physical|wal/.test(s.scheduleId));
+  it('schedule apply gives a physical target its full, diff, incr, verify, WAL freshness and side-sweep schedules from physical.schedules', () => {
+    const physical = desiredSchedules(c.config).filter((s) => /physical|wal|side/.test(s.scheduleId));
     expect(physical.map((s) => [s.scheduleId, s.spec.cronExpressions![0], s.action.args])).toEqual([
       ['lifeboat-physical-full-crm', '0 1 * * 0', [{ target: 'crm', type: 'full' }]],
       ['lifeboat-physical-diff-crm', '0 1 * * 1-6', [{ target: 'crm', type: 'diff' }]],
       ['lifeboat-physical-incr-crm', '0 */4 * * *', [{ target: 'crm', type: 'incr' }]],
       ['lifeboat-physical-verify-crm', '0 5 * * 0', [{ target: 'crm' }]],
       ['lifeboat-wal-freshness-crm', '*/5 * * * *', [{ target: 'crm' }]],
+      ['lifeboat-side-sweep-crm', '17 * * * *', [{ target: 'crm' }]],
     ]);
   });
 });

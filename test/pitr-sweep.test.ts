@@ -1,12 +1,13 @@
 // Orphan side instances are swept: a plan terminated while its side instance runs never cleans up,
-// so the sweep (as a worker starts, and before every restore to a moment) asks Temporal about the
+// so the sweep (as a worker starts, before every restore to a moment, and on the side-sweep schedule) asks Temporal about the
 // run each side folder records as its owner, stops the instance of a closed run and removes its
 // folder, and leaves alone the instance of a run still going.
 import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { NativeConnection } from '@temporalio/worker';
 import { describe, expect, inject, it } from 'vitest';
 import { sweepSideInstances } from '../activities/pgbackrest/activities.js';
+import type { SweepEntry } from '../activities/pgbackrest/sweep.js';
 import { createResolver } from '../activities/resolve.js';
 import { abort } from '../client/incidents.js';
 import { instanceIdFor } from '../common/names.js';
@@ -87,8 +88,8 @@ describe('orphan side instances', () => {
     await expect.poll(() => alive(livePid), { timeout: 60_000 }).toBe(false);
   }, 600_000);
 
-  it('a restore to a moment first sweeps what a terminated plan left, and so does a worker as it starts', async () => {
-    const keys = (await suite.c.sql<{ id: string }>('SELECT id::text FROM crm_leads ORDER BY id LIMIT 2 OFFSET 5')).map((r) => r.id);
+  it('a restore to a moment first sweeps what a terminated plan left, and so do the side-sweep schedule and a worker as it starts', async () => {
+    const keys = (await suite.c.sql<{ id: string }>('SELECT id::text FROM crm_leads ORDER BY id LIMIT 3 OFFSET 5')).map((r) => r.id);
     const goodAt = (await suite.c.sql<{ t: Date }>('SELECT clock_timestamp() AS t'))[0]!.t.toISOString();
     await suite.c.sql('DELETE FROM crm_leads WHERE id = ANY($1::bigint[])', [keys]);
     await suite.c.archiveNow();
@@ -103,11 +104,23 @@ describe('orphan side instances', () => {
 
     const first = await terminated('left behind, then a restore to a moment', keys[0]!);
     // The next plan's restore sweeps before it restores: the orphan is gone by the time it waits for approval.
-    const second = await terminated('left behind, then a worker starting', keys[1]!);
+    const second = await terminated('left behind, then the hourly sweep', keys[1]!);
     expect(existsSync(first.folder)).toBe(false);
     await expect.poll(() => alive(first.pid), { timeout: 60_000 }).toBe(false);
     expect(existsSync(second.folder)).toBe(true);
 
+    // The side-sweep schedule's workflow (started here as the schedule starts it) sweeps with no restore to come.
+    const swept = (await suite.worker.client.workflow.execute('sideSweepWorkflow', {
+      taskQueue: suite.worker.taskQueue,
+      workflowId: uniqueName('side-sweep'),
+      args: [{ target: 'crm' }],
+    })) as SweepEntry[];
+    expect(swept).toEqual([{ id: basename(second.folder), action: 'removed', why: expect.stringContaining('is no longer running') }]);
+    expect(existsSync(second.folder)).toBe(false);
+    await expect.poll(() => alive(second.pid), { timeout: 60_000 }).toBe(false);
+
+    const third = await terminated('left behind, then a worker starting', keys[2]!);
+    expect(existsSync(third.folder)).toBe(true);
     // A worker starting (createWorker, as `lifeboat worker` does; on a task queue of its own, so it takes none of the suite's work) sweeps.
     const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
     const worker = await createWorker({
@@ -120,8 +133,8 @@ describe('orphan side instances', () => {
     });
     const running = worker.run();
     try {
-      await expect.poll(() => existsSync(second.folder), { timeout: 120_000 }).toBe(false);
-      await expect.poll(() => alive(second.pid), { timeout: 60_000 }).toBe(false);
+      await expect.poll(() => existsSync(third.folder), { timeout: 120_000 }).toBe(false);
+      await expect.poll(() => alive(third.pid), { timeout: 60_000 }).toBe(false);
     } finally {
       worker.shutdown();
       await running;

@@ -4,6 +4,7 @@
 import { ActivityFailure } from '@temporalio/workflow';
 import type { PhysicalBackup, PhysicalBackupType, PhysicalCatalog } from '../activities/pgbackrest/backups.js';
 import type { PhysicalSetup } from '../activities/pgbackrest/setup.js';
+import type { SweepEntry } from '../activities/pgbackrest/sweep.js';
 import type { TableChanges } from '../activities/pgbackrest/wal-changes.js';
 import type { WalFreshness } from '../activities/pgbackrest/wal-freshness.js';
 import { formatDuration } from '../common/time.js';
@@ -62,6 +63,15 @@ export async function walFreshnessWorkflow(input: { target: string }): Promise<W
     text: `${age} (limit ${formatDuration(result.maxAgeMs)}) while ${result.waitingBytes} bytes of WAL wait to be archived${failing}: point-in-time recovery cannot reach past ${result.archivedAt ?? 'the last backup'}. Check archive_command, or set archive_timeout below the limit on a quiet database`,
   });
   return { ...result, ...(undeliveredNotice ? { undeliveredNotice } : {}) };
+}
+
+/**
+ * Stops and removes the side instances whose plan is no longer running, on the target's side-sweep
+ * schedule: a plan terminated, or whose worker died for good while another worker serves the queue,
+ * would otherwise hold its instance's port and disk until the next restore to a moment.
+ */
+export async function sideSweepWorkflow(input: { target: string }): Promise<SweepEntry[]> {
+  return quick.sweepOrphanSides(input);
 }
 
 /** Checks (and where allowed sets up) what pgBackRest needs of a target: `lifeboat pitr prepare`. */

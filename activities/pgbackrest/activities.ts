@@ -12,7 +12,7 @@ import { type RestorePoint, createRestorePoint } from './restore-point.js';
 import { type RecoveredCluster, removeRecovered, restoreRecovered } from './recovered-cluster.js';
 import { type SideInstance, removeSide, restoreSide, sideFolders } from './side-instance.js';
 import { type SweepEntry, type SweepLog, ownerRunning, sweepSides } from './sweep.js';
-import { physicalTarget } from './target.js';
+import { type PhysicalTarget, physicalTarget } from './target.js';
 import { type TableChanges, findTableChanges } from './wal-changes.js';
 import { type WalFreshness, walFreshness } from './wal-freshness.js';
 import { refuse } from '../failure.js';
@@ -40,19 +40,9 @@ export function createPhysicalActivities(resolve: Resolver) {
     /** Restores the target's cluster to the moment into side instance `sideId`, started and promoted (see side-instance.ts). */
     async restoreToMoment(input: { target: string; moment: Moment; sideId: string }): Promise<SideInstance> {
       const p = await physicalTarget(resolve, input.target);
-      const context = Context.current();
-      const { workflowExecution, workflowType } = context.info;
+      const { workflowExecution, workflowType } = Context.current().info;
       // Orphans of plans that will never clean up (terminated, their worker gone) are swept first: they hold ports and disk.
-      const client = clientOf(context);
-      if (client)
-        await heartbeatWhile({ phase: 'sweeping orphan side instances' }, () =>
-          sweepSides(
-            sideFolders(p.config.configDir, async () => p),
-            ownerRunning(client),
-            log,
-            input.sideId,
-          ),
-        );
+      await sweepOrphans(p, input.sideId);
       const { workflowId, runId } = workflowExecution ?? {};
       const owner =
         workflowId && runId ? { workflowId, runId, workflowType: workflowType ?? '', createdAt: new Date().toISOString() } : undefined;
@@ -93,11 +83,30 @@ export function createPhysicalActivities(resolve: Resolver) {
       return findTableChanges(resolve, input);
     },
 
+    /** Stops and removes the target's orphan side instances (sweep.ts): the side-sweep schedule's work. */
+    async sweepOrphanSides(input: { target: string }): Promise<SweepEntry[]> {
+      return sweepOrphans(await physicalTarget(resolve, input.target));
+    },
+
     /** Stops and removes a side instance; true if there was one. Safe to call any number of times. */
     async removeSideInstance(input: { target: string; sideId: string }): Promise<boolean> {
       return removeSide(await physicalTarget(resolve, input.target), input.sideId);
     },
   };
+}
+
+/** Sweeps the target's orphan side instances but `keep`, asking the activity's worker's Temporal; nothing without one. */
+async function sweepOrphans(p: PhysicalTarget, keep?: string): Promise<SweepEntry[]> {
+  const client = clientOf(Context.current());
+  if (!client) return [];
+  return heartbeatWhile({ phase: 'sweeping orphan side instances' }, () =>
+    sweepSides(
+      sideFolders(p.config.configDir, async () => p),
+      ownerRunning(client),
+      log,
+      keep,
+    ),
+  );
 }
 
 /** The worker's Temporal client, when the activity runs in a worker (not in a mock environment without one). */
