@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { HookResult } from '../activities/hooks/hooks.js';
 import { type Activities, createActivities } from '../activities/index.js';
 import { escapeIdentifier, withClient, withDatabase } from '../activities/postgres/connection.js';
-import { findKeptCopy } from '../activities/postgres/recovery-copy.js';
+import { findKeptCopy, keepAsRecoveryCopy } from '../activities/postgres/recovery-copy.js';
 import { incidentInput } from '../client/incidents.js';
 import { type TemporalServer, startTemporal } from '../client/stack/temporal.js';
 import { FailureType } from '../common/errors.js';
@@ -289,6 +289,35 @@ describe('fences at the worker: a retried destructive step changes production on
     expect(staged.find((t) => t.table === 'crm_activities')?.rows).toBe(children.rows[0].n);
     expect(await findKeptCopy(admin, 'crm', fresh)).toBeUndefined();
     await within(attempt(newStep(), 1), activities.dropStaging, { incidentId, target: 'crm' });
+  });
+});
+
+describe('kept recovery copies', () => {
+  it('are kept per target and store: a verification in another store does not replace a copy, one in the same store does', async () => {
+    const admin = inject('pgAdminUrl');
+    const target = uniqueName('owner');
+    const keep = async (store: string, backup: string, minute: number) => {
+      const database = uniqueName('verified');
+      await withClient(admin, (c) => c.query(`CREATE DATABASE ${escapeIdentifier(database)}`));
+      return keepAsRecoveryCopy(admin, database, { target, store, backup, startedAt: `2026-12-01T00:${minute}:00.000Z` });
+    };
+    const [a, b] = ['s3://lifeboat-backups/team-a at https://s3.example', 's3://lifeboat-backups/team-b at https://s3.example'];
+    const [a1, b1, a2] = [uniqueName('a1'), uniqueName('b1'), uniqueName('a2')];
+    expect(await keep(a, a1, 10)).toBe(true);
+    // Team b's newer backup of its own target of the same name: team a's copy stays.
+    expect(await keep(b, b1, 20)).toBe(true);
+    expect(await findKeptCopy(admin, target, a1, a)).toBeDefined();
+    expect(await findKeptCopy(admin, target, b1, b)).toBeDefined();
+    expect(await findKeptCopy(admin, target, b1, a)).toBeUndefined();
+    // Team a's newer backup replaces team a's copy only.
+    expect(await keep(a, a2, 30)).toBe(true);
+    expect(await findKeptCopy(admin, target, a1, a)).toBeUndefined();
+    expect(await findKeptCopy(admin, target, a2, a)).toBeDefined();
+    const remaining = [await findKeptCopy(admin, target, b1, b), await findKeptCopy(admin, target, a2, a)];
+    expect(remaining.every(Boolean)).toBe(true);
+    await withClient(admin, async (c) => {
+      for (const db of remaining) await c.query(`DROP DATABASE ${escapeIdentifier(db!)} WITH (FORCE)`);
+    });
   });
 });
 

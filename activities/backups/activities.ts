@@ -26,7 +26,8 @@ export function createBackupActivities(resolve: Resolver, version: string) {
   async function newestIntact(target: string, rule: BackupRule, options: { fromRecoveryCopy?: boolean } = {}) {
     const { backups, damaged } = await catalogOf(target).survey(target);
     const readFromCopy = options.fromRecoveryCopy
-      ? async (m: BackupManifest) => (await findKeptCopy(resolve.scratchServerUrl(target), target, m.id)) !== undefined
+      ? async (m: BackupManifest) =>
+          (await findKeptCopy(resolve.scratchServerUrl(target), target, m.id, storeOf(target).location)) !== undefined
       : undefined;
     const found = await findIntact(rankBackups(backups, rule), { store: storeOf(target), skipUnreadable: true, readFromCopy });
     const skipped: SkippedBackup[] = [

@@ -10,8 +10,8 @@
 //   (indexes, constraints, triggers), which a copy queried once does not need.
 //
 // Guarantees:
-// - A target has at most one kept copy, of the newest backup verified; it is found by the backup's
-//   id recorded in its comment, never by its (shortened) name.
+// - A target has at most one kept copy per store, of the newest backup verified; it is found by the
+//   backup's id (and store) recorded in its comment, never by its (shortened) name.
 // - The data restored is exactly the wanted tables' (their partitions are named one by one: a
 //   partitioned table has no data of its own in an archive); nothing else is loaded.
 // - The list is PostgreSQL's, only filtered: entries keep pg_restore's order and dependencies.
@@ -131,9 +131,19 @@ export async function restoreTables(
 interface KeptCopy {
   lifeboat: 'recovery-copy';
   target: string;
+  /**
+   * The store the backup is in (its location): two configurations may each have a target of the same
+   * name on one verification server, and neither replaces the other's copy. Absent on copies kept
+   * before it was recorded: those belong to any store.
+   */
+  store?: string;
   backup: string;
   startedAt: string;
 }
+
+/** Whether a kept copy is of the backups of `target` in `store` (any store's when it is not given). */
+const ofBackups = (k: KeptCopy, target: string, store: string | undefined) =>
+  k.target === target && (store === undefined || k.store === undefined || k.store === store);
 
 async function keptCopies(client: pg.Client): Promise<Array<KeptCopy & { database: string }>> {
   const { rows } = await client.query<{ database: string; comment: string | null }>(
@@ -149,9 +159,12 @@ async function keptCopies(client: pg.Client): Promise<Array<KeptCopy & { databas
   });
 }
 
-/** The database holding the kept recovery copy of `target`'s backup `backupId` on the server, if there is one. */
-export async function findKeptCopy(serverUrl: string, target: string, backupId: string): Promise<string | undefined> {
-  return withClient(serverUrl, async (c) => (await keptCopies(c)).find((k) => k.target === target && k.backup === backupId)?.database);
+/** The database holding the kept recovery copy of `target`'s backup `backupId` (in `store`) on the server, if there is one. */
+export async function findKeptCopy(serverUrl: string, target: string, backupId: string, store?: string): Promise<string | undefined> {
+  return withClient(
+    serverUrl,
+    async (c) => (await keptCopies(c)).find((k) => ofBackups(k, target, store) && k.backup === backupId)?.database,
+  );
 }
 
 /**
@@ -175,14 +188,18 @@ export async function dropKeptCopy(serverUrl: string, target: string, backupId: 
 
 /**
  * Keeps the verified restore `database` as the recovery copy of backup `copy.backup`: renamed
- * (keptCopyName), its comment recording target, backup and time, and the target's older kept copy
- * dropped. A copy of an older backup than the one kept is dropped instead. Safe to run twice.
- * Returns whether it was kept.
+ * (keptCopyName), its comment recording target, store, backup and time, and the older kept copy of
+ * the same target and store dropped. A copy of an older backup than the one kept is dropped
+ * instead. Safe to run twice. Returns whether it was kept.
  */
-export async function keepAsRecoveryCopy(serverUrl: string, database: string, copy: Omit<KeptCopy, 'lifeboat'>): Promise<boolean> {
+export async function keepAsRecoveryCopy(
+  serverUrl: string,
+  database: string,
+  copy: Omit<KeptCopy, 'lifeboat' | 'store'> & { store: string },
+): Promise<boolean> {
   const name = keptCopyName(copy.backup);
   return withClient(serverUrl, async (c) => {
-    const kept = (await keptCopies(c)).filter((k) => k.target === copy.target);
+    const kept = (await keptCopies(c)).filter((k) => ofBackups(k, copy.target, copy.store));
     const drop = (db: string) => c.query(`DROP DATABASE IF EXISTS ${escapeIdentifier(db)} WITH (FORCE)`);
     if (kept.some((k) => k.startedAt > copy.startedAt)) {
       await drop(database);

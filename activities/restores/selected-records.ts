@@ -109,7 +109,7 @@ export function createRecordRestoreActivities(resolve: Resolver) {
       const signal = Context.current().cancellationSignal;
       const server = scratchServerUrl(input.target);
       // The verification's restore of this backup, when kept: no download, no restore.
-      const kept = await findKeptCopy(server, input.target, manifest.id);
+      const kept = await findKeptCopy(server, input.target, manifest.id, resolve.storeOf(input.target).location);
       if (kept) {
         const staged = await heartbeatWhile({ phase: 'staging' }, () => stageSelection(url, withDatabase(server, kept), plan)).catch(
           (err: unknown) => {

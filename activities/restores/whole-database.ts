@@ -69,6 +69,7 @@ export function createDatabaseRestoreActivities(resolve: Resolver) {
       try {
         const kept = await keepAsRecoveryCopy(server, input.database, {
           target: input.target,
+          store: storeOf(input.target).location,
           backup: input.backupId,
           startedAt: input.startedAt,
         });
