@@ -3,10 +3,11 @@
 // composite primary keys, an enum and a domain, numeric/money/jsonb/arrays/bytea/ranges/inet/bit
 // strings, timestamps at ±infinity, a BEFORE UPDATE trigger stamping updated_at, an identity
 // column and a stored generated column, a self-referencing table, a mixed-case quoted table with
-// reserved-word and unicode columns, and a table without a key. Rows deleted and changed (with
-// their children, several levels deep) come back byte for byte (md5 of every row's text, table by
-// table, against a pristine copy of the database), the trigger is there and working afterwards,
-// and bad selections are refused at declaration (exit 2) before anything starts.
+// reserved-word and unicode columns, and tables without a key (one a child, restored as copies of
+// its rows referencing the restored ones). Rows deleted and changed (with their children, several
+// levels deep) come back byte for byte (md5 of every row's text, table by table, against a
+// pristine copy of the database), the trigger is there and working afterwards, and bad selections
+// are refused at declaration (exit 2) before anything starts.
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,6 +16,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../activities/index.js';
 import { withClient, withDatabase } from '../activities/postgres/connection.js';
 import { findKeptCopy } from '../activities/postgres/recovery-copy.js';
+import { openStore } from '../activities/storage/open.js';
 import { describeTable } from '../activities/postgres/tables.js';
 import { declare, incidentInput } from '../client/incidents.js';
 import { type LifeboatConfig, parseConfig } from '../config/config.js';
@@ -98,6 +100,14 @@ CREATE TABLE billing."PaymentAudit" (
 );
 
 CREATE TABLE billing.event_log (at timestamptz, message text);
+
+-- Notes without a key (an application appends them), referencing a customer by its composite key.
+CREATE TABLE billing.customer_notes (
+  region text,
+  customer_no integer,
+  note text,
+  FOREIGN KEY (region, customer_no) REFERENCES billing.customers ON DELETE CASCADE
+);
 `;
 
 const TRICKY = 'tab\there\nnew line\r\\N not null \\. back\\slash "quoted" \'single\' — ünïcødé 🛟';
@@ -123,6 +133,8 @@ SELECT region, customer_no, invoice_month, invoice_no, $1, 1.5::real / 3, 'NaN':
   FROM billing.invoices, generate_series(1, 2);
 INSERT INTO billing."PaymentAudit" SELECT md5('audit' || region || customer_no)::uuid, 'select', $1, region, customer_no FROM billing.customers;
 INSERT INTO billing.event_log VALUES (now(), 'created');
+INSERT INTO billing.customer_notes VALUES ('eu', 2, 'called'), ('eu', 2, 'called'), ('us', 7, 'vip'), ('us', 7, 'vip'), ('us', 7, $1),
+  ('eu', 1, 'another customer'), ('eu', NULL, 'no customer number yet');
 `;
 
 /** md5 of every row's text, ordered, table by table (partitions and parents both): equal means equal to the byte. */
@@ -209,6 +221,7 @@ describe('L1 on a schema zoo (billing)', () => {
       expect(customers).toMatchObject({ keyColumns: ['region', 'customer_no'], relation: 'billing.customers' });
       expect(customers.children.map((l) => l.table)).toEqual([
         'billing.PaymentAudit',
+        'billing.customer_notes',
         'billing.customers',
         'billing.invoices_2024_01',
         'billing.invoices_2024_02',
@@ -240,7 +253,7 @@ describe('L1 on a schema zoo (billing)', () => {
       ],
       [
         ['--table', 'billing.invoicez', '--key', 'a=1'],
-        /unknown table "billing\.invoicez": the tables are billing\.PaymentAudit, billing\.customers/,
+        /unknown table "billing\.invoicez": the tables are billing\.PaymentAudit, billing\.customer_notes, billing\.customers/,
       ],
       [
         ['--table', 'billing.event_log', '--where', 'message=created'],
@@ -278,6 +291,15 @@ describe('L1 on a schema zoo (billing)', () => {
       );
       // Written after the backup by someone else: it must survive the restore.
       await c.query(`INSERT INTO billing.customers (region, customer_no, name) VALUES ('ap', 1, 'New customer')`);
+      // Notes without a key: eu/2's two equal ones went with it; one of us/7's two equal ones is
+      // gone and the script wrote one. A note of another customer and one of no customer (a NULL
+      // in the composite reference) were edited after the backup: neither is the restore's.
+      await c.query(
+        `DELETE FROM billing.customer_notes WHERE ctid = (SELECT min(ctid) FROM billing.customer_notes WHERE customer_no = 7 AND note = 'vip')`,
+      );
+      await c.query(`INSERT INTO billing.customer_notes VALUES ('us', 7, 'written by the bad script')`);
+      await c.query(`UPDATE billing.customer_notes SET note = 'edited after the backup' WHERE customer_no = 1`);
+      await c.query(`UPDATE billing.customer_notes SET note = 'no number, edited' WHERE customer_no IS NULL`);
     });
     const damaged = await rowDigests(url);
     expect(damaged['billing.invoices_2024_02']).not.toEqual(pristine['billing.invoices_2024_02']);
@@ -315,6 +337,7 @@ describe('L1 on a schema zoo (billing)', () => {
     expect(request.tables).toEqual([
       'billing.customers',
       'billing.PaymentAudit',
+      'billing.customer_notes',
       'billing.invoices_2024_01',
       'billing.invoices_2024_02',
       'billing.invoices_2024_03',
@@ -325,6 +348,19 @@ describe('L1 on a schema zoo (billing)', () => {
       'billing.customers: insert 1 missing row(s) (region, customer_no (eu,2)), revert 3 changed row(s) ' +
         '((eu,3): updated_at/referred_by_region/referred_by_no; (eu,4): updated_at/referred_by_region/referred_by_no; (us,7): name/tags/updated_at)',
     );
+    // The notes of eu/2 and us/7 as copies: both of eu/2's and one of us/7's missing, the script's extra, two unchanged.
+    expect(request.changes.find((c) => c.startsWith('billing.customer_notes'))).toMatch(
+      /^billing\.customer_notes \(no key: .*\): insert 3 missing \(md5:[0-9a-f]{12}, md5:[0-9a-f]{12}\), delete 1 extra, keep 2 unchanged$/,
+    );
+    // The snapshot holds what the apply deletes: the script's note.
+    const store = openStore('main', config.stores.main!, workerEnv);
+    const snapshot = await store.getText(`incidents/${input.incidentId}/snapshot/billing.customer_notes.jsonl`);
+    expect(
+      snapshot
+        ?.trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as unknown),
+    ).toEqual([{ region: 'us', customer_no: 7, note: 'written by the bad script' }]);
     await answer(plan, 'approve', { gate: 'apply-restore', by: 'alice' });
 
     await waitingFor(handle, 'review');
@@ -336,6 +372,17 @@ describe('L1 on a schema zoo (billing)', () => {
     // The customer written after the backup is untouched; without it every table is the backup's, to the byte.
     expect(await query(`SELECT name FROM billing.customers WHERE region = 'ap'`)).toEqual([{ name: 'New customer' }]);
     await query(`DELETE FROM billing.customers WHERE region = 'ap'`);
+    // So are the notes of other customers and of none; put back by hand, they too are the backup's.
+    expect(
+      await query(
+        `SELECT region, customer_no, note FROM billing.customer_notes WHERE customer_no IS NULL OR customer_no = 1 ORDER BY customer_no`,
+      ),
+    ).toEqual([
+      { region: 'eu', customer_no: 1, note: 'edited after the backup' },
+      { region: 'eu', customer_no: null, note: 'no number, edited' },
+    ]);
+    await query(`UPDATE billing.customer_notes SET note = 'another customer' WHERE customer_no = 1`);
+    await query(`UPDATE billing.customer_notes SET note = 'no customer number yet' WHERE customer_no IS NULL`);
     expect(await rowDigests(url)).toEqual(pristine);
 
     // The application's trigger is there, enabled, and still stamps updates; new lines still get fresh ids.

@@ -3,8 +3,8 @@
 // jsonb, tsvector, inheritance, a materialized view), billing (monthly partitions with a foreign key
 // declared on them, composite keys, numeric and money), auth outside `public` (a trigger that
 // stamps rows, row-level security, uuid keys, domains, citext), a graph (self-references and three
-// levels of ON DELETE CASCADE), a log table without a primary key (repeated rows, a trigger stamping
-// inserts), and identifiers that need quoting.
+// levels of ON DELETE CASCADE, down to notes without a key), a log table without a primary key
+// (repeated rows, a trigger stamping inserts), and identifiers that need quoting.
 // `owner` is a role of the server that owns some of it and is granted the rest.
 
 export function schemaZooSql(owner: string): string {
@@ -89,6 +89,8 @@ CREATE TABLE graph.edge_notes (edge_id int REFERENCES graph.edges ON DELETE CASC
 INSERT INTO graph.nodes SELECT i, CASE WHEN i > 1 THEN i / 2 END, 'n' || i FROM generate_series(1, 60) i;
 INSERT INTO graph.edges (from_id, to_id) SELECT i, 1 + (i * 7) % 60 FROM generate_series(1, 60) i;
 INSERT INTO graph.edge_notes SELECT id, 'note ' || id FROM graph.edges WHERE id % 3 = 0;
+-- A note held twice (a multiset), and notes of no edge (a NULL reference: no restore of an edge's rows is theirs).
+INSERT INTO graph.edge_notes VALUES (51, 'note 51'), (NULL, 'unattached'), (NULL, 'unattached');
 
 CREATE SCHEMA logs;
 CREATE TABLE logs.events (at timestamptz NOT NULL, level text, message text);

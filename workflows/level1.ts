@@ -7,6 +7,7 @@ import { outcomeOf } from './engine/outcome.js';
 import { type PlanFacts, type Runbook, planRunbook } from './engine/runbook.js';
 import { chooseBackup, fenceNote, removeSideInstance, restoreSideInstance } from './restore-steps.js';
 import type { StagedTable } from '../activities/postgres/staging.js';
+import type { TableDiff } from '../activities/postgres/apply.js';
 
 /**
  * Up to this many staged rows the compare, snapshot and check take seconds: they run as local
@@ -72,7 +73,7 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
     const diff = await run.step(
       'identify: compare the backup with production',
       () => q.diffRecords({ incidentId, ...run.where, staged: stage }),
-      (d) => d.map((t) => `${t.table}: ${t.missingCount} missing, ${t.changedCount} changed`).join('; '),
+      (d) => d.map(diffLine).join('; '),
     );
     const snapshotStep = 'identify: snapshot the rows that will be overwritten';
     // A drill's test database is disposable: its rows do not belong in the store.
@@ -87,19 +88,7 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
       title: `Restore ${diff.reduce((n, t) => n + t.missingCount + t.changedCount, 0)} rows of ${target} from ${restored ? '' : 'backup '}${backup.id}`,
       database: await (described ?? q.describeTarget(run.where)),
       tables: diff.map((t) => t.table),
-      changes: diff
-        .map(
-          (t) =>
-            `${t.table}: insert ${t.missingCount} missing row(s)${t.missing.length ? ` (${t.primaryKey} ${t.missing.slice(0, 10).join(', ')}${t.missingCount > 10 ? ', …' : ''})` : ''}, revert ${t.changedCount} changed row(s)${
-              t.changed.length
-                ? ` (${t.changed
-                    .slice(0, 5)
-                    .map((c) => `${c.key}: ${c.columns.join('/')}`)
-                    .join('; ')})`
-                : ''
-            }`,
-        )
-        .concat(run.undoNote(applyStep)),
+      changes: diff.map(changeLine).concat(run.undoNote(applyStep)),
       backup: { ...backup, ageMs: now - Date.parse(backup.startedAt) },
       dataLossWindowMs: Date.parse(selection.goodBefore) - Date.parse(backup.startedAt),
       snapshot,
@@ -109,7 +98,7 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
       () => heavy.applyRecords({ incidentId, ...run.where, staged: stage }),
       (a) =>
         Object.entries(a)
-          .map(([t, c]) => `${t}: +${c.inserted} ~${c.updated}`)
+          .map(([t, c]) => `${t}: +${c.inserted} ~${c.updated}${c.deleted ? ` -${c.deleted}` : ''}`)
           .join(', ') + fenceNote(Object.values(a)[0]),
     );
 
@@ -137,6 +126,30 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
       );
     if (side) await removeSideInstance(run);
   }
+}
+
+/** A table's line of the comparison step. A child without a key (`extra` set) counts copies of its rows. */
+function diffLine(t: TableDiff): string {
+  if (t.extra !== undefined) return `${t.table}: ${t.missingCount} missing, ${t.extra} extra, ${t.unchanged} unchanged copies`;
+  return `${t.table}: ${t.missingCount} missing, ${t.changedCount} changed`;
+}
+
+/** A table's line of what the approval changes. */
+function changeLine(t: TableDiff): string {
+  const listed = (items: string[], count: number, most: number) => `${items.slice(0, most).join(', ')}${count > most ? ', …' : ''}`;
+  if (t.extra !== undefined)
+    return (
+      `${t.table} (no key: its rows referencing the restored rows, as copies): insert ${t.missingCount} missing` +
+      `${t.missing.length ? ` (${listed(t.missing, t.missingCount, 10)})` : ''}, delete ${t.extra} extra, keep ${t.unchanged} unchanged`
+    );
+  return `${t.table}: insert ${t.missingCount} missing row(s)${t.missing.length ? ` (${t.primaryKey} ${listed(t.missing, t.missingCount, 10)})` : ''}, revert ${t.changedCount} changed row(s)${
+    t.changed.length
+      ? ` (${t.changed
+          .slice(0, 5)
+          .map((c) => `${c.key}: ${c.columns.join('/')}`)
+          .join('; ')})`
+      : ''
+  }`;
 }
 
 function tooMany(count: number, table: string): Error {

@@ -13,13 +13,15 @@
 // - Identity columns are written with OVERRIDING SYSTEM VALUE, generated columns never; serial and
 //   identity sequences are moved past the largest key.
 // - A table's own rows only: an inheritance child (INHERITS) is a table of its own, never read or
-//   deleted through its parent. A table without a key (whole-table restores only) is a multiset of
-//   rows (multiset.ts).
+//   deleted through its parent. A table without a key is a multiset of rows (multiset.ts): the
+//   whole table in an L2; in an L1 (a child of the restored rows) only its rows referencing them,
+//   the table locked against writers for the apply's transaction so that those are the backup's
+//   at the commit.
 import type pg from 'pg';
 import { escapeIdentifier, withClient } from './connection.js';
-import { applyMultiset, compareMultiset, diffMultiset, snapshotMultiset } from './multiset.js';
-import { type StagedTable, KEY_LIST_LIMIT, assertSchemaName, keyOrder, keyText, keysEqual } from './staging.js';
-import { describeRelation } from './tables.js';
+import { applyMultiset, compareMultiset, diffMultiset, inScope, snapshotMultiset } from './multiset.js';
+import { type StagedInfo, stagedInfo } from './staged-info.js';
+import { type StagedTable, KEY_LIST_LIMIT, keyOrder, keyText, keysEqual } from './staging.js';
 
 const quote = escapeIdentifier;
 
@@ -33,57 +35,11 @@ export interface TableDiff {
   changed: { key: string; columns: string[] }[];
   changedCount: number;
   unchanged: number;
-  /** Whole-table restores: production rows absent from the backup (the apply deletes them). */
+  /**
+   * Whole-table restores: production rows absent from the backup (the apply deletes them); a child
+   * without a key (L1): the copies of its rows in scope beyond the backup's (deleted too).
+   */
   extra?: number;
-}
-
-export interface StagedInfo {
-  table: string;
-  oid: number;
-  /** The key's columns; empty for a table without a key (restored whole, as a multiset). */
-  keys: string[];
-  /** Columns compared and written: production's columns that are stored (not generated) and staged. */
-  columns: string[];
-  /** The production table, to insert into. */
-  prod: string;
-  /** Its own rows, to read and delete from (TableShape.rows). */
-  rows: string;
-  stage: string;
-  identityAlways: Set<string>;
-}
-
-async function stagedInfo(client: pg.Client, schema: string, staged: StagedTable[]): Promise<StagedInfo[]> {
-  assertSchemaName(schema);
-  const out: StagedInfo[] = [];
-  for (const s of staged) {
-    const relation = s.relation ?? `public.${quote(s.table)}`;
-    const { rows: found } = await client.query<{ oid: number | null }>(`SELECT to_regclass($1)::oid AS oid`, [relation]);
-    if (!found[0]?.oid) throw new Error(`table ${s.table} no longer exists: stage again`);
-    const shape = await describeRelation(client, found[0].oid, { keyless: 'allow' });
-    const keys = s.keyColumns ?? [s.primaryKey];
-    if (shape.keyColumns.join('\0') !== keys.join('\0'))
-      throw new Error(`the key of ${s.table} is now (${shape.primaryKey}), not (${keys.join(', ')}): stage again`);
-    const stagingName = s.staging ?? s.table;
-    const { rows } = await client.query<{ name: string }>(
-      `SELECT a.attname AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped`,
-      [schema, stagingName],
-    );
-    if (!rows.length) throw new Error(`the staging table ${schema}.${stagingName} does not exist: stage the records again`);
-    const stagedColumns = new Set(rows.map((r) => r.name));
-    const columns = shape.columns.filter((c) => !c.generated && stagedColumns.has(c.name));
-    out.push({
-      table: s.table,
-      oid: shape.oid,
-      keys,
-      columns: columns.map((c) => c.name),
-      prod: shape.relation,
-      rows: shape.rows,
-      stage: `${quote(schema)}.${quote(stagingName)}`,
-      identityAlways: new Set(columns.filter((c) => c.identityAlways).map((c) => c.name)),
-    });
-  }
-  return out;
 }
 
 /** `(a.c1::text, ...) IS DISTINCT FROM (b.c1::text, ...)`: byte-exact row comparison, NULL-aware. */
@@ -114,7 +70,8 @@ export async function diffStaged(
         if (!t.keys.length) {
           const m = await diffMultiset(client, t);
           const diff = { table: t.table, primaryKey: '', missing: m.missingRows, missingCount: m.missing, changed: [], changedCount: 0 };
-          diffs.push({ ...diff, unchanged: m.unchanged, ...(options.wholeTable ? { extra: m.extra } : {}) });
+          // A whole table's or a child's copies beyond the backup's: the apply deletes them, so the approver sees them.
+          diffs.push({ ...diff, unchanged: m.unchanged, ...(options.wholeTable || t.scope ? { extra: m.extra } : {}) });
           continue;
         }
         const on = keysEqual('p', 's', t.keys);
@@ -252,6 +209,13 @@ export async function applyStagedOn(
         result[t.table] = { inserted: 0, updated: 0, deleted: rowCount ?? 0 };
         options.onProgress?.();
       }
+    } else {
+      for (const t of infos.filter((x) => !x.keys.length)) {
+        // Never the whole table in an L1: a staged table without a key must name its scope.
+        if (!t.scope) throw new Error(`${t.table} has no key and was staged without the rows it belongs to: stage again`);
+        // Its rows in scope must be the backup's at the commit: no writer adds a copy in between.
+        await client.query(`LOCK TABLE ${t.prod} IN SHARE ROW EXCLUSIVE MODE`);
+      }
     }
     const enableAgain = await triggersOff(client, infos);
     for (const t of infos) {
@@ -339,7 +303,7 @@ async function checkForeignKeys(client: pg.Client, infos: StagedInfo[]): Promise
     for (const fk of fks) {
       const { rows } = await client.query<{ n: string }>(
         `SELECT count(*) AS n FROM ${fk.rel} c
-          WHERE ${t.keys.length ? `EXISTS (SELECT 1 FROM ${t.stage} s WHERE ${keysEqual('c', 's', t.keys)})` : 'true'}
+          WHERE ${t.keys.length ? `EXISTS (SELECT 1 FROM ${t.stage} s WHERE ${keysEqual('c', 's', t.keys)})` : inScope('c', t)}
             AND ${fk.cols.map((col) => `c.${quote(col)} IS NOT NULL`).join(' AND ')}
             AND NOT EXISTS (SELECT 1 FROM ${fk.ref} r WHERE ${keysEqual('c', 'r', fk.cols, fk.refcols)})`,
       );

@@ -125,6 +125,12 @@ export interface StagedTable {
   staging?: string;
   /** The key's columns (absent: primaryKey alone). */
   keyColumns?: string[];
+  /**
+   * A child without a key (L1): the foreign keys through which its rows reference staged parent
+   * rows (each parent by its staging table); only rows referencing them are its rows to restore
+   * (multiset.ts). Empty when the backup predates the table. Absent for a whole table (L2).
+   */
+  scope?: Array<{ staging: string; columns: string[]; refColumns: string[] }>;
 }
 
 /** Staging table names: the table's own name where it fits and is free, else t<n>. */
@@ -161,11 +167,11 @@ export async function stageSelection(
     await target.query('SET statement_timeout = 0');
     const encoding = (await target.query<{ e: string }>('SHOW server_encoding')).rows[0]!.e;
     onProgress('choosing the rows in the recovery copy');
+    // Columns written: production's stored ones that the backup has too; whether the backup has the table.
+    const columns: string[][] = [];
+    const present: boolean[] = [];
     await withClient(copyUrl, async (copy) => {
       await copy.query('SET statement_timeout = 0');
-      // Columns written: production's stored ones that the backup has too.
-      const columns: string[][] = [];
-      const present: boolean[] = [];
       for (const { shape } of tree) {
         const { rows } = await copy.query<{ name: string }>(
           `SELECT a.attname AS name FROM pg_attribute a WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped`,
@@ -252,13 +258,15 @@ export async function stageSelection(
     await target.query(
       tree
         .flatMap(({ shape }, i) => [
-          ...(plan.wholeTable ? [] : [`ALTER TABLE ${staged(i)} ADD PRIMARY KEY (${shape.keyColumns.map(quote).join(', ')})`]),
+          ...(plan.wholeTable || !shape.keyColumns.length
+            ? []
+            : [`ALTER TABLE ${staged(i)} ADD PRIMARY KEY (${shape.keyColumns.map(quote).join(', ')})`]),
           `ANALYZE ${staged(i)}`,
         ])
         .join(';\n'),
     );
     const out: StagedTable[] = [];
-    for (const [i, { shape }] of tree.entries()) {
+    for (const [i, { shape, parents }] of tree.entries()) {
       const table = staged(i);
       const cols = shape.keyColumns;
       const { rows: count } = await target.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`);
@@ -278,6 +286,16 @@ export async function stageSelection(
         relation: shape.relation,
         staging: names[i]!,
         keyColumns: cols,
+        // The links its rows were chosen through (a table without a key is never a parent: selectionTree).
+        ...(!plan.wholeTable && !cols.length
+          ? {
+              scope: present[i]
+                ? parents
+                    .filter((p) => p.parent < i)
+                    .map((p) => ({ staging: names[p.parent]!, columns: p.columns, refColumns: p.refColumns }))
+                : [],
+            }
+          : {}),
       });
     }
     if (plan.keys) out[0]!.notInBackup = await notInBackup(target, staged(0), root, plan.keys);

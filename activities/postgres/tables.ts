@@ -8,8 +8,8 @@
 //   with the tables there are; `"Quoted"."Names"` are read the way SQL reads them.
 // - A key is the primary key, else a unique index without expressions or predicate on NOT NULL
 //   columns; a table with neither is refused with the advice to restore it whole (L2), unless the
-//   caller restores it whole (`keyless: 'allow'`): its key is then empty, and its rows are a
-//   multiset compared by their text (apply.ts).
+//   caller allows it (`keyless: 'allow'`: a whole table, or a child of selected rows): its key is
+//   then empty, and its rows are a multiset compared by their text (multiset.ts).
 // - Children are found through every foreign key (composite ones, ones declared on partitions,
 //   ones referencing a partition), once per constraint, never through Lifeboat's own schemas.
 import type pg from 'pg';
@@ -49,7 +49,7 @@ export interface TableShape {
   oid: number;
   /** The key's columns joined with ", " (one column for most tables; empty for a keyless one). */
   primaryKey: string;
-  /** Empty only when the caller allowed a keyless table (a whole-table restore). */
+  /** Empty only when the caller allowed a keyless table (a whole-table restore, or a child of selected rows). */
   keyColumns: string[];
   /** Whether the key is the primary key or a unique index standing in for one, or there is none. */
   keyKind: 'primary key' | 'unique index' | 'none';
@@ -99,7 +99,7 @@ async function tableNames(client: pg.Client): Promise<string[]> {
 }
 
 export interface DescribeOptions {
-  /** 'allow': a table without a key is described with an empty key (whole-table restores); else refused. */
+  /** 'allow': a table without a key is described with an empty key (whole tables, children of selected rows); else refused. */
   keyless?: 'allow' | 'refuse';
 }
 
@@ -226,7 +226,8 @@ export interface TableNode {
  * The selected table and, with children, every table referencing it, several levels deep, breadth
  * first: each table once, linked to the tables before it (and itself) whose rows it references.
  * A link back to a later table (a cycle) is left out, so nothing loops. A child without a key is
- * refused, naming it.
+ * a leaf whose rows are those referencing its parents' (multiset.ts); one that other rows
+ * reference (through a unique index on nullable columns) is refused, naming it.
  */
 export async function selectionTree(client: pg.Client, root: TableShape, includeChildren: boolean): Promise<TableNode[]> {
   const nodes: TableNode[] = [{ shape: root, parents: [] }];
@@ -236,16 +237,13 @@ export async function selectionTree(client: pg.Client, root: TableShape, include
     for (const link of nodes[i]!.shape.children) {
       let at = index.get(link.oid);
       if (at === undefined) {
-        let shape: TableShape;
-        try {
-          shape = await describeRelation(client, link.oid);
-        } catch (err) {
-          if (err instanceof InputError)
-            throw new InputError(
-              `child table ${link.table} of ${nodes[i]!.shape.table} cannot be staged (${err.message}); stage without children`,
-            );
-          throw err;
-        }
+        const shape = await describeRelation(client, link.oid, { keyless: 'allow' });
+        if (!shape.keyColumns.length && shape.children.length)
+          throw new InputError(
+            `child table ${link.table} of ${nodes[i]!.shape.table} cannot be staged: it has neither a primary key nor a unique index on NOT NULL columns, ` +
+              `and ${shape.children.map((c) => c.table).join(', ')} reference${shape.children.length > 1 ? '' : 's'} it; ` +
+              `restore the whole table with an L2 (--level L2 --table ${link.table}), or stage without children`,
+          );
         at = nodes.push({ shape, parents: [] }) - 1;
         index.set(link.oid, at);
       }
