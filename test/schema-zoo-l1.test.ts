@@ -17,7 +17,7 @@ import { createActivities } from '../activities/index.js';
 import { withClient, withDatabase } from '../activities/postgres/connection.js';
 import { findKeptCopy } from '../activities/postgres/recovery-copy.js';
 import { openStore } from '../activities/storage/open.js';
-import { describeTable } from '../activities/postgres/tables.js';
+import { describeTable, selectionTree } from '../activities/postgres/tables.js';
 import { declare, incidentInput } from '../client/incidents.js';
 import { type LifeboatConfig, parseConfig } from '../config/config.js';
 import { keptCopyName, stagingSchema } from '../common/names.js';
@@ -231,6 +231,21 @@ describe('L1 on a schema zoo (billing)', () => {
         partitioned: true,
         keyColumns: ['region', 'customer_no', 'invoice_month', 'invoice_no'],
       });
+      // A child without a key is a leaf (customer_notes); one that other rows reference, through a
+      // unique index on a nullable column, is not: refused, naming who references it.
+      expect((await selectionTree(c, customers, true)).map((n) => n.shape.table)).toContain('billing.customer_notes');
+      await c.query('BEGIN');
+      try {
+        await c.query(
+          `CREATE TABLE billing.labels (region text, customer_no int, label text UNIQUE, FOREIGN KEY (region, customer_no) REFERENCES billing.customers)`,
+        );
+        await c.query(`CREATE TABLE billing.label_uses (id int PRIMARY KEY, label text REFERENCES billing.labels (label))`);
+        await expect(selectionTree(c, await describeTable(c, 'billing.customers'), true)).rejects.toThrow(
+          /^child table billing\.labels of billing\.customers cannot be staged: it has neither a primary key nor a unique index on NOT NULL columns, and billing\.label_uses references it; restore the whole table with an L2 \(--level L2 --table billing\.labels\)/,
+        );
+      } finally {
+        await c.query('ROLLBACK');
+      }
     });
   });
 
