@@ -134,13 +134,13 @@ function diffLine(t: TableDiff): string {
   return `${t.table}: ${t.missingCount} missing, ${t.changedCount} changed`;
 }
 
-/** A table's line of what the approval changes. */
+/** A table's line of what the approval changes (a child without a key: its distinct missing rows by digest). */
 function changeLine(t: TableDiff): string {
   const listed = (items: string[], count: number, most: number) => `${items.slice(0, most).join(', ')}${count > most ? ', …' : ''}`;
   if (t.extra !== undefined)
     return (
       `${t.table} (no key: its rows referencing the restored rows, as copies): insert ${t.missingCount} missing` +
-      `${t.missing.length ? ` (${listed(t.missing, t.missingCount, 10)})` : ''}, delete ${t.extra} extra, keep ${t.unchanged} unchanged`
+      `${t.missing.length ? ` (${listed(t.missing, t.missing.length, 10)})` : ''}, delete ${t.extra} extra, keep ${t.unchanged} unchanged`
     );
   return `${t.table}: insert ${t.missingCount} missing row(s)${t.missing.length ? ` (${t.primaryKey} ${listed(t.missing, t.missingCount, 10)})` : ''}, revert ${t.changedCount} changed row(s)${
     t.changed.length
