@@ -448,4 +448,37 @@ describe('L1 on a schema zoo (billing)', () => {
     });
     await new MockActivityEnvironment().run(activities.dropStaging, { incidentId, target: 'zoo' });
   });
+
+  it('stages a child without a key with the links that scope it, and never applies one staged without them as a whole table', async () => {
+    const activities = createActivities({ config, env: workerEnv });
+    const ref = { incidentId: 'inc-20261130-000000-zoo2', target: 'zoo' };
+    const run = <I, O>(activity: (input: I) => Promise<O>, input: I) => new MockActivityEnvironment().run(activity, input);
+    const staged = await run(activities.stageRecords, {
+      ...ref,
+      backupId,
+      selection: {
+        table: 'billing.customers',
+        keyTuples: [{ region: 'eu', customer_no: '1' }],
+        includeChildren: true,
+        goodBefore: new Date().toISOString(),
+      },
+    });
+    try {
+      expect(staged.find((t) => t.table === 'billing.customer_notes')).toMatchObject({
+        rows: 1,
+        keys: [],
+        scope: [{ staging: 'billing.customers', columns: ['region', 'customer_no'], refColumns: ['region', 'customer_no'] }],
+      });
+      const diff = await run(activities.diffRecords, { ...ref, staged });
+      expect(diff.find((t) => t.table === 'billing.customer_notes')).toMatchObject({ missingCount: 0, extra: 0, unchanged: 1 });
+      // Without its scope (a result from elsewhere, or damaged), the notes would be the whole table: refused, nothing written.
+      const before = await rowDigests(url);
+      await expect(run(activities.applyRecords, { ...ref, staged: staged.map((t) => ({ ...t, scope: undefined })) })).rejects.toThrow(
+        'billing.customer_notes has no key and was staged without the rows it belongs to: stage again',
+      );
+      expect(await rowDigests(url)).toEqual(before);
+    } finally {
+      await run(activities.dropStaging, ref);
+    }
+  });
 });
