@@ -15,7 +15,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { createActivities } from '../activities/index.js';
 import { withClient, withDatabase } from '../activities/postgres/connection.js';
+import type { TableDiff } from '../activities/postgres/apply.js';
 import { findKeptCopy } from '../activities/postgres/recovery-copy.js';
+import type { StagedTable } from '../activities/postgres/staging.js';
 import { openStore } from '../activities/storage/open.js';
 import { describeTable, selectionTree } from '../activities/postgres/tables.js';
 import { declare, incidentInput } from '../client/incidents.js';
@@ -452,8 +454,8 @@ describe('L1 on a schema zoo (billing)', () => {
   it('stages a child without a key with the links that scope it, and never applies one staged without them as a whole table', async () => {
     const activities = createActivities({ config, env: workerEnv });
     const ref = { incidentId: 'inc-20261130-000000-zoo2', target: 'zoo' };
-    const run = <I, O>(activity: (input: I) => Promise<O>, input: I) => new MockActivityEnvironment().run(activity, input);
-    const staged = await run(activities.stageRecords, {
+    const mock = () => new MockActivityEnvironment();
+    const staged: StagedTable[] = await mock().run(activities.stageRecords, {
       ...ref,
       backupId,
       selection: {
@@ -469,16 +471,17 @@ describe('L1 on a schema zoo (billing)', () => {
         keys: [],
         scope: [{ staging: 'billing.customers', columns: ['region', 'customer_no'], refColumns: ['region', 'customer_no'] }],
       });
-      const diff = await run(activities.diffRecords, { ...ref, staged });
+      const diff: TableDiff[] = await mock().run(activities.diffRecords, { ...ref, staged });
       expect(diff.find((t) => t.table === 'billing.customer_notes')).toMatchObject({ missingCount: 0, extra: 0, unchanged: 1 });
       // Without its scope (a result from elsewhere, or damaged), the notes would be the whole table: refused, nothing written.
       const before = await rowDigests(url);
-      await expect(run(activities.applyRecords, { ...ref, staged: staged.map((t) => ({ ...t, scope: undefined })) })).rejects.toThrow(
+      const unscoped = staged.map((t) => ({ ...t, scope: undefined }));
+      await expect(mock().run(activities.applyRecords, { ...ref, staged: unscoped })).rejects.toThrow(
         'billing.customer_notes has no key and was staged without the rows it belongs to: stage again',
       );
       expect(await rowDigests(url)).toEqual(before);
     } finally {
-      await run(activities.dropStaging, ref);
+      await mock().run(activities.dropStaging, ref);
     }
   });
 });
