@@ -31,6 +31,30 @@ export function describeMoment(moment: Moment): string {
       : `just before transaction ${moment.xid}`;
 }
 
-/** The refusal of an in-place restore to a moment (L3/L4): the cluster is recovered beside production instead. */
+/** The refusal of an in-place restore to a moment by runs begun before it was offered (they replay as they ran). */
 export const IN_PLACE_AT_MOMENT =
   'an in-place restore to a moment is not offered: drop --in-place; L3 and L4 at a moment recover the whole cluster into a new data directory beside production, and the cut-over task says where it listens';
+
+/** An in-place restore to a moment is physical: a target without pgBackRest cannot have one. */
+export const IN_PLACE_AT_MOMENT_NEEDS_PHYSICAL =
+  'an in-place restore to a moment needs physical backups (pgBackRest): add "physical: pgbackrest" to the target, or drop the moment for an in-place restore of the newest verified logical backup';
+
+/**
+ * How to undo an in-place restore to a moment, or bring production back when it failed: the restore
+ * point made just before it, or the safety backup taken before that.
+ */
+export function inPlaceUndo(target: string, undo: { restorePoint?: string; safetyBackup?: string }): string {
+  const ways = [
+    ...(undo.restorePoint
+      ? [
+          `lifeboat declare --level L3 --target ${target} --in-place --before-restore-point ${undo.restorePoint} --summary "undo the in-place restore" (production as it was just before the restore)`,
+        ]
+      : []),
+    ...(undo.safetyBackup
+      ? [
+          `pgbackrest restore --delta --set=${undo.safetyBackup} --type=immediate --target-action=promote --target-timeline=current as the data directory's owner, then pg_ctl start (production as its safety backup ${undo.safetyBackup} holds it)`,
+        ]
+      : []),
+  ];
+  return ways.length ? `To undo: ${ways.join('; or ')}` : 'No undo point was made: restore production from its newest backup';
+}

@@ -1,13 +1,15 @@
 // L3 — major outage (system down), RTO 24 h. The DR document's plan:
 // activate response team → communicate to all users → contact vendor support → execute recovery →
 // verify all systems → gradual resumption → post-mortem. At a moment (a physical target), recovery
-// restores the whole cluster to it into a new data directory instead (moment-recovery.ts).
+// restores the whole cluster to it into a new data directory instead (moment-recovery.ts) or, declared
+// --in-place, production itself after an approval and a safety backup (in-place-moment.ts).
 import type { PlanInput, PlanOptions, RunResult } from '../common/plans.js';
 import { quick } from './proxies.js';
 import { outcomeOf } from './engine/outcome.js';
 import { type PlanFacts, type Runbook, planRunbook } from './engine/runbook.js';
 import { chooseBackup, dropUnusedDatabase, fullRestore, newDatabaseName } from './restore-steps.js';
 import { MomentRecovery } from './moment-recovery.js';
+import { InPlaceMomentRecovery } from './in-place-moment.js';
 
 export async function level3Workflow({ context, options }: PlanInput): Promise<RunResult> {
   const run = planRunbook(context, options);
@@ -21,9 +23,11 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
   /** A database the restore created: dropped again if the plan does not end recovered. */
   let newDatabase: string | undefined;
   /** At a moment: the whole cluster recovered into a new data directory, removed again if the plan ends before its cut-over. */
-  const atMoment = options.moment && new MomentRecovery(run, options.moment);
+  const inPlace = options.moment && options.inPlace && run.inPlaceAtMoment ? new InPlaceMomentRecovery(run, options.moment) : undefined;
+  const atMoment = options.moment && !inPlace ? new MomentRecovery(run, options.moment) : undefined;
   try {
     atMoment?.check(options);
+    inPlace?.check(options);
     await run.announce(
       'activate response team',
       'critical',
@@ -38,6 +42,11 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
     );
     await run.task('vendor-support', 'Open a ticket with the hosting vendor and record its id as the note.', { deadlineMs: 30 * 60_000 });
 
+    if (inPlace) {
+      const recovered = await recoverInPlace(inPlace);
+      await resumeOperations(run);
+      return { outcome: 'recovered', ...recovered, timeline: run.timeline };
+    }
     if (atMoment) {
       const recovered = await recoverAtMoment(atMoment);
       await resumeOperations(run);
@@ -71,7 +80,7 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
   } catch (err) {
     await dropUnusedDatabase(run, newDatabase);
     await atMoment?.removeUnlessHandedOver();
-    return { ...outcomeOf(err, run.committed), timeline: run.timeline, backupUsed: backupUsed ?? atMoment?.backup };
+    return { ...outcomeOf(err, run.committed), timeline: run.timeline, backupUsed: backupUsed ?? atMoment?.backup ?? inPlace?.backup };
   }
 }
 
@@ -88,6 +97,14 @@ async function recoverAtMoment(at: MomentRecovery): Promise<Omit<RunResult, 'out
     fingerprints: verified.tables,
     recoveredCluster: at.ref,
   };
+}
+
+/** Execute recovery in place at a moment: approved, a safety backup, production restored, then verified (no cut-over: it is production). */
+async function recoverInPlace(at: InPlaceMomentRecovery): Promise<Omit<RunResult, 'outcome' | 'timeline'>> {
+  const restored = await at.restore('execute recovery');
+  const verified = await at.verifyTables();
+  await at.criticalChecks();
+  return { detail: at.detail, backupUsed: at.backup, database: restored.database, fingerprints: verified.tables };
 }
 
 /** Gradual resumption, then the post-mortem. */

@@ -2,15 +2,18 @@
 // emergency activation → all-hands communication → vendor escalation → use latest available
 // backup → accept potential data loss (two approvers) → restore → manual data reconstruction → full audit.
 // At a moment (a physical target), the whole cluster is restored to it into a new data directory first,
-// and the loss accepted is the window to the moment actually recovered to (moment-recovery.ts).
+// and the loss accepted is the window to the moment actually recovered to (moment-recovery.ts); declared
+// --in-place, the loss is accepted first and production itself is restored (in-place-moment.ts).
 import type { TableFingerprint } from '../common/backups.js';
 import type { ApprovalRequest, PlanInput, PlanOptions, RunResult } from '../common/plans.js';
 import { quick, heavy } from './proxies.js';
 import { formatDuration } from '../common/time.js';
+import { describeMoment, momentTime } from '../common/moments.js';
 import { outcomeOf } from './engine/outcome.js';
 import { type PlanFacts, type Runbook, planRunbook } from './engine/runbook.js';
 import { dropUnusedDatabase, fullRestore, newDatabaseName, skippedText } from './restore-steps.js';
 import { MomentRecovery } from './moment-recovery.js';
+import { InPlaceMomentRecovery } from './in-place-moment.js';
 
 export async function level4Workflow({ context, options }: PlanInput): Promise<RunResult> {
   const run = planRunbook(context, options);
@@ -24,9 +27,11 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
   /** A database the restore created: dropped again if the plan does not end recovered. */
   let newDatabase: string | undefined;
   /** At a moment: the whole cluster recovered into a new data directory, removed again if the plan ends before its cut-over. */
-  const atMoment = options.moment && new MomentRecovery(run, options.moment);
+  const inPlace = options.moment && options.inPlace && run.inPlaceAtMoment ? new InPlaceMomentRecovery(run, options.moment) : undefined;
+  const atMoment = options.moment && !inPlace ? new MomentRecovery(run, options.moment) : undefined;
   try {
     atMoment?.check(options);
+    inPlace?.check(options);
     await run.announce(
       'emergency activation',
       'critical',
@@ -44,7 +49,8 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
     });
 
     let restored: Restored;
-    if (atMoment) restored = await recoverAtMoment(run, atMoment);
+    if (inPlace) restored = await recoverInPlace(run, inPlace);
+    else if (atMoment) restored = await recoverAtMoment(run, atMoment);
     else {
       const usable = await run.step(
         'use latest available backup: newest whose checksum verifies',
@@ -92,7 +98,7 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
   } catch (err) {
     await dropUnusedDatabase(run, newDatabase);
     await atMoment?.removeUnlessHandedOver();
-    return { ...outcomeOf(err, run.committed), timeline: run.timeline, backupUsed: backupUsed ?? atMoment?.backup };
+    return { ...outcomeOf(err, run.committed), timeline: run.timeline, backupUsed: backupUsed ?? atMoment?.backup ?? inPlace?.backup };
   }
 }
 
@@ -150,6 +156,38 @@ async function recoverAtMoment(run: Runbook, at: MomentRecovery): Promise<Restor
     database: cluster.database,
     fingerprints: verified.tables,
     // The plan's own "full audit" step runs this: a step of its own inside it would show twice.
+    audit: async () => (await at.inspect()).summary,
+    detail: at.detail,
+  };
+}
+
+/**
+ * In place at a moment, in the DR document's order: what the repository holds to reach the moment,
+ * the loss accepted by two approvers, then (after the in-place gate and a safety backup) production
+ * restored; the plan's "full audit" inspects production as restored.
+ */
+async function recoverInPlace(run: Runbook, at: InPlaceMomentRecovery): Promise<Restored> {
+  const { context } = run;
+  await at.useLatest('use latest available moment');
+  const window = at.lossWindow ?? 0;
+  await acceptDataLoss(
+    run,
+    window,
+    { id: `point-in-time ${describeMoment(at.moment)}`, startedAt: momentTime(at.moment) ?? context.declaredAt },
+    {
+      title: `restore production of ${context.target} in place to ${describeMoment(at.moment)}`,
+      database: await quick.describeTarget(run.where),
+      tables: ['every database of the cluster'],
+      changes: [`what was written after ${describeMoment(at.moment)} leaves production (a safety backup keeps it)`],
+    },
+  );
+  const restored = await at.restore('restore');
+  const verified = await at.verifyTables();
+  return {
+    backup: at.backup!,
+    lossWindow: Date.parse(context.declaredAt) - Date.parse(restored.recoveredTo),
+    database: restored.database,
+    fingerprints: verified.tables,
     audit: async () => (await at.inspect()).summary,
     detail: at.detail,
   };

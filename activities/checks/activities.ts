@@ -122,14 +122,14 @@ export function createCheckActivities(resolve: Resolver) {
 
     /**
      * The application's database on a cluster recovered to a moment (on `port` of the loopback
-     * interface): every table fingerprinted (rows and checksum) and the target's integrity checks,
+     * interface; without one, production itself, restored in place): every table fingerprinted (rows and checksum) and the target's integrity checks,
      * which must find nothing. There is no backup manifest to compare with: the fingerprints are the record.
      */
     async inspectRecoveredCluster(input: {
       target: string;
-      port: number;
+      port?: number;
     }): Promise<{ summary: string; tables: Record<string, TableFingerprint> }> {
-      const url = atLoopbackPort(databaseUrl(input.target), input.port);
+      const url = input.port === undefined ? databaseUrl(input.target) : atLoopbackPort(databaseUrl(input.target), input.port);
       if (!(await databaseExists(url)))
         throw refuse(
           `the recovered cluster has no database "${databaseName(url)}": it did not exist at the moment recovered to; declare a later moment`,

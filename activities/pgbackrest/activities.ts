@@ -1,6 +1,7 @@
 // The activities of physical backups and point-in-time recovery, all through pgBackRest: setting a
 // target up, backups and their catalogue, verification, side instances restored to a moment, and
-// whole clusters recovered to a moment into a new data directory (L3/L4).
+// whole clusters recovered to a moment into a new data directory or, after a safety backup and an
+// approval, in place (L3/L4).
 import { Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { parse } from 'pg-connection-string';
@@ -10,6 +11,9 @@ import { type Moment, checkMoment } from '../../common/moments.js';
 import { type PhysicalSetup, preparePhysical } from './setup.js';
 import { type RestorePoint, createRestorePoint } from './restore-point.js';
 import { type RecoveredCluster, removeRecovered, restoreRecovered } from './recovered-cluster.js';
+import { type InPlaceInput, type InPlaceRestore, restoreInPlace, safetyBackup } from './in-place.js';
+import type { PhysicalBackup } from './backups.js';
+import { instanceIdFor } from '../../common/names.js';
 import { type SideInstance, removeSide, restoreSide, sideFolders } from './side-instance.js';
 import { type SweepEntry, type SweepLog, ownerRunning, sweepSides } from './sweep.js';
 import { type PhysicalTarget, physicalTarget } from './target.js';
@@ -61,6 +65,22 @@ export function createPhysicalActivities(resolve: Resolver) {
         checkedMoment(input.moment),
         parse(resolve.databaseUrl(input.target)).database ?? input.target,
       );
+    },
+
+    /** A safety backup of production before an in-place restore: incremental when a full exists; its label is the way back. */
+    async physicalSafetyBackup(input: { target: string; incidentId: string }): Promise<PhysicalBackup> {
+      return safetyBackup(await physicalTarget(resolve, input.target), input.incidentId);
+    },
+
+    /**
+     * Restores production itself to the moment (`pgbackrest restore --delta`, archiving on): stopped,
+     * restored, started and promoted, once per incident whatever the retries (in-place.ts).
+     */
+    async restoreClusterInPlace(
+      input: { target: string; incidentId: string } & Pick<InPlaceInput, 'moment' | 'undo'>,
+    ): Promise<InPlaceRestore> {
+      const p = await physicalTarget(resolve, input.target);
+      return restoreInPlace(resolve, p, { id: instanceIdFor(input.incidentId), moment: checkedMoment(input.moment), undo: input.undo });
     },
 
     /** Stops and removes a recovered cluster that was not handed over; true if there was one. Safe to call any number of times. */

@@ -116,7 +116,7 @@ export function diagnose(log: string, moment: Moment, walMax: string | undefined
   };
 }
 
-async function running(p: PhysicalTarget, data: string): Promise<boolean> {
+export async function running(p: PhysicalTarget, data: string): Promise<boolean> {
   return pgProgram(p.runner.runAs, 'pg_ctl', ['-D', data, 'status']).then(
     () => true,
     () => false,
@@ -124,7 +124,7 @@ async function running(p: PhysicalTarget, data: string): Promise<boolean> {
 }
 
 /** Waits until the instance is promoted; undefined while it still recovers, or the reason it stopped. */
-async function promoted(port: number, user: string | undefined, password: string | undefined) {
+export async function promoted(port: number, user: string | undefined, password: string | undefined) {
   const client = new pg.Client({ host: '127.0.0.1', port, user: user ?? 'postgres', password, database: 'postgres' });
   client.on('error', () => undefined);
   try {
@@ -245,7 +245,7 @@ function keepSettings(data: string, settings: Record<string, string | number>): 
 }
 
 /** A time as PostgreSQL's log writes it (2026-11-30 15:02:00.123456+00), in ISO 8601. */
-function pgTime(text: string): string {
+export function pgTime(text: string): string {
   return new Date(
     text
       .trim()

@@ -3,7 +3,7 @@
 import { type Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { InputError } from '../../common/errors.js';
-import { IN_PLACE_AT_MOMENT, type Moment, checkMoment } from '../../common/moments.js';
+import { IN_PLACE_AT_MOMENT_NEEDS_PHYSICAL, type Moment, checkMoment } from '../../common/moments.js';
 import { type Level } from '../../common/plans.js';
 import { triage } from '../../workflows/triage.js';
 import { connectClient } from '../follow.js';
@@ -59,13 +59,20 @@ function readKeysFile(file: string): string {
   }
 }
 
-/** The moment --at, --before-restore-point or --before-xid names (at most one), checked; only for a target with physical backups. */
+/**
+ * The moment --at, --before-restore-point or --before-xid names (at most one), checked; only for a
+ * target with physical backups (with --in-place: an in-place physical restore, pgbackrest restore --delta).
+ */
 function momentOption(opts: DeclareOptions, physical: boolean): { moment?: Moment } {
   const given = [opts.at && 'at', opts.beforeRestorePoint && 'before-restore-point', opts.beforeXid && 'before-xid'].filter(Boolean);
   if (!given.length) return {};
   if (given.length > 1) throw new InputError(`give one moment, not --${given.join(' and --')}`);
-  if (!physical) throw new InputError('a moment needs physical backups: add "physical: pgbackrest" to the target in the configuration');
-  if (opts.inPlace) throw new InputError(IN_PLACE_AT_MOMENT);
+  if (!physical)
+    throw new InputError(
+      opts.inPlace
+        ? IN_PLACE_AT_MOMENT_NEEDS_PHYSICAL
+        : 'a moment needs physical backups: add "physical: pgbackrest" to the target in the configuration',
+    );
   if (opts.xidCommittedAt && Number.isNaN(Date.parse(opts.xidCommittedAt)))
     throw new InputError(`--xid-committed-at "${opts.xidCommittedAt}" is not a time`);
   const moment: Moment = opts.at

@@ -48,7 +48,7 @@ export function registerIncidentCommands(program: Command): void {
     .option('--good-before <time>', 'L1: ISO time before which the data was good (default: the declaration time)')
     .option(
       '--at <time>',
-      'the data as it was at this moment, by a point-in-time restore (pgBackRest) instead of a backup: L1 the rows, L2 the table (from a side instance), L3/L4 the whole cluster (into a new data directory)',
+      'the data as it was at this moment, by a point-in-time restore (pgBackRest) instead of a backup: L1 the rows, L2 the table (from a side instance), L3/L4 the whole cluster (into a new data directory; with --in-place, production itself)',
     )
     .option('--before-restore-point <name>', 'the data as it was at a restore point (pg_create_restore_point), as --at')
     .option('--before-xid <xid>', 'the data as it was just before a transaction (`lifeboat pitr find` lists them), as --at')
@@ -57,7 +57,10 @@ export function registerIncidentCommands(program: Command): void {
       "with --before-xid: the transaction's commit time (pitr find shows it), to pick the backup before it",
     )
     .option('--override-record-limit', 'L1: allow more than 10 records, behind an extra approval')
-    .option('--in-place', 'L3/L4: restore into the production database itself (after a safety snapshot and an approval; not with a moment)')
+    .option(
+      '--in-place',
+      "L3/L4: restore into the production database itself, after a safety snapshot and an approval; with a moment (physical targets), production's whole cluster by pgbackrest restore --delta, after a safety backup and a restore point",
+    )
     .option('--freeze-writes', "run the target's freezeWrites hook first, and its unfreezeWrites hook at the end")
     .option('--declared-at <time>', 'when the incident was declared, if before now (ISO)')
     .addOption(asOption())

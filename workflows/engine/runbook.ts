@@ -95,6 +95,8 @@ export function planRunbook(context: RunContext, options: PlanOptions = {}): Run
     // A drill's test database is disposable, and not where the target's WAL is archived.
     restorePoints: options.physical === true && !context.testDatabase && patched('restore-point-before-destructive'),
     localQuickSteps: context.level === 'L1' && patched(L1_QUICK_STEPS_LOCAL),
+    // Runs begun before an in-place restore to a moment was offered refused it: they replay that refusal.
+    inPlaceAtMoment: options.inPlace === true && options.moment !== undefined && patched('in-place-at-moment'),
   });
 }
 
@@ -124,11 +126,21 @@ export class Runbook {
   readonly makesRestorePoints: boolean;
   /** The plan's short steps run as local activities (asked at the plan's start; see planRunbook). */
   readonly localQuickSteps: boolean;
+  /** L3/L4 --in-place at a moment restore production itself (asked at the plan's start; see planRunbook). */
+  readonly inPlaceAtMoment: boolean;
 
   constructor(
     readonly context: RunContext,
-    options: { clock: boolean; heavyChoice?: boolean; checksDroppedDatabase?: boolean; restorePoints?: boolean; localQuickSteps?: boolean },
+    options: {
+      clock: boolean;
+      heavyChoice?: boolean;
+      checksDroppedDatabase?: boolean;
+      restorePoints?: boolean;
+      localQuickSteps?: boolean;
+      inPlaceAtMoment?: boolean;
+    },
   ) {
+    this.inPlaceAtMoment = options.inPlaceAtMoment ?? false;
     this.heavyChoice = options.heavyChoice ?? false;
     this.localQuickSteps = options.localQuickSteps ?? false;
     this.checksDroppedDatabase = options.checksDroppedDatabase ?? false;

@@ -1,0 +1,259 @@
+// An in-place physical restore (L3/L4 declared --in-place at a moment, after a safety backup and an
+// approval): production stopped, its own data directory restored by `pgbackrest restore --delta` to
+// the moment with archiving left on, production started again as it was started (its postmaster.opts,
+// the runner's environment for archive_command), and waited for until promoted. Guarantees:
+// - refused with production untouched when the moment cannot be reached from what the catalogue
+//   holds (no backup, a moment before the oldest backup's end or not in the past); before the stop,
+//   a commit and a WAL switch put the moment's end and the undo point into the archive;
+// - never twice for one approval: state.json (in-place-state.ts) records each phase before its work,
+//   and a retried activity that finds production started again only waits for its promotion: writes
+//   made since are never overwritten by a second restore;
+// - a moment recovery cannot reach fails naming the gap and the newest reachable moment, and says
+//   that production is down and exactly how to bring it back (the undo point, the safety backup).
+import { ApplicationFailure } from '@temporalio/common';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FailureType } from '../../common/errors.js';
+import { type Moment, describeMoment, inPlaceUndo, momentTime } from '../../common/moments.js';
+import { refuse } from '../failure.js';
+import { heartbeatWhile } from '../heartbeat.js';
+import { databaseName, withServer } from '../postgres/connection.js';
+import type { Resolver } from '../resolve.js';
+import { type PhysicalBackup, physicalCatalog } from './backups.js';
+import {
+  type InPlaceState,
+  type Production,
+  inPlaceFolder,
+  postmasterOptions,
+  readProduction,
+  readState,
+  recordProduction,
+  writeState,
+} from './in-place-state.js';
+import { restoreOptions } from './moment.js';
+import { chownToUser, pgProgram, pgbackrest } from './run.js';
+import { diagnose, pgTime, promoted, running } from './side-instance.js';
+import type { PhysicalTarget } from './target.js';
+
+export interface InPlaceRestore {
+  /** The application's database (production's, restored). */
+  database: string;
+  dataDir: string;
+  port: number;
+  /** The commit time of the last transaction recovery replayed: production's data is as of this moment. */
+  recoveredTo: string;
+  /** PostgreSQL's own words for where recovery stopped. */
+  stoppedAt: string;
+  /** The timeline production writes on now (a new one, from its promotion). */
+  timeline: number;
+  /** Set when a retry found production already restored and started by an earlier attempt: it only waited for it. */
+  alreadyRestored?: string;
+}
+
+export interface InPlaceInput {
+  id: string;
+  moment: Moment;
+  /** The restore point made just before the step, and the safety backup's label: named by a failure as the way back. */
+  undo: { restorePoint?: string; safetyBackup?: string };
+}
+
+/** A safety backup of production as it is now: incremental when a full exists (pgBackRest takes a full otherwise), annotated with the incident. */
+export async function safetyBackup(p: PhysicalTarget, incidentId: string): Promise<PhysicalBackup> {
+  await heartbeatWhile({ phase: 'pgbackrest incr backup (safety backup)' }, () =>
+    pgbackrest(p.runner, 'backup', ['--type=incr', `--annotation=lifeboat-incident=${incidentId}`]),
+  );
+  return (await physicalCatalog(p)).backups.at(-1)!;
+}
+
+export async function restoreInPlace(resolve: Resolver, p: PhysicalTarget, input: InPlaceInput): Promise<InPlaceRestore> {
+  const dir = inPlaceFolder(p, input.id);
+  let state = readState(dir);
+  const resumed =
+    state?.phase === 'started' ? `already restored and started by an earlier attempt at ${state.at}: not restored again` : undefined;
+  if (!state) state = writeState(dir, await prepare(resolve, p, input.moment), 'stopping');
+  // As the data directory's owner as recorded: with production down, the target's resolution cannot read it.
+  const runner = { ...p.runner, runAs: state.runAs };
+  p = { ...p, runner };
+  const log = join(dir, 'server.log');
+  let walMax: string | undefined;
+  const down = (why: string) => failure(`${why}. ${productionDown(p, state!, input)}`, FailureType.recovery);
+
+  if (state.phase === 'stopping') {
+    if (await running(p, state.pgPath))
+      await heartbeatWhile({ phase: 'stopping production (pg_ctl stop -m fast)' }, () =>
+        pgProgram(runner.runAs, 'pg_ctl', ['-D', state!.pgPath, '-m', 'fast', '-w', '-t', '3600', 'stop']),
+      );
+    state = writeState(dir, state, 'stopped');
+  }
+  if (state.phase === 'stopped') {
+    // Lifeboat stopped it and has not started it: a running server was started by someone else, and may hold new writes.
+    if (await running(p, state.pgPath))
+      throw refuse(
+        `production (${state.pgPath}) was started again after Lifeboat stopped it for this restore, which did not run: nothing was restored. Stop it (pg_ctl stop -D ${state.pgPath}) and declare again, or keep it as it is`,
+        FailureType.recovery,
+      );
+    const catalog = await physicalCatalog(p);
+    walMax = catalog.walMax;
+    const options = ['--delta', `--pg1-path=${state.pgPath}`, ...setFor(input.moment, catalog.backups), ...inPlaceOptions(input.moment)];
+    await heartbeatWhile({ phase: `pgbackrest restore --delta to ${describeMoment(input.moment)}` }, () =>
+      pgbackrest(runner, 'restore', options),
+    ).catch((err: Error) => {
+      throw down(`pgbackrest restore failed: ${err.message}`);
+    });
+    state = writeState(dir, state, 'restored');
+  }
+  if (state.phase === 'restored') {
+    await chownToUser(state.runAs, dir);
+    // The environment carries pgBackRest's S3 keys: production's archive_command and restore_command need them.
+    const started = await heartbeatWhile({ phase: `recovering to ${describeMoment(input.moment)}` }, () =>
+      (async () => (await running(p, state!.pgPath)) || pgStart(state!, log, runner.env))(),
+    );
+    state = writeState(dir, state, 'started');
+    if (!started) throw unreachable(readLog(log), p, state, input, walMax);
+  }
+  const result = await heartbeatWhile({ phase: 'recovering to the moment' }, async () => {
+    for (;;) {
+      const now = await promoted(state!.port, p.settings.pgUser, p.runner.env.PGPASSWORD);
+      if (now) return now;
+      if (!(await running(p, state!.pgPath))) return undefined;
+      await new Promise((ok) => setTimeout(ok, 300));
+    }
+  });
+  if (!result) throw unreachable(readLog(log), p, state, input, walMax);
+  const text = readLog(log);
+  const stop = /recovery stopping [^\n]*?, time ([^\n]+)/.exec(text);
+  return {
+    database: databaseName(resolve.databaseUrl(p.target)),
+    dataDir: state.pgPath,
+    port: state.port,
+    recoveredTo: stop ? pgTime(stop[1]!) : (result.at?.toISOString() ?? state.at),
+    stoppedAt: stop?.[0] ?? /last completed transaction was at log time [^\n]*/.exec(text)?.[0] ?? 'end of the archive',
+    timeline: await timelineOf(resolve, p),
+    ...(resumed ? { alreadyRestored: resumed } : {}),
+  };
+}
+
+/**
+ * What the restore needs of production before stopping it, refusing with production untouched what
+ * cannot work. Production down (a restore that failed, being undone): how it ran, as recorded then.
+ */
+async function prepare(resolve: Resolver, p: PhysicalTarget, moment: Moment): Promise<Production> {
+  const catalog = await physicalCatalog(p);
+  const oldest = catalog.backups[0];
+  if (!oldest)
+    throw refuse(
+      `stanza "${p.settings.stanza}" has no physical backup to restore from: take one first (lifeboat pitr backup --type full); production is untouched`,
+      FailureType.noUsableBackup,
+    );
+  if (moment.kind === 'time' && Date.parse(moment.time) < Date.parse(oldest.stoppedAt))
+    throw refuse(
+      `${describeMoment(moment)} is before the end of the oldest physical backup (${oldest.stoppedAt}), the earliest moment the archive can reach; production is untouched`,
+      FailureType.recoveryTarget,
+    );
+  const facts = await serverFacts(resolve, p);
+  if (!facts) {
+    const recorded = readProduction(p);
+    if (!recorded)
+      throw refuse(
+        `production's server cannot be reached and Lifeboat never stopped it: start it (or check the target's connection) before an in-place restore`,
+        FailureType.recovery,
+      );
+    return recorded;
+  }
+  if (moment.kind === 'time' && Date.parse(moment.time) >= Date.parse(facts.now))
+    throw refuse(
+      `${describeMoment(moment)} is not in the past (the server's clock reads ${facts.now}): nothing committed after it can end recovery there; production is untouched`,
+      FailureType.recoveryTarget,
+    );
+  const opts = join(facts.pgPath, 'postmaster.opts');
+  const production = {
+    pgPath: facts.pgPath,
+    port: facts.port,
+    options: existsSync(opts) ? postmasterOptions(readFileSync(opts, 'utf8')) : '',
+    runAs: p.runner.runAs,
+  };
+  recordProduction(p, production);
+  return production;
+}
+
+/** Production's data directory, port and clock; and, once they are read, its WAL closed and archived (a commit first: recovery to a time stops at the first commit after it). */
+async function serverFacts(resolve: Resolver, p: PhysicalTarget) {
+  const url = resolve.databaseUrl(p.target);
+  const facts = await withServer(url, async (c) => {
+    const { rows } = await c.query<{ pgPath: string; port: number; now: Date }>(
+      `SELECT current_setting('data_directory') AS "pgPath", current_setting('port')::int AS port, clock_timestamp() AS now`,
+    );
+    return rows[0]!;
+  }).catch(() => undefined);
+  if (!facts) return undefined;
+  await heartbeatWhile({ phase: 'archiving the current WAL segment' }, () =>
+    withServer(url, async (c) => {
+      await c.query('SELECT pg_current_xact_id()');
+      const { rows } = await c.query<{ wal: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS wal');
+      const wal = rows[0]!.wal;
+      const deadline = Date.now() + 10 * 60_000;
+      for (;;) {
+        const { rows: archiver } = await c.query<{ done: boolean; failed: string | null }>(
+          'SELECT coalesce(last_archived_wal >= $1, false) AS done, last_failed_wal AS failed FROM pg_stat_archiver',
+          [wal],
+        );
+        if (archiver[0]!.done) return;
+        if (Date.now() > deadline)
+          throw refuse(
+            `WAL segment ${wal} was not archived within 10 minutes (last failed: ${archiver[0]!.failed ?? 'none'}): fix archiving (lifeboat pitr wal) before an in-place restore; production is untouched`,
+            FailureType.recovery,
+          );
+        await new Promise((ok) => setTimeout(ok, 200));
+      }
+    }),
+  );
+  return { ...facts, now: facts.now.toISOString() };
+}
+
+/** For a restore point or a transaction of known time, the newest backup that ended before it (pgBackRest would take the newest). */
+function setFor(moment: Moment, backups: PhysicalBackup[]): string[] {
+  const before = momentTime(moment);
+  const set = moment.kind !== 'time' && before ? backups.filter((b) => b.stoppedAt < new Date(before).toISOString()).at(-1) : undefined;
+  return set ? [`--set=${set.label}`] : [];
+}
+
+/**
+ * Archiving stays on: production goes on archiving on its new timeline. A restore point is looked for
+ * on the timeline of the backup restored ('current'): the undo point of an earlier in-place restore
+ * lies on the old timeline, which the newer one left before it (recovery would follow 'latest' away).
+ */
+function inPlaceOptions(moment: Moment): string[] {
+  return [...restoreOptions(moment, 'preserve'), ...(moment.kind === 'restore-point' ? ['--target-timeline=current'] : [])];
+}
+
+async function pgStart(state: InPlaceState, log: string, env: Record<string, string>): Promise<boolean> {
+  return pgProgram(state.runAs, 'pg_ctl', ['-D', state.pgPath, '-o', state.options, '-l', log, '-w', '-t', '86400', 'start'], env).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function timelineOf(resolve: Resolver, p: PhysicalTarget): Promise<number> {
+  return withServer(resolve.databaseUrl(p.target), async (c) => {
+    const { rows } = await c.query<{ wal: string }>('SELECT pg_walfile_name(pg_current_wal_lsn()) AS wal');
+    return parseInt(rows[0]!.wal.slice(0, 8), 16);
+  });
+}
+
+function readLog(log: string): string {
+  return existsSync(log) ? readFileSync(log, 'utf8') : '';
+}
+
+function failure(message: string, type: FailureType, details?: unknown): ApplicationFailure {
+  return ApplicationFailure.create({ message, type, nonRetryable: true, details: details === undefined ? undefined : [details] });
+}
+
+/** Recovery did not reach the moment: why (side-instance.ts's diagnosis), that production is down, and the way back. */
+function unreachable(log: string, p: PhysicalTarget, state: InPlaceState, input: InPlaceInput, walMax?: string): ApplicationFailure {
+  const { message, newestReachable } = diagnose(log, input.moment, walMax);
+  return failure(`${message}. ${productionDown(p, state, input)}`, FailureType.recoveryTarget, { newestReachable });
+}
+
+function productionDown(p: PhysicalTarget, state: InPlaceState, input: InPlaceInput): string {
+  return `Production is DOWN: its data directory ${state.pgPath} was restored for that moment and its server is stopped (log: ${join(inPlaceFolder(p, input.id), 'server.log')}). ${inPlaceUndo(p.target, input.undo)}`;
+}
