@@ -4,7 +4,8 @@
 // database holds exactly the rows committed before the moment; production is untouched and its
 // stanza gets no WAL from the recovered cluster; the RPO counts from the moment recovered to. An L3
 // at a moment aborted before its cut-over, or failing at a moment the archive does not reach, and an
-// L4 whose loss is rejected leave no recovered cluster; an approved L4 keeps it; --in-place is refused.
+// L4 whose loss is rejected leave no recovered cluster; an approved L4 keeps it; --in-place at a moment is
+// refused on a target without physical backups (test/pitr-in-place.test.ts restores production in place).
 // The later tests recover to the moment the first one noted.
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,12 +13,12 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { abort, incidentInput } from '../client/incidents.js';
 import { atLoopbackPort, withDatabase } from '../activities/postgres/connection.js';
-import { IN_PLACE_AT_MOMENT } from '../common/moments.js';
+import { IN_PLACE_AT_MOMENT_NEEDS_PHYSICAL } from '../common/moments.js';
 import { statusJsonSchema } from '../client/status-json.js';
 import { instanceIdFor } from '../common/names.js';
 import type { Level } from '../common/plans.js';
 import { useArchivingCluster } from './pitr-cluster.js';
-import { answer, as, driveIncident, runLifeboat, tableSums, waitingFor } from './helpers.js';
+import { answer, as, driveIncident, runLifeboat, tableSums, testConfigText, uniqueName, waitingFor } from './helpers.js';
 
 /** Whether a process with this pid runs (a zombie, stopped but not yet reaped by init, does not). */
 const alive = (pid: number) => {
@@ -270,8 +271,26 @@ describe('L3 and L4 at a moment (the whole cluster into a new data directory)', 
     expect(result.timeline.find((e) => e.name === 'clean up the recovered cluster')?.status).toBe('done');
   }, 600_000);
 
-  it('declare refuses --in-place with a moment, before anything runs (exit 2)', async () => {
-    const run = await lifeboat('declare', '--level', 'L3', '--summary', 'x', '--as', 'carol', '--at', '2026-11-30T15:00:00Z', '--in-place');
-    expect(run).toMatchObject({ code: 2, stderr: expect.stringContaining(IN_PLACE_AT_MOMENT) });
+  it('declare refuses --in-place with a moment on a target without physical backups, saying what to do (exit 2)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'lifeboat-pitr-l3-'));
+    writeFileSync(join(dir, 'lifeboat.yaml'), testConfigText({ prefix: uniqueName('logical') }));
+    const run = await runLifeboat(
+      [
+        '--config',
+        join(dir, 'lifeboat.yaml'),
+        'declare',
+        '--level',
+        'L3',
+        '--summary',
+        'x',
+        '--as',
+        'carol',
+        '--at',
+        '2026-11-30T15:00:00Z',
+        '--in-place',
+      ],
+      { ...process.env, ...suite.c.env },
+    );
+    expect(run).toMatchObject({ code: 2, stderr: expect.stringContaining(IN_PLACE_AT_MOMENT_NEEDS_PHYSICAL) });
   }, 120_000);
 });

@@ -1,0 +1,201 @@
+// An L3 declared --in-place at a moment on a physical target: after the restore-in-place gate (alice
+// only), a safety backup and a restore point, production itself — same port, same data directory —
+// is restored by `pgbackrest restore --delta` to the moment: exactly the rows before it, none after,
+// out of recovery and archiving on its new timeline. The undo works (production restored again to
+// the restore point made before the step brings the later rows back); an approver not allowed, an
+// unproven approval and a rejection leave production untouched (never stopped); a moment before the
+// oldest backup is refused before production is stopped; the restore activity run twice for one
+// incident restores once. The tests run in order on one archiving cluster (test/pitr-level3.test.ts
+// has the CLI's refusal on a target without physical backups).
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { describe, expect, inject, it } from 'vitest';
+import { pgbackrest } from '../activities/pgbackrest/run.js';
+import type { InPlaceRestore } from '../activities/pgbackrest/in-place.js';
+import type { Moment } from '../common/moments.js';
+import type { PlanOptions } from '../common/plans.js';
+import { approveUpdate, statusQuery } from '../workflows/messages.js';
+import { declareOn, useArchivingCluster } from './pitr-cluster.js';
+import { answer, driveIncident, tableSums, uniqueName, waitingFor } from './helpers.js';
+
+describe('L3 --in-place at a moment (pgbackrest restore --delta over production)', () => {
+  const suite = useArchivingCluster(
+    'pitrinplace',
+    40,
+    'approvals:\n  L3: { approvers: [alice, bob, carol], gates: { restore-in-place: [alice] } }\n  L4: { approvers: [alice, bob, carol] }',
+  );
+  const now = async () => (await suite.c.sql<{ t: Date }>('SELECT clock_timestamp() AS t'))[0]!.t.toISOString();
+  const leads = () => suite.c.sql('SELECT * FROM crm_leads ORDER BY id');
+  /** When production's postmaster started: unchanged means it was never stopped. */
+  const startedAt = async () => (await suite.c.sql<{ t: Date }>('SELECT pg_postmaster_start_time() AS t'))[0]!.t.toISOString();
+  const timeline = async () =>
+    parseInt((await suite.c.sql<{ wal: string }>('SELECT pg_walfile_name(pg_current_wal_lsn()) AS wal'))[0]!.wal.slice(0, 8), 16);
+  const insertLeads = (tag: string, n: number) =>
+    suite.c.sql(
+      `INSERT INTO crm_leads (first_name, last_name, email, source) SELECT $1, last_name, $1 || id || '@x.test', source FROM crm_leads ORDER BY id LIMIT ${n}`,
+      [tag],
+    );
+  const inPlaceAt = (moment: string): PlanOptions => ({ moment: { kind: 'time', time: moment }, physical: true, inPlace: true });
+  const complete = (note = 'done') => ({ complete: { by: 'carol', note } });
+  const restoreActivity = (incidentId: string, moment: Moment) =>
+    suite.c.run(() => suite.c.activities.restoreClusterInPlace({ target: 'crm', incidentId, moment, undo: {} })) as Promise<InPlaceRestore>;
+
+  let moment: string;
+  let sumsAtMoment: Awaited<ReturnType<typeof tableSums>>;
+  let leadsAtMoment: unknown[];
+  /** Production just before the in-place restore (the rows after the moment included), and the restore point made before it. */
+  let leadsBeforeRestore: unknown[];
+  let undoPoint: { name: string; createdAt: string };
+
+  it('a rejected, unproven or unallowed approval leaves production untouched, never stopped', async () => {
+    await suite.c.fullBackup();
+    await insertLeads('before', 5);
+    await suite.c.archiveNow();
+    sumsAtMoment = await tableSums(suite.c.url);
+    leadsAtMoment = await leads();
+    moment = await now();
+    await insertLeads('after', 7);
+    await suite.c.sql(`UPDATE crm_leads SET status = 'won' WHERE id = (SELECT min(id) FROM crm_leads)`);
+    const before = {
+      leads: await leads(),
+      started: await startedAt(),
+      backups: (await suite.c.run(() => suite.c.activities.physicalBackups({ target: 'crm' }))).backups.length,
+    };
+
+    const { input } = await declareOn(suite.worker, 'L3', 'in place, rejected', inPlaceAt(moment));
+    const result = await driveIncident(suite.worker.client, input.incidentId, {
+      'vendor-support': complete('T-1'),
+      'restore-in-place': {
+        act: async (plan) => {
+          const gate = (await waitingFor(plan, 'restore-in-place')).waiting[0]!;
+          expect(gate.request!.title).toBe(
+            `Restore the production cluster of crm in place to the moment ${moment} (pgbackrest restore --delta)`,
+          );
+          expect(gate.request!.changes.join('\n')).toContain('--in-place --before-restore-point lifeboat-');
+          const refused = (update: Promise<unknown>) =>
+            update.then(
+              () => 'accepted',
+              (err: unknown) => {
+                expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+                return ((err as WorkflowUpdateFailedError).cause as Error).message;
+              },
+            );
+          // bob approves L3's other gates, not this one; an unsigned answer proves nobody.
+          expect(await refused(answer(plan, 'approve', { gate: 'restore-in-place', by: 'bob' }))).toContain(
+            'bob may not decide gate "restore-in-place"',
+          );
+          expect(await refused(plan.executeUpdate(approveUpdate, { args: [{ gate: 'restore-in-place', by: 'alice' }] }))).toContain(
+            "alice's answer is not signed",
+          );
+          expect((await plan.query(statusQuery)).waiting.map((w) => w.name)).toEqual(['restore-in-place']);
+          await answer(plan, 'reject', { gate: 'restore-in-place', by: 'alice', reason: 'not now' });
+        },
+      },
+      review: complete(),
+    });
+    expect(result.outcome).toBe('rejected');
+    expect(result.timeline.filter((e) => /safety backup|undo point|restore production/.test(e.name))).toEqual([]);
+    expect(await leads()).toEqual(before.leads);
+    expect(await startedAt()).toBe(before.started);
+    expect((await suite.c.run(() => suite.c.activities.physicalBackups({ target: 'crm' }))).backups.length).toBe(before.backups);
+  }, 600_000);
+
+  it('a moment before the oldest backup is refused before production is stopped', async () => {
+    const started = await startedAt();
+    const refused = await restoreActivity(uniqueName('early').replace(/_/g, '-'), { kind: 'time', time: '2001-01-01T00:00:00Z' }).then(
+      () => undefined,
+      (err: Error) => err,
+    );
+    expect(refused?.message).toMatch(/is before the end of the oldest physical backup .*; production is untouched/);
+    expect(await startedAt()).toBe(started);
+  }, 300_000);
+
+  it('restores production itself to the moment after approval: same port and data directory, the rows before it only, archiving on a new timeline', async () => {
+    leadsBeforeRestore = await leads();
+    const { server } = suite.c;
+    const { input } = await declareOn(suite.worker, 'L3', 'in place at a moment', inPlaceAt(moment));
+    const result = await driveIncident(suite.worker.client, input.incidentId, {
+      'vendor-support': complete('T-2'),
+      'restore-in-place': { approve: ['alice'] },
+      'resume-read-only': complete(),
+      'resume-internal-users': complete(),
+      'resume-all-users': complete(),
+      'post-mortem': complete(),
+      review: complete(),
+    });
+    expect(result.outcome).toBe('recovered');
+    // Exactly the rows committed before the moment, byte for byte, on production's own port and data directory.
+    expect(await tableSums(suite.c.url)).toEqual(sumsAtMoment);
+    expect(await leads()).toEqual(leadsAtMoment);
+    const [state] = await suite.c.sql<{ recovering: boolean; dir: string; port: number }>(
+      `SELECT pg_is_in_recovery() AS recovering, current_setting('data_directory') AS dir, current_setting('port')::int AS port`,
+    );
+    expect(state).toEqual({ recovering: false, dir: server.dataDir, port: server.port });
+    expect(await timeline()).toBe(2);
+    expect(result.recoveredCluster).toBeUndefined();
+    expect(result.backupUsed!.id).toMatch(/^point-in-time /);
+    expect(result.backupUsed!.startedAt >= moment).toBe(true);
+    expect(result.rto!.rpoAchievedMs).toBe(Date.parse(input.declaredAt) - Date.parse(result.backupUsed!.startedAt));
+
+    const steps = result.timeline.map((e) => [e.name, e.status]);
+    const restoreStep = `execute recovery: restore production in place to the moment ${moment} (pgbackrest restore --delta)`;
+    expect(steps.slice(steps.findIndex(([n]) => n === 'restore-in-place'))).toEqual([
+      ['restore-in-place', 'done'],
+      ['safety backup of the production cluster (pgBackRest, incremental)', 'done'],
+      [`undo point: restore point before "${restoreStep}"`, 'done'],
+      [restoreStep, 'done'],
+      ['verify all tables: counts, checksums and integrity of production as restored', 'done'],
+      ['verify all systems: critical-function checks', 'done'],
+      ['resume-read-only', 'done'],
+      ['resume-internal-users', 'done'],
+      ['resume-all-users', 'done'],
+      ['post-mortem', 'done'],
+    ]);
+    expect(steps.map(([n]) => n)).not.toContain('cut-over');
+    // The safety backup is in the catalogue by its label; the restore step's detail says how to undo it.
+    const safety = result.timeline.find((e) => e.name.startsWith('safety backup'))!.detail!;
+    const label = /^(\S+) \(incr/.exec(safety)![1]!;
+    const catalog = await suite.c.run(() => suite.c.activities.physicalBackups({ target: 'crm' }));
+    expect(catalog.backups.map((b) => b.label)).toContain(label);
+    const point = result.restorePoints![0]!;
+    expect(result.timeline.find((e) => e.name === restoreStep)!.detail).toContain(
+      `--in-place --before-restore-point ${point.name} --summary`,
+    );
+    expect(result.timeline.find((e) => e.name === restoreStep)!.detail).toContain(`--set=${label}`);
+    undoPoint = point;
+    // Production archives on its new timeline: its history file and a timeline-2 segment reach the stanza, and pgbackrest check passes.
+    await suite.c.archiveNow();
+    const archived = await suite.c.archivedFiles();
+    expect(archived.some((f) => /00000002\.history/.test(f))).toBe(true);
+    expect(archived.some((f) => /\/00000002[0-9A-F]{16}-/.test(f))).toBe(true);
+    const keys = { PGBACKREST_REPO1_S3_KEY: inject('s3AccessKeyId'), PGBACKREST_REPO1_S3_KEY_SECRET: inject('s3SecretAccessKey') };
+    await pgbackrest({ runAs: server.owner, config: server.pgbackrest!.config, stanza: suite.c.stanza, env: keys }, 'check');
+  }, 900_000);
+
+  it('the undo works: production restored in place to the restore point made before the step has the later rows back', async () => {
+    const undone = await restoreActivity(uniqueName('undo').replace(/_/g, '-'), {
+      kind: 'restore-point',
+      name: undoPoint.name,
+      createdAt: undoPoint.createdAt,
+    });
+    expect(undone.dataDir).toBe(suite.c.server.dataDir);
+    expect(await leads()).toEqual(leadsBeforeRestore);
+    expect(await timeline()).toBe(3);
+  }, 600_000);
+
+  it('the restore activity run twice for one incident restores once: a row written after the first promotion survives', async () => {
+    const id = uniqueName('twice').replace(/_/g, '-');
+    await insertLeads('kept', 1);
+    await suite.c.archiveNow();
+    const at = await now();
+    await insertLeads('dropped', 2);
+    const first = await restoreActivity(id, { kind: 'time', time: at });
+    expect(first.alreadyRestored).toBeUndefined();
+    expect(await suite.c.sql(`SELECT 1 FROM crm_leads WHERE first_name = 'dropped'`)).toEqual([]);
+    await insertLeads('survivor', 1);
+    const started = await startedAt();
+    const second = await restoreActivity(id, { kind: 'time', time: at });
+    expect(second.alreadyRestored).toMatch(/already restored and started by an earlier attempt .*: not restored again/);
+    expect(await suite.c.sql(`SELECT count(*)::int AS n FROM crm_leads WHERE first_name = 'survivor'`)).toEqual([{ n: 1 }]);
+    expect(await startedAt()).toBe(started);
+  }, 600_000);
+});
