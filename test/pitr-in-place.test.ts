@@ -5,9 +5,12 @@
 // the restore point made before the step brings the later rows back); an approver not allowed, an
 // unproven approval and a rejection leave production untouched (never stopped); a moment before the
 // oldest backup is refused before production is stopped; the restore activity run twice for one
-// incident restores once. The tests run in order on one archiving cluster (test/pitr-level3.test.ts
-// has the CLI's refusal on a target without physical backups).
+// incident restores once, and one whose record says production was stopped finds it running and
+// refuses; an L4 in place accepts the loss before the in-place gate. The tests run in order on one
+// archiving cluster (test/pitr-level3.test.ts has the CLI's refusal on a target without physical backups).
 import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
 import { pgbackrest } from '../activities/pgbackrest/run.js';
 import type { InPlaceRestore } from '../activities/pgbackrest/in-place.js';
@@ -198,4 +201,58 @@ describe('L3 --in-place at a moment (pgbackrest restore --delta over production)
     expect(await suite.c.sql(`SELECT count(*)::int AS n FROM crm_leads WHERE first_name = 'survivor'`)).toEqual([{ n: 1 }]);
     expect(await startedAt()).toBe(started);
   }, 600_000);
+
+  it('a record saying Lifeboat stopped production, with production running, is refused: someone started it, nothing is restored', async () => {
+    const id = uniqueName('started-by-hand').replace(/_/g, '-');
+    const { server } = suite.c;
+    const dir = join(server.pgbackrest!.dir, 'in-place', id);
+    mkdirSync(dir, { recursive: true });
+    const production = { pgPath: server.dataDir, port: server.port, options: '', runAs: server.owner };
+    writeFileSync(join(dir, 'state.json'), JSON.stringify({ ...production, phase: 'stopped', at: new Date().toISOString() }));
+    const before = { leads: await leads(), started: await startedAt() };
+    const refused = await restoreActivity(id, { kind: 'time', time: moment }).then(
+      () => undefined,
+      (err: Error) => err,
+    );
+    expect(refused?.message).toContain(
+      'was started again after Lifeboat stopped it for this restore, which did not run: nothing was restored',
+    );
+    expect(await leads()).toEqual(before.leads);
+    expect(await startedAt()).toBe(before.started);
+  }, 300_000);
+
+  it('an L4 in place at a moment: the loss accepted by two approvers, then the in-place gate, the safety backup and the restore; audited', async () => {
+    await insertLeads('l4-before', 3);
+    await suite.c.archiveNow();
+    const expected = await leads();
+    const at = await now();
+    await insertLeads('l4-after', 4);
+    const { input } = await declareOn(suite.worker, 'L4', 'in place at a moment, L4', inPlaceAt(at));
+    const result = await driveIncident(suite.worker.client, input.incidentId, {
+      'vendor-escalation': complete('SEV-1'),
+      'accept-data-loss': { approve: ['alice', 'bob'] },
+      'restore-in-place': { approve: ['alice'] },
+      'manual-reconstruction': complete(),
+      'audit-signoff': complete(),
+      review: complete(),
+    });
+    expect(result.outcome).toBe('recovered');
+    expect(await leads()).toEqual(expected);
+    const names = result.timeline.map((e) => e.name);
+    const order = [
+      `use latest available moment: the physical backups and archived WAL reaching the moment ${at}`,
+      'accept-data-loss',
+      'restore-in-place',
+      'safety backup of the production cluster (pgBackRest, incremental)',
+      `restore: restore production in place to the moment ${at} (pgbackrest restore --delta)`,
+      'manual-reconstruction',
+    ].map((n) => names.indexOf(n));
+    expect(order.every((i, k) => i >= 0 && (k === 0 || i > order[k - 1]!))).toBe(true);
+    expect(names).not.toContain('cut-over');
+    expect(result.timeline.find((e) => e.name.startsWith('full audit'))).toMatchObject({
+      status: 'done',
+      detail: expect.stringContaining('integrity checks clean'),
+    });
+    expect(result.rto!.rpoAchievedMs).toBe(Date.parse(input.declaredAt) - Date.parse(result.backupUsed!.startedAt));
+  }, 900_000);
 });

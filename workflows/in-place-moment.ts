@@ -13,7 +13,7 @@ import { restorePointName } from '../common/names.js';
 import type { PlanOptions } from '../common/plans.js';
 import { formatDuration } from '../common/time.js';
 import type { Runbook } from './engine/runbook.js';
-import { pointInTime } from './moment-recovery.js';
+import { criticalChecksStep, pointInTime, verifyTablesStep } from './moment-recovery.js';
 import { heavy, quick } from './proxies.js';
 
 /** The approval gate before the restore: its approvers are those of a logical in-place restore. */
@@ -109,19 +109,11 @@ export class InPlaceMomentRecovery {
     return heavy.inspectRecoveredCluster({ target: this.run.context.target });
   }
 
-  async verifyTables(): Promise<{ summary: string; tables: Record<string, TableFingerprint> }> {
-    return this.run.step(
-      'verify all tables: counts, checksums and integrity of production as restored',
-      () => this.inspect(),
-      (v) => v.summary,
-    );
+  verifyTables(): Promise<{ summary: string; tables: Record<string, TableFingerprint> }> {
+    return verifyTablesStep(this.run, 'production as restored', () => this.inspect());
   }
 
-  async criticalChecks(): Promise<void> {
-    await this.run.step(
-      'verify all systems: critical-function checks',
-      () => quick.criticalChecks({ target: this.run.context.target }),
-      (c) => c.map((x) => x.check).join(', '),
-    );
+  criticalChecks(): Promise<void> {
+    return criticalChecksStep(this.run);
   }
 }

@@ -17,6 +17,24 @@ export function pointInTime(recoveredTo: string): { id: string; startedAt: strin
   return { id: `point-in-time ${recoveredTo}`, startedAt: recoveredTo };
 }
 
+/** `verify all tables` of a cluster recovered to a moment (`inspect`: heavy.inspectRecoveredCluster there). */
+export function verifyTablesStep(
+  run: Runbook,
+  what: string,
+  inspect: () => Promise<{ summary: string; tables: Record<string, TableFingerprint> }>,
+): Promise<{ summary: string; tables: Record<string, TableFingerprint> }> {
+  return run.step(`verify all tables: counts, checksums and integrity of ${what}`, inspect, (v) => v.summary);
+}
+
+/** `verify all systems` on a cluster recovered to a moment: on `port` of the loopback interface, or production itself. */
+export async function criticalChecksStep(run: Runbook, port?: number): Promise<void> {
+  await run.step(
+    'verify all systems: critical-function checks',
+    () => quick.criticalChecks({ target: run.context.target, ...(port === undefined ? {} : { port }) }),
+    (c) => c.map((x) => x.check).join(', '),
+  );
+}
+
 export class MomentRecovery {
   private readonly clusterId: string;
   private restoring = false;
@@ -87,20 +105,12 @@ export class MomentRecovery {
   }
 
   /** The step that inspects the recovered database. */
-  async verifyTables(): Promise<{ summary: string; tables: Record<string, TableFingerprint> }> {
-    return this.run.step(
-      'verify all tables: counts, checksums and integrity of the recovered database',
-      () => this.inspect(),
-      (v) => v.summary,
-    );
+  verifyTables(): Promise<{ summary: string; tables: Record<string, TableFingerprint> }> {
+    return verifyTablesStep(this.run, 'the recovered database', () => this.inspect());
   }
 
-  async criticalChecks(): Promise<void> {
-    await this.run.step(
-      'verify all systems: critical-function checks',
-      () => quick.criticalChecks({ target: this.run.context.target, port: this.cluster.port }),
-      (c) => c.map((x) => x.check).join(', '),
-    );
+  criticalChecks(): Promise<void> {
+    return criticalChecksStep(this.run, this.cluster.port);
   }
 
   /** The cut-over task: once it is done the cluster is the application's, and stays whatever follows. */
