@@ -6,7 +6,8 @@
 // unproven approval and a rejection leave production untouched (never stopped); a moment before the
 // oldest backup is refused before production is stopped; the restore activity run twice for one
 // incident restores once, and one whose record says production was stopped finds it running and
-// refuses; an L4 in place accepts the loss before the in-place gate. The tests run in order on one
+// refuses; an L4 in place accepts the loss before the in-place gate; an archive gap is refused
+// before production is stopped. The tests run in order on one
 // archiving cluster (test/pitr-level3.test.ts has the CLI's refusal on a target without physical backups).
 import { WorkflowUpdateFailedError } from '@temporalio/client';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -255,4 +256,38 @@ describe('L3 --in-place at a moment (pgbackrest restore --delta over production)
     });
     expect(result.rto!.rpoAchievedMs).toBe(Date.parse(input.declaredAt) - Date.parse(result.backupUsed!.startedAt));
   }, 900_000);
+
+  it("a moment after an earlier in-place restore starts from a backup on the new timeline's history, not the safety backup left on the old one", async () => {
+    await insertLeads('tl-before', 2);
+    await suite.c.archiveNow();
+    const expected = await leads();
+    const at = await now();
+    await insertLeads('tl-after', 2);
+    const { backups } = await suite.c.run(() => suite.c.activities.physicalBackups({ target: 'crm' }));
+    // pgBackRest's own choice: the newest that ended before the moment, the L4's safety backup, taken on the timeline the L4 left.
+    const newest = backups.filter((b) => b.stoppedAt < at).at(-1)!;
+    const restored = await restoreActivity(uniqueName('path').replace(/_/g, '-'), { kind: 'time', time: at });
+    expect(restored.set).toBeDefined();
+    expect(restored.set).not.toBe(newest.label);
+    expect(await leads()).toEqual(expected);
+  }, 600_000);
+
+  // Last: it removes a segment from the archive.
+  it('an archive gap after the backup recovery would start from is refused before production is stopped, naming the segment', async () => {
+    await suite.c.archiveNow();
+    await suite.c.archiveNow();
+    const newest = (await suite.c.archivedFiles()).filter((f) => /\/[0-9A-F]{24}-/.test(f)).at(-1)!;
+    const at = await now();
+    await suite.c.removeArchived(newest);
+    const segment = /([0-9A-F]{24})-/.exec(newest)![1]!;
+    const before = { leads: await leads(), started: await startedAt() };
+    const refused = await restoreActivity(uniqueName('gap').replace(/_/g, '-'), { kind: 'time', time: at }).then(
+      () => undefined,
+      (err: Error) => err,
+    );
+    expect(refused?.message).toContain(`archive gap: WAL segment ${segment} is missing from the repository`);
+    expect(refused?.message).toContain('production is untouched');
+    expect(await leads()).toEqual(before.leads);
+    expect(await startedAt()).toBe(before.started);
+  }, 300_000);
 });

@@ -91,7 +91,7 @@ export class InPlaceMomentRecovery {
       this.stepName(phase),
       () => heavy.restoreClusterInPlace({ target: context.target, incidentId: context.incidentId, moment: this.moment, undo }),
       (r) =>
-        `recovered to ${r.recoveredTo} (${r.stoppedAt}); production ${r.dataDir} on port ${r.port} promoted onto timeline ${r.timeline}, archiving on` +
+        `recovered to ${r.recoveredTo} (${r.stoppedAt}) from backup ${r.set ?? 'the newest'}; production ${r.dataDir} on port ${r.port} promoted onto timeline ${r.timeline}, archiving on` +
         `${r.alreadyRestored ? ` (${r.alreadyRestored})` : ''}. ${inPlaceUndo(context.target, undo)}`,
     );
     this.run.show({ backupUsed: this.backup });

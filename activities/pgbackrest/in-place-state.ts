@@ -25,6 +25,8 @@ export type Phase = 'stopping' | 'stopped' | 'restored' | 'started';
 
 export interface InPlaceState extends Production {
   phase: Phase;
+  /** The backup set the restore starts from (pgBackRest's own choice when absent). */
+  set?: string;
   /** When the phase was entered. */
   at: string;
 }
@@ -52,7 +54,7 @@ export function readState(dir: string): InPlaceState | undefined {
   return readJson<InPlaceState>(join(dir, 'state.json'));
 }
 
-export function writeState(dir: string, production: Production, phase: Phase): InPlaceState {
+export function writeState(dir: string, production: Production & { set?: string }, phase: Phase): InPlaceState {
   mkdirSync(dir, { recursive: true, mode: 0o711 });
   const state = { ...production, phase, at: new Date().toISOString() };
   writeJson(join(dir, 'state.json'), state);

@@ -2,9 +2,10 @@
 // approval): production stopped, its own data directory restored by `pgbackrest restore --delta` to
 // the moment with archiving left on, production started again as it was started (its postmaster.opts,
 // the runner's environment for archive_command), and waited for until promoted. Guarantees:
-// - refused with production untouched when the moment cannot be reached from what the catalogue
-//   holds (no backup, a moment before the oldest backup's end or not in the past); before the stop,
-//   a commit and a WAL switch put the moment's end and the undo point into the archive;
+// - refused with production untouched when the moment cannot be reached from what the repository
+//   holds (no backup, a moment before the oldest backup's end or not in the past, an archive gap
+//   after the backup it starts from); before the stop, a commit and a WAL switch put the moment's
+//   end and the undo point into the archive;
 // - never twice for one approval: state.json (in-place-state.ts) records each phase before its work,
 //   and a retried activity that finds production started again only waits for its promotion: writes
 //   made since are never overwritten by a second restore;
@@ -30,6 +31,7 @@ import {
   recordProduction,
   writeState,
 } from './in-place-state.js';
+import { type ArchivePath, archivePath, firstMissingSegment, onPath } from './archive-span.js';
 import { restoreOptions } from './moment.js';
 import { chownToUser, pgProgram, pgbackrest } from './run.js';
 import { diagnose, pgTime, promoted, running } from './side-instance.js';
@@ -46,6 +48,8 @@ export interface InPlaceRestore {
   stoppedAt: string;
   /** The timeline production writes on now (a new one, from its promotion). */
   timeline: number;
+  /** The backup set restored from (absent: pgBackRest's own choice, the newest). */
+  set?: string;
   /** Set when a retry found production already restored and started by an earlier attempt: it only waited for it. */
   alreadyRestored?: string;
 }
@@ -71,6 +75,7 @@ export async function restoreInPlace(resolve: Resolver, p: PhysicalTarget, input
   const resumed =
     state?.phase === 'started' ? `already restored and started by an earlier attempt at ${state.at}: not restored again` : undefined;
   if (!state) state = writeState(dir, await prepare(resolve, p, input.moment), 'stopping');
+  const set = state.set;
   // As the data directory's owner as recorded: with production down, the target's resolution cannot read it.
   const runner = { ...p.runner, runAs: state.runAs };
   p = { ...p, runner };
@@ -92,9 +97,8 @@ export async function restoreInPlace(resolve: Resolver, p: PhysicalTarget, input
         `production (${state.pgPath}) was started again after Lifeboat stopped it for this restore, which did not run: nothing was restored. Stop it (pg_ctl stop -D ${state.pgPath}) and declare again, or keep it as it is`,
         FailureType.recovery,
       );
-    const catalog = await physicalCatalog(p);
-    walMax = catalog.walMax;
-    const options = ['--delta', `--pg1-path=${state.pgPath}`, ...setFor(input.moment, catalog.backups), ...inPlaceOptions(input.moment)];
+    walMax = (await physicalCatalog(p)).walMax;
+    const options = ['--delta', `--pg1-path=${state.pgPath}`, ...(set ? [`--set=${set}`] : []), ...inPlaceOptions(input.moment)];
     await heartbeatWhile({ phase: `pgbackrest restore --delta to ${describeMoment(input.moment)}` }, () =>
       pgbackrest(runner, 'restore', options),
     ).catch((err: Error) => {
@@ -129,17 +133,19 @@ export async function restoreInPlace(resolve: Resolver, p: PhysicalTarget, input
     recoveredTo: stop ? pgTime(stop[1]!) : (result.at?.toISOString() ?? state.at),
     stoppedAt: stop?.[0] ?? /last completed transaction was at log time [^\n]*/.exec(text)?.[0] ?? 'end of the archive',
     timeline: await timelineOf(resolve, p),
+    ...(set ? { set } : {}),
     ...(resumed ? { alreadyRestored: resumed } : {}),
   };
 }
 
 /**
- * What the restore needs of production before stopping it, refusing with production untouched what
- * cannot work. Production down (a restore that failed, being undone): how it ran, as recorded then.
+ * What the restore needs of production before stopping it, and the backup it starts from (its label
+ * as `set`), refusing with production untouched what cannot work. Production down (a restore that
+ * failed, being undone): how it ran, as recorded then.
  */
-async function prepare(resolve: Resolver, p: PhysicalTarget, moment: Moment): Promise<Production> {
-  const catalog = await physicalCatalog(p);
-  const oldest = catalog.backups[0];
+async function prepare(resolve: Resolver, p: PhysicalTarget, moment: Moment): Promise<Production & { set?: string }> {
+  const { backups } = await physicalCatalog(p);
+  const oldest = backups[0];
   if (!oldest)
     throw refuse(
       `stanza "${p.settings.stanza}" has no physical backup to restore from: take one first (lifeboat pitr backup --type full); production is untouched`,
@@ -150,7 +156,15 @@ async function prepare(resolve: Resolver, p: PhysicalTarget, moment: Moment): Pr
       `${describeMoment(moment)} is before the end of the oldest physical backup (${oldest.stoppedAt}), the earliest moment the archive can reach; production is untouched`,
       FailureType.recoveryTarget,
     );
-  const facts = await serverFacts(resolve, p);
+  const path = await heartbeatWhile({ phase: 'reading the WAL archive' }, () => archivePath(p));
+  const from = startingBackup(p, moment, backups, path);
+  const url = resolve.databaseUrl(p.target);
+  const facts = await withServer(url, async (c) => {
+    const { rows } = await c.query<{ pgPath: string; port: number; now: Date }>(
+      `SELECT current_setting('data_directory') AS "pgPath", current_setting('port')::int AS port, clock_timestamp() AS now`,
+    );
+    return rows[0]!;
+  }).catch(() => undefined);
   if (!facts) {
     const recorded = readProduction(p);
     if (!recorded)
@@ -158,13 +172,23 @@ async function prepare(resolve: Resolver, p: PhysicalTarget, moment: Moment): Pr
         `production's server cannot be reached and Lifeboat never stopped it: start it (or check the target's connection) before an in-place restore`,
         FailureType.recovery,
       );
-    return recorded;
+    return { ...recorded, set: from?.label };
   }
-  if (moment.kind === 'time' && Date.parse(moment.time) >= Date.parse(facts.now))
+  if (moment.kind === 'time' && Date.parse(moment.time) >= facts.now.getTime())
     throw refuse(
-      `${describeMoment(moment)} is not in the past (the server's clock reads ${facts.now}): nothing committed after it can end recovery there; production is untouched`,
+      `${describeMoment(moment)} is not in the past (the server's clock reads ${facts.now.toISOString()}): nothing committed after it can end recovery there; production is untouched`,
       FailureType.recoveryTarget,
     );
+  const last = await archiveCurrentSegment(url);
+  // Along the newest timeline, every segment from the backup's start on must be there, the undo point's included.
+  if (from && moment.kind !== 'restore-point') {
+    const missing = firstMissingSegment(await archivePath(p), from.walStart, last);
+    if (missing)
+      throw refuse(
+        `archive gap: WAL segment ${missing} is missing from the repository of stanza "${p.settings.stanza}" (needed from backup ${from.label}, which starts at ${from.walStart}, to ${last}), so neither ${describeMoment(moment)} nor an undo point after the gap can be relied on; production is untouched. Recover into a new data directory instead (drop --in-place) to learn the newest moment the archive reaches, and take a full backup (lifeboat pitr backup --type full)`,
+        FailureType.recoveryTarget,
+      );
+  }
   const opts = join(facts.pgPath, 'postmaster.opts');
   const production = {
     pgPath: facts.pgPath,
@@ -173,20 +197,35 @@ async function prepare(resolve: Resolver, p: PhysicalTarget, moment: Moment): Pr
     runAs: p.runner.runAs,
   };
   recordProduction(p, production);
-  return production;
+  return { ...production, set: from?.label };
 }
 
-/** Production's data directory, port and clock; and, once they are read, its WAL closed and archived (a commit first: recovery to a time stops at the first commit after it). */
-async function serverFacts(resolve: Resolver, p: PhysicalTarget) {
-  const url = resolve.databaseUrl(p.target);
-  const facts = await withServer(url, async (c) => {
-    const { rows } = await c.query<{ pgPath: string; port: number; now: Date }>(
-      `SELECT current_setting('data_directory') AS "pgPath", current_setting('port')::int AS port, clock_timestamp() AS now`,
+/**
+ * The backup recovery to the moment starts from. A time or a transaction: the newest on the newest
+ * timeline's path that ended before the moment's time (pgBackRest would take the newest that ended
+ * before it, even one an earlier in-place restore left behind on the old timeline). A restore point:
+ * the newest that ended before it was made when that is known (searched on that backup's timeline),
+ * else pgBackRest's choice, the newest.
+ */
+function startingBackup(p: PhysicalTarget, moment: Moment, backups: PhysicalBackup[], path: ArchivePath): PhysicalBackup | undefined {
+  const known = momentTime(moment);
+  const before = known ? backups.filter((b) => b.stoppedAt < new Date(known).toISOString()) : backups;
+  if (moment.kind === 'restore-point') return known ? before.at(-1) : undefined;
+  const chosen = before.filter((b) => onPath(path, b)).at(-1);
+  if (!chosen)
+    throw refuse(
+      `no physical backup of stanza "${p.settings.stanza}" on timeline ${path.timeline}'s history ended before ${describeMoment(moment)} (${before.length} ended before it on timelines an in-place restore left); production is untouched. Take a full backup (lifeboat pitr backup --type full) for later moments, or give an earlier one`,
+      FailureType.recoveryTarget,
     );
-    return rows[0]!;
-  }).catch(() => undefined);
-  if (!facts) return undefined;
-  await heartbeatWhile({ phase: 'archiving the current WAL segment' }, () =>
+  return chosen;
+}
+
+/**
+ * Closes production's current WAL segment and waits until it is archived; returns its name. A
+ * commit first (an xid, no data): recovery to a time stops at the first commit after it.
+ */
+async function archiveCurrentSegment(url: string): Promise<string> {
+  return heartbeatWhile({ phase: 'archiving the current WAL segment' }, () =>
     withServer(url, async (c) => {
       await c.query('SELECT pg_current_xact_id()');
       const { rows } = await c.query<{ wal: string }>('SELECT pg_walfile_name(pg_switch_wal()) AS wal');
@@ -197,7 +236,7 @@ async function serverFacts(resolve: Resolver, p: PhysicalTarget) {
           'SELECT coalesce(last_archived_wal >= $1, false) AS done, last_failed_wal AS failed FROM pg_stat_archiver',
           [wal],
         );
-        if (archiver[0]!.done) return;
+        if (archiver[0]!.done) return wal;
         if (Date.now() > deadline)
           throw refuse(
             `WAL segment ${wal} was not archived within 10 minutes (last failed: ${archiver[0]!.failed ?? 'none'}): fix archiving (lifeboat pitr wal) before an in-place restore; production is untouched`,
@@ -207,14 +246,6 @@ async function serverFacts(resolve: Resolver, p: PhysicalTarget) {
       }
     }),
   );
-  return { ...facts, now: facts.now.toISOString() };
-}
-
-/** For a restore point or a transaction of known time, the newest backup that ended before it (pgBackRest would take the newest). */
-function setFor(moment: Moment, backups: PhysicalBackup[]): string[] {
-  const before = momentTime(moment);
-  const set = moment.kind !== 'time' && before ? backups.filter((b) => b.stoppedAt < new Date(before).toISOString()).at(-1) : undefined;
-  return set ? [`--set=${set.label}`] : [];
 }
 
 /**
