@@ -31,6 +31,14 @@ const physicalObject = z.strictObject({
   setup: z.enum(['apply', 'check']).default('apply'),
   /** Alarm when WAL written longer ago than this is still not in the repository. */
   walMaxAge: duration.default('15m'),
+  /**
+   * How an in-place restore to a moment stops and starts production when a service manager runs it
+   * (argv, run without a shell as the worker's user; e.g. ["systemctl", "stop", "postgresql@15-main"]):
+   * the start must return once the server runs. Without them: pg_ctl as the data directory's owner,
+   * started again with the command line its postmaster.opts held.
+   */
+  stopCommand: z.array(z.string().min(1)).min(1).optional(),
+  startCommand: z.array(z.string().min(1)).min(1).optional(),
   schedules: z
     .strictObject({
       full: z.string().default('0 1 * * 0'),

@@ -6,14 +6,19 @@
 // unproven approval and a rejection leave production untouched (never stopped); a moment before the
 // oldest backup is refused before production is stopped; the restore activity run twice for one
 // incident restores once, and one whose record says production was stopped finds it running and
-// refuses; an L4 in place accepts the loss before the in-place gate; an archive gap is refused
-// before production is stopped. The tests run in order on one
+// refuses; an L4 in place accepts the loss before the in-place gate; a later moment starts from a
+// backup on the new timeline's history; physical.stopCommand/startCommand are used when set; an
+// archive gap is refused before production is stopped. The tests run in order on one
 // archiving cluster (test/pitr-level3.test.ts has the CLI's refusal on a target without physical backups).
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
-import { pgbackrest } from '../activities/pgbackrest/run.js';
+import { createActivities } from '../activities/index.js';
+import { ConsoleNotifier } from '../activities/notify/notifier.js';
+import { postmasterOptions } from '../activities/pgbackrest/in-place-state.js';
+import { PG_BIN, pgbackrest } from '../activities/pgbackrest/run.js';
 import type { InPlaceRestore } from '../activities/pgbackrest/in-place.js';
 import type { Moment } from '../common/moments.js';
 import type { PlanOptions } from '../common/plans.js';
@@ -269,6 +274,38 @@ describe('L3 --in-place at a moment (pgbackrest restore --delta over production)
     const restored = await restoreActivity(uniqueName('path').replace(/_/g, '-'), { kind: 'time', time: at });
     expect(restored.set).toBeDefined();
     expect(restored.set).not.toBe(newest.label);
+    expect(await leads()).toEqual(expected);
+  }, 600_000);
+
+  it('with physical.stopCommand and startCommand, production is stopped and started through them', async () => {
+    const { server } = suite.c;
+    const dir = mkdtempSync(join(tmpdir(), 'lifeboat-managed-'));
+    const calls = join(dir, 'calls.log');
+    const script = join(dir, 'manager.sh');
+    // A stand-in for a service manager: it notes the call, then runs pg_ctl as the cluster's owner.
+    writeFileSync(
+      script,
+      `#!/bin/sh\necho "$1" >> ${calls}\nexec ${server.owner ? `runuser -u ${server.owner} -- ` : ''}${PG_BIN}/pg_ctl "$@"\n`,
+      { mode: 0o755 },
+    );
+    const options = postmasterOptions(readFileSync(join(server.dataDir, 'postmaster.opts'), 'utf8'));
+    const config = structuredClone(suite.c.config);
+    config.targets.crm!.physical = {
+      ...config.targets.crm!.physical!,
+      stopCommand: [script, 'stop', '-D', server.dataDir, '-m', 'fast', '-w'],
+      startCommand: [script, 'start', '-D', server.dataDir, '-o', options, '-l', join(server.socketDir, 'managed.log'), '-w'],
+    };
+    const managed = createActivities({ config, env: suite.c.env, notifier: new ConsoleNotifier(() => undefined) });
+    await insertLeads('managed-before', 2);
+    await suite.c.archiveNow();
+    const expected = await leads();
+    const at = await now();
+    await insertLeads('managed-after', 2);
+    const restored = await suite.c.run(() =>
+      managed.restoreClusterInPlace({ target: 'crm', incidentId: uniqueName('managed'), moment: { kind: 'time', time: at }, undo: {} }),
+    );
+    expect(readFileSync(calls, 'utf8').split('\n').filter(Boolean)).toEqual(['stop', 'start']);
+    expect(restored.dataDir).toBe(server.dataDir);
     expect(await leads()).toEqual(expected);
   }, 600_000);
 

@@ -19,6 +19,7 @@ import { type Moment, describeMoment, inPlaceUndo, momentTime } from '../../comm
 import { refuse } from '../failure.js';
 import { heartbeatWhile } from '../heartbeat.js';
 import { databaseName, withServer } from '../postgres/connection.js';
+import { runTool } from '../postgres/tool.js';
 import type { Resolver } from '../resolve.js';
 import { type PhysicalBackup, physicalCatalog } from './backups.js';
 import {
@@ -84,9 +85,12 @@ export async function restoreInPlace(resolve: Resolver, p: PhysicalTarget, input
   const down = (why: string) => failure(`${why}. ${productionDown(p, state!, input)}`, FailureType.recovery);
 
   if (state.phase === 'stopping') {
+    if (await running(p, state.pgPath)) await heartbeatWhile({ phase: 'stopping production' }, () => stopProduction(p, state!));
+    // A service manager that restarts what stops (Restart=always) would bring it back: the restore must not run under it.
     if (await running(p, state.pgPath))
-      await heartbeatWhile({ phase: 'stopping production (pg_ctl stop -m fast)' }, () =>
-        pgProgram(runner.runAs, 'pg_ctl', ['-D', state!.pgPath, '-m', 'fast', '-w', '-t', '3600', 'stop']),
+      throw refuse(
+        `production (${state.pgPath}) still runs after it was stopped: set physical.stopCommand to how its service manager stops it; nothing was restored`,
+        FailureType.recovery,
       );
     state = writeState(dir, state, 'stopped');
   }
@@ -110,7 +114,7 @@ export async function restoreInPlace(resolve: Resolver, p: PhysicalTarget, input
     await chownToUser(state.runAs, dir);
     // The environment carries pgBackRest's S3 keys: production's archive_command and restore_command need them.
     const started = await heartbeatWhile({ phase: `recovering to ${describeMoment(input.moment)}` }, () =>
-      (async () => (await running(p, state!.pgPath)) || pgStart(state!, log, runner.env))(),
+      (async () => (await running(p, state!.pgPath)) || startProduction(p, state!, log))(),
     );
     state = writeState(dir, state, 'started');
     if (!started) throw unreachable(readLog(log), p, state, input, walMax);
@@ -257,11 +261,32 @@ function inPlaceOptions(moment: Moment): string[] {
   return [...restoreOptions(moment, 'preserve'), ...(moment.kind === 'restore-point' ? ['--target-timeline=current'] : [])];
 }
 
-async function pgStart(state: InPlaceState, log: string, env: Record<string, string>): Promise<boolean> {
-  return pgProgram(state.runAs, 'pg_ctl', ['-D', state.pgPath, '-o', state.options, '-l', log, '-w', '-t', '86400', 'start'], env).then(
+/** Stops production: its physical.stopCommand, or pg_ctl stop -m fast as the data directory's owner. */
+async function stopProduction(p: PhysicalTarget, state: InPlaceState): Promise<void> {
+  const command = p.config.stopCommand;
+  if (command) return runTool(command[0]!, command.slice(1), { env: commandEnv({}), name: 'physical.stopCommand' });
+  await pgProgram(state.runAs, 'pg_ctl', ['-D', state.pgPath, '-m', 'fast', '-w', '-t', '3600', 'stop']);
+}
+
+/**
+ * Starts production again, in recovery to the moment; false when it did not come up. Its
+ * physical.startCommand, or pg_ctl with the command line postmaster.opts held and `log` as its log.
+ * The environment carries pgBackRest's S3 keys: production's archive_command and restore_command need them.
+ */
+async function startProduction(p: PhysicalTarget, state: InPlaceState, log: string): Promise<boolean> {
+  const command = p.config.startCommand;
+  const started = command
+    ? runTool(command[0]!, command.slice(1), { env: commandEnv(p.runner.env), name: 'physical.startCommand' })
+    : pgProgram(state.runAs, 'pg_ctl', ['-D', state.pgPath, '-o', state.options, '-l', log, '-w', '-t', '86400', 'start'], p.runner.env);
+  return started.then(
     () => true,
     () => false,
   );
+}
+
+/** A configured command's environment: enough to find programs, and the given variables. */
+function commandEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', ...extra };
 }
 
 async function timelineOf(resolve: Resolver, p: PhysicalTarget): Promise<number> {
@@ -286,5 +311,6 @@ function unreachable(log: string, p: PhysicalTarget, state: InPlaceState, input:
 }
 
 function productionDown(p: PhysicalTarget, state: InPlaceState, input: InPlaceInput): string {
-  return `Production is DOWN: its data directory ${state.pgPath} was restored for that moment and its server is stopped (log: ${join(inPlaceFolder(p, input.id), 'server.log')}). ${inPlaceUndo(p.target, input.undo)}`;
+  const log = p.config.startCommand ? 'where its service manager writes it' : join(inPlaceFolder(p, input.id), 'server.log');
+  return `Production is DOWN: its data directory ${state.pgPath} was restored for that moment and its server is stopped (log: ${log}). ${inPlaceUndo(p.target, input.undo)}`;
 }
