@@ -18,7 +18,7 @@ import { describe, expect, inject, it } from 'vitest';
 import { createActivities } from '../activities/index.js';
 import { ConsoleNotifier } from '../activities/notify/notifier.js';
 import { postmasterOptions } from '../activities/pgbackrest/in-place-state.js';
-import { PG_BIN, pgbackrest } from '../activities/pgbackrest/run.js';
+import { PG_BIN, pgProgram, pgbackrest } from '../activities/pgbackrest/run.js';
 import type { InPlaceRestore } from '../activities/pgbackrest/in-place.js';
 import type { Moment } from '../common/moments.js';
 import type { PlanOptions } from '../common/plans.js';
@@ -206,6 +206,28 @@ describe('L3 --in-place at a moment (pgbackrest restore --delta over production)
     expect(second.alreadyRestored).toMatch(/already restored and started by an earlier attempt .*: not restored again/);
     expect(await suite.c.sql(`SELECT count(*)::int AS n FROM crm_leads WHERE first_name = 'survivor'`)).toEqual([{ n: 1 }]);
     expect(await startedAt()).toBe(started);
+  }, 600_000);
+
+  it('a retry after a worker crashed between the stop and the restore restores and starts production once', async () => {
+    const { server } = suite.c;
+    const id = uniqueName('crashed').replace(/_/g, '-');
+    await insertLeads('crash-before', 2);
+    await suite.c.archiveNow();
+    const expected = await leads();
+    const at = await now();
+    await insertLeads('crash-after', 2);
+    // What the first attempt left: production stopped (its WAL archived first), the record saying so.
+    await suite.c.archiveNow();
+    const options = postmasterOptions(readFileSync(join(server.dataDir, 'postmaster.opts'), 'utf8'));
+    await pgProgram(server.owner, 'pg_ctl', ['-D', server.dataDir, '-m', 'fast', '-w', 'stop']);
+    const dir = join(server.pgbackrest!.dir, 'in-place', id);
+    mkdirSync(dir, { recursive: true });
+    const production = { pgPath: server.dataDir, port: server.port, options, runAs: server.owner };
+    writeFileSync(join(dir, 'state.json'), JSON.stringify({ ...production, phase: 'stopped', at: new Date().toISOString() }));
+    const restored = await restoreActivity(id, { kind: 'time', time: at });
+    expect(restored.alreadyRestored).toBeUndefined();
+    expect(await leads()).toEqual(expected);
+    expect(JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'))).toMatchObject({ phase: 'started' });
   }, 600_000);
 
   it('a record saying Lifeboat stopped production, with production running, is refused: someone started it, nothing is restored', async () => {

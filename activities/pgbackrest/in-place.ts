@@ -82,7 +82,8 @@ export async function restoreInPlace(resolve: Resolver, p: PhysicalTarget, input
   p = { ...p, runner };
   const log = join(dir, 'server.log');
   let walMax: string | undefined;
-  const down = (why: string) => failure(`${why}. ${productionDown(p, state!, input)}`, FailureType.recovery);
+  // Retryable: the record says production is stopped and not restored, so a retry restores it (an S3 store back up).
+  const down = (why: string) => ApplicationFailure.retryable(`${why}. ${productionDown(p, state!, input)}`, FailureType.recovery);
 
   if (state.phase === 'stopping') {
     if (await running(p, state.pgPath)) await heartbeatWhile({ phase: 'stopping production' }, () => stopProduction(p, state!));
@@ -300,14 +301,15 @@ function readLog(log: string): string {
   return existsSync(log) ? readFileSync(log, 'utf8') : '';
 }
 
-function failure(message: string, type: FailureType, details?: unknown): ApplicationFailure {
-  return ApplicationFailure.create({ message, type, nonRetryable: true, details: details === undefined ? undefined : [details] });
-}
-
 /** Recovery did not reach the moment: why (side-instance.ts's diagnosis), that production is down, and the way back. */
 function unreachable(log: string, p: PhysicalTarget, state: InPlaceState, input: InPlaceInput, walMax?: string): ApplicationFailure {
   const { message, newestReachable } = diagnose(log, input.moment, walMax);
-  return failure(`${message}. ${productionDown(p, state, input)}`, FailureType.recoveryTarget, { newestReachable });
+  return ApplicationFailure.create({
+    message: `${message}. ${productionDown(p, state, input)}`,
+    type: FailureType.recoveryTarget,
+    nonRetryable: true,
+    details: [{ newestReachable }],
+  });
 }
 
 function productionDown(p: PhysicalTarget, state: InPlaceState, input: InPlaceInput): string {
