@@ -7,11 +7,12 @@
 // oldest backup is refused before production is stopped; the restore activity run twice for one
 // incident restores once, and one whose record says production was stopped finds it running and
 // refuses; an L4 in place accepts the loss before the in-place gate; a later moment starts from a
-// backup on the new timeline's history; physical.stopCommand/startCommand are used when set; an
-// archive gap is refused before production is stopped. The tests run in order on one
+// backup on the new timeline's history; production down with no record (a crash) is restored from
+// its data directory; physical.stopCommand/startCommand are used when set; an archive gap is refused
+// before production is stopped. The tests run in order on one
 // archiving cluster (test/pitr-level3.test.ts has the CLI's refusal on a target without physical backups).
 import { WorkflowUpdateFailedError } from '@temporalio/client';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, inject, it } from 'vitest';
@@ -228,6 +229,22 @@ describe('L3 --in-place at a moment (pgbackrest restore --delta over production)
     expect(restored.alreadyRestored).toBeUndefined();
     expect(await leads()).toEqual(expected);
     expect(JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'))).toMatchObject({ phase: 'started' });
+  }, 600_000);
+
+  it('production down with no record (it crashed) is restored from where its data directory rests', async () => {
+    const { server } = suite.c;
+    await insertLeads('down-before', 2);
+    await suite.c.archiveNow();
+    const expected = await leads();
+    const at = await now();
+    await insertLeads('down-after', 2);
+    // Archived before the crash: recovery to the moment needs a commit after it, and a server that is down closes no WAL.
+    await suite.c.archiveNow();
+    await pgProgram(server.owner, 'pg_ctl', ['-D', server.dataDir, '-m', 'immediate', '-w', 'stop']);
+    rmSync(join(server.pgbackrest!.dir, 'in-place', 'production.json'));
+    const restored = await restoreActivity(uniqueName('down').replace(/_/g, '-'), { kind: 'time', time: at });
+    expect(restored).toMatchObject({ dataDir: server.dataDir, port: server.port });
+    expect(await leads()).toEqual(expected);
   }, 600_000);
 
   it('a record saying Lifeboat stopped production, with production running, is refused: someone started it, nothing is restored', async () => {

@@ -4,12 +4,15 @@
 //   resumes where the first attempt was and never restores production twice;
 // - production.json: how production was started (data directory, port, the command line its
 //   postmaster.opts held, the OS user), kept so a later in-place restore can bring production back
-//   while it is down (the undo of a restore that could not reach its moment).
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+//   while it is down (the undo of a restore that could not reach its moment). Production down with
+//   no record (it crashed: the L3 case itself) is read from its data directory where it rests.
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { FailureType } from '../../common/errors.js';
 import { refuse } from '../failure.js';
-import type { PhysicalTarget } from './target.js';
+import { running } from './side-instance.js';
+import { type PhysicalTarget, userName } from './target.js';
 
 /** How production runs, as read from it before it was stopped. */
 export interface Production {
@@ -68,6 +71,34 @@ export function readProduction(p: PhysicalTarget): Production | undefined {
 export function recordProduction(p: PhysicalTarget, production: Production): void {
   mkdirSync(join(p.config.configDir, 'in-place'), { recursive: true, mode: 0o711 });
   writeJson(join(p.config.configDir, 'in-place', PRODUCTION_RECORD), production);
+}
+
+/**
+ * How production runs while its server cannot be reached: as recorded when Lifeboat stopped it, or
+ * else read where it rests (physical.pgPath, or pg1-path of the pgBackRest file written while it
+ * ran; its postmaster.opts, which a crash leaves). A server that runs but cannot be reached is
+ * refused: nothing is restored under a running server.
+ */
+export async function productionAtRest(p: PhysicalTarget): Promise<Production> {
+  const recorded = readProduction(p);
+  if (recorded) return recorded;
+  const conf = existsSync(p.runner.config) ? readFileSync(p.runner.config, 'utf8') : '';
+  const pgPath = p.config.pgPath ?? /^pg1-path=(.+)$/m.exec(conf)?.[1];
+  if (!pgPath || !existsSync(join(pgPath, 'PG_VERSION')))
+    throw refuse(
+      `production's server cannot be reached and its data directory is not known (${pgPath ?? 'no physical.pgPath'}): set physical.pgPath; production is untouched`,
+      FailureType.config,
+    );
+  const runAs = p.config.runAs ?? (userInfo().uid === 0 ? await userName(statSync(pgPath).uid) : undefined);
+  if (await running({ ...p, runner: { ...p.runner, runAs } }, pgPath))
+    throw refuse(
+      `production's server runs (pg_ctl status -D ${pgPath}) but the target's connection does not reach it: fix the connection (nothing is restored under a running server); production is untouched`,
+      FailureType.recovery,
+    );
+  const opts = join(pgPath, 'postmaster.opts');
+  const options = existsSync(opts) ? postmasterOptions(readFileSync(opts, 'utf8')) : '';
+  const port = Number(/"-p" "(\d+)"/.exec(options)?.[1] ?? /^pg1-port=(\d+)$/m.exec(conf)?.[1] ?? 5432);
+  return { pgPath, port, options, runAs };
 }
 
 /** postmaster.opts holds the server's command line: the program, then each argument in double quotes. */

@@ -27,7 +27,7 @@ import {
   type Production,
   inPlaceFolder,
   postmasterOptions,
-  readProduction,
+  productionAtRest,
   readState,
   recordProduction,
   writeState,
@@ -113,9 +113,9 @@ export async function restoreInPlace(resolve: Resolver, p: PhysicalTarget, input
   }
   if (state.phase === 'restored') {
     await chownToUser(state.runAs, dir);
-    // The environment carries pgBackRest's S3 keys: production's archive_command and restore_command need them.
-    const started = await heartbeatWhile({ phase: `recovering to ${describeMoment(input.moment)}` }, () =>
-      (async () => (await running(p, state!.pgPath)) || startProduction(p, state!, log))(),
+    const started = await heartbeatWhile(
+      { phase: `recovering to ${describeMoment(input.moment)}` },
+      async () => (await running(p, state!.pgPath)) || startProduction(p, state!, log),
     );
     state = writeState(dir, state, 'started');
     if (!started) throw unreachable(readLog(log), p, state, input, walMax);
@@ -170,15 +170,8 @@ async function prepare(resolve: Resolver, p: PhysicalTarget, moment: Moment): Pr
     );
     return rows[0]!;
   }).catch(() => undefined);
-  if (!facts) {
-    const recorded = readProduction(p);
-    if (!recorded)
-      throw refuse(
-        `production's server cannot be reached and Lifeboat never stopped it: start it (or check the target's connection) before an in-place restore`,
-        FailureType.recovery,
-      );
-    return { ...recorded, set: from?.label };
-  }
+  // Down (crashed, or stopped by a restore that failed): there is no WAL to close, and the archive holds what it holds.
+  if (!facts) return { ...(await productionAtRest(p)), set: from?.label };
   if (moment.kind === 'time' && Date.parse(moment.time) >= facts.now.getTime())
     throw refuse(
       `${describeMoment(moment)} is not in the past (the server's clock reads ${facts.now.toISOString()}): nothing committed after it can end recovery there; production is untouched`,

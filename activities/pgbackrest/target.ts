@@ -49,7 +49,8 @@ function repoKeys(resolve: Resolver, store: S3StoreConfig, storeName: string): R
   return { PGBACKREST_REPO1_S3_KEY: key, PGBACKREST_REPO1_S3_KEY_SECRET: secret };
 }
 
-async function userName(uid: number): Promise<string> {
+/** The name of the OS user `uid`. */
+export async function userName(uid: number): Promise<string> {
   return (await run('id', ['-nu', String(uid)])).stdout.trim();
 }
 
