@@ -20,6 +20,12 @@ export const CASES = {
   'two backups in one second': ['fault', 'both complete under distinct ids, each with its own dump'],
   'database connection dropped under the worker': ['fault', 'the work in flight fails; the process lives on'],
   'L3 after DROP DATABASE': ['fault', 'recovered into the recreated database; tables equal the backup'],
+  'worker crash mid in-place physical restore (after the stop)': [
+    'fault',
+    'the retry restores and starts production once; rows as at the moment',
+  ],
+  'in-place physical restore run again after promotion': ['fault', 'not restored again: a row written after the promotion survives'],
+  'archive gap before an in-place physical restore': ['fault', 'refused naming the segment before production is stopped; rows unchanged'],
   // Abuses: refused with the reason, nothing changed.
   'approve --as another person (unproven)': ['abuse', 'refused: not signed by that person; nothing in history'],
   'raw update with "by":"alice", unsigned or borrowed proof': ['abuse', 'refused at the validator; rows untouched'],
@@ -32,6 +38,7 @@ export const CASES = {
   'Slack group member whose handle is an approver': ['abuse', 'refused: people are known by immutable user id'],
   'forged or replayed Slack request': ['abuse', 'refused with 401; no Update sent'],
   'declare with invalid keys': ['abuse', 'exit 2 before anything starts'],
+  'in-place physical restore approved unsigned or by someone not allowed': ['abuse', 'refused at the validator; production never stopped'],
 } as const satisfies Record<string, readonly ['fault' | 'abuse', string]>;
 
 export type CaseName = keyof typeof CASES;

@@ -25,7 +25,7 @@ import type { Moment } from '../common/moments.js';
 import type { PlanOptions } from '../common/plans.js';
 import { approveUpdate, statusQuery } from '../workflows/messages.js';
 import { declareOn, useArchivingCluster } from './pitr-cluster.js';
-import { answer, driveIncident, tableSums, uniqueName, waitingFor } from './helpers.js';
+import { answer, driveIncident, observed, tableSums, uniqueName, waitingFor } from './helpers.js';
 
 describe('L3 --in-place at a moment (pgbackrest restore --delta over production)', () => {
   const suite = useArchivingCluster(
@@ -107,6 +107,10 @@ describe('L3 --in-place at a moment (pgbackrest restore --delta over production)
     expect(await leads()).toEqual(before.leads);
     expect(await startedAt()).toBe(before.started);
     expect((await suite.c.run(() => suite.c.activities.physicalBackups({ target: 'crm' }))).backups.length).toBe(before.backups);
+    observed(
+      'in-place physical restore approved unsigned or by someone not allowed',
+      'bob refused (not an approver of restore-in-place), unsigned alice refused; rejected: rows and postmaster start time unchanged, no safety backup',
+    );
   }, 600_000);
 
   it('a moment before the oldest backup is refused before production is stopped', async () => {
@@ -207,6 +211,10 @@ describe('L3 --in-place at a moment (pgbackrest restore --delta over production)
     expect(second.alreadyRestored).toMatch(/already restored and started by an earlier attempt .*: not restored again/);
     expect(await suite.c.sql(`SELECT count(*)::int AS n FROM crm_leads WHERE first_name = 'survivor'`)).toEqual([{ n: 1 }]);
     expect(await startedAt()).toBe(started);
+    observed(
+      'in-place physical restore run again after promotion',
+      'second run: "already restored and started", the row written after the promotion kept, production not restarted',
+    );
   }, 600_000);
 
   it('a retry after a worker crashed between the stop and the restore restores and starts production once', async () => {
@@ -229,6 +237,10 @@ describe('L3 --in-place at a moment (pgbackrest restore --delta over production)
     expect(restored.alreadyRestored).toBeUndefined();
     expect(await leads()).toEqual(expected);
     expect(JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'))).toMatchObject({ phase: 'started' });
+    observed(
+      'worker crash mid in-place physical restore (after the stop)',
+      'retry from the "stopped" record: restored and started once, rows equal the moment\'s',
+    );
   }, 600_000);
 
   it('production down with no record (it crashed) is restored from where its data directory rests', async () => {
@@ -365,5 +377,9 @@ describe('L3 --in-place at a moment (pgbackrest restore --delta over production)
     expect(refused?.message).toContain('production is untouched');
     expect(await leads()).toEqual(before.leads);
     expect(await startedAt()).toBe(before.started);
+    observed(
+      'archive gap before an in-place physical restore',
+      `refused naming ${segment} before the stop; rows and postmaster start time unchanged`,
+    );
   }, 300_000);
 });
