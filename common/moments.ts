@@ -39,15 +39,25 @@ export const IN_PLACE_AT_MOMENT =
 export const IN_PLACE_AT_MOMENT_NEEDS_PHYSICAL =
   'an in-place restore to a moment needs physical backups (pgBackRest): add "physical: pgbackrest" to the target, or drop the moment for an in-place restore of the newest verified logical backup';
 
+/** The ways back from an in-place restore to a moment: the restore point made just before it (and when), the safety backup. */
+export interface InPlaceUndo {
+  restorePoint?: string;
+  /** When the point was made: the undo then starts from the newest backup before it, on the point's own timeline. */
+  restorePointCreatedAt?: string;
+  safetyBackup?: string;
+}
+
 /**
  * How to undo an in-place restore to a moment, or bring production back when it failed: the restore
  * point made just before it, or the safety backup taken before that.
  */
-export function inPlaceUndo(target: string, undo: { restorePoint?: string; safetyBackup?: string }): string {
+export function inPlaceUndo(target: string, undo: InPlaceUndo): string {
   const ways = [
     ...(undo.restorePoint
       ? [
-          `lifeboat declare --level L3 --target ${target} --in-place --before-restore-point ${undo.restorePoint} --summary "undo the in-place restore" (production as it was just before the restore)`,
+          `lifeboat declare --level L3 --target ${target} --in-place --before-restore-point ${undo.restorePoint}` +
+            (undo.restorePointCreatedAt ? ` --restore-point-created-at ${undo.restorePointCreatedAt}` : '') +
+            ` --summary "undo the in-place restore" (production as it was just before the restore)`,
         ]
       : []),
     ...(undo.safetyBackup

@@ -172,7 +172,7 @@ describe('L3 --in-place at a moment (pgbackrest restore --delta over production)
     expect(catalog.backups.map((b) => b.label)).toContain(label);
     const point = result.restorePoints![0]!;
     expect(result.timeline.find((e) => e.name === restoreStep)!.detail).toContain(
-      `--in-place --before-restore-point ${point.name} --summary`,
+      `--in-place --before-restore-point ${point.name} --restore-point-created-at ${point.createdAt} --summary`,
     );
     expect(result.timeline.find((e) => e.name === restoreStep)!.detail).toContain(`--set=${label}`);
     undoPoint = point;

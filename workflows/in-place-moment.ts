@@ -8,7 +8,14 @@
 // the recovered cluster.
 import type { InPlaceRestore } from '../activities/pgbackrest/in-place.js';
 import type { TableFingerprint } from '../common/backups.js';
-import { IN_PLACE_AT_MOMENT_NEEDS_PHYSICAL, type Moment, describeMoment, inPlaceUndo, momentTime } from '../common/moments.js';
+import {
+  IN_PLACE_AT_MOMENT_NEEDS_PHYSICAL,
+  type InPlaceUndo,
+  type Moment,
+  describeMoment,
+  inPlaceUndo,
+  momentTime,
+} from '../common/moments.js';
 import { restorePointName } from '../common/names.js';
 import type { PlanOptions } from '../common/plans.js';
 import { formatDuration } from '../common/time.js';
@@ -74,7 +81,7 @@ export class InPlaceMomentRecovery {
       tables: ['every database of the cluster'],
       changes: [
         'a safety backup of production first (pgBackRest, incremental), then a restore point',
-        `production stopped (pg_ctl stop -m fast), its data directory restored to ${describeMoment(this.moment)}, started again as it was and promoted onto a new timeline, archiving on`,
+        `production stopped (pg_ctl stop -m fast, or physical.stopCommand), its data directory restored to ${describeMoment(this.moment)}, started again as it was and promoted onto a new timeline, archiving on`,
         `what was written after ${describeMoment(this.moment)} leaves production (the safety backup and the archive keep it)${window === undefined ? '' : `: up to ${formatDuration(window)}`}`,
         inPlaceUndo(context.target, { restorePoint: this.undoPoint(phase) }),
       ],
@@ -86,10 +93,15 @@ export class InPlaceMomentRecovery {
       (b) => `${b.label} (${b.type}, ended ${b.stoppedAt}); ${inPlaceUndo(context.target, { safetyBackup: b.label })}`,
     );
     this.safety = backup.label;
-    const undo = { restorePoint: this.undoPoint(phase), safetyBackup: backup.label };
+    let undo: InPlaceUndo = { restorePoint: this.undoPoint(phase), safetyBackup: backup.label };
     this.restored = await this.run.commit(
       this.stepName(phase),
-      () => heavy.restoreClusterInPlace({ target: context.target, incidentId: context.incidentId, moment: this.moment, undo }),
+      () => {
+        // Runbook.commit has just made the point: its time lets the undo start from the newest backup before it.
+        const point = this.run.restorePoints.at(-1);
+        if (point) undo = { ...undo, restorePointCreatedAt: point.createdAt };
+        return heavy.restoreClusterInPlace({ target: context.target, incidentId: context.incidentId, moment: this.moment, undo });
+      },
       (r) =>
         `recovered to ${r.recoveredTo} (${r.stoppedAt}) from backup ${r.set ?? 'the newest'}; production ${r.dataDir} on port ${r.port} promoted onto timeline ${r.timeline}, archiving on` +
         `${r.alreadyRestored ? ` (${r.alreadyRestored})` : ''}. ${inPlaceUndo(context.target, undo)}`,

@@ -112,10 +112,10 @@ interface Restored {
   detail: string;
 }
 
-/** Accept potential data loss: two distinct approvers, shown the window lost. */
+/** Accept potential data loss: two distinct approvers, shown the window lost (undefined: a moment whose time is not known, before its restore). */
 async function acceptDataLoss(
   run: Runbook,
-  lossWindow: number,
+  lossWindow: number | undefined,
   backup: { id: string; startedAt: string },
   request: Pick<ApprovalRequest, 'database' | 'tables' | 'changes'> & { title: string },
 ): Promise<void> {
@@ -123,9 +123,9 @@ async function acceptDataLoss(
     'accept-data-loss',
     {
       ...request,
-      title: `Accept losing up to ${formatDuration(lossWindow)} of data and ${request.title}`,
+      title: `Accept losing ${lossWindow === undefined ? 'what was written since the moment' : `up to ${formatDuration(lossWindow)} of data`} and ${request.title}`,
       backup: { ...backup, ageMs: Date.now() - Date.parse(backup.startedAt) },
-      dataLossWindowMs: lossWindow,
+      ...(lossWindow === undefined ? {} : { dataLossWindowMs: lossWindow }),
     },
     { required: 2 },
   );
@@ -169,10 +169,9 @@ async function recoverAtMoment(run: Runbook, at: MomentRecovery): Promise<Restor
 async function recoverInPlace(run: Runbook, at: InPlaceMomentRecovery): Promise<Restored> {
   const { context } = run;
   await at.useLatest('use latest available moment');
-  const window = at.lossWindow ?? 0;
   await acceptDataLoss(
     run,
-    window,
+    at.lossWindow,
     { id: `point-in-time ${describeMoment(at.moment)}`, startedAt: momentTime(at.moment) ?? context.declaredAt },
     {
       title: `restore production of ${context.target} in place to ${describeMoment(at.moment)}`,

@@ -15,7 +15,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FailureType } from '../../common/errors.js';
-import { type Moment, describeMoment, inPlaceUndo, momentTime } from '../../common/moments.js';
+import { type InPlaceUndo, type Moment, describeMoment, inPlaceUndo, momentTime } from '../../common/moments.js';
 import { refuse } from '../failure.js';
 import { heartbeatWhile } from '../heartbeat.js';
 import { databaseName, withServer } from '../postgres/connection.js';
@@ -59,7 +59,7 @@ export interface InPlaceInput {
   id: string;
   moment: Moment;
   /** The restore point made just before the step, and the safety backup's label: named by a failure as the way back. */
-  undo: { restorePoint?: string; safetyBackup?: string };
+  undo: InPlaceUndo;
 }
 
 /** A safety backup of production as it is now: incremental when a full exists (pgBackRest takes a full otherwise), annotated with the incident. */

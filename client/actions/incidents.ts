@@ -44,6 +44,7 @@ interface DeclareOptions {
   beforeRestorePoint?: string;
   beforeXid?: string;
   xidCommittedAt?: string;
+  restorePointCreatedAt?: string;
   overrideRecordLimit?: boolean;
   inPlace?: boolean;
   freezeWrites?: boolean;
@@ -75,10 +76,16 @@ function momentOption(opts: DeclareOptions, physical: boolean): { moment?: Momen
     );
   if (opts.xidCommittedAt && Number.isNaN(Date.parse(opts.xidCommittedAt)))
     throw new InputError(`--xid-committed-at "${opts.xidCommittedAt}" is not a time`);
+  if (opts.restorePointCreatedAt && Number.isNaN(Date.parse(opts.restorePointCreatedAt)))
+    throw new InputError(`--restore-point-created-at "${opts.restorePointCreatedAt}" is not a time`);
   const moment: Moment = opts.at
     ? { kind: 'time', time: opts.at }
     : opts.beforeRestorePoint
-      ? { kind: 'restore-point', name: opts.beforeRestorePoint }
+      ? {
+          kind: 'restore-point',
+          name: opts.beforeRestorePoint,
+          ...(opts.restorePointCreatedAt ? { createdAt: opts.restorePointCreatedAt } : {}),
+        }
       : { kind: 'before-xid', xid: opts.beforeXid!, ...(opts.xidCommittedAt ? { committedAt: opts.xidCommittedAt } : {}) };
   return { moment: checkMoment(moment) };
 }

@@ -51,6 +51,10 @@ export function registerIncidentCommands(program: Command): void {
       'the data as it was at this moment, by a point-in-time restore (pgBackRest) instead of a backup: L1 the rows, L2 the table (from a side instance), L3/L4 the whole cluster (into a new data directory; with --in-place, production itself)',
     )
     .option('--before-restore-point <name>', 'the data as it was at a restore point (pg_create_restore_point), as --at')
+    .option(
+      '--restore-point-created-at <time>',
+      "with --before-restore-point: when the point was made (the undo step's detail gives it), to pick the backup before it",
+    )
     .option('--before-xid <xid>', 'the data as it was just before a transaction (`lifeboat pitr find` lists them), as --at')
     .option(
       '--xid-committed-at <time>',
