@@ -46,6 +46,26 @@ describe('L3 --in-place at a moment (pgbackrest restore --delta over production)
     );
   const inPlaceAt = (moment: string): PlanOptions => ({ moment: { kind: 'time', time: moment }, physical: true, inPlace: true });
   const complete = (note = 'done') => ({ complete: { by: 'carol', note } });
+  /** An id of the kind an incident's (lower case, "-"): the in-place record's folder is named after it. */
+  const incidentLike = (name: string) => uniqueName(name).replace(/_/g, '-');
+  /** A moment between two writes (the first archived): what the leads were then, and the moment. */
+  const momentBetweenWrites = async (tag: string) => {
+    await insertLeads(`${tag}-before`, 2);
+    await suite.c.archiveNow();
+    const expected = await leads();
+    const at = await now();
+    await insertLeads(`${tag}-after`, 2);
+    return { at, expected };
+  };
+  /** The record an attempt leaves once it has stopped production (in-place-state.ts), as a crash after the stop leaves it; returns its folder. */
+  const recordStopped = (id: string, options: string) => {
+    const { server } = suite.c;
+    const dir = join(server.pgbackrest!.dir, 'in-place', id);
+    mkdirSync(dir, { recursive: true });
+    const production = { pgPath: server.dataDir, port: server.port, options, runAs: server.owner };
+    writeFileSync(join(dir, 'state.json'), JSON.stringify({ ...production, phase: 'stopped', at: new Date().toISOString() }));
+    return dir;
+  };
   const restoreActivity = (incidentId: string, moment: Moment) =>
     suite.c.run(() => suite.c.activities.restoreClusterInPlace({ target: 'crm', incidentId, moment, undo: {} })) as Promise<InPlaceRestore>;
 
@@ -115,7 +135,7 @@ describe('L3 --in-place at a moment (pgbackrest restore --delta over production)
 
   it('a moment before the oldest backup is refused before production is stopped', async () => {
     const started = await startedAt();
-    const refused = await restoreActivity(uniqueName('early').replace(/_/g, '-'), { kind: 'time', time: '2001-01-01T00:00:00Z' }).then(
+    const refused = await restoreActivity(incidentLike('early'), { kind: 'time', time: '2001-01-01T00:00:00Z' }).then(
       () => undefined,
       (err: Error) => err,
     );
@@ -186,7 +206,7 @@ describe('L3 --in-place at a moment (pgbackrest restore --delta over production)
   }, 900_000);
 
   it('the undo works: production restored in place to the restore point made before the step has the later rows back', async () => {
-    const undone = await restoreActivity(uniqueName('undo').replace(/_/g, '-'), {
+    const undone = await restoreActivity(incidentLike('undo'), {
       kind: 'restore-point',
       name: undoPoint.name,
       createdAt: undoPoint.createdAt,
@@ -197,14 +217,11 @@ describe('L3 --in-place at a moment (pgbackrest restore --delta over production)
   }, 600_000);
 
   it('the restore activity run twice for one incident restores once: a row written after the first promotion survives', async () => {
-    const id = uniqueName('twice').replace(/_/g, '-');
-    await insertLeads('kept', 1);
-    await suite.c.archiveNow();
-    const at = await now();
-    await insertLeads('dropped', 2);
+    const id = incidentLike('twice');
+    const { at, expected } = await momentBetweenWrites('twice');
     const first = await restoreActivity(id, { kind: 'time', time: at });
     expect(first.alreadyRestored).toBeUndefined();
-    expect(await suite.c.sql(`SELECT 1 FROM crm_leads WHERE first_name = 'dropped'`)).toEqual([]);
+    expect(await leads()).toEqual(expected);
     await insertLeads('survivor', 1);
     const started = await startedAt();
     const second = await restoreActivity(id, { kind: 'time', time: at });
@@ -219,20 +236,13 @@ describe('L3 --in-place at a moment (pgbackrest restore --delta over production)
 
   it('a retry after a worker crashed between the stop and the restore restores and starts production once', async () => {
     const { server } = suite.c;
-    const id = uniqueName('crashed').replace(/_/g, '-');
-    await insertLeads('crash-before', 2);
-    await suite.c.archiveNow();
-    const expected = await leads();
-    const at = await now();
-    await insertLeads('crash-after', 2);
+    const id = incidentLike('crashed');
+    const { at, expected } = await momentBetweenWrites('crash');
     // What the first attempt left: production stopped (its WAL archived first), the record saying so.
     await suite.c.archiveNow();
     const options = postmasterOptions(readFileSync(join(server.dataDir, 'postmaster.opts'), 'utf8'));
     await pgProgram(server.owner, 'pg_ctl', ['-D', server.dataDir, '-m', 'fast', '-w', 'stop']);
-    const dir = join(server.pgbackrest!.dir, 'in-place', id);
-    mkdirSync(dir, { recursive: true });
-    const production = { pgPath: server.dataDir, port: server.port, options, runAs: server.owner };
-    writeFileSync(join(dir, 'state.json'), JSON.stringify({ ...production, phase: 'stopped', at: new Date().toISOString() }));
+    const dir = recordStopped(id, options);
     const restored = await restoreActivity(id, { kind: 'time', time: at });
     expect(restored.alreadyRestored).toBeUndefined();
     expect(await leads()).toEqual(expected);
@@ -245,27 +255,19 @@ describe('L3 --in-place at a moment (pgbackrest restore --delta over production)
 
   it('production down with no record (it crashed) is restored from where its data directory rests', async () => {
     const { server } = suite.c;
-    await insertLeads('down-before', 2);
-    await suite.c.archiveNow();
-    const expected = await leads();
-    const at = await now();
-    await insertLeads('down-after', 2);
+    const { at, expected } = await momentBetweenWrites('down');
     // Archived before the crash: recovery to the moment needs a commit after it, and a server that is down closes no WAL.
     await suite.c.archiveNow();
     await pgProgram(server.owner, 'pg_ctl', ['-D', server.dataDir, '-m', 'immediate', '-w', 'stop']);
     rmSync(join(server.pgbackrest!.dir, 'in-place', 'production.json'));
-    const restored = await restoreActivity(uniqueName('down').replace(/_/g, '-'), { kind: 'time', time: at });
+    const restored = await restoreActivity(incidentLike('down'), { kind: 'time', time: at });
     expect(restored).toMatchObject({ dataDir: server.dataDir, port: server.port });
     expect(await leads()).toEqual(expected);
   }, 600_000);
 
   it('a record saying Lifeboat stopped production, with production running, is refused: someone started it, nothing is restored', async () => {
-    const id = uniqueName('started-by-hand').replace(/_/g, '-');
-    const { server } = suite.c;
-    const dir = join(server.pgbackrest!.dir, 'in-place', id);
-    mkdirSync(dir, { recursive: true });
-    const production = { pgPath: server.dataDir, port: server.port, options: '', runAs: server.owner };
-    writeFileSync(join(dir, 'state.json'), JSON.stringify({ ...production, phase: 'stopped', at: new Date().toISOString() }));
+    const id = incidentLike('started-by-hand');
+    recordStopped(id, '');
     const before = { leads: await leads(), started: await startedAt() };
     const refused = await restoreActivity(id, { kind: 'time', time: moment }).then(
       () => undefined,
@@ -279,11 +281,7 @@ describe('L3 --in-place at a moment (pgbackrest restore --delta over production)
   }, 300_000);
 
   it('an L4 in place at a moment: the loss accepted by two approvers, then the in-place gate, the safety backup and the restore; audited', async () => {
-    await insertLeads('l4-before', 3);
-    await suite.c.archiveNow();
-    const expected = await leads();
-    const at = await now();
-    await insertLeads('l4-after', 4);
+    const { at, expected } = await momentBetweenWrites('l4');
     const { input } = await declareOn(suite.worker, 'L4', 'in place at a moment, L4', inPlaceAt(at));
     const result = await driveIncident(suite.worker.client, input.incidentId, {
       'vendor-escalation': complete('SEV-1'),
@@ -314,15 +312,11 @@ describe('L3 --in-place at a moment (pgbackrest restore --delta over production)
   }, 900_000);
 
   it("a moment after an earlier in-place restore starts from a backup on the new timeline's history, not the safety backup left on the old one", async () => {
-    await insertLeads('tl-before', 2);
-    await suite.c.archiveNow();
-    const expected = await leads();
-    const at = await now();
-    await insertLeads('tl-after', 2);
+    const { at, expected } = await momentBetweenWrites('tl');
     const { backups } = await suite.c.run(() => suite.c.activities.physicalBackups({ target: 'crm' }));
     // pgBackRest's own choice: the newest that ended before the moment, the L4's safety backup, taken on the timeline the L4 left.
     const newest = backups.filter((b) => b.stoppedAt < at).at(-1)!;
-    const restored = await restoreActivity(uniqueName('path').replace(/_/g, '-'), { kind: 'time', time: at });
+    const restored = await restoreActivity(incidentLike('path'), { kind: 'time', time: at });
     expect(restored.set).toBeDefined();
     expect(restored.set).not.toBe(newest.label);
     expect(await leads()).toEqual(expected);
@@ -347,13 +341,9 @@ describe('L3 --in-place at a moment (pgbackrest restore --delta over production)
       startCommand: [script, 'start', '-D', server.dataDir, '-o', options, '-l', join(server.socketDir, 'managed.log'), '-w'],
     };
     const managed = createActivities({ config, env: suite.c.env, notifier: new ConsoleNotifier(() => undefined) });
-    await insertLeads('managed-before', 2);
-    await suite.c.archiveNow();
-    const expected = await leads();
-    const at = await now();
-    await insertLeads('managed-after', 2);
+    const { at, expected } = await momentBetweenWrites('managed');
     const restored = await suite.c.run(() =>
-      managed.restoreClusterInPlace({ target: 'crm', incidentId: uniqueName('managed'), moment: { kind: 'time', time: at }, undo: {} }),
+      managed.restoreClusterInPlace({ target: 'crm', incidentId: incidentLike('managed'), moment: { kind: 'time', time: at }, undo: {} }),
     );
     expect(readFileSync(calls, 'utf8').split('\n').filter(Boolean)).toEqual(['stop', 'start']);
     expect(restored.dataDir).toBe(server.dataDir);
@@ -369,7 +359,7 @@ describe('L3 --in-place at a moment (pgbackrest restore --delta over production)
     await suite.c.removeArchived(newest);
     const segment = /([0-9A-F]{24})-/.exec(newest)![1]!;
     const before = { leads: await leads(), started: await startedAt() };
-    const refused = await restoreActivity(uniqueName('gap').replace(/_/g, '-'), { kind: 'time', time: at }).then(
+    const refused = await restoreActivity(incidentLike('gap'), { kind: 'time', time: at }).then(
       () => undefined,
       (err: Error) => err,
     );
