@@ -146,7 +146,7 @@ export async function restoreInPlace(resolve: Resolver, p: PhysicalTarget, input
 /**
  * What the restore needs of production before stopping it, and the backup it starts from (its label
  * as `set`), refusing with production untouched what cannot work. Production down (a restore that
- * failed, being undone): how it ran, as recorded then.
+ * failed, being undone; a crash): how it ran, as recorded then or read where it rests (in-place-state.ts).
  */
 async function prepare(resolve: Resolver, p: PhysicalTarget, moment: Moment): Promise<Production & { set?: string }> {
   const { backups } = await physicalCatalog(p);
