@@ -16,7 +16,7 @@ const physicalObject = z.strictObject({
   socketPath: absolutePath.optional(),
   /** The OS user pgBackRest runs as; when the worker is root, the data directory's owner by default. */
   runAs: z.string().min(1).optional(),
-  /** Where the worker writes <stanza>.conf, and pgBackRest's lock and log folders; side instances go below it. */
+  /** Where the worker writes <stanza>.conf, and pgBackRest's lock and log folders; side instances, recovered clusters and the warm copy go below it. */
   configDir: absolutePath.default('/var/lib/lifeboat/pgbackrest'),
   /** The store's address for pgBackRest (https:// only in pgBackRest 2.45); the store's endpoint by default. */
   repoEndpoint: z.url().optional(),

@@ -1,6 +1,7 @@
 // The activities of physical backups and point-in-time recovery, all through pgBackRest: setting a
-// target up, backups and their catalogue, verification, side instances restored to a moment, and
-// whole clusters recovered to a moment into a new data directory (L3/L4).
+// target up, backups and their catalogue, verification, the warm copy (a backup restored ahead of
+// time), side instances restored to a moment, and whole clusters recovered to a moment into a new
+// data directory (L3/L4).
 import { Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { parse } from 'pg-connection-string';

@@ -2,7 +2,8 @@
 // its own (below physical.configDir/side/<id>), started on a free loopback port, and waited for
 // until recovery reached its target and the instance is promoted. A recovered cluster (L3/L4 at a
 // moment, recovered-cluster.ts) is made by the same machinery below physical.configDir/recovered/<id>,
-// and kept running after the plan for the cut-over. Guarantees:
+// and kept running after the plan for the cut-over; it starts from the stanza's warm copy when one
+// can reach the moment (warm-claim.ts), with only the WAL since its backup left to replay. Guarantees:
 // - it never archives: restored with --archive-mode=off, so a promoted side instance never pushes
 //   WAL (or a new timeline's history) into the production stanza;
 // - the folder is its record: a retried restore (a worker that crashed) first stops and removes

@@ -163,6 +163,9 @@ export async function prepareWarmCopy(p: PhysicalTarget, label?: string): Promis
     };
   const folder = warmFolder(p);
   const data = join(folder, 'data');
+  // A copy whose backup retention expired may lack the WAL after it: gone, whatever comes next.
+  const stale = readWarmRecord(folder);
+  if (stale && !catalog.backups.some((b) => b.label === stale.label)) await removeWarmCopy(p);
   mkdirSync(folder, { recursive: true, mode: 0o711 });
   const earlier = readWarmRecord(folder);
   const room = diskRoom(folder, backup.size, existsSync(data) ? (earlier?.size ?? 0) : 0);
