@@ -5,12 +5,14 @@
 // backup, a tampered copy (started out of recovery) and a half-prepared one are never used: the cold
 // pgbackrest restore runs instead (and is right), and the next backup prepares the copy again.
 // One cluster and its backups serve the file's tests, in order.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { PhysicalBackup } from '../activities/pgbackrest/backups.js';
 import { pgProgram } from '../activities/pgbackrest/run.js';
+import { retarget } from '../activities/pgbackrest/warm-claim.js';
+import { diskRoom } from '../activities/pgbackrest/warm-copy.js';
 import { atLoopbackPort, withDatabase } from '../activities/postgres/connection.js';
 import { physicalBackupsJsonSchema } from '../client/pitr-json.js';
 import { incidentInput } from '../client/incidents.js';
@@ -21,6 +23,37 @@ import { useArchivingCluster } from './pitr-cluster.js';
 import { driveIncident, runLifeboat } from './helpers.js';
 
 type BackupResult = PhysicalBackup & { warmCopy?: WarmCopyResult };
+
+describe("the warm copy's recovery target and disk margin", () => {
+  const written = `archive_mode = 'off'
+restore_command = 'pgbackrest --config=/c/s.conf --pg1-path=/c/warm/s/data --stanza=s archive-get %f "%p"'
+recovery_target = 'immediate'
+recovery_target_action = 'shutdown'
+recovery_target_timeline = 'current'
+`;
+  it("replaces pgBackRest's immediate/shutdown settings by the moment's, one of each name, and moves restore_command's --pg1-path", () => {
+    const text = retarget(written, { kind: 'before-xid', xid: '905' }, '/c/warm/s/data', '/c/recovered/inc-1/data');
+    expect(text.split('\n').filter((l) => l && !l.startsWith('#'))).toEqual([
+      "archive_mode = 'off'",
+      `restore_command = 'pgbackrest --config=/c/s.conf --pg1-path=/c/recovered/inc-1/data --stanza=s archive-get %f "%p"'`,
+      "recovery_target_xid = '905'",
+      "recovery_target_inclusive = 'false'",
+      "recovery_target_action = 'promote'",
+    ]);
+    expect(retarget(written, { kind: 'time', time: '2026-12-01T01:02:03.456Z' }, '/x', '/y')).toContain(
+      "recovery_target_time = '2026-12-01 01:02:03.456+00'\nrecovery_target_action = 'promote'",
+    );
+  });
+
+  it('asks for the copy and 10 % more, and 10 % of the filesystem left free; an older copy it replaces counts as free', () => {
+    const fs = statfsSync(tmpdir());
+    const total = fs.blocks * fs.bsize;
+    // Sizes far from what other processes writing there could move: nothing, twice the filesystem.
+    expect(diskRoom(tmpdir(), 0, 0).ok).toBe(fs.bavail * fs.bsize >= total * 0.1);
+    expect(diskRoom(tmpdir(), total * 2, 0)).toMatchObject({ ok: false, text: expect.stringContaining('10 % of the filesystem') });
+    expect(diskRoom(tmpdir(), total * 2, total * 3).ok).toBe(true);
+  });
+});
 
 describe('the warm copy: a physical backup restored ahead of time, claimed by an L3 at a later moment', () => {
   const suite = useArchivingCluster('pitrwarm', 30, 'approvals:\n  L3: { approvers: [alice, bob, carol] }');
