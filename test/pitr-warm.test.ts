@@ -5,7 +5,7 @@
 // backup, a tampered copy (started out of recovery) and a half-prepared one are never used: the cold
 // pgbackrest restore runs instead (and is right), and the next backup prepares the copy again.
 // One cluster and its backups serve the file's tests, in order.
-import { existsSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -26,13 +26,13 @@ type BackupResult = PhysicalBackup & { warmCopy?: WarmCopyResult };
 
 describe("the warm copy's recovery target and disk margin", () => {
   const written = `archive_mode = 'off'
-restore_command = 'pgbackrest --config=/c/s.conf --pg1-path=/c/warm/s/data --stanza=s archive-get %f "%p"'
+restore_command = 'pgbackrest --config=/c/s.conf --pg1-path=/c/warm/s.next-20261201-010203F/data --stanza=s archive-get %f "%p"'
 recovery_target = 'immediate'
 recovery_target_action = 'shutdown'
 recovery_target_timeline = 'current'
 `;
   it("replaces pgBackRest's immediate/shutdown settings by the moment's, one of each name, and moves restore_command's --pg1-path", () => {
-    const text = retarget(written, { kind: 'before-xid', xid: '905' }, '/c/warm/s/data', '/c/recovered/inc-1/data');
+    const text = retarget(written, { kind: 'before-xid', xid: '905' }, '/c/recovered/inc-1/data');
     expect(text.split('\n').filter((l) => l && !l.startsWith('#'))).toEqual([
       "archive_mode = 'off'",
       `restore_command = 'pgbackrest --config=/c/s.conf --pg1-path=/c/recovered/inc-1/data --stanza=s archive-get %f "%p"'`,
@@ -40,7 +40,7 @@ recovery_target_timeline = 'current'
       "recovery_target_inclusive = 'false'",
       "recovery_target_action = 'promote'",
     ]);
-    expect(retarget(written, { kind: 'time', time: '2026-12-01T01:02:03.456Z' }, '/x', '/y')).toContain(
+    expect(retarget(written, { kind: 'time', time: '2026-12-01T01:02:03.456Z' }, '/y')).toContain(
       "recovery_target_time = '2026-12-01 01:02:03.456+00'\nrecovery_target_action = 'promote'",
     );
   });
@@ -216,5 +216,14 @@ describe('the warm copy: a physical backup restored ahead of time, claimed by an
     expect(await clusterState()).toBe('shut down in recovery');
     listed = physicalBackupsJsonSchema.parse(JSON.parse((await lifeboat('pitr', 'backups', '--json')).stdout));
     expect(listed.warmCopy).toMatchObject({ label: third.label, stoppedAt: third.stoppedAt });
+
+    // Two preparations at once (an older backup's and a newer one's) never share a folder: the newer backup's copy stands, complete.
+    const prepare = (label: string) => suite.c.run(() => suite.c.activities.prepareWarmCopy({ target: 'crm', label }));
+    const [older, newer] = await Promise.allSettled([prepare(second.label), prepare(third.label)]);
+    expect(newer).toMatchObject({ status: 'fulfilled', value: { status: 'prepared', label: third.label } });
+    expect(older.status === 'rejected' || older.value.status === 'skipped').toBe(true);
+    expect(record()).toMatchObject({ label: third.label });
+    expect(await clusterState()).toBe('shut down in recovery');
+    expect(readdirSync(join(warmDir(), '..'))).toEqual([suite.c.stanza]);
   }, 600_000);
 });

@@ -31,14 +31,14 @@ function unfit(record: WarmRecord | undefined, moment: Moment): string | undefin
 
 /**
  * Replaces the recovery target settings in postgresql.auto.conf by the moment's, and points the
- * restore_command pgBackRest wrote (its --pg1-path names the folder restored into) at the data's new place.
+ * restore_command pgBackRest wrote (its --pg1-path names the folder restored into) at `data`, the data's new place.
  */
-export function retarget(autoConf: string, moment: Moment, from: string, to: string): string {
+export function retarget(autoConf: string, moment: Moment, data: string): string {
   const settings = recoverySettings(moment);
   const kept = autoConf
     .split('\n')
     .filter((line) => !/^\s*recovery_target\w*\s*=/.test(line))
-    .map((line) => (/^\s*restore_command\s*=/.test(line) ? line.split(`--pg1-path=${from}`).join(`--pg1-path=${to}`) : line));
+    .map((line) => (/^\s*restore_command\s*=/.test(line) ? line.replace(/--pg1-path=\S+/, `--pg1-path=${data}`) : line));
   while (kept.length && kept.at(-1) === '') kept.pop();
   const lines = Object.entries(settings).map(([name, value]) => `${name} = '${value.replace(/'/g, "''")}'`);
   return `${kept.join('\n')}\n# lifeboat: the warm copy's recovery target, the moment of the incident\n${lines.join('\n')}\n`;
@@ -77,7 +77,7 @@ export async function claimWarmCopy(p: PhysicalTarget, moment: Moment, folder: s
   if (control.timeline !== record.timeline)
     return refused(`it is on timeline ${control.timeline}, not its backup's ${record.timeline} (it was promoted)`);
   const autoConf = join(data, 'postgresql.auto.conf');
-  writeFileSync(autoConf, retarget(readFileSync(autoConf, 'utf8'), moment, join(warm, 'data'), join(folder, 'data')));
+  writeFileSync(autoConf, retarget(readFileSync(autoConf, 'utf8'), moment, join(folder, 'data')));
   renameSync(data, join(folder, 'data'));
   rmSync(claimed, { recursive: true, force: true });
   return { claimed: true, record };

@@ -4,11 +4,12 @@
 // L3/L4 at a later moment only replays the WAL since the backup (warm-claim.ts). Guarantees:
 // - preparing it is a test restore of the backup: it must reach consistency, or it fails naming why;
 // - it never archives (--archive-mode=off), runs on its own port only while prepared, and is stopped after;
-// - the record is written last and removed first: a copy without one is half-prepared and is redone
-//   (a retried activity, a worker that died), never used;
+// - it is prepared in a folder of its own and published by a rename once its record is written: a
+//   copy without a record is half-prepared and is redone (a retried activity, a worker that died),
+//   never used, and two preparations at once never share a folder (the newer backup's copy wins);
 // - the disk keeps a margin (`diskRoom`): otherwise it is skipped with the reason, the backup unharmed.
-import { existsSync, mkdirSync, readFileSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { FailureType } from '../../common/errors.js';
 import { bytes as formatBytes } from '../../client/format.js';
 import { formatDuration } from '../../common/time.js';
@@ -62,6 +63,8 @@ export function warmState(p: PhysicalTarget): WarmState {
   if (!p.config.warmCopy) return { note: 'off (physical.warmCopy: false)' };
   const record = readWarmRecord(folder);
   if (record) return { record, note: `backup ${record.label}, in recovery, prepared at ${record.preparedAt}` };
+  const preparing = stagingFolders(p).map((f) => f.slice(folder.length + '.next-'.length));
+  if (preparing.length) return { note: `being prepared from backup ${preparing.join(', ')}` };
   if (existsSync(join(folder, 'data'))) return { note: 'half-prepared (no record): the next physical backup redoes it' };
   return { note: 'none: the next physical backup prepares one (or lifeboat pitr warm)' };
 }
@@ -126,7 +129,8 @@ async function replayToConsistency(p: PhysicalTarget, folder: string, data: stri
   const port = await freePort();
   const log = join(folder, 'server.log');
   rmSync(log, { force: true });
-  const options = `-p ${port} -k ${folder} -c listen_addresses=127.0.0.1 -c archive_mode=off -c hot_standby=off -c cluster_name=lifeboat-warm-${p.settings.stanza}`;
+  // No Unix socket: nothing connects, and the folder's path may be too long for one (107 bytes).
+  const options = `-p ${port} -k '' -c listen_addresses=127.0.0.1 -c archive_mode=off -c hot_standby=off -c cluster_name=lifeboat-warm-${p.settings.stanza}`;
   // pg_ctl reports "could not start server" once recovery_target_action = shutdown stops it: its state says how it ended.
   await pgProgramOutput(p.runner.runAs, 'pg_ctl', ['-D', data, '-o', options, '-l', log, '-w', '-t', '86400', 'start'], p.runner.env);
   for (let i = 0; existsSync(join(data, 'postmaster.pid')); i++) {
@@ -148,9 +152,33 @@ async function replayToConsistency(p: PhysicalTarget, folder: string, data: stri
   return control;
 }
 
+/** Stops an instance of a folder, if one runs there, and removes the folder. */
+async function removeFolder(p: PhysicalTarget, folder: string): Promise<void> {
+  await stopIfRunning(p, join(folder, 'data'));
+  rmSync(folder, { recursive: true, force: true });
+}
+
+/** When a backup started, from its label (`20261201-010524F`, `…F_20261201-041000I`), comparable as text; also of a folder named after one. */
+const labelTime = (label: string) => label.slice(-16, -1);
+
+/** The folders where copies of the stanza are being prepared: `<stanza>.next-<backup label>` beside the published one. */
+function stagingFolders(p: PhysicalTarget): string[] {
+  const root = dirname(warmFolder(p));
+  const prefix = `${p.settings.stanza}.next-`;
+  return existsSync(root)
+    ? readdirSync(root)
+        .filter((name) => name.startsWith(prefix))
+        .map((name) => join(root, name))
+    : [];
+}
+
 /**
  * Prepares the stanza's warm copy from backup `label` (the newest when absent), unless
- * physical.warmCopy is off or the disk lacks room: then skipped, with the reason.
+ * physical.warmCopy is off or the disk lacks room: then skipped, with the reason. The copy is
+ * made in a folder of its own (`<stanza>.next-<label>`, the published copy moved there first so
+ * that --delta reuses it) and published by a rename once its record is written: two preparations
+ * at once (a full backup's and an incremental's) never write into one folder, the newer backup's
+ * copy wins, and an incident only ever finds a complete copy.
  */
 export async function prepareWarmCopy(p: PhysicalTarget, label?: string): Promise<WarmCopyOutcome> {
   if (!p.config.warmCopy) return { status: 'skipped', note: 'no warm copy: physical.warmCopy is false' };
@@ -161,17 +189,27 @@ export async function prepareWarmCopy(p: PhysicalTarget, label?: string): Promis
       status: 'skipped',
       note: label ? `no warm copy: backup ${label} is no longer in the repository` : 'no warm copy: the stanza has no backup',
     };
-  const folder = warmFolder(p);
-  const data = join(folder, 'data');
+  const published = warmFolder(p);
+  const folder = `${published}.next-${backup.label}`;
   // A copy whose backup retention expired may lack the WAL after it: gone, whatever comes next.
-  const stale = readWarmRecord(folder);
-  if (stale && !catalog.backups.some((b) => b.label === stale.label)) await removeWarmCopy(p);
-  mkdirSync(folder, { recursive: true, mode: 0o711 });
-  const earlier = readWarmRecord(folder);
-  const room = diskRoom(folder, backup.size, existsSync(data) ? (earlier?.size ?? 0) : 0);
+  const stale = readWarmRecord(published);
+  if (stale && !catalog.backups.some((b) => b.label === stale.label)) await removeFolder(p, published);
+  // Preparations of older backups (a worker that died, or one this backup overtakes) are dropped; a retry of this one redoes its folder.
+  for (const other of stagingFolders(p)) if (labelTime(other) < labelTime(backup.label)) await removeFolder(p, other);
+  mkdirSync(dirname(published), { recursive: true, mode: 0o711 });
+  const earlier = readWarmRecord(published) ?? readWarmRecord(folder);
+  const room = diskRoom(dirname(published), backup.size, existsSync(join(published, 'data')) ? (earlier?.size ?? 0) : 0);
   if (!room.ok) return { status: 'skipped', note: `no warm copy of backup ${backup.label}: ${room.text}` };
-  // The record goes first: from here until it is written again, the copy is half-prepared.
+  if (!existsSync(folder)) {
+    try {
+      renameSync(published, folder);
+    } catch {
+      mkdirSync(folder, { mode: 0o711 });
+    }
+  }
+  // From here until it is published, the copy has no record: half-prepared, never used.
   rmSync(join(folder, WARM_RECORD), { force: true });
+  const data = join(folder, 'data');
   await stopIfRunning(p, data);
   await chownToUser(p.runner.runAs, folder);
   let t = Date.now();
@@ -194,6 +232,16 @@ export async function prepareWarmCopy(p: PhysicalTarget, label?: string): Promis
     preparedAt: new Date().toISOString(),
   };
   writeFileSync(join(folder, WARM_RECORD), `${JSON.stringify(record, null, 2)}\n`);
+  const newer = readWarmRecord(published);
+  if (newer && labelTime(newer.label) > labelTime(backup.label)) {
+    await removeFolder(p, folder);
+    return {
+      status: 'skipped',
+      note: `the warm copy of backup ${backup.label} was dropped: the newer backup ${newer.label}'s copy is in place`,
+    };
+  }
+  await removeFolder(p, published);
+  renameSync(folder, published);
   const how = delta ? 'pgbackrest restore --delta over the previous copy' : 'pgbackrest restore';
   return {
     status: 'prepared',
@@ -201,15 +249,13 @@ export async function prepareWarmCopy(p: PhysicalTarget, label?: string): Promis
     delta,
     restoreMs,
     startMs,
-    note: `warm copy of backup ${backup.label} prepared in ${folder} (${how} ${formatDuration(restoreMs)}, replayed to consistency and shut down in recovery in ${formatDuration(startMs)}: the backup restores)`,
+    note: `warm copy of backup ${backup.label} prepared in ${published} (${how} ${formatDuration(restoreMs)}, replayed to consistency and shut down in recovery in ${formatDuration(startMs)}: the backup restores)`,
   };
 }
 
-/** Stops and removes the stanza's warm copy; false when there was none. */
+/** Stops and removes the stanza's warm copy and any being prepared; false when there was none. */
 export async function removeWarmCopy(p: PhysicalTarget): Promise<boolean> {
-  const folder = warmFolder(p);
-  if (!existsSync(folder)) return false;
-  await stopIfRunning(p, join(folder, 'data'));
-  rmSync(folder, { recursive: true, force: true });
-  return true;
+  const folders = [warmFolder(p), ...stagingFolders(p)].filter((f) => existsSync(f));
+  for (const folder of folders) await removeFolder(p, folder);
+  return folders.length > 0;
 }
