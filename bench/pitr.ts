@@ -1,26 +1,34 @@
-// Benchmark: an L3 at a moment (the whole cluster restored by pgBackRest to the moment into a new
-// data directory, started on its own port, promoted, every table fingerprinted, the integrity and
+// Benchmark: an L3 at a moment (the whole cluster recovered to the moment into a new data
+// directory, started on its own port, promoted, every table fingerprinted, the integrity and
 // critical-function checks, the cut-over) against the logical L3 of the same data (the newest
 // verified backup restored into a new database and checked against it), and the raw
-// `pgbackrest restore` alone, on the CRM of N leads, in one run.
+// `pgbackrest restore` alone, on the CRM of N leads, in one run. The physical L3 runs twice a round:
+// WARM, from the warm copy the backup workflow prepared (only the WAL since the backup replayed at
+// incident time), and COLD, with no warm copy (`pgbackrest restore` at incident time).
 //
-//   npm run bench:pitr -- --leads 1000000 [--runs R]
+//   npm run bench:pitr -- --leads 1000000 [--runs R] [--process-max P]
 //
 // Untimed first: a logical backup and its verification, a full physical backup, then rows written,
 // the moment noted (every table fingerprinted then), more rows written and the WAL archived.
-// PHYSICAL and LOGICAL are timed from the incident's start to its result, people played by a driver
-// that answers at once (vendor ticket, cut-over, resumption stages, post-mortem, review). PHYSICAL
-// must end recovered with every table's fingerprint equal to the one taken at the moment; LOGICAL
+// The warm copy is prepared untimed before each WARM run (by the backup workflow for the first, by
+// physicalWarmCopyWorkflow after), and removed untimed before each COLD run.
+// WARM, COLD and LOGICAL are timed from the incident's start to its result, people played by a driver
+// that answers at once (vendor ticket, cut-over, resumption stages, post-mortem, review). WARM and COLD
+// must end recovered with every table's fingerprint equal to the one taken at the moment, their
+// restore step saying which path ran; LOGICAL
 // recovered with every table matching the backup (its own verify step): a time of a wrong result is
 // worthless. RAW is `pgbackrest restore` to the moment into an empty folder (the same options the
 // plan gives it); RAW+RECOVERY adds `pg_ctl start` until the copy is promoted. Each run's recovered
 // cluster and restored database are removed, untimed. The last lines:
-//   RESULT pitr ratio=<physical/logical> physical_s=… logical_s=… leads=<N>
-//   RESULT pitr-raw ratio=<physical/raw restore> physical_s=… raw_s=… raw_recovery_s=… leads=<N>
+//   RESULT pitr ratio=<warm physical/logical> physical_s=… logical_s=… leads=<N>
+//   RESULT pitr-cold ratio=<cold physical/logical> cold_s=… logical_s=… process_max=<P> leads=<N>
+//   RESULT pitr-raw ratio=<cold physical/raw restore> cold_s=… raw_s=… raw_recovery_s=… process_max=<P> leads=<N>
 //   RESULT pitr-rpo physical_rpo_s=<declaredAt − recoveredTo> logical_rpo_s=<declaredAt − backup start> physical_short_s=… logical_short_s=… leads=<N>
 // The RPO is the first run's (declared right after the moment; later runs declare the same moment
 // later and later); "short" is how far before the moment asked for the data ends (moment − recovered to).
 import type { Client } from '@temporalio/client';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdirSync, rmSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +36,7 @@ import { performance } from 'node:perf_hooks';
 import type { PhysicalBackup } from '../activities/pgbackrest/backups.js';
 import { restoreOptions } from '../activities/pgbackrest/moment.js';
 import { removeRecovered } from '../activities/pgbackrest/recovered-cluster.js';
+import { removeWarmCopy } from '../activities/pgbackrest/warm-copy.js';
 import { chownToUser, pgProgram, pgbackrest } from '../activities/pgbackrest/run.js';
 import { type PhysicalTarget, physicalTarget } from '../activities/pgbackrest/target.js';
 import { escapeIdentifier, withClient } from '../activities/postgres/connection.js';
@@ -42,6 +51,7 @@ import type { Moment } from '../common/moments.js';
 import { instanceIdFor } from '../common/names.js';
 import type { RunResult, StepRecord } from '../common/plans.js';
 import { type LifeboatConfig, parseConfig } from '../config/config.js';
+import type { WarmCopyResult } from '../workflows/physical.js';
 import {
   backupToFile,
   benchMain,
@@ -55,7 +65,8 @@ import {
   withHarness,
 } from './common.js';
 
-const USAGE = 'usage: npm run bench:pitr -- [--leads N] [--runs R]   (N: positive integer, default 100000; R: 1 to 5, default 1)';
+const USAGE =
+  'usage: npm run bench:pitr -- [--leads N] [--runs R] [--process-max P]   (N: positive integer, default 100000; R: 1 to 5, default 1; P: pgBackRest process-max, 1 to 8, default 1)';
 
 const done = (note: string): Answer => ({ complete: { by: 'carol', note } });
 const L3_ANSWERS: Record<string, Answer> = {
@@ -69,9 +80,12 @@ const L3_ANSWERS: Record<string, Answer> = {
 };
 
 /** The example configuration with its commented `physical:` section of the crm target switched on (the stack archives WAL into it). */
-function physicalConfigText(): string {
+function physicalConfigText(processMax: number): string {
   const text = exampleConfigText();
-  const enabled = text.replace(/^ {4}# physical:\n(?: {4}# {3}.*\n)+/m, (block) => block.replace(/^ {4}# /gm, '    '));
+  const enabled = text.replace(
+    /^ {4}# physical:\n(?: {4}# {3}.*\n)+/m,
+    (block) => `${block.replace(/^ {4}# /gm, '    ')}      processMax: ${processMax}\n`,
+  );
   if (enabled === text)
     throw new Error('the example configuration has no commented "physical:" section for crm any more: update bench/pitr.ts');
   return enabled;
@@ -139,6 +153,8 @@ async function rawRestore(p: PhysicalTarget, moment: Moment, label: string): Pro
   }
 }
 
+const restoreStep = (run: L3Run) => run.result.timeline.find((s) => s.name.startsWith('execute recovery: restore the cluster'));
+
 const took = (s: StepRecord) => (s.finishedAt ? Date.parse(s.finishedAt) - Date.parse(s.startedAt) : NaN);
 
 /** Every step of a run (the incident's, then its plan's), with its duration. */
@@ -150,11 +166,17 @@ function timeline(run: L3Run): string {
 }
 
 await benchMain(USAGE, async (argv) => {
-  const { leads, runs } = parseIntegerOptions(argv, { leads: { default: 100_000, min: 1 }, runs: { default: 1, min: 1, max: 5 } });
+  const options = parseIntegerOptions(argv, {
+    leads: { default: 100_000, min: 1 },
+    runs: { default: 1, min: 1, max: 5 },
+    'process-max': { default: 1, min: 1, max: 8 },
+  });
+  const { leads, runs } = options;
+  const processMax = options['process-max'];
   const outcome = await withHarness(async ({ stack, scratch, startWorker, connect }) => {
     const { env, url } = await seedBenchCrm(stack, leads);
     const fullEnv = { ...process.env, ...env };
-    const configText = physicalConfigText();
+    const configText = physicalConfigText(processMax);
     const config = parseConfig(configText, 'bench configuration', fullEnv);
     log('starting the worker (bin/lifeboat worker, crm with physical: pgbackrest)');
     await startWorker(env, configText);
@@ -168,8 +190,11 @@ await benchMain(USAGE, async (argv) => {
       taskQueue: config.temporal.taskQueue,
       workflowId: `bench-pitr-physical-${Date.now()}`,
       args: [{ target: 'crm', type: 'full' }],
-    })) as PhysicalBackup;
-    log(`physical full backup ${physical.label} in ${secs(performance.now() - t)} s (not timed)`);
+    })) as PhysicalBackup & { warmCopy?: WarmCopyResult };
+    log(
+      `physical full backup ${physical.label} in ${secs(performance.now() - t)} s (not timed); ${physical.warmCopy?.note ?? 'no warm copy'}`,
+    );
+    if (physical.warmCopy?.status !== 'prepared') throw new Error(`the backup prepared no warm copy: ${physical.warmCopy?.note ?? 'none'}`);
     // pgBackRest restores to a time from a backup that stopped before it, to the second: the moment comes a second later.
     await new Promise((ok) => setTimeout(ok, Math.max(0, Date.parse(physical.stoppedAt) + 1500 - Date.now())));
 
@@ -195,13 +220,31 @@ await benchMain(USAGE, async (argv) => {
     });
     log(`moment ${moment.time}: 100 leads written before it, 100 after; WAL archived`);
 
-    const rounds: Array<{ load: number; physical: L3Run; logical: L3Run; restoreMs: number; recoveryMs: number }> = [];
-    const physicalRun = async (i: number) => {
+    const rounds: Array<{ load: number; physical: L3Run; cold: L3Run; logical: L3Run; restoreMs: number; recoveryMs: number }> = [];
+    let warmReady = true;
+    /** A physical L3 at the moment, from the warm copy or cold; its result checked against the moment, and the path it took. */
+    const physicalRun = async (i: number, warm: boolean) => {
+      if (warm && !warmReady) {
+        const w = (await client.workflow.execute('physicalWarmCopyWorkflow', {
+          taskQueue: config.temporal.taskQueue,
+          workflowId: `bench-pitr-warm-${Date.now()}`,
+          args: [{ target: 'crm' }],
+        })) as WarmCopyResult;
+        log(`run ${i}: ${w.note} (not timed)`);
+      }
+      if (!warm) await removeWarmCopy(p);
+      // The copy was just written (1.7 GiB at 1M): its write-back would fall into the timed run, where a
+      // real incident comes hours after the backup. Flushed untimed, as the checkpoint flushes production.
+      else await promisify(execFile)('sync');
       await checkpoint(url);
-      const run = await l3Run(client, config, `run ${i} physical`, moment);
+      const run = await l3Run(client, config, `run ${i} physical ${warm ? 'warm' : 'cold'}`, moment);
+      warmReady = false;
       const wrong = differences(atMoment, run.result.fingerprints ?? {});
       await removeRecovered(p, instanceIdFor(run.incidentId));
       if (wrong.length) throw new Error(`run ${i}: the recovered cluster differs from the moment: ${wrong.join('; ')}`);
+      const detail = restoreStep(run)?.detail ?? '';
+      if (/; from the warm copy of backup /.test(detail) !== warm)
+        throw new Error(`run ${i}: the ${warm ? 'warm' : 'cold'} run's restore step says: ${detail}`);
       return run;
     };
     const logicalRun = async (i: number) => {
@@ -216,19 +259,22 @@ await benchMain(USAGE, async (argv) => {
       const load = loadavg()[0]!;
       // The order turns round every run (physical, logical, raw; then raw, logical, physical), so no side always reads a cold store.
       if (i % 2) {
-        const phys = await physicalRun(i);
+        const phys = await physicalRun(i, true);
+        const cold = await physicalRun(i, false);
         const logical = await logicalRun(i);
-        rounds.push({ load, physical: phys, logical, ...(await rawRestore(p, moment, `run ${i}`)) });
+        rounds.push({ load, physical: phys, cold, logical, ...(await rawRestore(p, moment, `run ${i}`)) });
       } else {
         const raw = await rawRestore(p, moment, `run ${i}`);
         const logical = await logicalRun(i);
-        rounds.push({ load, physical: await physicalRun(i), logical, ...raw });
+        const cold = await physicalRun(i, false);
+        rounds.push({ load, physical: await physicalRun(i, true), cold, logical, ...raw });
       }
     }
     return { manifest, rounds, moment: moment.time };
   });
 
   const physical = median(outcome.rounds.map((r) => r.physical.ms)) / 1000;
+  const cold = median(outcome.rounds.map((r) => r.cold.ms)) / 1000;
   const logical = median(outcome.rounds.map((r) => r.logical.ms)) / 1000;
   const raw = median(outcome.rounds.map((r) => r.restoreMs)) / 1000;
   const rawRecovery = median(outcome.rounds.map((r) => r.restoreMs + r.recoveryMs)) / 1000;
@@ -242,9 +288,11 @@ await benchMain(USAGE, async (argv) => {
     table(
       [
         'run',
-        'physical L3 (s)',
+        'physical L3 warm (s)',
+        'cold (s)',
         'logical L3 (s)',
-        'physical/logical',
+        'warm/logical',
+        'cold/logical',
         'raw pgbackrest restore (s)',
         'raw + recovery (s)',
         'RPO physical / logical (s)',
@@ -254,8 +302,10 @@ await benchMain(USAGE, async (argv) => {
         ...outcome.rounds.map((r, i) => [
           String(i + 1),
           secs(r.physical.ms),
+          secs(r.cold.ms),
           secs(r.logical.ms),
           (r.physical.ms / r.logical.ms).toFixed(3),
+          (r.cold.ms / r.logical.ms).toFixed(3),
           secs(r.restoreMs),
           secs(r.restoreMs + r.recoveryMs),
           `${rpo(r.physical).toFixed(3)} / ${rpo(r.logical).toFixed(3)}`,
@@ -264,8 +314,10 @@ await benchMain(USAGE, async (argv) => {
         [
           'median',
           physical.toFixed(3),
+          cold.toFixed(3),
           logical.toFixed(3),
           (physical / logical).toFixed(3),
+          (cold / logical).toFixed(3),
           raw.toFixed(3),
           rawRecovery.toFixed(3),
           '',
@@ -274,10 +326,14 @@ await benchMain(USAGE, async (argv) => {
       ],
     ),
   );
-  console.log(`\nWhere the physical L3's time goes (last run, ${last.physical.incidentId}; workflow clock):\n`);
-  console.log(timeline(last.physical));
-  const restoreStep = last.physical.result.timeline.find((s) => s.name.startsWith('execute recovery: restore the cluster'));
-  console.log(`\nits restore step: ${restoreStep?.detail ?? 'missing'}`);
+  for (const [name, run] of [
+    ['warm', last.physical],
+    ['cold', last.cold],
+  ] as const) {
+    console.log(`\nWhere the ${name} physical L3's time goes (last run, ${run.incidentId}; workflow clock):\n`);
+    console.log(timeline(run));
+    console.log(`\nits restore step: ${restoreStep(run)?.detail ?? 'missing'}`);
+  }
   console.log(`\nWhere the logical L3's time goes (last run, ${last.logical.incidentId}, backup ${outcome.manifest.id}):\n`);
   console.log(timeline(last.logical));
   console.log(
@@ -288,7 +344,10 @@ await benchMain(USAGE, async (argv) => {
     `RESULT pitr ratio=${(physical / logical).toFixed(3)} physical_s=${physical.toFixed(3)} logical_s=${logical.toFixed(3)} leads=${leads}`,
   );
   console.log(
-    `RESULT pitr-raw ratio=${(physical / raw).toFixed(3)} physical_s=${physical.toFixed(3)} raw_s=${raw.toFixed(3)} raw_recovery_s=${rawRecovery.toFixed(3)} leads=${leads}`,
+    `RESULT pitr-cold ratio=${(cold / logical).toFixed(3)} cold_s=${cold.toFixed(3)} logical_s=${logical.toFixed(3)} process_max=${processMax} leads=${leads}`,
+  );
+  console.log(
+    `RESULT pitr-raw ratio=${(cold / raw).toFixed(3)} cold_s=${cold.toFixed(3)} raw_s=${raw.toFixed(3)} raw_recovery_s=${rawRecovery.toFixed(3)} process_max=${processMax} leads=${leads}`,
   );
   console.log(
     `RESULT pitr-rpo physical_rpo_s=${rpo(first.physical).toFixed(3)} logical_rpo_s=${rpo(first.logical).toFixed(3)} physical_short_s=${short(first.physical).toFixed(3)} logical_short_s=${short(first.logical).toFixed(3)} leads=${leads}`,

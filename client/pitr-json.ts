@@ -3,6 +3,7 @@
 // present (null or [] when empty), and a key changes meaning only with a new shape.
 import { z } from 'zod';
 import type { PhysicalCatalog } from '../activities/pgbackrest/backups.js';
+import type { WarmState } from '../activities/pgbackrest/warm-copy.js';
 import type { TableChanges } from '../activities/pgbackrest/wal-changes.js';
 import type { WalFreshness } from '../activities/pgbackrest/wal-freshness.js';
 import { orNull } from './status-json.js';
@@ -30,6 +31,13 @@ export const physicalBackupsJsonSchema = z.strictObject({
       walStop: segment,
     }),
   ),
+  /** The stanza's warm copy (a backup restored ahead of time, in recovery): its backup, or null, and its state in words. */
+  warmCopy: z.strictObject({
+    label: z.string().nullable(),
+    stoppedAt: iso.nullable(),
+    preparedAt: iso.nullable(),
+    note: z.string(),
+  }),
 });
 
 export const walJsonSchema = z.strictObject({
@@ -58,7 +66,7 @@ export const findJsonSchema = z.strictObject({
   note: z.string().nullable(),
 });
 
-export const physicalBackupsJson = (target: string, c: PhysicalCatalog) =>
+export const physicalBackupsJson = (target: string, c: PhysicalCatalog & { warmCopy?: WarmState }) =>
   physicalBackupsJsonSchema.parse({
     target,
     stanza: c.stanza,
@@ -75,6 +83,12 @@ export const physicalBackupsJson = (target: string, c: PhysicalCatalog) =>
       walStart: b.walStart,
       walStop: b.walStop,
     })),
+    warmCopy: {
+      label: orNull(c.warmCopy?.record?.label),
+      stoppedAt: orNull(c.warmCopy?.record?.stoppedAt),
+      preparedAt: orNull(c.warmCopy?.record?.preparedAt),
+      note: c.warmCopy?.note ?? 'unknown: the worker predates warm copies',
+    },
   });
 
 export const walJson = (w: WalFreshness) =>

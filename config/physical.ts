@@ -16,7 +16,7 @@ const physicalObject = z.strictObject({
   socketPath: absolutePath.optional(),
   /** The OS user pgBackRest runs as; when the worker is root, the data directory's owner by default. */
   runAs: z.string().min(1).optional(),
-  /** Where the worker writes <stanza>.conf, and pgBackRest's lock and log folders; side instances go below it. */
+  /** Where the worker writes <stanza>.conf, and pgBackRest's lock and log folders; side instances, recovered clusters and the warm copy go below it. */
   configDir: absolutePath.default('/var/lib/lifeboat/pgbackrest'),
   /** The store's address for pgBackRest (https:// only in pgBackRest 2.45); the store's endpoint by default. */
   repoEndpoint: z.url().optional(),
@@ -27,6 +27,14 @@ const physicalObject = z.strictObject({
   /** repo1-retention-full: full backups kept (with their differentials, incrementals and WAL). */
   retentionFull: z.number().int().min(1).max(99).default(2),
   compressType: z.enum(['lz4', 'gz', 'zst', 'none']).default('lz4'),
+  /** process-max: pgBackRest processes a backup or restore runs (compression, transfer) in parallel. */
+  processMax: z.number().int().min(1).max(32).default(1),
+  /**
+   * After every physical backup, keep a warm copy (configDir/warm/<stanza>): the backup restored and
+   * replayed to consistency ahead of time, so an L3/L4 at a later moment only replays the WAL since.
+   * Costs a cluster's size of disk; skipped when the disk lacks room.
+   */
+  warmCopy: z.boolean().default(true),
   /** apply: create the stanza and set archive_command where they are missing; check: only report what is missing. */
   setup: z.enum(['apply', 'check']).default('apply'),
   /** Alarm when WAL written longer ago than this is still not in the repository. */

@@ -85,9 +85,11 @@ export class MomentRecovery {
       () => heavy.restoreClusterToMoment({ target: this.run.context.target, moment: this.moment, clusterId: this.clusterId }),
       (c) =>
         `recovered to ${c.recoveredTo} (${c.stoppedAt}); listening on ${c.host}:${c.port}, data directory ${c.dataDir}` +
-        (c.took
-          ? `; catalogue ${formatDuration(c.took.catalogMs)}, pgbackrest restore ${formatDuration(c.took.restoreMs)}, recovery ${formatDuration(c.took.recoveryMs)}`
-          : ''),
+        (c.source
+          ? `; ${c.source}`
+          : c.took
+            ? `; catalogue ${formatDuration(c.took.catalogMs)}, pgbackrest restore ${formatDuration(c.took.restoreMs)}, recovery ${formatDuration(c.took.recoveryMs)}`
+            : ''),
     );
     this.run.show({ backupUsed: this.backup });
     return this.recovered;

@@ -1,8 +1,9 @@
 // Physical backups of the DR document's plan, by pgBackRest: a scheduled full, differential or
 // incremental backup (after checking what pgBackRest needs of the target), the repository's
 // verification reported like a failed backup verification, and the WAL freshness alarm.
-import { ActivityFailure } from '@temporalio/workflow';
+import { ActivityFailure, patched } from '@temporalio/workflow';
 import type { PhysicalBackup, PhysicalBackupType, PhysicalCatalog } from '../activities/pgbackrest/backups.js';
+import type { WarmCopyOutcome, WarmState } from '../activities/pgbackrest/warm-copy.js';
 import type { PhysicalSetup } from '../activities/pgbackrest/setup.js';
 import type { SweepEntry } from '../activities/pgbackrest/sweep.js';
 import type { TableChanges } from '../activities/pgbackrest/wal-changes.js';
@@ -16,14 +17,44 @@ export interface PhysicalBackupInput {
   type: PhysicalBackupType;
 }
 
-export async function physicalBackupWorkflow(input: PhysicalBackupInput): Promise<PhysicalBackup> {
+export type WarmCopyResult = WarmCopyOutcome | { status: 'failed'; note: string; undeliveredNotice?: string };
+
+export async function physicalBackupWorkflow(input: PhysicalBackupInput): Promise<PhysicalBackup & { warmCopy?: WarmCopyResult }> {
+  // Asked first (README: patches before any local activity): runs from before it take no warm copy.
+  const warm = patched('physical-warm-copy');
   // A stanza, archiving or a check that fails is refused here with its fix, before the backup runs.
   await quick.preparePhysical({ target: input.target });
-  return heavy.physicalBackup({ target: input.target, type: input.type });
+  const backup = await heavy.physicalBackup({ target: input.target, type: input.type });
+  if (!warm) return backup;
+  return { ...backup, warmCopy: await warmCopy(input.target, backup.label) };
 }
 
-/** The physical backups of a target and the WAL the repository holds, as its worker's pgBackRest sees them. */
-export async function physicalCatalogWorkflow(input: { target: string }): Promise<PhysicalCatalog> {
+/**
+ * The warm copy prepared from the backup just taken (activities/pgbackrest/warm-copy.ts): a test
+ * restore of it too, so a copy that cannot be made is alarmed like a failed verification; the
+ * backup itself stands either way.
+ */
+async function warmCopy(target: string, label?: string): Promise<WarmCopyResult> {
+  try {
+    return await heavy.prepareWarmCopy({ target, label });
+  } catch (err) {
+    const note = err instanceof ActivityFailure && err.cause ? err.cause.message : (err as Error).message;
+    const undeliveredNotice = await alarm({
+      severity: 'critical',
+      title: `${label ? `Physical backup ${label}` : 'The newest physical backup'} of ${target} did not restore into its warm copy`,
+      text: note,
+    });
+    return { status: 'failed', note, ...(undeliveredNotice ? { undeliveredNotice } : {}) };
+  }
+}
+
+/** `lifeboat pitr warm`: the warm copy prepared now from the newest physical backup. */
+export async function physicalWarmCopyWorkflow(input: { target: string }): Promise<WarmCopyResult> {
+  return warmCopy(input.target);
+}
+
+/** The physical backups of a target and the WAL the repository holds, as its worker's pgBackRest sees them, and its warm copy. */
+export async function physicalCatalogWorkflow(input: { target: string }): Promise<PhysicalCatalog & { warmCopy?: WarmState }> {
   return quick.physicalBackups({ target: input.target });
 }
 

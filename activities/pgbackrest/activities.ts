@@ -1,12 +1,13 @@
 // The activities of physical backups and point-in-time recovery, all through pgBackRest: setting a
-// target up, backups and their catalogue, verification, side instances restored to a moment, and
-// whole clusters recovered to a moment into a new data directory or, after a safety backup and an
-// approval, in place (L3/L4).
+// target up, backups and their catalogue, verification, the warm copy (a backup restored ahead of
+// time), side instances restored to a moment, and whole clusters recovered to a moment into a new
+// data directory or, after a safety backup and an approval, in place (L3/L4).
 import { Context, log } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { parse } from 'pg-connection-string';
 import type { Resolver } from '../resolve.js';
-import { createPhysicalBackupActivities } from './backups.js';
+import { type PhysicalCatalog, createPhysicalBackupActivities, physicalCatalog } from './backups.js';
+import { type WarmCopyOutcome, type WarmState, prepareWarmCopy, removeWarmCopy, warmState } from './warm-copy.js';
 import { type Moment, checkMoment } from '../../common/moments.js';
 import { type PhysicalSetup, preparePhysical } from './setup.js';
 import { type RestorePoint, createRestorePoint } from './restore-point.js';
@@ -35,6 +36,22 @@ function checkedMoment(moment: Moment): Moment {
 export function createPhysicalActivities(resolve: Resolver) {
   return {
     ...createPhysicalBackupActivities(resolve),
+
+    /** The physical backups, the WAL the repository holds, and the stanza's warm copy. */
+    async physicalBackups(input: { target: string }): Promise<PhysicalCatalog & { warmCopy: WarmState }> {
+      const p = await physicalTarget(resolve, input.target);
+      return { ...(await physicalCatalog(p)), warmCopy: warmState(p) };
+    },
+
+    /** Prepares the stanza's warm copy from backup `label`, the newest when absent (warm-copy.ts: skipped with the reason when off or short of disk). */
+    async prepareWarmCopy(input: { target: string; label?: string }): Promise<WarmCopyOutcome> {
+      return prepareWarmCopy(await physicalTarget(resolve, input.target), input.label);
+    },
+
+    /** Stops and removes the stanza's warm copy; true if there was one. */
+    async removeWarmCopy(input: { target: string }): Promise<boolean> {
+      return removeWarmCopy(await physicalTarget(resolve, input.target));
+    },
 
     /** Checks what pgBackRest needs of the target and sets up what the configuration allows; refuses the rest with the fix. */
     async preparePhysical(input: { target: string }): Promise<PhysicalSetup> {

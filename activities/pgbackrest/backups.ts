@@ -83,10 +83,6 @@ export function createPhysicalBackupActivities(resolve: Resolver) {
       return backups.at(-1)!;
     },
 
-    async physicalBackups(input: { target: string }): Promise<PhysicalCatalog> {
-      return physicalCatalog(await physicalTarget(resolve, input.target));
-    },
-
     /** Checks every backup and WAL segment in the repository; findings fail it (a VerificationFailed, like a failed verification). */
     async verifyPhysical(input: { target: string }): Promise<{ report: string }> {
       const p = await physicalTarget(resolve, input.target);

@@ -15,6 +15,8 @@ export interface RepoSettings {
   caFile?: string;
   retentionFull: number;
   compressType: 'lz4' | 'gz' | 'zst' | 'none';
+  /** pgBackRest's process-max: parallel processes of a backup or restore. */
+  processMax?: number;
 }
 
 export interface StanzaSettings {
@@ -61,6 +63,7 @@ export function pgbackrestConf(s: StanzaSettings): string {
     `repo1-path=${s.repo.path}`,
     `repo1-retention-full=${s.repo.retentionFull}`,
     `compress-type=${s.repo.compressType}`,
+    ...(s.repo.processMax && s.repo.processMax > 1 ? [`process-max=${s.repo.processMax}`] : []),
     `lock-path=${join(s.dir, 'lock')}`,
     `log-path=${join(s.dir, 'log')}`,
     'log-level-file=off',

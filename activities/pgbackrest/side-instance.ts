@@ -2,7 +2,8 @@
 // its own (below physical.configDir/side/<id>), started on a free loopback port, and waited for
 // until recovery reached its target and the instance is promoted. A recovered cluster (L3/L4 at a
 // moment, recovered-cluster.ts) is made by the same machinery below physical.configDir/recovered/<id>,
-// and kept running after the plan for the cut-over. Guarantees:
+// and kept running after the plan for the cut-over; it starts from the stanza's warm copy when one
+// can reach the moment (warm-claim.ts), with only the WAL since its backup left to replay. Guarantees:
 // - it never archives: restored with --archive-mode=off, so a promoted side instance never pushes
 //   WAL (or a new timeline's history) into the production stanza;
 // - the folder is its record: a retried restore (a worker that crashed) first stops and removes
@@ -11,7 +12,6 @@
 //   or no commit after the target) and the newest moment the archive does reach.
 import { ApplicationFailure } from '@temporalio/common';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { FailureType } from '../../common/errors.js';
@@ -20,6 +20,9 @@ import { heartbeatWhile } from '../heartbeat.js';
 import { physicalCatalog } from './backups.js';
 import { type Moment, describeMoment, momentTime } from '../../common/moments.js';
 import { restoreOptions } from './moment.js';
+import { freePort } from './ports.js';
+import { claimWarmCopy } from './warm-claim.js';
+import { formatDuration } from '../../common/time.js';
 import { chownToUser, pgProgram, pgbackrest } from './run.js';
 import { type SideFolders, type SideOwner, writeOwner } from './sweep.js';
 import type { PhysicalTarget } from './target.js';
@@ -32,8 +35,10 @@ export interface SideInstance {
   recoveredTo: string;
   /** PostgreSQL's own words for where recovery stopped. */
   stoppedAt: string;
-  /** How long its parts took: reading the repository's catalogue, `pgbackrest restore`, recovery until promoted. */
+  /** How long its parts took: reading the repository's catalogue, `pgbackrest restore` (claiming the warm copy), recovery until promoted. */
   took?: { catalogMs: number; restoreMs: number; recoveryMs: number };
+  /** Where the data came from, in words: the warm copy of a backup, or the pgbackrest restore and its figures. */
+  source?: string;
 }
 
 /** What an instance is for, and the folder below physical.configDir it lives in: a side instance is removed when its plan ends, a recovered cluster is kept once handed over. */
@@ -50,17 +55,6 @@ export function instanceFolder(p: PhysicalTarget, kind: InstanceKind, id: string
 
 export function sideFolder(p: PhysicalTarget, id: string): string {
   return instanceFolder(p, 'side', id);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => ok(port));
-    });
-  });
 }
 
 /** Stops the instance (immediately: it is a copy) and removes its folder; nothing there is fine. */
@@ -171,6 +165,60 @@ export async function restoreInstance(
   await chownToUser(p.runner.runAs, dir);
   const data = join(dir, 'data');
   let t = Date.now();
+  // A recovered cluster starts from the warm copy when one can reach the moment (warm-claim.ts): only the WAL since its backup is left to replay.
+  const warm = kind === 'recovered' ? await claimWarmCopy(p, moment, dir) : undefined;
+  const claimMs = Date.now() - t;
+  const cold = warm?.claimed ? undefined : await coldRestore(p, data, moment);
+  t = Date.now();
+  const port = await freePort();
+  const log = join(dir, 'server.log');
+  const readLog = () => (existsSync(log) ? readFileSync(log, 'utf8') : '');
+  // hot_standby off: the copy takes no query until it is promoted, and needs none of production's
+  // connection settings (a standby must match max_connections and the like, read from wherever production sets them).
+  const settings = { port, unix_socket_directories: dir, listen_addresses: '127.0.0.1', cluster_name: `lifeboat-${kind}-${id}` };
+  if (kind === 'recovered') keepSettings(data, settings);
+  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c archive_mode=off -c hot_standby=off -c cluster_name=${settings.cluster_name}`;
+  const started = await heartbeatWhile({ phase: `recovering to ${describeMoment(moment)}` }, () =>
+    pgProgram(p.runner.runAs, 'pg_ctl', ['-D', data, '-o', options, '-l', log, '-w', '-t', '86400', 'start'], p.runner.env).then(
+      () => true,
+      () => false,
+    ),
+  );
+  const unreachable = async () => {
+    const walMax = (cold?.catalog ?? (await physicalCatalog(p).catch(() => undefined)))?.walMax;
+    const { message, newestReachable } = diagnose(readLog(), moment, walMax);
+    return ApplicationFailure.create({ message, type: FailureType.recoveryTarget, nonRetryable: true, details: [{ newestReachable }] });
+  };
+  if (!started) throw await unreachable();
+  const result = await heartbeatWhile({ phase: 'recovering to the moment' }, async () => {
+    for (;;) {
+      const state = await promoted(port, p.settings.pgUser, p.runner.env.PGPASSWORD);
+      if (state) return state;
+      if (!(await running(p, data))) return undefined;
+      await new Promise((ok) => setTimeout(ok, 300));
+    }
+  });
+  if (!result) throw await unreachable();
+  const recoveryMs = Date.now() - t;
+  const took = cold
+    ? { catalogMs: cold.catalogMs, restoreMs: cold.restoreMs, recoveryMs }
+    : { catalogMs: 0, restoreMs: claimMs, recoveryMs };
+  const source = warm?.claimed
+    ? `from the warm copy of backup ${warm.record.label} prepared at ${warm.record.preparedAt} (claimed in ${formatDuration(claimMs)}), recovery ${formatDuration(recoveryMs)}`
+    : `catalogue ${formatDuration(took.catalogMs)}, pgbackrest restore ${formatDuration(took.restoreMs)}, recovery ${formatDuration(recoveryMs)}${warm ? ` (not from the warm copy: ${warm.why})` : ''}`;
+  const text = readLog();
+  const stop = /recovery stopping [^\n]*?, time ([^\n]+)/.exec(text);
+  const stoppedAt = stop?.[0] ?? /last completed transaction was at log time [^\n]*/.exec(text)?.[0] ?? 'end of the archive';
+  // Recovery stopped at the target: the data holds every commit before the transaction or restore
+  // point it names. Otherwise as of the last transaction replayed, or the backup's end without one.
+  const backupEnd = warm?.claimed ? warm.record.stoppedAt : cold!.backupEnd;
+  const recoveredTo = stop ? pgTime(stop[1]!) : (result.at?.toISOString() ?? backupEnd);
+  return { id, dataDir: data, port, recoveredTo, stoppedAt, took, source };
+}
+
+/** `pgbackrest restore` of the cluster to the moment into `data`, from the newest backup that ended before it. */
+async function coldRestore(p: PhysicalTarget, data: string, moment: Moment) {
+  let t = Date.now();
   const catalog = await physicalCatalog(p);
   const catalogMs = Date.now() - t;
   t = Date.now();
@@ -194,44 +242,7 @@ export async function restoreInstance(
       },
     ),
   );
-  const restoreMs = Date.now() - t;
-  t = Date.now();
-  const port = await freePort();
-  const log = join(dir, 'server.log');
-  const readLog = () => (existsSync(log) ? readFileSync(log, 'utf8') : '');
-  // hot_standby off: the copy takes no query until it is promoted, and needs none of production's
-  // connection settings (a standby must match max_connections and the like, read from wherever production sets them).
-  const settings = { port, unix_socket_directories: dir, listen_addresses: '127.0.0.1', cluster_name: `lifeboat-${kind}-${id}` };
-  if (kind === 'recovered') keepSettings(data, settings);
-  const options = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c archive_mode=off -c hot_standby=off -c cluster_name=${settings.cluster_name}`;
-  const started = await heartbeatWhile({ phase: `recovering to ${describeMoment(moment)}` }, () =>
-    pgProgram(p.runner.runAs, 'pg_ctl', ['-D', data, '-o', options, '-l', log, '-w', '-t', '86400', 'start'], p.runner.env).then(
-      () => true,
-      () => false,
-    ),
-  );
-  const unreachable = () => {
-    const { message, newestReachable } = diagnose(readLog(), moment, catalog.walMax);
-    return ApplicationFailure.create({ message, type: FailureType.recoveryTarget, nonRetryable: true, details: [{ newestReachable }] });
-  };
-  if (!started) throw unreachable();
-  const result = await heartbeatWhile({ phase: 'recovering to the moment' }, async () => {
-    for (;;) {
-      const state = await promoted(port, p.settings.pgUser, p.runner.env.PGPASSWORD);
-      if (state) return state;
-      if (!(await running(p, data))) return undefined;
-      await new Promise((ok) => setTimeout(ok, 300));
-    }
-  });
-  if (!result) throw unreachable();
-  const took = { catalogMs, restoreMs, recoveryMs: Date.now() - t };
-  const text = readLog();
-  const stop = /recovery stopping [^\n]*?, time ([^\n]+)/.exec(text);
-  const stoppedAt = stop?.[0] ?? /last completed transaction was at log time [^\n]*/.exec(text)?.[0] ?? 'end of the archive';
-  // Recovery stopped at the target: the data holds every commit before the transaction or restore
-  // point it names. Otherwise as of the last transaction replayed, or the backup's end without one.
-  const recoveredTo = stop ? pgTime(stop[1]!) : (result.at?.toISOString() ?? (set ?? catalog.backups.at(-1))!.stoppedAt);
-  return { id, dataDir: data, port, recoveredTo, stoppedAt, took };
+  return { catalog, catalogMs, restoreMs: Date.now() - t, backupEnd: (set ?? catalog.backups.at(-1))!.stoppedAt };
 }
 
 /**

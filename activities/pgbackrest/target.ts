@@ -106,6 +106,7 @@ export async function physicalTarget(resolve: Resolver, target: string): Promise
       caFile: config.caFile,
       retentionFull: config.retentionFull,
       compressType: config.compressType,
+      processMax: config.processMax,
     },
   };
   if (facts) writeConf(settings, runAs);

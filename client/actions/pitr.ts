@@ -9,7 +9,9 @@ import type {
   physicalBackupWorkflow,
   physicalCatalogWorkflow,
   physicalVerifyWorkflow,
+  physicalWarmCopyWorkflow,
   preparePhysicalWorkflow,
+  WarmCopyResult,
   walFreshnessWorkflow,
 } from '../../workflows/index.js';
 import { CliError } from '../cli-process.js';
@@ -42,6 +44,7 @@ export async function printPhysicalBackups(cfg: LifeboatConfig, target: string, 
   console.log(
     `physical backups of ${target} (pgBackRest stanza "${catalog.stanza}": ${catalog.status}; WAL archived ${catalog.walMin ?? '-'} … ${catalog.walMax ?? '-'})`,
   );
+  if (catalog.warmCopy) console.log(`warm copy: ${catalog.warmCopy.note}`);
   if (!catalog.backups.length) return console.log(`  none yet (run "lifeboat pitr backup --target ${target} --type full")`);
   console.log(
     table(
@@ -84,6 +87,26 @@ export async function backup(opts: { target?: string; type: 'full' | 'diff' | 'i
     `${opts.type} physical backup of ${target}`,
   );
   console.log(`✔ ${b.type} backup ${b.label}: ${bytes(b.size)} (${bytes(b.repoSize)} stored), WAL ${b.walStart}…${b.walStop}`);
+  if (b.warmCopy) printWarmCopy(b.warmCopy);
+}
+
+/** The warm copy's outcome: a failed one is the backup failing its test restore (exit 1). */
+function printWarmCopy(w: WarmCopyResult): void {
+  if (w.status === 'failed') throw new CliError(`the warm copy failed (the backup did not restore): ${w.note}`, 1);
+  console.log(`${w.status === 'prepared' ? '✔' : '!'} ${w.note}`);
+}
+
+export async function warm(opts: { target?: string }, command: Command): Promise<void> {
+  const { cfg, target } = physicalTarget(command, opts.target);
+  printWarmCopy(
+    await runOnWorker<typeof physicalWarmCopyWorkflow>(
+      cfg,
+      'physicalWarmCopyWorkflow',
+      `pitr-warm-${target}`,
+      { target },
+      `warm copy of ${target}`,
+    ),
+  );
 }
 
 export async function backups(opts: { target?: string; json?: boolean }, command: Command): Promise<void> {

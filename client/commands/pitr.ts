@@ -24,6 +24,14 @@ export function registerPitrCommands(program: Command): void {
     .action(lazy(load, (m) => m.backup));
 
   pitr
+    .command('warm')
+    .description(
+      'prepare the warm copy now from the newest physical backup (restored ahead of time, in recovery: an L3/L4 at a later moment starts from it)',
+    )
+    .addOption(targetOption())
+    .action(lazy(load, (m) => m.warm));
+
+  pitr
     .command('backups')
     .description('list the physical backups and the archived WAL span')
     .addOption(targetOption())
