@@ -11,6 +11,7 @@ export const L3_PEOPLE: Record<string, Answer> = {
   'resume-internal-users': { complete: { by: 'carol' } },
   'resume-all-users': { complete: { by: 'carol' } },
   'post-mortem': { complete: { by: 'carol' } },
+  review: { complete: { by: 'carol' } },
 };
 
 /** Bob and Dana accept the data loss: the two distinct approvers L4's gate needs. */

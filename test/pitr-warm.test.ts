@@ -21,6 +21,7 @@ import { instanceIdFor } from '../common/names.js';
 import type { WarmCopyResult } from '../workflows/physical.js';
 import { useArchivingCluster } from './pitr-cluster.js';
 import { driveIncident, runLifeboat } from './helpers.js';
+import { L3_PEOPLE } from './people.js';
 
 type BackupResult = PhysicalBackup & { warmCopy?: WarmCopyResult };
 
@@ -92,7 +93,6 @@ describe('the warm copy: a physical backup restored ahead of time, claimed by an
     await suite.c.archiveNow();
     return { moment, atMoment };
   };
-  const complete = (note = 'done') => ({ complete: { by: 'carol', note } });
   /** An L3 at the moment, driven to its end; the recovered cluster's leads and the restore step's detail, the cluster removed after. */
   const l3At = async (moment: string, onRecovered?: (url: string) => Promise<void>) => {
     const input = incidentInput({
@@ -107,15 +107,7 @@ describe('the warm copy: a physical backup restored ahead of time, claimed by an
       workflowId: input.incidentId,
       args: [input],
     });
-    const result = await driveIncident(suite.worker.client, input.incidentId, {
-      'vendor-support': complete('T-1'),
-      'cut-over': complete('moved'),
-      'resume-read-only': complete(),
-      'resume-internal-users': complete(),
-      'resume-all-users': complete(),
-      'post-mortem': complete(),
-      review: complete(),
-    });
+    const result = await driveIncident(suite.worker.client, input.incidentId, L3_PEOPLE);
     try {
       expect(result.outcome, result.detail).toBe('recovered');
       const url = atLoopbackPort(suite.c.url, result.recoveredCluster!.port);
