@@ -1,5 +1,5 @@
 // Benchmark: an L3 at a moment (the whole cluster recovered to the moment into a new data
-// directory, started on its own port, promoted, every table fingerprinted, the integrity and
+// directory, started on its own port, promoted, every table counted, the integrity and
 // critical-function checks, the cut-over) against the logical L3 of the same data (the newest
 // verified backup restored into a new database and checked against it), and the raw
 // `pgbackrest restore` alone, on the CRM of N leads, in one run. The physical L3 runs twice a round:
@@ -14,8 +14,8 @@
 // physicalWarmCopyWorkflow after), and removed untimed before each COLD run.
 // WARM, COLD and LOGICAL are timed from the incident's start to its result, people played by a driver
 // that answers at once (vendor ticket, cut-over, resumption stages, post-mortem, review). WARM and COLD
-// must end recovered with every table's fingerprint equal to the one taken at the moment, their
-// restore step saying which path ran; LOGICAL
+// must end recovered with every table's fingerprint (read by the bench, untimed, from the recovered
+// cluster before it is removed) equal to the one taken at the moment, their restore step saying which path ran; LOGICAL
 // recovered with every table matching the backup (its own verify step): a time of a wrong result is
 // worthless. RAW is `pgbackrest restore` to the moment into an empty folder (the same options the
 // plan gives it); RAW+RECOVERY adds `pg_ctl start` until the copy is promoted. Each run's recovered
@@ -39,7 +39,7 @@ import { removeRecovered } from '../activities/pgbackrest/recovered-cluster.js';
 import { removeWarmCopy } from '../activities/pgbackrest/warm-copy.js';
 import { chownToUser, pgProgram, pgbackrest } from '../activities/pgbackrest/run.js';
 import { type PhysicalTarget, physicalTarget } from '../activities/pgbackrest/target.js';
-import { escapeIdentifier, withClient } from '../activities/postgres/connection.js';
+import { atLoopbackPort, escapeIdentifier, withClient } from '../activities/postgres/connection.js';
 import { fingerprintDatabase } from '../activities/postgres/inspect.js';
 import { createResolver } from '../activities/resolve.js';
 import { type Answer, driveIncident } from '../client/drive.js';
@@ -239,7 +239,11 @@ await benchMain(USAGE, async (argv) => {
       await checkpoint(url);
       const run = await l3Run(client, config, `run ${i} physical ${warm ? 'warm' : 'cold'}`, moment);
       warmReady = false;
-      const wrong = differences(atMoment, run.result.fingerprints ?? {});
+      // The plan counts the recovered tables; every row's checksum is read here, untimed, against the moment's.
+      const port = run.result.recoveredCluster?.port;
+      const wrong = port
+        ? differences(atMoment, await fingerprintDatabase(atLoopbackPort(url, port)))
+        : [`no recovered cluster in the result: ${run.result.detail}`];
       await removeRecovered(p, instanceIdFor(run.incidentId));
       if (wrong.length) throw new Error(`run ${i}: the recovered cluster differs from the moment: ${wrong.join('; ')}`);
       const detail = restoreStep(run)?.detail ?? '';

@@ -202,8 +202,10 @@ export interface RunResult {
   restorePoints?: RestorePointRecord[];
   /** Where the recovered data now is, when not the target's own database (L3/L4 restore into a new one). */
   database?: string;
-  /** The recovered database's tables as the plan's own verification measured them (L3/L4). */
+  /** The recovered database's tables as the plan's own verification measured them (L3/L4; at a moment, only in runs begun before it counted them). */
   fingerprints?: Record<string, TableFingerprint>;
+  /** L3/L4 at a moment: each table's rows as the plan's verification counted them. */
+  tableRows?: Record<string, number>;
   /** L3/L4 at a moment: the cluster recovered into a new data directory, kept running for the cut-over. */
   recoveredCluster?: RecoveredClusterRef;
   /** Changes committed to the target before a plan that did not recover stopped (they stay applied). */

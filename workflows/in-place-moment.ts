@@ -20,7 +20,7 @@ import { restorePointName } from '../common/names.js';
 import type { PlanOptions } from '../common/plans.js';
 import { formatDuration } from '../common/time.js';
 import type { Runbook } from './engine/runbook.js';
-import { criticalChecksStep, pointInTime, verifyTablesStep } from './moment-recovery.js';
+import { type RecoveredTables, criticalChecksStep, pointInTime, verifyTablesStep } from './moment-recovery.js';
 import { heavy, quick } from './proxies.js';
 
 /** The approval gate before the restore: its approvers are those of a logical in-place restore. */
@@ -121,8 +121,8 @@ export class InPlaceMomentRecovery {
     return heavy.inspectRecoveredCluster({ target: this.run.context.target });
   }
 
-  verifyTables(): Promise<{ summary: string; tables: Record<string, TableFingerprint> }> {
-    return verifyTablesStep(this.run, 'production as restored', () => this.inspect());
+  verifyTables(): Promise<RecoveredTables> {
+    return verifyTablesStep(this.run, 'production as restored');
   }
 
   criticalChecks(): Promise<void> {

@@ -8,7 +8,7 @@ import { quick } from './proxies.js';
 import { outcomeOf } from './engine/outcome.js';
 import { type PlanFacts, type Runbook, planRunbook } from './engine/runbook.js';
 import { chooseBackup, dropUnusedDatabase, fullRestore, newDatabaseName } from './restore-steps.js';
-import { MomentRecovery } from './moment-recovery.js';
+import { MomentRecovery, tablesOf } from './moment-recovery.js';
 import { InPlaceMomentRecovery } from './in-place-moment.js';
 
 export async function level3Workflow({ context, options }: PlanInput): Promise<RunResult> {
@@ -94,7 +94,7 @@ async function recoverAtMoment(at: MomentRecovery): Promise<Omit<RunResult, 'out
     detail: at.detail,
     backupUsed: at.backup,
     database: cluster.database,
-    fingerprints: verified.tables,
+    ...tablesOf(verified),
     recoveredCluster: at.ref,
   };
 }
@@ -104,7 +104,7 @@ async function recoverInPlace(at: InPlaceMomentRecovery): Promise<Omit<RunResult
   const restored = await at.restore('execute recovery');
   const verified = await at.verifyTables();
   await at.criticalChecks();
-  return { detail: at.detail, backupUsed: at.backup, database: restored.database, fingerprints: verified.tables };
+  return { detail: at.detail, backupUsed: at.backup, database: restored.database, ...tablesOf(verified) };
 }
 
 /** Gradual resumption, then the post-mortem. */

@@ -4,7 +4,6 @@
 // At a moment (a physical target), the whole cluster is restored to it into a new data directory first,
 // and the loss accepted is the window to the moment actually recovered to (moment-recovery.ts); declared
 // --in-place, the loss is accepted first and production itself is restored (in-place-moment.ts).
-import type { TableFingerprint } from '../common/backups.js';
 import type { ApprovalRequest, PlanInput, PlanOptions, RunResult } from '../common/plans.js';
 import { quick, heavy } from './proxies.js';
 import { formatDuration } from '../common/time.js';
@@ -12,7 +11,7 @@ import { describeMoment, momentTime } from '../common/moments.js';
 import { outcomeOf } from './engine/outcome.js';
 import { type PlanFacts, type Runbook, planRunbook } from './engine/runbook.js';
 import { dropUnusedDatabase, fullRestore, newDatabaseName, skippedText } from './restore-steps.js';
-import { MomentRecovery } from './moment-recovery.js';
+import { MomentRecovery, tablesOf } from './moment-recovery.js';
 import { InPlaceMomentRecovery } from './in-place-moment.js';
 
 export async function level4Workflow({ context, options }: PlanInput): Promise<RunResult> {
@@ -73,7 +72,8 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
       const into = await fullRestore(run, usable.backup, { into: newDatabase, gate: 'restore-in-place' });
       if (!options.inPlace) await run.task('cut-over', `Point the application at database "${into.database}", then mark this done.`);
       restored = {
-        ...into,
+        database: into.database,
+        tables: { fingerprints: into.fingerprints },
         backup: usable.backup,
         lossWindow,
         audit: () => quick.auditDatabase({ ...run.where, database: into.database, backupId: usable.backup.id }),
@@ -92,7 +92,7 @@ async function recover(run: Runbook, options: PlanOptions): Promise<RunResult> {
       timeline: run.timeline,
       backupUsed: restored.backup,
       database: restored.database,
-      fingerprints: restored.fingerprints,
+      ...restored.tables,
       ...(atMoment ? { recoveredCluster: atMoment.ref } : {}),
     };
   } catch (err) {
@@ -107,7 +107,7 @@ interface Restored {
   backup: { id: string; startedAt: string };
   lossWindow: number;
   database: string;
-  fingerprints: Record<string, TableFingerprint>;
+  tables: Pick<RunResult, 'tableRows' | 'fingerprints'>;
   audit: () => Promise<string>;
   detail: string;
 }
@@ -143,7 +143,7 @@ async function recoverAtMoment(run: Runbook, at: MomentRecovery): Promise<Restor
   await acceptDataLoss(run, lossWindow, backup, {
     title: `cut ${run.context.target} over to the cluster recovered to ${cluster.recoveredTo}`,
     database: at.where,
-    tables: Object.keys(verified.tables),
+    tables: Object.keys(verified.rows),
     changes: [
       `the application moves to the recovered cluster (${verified.summary}); production's data directory stays as it is`,
       `what was written after ${cluster.recoveredTo} is not in it`,
@@ -154,7 +154,7 @@ async function recoverAtMoment(run: Runbook, at: MomentRecovery): Promise<Restor
     backup,
     lossWindow,
     database: cluster.database,
-    fingerprints: verified.tables,
+    tables: tablesOf(verified),
     // The plan's own "full audit" step runs this: a step of its own inside it would show twice.
     audit: async () => (await at.inspect()).summary,
     detail: at.detail,
@@ -186,7 +186,7 @@ async function recoverInPlace(run: Runbook, at: InPlaceMomentRecovery): Promise<
     backup: at.backup!,
     lossWindow: Date.parse(context.declaredAt) - Date.parse(restored.recoveredTo),
     database: restored.database,
-    fingerprints: verified.tables,
+    tables: tablesOf(verified),
     audit: async () => (await at.inspect()).summary,
     detail: at.detail,
   };

@@ -8,7 +8,7 @@ import type { TableFingerprint } from '../common/backups.js';
 import { IN_PLACE_AT_MOMENT, type Moment, describeMoment } from '../common/moments.js';
 import { instanceIdFor } from '../common/names.js';
 import { formatDuration } from '../common/time.js';
-import type { PlanOptions, RecoveredClusterRef } from '../common/plans.js';
+import type { PlanOptions, RecoveredClusterRef, RunResult } from '../common/plans.js';
 import type { Runbook } from './engine/runbook.js';
 import { heavy, quick } from './proxies.js';
 
@@ -17,13 +17,39 @@ export function pointInTime(recoveredTo: string): { id: string; startedAt: strin
   return { id: `point-in-time ${recoveredTo}`, startedAt: recoveredTo };
 }
 
-/** `verify all tables` of a cluster recovered to a moment (`inspect`: heavy.inspectRecoveredCluster there). */
-export function verifyTablesStep(
-  run: Runbook,
-  what: string,
-  inspect: () => Promise<{ summary: string; tables: Record<string, TableFingerprint> }>,
-): Promise<{ summary: string; tables: Record<string, TableFingerprint> }> {
-  return run.step(`verify all tables: counts, checksums and integrity of ${what}`, inspect, (v) => v.summary);
+/** What `verify all tables` found in a cluster recovered to a moment. */
+export interface RecoveredTables {
+  summary: string;
+  /** Each table's rows. */
+  rows: Record<string, number>;
+  /** Each table's checksum too, in runs begun before the verification only counted (see planRunbook). */
+  fingerprints?: Record<string, TableFingerprint>;
+}
+
+/**
+ * `verify all tables` of a cluster recovered to a moment (on `port` of the loopback interface, or
+ * production itself): every table counted and the integrity checks, or, in runs begun before, every
+ * table fingerprinted too (a checksum a physical recovery has nothing to compare with).
+ */
+export async function verifyTablesStep(run: Runbook, what: string, port?: number): Promise<RecoveredTables> {
+  const where = { target: run.context.target, ...(port === undefined ? {} : { port }) };
+  if (run.countsRecoveredTables)
+    return run.step(
+      `verify all tables: counts and integrity of ${what}`,
+      () => heavy.checkRecoveredCluster(where),
+      (v) => v.summary,
+    );
+  const v = await run.step(
+    `verify all tables: counts, checksums and integrity of ${what}`,
+    () => heavy.inspectRecoveredCluster(where),
+    (x) => x.summary,
+  );
+  return { summary: v.summary, rows: Object.fromEntries(Object.entries(v.tables).map(([t, f]) => [t, f.rows])), fingerprints: v.tables };
+}
+
+/** The result's record of the tables verified: their rows, and their checksums where they were taken. */
+export function tablesOf(v: RecoveredTables): Pick<RunResult, 'tableRows' | 'fingerprints'> {
+  return { tableRows: v.rows, ...(v.fingerprints ? { fingerprints: v.fingerprints } : {}) };
 }
 
 /** `verify all systems` on a cluster recovered to a moment: on `port` of the loopback interface, or production itself. */
@@ -101,14 +127,14 @@ export class MomentRecovery {
     return `recovered the cluster to ${recoveredTo} into ${dataDir}, serving ${host}:${port}`;
   }
 
-  /** Every table of the recovered database fingerprinted, and the integrity checks clean (the activity alone: a step's work). */
+  /** Every table of the recovered database fingerprinted, and the integrity checks clean (the activity alone: the L4's full audit). */
   inspect(): Promise<{ summary: string; tables: Record<string, TableFingerprint> }> {
     return heavy.inspectRecoveredCluster({ target: this.run.context.target, port: this.cluster.port });
   }
 
-  /** The step that inspects the recovered database. */
-  verifyTables(): Promise<{ summary: string; tables: Record<string, TableFingerprint> }> {
-    return verifyTablesStep(this.run, 'the recovered database', () => this.inspect());
+  /** The step that verifies the recovered database. */
+  verifyTables(): Promise<RecoveredTables> {
+    return verifyTablesStep(this.run, 'the recovered database', this.cluster.port);
   }
 
   criticalChecks(): Promise<void> {

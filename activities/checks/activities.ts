@@ -18,6 +18,7 @@ import {
   partitionLeaves,
   partitionedRows,
   rowCounts,
+  userTables,
 } from '../postgres/inspect.js';
 import { privilegeDifferences, readPrivileges } from '../postgres/privileges.js';
 import type { Resolver } from '../resolve.js';
@@ -67,6 +68,32 @@ export function createCheckActivities(resolve: Resolver) {
         : '';
     const summary = `${counted.length} tables (${rows} rows) match ${manifest.id} (${verification?.result === 'passed' ? 'counts and checksums' : 'counts; the backup had no verified checksums'}${privileges})`;
     return { summary, tables: restored };
+  }
+
+  /** A cluster recovered to a moment: on `port` of the loopback interface, or production itself (restored in place). */
+  const recoveredUrl = (input: { target: string; port?: number }) =>
+    input.port === undefined ? databaseUrl(input.target) : atLoopbackPort(databaseUrl(input.target), input.port);
+
+  /**
+   * Reads the recovered database's tables with `read` while the target's integrity checks run
+   * (each on connections of its own); refuses a database that is not there and any finding.
+   */
+  async function recoveredDatabase<T>(input: { target: string; port?: number }, read: () => Promise<T>): Promise<{ tables: T }> {
+    const url = recoveredUrl(input);
+    if (!(await databaseExists(url)))
+      throw refuse(
+        `the recovered cluster has no database "${databaseName(url)}": it did not exist at the moment recovered to; declare a later moment`,
+        FailureType.verification,
+      );
+    const [tables, findings] = await heartbeatWhile({ phase: 'reading every table; integrity checks' }, () =>
+      Promise.all([read(), integrityFindingsAt(url, resolve.target(input.target).integrityChecks)]),
+    );
+    if (findings.length)
+      throw refuse(
+        `integrity findings in the recovered database: ${findings.map((f) => `${f.check}: ${f.detail}`).join('; ')}`,
+        FailureType.verification,
+      );
+    return { tables };
   }
 
   return {
@@ -122,30 +149,32 @@ export function createCheckActivities(resolve: Resolver) {
 
     /**
      * The application's database on a cluster recovered to a moment (on `port` of the loopback
-     * interface; without one, production itself, restored in place): every table fingerprinted (rows and checksum) and the target's integrity checks,
-     * which must find nothing. There is no backup manifest to compare with: the fingerprints are the record.
+     * interface; without one, production itself, restored in place): every table fingerprinted (rows
+     * and checksum) and the target's integrity checks, which must find nothing. The L4's full audit
+     * (and the verification of runs begun before checkRecoveredCluster).
      */
     async inspectRecoveredCluster(input: {
       target: string;
       port?: number;
     }): Promise<{ summary: string; tables: Record<string, TableFingerprint> }> {
-      const url = input.port === undefined ? databaseUrl(input.target) : atLoopbackPort(databaseUrl(input.target), input.port);
-      if (!(await databaseExists(url)))
-        throw refuse(
-          `the recovered cluster has no database "${databaseName(url)}": it did not exist at the moment recovered to; declare a later moment`,
-          FailureType.verification,
-        );
-      const tables = await heartbeatWhile({ phase: 'fingerprinting' }, () => fingerprintDatabase(url));
-      const findings = await heartbeatWhile({ phase: 'integrity checks' }, () =>
-        integrityFindingsAt(url, resolve.target(input.target).integrityChecks),
-      );
-      if (findings.length)
-        throw refuse(
-          `integrity findings in the recovered database: ${findings.map((f) => `${f.check}: ${f.detail}`).join('; ')}`,
-          FailureType.verification,
-        );
+      const { tables } = await recoveredDatabase(input, () => fingerprintDatabase(recoveredUrl(input)));
       const rows = Object.values(tables).reduce((sum, t) => sum + t.rows, 0);
       return { summary: `${Object.keys(tables).length} tables (${rows} rows) fingerprinted; integrity checks clean`, tables };
+    },
+
+    /**
+     * The verification of a cluster recovered to a moment: every table counted, and the target's
+     * integrity checks (at the same time), which must find nothing. No checksums: a physical
+     * recovery has no recorded reference to compare them with (its files were checked by pgBackRest
+     * against its manifest, each WAL record by PostgreSQL's CRC, and it promoted only once consistent
+     * at the target), so they would only delay the cut-over; the L4's full audit takes them.
+     */
+    async checkRecoveredCluster(input: { target: string; port?: number }): Promise<{ summary: string; rows: Record<string, number> }> {
+      const { tables: rows } = await recoveredDatabase(input, () =>
+        withClient(recoveredUrl(input), async (c) => rowCounts(c, await userTables(c))),
+      );
+      const total = Object.values(rows).reduce((sum, n) => sum + n, 0);
+      return { summary: `${Object.keys(rows).length} tables (${total} rows) counted; integrity checks clean`, rows };
     },
 
     /** L2 diagnosis: connectivity, row counts against the last manifest, integrity, recent writes. */

@@ -97,6 +97,8 @@ export function planRunbook(context: RunContext, options: PlanOptions = {}): Run
     localQuickSteps: context.level === 'L1' && patched(L1_QUICK_STEPS_LOCAL),
     // Runs begun before an in-place restore to a moment was offered refused it: they replay that refusal.
     inPlaceAtMoment: options.inPlace === true && options.moment !== undefined && patched('in-place-at-moment'),
+    // Runs begun before a recovered cluster's verification only counted its tables fingerprinted them too.
+    countsRecoveredTables: options.moment !== undefined && patched('recovered-tables-counted'),
   });
 }
 
@@ -128,6 +130,8 @@ export class Runbook {
   readonly localQuickSteps: boolean;
   /** L3/L4 --in-place at a moment restore production itself (asked at the plan's start; see planRunbook). */
   readonly inPlaceAtMoment: boolean;
+  /** At a moment, `verify all tables` counts the recovered tables and runs the integrity checks, without checksums (see planRunbook). */
+  readonly countsRecoveredTables: boolean;
 
   constructor(
     readonly context: RunContext,
@@ -138,9 +142,11 @@ export class Runbook {
       restorePoints?: boolean;
       localQuickSteps?: boolean;
       inPlaceAtMoment?: boolean;
+      countsRecoveredTables?: boolean;
     },
   ) {
     this.inPlaceAtMoment = options.inPlaceAtMoment ?? false;
+    this.countsRecoveredTables = options.countsRecoveredTables ?? false;
     this.heavyChoice = options.heavyChoice ?? false;
     this.localQuickSteps = options.localQuickSteps ?? false;
     this.checksDroppedDatabase = options.checksDroppedDatabase ?? false;
