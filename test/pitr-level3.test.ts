@@ -71,6 +71,24 @@ describe('L3 and L4 at a moment (the whole cluster into a new data directory)', 
     return runLifeboat(['--config', join(dir, 'lifeboat.yaml'), ...args], { ...process.env, ...suite.c.env });
   };
 
+  it("the recovered cluster's verification counts every table and refuses what an integrity check finds", async () => {
+    const crm = suite.c.config.targets.crm!;
+    const withCheck = (sql: string) =>
+      createActivities({
+        config: { ...suite.c.config, targets: { ...suite.c.config.targets, crm: { ...crm, integrityChecks: [{ name: 'no lead', sql }] } } },
+        env: suite.c.env,
+        notifier: new ConsoleNotifier(() => undefined),
+      });
+    // Production itself (no port), as an in-place restore verifies it; before the next test drops its database.
+    const clean = await suite.c.run(() => withCheck('SELECT 0').checkRecoveredCluster({ target: 'crm' }));
+    const counted = await suite.c.sql<{ n: string }>('SELECT count(*) AS n FROM crm_leads');
+    expect(clean.rows.crm_leads).toBe(Number(counted[0]!.n));
+    expect(clean.summary).toMatch(/^\d+ tables \(\d+ rows\) counted; integrity checks clean$/);
+    await expect(suite.c.run(() => withCheck('SELECT count(*) FROM crm_leads').checkRecoveredCluster({ target: 'crm' }))).rejects.toThrow(
+      `integrity findings in the recovered database: no lead: ${counted[0]!.n} offending row(s)`,
+    );
+  }, 120_000);
+
   it('recovers the dropped database into a new data directory on its own port, with exactly the rows before the moment', async () => {
     await suite.c.fullBackup();
     await suite.c.sql(
@@ -273,24 +291,6 @@ describe('L3 and L4 at a moment (the whole cluster into a new data directory)', 
     expect(existsSync(recoveredDir(input.incidentId))).toBe(false);
     expect(result.timeline.find((e) => e.name === 'clean up the recovered cluster')?.status).toBe('done');
   }, 600_000);
-
-  it("the recovered cluster's verification counts every table and refuses what an integrity check finds", async () => {
-    const crm = suite.c.config.targets.crm!;
-    const withCheck = (sql: string) =>
-      createActivities({
-        config: { ...suite.c.config, targets: { ...suite.c.config.targets, crm: { ...crm, integrityChecks: [{ name: 'no lead', sql }] } } },
-        env: suite.c.env,
-        notifier: new ConsoleNotifier(() => undefined),
-      });
-    // Production itself (no port), as an in-place restore verifies it.
-    const clean = await suite.c.run(() => withCheck('SELECT 0').checkRecoveredCluster({ target: 'crm' }));
-    const counted = await suite.c.sql<{ n: string }>('SELECT count(*) AS n FROM crm_leads');
-    expect(clean.rows.crm_leads).toBe(Number(counted[0]!.n));
-    expect(clean.summary).toMatch(/^\d+ tables \(\d+ rows\) counted; integrity checks clean$/);
-    await expect(suite.c.run(() => withCheck('SELECT count(*) FROM crm_leads').checkRecoveredCluster({ target: 'crm' }))).rejects.toThrow(
-      `integrity findings in the recovered database: no lead: ${counted[0]!.n} offending row(s)`,
-    );
-  }, 120_000);
 
   it('declare refuses --in-place with a moment on a target without physical backups, saying what to do (exit 2)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'lifeboat-pitr-l3-'));
