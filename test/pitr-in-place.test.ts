@@ -21,7 +21,9 @@ import { ConsoleNotifier } from '../activities/notify/notifier.js';
 import { postmasterOptions } from '../activities/pgbackrest/in-place-state.js';
 import { PG_BIN, pgProgram, pgbackrest } from '../activities/pgbackrest/run.js';
 import type { InPlaceRestore } from '../activities/pgbackrest/in-place.js';
+import { atLoopbackPort } from '../activities/postgres/connection.js';
 import type { Moment } from '../common/moments.js';
+import { instanceIdFor } from '../common/names.js';
 import type { PlanOptions } from '../common/plans.js';
 import { approveUpdate, statusQuery } from '../workflows/messages.js';
 import { declareOn, useArchivingCluster } from './pitr-cluster.js';
@@ -320,6 +322,33 @@ describe('L3 --in-place at a moment (pgbackrest restore --delta over production)
     expect(restored.set).toBeDefined();
     expect(restored.set).not.toBe(newest.label);
     expect(await leads()).toEqual(expected);
+  }, 600_000);
+
+  it('after an in-place restore, a cluster recovered to a later moment into a new data directory also starts from a backup on the new timeline', async () => {
+    const { at, expected } = await momentBetweenWrites('newdir');
+    await suite.c.archiveNow(); // the commits after the moment, which recovery stops at
+    const id = instanceIdFor(incidentLike('newdir'));
+    // No warm copy to claim: the cold path chooses the backup (the in-place restore removed the copy of the old timeline).
+    const cluster = await suite.c.run(() =>
+      suite.c.activities.restoreClusterToMoment({ target: 'crm', moment: { kind: 'time', time: at }, clusterId: id }),
+    );
+    try {
+      expect(cluster.source).toMatch(/^catalogue .*, pgbackrest restore .* \(not from the warm copy: no warm copy is prepared\)$/);
+      expect(await suite.c.sql('SELECT * FROM crm_leads ORDER BY id', [], atLoopbackPort(suite.c.url, cluster.port))).toEqual(expected);
+    } finally {
+      await suite.c.run(() => suite.c.activities.removeRecoveredCluster({ target: 'crm', clusterId: id }));
+    }
+    // A moment before every backup on the path is refused naming the earliest one it reaches, before anything is restored.
+    const { backups } = await suite.c.run(() => suite.c.activities.physicalBackups({ target: 'crm' }));
+    const early = { id: instanceIdFor(incidentLike('early')), time: new Date(Date.parse(backups[0]!.startedAt) - 60_000).toISOString() };
+    await expect(
+      suite.c.run(() =>
+        suite.c.activities.restoreClusterToMoment({ target: 'crm', moment: { kind: 'time', time: early.time }, clusterId: early.id }),
+      ),
+    ).rejects.toThrow(
+      /^no physical backup of stanza ".*" on its timeline \d+'s history ended before .*: the earliest moment it can reach is /,
+    );
+    await suite.c.run(() => suite.c.activities.removeRecoveredCluster({ target: 'crm', clusterId: early.id }));
   }, 600_000);
 
   it('with physical.stopCommand and startCommand, production is stopped and started through them', async () => {

@@ -37,6 +37,7 @@ import { restoreOptions } from './moment.js';
 import { chownToUser, pgProgram, pgbackrest } from './run.js';
 import { diagnose, pgTime, promoted, running } from './side-instance.js';
 import type { PhysicalTarget } from './target.js';
+import { removeWarmCopy } from './warm-copy.js';
 
 export interface InPlaceRestore {
   /** The application's database (production's, restored). */
@@ -109,6 +110,8 @@ export async function restoreInPlace(resolve: Resolver, p: PhysicalTarget, input
     ).catch((err: Error) => {
       throw down(`pgbackrest restore failed: ${err.message}`);
     });
+    // The warm copy was prepared on the timeline production has just left: it could not follow the new one.
+    await removeWarmCopy(p);
     state = writeState(dir, state, 'restored');
   }
   if (state.phase === 'restored') {

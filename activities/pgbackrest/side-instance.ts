@@ -19,6 +19,7 @@ import { refuse } from '../failure.js';
 import { heartbeatWhile } from '../heartbeat.js';
 import { physicalCatalog } from './backups.js';
 import { type Moment, describeMoment, momentTime } from '../../common/moments.js';
+import { archivePath, onPath } from './archive-span.js';
 import { restoreOptions } from './moment.js';
 import { freePort } from './ports.js';
 import { claimWarmCopy } from './warm-claim.js';
@@ -223,26 +224,26 @@ async function coldRestore(p: PhysicalTarget, data: string, moment: Moment) {
   const catalogMs = Date.now() - t;
   t = Date.now();
   const before = momentTime(moment);
-  // For a restore point or a transaction, pgBackRest would take the newest backup: take the newest that ended before the moment.
-  const set =
-    moment.kind !== 'time' && before ? catalog.backups.filter((b) => b.stoppedAt < new Date(before).toISOString()).at(-1) : undefined;
   if (!catalog.backups.length)
     throw refuse(
       `stanza "${p.settings.stanza}" has no physical backup to restore from: take one first (lifeboat backup --physical full)`,
       FailureType.noUsableBackup,
     );
+  // Chosen here rather than by pgBackRest: only a backup on the newest timeline's path can start a
+  // recovery along it (archive-span.ts; after an in-place restore, the safety backup left on the old
+  // timeline cannot), and for a restore point or a transaction it would take the newest backup.
+  const path = await archivePath(p);
+  const usable = catalog.backups.filter((b) => onPath(path, b));
+  const set = before ? usable.filter((b) => b.stoppedAt < new Date(before).toISOString()).at(-1) : usable.at(-1);
+  if (!set)
+    throw refuse(
+      `no physical backup of stanza "${p.settings.stanza}" on its timeline ${path.timeline}'s history ended before ${describeMoment(moment)}: the earliest moment it can reach is ${usable[0]?.stoppedAt ?? 'none (take a full backup: lifeboat pitr backup --type full)'}, the end of its oldest backup there`,
+      FailureType.recoveryTarget,
+    );
   await heartbeatWhile({ phase: `pgbackrest restore to ${describeMoment(moment)}` }, () =>
-    pgbackrest(p.runner, 'restore', [`--pg1-path=${data}`, ...(set ? [`--set=${set.label}`] : []), ...restoreOptions(moment)]).catch(
-      (err: Error) => {
-        if (!/unable to find backup set with stop time less than/.test(err.message)) throw err;
-        throw refuse(
-          `no physical backup of stanza "${p.settings.stanza}" ended before ${describeMoment(moment)}: the earliest moment it can reach is ${catalog.backups[0]!.stoppedAt}, the end of its oldest backup`,
-          FailureType.recoveryTarget,
-        );
-      },
-    ),
+    pgbackrest(p.runner, 'restore', [`--pg1-path=${data}`, `--set=${set.label}`, ...restoreOptions(moment)]),
   );
-  return { catalog, catalogMs, restoreMs: Date.now() - t, backupEnd: (set ?? catalog.backups.at(-1))!.stoppedAt };
+  return { catalog, catalogMs, restoreMs: Date.now() - t, backupEnd: set.stoppedAt };
 }
 
 /**
