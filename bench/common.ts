@@ -15,7 +15,7 @@ import { seedCrm } from '../activities/postgres/seed.js';
 import { runTool } from '../activities/postgres/tool.js';
 import { downloadChecked } from '../activities/storage/checksum.js';
 import { openStore } from '../activities/storage/open.js';
-import { bytes } from '../client/format.js';
+import { bytes } from '../common/sizes.js';
 import { type Stack, startStack } from '../client/stack/index.js';
 import { approversOf, localManifestKey, peopleYaml, throwawayKeys } from '../client/stack/keys.js';
 import { stopOnSignals } from '../client/stack/pidfile.js';

@@ -37,7 +37,7 @@ import type { PhysicalBackup } from '../activities/pgbackrest/backups.js';
 import { restoreOptions } from '../activities/pgbackrest/moment.js';
 import { removeRecovered } from '../activities/pgbackrest/recovered-cluster.js';
 import { removeWarmCopy } from '../activities/pgbackrest/warm-copy.js';
-import { chownToUser, pgProgram, pgbackrest } from '../activities/pgbackrest/run.js';
+import { chownToUser, pgProgram, pgbackrest, stopCopy } from '../activities/pgbackrest/run.js';
 import { type PhysicalTarget, physicalTarget } from '../activities/pgbackrest/target.js';
 import { atLoopbackPort, escapeIdentifier, withClient } from '../activities/postgres/connection.js';
 import { fingerprintDatabase } from '../activities/postgres/inspect.js';
@@ -148,7 +148,7 @@ async function rawRestore(p: PhysicalTarget, moment: Moment, label: string): Pro
     log(`${label}: raw pgbackrest restore ${secs(restoreMs)} s, then recovery until promoted ${secs(recoveryMs)} s`);
     return { restoreMs, recoveryMs };
   } finally {
-    await pgProgram(p.runner.runAs, 'pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
+    await stopCopy(p.runner.runAs, data);
     rmSync(dir, { recursive: true, force: true });
   }
 }

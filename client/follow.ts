@@ -9,7 +9,7 @@ import type { RunStatus } from '../common/plans.js';
 import { statusQuery } from '../workflows/messages.js';
 import { formatDuration } from '../common/time.js';
 import { CliError, registerConnection } from './cli-process.js';
-import { bytes } from './format.js';
+import { bytes } from '../common/sizes.js';
 
 export async function connectClient(config: LifeboatConfig): Promise<Client> {
   try {

@@ -1,7 +1,7 @@
 // One-line verdicts, shared by the CLI and the demo.
 import type { BackupManifest, VerificationRecord } from '../common/backups.js';
 import { formatDuration } from '../common/time.js';
-import { bytes } from './format.js';
+import { bytes } from '../common/sizes.js';
 
 export function backupVerdict(m: BackupManifest): string {
   const rows = Object.values(m.tables).reduce((a, b) => a + b, 0);

@@ -11,7 +11,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { abort, incidentInput } from '../client/incidents.js';
+import { abort } from '../client/incidents.js';
 import { atLoopbackPort, withDatabase } from '../activities/postgres/connection.js';
 import { IN_PLACE_AT_MOMENT_NEEDS_PHYSICAL } from '../common/moments.js';
 import { statusJsonSchema } from '../client/status-json.js';
@@ -19,7 +19,7 @@ import { instanceIdFor } from '../common/names.js';
 import type { Level } from '../common/plans.js';
 import { createActivities } from '../activities/index.js';
 import { ConsoleNotifier } from '../activities/notify/notifier.js';
-import { useArchivingCluster } from './pitr-cluster.js';
+import { declareOn, useArchivingCluster } from './pitr-cluster.js';
 import { answer, as, driveIncident, runLifeboat, tableSums, testConfigText, uniqueName, waitingFor } from './helpers.js';
 
 /** Whether a process with this pid runs (a zombie, stopped but not yet reaped by init, does not). */
@@ -48,21 +48,8 @@ describe('L3 and L4 at a moment (the whole cluster into a new data directory)', 
   /** Noted once the first write after the moment committed. */
   let afterWrites: string;
 
-  const declareAt = async (level: Level, summary: string) => {
-    const input = incidentInput({
-      target: 'crm',
-      summary,
-      declaredBy: 'carol',
-      level,
-      options: { moment: { kind: 'time', time: moment }, physical: true },
-    });
-    await suite.worker.client.workflow.start('incidentWorkflow', {
-      taskQueue: suite.worker.taskQueue,
-      workflowId: input.incidentId,
-      args: [input],
-    });
-    return input;
-  };
+  const declareAt = async (level: Level, summary: string) =>
+    (await declareOn(suite.worker, level, summary, { moment: { kind: 'time', time: moment }, physical: true })).input;
   const complete = (note = 'done') => ({ complete: { by: 'carol', note } });
   /** bin/lifeboat on this file's configuration. */
   const lifeboat = (...args: string[]) => {
@@ -272,17 +259,9 @@ describe('L3 and L4 at a moment (the whole cluster into a new data directory)', 
   }, 600_000);
 
   it('an L3 at a moment the archive does not reach fails naming the newest moment it reaches, and leaves no recovered cluster', async () => {
-    const input = incidentInput({
-      target: 'crm',
-      summary: 'a moment after the archive ends',
-      declaredBy: 'carol',
-      level: 'L3',
-      options: { moment: { kind: 'time', time: new Date(Date.now() + 3_600_000).toISOString() }, physical: true },
-    });
-    await suite.worker.client.workflow.start('incidentWorkflow', {
-      taskQueue: suite.worker.taskQueue,
-      workflowId: input.incidentId,
-      args: [input],
+    const { input } = await declareOn(suite.worker, 'L3', 'a moment after the archive ends', {
+      moment: { kind: 'time', time: new Date(Date.now() + 3_600_000).toISOString() },
+      physical: true,
     });
     const result = await driveIncident(suite.worker.client, input.incidentId, { 'vendor-support': complete('T-46'), review: complete() });
     expect(result.outcome).toBe('failed');

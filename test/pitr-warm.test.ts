@@ -15,11 +15,10 @@ import { retarget } from '../activities/pgbackrest/warm-claim.js';
 import { diskRoom } from '../activities/pgbackrest/warm-copy.js';
 import { atLoopbackPort, withDatabase } from '../activities/postgres/connection.js';
 import { physicalBackupsJsonSchema } from '../client/pitr-json.js';
-import { incidentInput } from '../client/incidents.js';
 import { freePorts } from '../client/stack/processes.js';
 import { instanceIdFor } from '../common/names.js';
 import type { WarmCopyResult } from '../workflows/physical.js';
-import { useArchivingCluster } from './pitr-cluster.js';
+import { declareOn, useArchivingCluster } from './pitr-cluster.js';
 import { driveIncident, runLifeboat } from './helpers.js';
 import { L3_PEOPLE } from './people.js';
 
@@ -95,17 +94,9 @@ describe('the warm copy: a physical backup restored ahead of time, claimed by an
   };
   /** An L3 at the moment, driven to its end; the recovered cluster's leads and the restore step's detail, the cluster removed after. */
   const l3At = async (moment: string, onRecovered?: (url: string) => Promise<void>) => {
-    const input = incidentInput({
-      target: 'crm',
-      summary: 'the database is lost',
-      declaredBy: 'carol',
-      level: 'L3',
-      options: { moment: { kind: 'time', time: moment }, physical: true },
-    });
-    await suite.worker.client.workflow.start('incidentWorkflow', {
-      taskQueue: suite.worker.taskQueue,
-      workflowId: input.incidentId,
-      args: [input],
+    const { input } = await declareOn(suite.worker, 'L3', 'the database is lost', {
+      moment: { kind: 'time', time: moment },
+      physical: true,
     });
     const result = await driveIncident(suite.worker.client, input.incidentId, L3_PEOPLE);
     try {

@@ -78,7 +78,7 @@ export function createCheckActivities(resolve: Resolver) {
    * Reads the recovered database's tables with `read` while the target's integrity checks run
    * (each on connections of its own); refuses a database that is not there and any finding.
    */
-  async function recoveredDatabase<T>(input: { target: string; port?: number }, read: () => Promise<T>): Promise<{ tables: T }> {
+  async function recoveredDatabase<T>(input: { target: string; port?: number }, read: () => Promise<T>): Promise<T> {
     const url = recoveredUrl(input);
     if (!(await databaseExists(url)))
       throw refuse(
@@ -93,7 +93,7 @@ export function createCheckActivities(resolve: Resolver) {
         `integrity findings in the recovered database: ${findings.map((f) => `${f.check}: ${f.detail}`).join('; ')}`,
         FailureType.verification,
       );
-    return { tables };
+    return tables;
   }
 
   return {
@@ -157,7 +157,7 @@ export function createCheckActivities(resolve: Resolver) {
       target: string;
       port?: number;
     }): Promise<{ summary: string; tables: Record<string, TableFingerprint> }> {
-      const { tables } = await recoveredDatabase(input, () => fingerprintDatabase(recoveredUrl(input)));
+      const tables = await recoveredDatabase(input, () => fingerprintDatabase(recoveredUrl(input)));
       const rows = Object.values(tables).reduce((sum, t) => sum + t.rows, 0);
       return { summary: `${Object.keys(tables).length} tables (${rows} rows) fingerprinted; integrity checks clean`, tables };
     },
@@ -170,9 +170,7 @@ export function createCheckActivities(resolve: Resolver) {
      * at the target), so they would only delay the cut-over; the L4's full audit takes them.
      */
     async checkRecoveredCluster(input: { target: string; port?: number }): Promise<{ summary: string; rows: Record<string, number> }> {
-      const { tables: rows } = await recoveredDatabase(input, () =>
-        withClient(recoveredUrl(input), async (c) => rowCounts(c, await userTables(c))),
-      );
+      const rows = await recoveredDatabase(input, () => withClient(recoveredUrl(input), async (c) => rowCounts(c, await userTables(c))));
       const total = Object.values(rows).reduce((sum, n) => sum + n, 0);
       return { summary: `${Object.keys(rows).length} tables (${total} rows) counted; integrity checks clean`, rows };
     },

@@ -29,13 +29,16 @@ function lsn(text: string): bigint {
   return (BigInt(`0x${high}`) << 32n) | BigInt(`0x${low}`);
 }
 
+/** The timeline a WAL segment name is on (its first 8 hex digits). */
+export const timelineOf = (segment: string): number => parseInt(segment.slice(0, 8), 16);
+
 export async function archivePath(p: PhysicalTarget): Promise<ArchivePath> {
   const root = `archive/${p.settings.stanza}`;
   const listing = await pgbackrest(p.runner, 'repo-ls', ['--recurse'], [root]);
   const segments = new Set([...listing.matchAll(/\b([0-9A-F]{24})-[0-9a-f]{40}/g)].map((m) => m[1]!));
   const histories = [...listing.matchAll(/^(\S*?)([0-9A-F]{8})\.history$/gm)].map((m) => ({ file: m[0], timeline: parseInt(m[2]!, 16) }));
   const newest = histories.sort((a, b) => a.timeline - b.timeline).at(-1);
-  if (!newest) return { timeline: Math.max(1, ...[...segments].map((s) => parseInt(s.slice(0, 8), 16))), left: [], segments };
+  if (!newest) return { timeline: Math.max(1, ...[...segments].map(timelineOf)), left: [], segments };
   const history = await pgbackrest(p.runner, 'repo-get', [], [`${root}/${newest.file}`]);
   const left = [...history.matchAll(/^\s*(\d+)\s+([0-9A-F]+\/[0-9A-F]+)/gim)].map((m) => ({ timeline: Number(m[1]), at: lsn(m[2]!) }));
   return { timeline: newest.timeline, left, segments };
@@ -43,10 +46,16 @@ export async function archivePath(p: PhysicalTarget): Promise<ArchivePath> {
 
 /** Whether recovery along the newest timeline can start from the backup: it ended on that timeline's path before the path left its timeline. */
 export function onPath(path: ArchivePath, backup: PhysicalBackup): boolean {
-  const timeline = parseInt(backup.walStart.slice(0, 8), 16);
+  const timeline = timelineOf(backup.walStart);
   if (timeline === path.timeline) return true;
   const left = path.left.find((l) => l.timeline === timeline);
   return left !== undefined && (segmentNumber(backup.walStop) + 1n) * SEGMENT_BYTES <= left.at;
+}
+
+/** The newest backup on the newest timeline's path (onPath) that ended before `time`; any time without one. */
+export function startingBackupOnPath(path: ArchivePath, backups: PhysicalBackup[], time?: string): PhysicalBackup | undefined {
+  const before = time && new Date(time).toISOString();
+  return backups.filter((b) => (!before || b.stoppedAt < before) && onPath(path, b)).at(-1);
 }
 
 /**

@@ -32,10 +32,10 @@ import {
   recordProduction,
   writeState,
 } from './in-place-state.js';
-import { type ArchivePath, archivePath, firstMissingSegment, onPath } from './archive-span.js';
+import { type ArchivePath, archivePath, firstMissingSegment, startingBackupOnPath, timelineOf } from './archive-span.js';
 import { restoreOptions } from './moment.js';
 import { chownToUser, pgProgram, pgbackrest } from './run.js';
-import { diagnose, pgTime, promoted, running } from './side-instance.js';
+import { diagnose, readLog, recoveryEnd, running, waitForPromotion } from './side-instance.js';
 import type { PhysicalTarget } from './target.js';
 import { removeWarmCopy } from './warm-copy.js';
 
@@ -123,24 +123,14 @@ export async function restoreInPlace(resolve: Resolver, p: PhysicalTarget, input
     state = writeState(dir, state, 'started');
     if (!started) throw unreachable(readLog(log), p, state, input, walMax);
   }
-  const result = await heartbeatWhile({ phase: 'recovering to the moment' }, async () => {
-    for (;;) {
-      const now = await promoted(state!.port, p.settings.pgUser, p.runner.env.PGPASSWORD);
-      if (now) return now;
-      if (!(await running(p, state!.pgPath))) return undefined;
-      await new Promise((ok) => setTimeout(ok, 300));
-    }
-  });
+  const result = await waitForPromotion(p, state.pgPath, state.port);
   if (!result) throw unreachable(readLog(log), p, state, input, walMax);
-  const text = readLog(log);
-  const stop = /recovery stopping [^\n]*?, time ([^\n]+)/.exec(text);
   return {
     database: databaseName(resolve.databaseUrl(p.target)),
     dataDir: state.pgPath,
     port: state.port,
-    recoveredTo: stop ? pgTime(stop[1]!) : (result.at?.toISOString() ?? state.at),
-    stoppedAt: stop?.[0] ?? /last completed transaction was at log time [^\n]*/.exec(text)?.[0] ?? 'end of the archive',
-    timeline: await timelineOf(resolve, p),
+    ...recoveryEnd(readLog(log), result.at, state.at),
+    timeline: await currentTimeline(resolve, p),
     ...(set ? { set } : {}),
     ...(resumed ? { alreadyRestored: resumed } : {}),
   };
@@ -164,8 +154,6 @@ async function prepare(resolve: Resolver, p: PhysicalTarget, moment: Moment): Pr
       `${describeMoment(moment)} is before the end of the oldest physical backup (${oldest.stoppedAt}), the earliest moment the archive can reach; production is untouched`,
       FailureType.recoveryTarget,
     );
-  const path = await heartbeatWhile({ phase: 'reading the WAL archive' }, () => archivePath(p));
-  const from = startingBackup(p, moment, backups, path);
   const url = resolve.databaseUrl(p.target);
   const facts = await withServer(url, async (c) => {
     const { rows } = await c.query<{ pgPath: string; port: number; now: Date }>(
@@ -173,17 +161,21 @@ async function prepare(resolve: Resolver, p: PhysicalTarget, moment: Moment): Pr
     );
     return rows[0]!;
   }).catch(() => undefined);
+  const readPath = () => heartbeatWhile({ phase: 'reading the WAL archive' }, () => archivePath(p));
   // Down (crashed, or stopped by a restore that failed): there is no WAL to close, and the archive holds what it holds.
-  if (!facts) return { ...(await productionAtRest(p)), set: from?.label };
+  if (!facts) return { ...(await productionAtRest(p)), set: startingBackup(p, moment, backups, await readPath())?.label };
   if (moment.kind === 'time' && Date.parse(moment.time) >= facts.now.getTime())
     throw refuse(
       `${describeMoment(moment)} is not in the past (the server's clock reads ${facts.now.toISOString()}): nothing committed after it can end recovery there; production is untouched`,
       FailureType.recoveryTarget,
     );
+  // The archive read once, after the current segment is in it: the backup recovery starts from, and the segments it needs.
   const last = await archiveCurrentSegment(url);
+  const path = await readPath();
+  const from = startingBackup(p, moment, backups, path);
   // Along the newest timeline, every segment from the backup's start on must be there, the undo point's included.
   if (from && moment.kind !== 'restore-point') {
-    const missing = firstMissingSegment(await archivePath(p), from.walStart, last);
+    const missing = firstMissingSegment(path, from.walStart, last);
     if (missing)
       throw refuse(
         `archive gap: WAL segment ${missing} is missing from the repository of stanza "${p.settings.stanza}" (needed from backup ${from.label}, which starts at ${from.walStart}, to ${last}), so neither ${describeMoment(moment)} nor an undo point after the gap can be relied on; production is untouched. Recover into a new data directory instead (drop --in-place) to learn the newest moment the archive reaches, and take a full backup (lifeboat pitr backup --type full)`,
@@ -212,7 +204,7 @@ function startingBackup(p: PhysicalTarget, moment: Moment, backups: PhysicalBack
   const known = momentTime(moment);
   const before = known ? backups.filter((b) => b.stoppedAt < new Date(known).toISOString()) : backups;
   if (moment.kind === 'restore-point') return known ? before.at(-1) : undefined;
-  const chosen = before.filter((b) => onPath(path, b)).at(-1);
+  const chosen = startingBackupOnPath(path, before);
   if (!chosen)
     throw refuse(
       `no physical backup of stanza "${p.settings.stanza}" on timeline ${path.timeline}'s history ended before ${describeMoment(moment)} (${before.length} ended before it on timelines an in-place restore left); production is untouched. Take a full backup (lifeboat pitr backup --type full) for later moments, or give an earlier one`,
@@ -286,15 +278,12 @@ function commandEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C.UTF-8', ...extra };
 }
 
-async function timelineOf(resolve: Resolver, p: PhysicalTarget): Promise<number> {
+/** The timeline production writes on now. */
+async function currentTimeline(resolve: Resolver, p: PhysicalTarget): Promise<number> {
   return withServer(resolve.databaseUrl(p.target), async (c) => {
     const { rows } = await c.query<{ wal: string }>('SELECT pg_walfile_name(pg_current_wal_lsn()) AS wal');
-    return parseInt(rows[0]!.wal.slice(0, 8), 16);
+    return timelineOf(rows[0]!.wal);
   });
-}
-
-function readLog(log: string): string {
-  return existsSync(log) ? readFileSync(log, 'utf8') : '';
 }
 
 /** Recovery did not reach the moment: why (side-instance.ts's diagnosis), that production is down, and the way back. */

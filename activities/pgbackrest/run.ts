@@ -2,7 +2,7 @@
 // and PostgreSQL runs its archive_command as that user), with the repository's S3 keys in its
 // environment only (never in its arguments, the file or a log), and returns what it printed.
 import { execFile } from 'node:child_process';
-import { chownSync } from 'node:fs';
+import { chownSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startTool } from '../postgres/tool.js';
@@ -82,6 +82,15 @@ export async function pgProgram(
   const { stdout, error } = await pgProgramOutput(runAs, program, args, env);
   if (error) throw error;
   return stdout;
+}
+
+/**
+ * Stops the server of a copy (a side instance, a recovered cluster, a warm copy, a stack's cluster)
+ * if one runs on `data`: immediately, as a copy needs no clean shutdown. Never throws.
+ */
+export async function stopCopy(runAs: string | undefined, data: string): Promise<void> {
+  if (existsSync(join(data, 'postmaster.pid')))
+    await pgProgram(runAs, 'pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
 }
 
 /** Gives a folder to `runAs` (user and group), so a program run as that user can write it; nothing without one. */

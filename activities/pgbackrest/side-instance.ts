@@ -19,12 +19,12 @@ import { refuse } from '../failure.js';
 import { heartbeatWhile } from '../heartbeat.js';
 import { physicalCatalog } from './backups.js';
 import { type Moment, describeMoment, momentTime } from '../../common/moments.js';
-import { archivePath, onPath } from './archive-span.js';
+import { archivePath, onPath, startingBackupOnPath } from './archive-span.js';
 import { restoreOptions } from './moment.js';
 import { freePort } from './ports.js';
 import { claimWarmCopy } from './warm-claim.js';
 import { formatDuration } from '../../common/time.js';
-import { chownToUser, pgProgram, pgbackrest } from './run.js';
+import { chownToUser, pgProgram, pgbackrest, stopCopy } from './run.js';
 import { type SideFolders, type SideOwner, writeOwner } from './sweep.js';
 import type { PhysicalTarget } from './target.js';
 
@@ -66,9 +66,7 @@ export async function removeSide(p: PhysicalTarget, id: string): Promise<boolean
 export async function removeInstance(p: PhysicalTarget, kind: InstanceKind, id: string): Promise<boolean> {
   const dir = instanceFolder(p, kind, id);
   if (!existsSync(dir)) return false;
-  const data = join(dir, 'data');
-  if (existsSync(join(data, 'postmaster.pid')))
-    await pgProgram(p.runner.runAs, 'pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
+  await stopCopy(p.runner.runAs, join(dir, 'data'));
   rmSync(dir, { recursive: true, force: true });
   return true;
 }
@@ -118,8 +116,8 @@ export async function running(p: PhysicalTarget, data: string): Promise<boolean>
   );
 }
 
-/** Waits until the instance is promoted; undefined while it still recovers, or the reason it stopped. */
-export async function promoted(port: number, user: string | undefined, password: string | undefined) {
+/** The promoted server's last replayed commit time; undefined while it still recovers or cannot be reached. */
+async function promoted(port: number, user: string | undefined, password: string | undefined) {
   const client = new pg.Client({ host: '127.0.0.1', port, user: user ?? 'postgres', password, database: 'postgres' });
   client.on('error', () => undefined);
   try {
@@ -133,6 +131,34 @@ export async function promoted(port: number, user: string | undefined, password:
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/** Waits until the server on `data` (listening on `port`) is promoted; undefined when it stopped first (recovery ended short). */
+export async function waitForPromotion(p: PhysicalTarget, data: string, port: number): Promise<{ at: Date | null } | undefined> {
+  return heartbeatWhile({ phase: 'recovering to the moment' }, async () => {
+    for (;;) {
+      const state = await promoted(port, p.settings.pgUser, p.runner.env.PGPASSWORD);
+      if (state) return state;
+      if (!(await running(p, data))) return undefined;
+      await new Promise((ok) => setTimeout(ok, 300));
+    }
+  });
+}
+
+/** A server log's text; empty when there is none yet. */
+export const readLog = (path: string): string => (existsSync(path) ? readFileSync(path, 'utf8') : '');
+
+/**
+ * Where recovery ended, from the server's log: stopped at the target, the data holds every commit
+ * before the time, transaction or restore point it names; otherwise it is as of the last
+ * transaction replayed (`lastReplayed`), or `fallback` (the backup's end) without one.
+ */
+export function recoveryEnd(log: string, lastReplayed: Date | null, fallback: string): { recoveredTo: string; stoppedAt: string } {
+  const stop = /recovery stopping [^\n]*?, time ([^\n]+)/.exec(log);
+  return {
+    recoveredTo: stop ? pgTime(stop[1]!) : (lastReplayed?.toISOString() ?? fallback),
+    stoppedAt: stop?.[0] ?? /last completed transaction was at log time [^\n]*/.exec(log)?.[0] ?? 'end of the archive',
+  };
 }
 
 /**
@@ -173,7 +199,6 @@ export async function restoreInstance(
   t = Date.now();
   const port = await freePort();
   const log = join(dir, 'server.log');
-  const readLog = () => (existsSync(log) ? readFileSync(log, 'utf8') : '');
   // hot_standby off: the copy takes no query until it is promoted, and needs none of production's
   // connection settings (a standby must match max_connections and the like, read from wherever production sets them).
   const settings = { port, unix_socket_directories: dir, listen_addresses: '127.0.0.1', cluster_name: `lifeboat-${kind}-${id}` };
@@ -187,18 +212,11 @@ export async function restoreInstance(
   );
   const unreachable = async () => {
     const walMax = (cold?.catalog ?? (await physicalCatalog(p).catch(() => undefined)))?.walMax;
-    const { message, newestReachable } = diagnose(readLog(), moment, walMax);
+    const { message, newestReachable } = diagnose(readLog(log), moment, walMax);
     return ApplicationFailure.create({ message, type: FailureType.recoveryTarget, nonRetryable: true, details: [{ newestReachable }] });
   };
   if (!started) throw await unreachable();
-  const result = await heartbeatWhile({ phase: 'recovering to the moment' }, async () => {
-    for (;;) {
-      const state = await promoted(port, p.settings.pgUser, p.runner.env.PGPASSWORD);
-      if (state) return state;
-      if (!(await running(p, data))) return undefined;
-      await new Promise((ok) => setTimeout(ok, 300));
-    }
-  });
+  const result = await waitForPromotion(p, data, port);
   if (!result) throw await unreachable();
   const recoveryMs = Date.now() - t;
   const took = cold
@@ -207,14 +225,8 @@ export async function restoreInstance(
   const source = warm?.claimed
     ? `from the warm copy of backup ${warm.record.label} prepared at ${warm.record.preparedAt} (claimed in ${formatDuration(claimMs)}), recovery ${formatDuration(recoveryMs)}`
     : `catalogue ${formatDuration(took.catalogMs)}, pgbackrest restore ${formatDuration(took.restoreMs)}, recovery ${formatDuration(recoveryMs)}${warm ? ` (not from the warm copy: ${warm.why})` : ''}`;
-  const text = readLog();
-  const stop = /recovery stopping [^\n]*?, time ([^\n]+)/.exec(text);
-  const stoppedAt = stop?.[0] ?? /last completed transaction was at log time [^\n]*/.exec(text)?.[0] ?? 'end of the archive';
-  // Recovery stopped at the target: the data holds every commit before the transaction or restore
-  // point it names. Otherwise as of the last transaction replayed, or the backup's end without one.
   const backupEnd = warm?.claimed ? warm.record.stoppedAt : cold!.backupEnd;
-  const recoveredTo = stop ? pgTime(stop[1]!) : (result.at?.toISOString() ?? backupEnd);
-  return { id, dataDir: data, port, recoveredTo, stoppedAt, took, source };
+  return { id, dataDir: data, port, ...recoveryEnd(readLog(log), result.at, backupEnd), took, source };
 }
 
 /** `pgbackrest restore` of the cluster to the moment into `data`, from the newest backup that ended before it. */
@@ -233,11 +245,10 @@ async function coldRestore(p: PhysicalTarget, data: string, moment: Moment) {
   // recovery along it (archive-span.ts; after an in-place restore, the safety backup left on the old
   // timeline cannot), and for a restore point or a transaction it would take the newest backup.
   const path = await archivePath(p);
-  const usable = catalog.backups.filter((b) => onPath(path, b));
-  const set = before ? usable.filter((b) => b.stoppedAt < new Date(before).toISOString()).at(-1) : usable.at(-1);
+  const set = startingBackupOnPath(path, catalog.backups, before);
   if (!set)
     throw refuse(
-      `no physical backup of stanza "${p.settings.stanza}" on its timeline ${path.timeline}'s history ended before ${describeMoment(moment)}: the earliest moment it can reach is ${usable[0]?.stoppedAt ?? 'none (take a full backup: lifeboat pitr backup --type full)'}, the end of its oldest backup there`,
+      `no physical backup of stanza "${p.settings.stanza}" on its timeline ${path.timeline}'s history ended before ${describeMoment(moment)}: the earliest moment it can reach is ${catalog.backups.find((b) => onPath(path, b))?.stoppedAt ?? 'none (take a full backup: lifeboat pitr backup --type full)'}, the end of its oldest backup there`,
       FailureType.recoveryTarget,
     );
   await heartbeatWhile({ phase: `pgbackrest restore to ${describeMoment(moment)}` }, () =>
@@ -257,7 +268,7 @@ function keepSettings(data: string, settings: Record<string, string | number>): 
 }
 
 /** A time as PostgreSQL's log writes it (2026-11-30 15:02:00.123456+00), in ISO 8601. */
-export function pgTime(text: string): string {
+function pgTime(text: string): string {
   return new Date(
     text
       .trim()

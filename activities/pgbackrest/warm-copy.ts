@@ -11,12 +11,13 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { FailureType } from '../../common/errors.js';
-import { bytes as formatBytes } from '../../client/format.js';
+import { bytes as formatBytes } from '../../common/sizes.js';
 import { formatDuration } from '../../common/time.js';
 import { refuse } from '../failure.js';
 import { heartbeatWhile } from '../heartbeat.js';
 import { type PhysicalBackup, physicalCatalog } from './backups.js';
-import { chownToUser, pgProgram, pgProgramOutput, pgbackrest } from './run.js';
+import { chownToUser, pgProgram, pgProgramOutput, pgbackrest, stopCopy } from './run.js';
+import { timelineOf } from './archive-span.js';
 import { freePort } from './ports.js';
 import type { PhysicalTarget } from './target.js';
 
@@ -86,9 +87,6 @@ export async function controlData(p: PhysicalTarget, data: string): Promise<Cont
   };
 }
 
-/** The timeline a WAL segment name is on (its first 8 hex digits). */
-export const timelineOf = (segment: string) => parseInt(segment.slice(0, 8), 16);
-
 /**
  * Room for a copy of `size` bytes on the filesystem of `dir`: after it (less what an older copy
  * there frees), at least 10 % of the filesystem stays free, and the copy gets 10 % headroom.
@@ -102,11 +100,6 @@ export function diskRoom(dir: string, size: number, freed: number): { ok: boolea
     ok: available >= needed,
     text: `${formatBytes(available)} available for a ${formatBytes(size)} copy (needs ${formatBytes(needed)}: the copy and 10 % more, and 10 % of the filesystem's ${formatBytes(total)} left free)`,
   };
-}
-
-async function stopIfRunning(p: PhysicalTarget, data: string): Promise<void> {
-  if (existsSync(join(data, 'postmaster.pid')))
-    await pgProgram(p.runner.runAs, 'pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
 }
 
 /** Restores `backup` into `data` (a delta over an earlier copy when there is one), to stop and shut down at consistency. */
@@ -134,7 +127,7 @@ async function replayToConsistency(p: PhysicalTarget, folder: string, data: stri
   // pg_ctl reports "could not start server" once recovery_target_action = shutdown stops it: its state says how it ended.
   await pgProgramOutput(p.runner.runAs, 'pg_ctl', ['-D', data, '-o', options, '-l', log, '-w', '-t', '86400', 'start'], p.runner.env);
   for (let i = 0; existsSync(join(data, 'postmaster.pid')); i++) {
-    if (i > 600) await stopIfRunning(p, data);
+    if (i > 600) await stopCopy(p.runner.runAs, data);
     await new Promise((ok) => setTimeout(ok, 200));
   }
   const control = await controlData(p, data);
@@ -154,7 +147,7 @@ async function replayToConsistency(p: PhysicalTarget, folder: string, data: stri
 
 /** Stops an instance of a folder, if one runs there, and removes the folder. */
 async function removeFolder(p: PhysicalTarget, folder: string): Promise<void> {
-  await stopIfRunning(p, join(folder, 'data'));
+  await stopCopy(p.runner.runAs, join(folder, 'data'));
   rmSync(folder, { recursive: true, force: true });
 }
 
@@ -210,7 +203,7 @@ export async function prepareWarmCopy(p: PhysicalTarget, label?: string): Promis
   // From here until it is published, the copy has no record: half-prepared, never used.
   rmSync(join(folder, WARM_RECORD), { force: true });
   const data = join(folder, 'data');
-  await stopIfRunning(p, data);
+  await stopCopy(p.runner.runAs, data);
   await chownToUser(p.runner.runAs, folder);
   let t = Date.now();
   const delta = await heartbeatWhile({ phase: `pgbackrest restore of ${backup.label} into the warm copy` }, () =>

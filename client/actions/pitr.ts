@@ -15,7 +15,8 @@ import type {
   walFreshnessWorkflow,
 } from '../../workflows/index.js';
 import { CliError } from '../cli-process.js';
-import { bytes, table } from '../format.js';
+import { bytes } from '../../common/sizes.js';
+import { table } from '../format.js';
 import { findJson, physicalBackupsJson, walJson } from '../pitr-json.js';
 import { chooseTarget, configOf, printJson } from './common.js';
 import { runOnWorker } from './on-worker.js';

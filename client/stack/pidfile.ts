@@ -13,7 +13,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { constants, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
-import { pgProgram } from '../../activities/pgbackrest/run.js';
+import { stopCopy } from '../../activities/pgbackrest/run.js';
 import { REPO_ROOT } from '../../config/root.js';
 
 /** Where `lifeboat dev` keeps its state (dev.env, keys, local store): $LIFEBOAT_HOME, else .lifeboat in the checkout. */
@@ -138,9 +138,7 @@ export function liveOwner(path: string): StackRecord | undefined {
 export async function clearLeftovers(record: StackRecord): Promise<void> {
   for (const p of record.processes) if (isRunning(p)) process.kill(p.pid, 'SIGKILL');
   for (const { dataDir, asPostgres } of record.clusters) {
-    if (!existsSync(join(dataDir, 'postmaster.pid'))) continue;
-    const runAs = asPostgres && userInfo().uid === 0 ? 'postgres' : undefined;
-    await pgProgram(runAs, 'pg_ctl', ['-D', dataDir, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
+    await stopCopy(asPostgres && userInfo().uid === 0 ? 'postgres' : undefined, dataDir);
   }
   for (const path of [...record.folders, ...record.files]) rmSync(path, { recursive: true, force: true });
 }

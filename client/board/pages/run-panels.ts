@@ -3,7 +3,7 @@
 // RPO, verification results and the decisions so far.
 import { parseRef } from '../../../activities/notify/slack.js';
 import { formatDuration } from '../../../common/time.js';
-import { bytes } from '../../format.js';
+import { bytes } from '../../../common/sizes.js';
 import type { StatusJson } from '../../status-json.js';
 import { type SafeHtml, html } from '../html.js';
 import { type ActivityProgress, type BoardRun, waitingOf } from '../snapshot.js';
